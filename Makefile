@@ -1,0 +1,54 @@
+# sipmedia: sipproxy (SIP proxy/registrar) + mediad (rtpengine-compatible media daemon).
+# All Go modules live in one workspace (go.work); binaries go to bin/.
+
+GO       ?= go
+MODULES  := ngproto mediad sipproxy kmod e2e
+PKGS     := $(addsuffix /...,$(addprefix ./,$(MODULES)))
+BIN      := bin
+# Short fuzz runs for `make fuzz`; raise FUZZTIME for real campaigns.
+FUZZTIME ?= 10s
+TESTTIMEOUT ?= 25m
+
+.PHONY: all build run test test-unit deps lint vet fmt-check fuzz bench bench-ng bench-relay bench-sip clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/mediad ./mediad/cmd/mediad
+	$(GO) build -o $(BIN)/sipproxy ./sipproxy/cmd/sipproxy
+
+# Starts the daemons on loopback with defaults; Ctrl-C stops everything.
+run: build
+	@scripts/run.sh
+
+# Installs what the tests need (idempotent), builds, vets and runs every test.
+test: deps build lint
+	$(GO) test -count=1 -timeout $(TESTTIMEOUT) $(PKGS)
+
+# Unit and integration tests without the dependency step (for quick loops).
+test-unit: build
+	$(GO) test -count=1 -timeout $(TESTTIMEOUT) $(PKGS)
+
+deps:
+	@scripts/install-deps.sh
+
+lint: vet fmt-check
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Runs every fuzz target briefly (FUZZTIME each).
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+bench: bench-ng
+
+bench-ng: deps build
+	$(GO) run ./e2e/cmd/benchng
+
+clean:
+	rm -rf $(BIN)
