@@ -95,7 +95,7 @@ func (c Connection) IsZero() bool { return c.Addr.IsValid() && c.Addr.IsUnspecif
 type Session struct {
 	Version    string // v= value, normally "0"
 	Origin     Origin
-	HasOrigin  bool // o= is optional in practice (rtpengine accepts SDP without it)
+	HasOrigin  bool   // o= is optional in practice (rtpengine accepts SDP without it)
 	Name       string // s= value
 	HasName    bool
 	Lines      []Line
