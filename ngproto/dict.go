@@ -106,7 +106,7 @@ func toInt(v any) (int64, bool) {
 }
 
 // List returns a list of strings: list elements (integers formatted,
-// others skipped), or a plain string split on commas and white space.
+// others skipped), or a plain string split on commas as rtpengine does.
 func (d Dict) List(key string) []string {
 	v, _ := d.Get(key)
 	return toList(v)
@@ -133,10 +133,16 @@ func toList(v any) []string {
 	return nil
 }
 
+// splitList splits like rtpengine's call_ng_flags_list: on commas only
+// (so "load limit" or "trust address" stay one item), trimming blanks.
 func splitList(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool {
-		return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
-	})
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Sub returns a nested dictionary or nil.

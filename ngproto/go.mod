@@ -2,4 +2,4 @@ module sipmedia/ngproto
 
 go 1.26
 
-require github.com/jackpal/bencode-go v1.0.2 // indirect
+require github.com/jackpal/bencode-go v1.0.2
