@@ -103,7 +103,7 @@ var flagAliases = map[string]string{
 var listKeys = []string{"flags", "replace", "rtcp-mux", "ICE", "DTLS", "SDES", "OSRTP", "supports", "T.38", "bundle", "from-tags"}
 
 // ParseRequest types a command dictionary. If "rtpp-flags" is present it is
-// parsed with ParseFlagString (Kamailio dialect, which is what the daemon's
+// parsed with ParseFlagString (Daemon dialect, the rules of the daemon's
 // own parser mirrors) and merged first; explicit keys win, list keys are
 // concatenated. The WebRTC flag expands as in rtpengine (ng_flags_webrtc),
 // and prefix forms inside flags (replace-X, rtcp-mux-X, SDES-X, OSRTP-X,
@@ -115,7 +115,7 @@ func ParseRequest(d Dict) (*Request, error) {
 	}
 	if v, ok := d.Get("rtpp-flags"); ok {
 		s, _ := v.(string)
-		fd, err := ParseFlagString(s, Kamailio)
+		fd, err := ParseFlagString(s, Daemon)
 		if err != nil {
 			return nil, fmt.Errorf("rtpp-flags: %w", err)
 		}
