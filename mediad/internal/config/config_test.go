@@ -1,0 +1,338 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestParseCommandLines(t *testing.T) {
+	base := []string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223"}
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, c *Config)
+	}{
+		{
+			// The exact command line of rtpengine's own test suite (t/auto-daemon-tests*.pl).
+			name: "rtpengine test suite",
+			args: strings.Fields("--config-file=none -t -1 -i 203.0.113.1 -i 2001:db8:4321::1 -n 2223 -c 12345 -f -L 7 -E -u 2222"),
+			check: func(t *testing.T, c *Config) {
+				want := []Interface{
+					{Name: "default", Address: mustAddr("203.0.113.1"), Advertised: mustAddr("203.0.113.1")},
+					{Name: "default", Address: mustAddr("2001:db8:4321::1"), Advertised: mustAddr("2001:db8:4321::1")},
+				}
+				if !reflect.DeepEqual(c.Interfaces, want) {
+					t.Errorf("interfaces = %+v", c.Interfaces)
+				}
+				if c.Table != -1 || c.ListenNG != ":2223" || c.ListenCLI != ":12345" || !c.Foreground || c.LogLevel != 7 || !c.LogStderr {
+					t.Errorf("config = %+v", c)
+				}
+				if !reflect.DeepEqual(c.Unimplemented, []string{"--listen-udp"}) {
+					t.Errorf("unimplemented = %v", c.Unimplemented)
+				}
+				if c.ConfigFile != "" {
+					t.Errorf("config file loaded: %q", c.ConfigFile)
+				}
+			},
+		},
+		{
+			name: "defaults",
+			args: base,
+			check: func(t *testing.T, c *Config) {
+				if c.PortMin != 30000 || c.PortMax != 40000 || c.LogLevel != 6 || c.Table != -1 || c.MaxSessions != -1 ||
+					c.Timeout != 60*time.Second || c.SilentTimeout != time.Hour || c.FinalTimeout != 0 ||
+					c.OfferTimeout != time.Hour || c.DeleteDelay != 30*time.Second || c.EndpointLearning != "delayed" {
+					t.Errorf("defaults = %+v", c)
+				}
+				if len(c.Unimplemented) != 0 {
+					t.Errorf("unimplemented = %v", c.Unimplemented)
+				}
+			},
+		},
+		{
+			name: "long forms with = and separate values",
+			args: append(base[:len(base):len(base)], "--port-min=40000", "--port-max", "40100", "--timeout=5", "--silent-timeout", "6",
+				"--final-timeout=7", "--offer-timeout=8", "--delete-delay=0", "--max-sessions=10", "--listen-cli=[::1]:9900",
+				"--listen-http=127.0.0.1:8080", "--pidfile=/tmp/x.pid", "--no-fallback", "--table=0", "--dtls-passive",
+				"--sip-source", "--endpoint-learning=HEURISTIC", "--log-level=3", "--foreground=0"),
+			check: func(t *testing.T, c *Config) {
+				if c.PortMin != 40000 || c.PortMax != 40100 || c.Timeout != 5*time.Second || c.SilentTimeout != 6*time.Second ||
+					c.FinalTimeout != 7*time.Second || c.OfferTimeout != 8*time.Second || c.DeleteDelay != 0 ||
+					c.MaxSessions != 10 || c.ListenCLI != "[::1]:9900" || c.ListenHTTP != "127.0.0.1:8080" ||
+					c.PidFile != "/tmp/x.pid" || !c.NoFallback || c.Table != 0 || !c.DTLSPassive || !c.SIPSource ||
+					c.EndpointLearning != "heuristic" || c.LogLevel != 3 || !c.Foreground {
+					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		{
+			name: "short forms: grouped, attached, hex",
+			args: []string{"--config-file=none", "-i", "lo/127.0.0.1!192.0.2.7", "-n127.0.0.1:2223", "-fEL", "5", "-t-1", "-m0x7530", "-M", "30010", "-o", "010", "-d5", "-a", "3", "-s", "9"},
+			check: func(t *testing.T, c *Config) {
+				want := []Interface{{Name: "lo", Address: mustAddr("127.0.0.1"), Advertised: mustAddr("192.0.2.7")}}
+				if !reflect.DeepEqual(c.Interfaces, want) {
+					t.Errorf("interfaces = %+v", c.Interfaces)
+				}
+				if c.ListenNG != "127.0.0.1:2223" || !c.Foreground || !c.LogStderr || c.LogLevel != 5 || c.Table != -1 ||
+					c.PortMin != 30000 || c.PortMax != 30010 || c.Timeout != 8*time.Second || c.DeleteDelay != 5*time.Second ||
+					c.FinalTimeout != 3*time.Second || c.SilentTimeout != 9*time.Second {
+					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		{
+			name: "accepted-only options reported once each, sorted",
+			args: append(base[:len(base):len(base)], "--silence-detect=5.5", "--jitter-buffer", "10", "--dtx-delay=50",
+				"--log-level-internals=7", "-u", "2222", "--listen-udp=2224", "-T", "184", "-k", "1", "-k", "2", "--max-load=3.5", "-F"),
+			check: func(t *testing.T, c *Config) {
+				want := []string{"--dtx-delay", "--jitter-buffer", "--listen-udp", "--log-level-internals", "--max-load",
+					"--silence-detect", "--subscribe-keyspace", "--tos"}
+				if !reflect.DeepEqual(c.Unimplemented, want) {
+					t.Errorf("unimplemented = %v, want %v", c.Unimplemented, want)
+				}
+				if !c.NoFallback {
+					t.Error("-F did not set no-fallback")
+				}
+			},
+		},
+		{
+			name: "system interface name and named IPv6 bracket listener",
+			args: []string{"--config-file=none", "--interface=pub/lo", "--listen-ng=[::1]:2223"},
+			check: func(t *testing.T, c *Config) {
+				found := false
+				for _, i := range c.Interfaces {
+					if i.Name != "pub" || i.Address != i.Advertised {
+						t.Errorf("interface %+v", i)
+					}
+					if i.Address == mustAddr("127.0.0.1") {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("lo did not resolve to 127.0.0.1: %+v", c.Interfaces)
+				}
+				if c.ListenNG != "[::1]:2223" {
+					t.Errorf("listen-ng = %q", c.ListenNG)
+				}
+			},
+		},
+		{
+			name: "stray arguments kept",
+			args: append(base[:len(base):len(base)], "extra", "--", "-x"),
+			check: func(t *testing.T, c *Config) {
+				if !reflect.DeepEqual(c.Args, []string{"extra", "-x"}) {
+					t.Errorf("args = %v", c.Args)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse(tc.args)
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tc.args, err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string // substring of the error
+	}{
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--bogus"}, "unknown option --bogus"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "-Z"}, "unknown option -Z"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--table"}, "missing argument for --table"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "-t"}, "missing argument for -t"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--timeout=5x"}, `cannot parse integer value "5x" for --timeout`},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--port-min=99999999999"}, "out of range"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "-tm", "1", "2"}, "for -t"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "-Lf"}, "missing argument for -L"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "-LfE"}, "missing argument for -L"},
+		{[]string{"--config-file=none", "-n", "2223"}, "missing option --interface"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-c", "9900"}, "missing option --listen-tcp"},
+		{[]string{"--config-file=none", "-i", "0.0.0.0", "-n", "2223"}, "invalid interface specification"},
+		{[]string{"--config-file=none", "-i", "no-such-host.invalid", "-n", "2223"}, "invalid interface specification"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "127.0.0.1:99999"}, "invalid IP or port"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--endpoint-learning=sometimes"}, "endpoint-learning"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "-m", "500", "-M", "400"}, "invalid port range"},
+		{[]string{"--config-file=/nonexistent/rtpengine.conf", "-i", "127.0.0.1", "-n", "2223"}, "config file"},
+	}
+	for _, tc := range tests {
+		_, err := Parse(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want error containing %q", tc.args, err, tc.want)
+		}
+	}
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"-fh"}, {"-?"}, {"--help-all"}} {
+		if _, err := Parse(args); !errors.Is(err, ErrHelp) {
+			t.Errorf("Parse(%q) = %v, want ErrHelp", args, err)
+		}
+	}
+	for _, args := range [][]string{{"--version"}, {"-v"}, {"-fv"}} {
+		if _, err := Parse(args); !errors.Is(err, ErrVersion) {
+			t.Errorf("Parse(%q) = %v, want ErrVersion", args, err)
+		}
+	}
+}
+
+const sampleConf = `# rtpengine config as shipped, trimmed
+[rtpengine]
+table = 0
+# no-fallback = false
+interface = internal/127.0.0.1;external/127.0.0.2!192.0.2.1;
+listen-ng = 127.0.0.1:2223
+listen-cli = 127.0.0.1:9900   
+port-min = 32000
+port-max = 32100
+log-level = 5
+foreground = true
+log-stderr = false
+delete-delay = 12
+silence-detect = 0.05
+pidfile = /run/rtpengine\sx.pid
+some-future-option = 1
+
+[other]
+table = 7
+port-min = 20000
+`
+
+func writeConf(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rtpengine.conf")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigFile(t *testing.T) {
+	p := writeConf(t, sampleConf)
+	c, err := Parse([]string{"--config-file=" + p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Interface{
+		{Name: "internal", Address: mustAddr("127.0.0.1"), Advertised: mustAddr("127.0.0.1")},
+		{Name: "external", Address: mustAddr("127.0.0.2"), Advertised: mustAddr("192.0.2.1")},
+	}
+	if !reflect.DeepEqual(c.Interfaces, want) {
+		t.Errorf("interfaces = %+v", c.Interfaces)
+	}
+	if c.Table != 0 || c.ListenNG != "127.0.0.1:2223" || c.ListenCLI != "127.0.0.1:9900" || c.PortMin != 32000 ||
+		c.PortMax != 32100 || c.LogLevel != 5 || !c.Foreground || c.LogStderr || c.DeleteDelay != 12*time.Second ||
+		c.PidFile != "/run/rtpengine x.pid" || c.ConfigFile != p {
+		t.Errorf("config = %+v", c)
+	}
+	if !reflect.DeepEqual(c.Unimplemented, []string{"--silence-detect"}) {
+		t.Errorf("unimplemented = %v", c.Unimplemented)
+	}
+
+	// The command line wins, and a list given there replaces the file's list.
+	c, err = Parse([]string{"--config-file", p, "-i", "127.0.0.3", "--port-min=32050", "-L", "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Interfaces) != 1 || c.Interfaces[0].Address != mustAddr("127.0.0.3") || c.PortMin != 32050 || c.PortMax != 32100 || c.LogLevel != 7 {
+		t.Errorf("override: %+v", c)
+	}
+
+	// Another section.
+	c, err = Parse([]string{"--config-file=" + p, "--config-section=other", "-i", "127.0.0.1", "-n", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Table != 7 || c.PortMin != 20000 {
+		t.Errorf("section other: %+v", c)
+	}
+
+	for _, bad := range []string{
+		"[rtpengine]\nforeground = yes\n",
+		"[rtpengine]\nport-min = 12x\n",
+		"interface = 127.0.0.1\n",
+		"[rtpengine]\njust some words\n",
+		"[elsewhere]\ntable = 1\n",
+		"[rtpengine]\npidfile = a\\qb\n",
+	} {
+		if _, err := Parse([]string{"--config-file=" + writeConf(t, bad), "-i", "127.0.0.1", "-n", "1"}); err == nil {
+			t.Errorf("config %q accepted", bad)
+		}
+	}
+}
+
+func TestTableCoversRtpengineHelp(t *testing.T) {
+	// A sample of rtpengine 10.5 --help entries, long and short, with and without values.
+	for _, long := range []string{"redis-delete-async-interval", "mqtt-publish-scope", "janus-secret", "log-mark-suffix",
+		"dtx-cn-params", "cn-payload", "save-interface-ports", "listen-tcp-ng", "graphite-interval", "xmlrpc-format"} {
+		found := false
+		for _, n := range OptionNames() {
+			found = found || n == long
+		}
+		if !found {
+			t.Errorf("option --%s missing", long)
+		}
+	}
+	idx := newOptionIndex()
+	for _, s := range "vLEpftFiSklunNcgGTosamMrwqybxd" {
+		if idx.byShort[byte(s)] == nil {
+			t.Errorf("short option -%c missing", s)
+		}
+	}
+	if len(optionTable) != 141 {
+		t.Errorf("table has %d options, rtpengine 10.5 --help lists 141 (without --help)", len(optionTable))
+	}
+	if !Implemented("interface") || Implemented("redis") || Implemented("nope") {
+		t.Error("Implemented() wrong")
+	}
+	u := Usage("mediad")
+	if !strings.Contains(u, "--listen-ng") || !strings.Contains(u, "--redis-write") {
+		t.Errorf("usage misses options:\n%s", u)
+	}
+}
+
+func FuzzParseArgs(f *testing.F) {
+	f.Add("--config-file=none -t -1 -i 203.0.113.1 -n 2223 -c 12345 -f -L 7 -E -u 2222")
+	f.Add("-fEL 7 -t-1 --timeout=5 -- x")
+	f.Add("--interface=a/b!c -m0x10 -M 010")
+	f.Fuzz(func(t *testing.T, s string) {
+		idx := newOptionIndex()
+		occs, _, err := parseArgs(idx, strings.Fields(s))
+		if err != nil {
+			return
+		}
+		for _, o := range occs {
+			if o.opt == nil {
+				t.Fatalf("nil option for %q", s)
+			}
+		}
+	})
+}
+
+func FuzzKeyFile(f *testing.F) {
+	f.Add(sampleConf)
+	f.Add("[rtpengine]\ninterface = a\\;b;c\\s;\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		kf, err := parseKeyFile([]byte(s))
+		if err != nil {
+			return
+		}
+		for _, g := range kf {
+			for k, v := range g {
+				for _, kind := range []argKind{kindNone, kindInt, kindDouble, kindString, kindStrings} {
+					_, _ = fileValue(kind, v, k)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,301 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// argKind is the type of value an option takes, as in GLib's GOptionArg.
+type argKind uint8
+
+const (
+	kindNone    argKind = iota // flag without value (G_OPTION_ARG_NONE)
+	kindInt                    // 32-bit integer (G_OPTION_ARG_INT)
+	kindInt64                  // 64-bit integer (G_OPTION_ARG_INT64)
+	kindDouble                 // floating point (G_OPTION_ARG_DOUBLE)
+	kindString                 // string or file name; repeated: last wins
+	kindStrings                // repeatable list (G_OPTION_ARG_STRING_ARRAY)
+)
+
+// value is one parsed option value; which field is valid depends on the kind.
+type value struct {
+	b    bool
+	i    int64
+	f    float64
+	s    string
+	list []string
+}
+
+// option is one row of the option table.
+type option struct {
+	long  string
+	short byte // 0 = none
+	kind  argKind
+	// set stores the value; nil means rtpengine accepts the option but
+	// mediad does not implement it (it is accepted and warned about).
+	set  func(c *Config, v value) error
+	help string
+}
+
+// meta options handled by the parser itself rather than stored.
+const (
+	optConfigFile    = "config-file"
+	optConfigSection = "config-section"
+	optVersion       = "version"
+)
+
+func boolVar(f func(*Config) *bool) func(*Config, value) error {
+	return func(c *Config, v value) error { *f(c) = v.b; return nil }
+}
+
+func intVar(f func(*Config) *int) func(*Config, value) error {
+	return func(c *Config, v value) error { *f(c) = int(v.i); return nil }
+}
+
+func floatVar(f func(*Config) *float64) func(*Config, value) error {
+	return func(c *Config, v value) error { *f(c) = v.f; return nil }
+}
+
+func stringVar(f func(*Config) *string) func(*Config, value) error {
+	return func(c *Config, v value) error { *f(c) = v.s; return nil }
+}
+
+func secondsVar(f func(*Config) *time.Duration) func(*Config, value) error {
+	return func(c *Config, v value) error { *f(c) = time.Duration(v.i) * time.Second; return nil }
+}
+
+func nop(*Config, value) error { return nil }
+
+// optionTable lists every option rtpengine 10.5 accepts (`rtpengine --help`,
+// daemon/main.c and lib/auxlib.c of mr10.5.3.5), in its order. Rows with a
+// setter are implemented by mediad; the others are accepted and reported.
+var optionTable = []option{
+	// shared options (lib/auxlib.c)
+	{long: optVersion, short: 'v', kind: kindNone, set: nop, help: "Print the version and exit"},
+	{long: optConfigFile, kind: kindString, set: nop, help: "Load config from this file (\"none\" skips it)"},
+	{long: optConfigSection, kind: kindString, set: nop, help: "Config file section to use (default rtpengine)"},
+	{long: "log-facility", kind: kindString},
+	{long: "log-level", short: 'L', kind: kindInt, set: intVar(func(c *Config) *int { return &c.LogLevel }), help: "Log level 0..7 (syslog levels; default 6)"},
+	{long: "log-level-core", kind: kindInt},
+	{long: "log-level-spandsp", kind: kindInt},
+	{long: "log-level-ffmpeg", kind: kindInt},
+	{long: "log-level-transcoding", kind: kindInt},
+	{long: "log-level-codec", kind: kindInt},
+	{long: "log-level-rtcp", kind: kindInt},
+	{long: "log-level-ice", kind: kindInt},
+	{long: "log-level-crypto", kind: kindInt},
+	{long: "log-level-srtp", kind: kindInt},
+	{long: "log-level-internals", kind: kindInt},
+	{long: "log-level-http", kind: kindInt},
+	{long: "log-level-control", kind: kindInt},
+	{long: "log-level-dtx", kind: kindInt},
+	{long: "log-stderr", short: 'E', kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.LogStderr }), help: "Log to stderr (mediad always does; no syslog)"},
+	{long: "split-logs", kind: kindNone},
+	{long: "max-log-line-length", kind: kindInt},
+	{long: "no-log-timestamps", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.NoLogTimestamps }), help: "Drop timestamps from log lines"},
+	{long: "log-mark-prefix", kind: kindString},
+	{long: "log-mark-suffix", kind: kindString},
+	{long: "pidfile", short: 'p', kind: kindString, set: stringVar(func(c *Config) *string { return &c.PidFile }), help: "Write PID to this file (removed on exit)"},
+	{long: "foreground", short: 'f', kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.Foreground }), help: "Stay in the foreground (mediad never forks)"},
+	{long: "thread-stack", kind: kindInt},
+
+	// daemon options (daemon/main.c)
+	{long: "table", short: 't', kind: kindInt, set: intVar(func(c *Config) *int { return &c.Table }), help: "Kernel forwarding table; negative = userspace only"},
+	{long: "no-fallback", short: 'F', kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.NoFallback }), help: "Refuse to start without kernel forwarding"},
+	{long: "interface", short: 'i', kind: kindStrings, set: func(c *Config, v value) error { c.interfaceSpecs = v.list; return nil }, help: "Media interface [NAME/]IP[!ADVERTISED]; IP may be a system interface name or any; repeatable"},
+	{long: "save-interface-ports", short: 'S', kind: kindNone},
+	{long: "subscribe-keyspace", short: 'k', kind: kindStrings},
+	{long: "listen-tcp", short: 'l', kind: kindString},
+	{long: "listen-udp", short: 'u', kind: kindString},
+	{long: "listen-ng", short: 'n', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenNG }), help: "NG control, UDP [IP:]PORT"},
+	{long: "listen-tcp-ng", short: 'N', kind: kindString},
+	{long: "listen-cli", short: 'c', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenCLI }), help: "CLI control, TCP [IP:]PORT"},
+	{long: "graphite", short: 'g', kind: kindString},
+	{long: "graphite-interval", short: 'G', kind: kindInt},
+	{long: "graphite-prefix", kind: kindString},
+	{long: "graphite-timeout", kind: kindInt},
+	{long: "tos", short: 'T', kind: kindInt},
+	{long: "control-tos", kind: kindInt},
+	{long: "timeout", short: 'o', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.Timeout }), help: "RTP timeout in seconds (default 60)"},
+	{long: "silent-timeout", short: 's', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.SilentTimeout }), help: "RTP timeout for muted streams in seconds (default 3600)"},
+	{long: "final-timeout", short: 'a', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.FinalTimeout }), help: "Call timeout in seconds (default 0 = off)"},
+	{long: "offer-timeout", kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.OfferTimeout }), help: "Timeout for one-sided calls in seconds (default 3600)"},
+	{long: "port-min", short: 'm', kind: kindInt, set: intVar(func(c *Config) *int { return &c.PortMin }), help: "Lowest media port (default 30000)"},
+	{long: "port-max", short: 'M', kind: kindInt, set: intVar(func(c *Config) *int { return &c.PortMax }), help: "Highest media port (default 40000)"},
+	{long: "redis", short: 'r', kind: kindString},
+	{long: "redis-write", short: 'w', kind: kindString},
+	{long: "redis-num-threads", kind: kindInt},
+	{long: "redis-expires", kind: kindInt},
+	{long: "no-redis-required", short: 'q', kind: kindNone},
+	{long: "redis-allowed-errors", kind: kindInt},
+	{long: "redis-disable-time", kind: kindInt},
+	{long: "redis-cmd-timeout", kind: kindInt},
+	{long: "redis-connect-timeout", kind: kindInt},
+	{long: "redis-delete-async", short: 'y', kind: kindInt},
+	{long: "redis-delete-async-interval", kind: kindInt},
+	{long: "active-switchover", kind: kindNone},
+	{long: "b2b-url", short: 'b', kind: kindString},
+	{long: "log-facility-cdr", kind: kindString},
+	{long: "log-facility-rtcp", kind: kindString},
+	{long: "log-facility-dtmf", kind: kindString},
+	{long: "dtmf-log-dest", kind: kindString},
+	{long: "dtmf-log-ng-tcp", kind: kindNone},
+	{long: "dtmf-no-suppress", kind: kindNone},
+	{long: "dtmf-digit-delay", kind: kindInt},
+	{long: "log-format", kind: kindString},
+	{long: "xmlrpc-format", short: 'x', kind: kindInt},
+	{long: "num-threads", kind: kindInt},
+	{long: "media-num-threads", kind: kindInt},
+	{long: "delete-delay", short: 'd', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.DeleteDelay }), help: "Seconds a deleted call stays in memory (default 30)"},
+	{long: "sip-source", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.SIPSource }), help: "Use the SIP source address by default"},
+	{long: "dtls-passive", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.DTLSPassive }), help: "Always prefer the DTLS passive role"},
+	{long: "max-sessions", kind: kindInt, set: intVar(func(c *Config) *int { return &c.MaxSessions }), help: "Maximum number of calls (-1 = unlimited)"},
+	{long: "max-load", kind: kindDouble},
+	{long: "max-cpu", kind: kindDouble},
+	{long: "max-bandwidth", kind: kindInt64},
+	{long: "homer", kind: kindString},
+	{long: "homer-protocol", kind: kindString},
+	{long: "homer-id", kind: kindInt},
+	{long: "recording-dir", kind: kindString},
+	{long: "recording-method", kind: kindString},
+	{long: "recording-format", kind: kindString},
+	{long: "iptables-chain", kind: kindString},
+	{long: "codecs", kind: kindNone},
+	{long: "scheduling", kind: kindString},
+	{long: "priority", kind: kindInt},
+	{long: "idle-scheduling", kind: kindString},
+	{long: "idle-priority", kind: kindInt},
+	{long: "log-srtp-keys", kind: kindNone},
+	{long: "mysql-host", kind: kindString},
+	{long: "mysql-port", kind: kindInt},
+	{long: "mysql-user", kind: kindString},
+	{long: "mysql-pass", kind: kindString},
+	{long: "mysql-query", kind: kindString},
+	{long: "endpoint-learning", kind: kindString, set: setEndpointLearning, help: "RTP endpoint learning: delayed|immediate|off|heuristic"},
+	{long: "jitter-buffer", kind: kindInt},
+	{long: "jb-clock-drift", kind: kindNone},
+	{long: "debug-srtp", kind: kindNone},
+	{long: "reject-invalid-sdp", kind: kindNone},
+	{long: "dtls-rsa-key-size", kind: kindInt},
+	{long: "dtls-cert-cipher", kind: kindString},
+	{long: "dtls-mtu", kind: kindInt},
+	{long: "dtls-ciphers", kind: kindString},
+	{long: "dtls-signature", kind: kindString},
+	{long: "listen-http", kind: kindStrings, set: func(c *Config, v value) error { c.ListenHTTPAll = v.list; return nil }, help: "HTTP listener [IP:]PORT"},
+	{long: "listen-https", kind: kindStrings},
+	{long: "https-cert", kind: kindString},
+	{long: "https-key", kind: kindString},
+	{long: "http-threads", kind: kindInt},
+	{long: "software-id", kind: kindString},
+	{long: "poller-per-thread", kind: kindNone},
+	{long: "dtx-delay", kind: kindInt},
+	{long: "max-dtx", kind: kindInt},
+	{long: "dtx-buffer", kind: kindInt},
+	{long: "dtx-lag", kind: kindInt},
+	{long: "dtx-shift", kind: kindInt},
+	{long: "dtx-cn-params", kind: kindStrings},
+	{long: "amr-dtx", kind: kindString},
+	{long: "silence-detect", kind: kindDouble},
+	{long: "cn-payload", kind: kindStrings},
+	{long: "mqtt-host", kind: kindString},
+	{long: "mqtt-port", kind: kindInt},
+	{long: "mqtt-id", kind: kindString},
+	{long: "mqtt-keepalive", kind: kindInt},
+	{long: "mqtt-user", kind: kindString},
+	{long: "mqtt-pass", kind: kindString},
+	{long: "mqtt-cafile", kind: kindString},
+	{long: "mqtt-capath", kind: kindString},
+	{long: "mqtt-certfile", kind: kindString},
+	{long: "mqtt-keyfile", kind: kindString},
+	{long: "mqtt-publish-qos", kind: kindInt},
+	{long: "mqtt-publish-topic", kind: kindString},
+	{long: "mqtt-publish-interval", kind: kindInt},
+	{long: "mqtt-publish-scope", kind: kindString},
+	{long: "mos", kind: kindString},
+	{long: "socket-cpu-affinity", kind: kindInt},
+	{long: "janus-secret", kind: kindString},
+}
+
+func setEndpointLearning(c *Config, v value) error {
+	s := strings.ToLower(strings.TrimSpace(v.s))
+	switch s {
+	case "delayed", "immediate", "off", "heuristic":
+		c.EndpointLearning = s
+		return nil
+	}
+	return fmt.Errorf("invalid --endpoint-learning option (%q)", v.s)
+}
+
+// optionIndex gives lookup by long and short name.
+type optionIndex struct {
+	byLong  map[string]*option
+	byShort map[byte]*option
+}
+
+func newOptionIndex() optionIndex {
+	idx := optionIndex{byLong: make(map[string]*option, len(optionTable)), byShort: make(map[byte]*option)}
+	for i := range optionTable {
+		o := &optionTable[i]
+		idx.byLong[o.long] = o
+		if o.short != 0 {
+			if _, dup := idx.byShort[o.short]; !dup { // first row wins, as -F/-y in rtpengine's help
+				idx.byShort[o.short] = o
+			}
+		}
+	}
+	return idx
+}
+
+// OptionNames returns every long option name accepted, in table order.
+func OptionNames() []string {
+	names := make([]string, len(optionTable))
+	for i, o := range optionTable {
+		names[i] = o.long
+	}
+	return names
+}
+
+// Implemented reports whether mediad implements the named long option
+// (false for accepted-only and unknown options).
+func Implemented(long string) bool {
+	for _, o := range optionTable {
+		if o.long == long {
+			return o.set != nil
+		}
+	}
+	return false
+}
+
+// Usage returns the --help text.
+func Usage(prog string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage:\n  %s [OPTION...] - rtpengine-compatible media daemon\n  %s ctl [-ip IP[:PORT]] [-port N] COMMAND...\n\n", prog, prog)
+	b.WriteString("Help Options:\n  -h, --help                     Show help options\n\nImplemented options:\n")
+	var ignored []string
+	for _, o := range optionTable {
+		if o.set == nil {
+			ignored = append(ignored, "--"+o.long)
+			continue
+		}
+		name := "--" + o.long
+		if o.short != 0 {
+			name = "-" + string(o.short) + ", " + name
+		}
+		if o.kind != kindNone {
+			name += "=" + map[argKind]string{kindInt: "INT", kindInt64: "INT", kindDouble: "FLOAT", kindString: "STRING", kindStrings: "STRING"}[o.kind]
+		}
+		fmt.Fprintf(&b, "  %-30s %s\n", name, o.help)
+	}
+	b.WriteString("\nAccepted for compatibility with rtpengine 10.5 but not implemented (a warning is logged):\n")
+	line := " "
+	for _, n := range ignored {
+		if len(line)+len(n)+1 > 78 {
+			b.WriteString(line + "\n")
+			line = " "
+		}
+		line += " " + n
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
