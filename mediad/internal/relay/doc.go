@@ -1,0 +1,22 @@
+// Package relay owns mediad's userspace packet path for plain RTP/RTCP: one
+// Stream per local UDP socket (an RTP or RTCP component), endpoint learning
+// (latching) as rtpengine does it, forwarding to the sink stream, per-stream
+// and global counters, and the epoll-driven read loops that move packets.
+//
+// It knows nothing about calls, SDP or NG. Signalling (package call) creates
+// streams on sockets it allocated and describes what each stream should do in
+// an immutable Forwarding snapshot (SetForwarding); the packet path reads that
+// snapshot through an atomic.Pointer and never takes a lock shared with
+// signalling or with another call.
+//
+// Packet path, per datagram received on a stream's socket:
+//  1. loop protection: drop packets whose source is one of our own sockets;
+//  2. RTP/RTCP classification (RTCP component, or RTCP on an RTP socket by
+//     payload type 192-223, RFC 5761);
+//  3. endpoint learning and strict-source / media-handover checks;
+//  4. ingress counters;
+//  5. hold: RTP from a side that may not send is counted but not forwarded;
+//  6. send from the sink stream's socket to the sink's current peer.
+//
+// Linux only: the read loops use epoll and recvmmsg on duplicated descriptors.
+package relay

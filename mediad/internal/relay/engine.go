@@ -1,0 +1,184 @@
+package relay
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Config configures an Engine. The zero value is usable.
+type Config struct {
+	// Loops is the number of read loops (epoll instances, one goroutine
+	// each). Zero: GOMAXPROCS.
+	Loops int
+	// Log receives errors of the read loops. Nil: discard.
+	Log *slog.Logger
+}
+
+// Engine runs the read loops and owns the streams created on it.
+type Engine struct {
+	log     *slog.Logger
+	totals  *Totals
+	pollers []*poller
+	next    atomic.Uint32
+	wg      sync.WaitGroup
+
+	// Loop protection: which local ports and addresses are ours. Ports are
+	// reference counted (the same number may be bound on several addresses);
+	// the address list is replaced, never modified.
+	localPorts []atomic.Int32 // indexed by port
+	localAddrs atomic.Pointer[[]netip.Addr]
+
+	mu struct {
+		sync.Mutex
+		closed  bool
+		streams map[*Stream]struct{}
+	}
+}
+
+// New starts an engine's read loops.
+func New(cfg Config) (*Engine, error) {
+	n := cfg.Loops
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{log: log, totals: newTotals(n), localPorts: make([]atomic.Int32, 1<<16)}
+	e.mu.streams = make(map[*Stream]struct{})
+	e.localAddrs.Store(&[]netip.Addr{})
+	for i := range n {
+		p, err := newPoller(e, &e.totals.shards[i])
+		if err != nil {
+			for _, q := range e.pollers {
+				q.stop()
+			}
+			e.wg.Wait()
+			for _, q := range e.pollers {
+				q.closeFDs()
+			}
+			return nil, fmt.Errorf("relay: start read loop: %w", err)
+		}
+		e.pollers = append(e.pollers, p)
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			p.run()
+		}()
+	}
+	return e, nil
+}
+
+// Totals returns the engine-wide counters.
+func (e *Engine) Totals() TotalCounts { return e.totals.Load() }
+
+// NumStreams is the number of open streams.
+func (e *Engine) NumStreams() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.mu.streams)
+}
+
+// NewStream takes over a bound UDP socket and starts relaying what arrives
+// on it, according to the Forwarding set later. The engine keeps a duplicate
+// descriptor and closes conn at once, so the Go runtime's poller no longer
+// wakes for the socket; the socket stays bound until the Stream is closed.
+func (e *Engine) NewStream(conn *net.UDPConn, comp Component) (*Stream, error) {
+	fd, local, v6, err := takeSocket(conn)
+	if err != nil {
+		return nil, fmt.Errorf("relay: new stream: %w", err)
+	}
+	s := &Stream{eng: e, comp: comp, local: local, v6: v6, fd: fd}
+
+	e.mu.Lock()
+	if e.mu.closed {
+		e.mu.Unlock()
+		closeFD(fd)
+		return nil, ErrClosed
+	}
+	e.mu.streams[s] = struct{}{}
+	e.addLocalLocked(local)
+	e.mu.Unlock()
+
+	p := e.pollers[int(e.next.Add(1))%len(e.pollers)]
+	if err := p.add(s); err != nil {
+		e.removeStream(s)
+		return nil, fmt.Errorf("relay: new stream %s: %w", local, err)
+	}
+	return s, nil
+}
+
+func (e *Engine) removeStream(s *Stream) {
+	e.mu.Lock()
+	_, ok := e.mu.streams[s]
+	if ok {
+		delete(e.mu.streams, s)
+		e.localPorts[s.local.Port()].Add(-1)
+	}
+	e.mu.Unlock()
+	if !ok {
+		return
+	}
+	if s.poller != nil {
+		s.poller.remove(s)
+	}
+	s.markClosed()
+}
+
+func (e *Engine) addLocalLocked(ap netip.AddrPort) {
+	e.localPorts[ap.Port()].Add(1)
+	addrs := *e.localAddrs.Load()
+	if !slices.Contains(addrs, ap.Addr()) {
+		n := append(slices.Clip(addrs), ap.Addr())
+		e.localAddrs.Store(&n)
+	}
+}
+
+// isLocal reports whether src is (probably exactly) one of our sockets: its
+// port is bound by some stream and its address is one streams are bound on.
+func (e *Engine) isLocal(src netip.AddrPort) bool {
+	if e.localPorts[src.Port()].Load() == 0 {
+		return false
+	}
+	a := src.Addr()
+	for _, l := range *e.localAddrs.Load() {
+		if l == a || l.IsUnspecified() {
+			return true
+		}
+	}
+	return false
+}
+
+// Close stops the read loops and closes every stream. Idempotent.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.mu.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.mu.closed = true
+	streams := make([]*Stream, 0, len(e.mu.streams))
+	for s := range e.mu.streams {
+		streams = append(streams, s)
+	}
+	e.mu.Unlock()
+
+	for _, p := range e.pollers {
+		p.stop()
+	}
+	e.wg.Wait()
+	for _, s := range streams {
+		s.Close()
+	}
+	for _, p := range e.pollers {
+		p.closeFDs()
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package relay
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Learning selects how a stream learns its peer's real address from incoming
+// packets (rtpengine's --endpoint-learning).
+type Learning uint8
+
+const (
+	// LearnDelayed (the default) follows the packet source during the first
+	// LearnWindow after signalling and confirms the first source seen after it.
+	LearnDelayed Learning = iota
+	// LearnImmediate confirms the source of the first packet.
+	LearnImmediate
+	// LearnOff never learns: packets go to the address from the SDP.
+	LearnOff
+	// LearnHeuristic is LearnDelayed, but prefers sources that match the SDP
+	// address and port, then the address, then the port, then anything.
+	LearnHeuristic
+)
+
+// LearnWindow is how long after signalling delayed and heuristic learning keep
+// following the packet source before they commit (rtpengine: 3 seconds).
+const LearnWindow = 3 * time.Second
+
+// ParseLearning maps rtpengine's endpoint-learning names; "" is delayed.
+func ParseLearning(s string) (Learning, error) {
+	switch s {
+	case "", "delayed":
+		return LearnDelayed, nil
+	case "immediate":
+		return LearnImmediate, nil
+	case "off":
+		return LearnOff, nil
+	case "heuristic":
+		return LearnHeuristic, nil
+	}
+	return LearnDelayed, fmt.Errorf("endpoint learning %q: %w", s, ErrBadLearning)
+}
+
+func (l Learning) String() string {
+	switch l {
+	case LearnDelayed:
+		return "delayed"
+	case LearnImmediate:
+		return "immediate"
+	case LearnOff:
+		return "off"
+	case LearnHeuristic:
+		return "heuristic"
+	}
+	return fmt.Sprintf("Learning(%d)", uint8(l))
+}
+
+// Forwarding is what signalling tells one stream. It is immutable once passed
+// to SetForwarding: build a new one for every change.
+type Forwarding struct {
+	// Remote is the peer address from signalling (SDP, or the SIP source with
+	// sip-source). Packets go there until a source is learned. A zero port or
+	// an unspecified address (c=0.0.0.0 hold) means "send nothing here".
+	Remote netip.AddrPort
+
+	// Sink receives this stream's RTP: it sends from its socket to its peer.
+	// Nil: RTP is counted and dropped.
+	Sink *Stream
+	// RTCPSink receives this stream's RTCP. For an RTP socket it is used for
+	// RTCP demultiplexed by payload type (rtcp-mux); for an RTCP socket it is
+	// where all packets go. Nil: RTCP is counted and dropped.
+	RTCPSink *Stream
+
+	// Learning is the endpoint-learning mode.
+	Learning Learning
+	// Signalled is when signalling last touched this stream's call; the
+	// learning window runs from here. Zero: the window is open.
+	Signalled time.Time
+
+	// Asymmetric: the peer sends from an address it does not receive on; learn
+	// (for strict-source) but keep sending to Remote.
+	Asymmetric bool
+	// StrictSource: after learning, drop (and count as errors) packets from
+	// anyone but the learned peer.
+	StrictSource bool
+	// MediaHandover: after learning, follow a new source instead of dropping.
+	MediaHandover bool
+
+	// NoSend: this side may not send (it is recvonly or inactive, or the other
+	// side is sendonly/inactive toward it): its RTP is counted, not forwarded.
+	// RTCP still flows, as in rtpengine.
+	NoSend bool
+	// DemuxRTCP: on an RTP socket, recognise RTCP by payload type and route it
+	// to RTCPSink. rtpengine does this for every RTP profile.
+	DemuxRTCP bool
+	// LoopProtect drops packets whose source is one of this engine's own
+	// sockets.
+	LoopProtect bool
+}
+
+// sendable reports whether a remote address from signalling may receive
+// packets at all (rtpengine skips sinks with port 0 or an unspecified address).
+func sendable(ap netip.AddrPort) bool {
+	return ap.Port() != 0 && ap.Addr().IsValid() && !ap.Addr().IsUnspecified()
+}

@@ -1,0 +1,322 @@
+package relay
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// Component says which RTP component a stream's socket carries.
+type Component uint8
+
+const (
+	// ComponentRTP is an RTP socket (which may also carry muxed RTCP).
+	ComponentRTP Component = 1
+	// ComponentRTCP is a separate RTCP socket.
+	ComponentRTCP Component = 2
+)
+
+// Stream is one local UDP socket of a call and what flows through it. All
+// methods are safe for concurrent use.
+type Stream struct {
+	eng    *Engine
+	poller *poller
+	slot   int32
+	comp   Component
+	local  netip.AddrPort
+	v6     bool // socket family; an IPv4 peer is reached through a mapped address
+
+	// fd is a duplicate of the socket handed to NewStream. ref counts packet
+	// path users; the descriptor is closed when the stream is closed and the
+	// last user is gone, so a descriptor number is never reused under a
+	// sender that still holds it.
+	fd       int
+	ref      atomic.Int64
+	fdClosed atomic.Bool
+
+	// st is the forwarding and learning state: replaced, never modified.
+	// Signalling swaps it in SetForwarding; the read loop swaps it (CAS) when
+	// it learns an address, which happens on a handful of packets only.
+	st atomic.Pointer[learnState]
+
+	in, out    counters
+	lastPacket atomic.Int64 // unix nanoseconds; 0: never
+}
+
+// learnState is the immutable per-stream snapshot the packet path works from.
+type learnState struct {
+	fwd         *Forwarding
+	signalledNs int64          // fwd.Signalled in unix nanoseconds (0: window open)
+	endpoint    netip.AddrPort // where sinks send to reach this stream's peer
+	learned     netip.AddrPort // last source address learned from packets
+	confirmed   bool           // learning finished
+	detected    [4]netip.AddrPort
+}
+
+const closedBit = int64(1) << 62
+
+// Local is the stream's local socket address.
+func (s *Stream) Local() netip.AddrPort { return s.local }
+
+// Component reports whether this is an RTP or an RTCP socket.
+func (s *Stream) Component() Component { return s.comp }
+
+// SetForwarding installs a new forwarding snapshot (nil: drop everything).
+// Learning restarts: the stream keeps its learned peer if the signalled
+// address did not change and otherwise falls back to the new address, as
+// rtpengine does on a re-INVITE.
+func (s *Stream) SetForwarding(f *Forwarding) {
+	ns := &learnState{fwd: f}
+	if f != nil {
+		ns.endpoint = unmapAP(f.Remote)
+		if !f.Signalled.IsZero() {
+			ns.signalledNs = f.Signalled.UnixNano()
+		}
+		ns.confirmed = f.Learning == LearnOff
+		if old := s.st.Load(); old != nil && old.fwd != nil && f.Learning != LearnOff &&
+			unmapAP(old.fwd.Remote) == ns.endpoint && old.learned.IsValid() {
+			if !f.Asymmetric {
+				ns.endpoint = old.endpoint
+			}
+			ns.learned = old.learned
+		}
+	}
+	s.st.Store(ns)
+}
+
+// Forwarding returns the snapshot last installed (nil if none).
+func (s *Stream) Forwarding() *Forwarding {
+	if st := s.st.Load(); st != nil {
+		return st.fwd
+	}
+	return nil
+}
+
+// Peer is where packets for this stream's peer are sent: the learned source,
+// or the signalled address. Invalid if neither is known.
+func (s *Stream) Peer() netip.AddrPort {
+	if st := s.st.Load(); st != nil {
+		return st.endpoint
+	}
+	return netip.AddrPort{}
+}
+
+// Learned is the last source address learned from packets (invalid if none)
+// and whether learning has been confirmed.
+func (s *Stream) Learned() (netip.AddrPort, bool) {
+	if st := s.st.Load(); st != nil {
+		return st.learned, st.confirmed
+	}
+	return netip.AddrPort{}, false
+}
+
+// Stats returns the stream's counters.
+func (s *Stream) Stats() StreamStats {
+	st := StreamStats{In: s.in.load(), Out: s.out.load()}
+	if ns := s.lastPacket.Load(); ns != 0 {
+		st.LastPacket = time.Unix(0, ns)
+	}
+	return st
+}
+
+// Close stops reading from the socket and releases it. Idempotent.
+func (s *Stream) Close() error {
+	s.eng.removeStream(s)
+	return nil
+}
+
+func (s *Stream) acquire() bool {
+	if s.ref.Add(1)&closedBit != 0 {
+		s.release()
+		return false
+	}
+	return true
+}
+
+func (s *Stream) release() {
+	if s.ref.Add(-1) == closedBit {
+		s.closeFD()
+	}
+}
+
+// markClosed makes every later acquire fail and closes the descriptor once
+// no packet path user holds it. It reports false if already closed.
+func (s *Stream) markClosed() bool {
+	for {
+		v := s.ref.Load()
+		if v&closedBit != 0 {
+			return false
+		}
+		if s.ref.CompareAndSwap(v, v|closedBit) {
+			if v == 0 {
+				s.closeFD()
+			}
+			return true
+		}
+	}
+}
+
+func (s *Stream) closeFD() {
+	if s.fdClosed.CompareAndSwap(false, true) {
+		closeFD(s.fd)
+	}
+}
+
+// handle runs the packet path for one datagram received on s from src.
+func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
+	sh := p.shard
+	st := s.st.Load()
+	if st == nil || st.fwd == nil {
+		// Not (or no longer) signalled: nothing to do with it.
+		s.in.errors.Add(1)
+		sh.errors.Add(1)
+		return
+	}
+	f := st.fwd
+	if f.LoopProtect && s.eng.isLocal(src) {
+		s.in.errors.Add(1)
+		sh.errors.Add(1)
+		return
+	}
+	rtcp := s.comp == ComponentRTCP || (f.DemuxRTCP && isRTCP(pkt))
+	if s.checkAddress(st, pkt, src, now) {
+		s.in.errors.Add(1)
+		sh.errors.Add(1)
+		return
+	}
+	n := uint64(len(pkt))
+	s.in.packets.Add(1)
+	s.in.bytes.Add(n)
+	s.lastPacket.Store(now)
+	sh.packets.Add(1)
+	sh.bytes.Add(n)
+
+	sink := f.Sink
+	if rtcp {
+		sink = f.RTCPSink
+	} else if f.NoSend {
+		return // hold: counted, not forwarded
+	}
+	if sink == nil {
+		return
+	}
+	sst := sink.st.Load()
+	if sst == nil || sst.fwd == nil || !sendable(sst.fwd.Remote) || !sst.endpoint.IsValid() {
+		return // the other side has no address (yet) or is on hold with c=0.0.0.0
+	}
+	if err := p.send(sink, pkt, sst.endpoint); err != nil {
+		sink.out.errors.Add(1)
+		sh.errors.Add(1)
+		return
+	}
+	sink.out.packets.Add(1)
+	sink.out.bytes.Add(n)
+}
+
+// checkAddress is rtpengine's media_packet_address_check: it learns the
+// peer's address from src and reports whether the packet must be dropped
+// (strict-source).
+func (s *Stream) checkAddress(st *learnState, pkt []byte, src netip.AddrPort, now int64) (drop bool) {
+	f := st.fwd
+	if st.confirmed {
+		if !f.StrictSource && !f.MediaHandover {
+			return false
+		}
+		cmp := st.endpoint
+		if f.Asymmetric {
+			cmp = st.learned
+		}
+		if src == cmp || src == st.learned {
+			return false
+		}
+		if f.MediaHandover {
+			// Follow the new source and learn again from it.
+			ns := *st
+			if f.Asymmetric {
+				ns.learned = src
+			} else {
+				ns.endpoint, ns.learned = src, src
+			}
+			ns.confirmed = false
+			s.swap(st, ns)
+			return false
+		}
+		return true // strict source
+	}
+
+	// GH #697 in rtpengine: stray RTCP on the RTP port does not count for
+	// learning (APP packets excepted).
+	if s.comp == ComponentRTP && isRTCP(pkt) && pkt[1] != rtcpAPP {
+		return false
+	}
+
+	ns := *st
+	use := src
+	wait := st.signalledNs == 0 || now <= st.signalledNs+int64(LearnWindow)
+	confirm := f.Learning == LearnImmediate
+	if f.Learning == LearnHeuristic && f.Remote.Port() != 0 && f.Remote.Addr().IsValid() {
+		idx := 0
+		if src.Port() != f.Remote.Port() {
+			idx |= 1
+		}
+		if src.Addr() != unmap(f.Remote.Addr()) {
+			idx |= 2
+		}
+		ns.detected[idx] = src
+		best := 0
+		for best < 3 && !ns.detected[best].IsValid() {
+			best++
+		}
+		use = ns.detected[best]
+		if idx == 0 {
+			confirm = true
+		} else if f.StrictSource && best < idx {
+			if ns != *st {
+				s.swap(st, ns)
+			}
+			return true
+		}
+	}
+	if !wait {
+		confirm = true
+	}
+	if confirm {
+		ns.confirmed = true
+	}
+	if !wait || !st.learned.IsValid() || use != st.learned {
+		if !f.Asymmetric {
+			ns.endpoint = use
+		}
+		ns.learned = use
+	}
+	if ns != *st {
+		s.swap(st, ns)
+	}
+	return false
+}
+
+// swap installs a learning update unless signalling replaced the state in
+// the meantime (then the update belongs to an old negotiation and is lost).
+// Taking ns by value keeps the unchanged case free of allocations.
+func (s *Stream) swap(old *learnState, ns learnState) {
+	n := new(learnState)
+	*n = ns
+	s.st.CompareAndSwap(old, n)
+}
+
+const rtcpAPP = 204
+
+// isRTCP tells RTCP from RTP on a multiplexed port by the second byte
+// (RFC 5761 section 4: RTCP packet types 192-223).
+func isRTCP(pkt []byte) bool {
+	return len(pkt) >= 8 && pkt[1] >= 192 && pkt[1] <= 223
+}
+
+func unmap(a netip.Addr) netip.Addr { return a.Unmap() }
+
+func unmapAP(ap netip.AddrPort) netip.AddrPort {
+	if !ap.IsValid() {
+		return ap
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
