@@ -1,0 +1,305 @@
+package kmod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
+	"github.com/vishvananda/netns"
+
+	"sipmedia/kmod/internal/nettopo"
+)
+
+const (
+	testPortMin = 30000
+	testPortMax = 30099
+	recvWait    = 2 * time.Second
+	quietWait   = 150 * time.Millisecond
+)
+
+var (
+	localA = netip.AddrPortFrom(nettopo.AddrRA, 30000)
+	localB = netip.AddrPortFrom(nettopo.AddrRB, 30002)
+	peerA  = netip.AddrPortFrom(nettopo.AddrA, 40000)
+	peerB  = netip.AddrPortFrom(nettopo.AddrB, 40002)
+)
+
+// newTopo builds A - R - B or skips with the reason.
+func newTopo(t *testing.T) *nettopo.Topology {
+	t.Helper()
+	if why := nettopo.CanRun(); why != "" {
+		t.Skip("kernel fast path test: " + why)
+	}
+	topo, err := nettopo.New()
+	if err != nil {
+		t.Skipf("kernel fast path test: cannot build netns topology: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := topo.Close(); err != nil {
+			t.Errorf("topology cleanup: %v", err)
+		}
+	})
+	return topo
+}
+
+func listen(t *testing.T, ns netns.NsHandle, ap netip.AddrPort) *net.UDPConn {
+	t.Helper()
+	c, err := nettopo.ListenUDP(ns, ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func openR(t *testing.T, topo *nettopo.Topology, table int) *Offloader {
+	t.Helper()
+	o, err := Open(context.Background(), Config{Table: table, PortMin: testPortMin, PortMax: testPortMax,
+		NetNS: int(topo.R), Log: testLogger(t)})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
+// send writes n datagrams "<tag><i>" from c to dst.
+func send(t *testing.T, c *net.UDPConn, dst netip.AddrPort, tag string, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := c.WriteToUDPAddrPort(fmt.Appendf(nil, "%s%03d", tag, i), dst); err != nil {
+			t.Fatalf("send %s%d: %v", tag, i, err)
+		}
+	}
+}
+
+// expect receives n datagrams on c, all from src, in order with the tag.
+func expect(t *testing.T, c *net.UDPConn, src netip.AddrPort, tag string, n int) {
+	t.Helper()
+	got := recvN(c, n, recvWait)
+	if len(got) != n {
+		t.Fatalf("received %d of %d %q datagrams", len(got), n, tag)
+	}
+	for i, d := range got {
+		if d.from != src || d.data != fmt.Sprintf("%s%03d", tag, i) {
+			t.Fatalf("datagram %d: got %q from %s, want %s%03d from %s", i, d.data, d.from, tag, i, src)
+		}
+	}
+	if extra := drain(c, 20*time.Millisecond); len(extra) > 0 {
+		t.Fatalf("%d unexpected extra datagrams, first %q from %s", len(extra), extra[0].data, extra[0].from)
+	}
+}
+
+func udpIn(t *testing.T, ns netns.NsHandle) uint64 {
+	t.Helper()
+	v, err := nettopo.UDPInDatagrams(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// tagFlows dumps R's conntrack entries carrying table's mark tag.
+func tagFlows(t *testing.T, topo *nettopo.Topology, table int) []conntrack.Flow {
+	t.Helper()
+	c, err := conntrack.Dial(&netlink.Config{NetNS: int(topo.R)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fl, err := c.DumpFilter(conntrack.NewFilter().Mark(uint32(0x80|table)<<24).MarkMask(markTagMask), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fl
+}
+
+// portFlows dumps R's conntrack entries touching the relay port range.
+func portFlows(t *testing.T, topo *nettopo.Topology) []conntrack.Flow {
+	t.Helper()
+	c, err := conntrack.Dial(&netlink.Config{NetNS: int(topo.R)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	all, err := c.Dump(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []conntrack.Flow
+	for _, f := range all {
+		for _, tu := range []conntrack.Tuple{f.TupleOrig, f.TupleReply} {
+			if p := tu.Proto.DestinationPort; p >= testPortMin && p <= testPortMax {
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func tableExists(t *testing.T, topo *nettopo.Topology, table int) bool {
+	t.Helper()
+	c, err := nftables.New(nftables.WithNetNSFd(int(topo.R)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tabs, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tabs {
+		if tb.Name == TableName(table) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBypassLifecycle(t *testing.T) {
+	topo := newTopo(t)
+	relay := newStandIn(t, topo, localA, localB)
+	a := listen(t, topo.A, peerA)
+	b := listen(t, topo.B, peerB)
+	const table = 3
+	o := openR(t, topo, table)
+	if !tableExists(t, topo, table) {
+		t.Fatal("table missing after Open")
+	}
+
+	// Userspace phase: B latches, then A -> B and B -> A through the relay.
+	send(t, b, localB, "latch", 1)
+	waitReads(t, relay, 1)
+	send(t, a, localA, "u", 10)
+	expect(t, b, localB, "u", 10)
+	send(t, b, localB, "v", 3)
+	expect(t, a, localA, "v", 3)
+	if n := relay.reads.Load(); n != 14 {
+		t.Fatalf("relay reads %d, want 14", n)
+	}
+	if fl := portFlows(t, topo); len(fl) != 0 {
+		t.Fatalf("userspace phase left %d conntrack entries (notrack broken), first %v", len(fl), fl[0])
+	}
+
+	flow := Flow{LocalA: localA, PeerA: peerA, LocalB: localB, PeerB: peerB}
+	if err := o.Add(flow); err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	reads0, in0 := relay.reads.Load(), udpIn(t, topo.R)
+	send(t, a, localA, "k", 50)
+	expect(t, b, localB, "k", 50)
+	send(t, b, localB, "r", 20)
+	expect(t, a, localA, "r", 20)
+	if n := relay.reads.Load(); n != reads0 {
+		t.Errorf("relay read %d packets while offloaded", n-reads0)
+	}
+	if n := udpIn(t, topo.R); n != in0 {
+		t.Errorf("R's UDP InDatagrams rose by %d while offloaded", n-in0)
+	}
+	st, err := o.Counters(flow)
+	if err != nil {
+		t.Fatalf("Counters: %v", err)
+	}
+	// 4 bytes payload tag "k000" + 8 UDP + 20 IP.
+	if want := (Stats{FromA: Counter{50, 50 * 32}, FromB: Counter{20, 20 * 32}}); st != want {
+		t.Errorf("counters %+v, want %+v", st, want)
+	}
+	fl := tagFlows(t, topo, table)
+	if len(fl) != 1 || !fl[0].Status.SrcNAT() || !fl[0].Status.DstNAT() {
+		t.Fatalf("want one NATed conntrack entry, got %v", fl)
+	}
+
+	// Remove: the next packet goes back to the relay's socket.
+	if err := o.Remove(flow); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if fl := tagFlows(t, topo, table); len(fl) != 0 {
+		t.Fatalf("Remove left conntrack entries: %v", fl)
+	}
+	send(t, a, localA, "w", 5)
+	expect(t, b, localB, "w", 5)
+	if n := relay.reads.Load(); n != reads0+5 {
+		t.Fatalf("after Remove relay reads rose by %d, want 5", n-reads0)
+	}
+	if _, err := o.Counters(flow); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Counters after Remove: %v, want ErrNotFound", err)
+	}
+
+	// B sends first this time.
+	if err := o.Add(flow); err != nil {
+		t.Fatalf("Add again: %v", err)
+	}
+	reads1 := relay.reads.Load()
+	send(t, b, localB, "x", 7)
+	expect(t, a, localA, "x", 7)
+	send(t, a, localA, "y", 9)
+	expect(t, b, localB, "y", 9)
+	if n := relay.reads.Load(); n != reads1 {
+		t.Errorf("relay read %d packets while offloaded (B first)", n-reads1)
+	}
+	all, err := o.AllCounters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := all[flow.Key()]; got.FromA.Packets != 9 || got.FromB.Packets != 7 {
+		t.Errorf("B-first counters %+v, want FromA 9 FromB 7", got)
+	}
+
+	// Re-latch A to a new port: the old source falls back to userspace.
+	peerA2 := netip.AddrPortFrom(nettopo.AddrA, 40010)
+	a2 := listen(t, topo.A, peerA2)
+	flow2 := flow
+	flow2.PeerA = peerA2
+	if err := o.Add(flow2); err != nil {
+		t.Fatalf("Add re-latched: %v", err)
+	}
+	reads2 := relay.reads.Load()
+	send(t, a, localA, "o", 2) // old source: relay reads, and re-latches A to it
+	waitReads(t, relay, reads2+2)
+	drain(b, 50*time.Millisecond)
+	send(t, a2, localA, "n", 6)
+	expect(t, b, localB, "n", 6)
+	send(t, b, localB, "m", 4)
+	expect(t, a2, localA, "m", 4)
+	if n := relay.reads.Load(); n != reads2+2 {
+		t.Errorf("relay reads rose by %d, want 2 (old source only)", n-reads2)
+	}
+	if got := len(o.Flows()); got != 1 {
+		t.Errorf("%d flows after re-latch, want 1", got)
+	}
+
+	// Close: table and entries gone, traffic back in userspace.
+	if err := o.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if tableExists(t, topo, table) {
+		t.Fatal("table still present after Close")
+	}
+	if fl := tagFlows(t, topo, table); len(fl) != 0 {
+		t.Fatalf("Close left conntrack entries: %v", fl)
+	}
+	reads3 := relay.reads.Load()
+	send(t, a2, localA, "z", 3)
+	waitReads(t, relay, reads3+3)
+	if err := o.Add(flow); !errors.Is(err, ErrClosed) {
+		t.Errorf("Add after Close: %v, want ErrClosed", err)
+	}
+}
+
+func waitReads(t *testing.T, s *standIn, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(recvWait)
+	for s.reads.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("relay reads %d, want %d", s.reads.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,212 @@
+package kmod
+
+import (
+	"encoding/binary"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// The table (IPv4 shown; ip6 is the same with 16-byte addresses):
+//
+//	table ip mediad_N {
+//	  map leg  { type ipv4_addr . inet_service . ipv4_addr . inet_service : mark }
+//	           # latched peer . peer port . local addr . local port -> mark
+//	  map nat  { type mark : ipv4_addr . inet_service . ipv4_addr . inet_service }
+//	           # mark -> new daddr . dport . new saddr . sport
+//	  set acct { type mark . ct_dir; counter }   # per-element packet counters
+//	  chain raw_pre  { prerouting, raw: udp dport RANGE, key !@leg, fib daddr local -> notrack }
+//	  chain raw_out  { output, raw: udp sport RANGE, key !@leg -> notrack;
+//	                               udp dport RANGE, key !@leg, fib daddr local -> notrack }
+//	  chain nat_pre  { prerouting, dstnat: udp dport RANGE, ct mark set key map @leg,
+//	                   dnat to ct mark map @nat (first 2 words) }
+//	  chain nat_out  { output, dstnat: same (peers on this host) }
+//	  chain nat_post { postrouting, srcnat: snat to ct mark map @nat (last 2 words) }
+//	  chain nat_in   { input, srcnat: same (peer B on this host) }
+//	  chain acct_pre { prerouting, filter: iiftype != loopback, ct mark . ct direction @acct }
+//	  chain acct_out { output, filter: ct mark . ct direction @acct }
+//	}
+//
+// NAT chains see only the first packet of a conntrack entry; every later
+// packet of the flow is forwarded by conntrack alone.
+
+// Register numbers: NFT_REG32_00 is 8; a concatenation occupies
+// consecutive 32-bit registers, each part padded to 4 bytes.
+const reg0 = unix.NFT_REG32_00
+
+// famSpec holds what differs between ip and ip6.
+type famSpec struct {
+	table   nftables.TableFamily
+	nfproto uint32
+	addrLen int
+	saddrAt uint32 // network header offsets
+	daddrAt uint32
+	addrTyp nftables.SetDatatype
+}
+
+func specFor(f Family) famSpec {
+	if f == IPv6 {
+		return famSpec{nftables.TableFamilyIPv6, unix.NFPROTO_IPV6, 16, 8, 24, nftables.TypeIP6Addr}
+	}
+	return famSpec{nftables.TableFamilyIPv4, unix.NFPROTO_IPV4, 4, 12, 16, nftables.TypeIPAddr}
+}
+
+// words is the register count of one address.
+func (s famSpec) words() uint32 { return uint32(s.addrLen / 4) }
+
+// Register layout of an addr . port . addr . port concatenation.
+func (s famSpec) regAddr1() uint32 { return reg0 }
+func (s famSpec) regPort1() uint32 { return reg0 + s.words() }
+func (s famSpec) regAddr2() uint32 { return reg0 + s.words() + 1 }
+func (s famSpec) regPort2() uint32 { return reg0 + 2*s.words() + 1 }
+
+// ruleset is the table and its sets as sent in the creating batch.
+type ruleset struct {
+	table          *nftables.Table
+	leg, nat, acct *nftables.Set
+}
+
+func newRuleset(name string, spec famSpec) *ruleset {
+	t := &nftables.Table{Name: name, Family: spec.table}
+	quad := nftables.MustConcatSetType(spec.addrTyp, nftables.TypeInetService, spec.addrTyp, nftables.TypeInetService)
+	return &ruleset{
+		table: t,
+		leg: &nftables.Set{Table: t, Name: "leg", IsMap: true, Concatenation: true,
+			KeyType: quad, DataType: nftables.TypeMark},
+		nat: &nftables.Set{Table: t, Name: "nat", IsMap: true,
+			KeyType: nftables.TypeMark, DataType: quad},
+		acct: &nftables.Set{Table: t, Name: "acct", Concatenation: true, Counter: true,
+			KeyType: nftables.MustConcatSetType(nftables.TypeMark, nftables.TypeCTDir)},
+	}
+}
+
+// install queues, in one batch, the replacement of any table of the same
+// name (add, delete, add: atomic and idempotent) and the whole ruleset.
+func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16) error {
+	c.AddTable(rs.table)
+	c.DelTable(rs.table)
+	c.AddTable(rs.table)
+	for _, s := range []*nftables.Set{rs.leg, rs.nat, rs.acct} {
+		if err := c.AddSet(s, nil); err != nil {
+			return err
+		}
+	}
+	chain := func(name string, typ nftables.ChainType, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
+		return c.AddChain(&nftables.Chain{Name: name, Table: rs.table, Type: typ,
+			Hooknum: hook, Priority: prio, Policy: ptr(nftables.ChainPolicyAccept)})
+	}
+	rule := func(ch *nftables.Chain, ex ...[]expr.Any) {
+		var all []expr.Any
+		for _, e := range ex {
+			all = append(all, e...)
+		}
+		c.AddRule(&nftables.Rule{Table: rs.table, Chain: ch, Exprs: all})
+	}
+	udp := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
+	}
+	inRange := func(off uint32) []expr.Any {
+		return []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2},
+			&expr.Range{Op: expr.CmpOpEq, Register: 1,
+				FromData: binaryutil.BigEndian.PutUint16(pmin), ToData: binaryutil.BigEndian.PutUint16(pmax)},
+		}
+	}
+	sportInRange, dportInRange := inRange(0), inRange(2)
+	al := uint32(spec.addrLen)
+	// Packet key saddr . sport . daddr . dport, the leg map's key layout.
+	key := []expr.Any{
+		&expr.Payload{DestRegister: spec.regAddr1(), Base: expr.PayloadBaseNetworkHeader, Offset: spec.saddrAt, Len: al},
+		&expr.Payload{DestRegister: spec.regPort1(), Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+		&expr.Payload{DestRegister: spec.regAddr2(), Base: expr.PayloadBaseNetworkHeader, Offset: spec.daddrAt, Len: al},
+		&expr.Payload{DestRegister: spec.regPort2(), Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+	}
+	notLeg := []expr.Any{&expr.Lookup{SourceRegister: reg0, SetName: rs.leg.Name, SetID: rs.leg.ID, Invert: true}}
+	daddrLocal := []expr.Any{
+		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+	}
+	notrack := []expr.Any{&expr.Notrack{}}
+
+	rawPre := chain("raw_pre", nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw)
+	rule(rawPre, udp, dportInRange, key, notLeg, daddrLocal, notrack)
+	rawOut := chain("raw_out", nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityRaw)
+	rule(rawOut, udp, sportInRange, key, notLeg, notrack)
+	rule(rawOut, udp, dportInRange, key, notLeg, daddrLocal, notrack)
+
+	// First packet of a kernelized flow: mark the entry, DNAT to the peer.
+	dnat := []expr.Any{
+		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.leg.Name, SetID: rs.leg.ID},
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg0, SourceRegister: true},
+		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.nat.Name, SetID: rs.nat.ID},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: spec.nfproto,
+			RegAddrMin: spec.regAddr1(), RegProtoMin: spec.regPort1(), Specified: true},
+	}
+	natPre := chain("nat_pre", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest)
+	rule(natPre, udp, dportInRange, key, dnat)
+	natOut := chain("nat_out", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest)
+	rule(natOut, udp, dportInRange, key, dnat)
+
+	// SNAT to the relay's other local endpoint, found by the entry's mark.
+	snat := []expr.Any{
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg0},
+		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.nat.Name, SetID: rs.nat.ID},
+		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: spec.nfproto,
+			RegAddrMin: spec.regAddr2(), RegProtoMin: spec.regPort2(), Specified: true},
+	}
+	natPost := chain("nat_post", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
+	rule(natPost, udp, snat)
+	natIn := chain("nat_in", nftables.ChainTypeNAT, nftables.ChainHookInput, nftables.ChainPriorityNATSource)
+	rule(natIn, udp, snat)
+
+	// Per-packet accounting: every packet enters once, either from a device
+	// (prerouting, loopback excluded) or from a local socket (output).
+	count := []expr.Any{
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg0},
+		&expr.Ct{Key: expr.CtKeyDIRECTION, Register: reg0 + 1},
+		&expr.Lookup{SourceRegister: reg0, SetName: rs.acct.Name, SetID: rs.acct.ID},
+	}
+	notLoopback := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFTYPE, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint16(unix.ARPHRD_LOOPBACK)},
+	}
+	acctPre := chain("acct_pre", nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityFilter)
+	rule(acctPre, udp, notLoopback, count)
+	acctOut := chain("acct_out", nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityFilter)
+	rule(acctOut, udp, count)
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Element encodings. Ports are big-endian and padded to 4 bytes; marks and
+// ct directions are host-endian, as the kernel registers hold them.
+
+func (s famSpec) appendAddrPort(b []byte, ap addrPort) []byte {
+	b = append(b, ap.addr...)
+	return append(b, byte(ap.port>>8), byte(ap.port), 0, 0)
+}
+
+// quad encodes addr . port . addr . port.
+func (s famSpec) quad(a, b addrPort) []byte {
+	out := make([]byte, 0, 2*(s.addrLen+4))
+	return s.appendAddrPort(s.appendAddrPort(out, a), b)
+}
+
+func markBytes(m uint32) []byte { return binaryutil.NativeEndian.PutUint32(m) }
+
+func acctKey(m uint32, dir uint8) []byte {
+	b := make([]byte, 8)
+	binary.NativeEndian.PutUint32(b, m)
+	b[4] = dir
+	return b
+}
+
+// addrPort is an address in wire form plus a port.
+type addrPort struct {
+	addr []byte
+	port uint16
+}
