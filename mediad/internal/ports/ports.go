@@ -1,0 +1,230 @@
+// Package ports owns the media port range: it hands out RTP/RTCP port
+// pairs (even RTP port, RTCP on the next odd port) as bound UDP sockets,
+// with the same numbers on every address of a logical interface. It knows
+// nothing about calls; callers release what they allocate.
+package ports
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+)
+
+// ErrExhausted is returned when no pair in the range can be bound. Its text
+// is rtpengine's error-reason, which proxies match on for failover.
+var ErrExhausted = errors.New("Ran out of ports")
+
+// Allocator hands out port pairs from [min, max]. Free pairs sit in a FIFO
+// queue that starts at a random pair; a released pair goes to the back, so
+// it is reused only after every other free pair (its quarantine). A pair
+// that fails to bind because someone else holds one of its ports goes to
+// the back too and the next one is tried. Allocation is O(1) unless ports
+// are taken by other processes. Safe for concurrent use.
+type Allocator struct {
+	log   *slog.Logger
+	min   int // first port of the range as configured
+	max   int // last port of the range as configured
+	pairs int // number of pairs in the range
+
+	mu    sync.Mutex
+	queue ring // free pair bases (even RTP ports); guarded by mu
+	inUse int  // pairs handed out; guarded by mu
+	last  int  // last RTP port handed out; guarded by mu
+}
+
+// New creates an allocator for the inclusive port range [min, max].
+func New(min, max int, log *slog.Logger) (*Allocator, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if min < 1 || max > 65535 || min > max {
+		return nil, fmt.Errorf("ports: invalid range %d-%d", min, max)
+	}
+	first := min + min%2 // first even port
+	n := 0
+	if max >= first+1 {
+		n = (max-first-1)/2 + 1
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("ports: range %d-%d holds no even/odd pair", min, max)
+	}
+	a := &Allocator{log: log, min: min, max: max, pairs: n, queue: newRing(n)}
+	start := rand.IntN(n)
+	for i := range n {
+		a.queue.push(first + 2*((start+i)%n))
+	}
+	return a, nil
+}
+
+// Pair is an allocated RTP/RTCP port pair, bound on one or more addresses.
+type Pair struct {
+	RTP, RTCP int // port numbers (RTCP = RTP+1)
+
+	addrs []netip.Addr
+	rtp   []*net.UDPConn // parallel to addrs
+	rtcp  []*net.UDPConn
+
+	mu       sync.Mutex
+	released bool
+}
+
+// Addrs returns the addresses the pair is bound on, in allocation order.
+func (p *Pair) Addrs() []netip.Addr { return append([]netip.Addr(nil), p.addrs...) }
+
+// Conns returns the RTP and RTCP sockets bound on addr, or nils.
+func (p *Pair) Conns(addr netip.Addr) (rtp, rtcp *net.UDPConn) {
+	for i, a := range p.addrs {
+		if a == addr {
+			return p.rtp[i], p.rtcp[i]
+		}
+	}
+	return nil, nil
+}
+
+// Allocate binds an even RTP port and the following RTCP port on every
+// given address (same numbers on each). It returns ErrExhausted when no
+// free pair can be bound; nothing stays bound on failure.
+func (a *Allocator) Allocate(addrs []netip.Addr) (*Pair, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("ports: no address to bind")
+	}
+	for tries := 0; tries < a.pairs; tries++ {
+		a.mu.Lock()
+		base, ok := a.queue.pop()
+		a.mu.Unlock()
+		if !ok {
+			return nil, ErrExhausted
+		}
+		p, err := bindPair(base, addrs)
+		if err == nil {
+			a.mu.Lock()
+			a.inUse++
+			a.last = base
+			a.mu.Unlock()
+			return p, nil
+		}
+		a.mu.Lock()
+		a.queue.push(base) // held elsewhere or failed: try it again much later
+		a.mu.Unlock()
+		if !isInUse(err) {
+			return nil, fmt.Errorf("ports: binding %d/%d: %w", base, base+1, err)
+		}
+		a.log.Debug("port pair in use by another socket, skipping", "rtp", base, "err", err)
+	}
+	return nil, ErrExhausted
+}
+
+// Release closes the pair's sockets and returns its numbers to the back of
+// the free queue. Releasing twice is harmless.
+func (a *Allocator) Release(p *Pair) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	done := p.released
+	p.released = true
+	p.mu.Unlock()
+	if done {
+		return
+	}
+	p.close()
+	a.mu.Lock()
+	a.queue.push(p.RTP)
+	a.inUse--
+	a.mu.Unlock()
+}
+
+// InUse returns the number of ports handed out (two per pair).
+func (a *Allocator) InUse() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return 2 * a.inUse
+}
+
+// Total returns the number of ports in the configured range.
+func (a *Allocator) Total() int { return a.max - a.min + 1 }
+
+// Range returns the configured range.
+func (a *Allocator) Range() (min, max int) { return a.min, a.max }
+
+// LastUsed returns the RTP port of the most recent allocation (0 if none).
+func (a *Allocator) LastUsed() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+func bindPair(base int, addrs []netip.Addr) (*Pair, error) {
+	p := &Pair{RTP: base, RTCP: base + 1}
+	for _, addr := range addrs {
+		rtp, err := listen(addr, base)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		rtcp, err := listen(addr, base+1)
+		if err != nil {
+			_ = rtp.Close()
+			p.close()
+			return nil, err
+		}
+		p.addrs = append(p.addrs, addr)
+		p.rtp = append(p.rtp, rtp)
+		p.rtcp = append(p.rtcp, rtcp)
+	}
+	return p, nil
+}
+
+func listen(addr netip.Addr, port int) (*net.UDPConn, error) {
+	network := "udp4"
+	if addr.Is6() && !addr.Is4In6() {
+		network = "udp6"
+	}
+	return net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
+}
+
+func (p *Pair) close() {
+	for i := range p.rtp {
+		_ = p.rtp[i].Close()
+		_ = p.rtcp[i].Close()
+	}
+}
+
+// isInUse reports whether a bind failed because the port is taken (by
+// another process or a socket outside the allocator), as opposed to a
+// configuration problem such as an address that is not local.
+func isInUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES)
+}
+
+// ring is a fixed-capacity FIFO of ints; every pair base is in it at most
+// once, so capacity = number of pairs never overflows.
+type ring struct {
+	buf        []int
+	head, size int
+}
+
+func newRing(n int) ring { return ring{buf: make([]int, n)} }
+
+func (r *ring) push(v int) {
+	if r.size == len(r.buf) {
+		return // cannot happen: each base is queued at most once
+	}
+	r.buf[(r.head+r.size)%len(r.buf)] = v
+	r.size++
+}
+
+func (r *ring) pop() (int, bool) {
+	if r.size == 0 {
+		return 0, false
+	}
+	v := r.buf[r.head]
+	r.head = (r.head + 1) % len(r.buf)
+	r.size--
+	return v, true
+}

@@ -1,0 +1,300 @@
+package ports
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+)
+
+var (
+	lo4 = netip.MustParseAddr("127.0.0.1")
+	lo6 = netip.MustParseAddr("::1")
+)
+
+// freeRange finds n consecutive ports (starting even) that are free on
+// 127.0.0.1 and ::1 right now, in a region away from the default media range.
+func freeRange(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 200; try++ {
+		base := 42000 + 2*rand.IntN(4000)
+		ok := true
+		var held []*net.UDPConn
+		for p := base; p < base+n && ok; p++ {
+			for _, a := range []netip.Addr{lo4, lo6} {
+				c, err := listen(a, p)
+				if err != nil {
+					ok = false
+					break
+				}
+				held = append(held, c)
+			}
+		}
+		for _, c := range held {
+			c.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range found")
+	return 0
+}
+
+func TestAllocatePairsOnAllAddresses(t *testing.T) {
+	base := freeRange(t, 20)
+	a, err := New(base, base+19, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{lo4, lo6}
+	p, err := a.Allocate(addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Release(p)
+	if p.RTP%2 != 0 || p.RTCP != p.RTP+1 || p.RTP < base || p.RTCP > base+19 {
+		t.Fatalf("pair %d/%d outside %d-%d or misaligned", p.RTP, p.RTCP, base, base+19)
+	}
+	for _, addr := range addrs {
+		rtp, rtcp := p.Conns(addr)
+		if rtp == nil || rtcp == nil {
+			t.Fatalf("no sockets on %v", addr)
+		}
+		if got := rtp.LocalAddr().(*net.UDPAddr).AddrPort(); got != netip.AddrPortFrom(addr, uint16(p.RTP)) {
+			t.Errorf("rtp bound on %v", got)
+		}
+		if got := rtcp.LocalAddr().(*net.UDPAddr).AddrPort(); got != netip.AddrPortFrom(addr, uint16(p.RTCP)) {
+			t.Errorf("rtcp bound on %v", got)
+		}
+		// The sockets are real: a datagram sent to the RTP port arrives.
+		c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(p.RTP))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("x"))
+		c.Close()
+		buf := make([]byte, 10)
+		if n, _, err := rtp.ReadFromUDPAddrPort(buf); err != nil || n != 1 {
+			t.Errorf("read on rtp socket: %d %v", n, err)
+		}
+	}
+	if rtp, rtcp := p.Conns(netip.MustParseAddr("127.0.0.2")); rtp != nil || rtcp != nil {
+		t.Error("Conns for an unbound address returned sockets")
+	}
+	if a.InUse() != 2 || a.Total() != 20 {
+		t.Errorf("InUse=%d Total=%d", a.InUse(), a.Total())
+	}
+}
+
+func TestExhaustionLeaksNothing(t *testing.T) {
+	base := freeRange(t, 4)
+	a, err := New(base, base+3, nil) // two pairs
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{lo4, lo6}
+	p1, err1 := a.Allocate(addrs)
+	p2, err2 := a.Allocate(addrs)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if p1.RTP == p2.RTP {
+		t.Fatal("same pair handed out twice")
+	}
+	if _, err := a.Allocate(addrs); !errors.Is(err, ErrExhausted) || err.Error() != "Ran out of ports" {
+		t.Fatalf("third allocation: %v", err)
+	}
+	a.Release(p1)
+	a.Release(p1) // harmless
+	if a.InUse() != 2 {
+		t.Errorf("InUse after release = %d", a.InUse())
+	}
+	// Released ports are really closed: a foreign socket can take them.
+	for _, addr := range addrs {
+		for _, port := range []int{p1.RTP, p1.RTCP} {
+			c, err := listen(addr, port)
+			if err != nil {
+				t.Errorf("port %v:%d still bound after release: %v", addr, port, err)
+				continue
+			}
+			c.Close()
+		}
+	}
+	p3, err := a.Allocate(addrs)
+	if err != nil || p3.RTP != p1.RTP {
+		t.Fatalf("reallocation: %v %v", p3, err)
+	}
+	a.Release(p2)
+	a.Release(p3)
+	if a.InUse() != 0 {
+		t.Errorf("InUse = %d", a.InUse())
+	}
+}
+
+func TestForeignSocketIsSkipped(t *testing.T) {
+	base := freeRange(t, 4)
+	a, err := New(base, base+3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another process holds the RTCP port of the first pair on ::1 only.
+	foreign, err := listen(lo6, base+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer foreign.Close()
+	addrs := []netip.Addr{lo4, lo6}
+	p, err := a.Allocate(addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.RTP != base+2 {
+		t.Fatalf("allocated %d, want %d (the pair not held by the foreign socket)", p.RTP, base+2)
+	}
+	// Nothing of the failed attempt stayed bound: base on 127.0.0.1 is free.
+	c, err := listen(lo4, base)
+	if err != nil {
+		t.Fatalf("partial bind leaked: %v", err)
+	}
+	c.Close()
+	// The only other pair is held: exhausted, and still nothing leaked.
+	if _, err := a.Allocate(addrs); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("got %v, want ErrExhausted", err)
+	}
+	if c, err := listen(lo4, base); err != nil {
+		t.Fatalf("partial bind leaked after exhaustion: %v", err)
+	} else {
+		c.Close()
+	}
+	// Once the foreign socket is gone the pair becomes usable.
+	foreign.Close()
+	q, err := a.Allocate(addrs)
+	if err != nil || q.RTP != base {
+		t.Fatalf("after foreign close: %v %v", q, err)
+	}
+	a.Release(p)
+	a.Release(q)
+}
+
+func TestQuarantineAndRandomStart(t *testing.T) {
+	base := freeRange(t, 40)
+	starts := map[int]bool{}
+	for range 8 {
+		a, err := New(base, base+39, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := a.Allocate([]netip.Addr{lo4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		starts[p.RTP] = true
+		a.Release(p)
+		// A released pair is not handed out again while others are free.
+		seen := map[int]bool{}
+		var held []*Pair
+		for range 19 {
+			q, err := a.Allocate([]netip.Addr{lo4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.RTP == p.RTP {
+				t.Fatalf("released pair %d reused while %d others were free", p.RTP, 19-len(held))
+			}
+			seen[q.RTP] = true
+			held = append(held, q)
+		}
+		if q, err := a.Allocate([]netip.Addr{lo4}); err != nil || q.RTP != p.RTP {
+			t.Fatalf("last free pair: %v %v", q, err)
+		} else {
+			held = append(held, q)
+		}
+		for _, q := range held {
+			a.Release(q)
+		}
+	}
+	if len(starts) < 2 {
+		t.Errorf("8 allocators all started at %v: start is not random", starts)
+	}
+}
+
+func TestConcurrentAllocateRelease(t *testing.T) {
+	base := freeRange(t, 200)
+	a, err := New(base, base+199, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	held := map[int]bool{}
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 24 { // 8*12 held at most: fits the 100 pairs
+				p, err := a.Allocate([]netip.Addr{lo4})
+				if err != nil {
+					t.Errorf("goroutine %d: %v", g, err)
+					return
+				}
+				mu.Lock()
+				if held[p.RTP] {
+					t.Errorf("pair %d handed out twice", p.RTP)
+				}
+				held[p.RTP] = true
+				mu.Unlock()
+				release := func() {
+					mu.Lock()
+					delete(held, p.RTP)
+					mu.Unlock()
+					a.Release(p)
+				}
+				if i%2 == 0 {
+					release()
+				} else {
+					defer release() // held until the goroutine ends
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if a.InUse() != 0 {
+		t.Errorf("InUse = %d after all released", a.InUse())
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	for _, r := range [][2]int{{0, 10}, {10, 5}, {100, 70000}, {31, 31}, {31, 32}} {
+		if _, err := New(r[0], r[1], nil); err == nil {
+			t.Errorf("New(%d, %d) accepted", r[0], r[1])
+		}
+	}
+	if a, err := New(31, 33, nil); err != nil || a.pairs != 1 {
+		t.Errorf("New(31,33): %v", err)
+	}
+	a, _ := New(40000, 40001, nil)
+	if _, err := a.Allocate(nil); err == nil {
+		t.Error("Allocate(nil) succeeded")
+	}
+	// An address that is not local is a configuration error, not exhaustion.
+	if _, err := a.Allocate([]netip.Addr{netip.MustParseAddr("192.0.2.99")}); err == nil || errors.Is(err, ErrExhausted) {
+		t.Errorf("non-local address: %v", err)
+	}
+}
+
+func BenchmarkAllocateRelease(b *testing.B) {
+	a, err := New(44000, 45999, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		p, err := a.Allocate([]netip.Addr{lo4})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.Release(p)
+	}
+}
