@@ -1,0 +1,301 @@
+package ngproto
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// Handler answers one decoded NG command. req always has a string
+// "command". The returned Dict is the reply; nil is answered with an
+// error reply.
+type Handler interface {
+	ServeNG(ctx context.Context, req Dict, from netip.AddrPort) Dict
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, req Dict, from netip.AddrPort) Dict
+
+// ServeNG calls f.
+func (f HandlerFunc) ServeNG(ctx context.Context, req Dict, from netip.AddrPort) Dict {
+	return f(ctx, req, from)
+}
+
+// ReasonInternal answers a handler that panicked or returned nothing.
+const ReasonInternal = "Internal error"
+
+// Server is the NG framing around a Handler: cookie handling, a reply
+// cache keyed by cookie alone (rtpengine's cookie_cache.c: two generations
+// rotated every CacheTTL, so a reply is kept CacheTTL..2*CacheTTL),
+// duplicates in flight waiting for the original's reply, and concurrent
+// handling.
+type Server struct {
+	Handler  Handler
+	Logger   *slog.Logger
+	CacheTTL time.Duration // default 30s (entries live TTL..2*TTL)
+	// MaxConcurrent bounds requests handled at once by Serve; default 128.
+	MaxConcurrent int
+
+	mu      sync.Mutex
+	cur     map[string]*cacheEntry
+	prev    map[string]*cacheEntry
+	rotated time.Time
+}
+
+type cacheEntry struct {
+	done  chan struct{}
+	reply []byte // set before done is closed
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (s *Server) ttl() time.Duration {
+	if s.CacheTTL > 0 {
+		return s.CacheTTL
+	}
+	return 30 * time.Second
+}
+
+// lookupOrStart returns the cache entry for cookie and whether this caller
+// owns it (must fill it). Generations rotate lazily on access.
+func (s *Server) lookupOrStart(cookie string, now time.Time) (*cacheEntry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ttl := s.ttl()
+	if s.cur == nil {
+		s.cur, s.rotated = make(map[string]*cacheEntry), now
+	}
+	if el := now.Sub(s.rotated); el >= ttl {
+		if el >= 2*ttl {
+			s.prev = nil
+		} else {
+			s.prev = s.cur
+		}
+		s.cur, s.rotated = make(map[string]*cacheEntry), now
+	}
+	if e, ok := s.cur[cookie]; ok {
+		return e, false
+	}
+	if e, ok := s.prev[cookie]; ok {
+		return e, false
+	}
+	e := &cacheEntry{done: make(chan struct{})}
+	s.cur[cookie] = e
+	return e, true
+}
+
+// CacheLen is the number of cached replies (both generations).
+func (s *Server) CacheLen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.cur) + len(s.prev)
+}
+
+// Process handles one framed datagram and returns the framed reply (nil =
+// drop). Used by UDP serving and by HTTP POST /ng.
+func (s *Server) Process(ctx context.Context, datagram []byte, from netip.AddrPort) []byte {
+	sp := bytes.IndexByte(datagram, ' ')
+	if sp <= 0 {
+		s.logger().Warn("ngproto: dropping NG data without cookie", "from", from, "len", len(datagram))
+		return nil
+	}
+	cookie := string(datagram[:sp])
+	e, owner := s.lookupOrStart(cookie, time.Now())
+	if !owner {
+		select {
+		case <-e.done:
+			s.logger().Info("ngproto: duplicate command answered from cache", "from", from, "cookie", cookie)
+			return e.reply
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	e.reply = s.process(ctx, datagram, from)
+	close(e.done)
+	return e.reply
+}
+
+// ProcessPlain handles an NG body without cookie (HTTP /ng-plain): no
+// cache, the reply body without cookie.
+func (s *Server) ProcessPlain(ctx context.Context, body []byte, from netip.AddrPort) []byte {
+	d, enc, err := DecodeBody(body)
+	var reply Dict
+	if err != nil {
+		reply = ErrorReply(Reason(err))
+	} else {
+		reply = s.dispatch(ctx, d, from)
+	}
+	out, err := EncodeBody(reply, enc)
+	if err != nil {
+		out, _ = EncodeBody(ErrorReply(ReasonInternal), enc)
+	}
+	return out
+}
+
+func (s *Server) process(ctx context.Context, datagram []byte, from netip.AddrPort) []byte {
+	m, err := DecodeMessage(datagram)
+	var reply Dict
+	if err != nil {
+		s.logger().Warn("ngproto: protocol error", "from", from, "cookie", m.Cookie, "reason", Reason(err), "err", err)
+		reply = ErrorReply(Reason(err))
+	} else {
+		reply = s.dispatch(ctx, m.Body, from)
+	}
+	out, err := AppendMessage(nil, Message{Cookie: m.Cookie, Body: reply, Encoding: m.Encoding})
+	if err != nil {
+		s.logger().Error("ngproto: cannot encode reply", "from", from, "cookie", m.Cookie, "err", err)
+		out, _ = AppendMessage(nil, Message{Cookie: m.Cookie, Body: ErrorReply(ReasonInternal), Encoding: m.Encoding})
+	}
+	return out
+}
+
+// dispatch checks for a command and calls the handler, turning a panic
+// into an error reply.
+func (s *Server) dispatch(ctx context.Context, req Dict, from netip.AddrPort) (reply Dict) {
+	if _, ok := req["command"].(string); !ok {
+		return ErrorReply(Reason(ErrNoCommand))
+	}
+	if s.Handler == nil {
+		return ErrorReply(Reason(ErrNoHandler))
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger().Error("ngproto: handler panic", "from", from, "command", req["command"],
+				"call-id", req.Str("call-id"), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			reply = ErrorReply(ReasonInternal)
+		}
+	}()
+	reply = s.Handler.ServeNG(ctx, req, from)
+	if reply == nil {
+		return ErrorReply(ReasonInternal)
+	}
+	return reply
+}
+
+// Serve reads datagrams from conn and answers them until ctx is done or
+// conn is closed (both return nil; conn stays the caller's to close). On a
+// socket bound to a wildcard address each reply is sent from the local
+// address its request reached (IP_PKTINFO / IPV6_PKTINFO).
+func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
+	log := s.logger()
+	local, _ := netip.ParseAddrPort(conn.LocalAddr().String())
+	var p4 *ipv4.PacketConn
+	var p6 *ipv6.PacketConn
+	if local.Addr().IsUnspecified() {
+		if local.Addr().Is4() {
+			p4 = ipv4.NewPacketConn(conn)
+			if err := p4.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
+				log.Warn("ngproto: no IP_PKTINFO, replies leave by routing", "err", err)
+				p4 = nil
+			}
+		} else {
+			p6 = ipv6.NewPacketConn(conn)
+			if err := p6.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true); err != nil {
+				log.Warn("ngproto: no IPV6_PKTINFO, replies leave by routing", "err", err)
+				p6 = nil
+			}
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
+	defer stop()
+
+	limit := s.MaxConcurrent
+	if limit <= 0 {
+		limit = 128
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	buf := make([]byte, MaxMessageSize+1)
+	oob := make([]byte, 256)
+	for {
+		n, oobn, _, from, err := conn.ReadMsgUDPAddrPort(buf, oob)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			log.Warn("ngproto: read error", "err", err)
+			continue
+		}
+		data := make([]byte, n)
+		copy(data, buf[:n])
+		src := dstAddr(p4, p6, oob[:oobn])
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			reply := s.Process(ctx, data, from)
+			if reply == nil {
+				return
+			}
+			if err := writeFrom(conn, reply, from, src); err != nil {
+				log.Warn("ngproto: cannot send reply", "to", from, "err", err)
+			}
+		}()
+	}
+}
+
+// dstAddr extracts the local address a datagram reached from its control
+// message; invalid when unknown.
+func dstAddr(p4 *ipv4.PacketConn, p6 *ipv6.PacketConn, oob []byte) netip.Addr {
+	switch {
+	case p4 != nil && len(oob) > 0:
+		var cm ipv4.ControlMessage
+		if cm.Parse(oob) == nil && cm.Dst != nil {
+			a, _ := netip.AddrFromSlice(cm.Dst.To4())
+			return a
+		}
+	case p6 != nil && len(oob) > 0:
+		var cm ipv6.ControlMessage
+		if cm.Parse(oob) == nil && cm.Dst != nil {
+			a, _ := netip.AddrFromSlice(cm.Dst)
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+func writeFrom(conn *net.UDPConn, b []byte, to netip.AddrPort, src netip.Addr) error {
+	if !src.IsValid() {
+		_, err := conn.WriteToUDPAddrPort(b, to)
+		return err
+	}
+	var oob []byte
+	if src.Is4() {
+		cm := ipv4.ControlMessage{Src: src.AsSlice()}
+		oob = cm.Marshal()
+	} else {
+		cm := ipv6.ControlMessage{Src: src.AsSlice()}
+		oob = cm.Marshal()
+	}
+	_, _, err := conn.WriteMsgUDPAddrPort(b, oob, to)
+	return err
+}
