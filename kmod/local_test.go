@@ -1,0 +1,125 @@
+package kmod
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+
+	"sipmedia/kmod/internal/nettopo"
+)
+
+// Peers on R itself: their packets take OUTPUT (DNAT there) and INPUT (SNAT
+// there) instead of PREROUTING/FORWARD.
+func TestLocalPeers(t *testing.T) {
+	topo := newTopo(t)
+	relay := newStandIn(t, topo, localA, localB)
+	o := openR(t, topo, 7)
+
+	cases := []struct {
+		name         string
+		aLocal       bool
+		bLocal       bool
+		peerA, peerB netip.AddrPort
+	}{
+		{"both-local", true, true, netip.AddrPortFrom(nettopo.AddrRA, 41000), netip.AddrPortFrom(nettopo.AddrRB, 41002)},
+		{"B-local", false, true, peerA, netip.AddrPortFrom(nettopo.AddrRB, 41004)},
+		{"A-local", true, false, netip.AddrPortFrom(nettopo.AddrRA, 41006), peerB},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			nsA := topo.A
+			if tc.aLocal {
+				nsA = topo.R
+			}
+			a := listen(t, nsA, tc.peerA)
+			nsB := topo.B
+			if tc.bLocal {
+				nsB = topo.R
+			}
+			b := listen(t, nsB, tc.peerB)
+			flow := Flow{LocalA: localA, PeerA: tc.peerA, LocalB: localB, PeerB: tc.peerB}
+			if err := o.Add(flow); err != nil {
+				t.Fatal(err)
+			}
+			reads := relay.reads.Load()
+			send(t, a, localA, "p", 10)
+			expect(t, b, localB, "p", 10)
+			send(t, b, localB, "q", 8)
+			expect(t, a, localA, "q", 8)
+			if n := relay.reads.Load(); n != reads {
+				t.Errorf("relay read %d packets while offloaded", n-reads)
+			}
+			st, err := o.Counters(flow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.FromA.Packets != 10 || st.FromB.Packets != 8 {
+				t.Errorf("counters %+v, want FromA 10 FromB 8 (each packet counted once)", st)
+			}
+			if err := o.Remove(flow); err != nil {
+				t.Fatal(err)
+			}
+			// Back in userspace: the relay reads the next packet.
+			send(t, b, localB, "back", 1)
+			waitReads(t, relay, reads+1)
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	topo := newTopo(t)
+	if err := topo.Sysctl(topo.R, "net/ipv4/ip_forward", "0"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), Config{Table: 1, PortMin: testPortMin, PortMax: testPortMax, NetNS: int(topo.R)})
+	if !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("Open with ip_forward=0: %v, want ErrUnsupported", err)
+	}
+	if tableExists(t, topo, 1) {
+		t.Fatal("failed Open left a table")
+	}
+	for _, cfg := range []Config{
+		{Table: -1, PortMin: 1, PortMax: 2},
+		{Table: 128, PortMin: 1, PortMax: 2},
+		{Table: 0, PortMin: 0, PortMax: 2},
+		{Table: 0, PortMin: 3, PortMax: 2},
+		{Table: 0, PortMin: 1, PortMax: 2, Family: 5},
+	} {
+		cfg.NetNS = int(topo.R)
+		if o, err := Open(context.Background(), cfg); err == nil {
+			o.Close()
+			t.Errorf("Open(%+v) succeeded", cfg)
+		}
+	}
+}
+
+func TestAddValidation(t *testing.T) {
+	topo := newTopo(t)
+	o := openR(t, topo, 9)
+	ok := Flow{LocalA: localA, PeerA: peerA, LocalB: localB, PeerB: peerB}
+	bad := []Flow{
+		{},
+		{LocalA: netip.AddrPortFrom(nettopo.AddrRA, 29999), PeerA: peerA, LocalB: localB, PeerB: peerB},
+		{LocalA: localA, PeerA: netip.MustParseAddrPort("[2001:2::1]:5"), LocalB: localB, PeerB: peerB},
+		{LocalA: localA, PeerA: peerA, LocalB: localA, PeerB: peerB},
+		{LocalA: localA, PeerA: netip.MustParseAddrPort("0.0.0.0:5"), LocalB: localB, PeerB: peerB},
+	}
+	for _, f := range bad {
+		if err := o.Add(f); !errors.Is(err, ErrInvalidFlow) {
+			t.Errorf("Add(%v): %v, want ErrInvalidFlow", f, err)
+		}
+	}
+	if err := o.Add(ok); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Add(ok); err != nil {
+		t.Fatalf("idempotent Add: %v", err)
+	}
+	if err := o.Remove(ok); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Remove(ok); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second Remove: %v, want ErrNotFound", err)
+	}
+}
