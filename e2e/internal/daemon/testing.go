@@ -1,0 +1,82 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// StartTB starts spec and stops it when the test ends; it fails the test if
+// the daemon does not come up. The daemon's output is logged on failure.
+func StartTB(tb testing.TB, spec Spec) *Process {
+	tb.Helper()
+	p, err := Start(context.Background(), spec)
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
+	tb.Cleanup(func() {
+		p.Stop()
+		if tb.Failed() {
+			tb.Logf("%s output (tail):\n%s", spec.Name, p.Output())
+		}
+	})
+	return p
+}
+
+// RtpengineTB starts Debian's rtpengine with opts (free NG/CLI ports are
+// picked when opts leaves them empty), or skips the test with a printed
+// reason when it is not installed.
+func RtpengineTB(tb testing.TB, opts Options) (*Process, Options) {
+	tb.Helper()
+	if !HaveRtpengine() {
+		tb.Skipf("skipping: %s is not installed (apt-get install rtpengine-daemon)", RtpenginePath)
+	}
+	opts = withAddrs(tb, opts)
+	return StartTB(tb, Spec{Name: "rtpengine", Path: RtpenginePath, Args: opts.Args(), NGAddr: opts.NG}), opts
+}
+
+// MediadTB starts mediad with opts. The binary is $MEDIAD_BIN if set,
+// otherwise it is built into the test's temporary directory from the
+// workspace, so the test always runs the current source.
+func MediadTB(tb testing.TB, opts Options) (*Process, Options) {
+	tb.Helper()
+	bin := MediadBinaryTB(tb)
+	opts = withAddrs(tb, opts)
+	return StartTB(tb, Spec{Name: "mediad", Path: bin, Args: opts.Args(), NGAddr: opts.NG}), opts
+}
+
+// MediadBinaryTB returns a mediad binary built from the current workspace
+// (or $MEDIAD_BIN).
+func MediadBinaryTB(tb testing.TB) string {
+	tb.Helper()
+	if b := os.Getenv("MEDIAD_BIN"); b != "" {
+		return b
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		tb.Fatalf("getwd: %v", err)
+	}
+	out := filepath.Join(tb.TempDir(), "mediad")
+	if err := BuildMediad(context.Background(), wd, out); err != nil {
+		tb.Fatalf("%v", err)
+	}
+	return out
+}
+
+func withAddrs(tb testing.TB, o Options) Options {
+	tb.Helper()
+	if o.NG == "" || o.CLI == "" {
+		ng, cli, err := FreeAddrs()
+		if err != nil {
+			tb.Fatalf("%v", err)
+		}
+		if o.NG == "" {
+			o.NG = ng
+		}
+		if o.CLI == "" {
+			o.CLI = cli
+		}
+	}
+	return o
+}

@@ -1,0 +1,315 @@
+// Package ngcmp makes NG replies from two daemons comparable: it replaces
+// the values each daemon chooses freely (media ports, ICE credentials,
+// DTLS fingerprints, SDES keys, loop-protect ids, timestamps) by symbols
+// numbered in order of first appearance, so that relations such as "the
+// re-offer kept its port" or "RTCP is RTP+1" survive, and then diffs the
+// normalised replies structurally.
+package ngcmp
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// symbols numbers distinct values of one kind in order of appearance.
+type symbols struct {
+	prefix string
+	m      map[string]string
+	n      int
+}
+
+func (s *symbols) get(v string) string {
+	if s.m == nil {
+		s.m = map[string]string{}
+	}
+	if sym, ok := s.m[v]; ok {
+		return sym
+	}
+	s.n++
+	sym := s.prefix + strconv.Itoa(s.n)
+	s.m[v] = sym
+	return sym
+}
+
+// Normalizer holds the symbol tables of one daemon over one scenario.
+// Feed it the daemon's replies in the order they were received.
+type Normalizer struct {
+	PortMin, PortMax int // the daemon's media port range (-m/-M)
+
+	ports, ufrag, pwd, found, fpr, tlsid, key, looper, sessid symbols
+	inputIDs                                                  map[string]bool
+}
+
+// NewNormalizer returns a normalizer for a daemon using ports [min, max].
+func NewNormalizer(min, max int) *Normalizer {
+	return &Normalizer{
+		PortMin: min, PortMax: max,
+		ports:  symbols{prefix: "PORT"},
+		ufrag:  symbols{prefix: "ICEUFRAG"},
+		pwd:    symbols{prefix: "ICEPWD"},
+		found:  symbols{prefix: "FOUNDATION"},
+		fpr:    symbols{prefix: "FINGERPRINT"},
+		tlsid:  symbols{prefix: "TLSID"},
+		key:    symbols{prefix: "KEY"},
+		looper: symbols{prefix: "LOOPER"},
+		sessid: symbols{prefix: "SESSID"},
+	}
+}
+
+// NoteRequestSDP records the o= session id of an SDP the test sent, so
+// that copied ids stay literal and only ids the daemon made up become
+// symbols.
+func (n *Normalizer) NoteRequestSDP(sdp string) {
+	if n.inputIDs == nil {
+		n.inputIDs = map[string]bool{}
+	}
+	for _, l := range strings.Split(sdp, "\n") {
+		if f := strings.Fields(strings.TrimSuffix(l, "\r")); len(f) >= 2 && strings.HasPrefix(f[0], "o=") {
+			n.inputIDs[f[1]] = true
+		}
+	}
+}
+
+// port maps a daemon-chosen port to PORTn, or to PORTn+1 when it is one
+// above an already seen port (RTCP next to RTP), so that relations between
+// ports stay visible after normalisation.
+func (n *Normalizer) port(tok string) string {
+	p, err := strconv.Atoi(tok)
+	if err != nil || p < n.PortMin || p > n.PortMax {
+		return tok
+	}
+	if sym, ok := n.ports.m[tok]; ok {
+		return sym
+	}
+	if below, ok := n.ports.m[strconv.Itoa(p-1)]; ok && !strings.Contains(below, "+") {
+		if n.ports.m == nil {
+			n.ports.m = map[string]string{}
+		}
+		n.ports.m[tok] = below + "+1"
+		return below + "+1"
+	}
+	return n.ports.get(tok)
+}
+
+var numRE = regexp.MustCompile(`\b\d{2,5}\b`)
+
+// portsIn replaces every number in the media port range.
+func (n *Normalizer) portsIn(s string) string {
+	return numRE.ReplaceAllStringFunc(s, n.port)
+}
+
+// SDP splits an SDP body into normalised lines. A line ending in a bare
+// LF instead of CRLF is marked, and a missing final line break shows up as
+// a last pseudo-line.
+func (n *Normalizer) SDP(sdp string) []string {
+	var out []string
+	lines := strings.Split(sdp, "\n")
+	last := lines[len(lines)-1]
+	lines = lines[:len(lines)-1]
+	for _, l := range lines {
+		crlf := strings.HasSuffix(l, "\r")
+		l = n.sdpLine(strings.TrimSuffix(l, "\r"))
+		if !crlf {
+			l += " <LF only>"
+		}
+		out = append(out, l)
+	}
+	if last != "" {
+		out = append(out, n.sdpLine(last)+" <no final line break>")
+	}
+	return out
+}
+
+func (n *Normalizer) sdpLine(l string) string {
+	switch {
+	case strings.HasPrefix(l, "o="):
+		f := strings.Fields(l)
+		if len(f) >= 3 && !n.inputIDs[f[1]] {
+			f[1] = n.sessid.get(f[1])
+		}
+		return strings.Join(f, " ")
+	case strings.HasPrefix(l, "a=ice-ufrag:"):
+		return "a=ice-ufrag:" + n.ufrag.get(l[len("a=ice-ufrag:"):])
+	case strings.HasPrefix(l, "a=ice-pwd:"):
+		return "a=ice-pwd:" + n.pwd.get(l[len("a=ice-pwd:"):])
+	case strings.HasPrefix(l, "a=tls-id:"):
+		return "a=tls-id:" + n.tlsid.get(l[len("a=tls-id:"):])
+	case strings.HasPrefix(l, "a=rtpengine:"):
+		return "a=rtpengine:" + n.looper.get(l[len("a=rtpengine:"):])
+	case strings.HasPrefix(l, "a=fingerprint:"):
+		f := strings.Fields(l)
+		if len(f) == 2 {
+			return f[0] + " " + n.fpr.get(f[1])
+		}
+	case strings.HasPrefix(l, "a=crypto:"):
+		// a=crypto:<tag> <suite> inline:<key>[|lifetime][|mki] [params]
+		f := strings.Fields(l)
+		if len(f) >= 3 && strings.HasPrefix(f[2], "inline:") {
+			k := strings.TrimPrefix(f[2], "inline:")
+			rest := ""
+			if i := strings.IndexByte(k, '|'); i >= 0 {
+				k, rest = k[:i], k[i:]
+			}
+			f[2] = "inline:" + n.key.get(k) + fmt.Sprintf("(len %d)", len(k)) + rest
+			return strings.Join(f, " ")
+		}
+	case strings.HasPrefix(l, "a=candidate:"):
+		// a=candidate:<foundation> <comp> <transport> <prio> <addr> <port> typ <type> [raddr <a> rport <p>] ...
+		f := strings.Fields(l)
+		if len(f) >= 6 {
+			f[0] = "a=candidate:" + n.found.get(strings.TrimPrefix(f[0], "a=candidate:"))
+			f[5] = n.port(f[5])
+			for i := 6; i+1 < len(f); i++ {
+				if f[i] == "rport" {
+					f[i+1] = n.port(f[i+1])
+				}
+			}
+			return strings.Join(f, " ")
+		}
+	}
+	return n.portsIn(l)
+}
+
+// timeKeys hold wall-clock values in query/delete statistics.
+var timeKeys = map[string]bool{
+	"created": true, "created_us": true, "created_ts": true,
+	"last signal": true, "last_signal": true, "last redis update": true,
+	"last packet": true, "last kernel packet": true, "last user packet": true,
+}
+
+// Options select how a reply is normalised.
+type Options struct {
+	// ShapeOnly replaces every scalar by its type: for replies whose values
+	// depend on everything the daemon did before (statistics).
+	ShapeOnly bool
+}
+
+// Reply normalises a decoded reply dictionary (values string, int64, []any
+// or map[string]any; nested maps of another named type are handled by
+// Plain first). The result is plain data suitable for Diff and JSON.
+func (n *Normalizer) Reply(d map[string]any, o Options) map[string]any {
+	v := n.value("", Plain(d), o)
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func (n *Normalizer) value(key string, v any, o Options) any {
+	if o.ShapeOnly {
+		return shape(v)
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		// Visit keys sorted so that symbol numbering does not depend on map
+		// iteration order.
+		for _, k := range sortedKeys(x) {
+			out[k] = n.value(k, x[k], o)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = n.value(key, e, o)
+		}
+		if key == "calls" {
+			// "list" returns calls in hash order.
+			sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i]) < fmt.Sprint(out[j]) })
+		}
+		return out
+	case string:
+		switch {
+		case key == "sdp":
+			ls := n.SDP(x)
+			out := make([]any, len(ls))
+			for i, l := range ls {
+				out[i] = l
+			}
+			return out
+		case timeKeys[key]:
+			return "<time string>"
+		case strings.Contains(key, "port"):
+			return n.port(x)
+		}
+		return x
+	case int64:
+		switch {
+		case timeKeys[key]:
+			return "<time int>"
+		case strings.Contains(key, "port"):
+			if s := n.port(strconv.FormatInt(x, 10)); strings.HasPrefix(s, "PORT") {
+				return s + " (int)"
+			}
+		}
+		return x
+	}
+	return v
+}
+
+func shape(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = shape(e)
+		}
+		return out
+	case []any:
+		if len(x) == 0 {
+			return []any{}
+		}
+		return []any{shape(x[0])}
+	case string:
+		return "<string>"
+	case int64:
+		return "<int>"
+	}
+	return fmt.Sprintf("<%T>", v)
+}
+
+// Plain converts nested map types (such as ngproto.Dict) to map[string]any
+// and every integer kind to int64.
+func Plain(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = Plain(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = Plain(e)
+		}
+		return out
+	case []string:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = e
+		}
+		return out
+	case int:
+		return int64(x)
+	case float64: // from JSON goldens
+		return int64(x)
+	case string, int64, nil:
+		return x
+	}
+	// Named map types (ngproto.Dict) without importing them.
+	if m, ok := asMap(v); ok {
+		return Plain(m)
+	}
+	return v
+}
+
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
