@@ -97,7 +97,32 @@ type Forwarding struct {
 	// LoopProtect drops packets whose source is one of this engine's own
 	// sockets.
 	LoopProtect bool
+
+	// Transform, if set, terminates a secure peer on this stream (ICE, DTLS,
+	// SRTP: package webrtc's Endpoint): every received datagram goes through
+	// Inbound first, and packets sent toward this stream's peer go through
+	// Outbound, to the address Peer selects when it selects one.
+	Transform Transform
 }
+
+// Transform is the per-packet hook for a stream whose peer does not speak
+// plain RTP. Implementations never block.
+type Transform interface {
+	// Inbound handles a datagram of n bytes in buf (whose capacity allows
+	// in-place rewriting) from `from`. It returns the plain packet to
+	// forward, or forward=false if it consumed the datagram (STUN, DTLS) or
+	// dropped it.
+	Inbound(buf []byte, n int, from netip.AddrPort) (out []byte, forward bool)
+	// Outbound turns a plain packet into the datagram to send, using dst's
+	// capacity (MaxOverhead more than plain) to avoid allocating.
+	Outbound(dst, plain []byte) ([]byte, error)
+	// Peer returns the address chosen by the transform (the ICE-selected
+	// pair); ok=false means the stream's learned or signalled address.
+	Peer() (addr netip.AddrPort, ok bool)
+}
+
+// MaxOverhead is the room a Transform's Outbound may add to a packet.
+const MaxOverhead = 64
 
 // sendable reports whether a remote address from signalling may receive
 // packets at all (rtpengine skips sinks with port 0 or an unspecified address).

@@ -50,6 +50,7 @@ type poller struct {
 	iovs   [batch]unix.Iovec
 	names  [batch]unix.RawSockaddrInet6
 	bufs   [batch][bufSize]byte
+	out    [bufSize + MaxOverhead]byte // Transform.Outbound output
 	sa4    unix.RawSockaddrInet4
 	sa6    unix.RawSockaddrInet6
 }
@@ -194,7 +195,7 @@ func (p *poller) receive(s *Stream, now int64) {
 			continue
 		}
 		src := sockaddrAddrPort(&p.names[i])
-		s.handle(p, p.bufs[i][:m.n], src, now)
+		s.handle(p, p.bufs[i][:m.n:bufSize], src, now)
 	}
 	s.release()
 }
@@ -229,6 +230,20 @@ func (p *poller) send(sink *Stream, pkt []byte, dst netip.AddrPort) error {
 		return errno
 	}
 	return nil
+}
+
+// sendto is the slow-path send for Stream.WriteToUDPAddrPort.
+func sendto(fd int, v6 bool, b []byte, dst netip.AddrPort) error {
+	var sa unix.Sockaddr
+	switch a := dst.Addr(); {
+	case v6:
+		sa = &unix.SockaddrInet6{Port: int(dst.Port()), Addr: a.As16()}
+	case a.Is4() || a.Is4In6():
+		sa = &unix.SockaddrInet4{Port: int(dst.Port()), Addr: a.Unmap().As4()}
+	default:
+		return unix.EAFNOSUPPORT
+	}
+	return unix.Sendto(fd, b, unix.MSG_DONTWAIT, sa)
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }

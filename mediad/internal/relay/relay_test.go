@@ -509,3 +509,45 @@ func TestParseLearning(t *testing.T) {
 		}
 	}
 }
+
+// tagTransform is a minimal Transform: it consumes datagrams starting with
+// 0x00 (as STUN would be), strips a 1-byte trailer inbound and adds one
+// outbound, and may pin the peer address.
+type tagTransform struct {
+	consumed int
+	peer     netip.AddrPort
+}
+
+func (x *tagTransform) Inbound(buf []byte, n int, _ netip.AddrPort) ([]byte, bool) {
+	if n == 0 || buf[0] == 0 {
+		x.consumed++
+		return nil, false
+	}
+	return buf[:n-1], true
+}
+
+func (x *tagTransform) Outbound(dst, plain []byte) ([]byte, error) {
+	return append(append(dst, plain...), 0xEE), nil
+}
+
+func (x *tagTransform) Peer() (netip.AddrPort, bool) { return x.peer, x.peer.IsValid() }
+
+func TestTransformHook(t *testing.T) {
+	e := newEngine(t)
+	c := newCall(t, e, LearnDelayed)
+	pinned := listen(t)
+	ta := &tagTransform{peer: addr(pinned)}
+	c.sa.SetForwarding(&Forwarding{Remote: addr(c.phoneA), Sink: c.sb, Transform: ta})
+
+	sendTo(t, c.phoneA, c.sa.Local(), []byte{0, 1, 2, 3}) // consumed
+	sendTo(t, c.phoneA, c.sa.Local(), append(rtpPacket(1), 0xEE))
+	expect(t, c.phoneB, rtpPacket(1), c.sb.Local())
+	sendTo(t, c.phoneB, c.sb.Local(), rtpPacket(2))
+	expect(t, pinned, append(rtpPacket(2), 0xEE), c.sa.Local())
+
+	// A transform can send on the stream's socket (ICE/DTLS).
+	if _, err := c.sa.WriteToUDPAddrPort([]byte("stun"), addr(c.phoneA)); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, c.phoneA, []byte("stun"), c.sa.Local())
+}

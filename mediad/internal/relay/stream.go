@@ -178,6 +178,13 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 		sh.errors.Add(1)
 		return
 	}
+	if f.Transform != nil {
+		out, fwd := f.Transform.Inbound(pkt[:cap(pkt)], len(pkt), src)
+		if !fwd {
+			return
+		}
+		pkt = out
+	}
 	rtcp := s.comp == ComponentRTCP || (f.DemuxRTCP && isRTCP(pkt))
 	if s.checkAddress(st, pkt, src, now) {
 		s.in.errors.Add(1)
@@ -201,16 +208,46 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 		return
 	}
 	sst := sink.st.Load()
-	if sst == nil || sst.fwd == nil || !sendable(sst.fwd.Remote) || !sst.endpoint.IsValid() {
+	if sst == nil || sst.fwd == nil {
+		return
+	}
+	dst := sst.endpoint
+	if t := sst.fwd.Transform; t != nil {
+		if a, ok := t.Peer(); ok {
+			dst = a
+		}
+		out, err := t.Outbound(p.out[:0], pkt)
+		if err != nil {
+			sink.out.errors.Add(1)
+			sh.errors.Add(1)
+			return
+		}
+		pkt = out
+	}
+	if !sendable(sst.fwd.Remote) || !dst.IsValid() {
 		return // the other side has no address (yet) or is on hold with c=0.0.0.0
 	}
-	if err := p.send(sink, pkt, sst.endpoint); err != nil {
+	if err := p.send(sink, pkt, dst); err != nil {
 		sink.out.errors.Add(1)
 		sh.errors.Add(1)
 		return
 	}
 	sink.out.packets.Add(1)
-	sink.out.bytes.Add(n)
+	sink.out.bytes.Add(uint64(len(pkt)))
+}
+
+// WriteToUDPAddrPort sends b from the stream's socket (for ICE and DTLS
+// traffic of a Transform; media goes through the read loops). It never
+// blocks: a full socket buffer is an error.
+func (s *Stream) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	if !s.acquire() {
+		return 0, ErrClosed
+	}
+	defer s.release()
+	if err := sendto(s.fd, s.v6, b, addr); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // checkAddress is rtpengine's media_packet_address_check: it learns the
