@@ -1,0 +1,216 @@
+// Command benchng measures NG signalling throughput: offer+answer+delete
+// cycles per second with p50/p99 cycle latency, from 1 and from 16
+// concurrent clients, against mediad and Debian's rtpengine in the same
+// run, printed side by side with the ratio. It starts both daemons itself
+// (userspace only, --delete-delay=0) and stops them at the end.
+//
+//	go run ./e2e/cmd/benchng [-duration 10s] [-clients 1,16] [-only mediad|rtpengine]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"sipmedia/e2e/internal/daemon"
+)
+
+type config struct {
+	duration, warmup time.Duration
+	clients          []int
+	mediad, rtpe     string
+	only             string
+	logLevel         int
+}
+
+func main() {
+	var cfg config
+	var clients string
+	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "measurement time per daemon and client count")
+	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "warm-up before each measurement (not counted)")
+	flag.StringVar(&clients, "clients", "1,16", "comma-separated numbers of concurrent clients")
+	flag.StringVar(&cfg.mediad, "mediad", "bin/mediad", "mediad binary (built from the workspace if missing)")
+	flag.StringVar(&cfg.rtpe, "rtpengine", daemon.RtpenginePath, "rtpengine binary")
+	flag.StringVar(&cfg.only, "only", "", "measure only this daemon (mediad or rtpengine)")
+	flag.IntVar(&cfg.logLevel, "L", 3, "log level passed to both daemons")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	for _, s := range strings.Split(clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "benchng: bad -clients %q\n", clients)
+			os.Exit(2)
+		}
+		cfg.clients = append(cfg.clients, n)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout, log); err != nil {
+		fmt.Fprintf(os.Stderr, "benchng: %v\n", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// target is one daemon under measurement.
+type target struct {
+	name string
+	proc *daemon.Process
+	ng   string
+	err  error // why it could not be started
+}
+
+func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error {
+	var targets []*target
+	if cfg.only == "" || cfg.only == "mediad" {
+		targets = append(targets, startMediad(ctx, cfg, log))
+	}
+	if cfg.only == "" || cfg.only == "rtpengine" {
+		targets = append(targets, startRtpengine(ctx, cfg, log))
+	}
+	if len(targets) == 0 {
+		return fmt.Errorf("-only must be mediad or rtpengine, not %q", cfg.only)
+	}
+	defer func() {
+		for _, t := range targets {
+			if t.proc != nil {
+				t.proc.Stop()
+			}
+		}
+	}()
+
+	fmt.Fprintf(out, "benchng: offer+answer+delete cycles, %v per measurement after %v warm-up, %d CPUs\n",
+		cfg.duration, cfg.warmup, runtime.NumCPU())
+	header := fmt.Sprintf("%7s", "clients")
+	for _, t := range targets {
+		header += fmt.Sprintf(" | %-9s %10s %9s %9s %7s", t.name, "cycles/s", "p50", "p99", "errors")
+	}
+	if len(targets) == 2 {
+		header += " | mediad/rtpengine"
+	}
+	fmt.Fprintln(out, header)
+
+	failed := false
+	for _, n := range cfg.clients {
+		line := fmt.Sprintf("%7d", n)
+		var rates []float64
+		var notes []string
+		for _, t := range targets {
+			if t.err != nil {
+				line += fmt.Sprintf(" | %-9s %10s %9s %9s %7s", t.name, "-", "-", "-", "-")
+				rates = append(rates, 0)
+				failed = true
+				continue
+			}
+			r, err := measure(ctx, t.ng, n, cfg.warmup, cfg.duration, t.name[:1])
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			if gone, werr := t.proc.Exited(); gone {
+				t.err = fmt.Errorf("exited during the run: %v", werr)
+				notes = append(notes, fmt.Sprintf("%s %v; output:\n%s", t.name, t.err, t.proc.Output()))
+			}
+			line += fmt.Sprintf(" | %-9s %10.0f %9s %9s %7d", t.name, r.rate(), fmtDur(r.P50), fmtDur(r.P99), r.Errors)
+			rates = append(rates, r.rate())
+			if r.Errors > 0 {
+				failed = true
+				notes = append(notes, fmt.Sprintf("%s, %d clients: first error: %s", t.name, n, r.FirstErr))
+			}
+		}
+		if len(rates) == 2 {
+			if rates[1] > 0 {
+				line += fmt.Sprintf(" | %.2fx", rates[0]/rates[1])
+			} else {
+				line += " | -"
+			}
+		}
+		fmt.Fprintln(out, line)
+		for _, s := range notes {
+			fmt.Fprintln(out, "  note: "+s)
+		}
+	}
+	for _, t := range targets {
+		if t.err != nil {
+			fmt.Fprintf(out, "  %s not measured: %v\n", t.name, t.err)
+		}
+	}
+	if failed {
+		return fmt.Errorf("errors or missing measurements (see above)")
+	}
+	return nil
+}
+
+func fmtDur(d time.Duration) string {
+	return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond))
+}
+
+func startRtpengine(ctx context.Context, cfg config, log *slog.Logger) *target {
+	t := &target{name: "rtpengine"}
+	if _, err := os.Stat(cfg.rtpe); err != nil {
+		t.err = fmt.Errorf("not installed: %w", err)
+		return t
+	}
+	o, err := options(26000, 29999, cfg.logLevel)
+	if err != nil {
+		t.err = err
+		return t
+	}
+	t.ng = o.NG
+	t.proc, t.err = daemon.Start(ctx, daemon.Spec{Name: t.name, Path: cfg.rtpe, Args: o.Args(), NGAddr: o.NG})
+	if t.err == nil {
+		log.Info("started", "daemon", t.name, "pid", t.proc.Pid(), "ng", o.NG)
+	}
+	return t
+}
+
+func startMediad(ctx context.Context, cfg config, log *slog.Logger) *target {
+	t := &target{name: "mediad"}
+	bin := cfg.mediad
+	if _, err := os.Stat(bin); err != nil {
+		tmp, err := os.MkdirTemp("", "benchng")
+		if err != nil {
+			t.err = err
+			return t
+		}
+		defer os.RemoveAll(tmp) // the running process keeps its inode
+		bin = filepath.Join(tmp, "mediad")
+		wd, _ := os.Getwd()
+		log.Info("building mediad", "out", bin)
+		if err := daemon.BuildMediad(ctx, wd, bin); err != nil {
+			t.err = err
+			return t
+		}
+	}
+	o, err := options(44000, 47999, cfg.logLevel)
+	if err != nil {
+		t.err = err
+		return t
+	}
+	t.ng = o.NG
+	t.proc, t.err = daemon.Start(ctx, daemon.Spec{Name: t.name, Path: bin, Args: o.Args(), NGAddr: o.NG})
+	if t.err == nil {
+		log.Info("started", "daemon", t.name, "pid", t.proc.Pid(), "ng", o.NG, "binary", bin)
+	}
+	return t
+}
+
+func options(min, max, logLevel int) (daemon.Options, error) {
+	ng, cli, err := daemon.FreeAddrs()
+	if err != nil {
+		return daemon.Options{}, err
+	}
+	return daemon.Options{NG: ng, CLI: cli, PortMin: min, PortMax: max, LogLevel: logLevel}, nil
+}
