@@ -1,12 +1,100 @@
-// Command sipproxy is the SIP proxy and registrar (stub until its issue lands).
+// Command sipproxy is the SIP proxy and registrar: UDP, TCP, TLS, WS and
+// WSS listeners routed like the seed's OpenSIPS residential script.
+//
+//	sipproxy --listen=udp:127.0.0.1:5060 --listen=wss:127.0.0.1:8443 ...
+//	sipproxy ctl [--mgmt=127.0.0.1:5099] list | remove AOR [CONTACT] | counters
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"sipmedia/sipproxy/internal/app"
+	"sipmedia/sipproxy/internal/config"
+	"sipmedia/sipproxy/internal/mgmt"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "sipproxy: not implemented yet")
-	os.Exit(1)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "ctl" {
+		return ctl(args[1:], stdout, stderr)
+	}
+	cfg, err := config.Parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sipproxy:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p, err := app.Start(ctx, cfg, log, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "sipproxy:", err)
+		return 1
+	}
+	var socks []string
+	for _, s := range p.Transport.Sockets() {
+		socks = append(socks, s.Proto+":"+s.Addr())
+	}
+	log.Info("sipproxy running", "listen", strings.Join(socks, ","), "domains", cfg.Domains,
+		"rtpengine-sock", cfg.RTPEngineSocks, "mgmt", cfg.Mgmt)
+	<-ctx.Done()
+	log.Info("sipproxy stopping")
+	done := make(chan error, 1)
+	go func() { done <- p.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Debug("close", "error", err)
+		}
+	case <-time.After(5 * time.Second):
+		log.Warn("shutdown timed out")
+	}
+	return 0
+}
+
+func ctl(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sipproxy ctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("mgmt", config.Default().Mgmt, "management API address")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := mgmt.Ctl(ctx, *addr, fs.Args(), stdout); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func level(s string) slog.Level {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
 }

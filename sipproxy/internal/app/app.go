@@ -1,0 +1,191 @@
+// Package app assembles sipproxy: sipgo user agent, transports, registrar,
+// router and management API, from a config.Config. main and the
+// integration tests both start the proxy through it.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"sipmedia/sipproxy/internal/certs"
+	"sipmedia/sipproxy/internal/config"
+	"sipmedia/sipproxy/internal/mgmt"
+	"sipmedia/sipproxy/internal/registrar"
+	"sipmedia/sipproxy/internal/router"
+	"sipmedia/sipproxy/internal/transport"
+)
+
+// Proxy is a running sipproxy.
+type Proxy struct {
+	Transport *transport.Manager
+	Router    *router.Router
+	Registrar *registrar.Registrar
+	Mgmt      *mgmt.Server
+
+	ua     *sipgo.UserAgent
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// configureSIPGo sets sipgo's package-level limits once per process.
+// They are process-wide in sipgo; every Proxy in a process uses the same.
+var configureOnce sync.Once
+
+func configureSIPGo(cfg config.Config) {
+	configureOnce.Do(func() {
+		// Large messages (WebRTC SDP) are sent over UDP as one datagram:
+		// we raise sipgo's UDP limit deliberately instead of switching to
+		// TCP (RFC 3261 18.1.1 would need a TCP listener on the target,
+		// which phones behind NAT seldom have).
+		sip.UDPMTUSize = cfg.UDPMTU
+		sip.TransportBufferReadSize = 65535
+	})
+}
+
+// Start builds and starts a proxy. media may be nil.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media router.Media) (*Proxy, error) {
+	configureSIPGo(cfg)
+	hosts := cfg.Domains
+	for _, l := range cfg.Listen {
+		hosts = append(hosts, l.IP)
+	}
+	var tlsConf *tls.Config
+	needTLS := false
+	for _, l := range cfg.Listen {
+		needTLS = needTLS || l.Proto == "tls" || l.Proto == "wss"
+	}
+	if needTLS {
+		var err error
+		tlsConf, err = certs.Load(cfg.TLSCertificate, cfg.TLSPrivateKey, hosts)
+		if err != nil {
+			return nil, err
+		}
+	}
+	p := &Proxy{}
+	stats := &transport.Stats{}
+	sipLog := slog.New(transport.CountingHandler{Handler: log.Handler(), Stats: stats})
+	var mgr *transport.Manager
+	var rt *router.Router
+	filter := func(info sip.TransportReadProps, data []byte) ([]byte, error) {
+		return mgr.ReadFilter()(info, data)
+	}
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgentHostname(cfg.Listen[0].IP),
+		// Certificates of TLS peers we dial are not verified unless
+		// configured: phones and test UAs use self-signed ones.
+		sipgo.WithUserAgenTLSConfig(&tls.Config{InsecureSkipVerify: !cfg.TLSVerifyPeers}), //nolint:gosec
+		sipgo.WithUserAgentTransportLayerOptions(
+			sip.WithTransportLayerLogger(sipLog),
+			sip.WithTransportLayerReadFilter(filter),
+		),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(sipLog),
+			sip.WithTransactionLayerUnhandledResponseHandler(func(res *sip.Response) { rt.HandleStrayResponse(res) }),
+		),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("sipgo user agent: %w", err)
+	}
+	p.ua = ua
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog))
+	if err != nil {
+		ua.Close()
+		return nil, fmt.Errorf("sipgo server: %w", err)
+	}
+	mgr = transport.New(log, ua, srv, transport.Options{
+		TLS: tlsConf, WSOrigins: cfg.WSOrigins, WSIdleTimeout: cfg.WSIdleTimeout, MaxMessageSize: cfg.MaxMessageSize,
+	})
+	p.Transport = mgr
+	store := registrar.NewMemStore()
+	p.Registrar = &registrar.Registrar{Store: store, Limits: registrar.Limits{
+		Default: cfg.DefaultExpires, Min: cfg.MinExpires, Max: cfg.MaxExpires}}
+	rt = router.New(log, router.Config{Domains: cfg.Domains, FrTimeout: cfg.FrTimeout, FrInvTimeout: cfg.FrInvTimeout},
+		ua.TransactionLayer(), mgr, p.Registrar, media)
+	p.Router = rt
+	srv.OnNoRoute(rt.Handle)
+
+	ctx, cancel := context.WithCancel(ctx)
+	p.cancel = cancel
+	if err := mgr.Start(ctx, cfg.Listen); err != nil {
+		cancel()
+		ua.Close()
+		return nil, err
+	}
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); registrar.RunExpiry(ctx, store, time.Second) }()
+	if cfg.Mgmt != "" {
+		p.Mgmt = &mgmt.Server{Registrar: p.Registrar, Counters: func() map[string]int64 { return p.Counters(stats) }}
+		if err := p.Mgmt.Listen(cfg.Mgmt); err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := p.Mgmt.Serve(); err != nil {
+				log.Warn("mgmt stopped", "error", err)
+			}
+		}()
+	}
+	return p, nil
+}
+
+// Counters gathers every counter for the management API.
+func (p *Proxy) Counters(parse *transport.Stats) map[string]int64 {
+	m := &p.Router.Metrics
+	t := &p.Transport.Stats
+	all, _ := p.Registrar.Store.All(context.Background(), time.Now())
+	return map[string]int64{
+		"requests":              m.Requests.Load(),
+		"requests_bad":          m.BadRequests.Load(),
+		"replies_1xx":           m.Replies[1].Load(),
+		"replies_2xx":           m.Replies[2].Load(),
+		"replies_3xx":           m.Replies[3].Load(),
+		"replies_4xx":           m.Replies[4].Load(),
+		"replies_5xx":           m.Replies[5].Load(),
+		"replies_6xx":           m.Replies[6].Load(),
+		"relayed":               m.Relayed.Load(),
+		"relayed_stateless":     m.Stateless.Load(),
+		"dropped":               m.Dropped.Load(),
+		"transactions_active":   m.ActiveTx.Load(),
+		"timer_c_expired":       m.TimerC.Load(),
+		"fr_timeout_expired":    m.FrTimeouts.Load(),
+		"send_failures":         m.SendFailures.Load(),
+		"panics":                m.Panics.Load(),
+		"registrations":         int64(len(all)),
+		"drop_oversized":        t.Oversized.Load(),
+		"drop_malformed":        t.Malformed.Load(),
+		"replied_400_malformed": t.Rejected400.Load(),
+		"drop_parse_failed":     parse.ParseFailed.Load(),
+		"ws_connections":        t.WSConns.Load(),
+		"ws_rejected":           t.WSRejected.Load(),
+		"ws_idle_closed":        t.WSIdleClosed.Load(),
+	}
+}
+
+// Close stops everything and waits.
+func (p *Proxy) Close() error {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	var err error
+	if p.Mgmt != nil {
+		err = errors.Join(err, p.Mgmt.Close())
+	}
+	if p.Transport != nil {
+		err = errors.Join(err, p.Transport.Close())
+	}
+	if p.ua != nil {
+		err = errors.Join(err, p.ua.Close())
+	}
+	p.wg.Wait()
+	return err
+}

@@ -1,0 +1,214 @@
+// Package config owns sipproxy's settings: the command-line flags, the
+// config file holding the same keys, and their validation. The command line
+// wins over the file.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Listen is one `listen=` line: proto:ip:port.
+type Listen struct {
+	Proto string // udp, tcp, tls, ws, wss
+	IP    string
+	Port  int
+}
+
+// Addr is ip:port.
+func (l Listen) Addr() string { return net.JoinHostPort(l.IP, strconv.Itoa(l.Port)) }
+
+func (l Listen) String() string { return l.Proto + ":" + l.Addr() }
+
+// ParseListen parses "proto:ip:port" (IPv6 in brackets).
+func ParseListen(s string) (Listen, error) {
+	proto, rest, ok := strings.Cut(s, ":")
+	if !ok {
+		return Listen{}, fmt.Errorf("listen %q: want proto:ip:port", s)
+	}
+	proto = strings.ToLower(proto)
+	switch proto {
+	case "udp", "tcp", "tls", "ws", "wss":
+	default:
+		return Listen{}, fmt.Errorf("listen %q: unknown protocol %q", s, proto)
+	}
+	host, portStr, err := net.SplitHostPort(rest)
+	if err != nil {
+		return Listen{}, fmt.Errorf("listen %q: %w", s, err)
+	}
+	if net.ParseIP(host) == nil {
+		return Listen{}, fmt.Errorf("listen %q: %q is not an IP address", s, host)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return Listen{}, fmt.Errorf("listen %q: bad port %q", s, portStr)
+	}
+	return Listen{Proto: proto, IP: host, Port: port}, nil
+}
+
+// Config is the whole daemon configuration. The zero value is not usable;
+// start from Default.
+type Config struct {
+	Listen         []Listen
+	Domains        []string // extra names that are "myself"
+	TLSCertificate string   // PEM file; empty: a self-signed one is generated
+	TLSPrivateKey  string
+	TLSVerifyPeers bool // verify certificates of TLS peers we connect to
+	// RTPEngineSocks is accepted and stored for the media issue; unused yet.
+	RTPEngineSocks []string
+
+	FrTimeout    time.Duration // tm fr_timeout (5 s in the seed)
+	FrInvTimeout time.Duration // tm fr_inv_timeout, Timer C (30 s in the seed)
+
+	DefaultExpires int // registrar default_expires
+	MinExpires     int // registrar min_expires (0: none)
+	MaxExpires     int // registrar max_expires (0: unlimited)
+
+	WSOrigins     []string      // allowed Origin values for WS/WSS; empty: any
+	WSIdleTimeout time.Duration // a WS connection silent this long is closed
+
+	MaxMessageSize int    // bigger messages are refused
+	UDPMTU         int    // sipgo's UDP send limit is raised to this
+	Mgmt           string // loopback HTTP address of the management API; empty: off
+	LogLevel       string
+}
+
+// Default returns the seed's values.
+func Default() Config {
+	return Config{
+		FrTimeout:      5 * time.Second,
+		FrInvTimeout:   30 * time.Second,
+		DefaultExpires: 3600,
+		MinExpires:     60,
+		WSIdleTimeout:  120 * time.Second,
+		MaxMessageSize: 32 * 1024,
+		UDPMTU:         65000,
+		Mgmt:           "127.0.0.1:5099",
+		LogLevel:       "info",
+	}
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+// Parse reads args (without the program name), then the config file if one
+// is named, letting explicit flags win. out receives the usage text.
+func Parse(args []string, out io.Writer) (Config, error) {
+	cfg := Default()
+	fs := flag.NewFlagSet("sipproxy", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var listens, domains, rtpe, origins multi
+	fs.Var(&listens, "listen", "listener proto:ip:port, proto one of udp,tcp,tls,ws,wss (repeatable)")
+	fs.Var(&domains, "domain", "domain or alias that is ours (repeatable)")
+	fs.Var(&rtpe, "rtpengine-sock", "NG control socket udp:IP:PORT (repeatable; stored, used by the media issue)")
+	fs.Var(&origins, "ws-origin", "allowed WebSocket Origin (repeatable; none: any)")
+	configFile := fs.String("config", "", "config file with key=value lines using the flag names")
+	fs.StringVar(&cfg.TLSCertificate, "tls-certificate", "", "PEM certificate for tls/wss (none: self-signed)")
+	fs.StringVar(&cfg.TLSPrivateKey, "tls-private-key", "", "PEM private key for tls/wss")
+	fs.BoolVar(&cfg.TLSVerifyPeers, "tls-verify-peers", false, "verify certificates of TLS peers we dial")
+	fs.DurationVar(&cfg.FrTimeout, "fr-timeout", cfg.FrTimeout, "tm fr_timeout")
+	fs.DurationVar(&cfg.FrInvTimeout, "fr-inv-timeout", cfg.FrInvTimeout, "tm fr_inv_timeout (Timer C)")
+	fs.IntVar(&cfg.DefaultExpires, "default-expires", cfg.DefaultExpires, "registrar default expires (s)")
+	fs.IntVar(&cfg.MinExpires, "min-expires", cfg.MinExpires, "registrar min expires (s), 0 none")
+	fs.IntVar(&cfg.MaxExpires, "max-expires", cfg.MaxExpires, "registrar max expires (s), 0 unlimited")
+	fs.DurationVar(&cfg.WSIdleTimeout, "ws-idle-timeout", cfg.WSIdleTimeout, "close WS connections idle this long")
+	fs.IntVar(&cfg.MaxMessageSize, "max-message-size", cfg.MaxMessageSize, "largest SIP message accepted (bytes)")
+	fs.IntVar(&cfg.UDPMTU, "udp-mtu", cfg.UDPMTU, "largest UDP datagram sent (bytes)")
+	fs.StringVar(&cfg.Mgmt, "mgmt", cfg.Mgmt, "management HTTP address on loopback; empty disables")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *configFile != "" {
+		if err := applyFile(fs, *configFile, set); err != nil {
+			return cfg, err
+		}
+	}
+	for _, l := range listens {
+		lst, err := ParseListen(l)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Listen = append(cfg.Listen, lst)
+	}
+	cfg.Domains = append(cfg.Domains, domains...)
+	cfg.RTPEngineSocks = append(cfg.RTPEngineSocks, rtpe...)
+	cfg.WSOrigins = append(cfg.WSOrigins, origins...)
+	return cfg, cfg.Validate()
+}
+
+// applyFile sets every key of the file that was not given on the command
+// line. Repeatable keys from the file are ignored when the flag was given.
+func applyFile(fs *flag.FlagSet, path string, set map[string]bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return fmt.Errorf("config %s:%d: want key=value", path, n)
+		}
+		k = strings.TrimSpace(strings.ReplaceAll(k, "_", "-"))
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		if k == "config" || fs.Lookup(k) == nil {
+			return fmt.Errorf("config %s:%d: unknown key %q", path, n, k)
+		}
+		if set[k] {
+			continue
+		}
+		if err := fs.Set(k, v); err != nil {
+			return fmt.Errorf("config %s:%d: %w", path, n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate checks cross-field rules.
+func (c *Config) Validate() error {
+	if len(c.Listen) == 0 {
+		return errors.New("no --listen given")
+	}
+	if (c.TLSCertificate == "") != (c.TLSPrivateKey == "") {
+		return errors.New("--tls-certificate and --tls-private-key go together")
+	}
+	if c.FrTimeout <= 0 || c.FrInvTimeout <= 0 {
+		return errors.New("fr-timeout and fr-inv-timeout must be positive")
+	}
+	if c.MaxExpires > 0 && c.MinExpires > c.MaxExpires {
+		return errors.New("min-expires above max-expires")
+	}
+	if c.MaxMessageSize < 1024 || c.MaxMessageSize > 65535 {
+		return errors.New("max-message-size must be within 1024..65535")
+	}
+	if c.UDPMTU < 1500 || c.UDPMTU > 65507 {
+		return errors.New("udp-mtu must be within 1500..65507")
+	}
+	return nil
+}

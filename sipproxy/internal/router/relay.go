@@ -1,0 +1,598 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"sipmedia/sipproxy/internal/nat"
+	"sipmedia/sipproxy/internal/transport"
+)
+
+// relay is route(relay) + t_relay(): statefully forward c.Req to every
+// branch in parallel, relay provisional replies, the first and any further
+// 2xx at once and the best final reply when every branch has ended
+// (RFC 3261 16.7). fr_timeout ends a branch that got no reply (for INVITE:
+// no provisional); Timer C (fr_inv_timeout, from the first provisional)
+// cancels the branch and answers 408. An ACK is forwarded statelessly.
+func (r *Router) relay(ctx context.Context, c *Ctx) {
+	req := c.Req
+	if r.media != nil && (req.Method == sip.BYE || req.Method == sip.CANCEL) {
+		if err := r.media.Delete(ctx, req); err != nil {
+			r.log.Warn("media delete", "error", err, "call-id", c.callID())
+		}
+	}
+	addReceived(req, c.Source)
+	if req.IsAck() {
+		r.relayAck(c)
+		return
+	}
+	branches := c.Branches
+	if len(branches) == 0 {
+		branches = []Branch{{URI: req.Recipient, Dst: c.DstURI, DstWS: c.DstWS, Socket: c.OutSocket}}
+	}
+	r.Metrics.Relayed.Add(1)
+	r.Metrics.ActiveTx.Add(1)
+	defer r.Metrics.ActiveTx.Add(-1)
+	(&relayRun{r: r, c: c, ctx: ctx}).run(branches)
+}
+
+// addReceived adds received= to the top Via when its host is not the
+// packet source IP (RFC 3261 18.2.1) and fills an empty rport (RFC 3581).
+func addReceived(req *sip.Request, source string) {
+	via := req.Via()
+	host, port, err := net.SplitHostPort(source)
+	if via == nil || err != nil {
+		return
+	}
+	if v, ok := via.Params.Get("rport"); ok && v == "" {
+		via.Params.Add("rport", port)
+		via.Params.Add("received", host)
+		return
+	}
+	if strings.Trim(via.Host, "[]") != host {
+		via.Params.Add("received", host)
+	}
+}
+
+// transportOf returns the SIP transport a URI asks for.
+func transportOf(u *sip.Uri) string {
+	tp := "UDP"
+	if v, ok := u.UriParams.Get("transport"); ok && v != "" {
+		tp = strings.ToUpper(v)
+	}
+	if u.Scheme == "sips" && tp == "UDP" || u.Scheme == "sips" && tp == "TCP" {
+		tp = "TLS"
+	}
+	return tp
+}
+
+func defaultPort(tp string) int {
+	switch tp {
+	case "TLS":
+		return 5061
+	case "WS":
+		return 80
+	case "WSS":
+		return 443
+	}
+	return 5060
+}
+
+// branchError is a branch that could not be sent, with its local reply.
+type branchError struct {
+	code   int
+	reason string
+}
+
+func (e *branchError) Error() string { return strconv.Itoa(e.code) + " " + e.reason }
+
+var (
+	errNoSocket   = &branchError{477, "Send failed"}
+	errSendFailed = &branchError{477, "Send failed"}
+	errFlowFailed = &branchError{480, "Temporarily Unavailable"}
+)
+
+// pickSocket chooses the sending socket for transport tp.
+func (r *Router) pickSocket(c *Ctx, forced *transport.Socket, tp string, dstHost string) (transport.Socket, bool) {
+	if forced != nil && forced.Transport() == tp {
+		return *forced, true
+	}
+	if c.In.Transport() == tp {
+		return c.In, true
+	}
+	v6 := strings.Contains(dstHost, ":")
+	var any *transport.Socket
+	for _, s := range r.sockets.Sockets() {
+		if s.Transport() != tp {
+			continue
+		}
+		if strings.Contains(s.IP, ":") == v6 {
+			return s, true
+		}
+		if any == nil {
+			s := s
+			any = &s
+		}
+	}
+	if any != nil {
+		return *any, true
+	}
+	return transport.Socket{}, false
+}
+
+// prepare builds the request for branch b: R-URI, Record-Route, our Via,
+// transport and destination.
+func (r *Router) prepare(c *Ctx, b Branch) (*sip.Request, transport.Socket, error) {
+	out := c.Req.Clone()
+	out.Recipient = *b.URI.Clone()
+	dst := b.Dst
+	if dst == nil {
+		dst = &out.Recipient
+	}
+	tp := transportOf(dst)
+	port := dst.Port
+	if port == 0 {
+		port = defaultPort(tp)
+	}
+	host := strings.Trim(dst.Host, "[]")
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	sock, ok := r.pickSocket(c, b.Socket, tp, host)
+	if !ok {
+		return nil, sock, errNoSocket
+	}
+	if b.Flow && !r.sockets.FlowOpen(tp, addr) {
+		return nil, sock, errFlowFailed
+	}
+	if c.RecordRoute {
+		addRecordRoute(out, c.In, sock)
+	}
+	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: tp,
+		Host: sock.IP, Port: sock.Port, Params: sip.NewParams()}
+	via.Params.Add("branch", sip.GenerateBranch())
+	out.PrependHeader(via)
+	out.SetTransport(tp)
+	out.SetDestination(addr)
+	out.Laddr = sip.Addr{}
+	if tp == "UDP" {
+		// Send from the listener itself, not from a new ephemeral socket.
+		out.Laddr = sip.Addr{IP: net.ParseIP(sock.IP), Port: sock.Port}
+	}
+	return out, sock, nil
+}
+
+// relayAck forwards an end-to-end ACK statelessly.
+func (r *Router) relayAck(c *Ctx) {
+	out, _, err := r.prepare(c, Branch{URI: c.Req.Recipient, Dst: c.DstURI, DstWS: c.DstWS, Socket: c.OutSocket})
+	if err != nil {
+		r.Metrics.SendFailures.Add(1)
+		return
+	}
+	r.Metrics.Stateless.Add(1)
+	if err := r.tpl.WriteMsg(out); err != nil {
+		r.Metrics.SendFailures.Add(1)
+		r.log.Debug("ACK send failed", "error", err, "call-id", c.callID())
+	}
+}
+
+// HandleStrayResponse forwards a response no client transaction matches
+// (typically a 2xx retransmission after the transaction ended) statelessly
+// along its Via, if the top Via is ours.
+func (r *Router) HandleStrayResponse(res *sip.Response) {
+	via := res.Via()
+	if via == nil || !r.me.Host(via.Host, via.Port, via.Transport) {
+		return
+	}
+	fwd := res.Clone()
+	fwd.RemoveHeader("Via")
+	next := fwd.Via()
+	if next == nil {
+		return
+	}
+	host := next.Host
+	if v, ok := next.Params.Get("received"); ok && v != "" {
+		host = v
+	}
+	port := next.Port
+	if v, ok := next.Params.Get("rport"); ok && v != "" {
+		port, _ = strconv.Atoi(v)
+	}
+	if port == 0 {
+		port = defaultPort(strings.ToUpper(next.Transport))
+	}
+	addr := net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port))
+	fwd.SetDestination(addr)
+	if err := r.tpl.WriteMsgTo(fwd, addr, next.Transport); err != nil {
+		r.log.Debug("stray response not forwarded", "error", err)
+	}
+}
+
+type evKind int
+
+const (
+	evResponse evKind = iota
+	evDone
+	evFrTimer
+	evTimerC
+	evCancel
+)
+
+type event struct {
+	kind evKind
+	i    int
+	res  *sip.Response
+	err  error
+}
+
+type branchState struct {
+	req          *sip.Request
+	tx           sip.ClientTransaction
+	flags        Flags
+	prov         bool
+	final        int
+	cancelWanted bool
+	cancelSent   bool
+	fr, timerC   *time.Timer
+	sent2xx      *sip.Response // processed 2xx, resent on retransmission
+	mu           sync.Mutex    // guards sent2xx (read from sipgo's goroutine)
+}
+
+type relayRun struct {
+	r   *Router
+	c   *Ctx
+	ctx context.Context
+
+	brs       []*branchState
+	events    chan event
+	done      chan struct{}
+	answered  bool
+	cancelled bool
+	best      *sip.Response
+	bestLocal *branchError
+}
+
+func (run *relayRun) send(e event) {
+	select {
+	case run.events <- e:
+	case <-run.done:
+	}
+}
+
+func (run *relayRun) run(branches []Branch) {
+	r, c := run.r, run.c
+	run.events = make(chan event, 8)
+	run.done = make(chan struct{})
+	defer close(run.done)
+	invite := c.Req.IsInvite()
+
+	for i, b := range branches {
+		st := &branchState{flags: Flags{SrcWS: c.SrcWS, DstWS: b.DstWS}}
+		run.brs = append(run.brs, st)
+		out, _, err := r.prepare(c, b)
+		if err != nil {
+			run.localFinal(st, err)
+			continue
+		}
+		if invite && r.media != nil && hasSDP(out) {
+			if err := r.media.Offer(run.ctx, out, st.flags); err != nil {
+				r.log.Warn("media offer", "error", err, "call-id", c.callID())
+			}
+		}
+		st.req = out
+		tx, err := r.txl.Request(run.ctx, out)
+		if err != nil {
+			r.Metrics.SendFailures.Add(1)
+			r.log.Debug("branch send failed", "error", err, "call-id", c.callID())
+			run.localFinal(st, errSendFailed)
+			continue
+		}
+		st.tx = tx
+		if invite {
+			tx.OnRetransmission(func(res *sip.Response) { run.retransmit2xx(st, res) })
+		}
+		i := i
+		go run.read(i, tx)
+		st.fr = time.AfterFunc(r.cfg.FrTimeout, func() { run.send(event{kind: evFrTimer, i: i}) })
+	}
+	if invite && c.Tx != nil {
+		c.Tx.OnCancel(func(*sip.Request) { go run.send(event{kind: evCancel}) })
+	}
+	for !run.allFinal() {
+		e := <-run.events
+		run.handle(e)
+	}
+	for _, st := range run.brs {
+		st.stopTimers()
+	}
+	if !run.answered && !run.cancelled {
+		run.replyBest()
+	}
+}
+
+// read passes a branch's responses to the relay loop until its final one.
+func (run *relayRun) read(i int, tx sip.ClientTransaction) {
+	for {
+		select {
+		case res := <-tx.Responses():
+			run.send(event{kind: evResponse, i: i, res: res})
+			if res.StatusCode >= 200 {
+				return
+			}
+		case <-tx.Done():
+			run.send(event{kind: evDone, i: i, err: tx.Err()})
+			return
+		case <-run.done:
+			return
+		}
+	}
+}
+
+func (run *relayRun) allFinal() bool {
+	for _, st := range run.brs {
+		if st.final == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (st *branchState) stopTimers() {
+	if st.fr != nil {
+		st.fr.Stop()
+	}
+	if st.timerC != nil {
+		st.timerC.Stop()
+	}
+}
+
+func (run *relayRun) handle(e event) {
+	r := run.r
+	if e.kind == evCancel {
+		run.cancelled = true
+		for _, st := range run.brs {
+			run.cancelBranch(st)
+		}
+		return
+	}
+	st := run.brs[e.i]
+	if st.final != 0 {
+		return // late event of a finished branch
+	}
+	switch e.kind {
+	case evResponse:
+		res := e.res
+		if res.StatusCode < 200 {
+			if st.fr != nil && run.c.Req.IsInvite() {
+				st.fr.Stop() // for INVITE fr_timeout waits for the first provisional only
+			}
+			if !st.prov {
+				st.prov = true
+				if run.c.Req.IsInvite() {
+					i := e.i
+					st.timerC = time.AfterFunc(r.cfg.FrInvTimeout, func() { run.send(event{kind: evTimerC, i: i}) })
+				}
+			}
+			if st.cancelWanted {
+				run.cancelBranch(st)
+			}
+			if res.StatusCode > 100 && !run.answered && !run.cancelled {
+				run.forward(st, res)
+			}
+			return
+		}
+		st.final = res.StatusCode
+		st.stopTimers()
+		if res.StatusCode < 300 {
+			run.answered = true
+			run.forward(st, res)
+			if run.c.Req.IsInvite() {
+				for _, o := range run.brs {
+					if o != st {
+						run.cancelBranch(o)
+					}
+				}
+			}
+			return
+		}
+		run.consider(res)
+	case evDone:
+		err := &branchError{408, "Request Timeout"}
+		if e.err != nil && !errors.Is(e.err, sip.ErrTransactionTimeout) {
+			err = errSendFailed
+		}
+		run.localFinal(st, err)
+	case evFrTimer:
+		if run.c.Req.IsInvite() && st.prov {
+			return
+		}
+		if run.c.Req.IsInvite() {
+			run.cancelBranch(st)
+		}
+		r.Metrics.FrTimeouts.Add(1)
+		run.localFinal(st, &branchError{408, "Request Timeout"})
+		if st.tx != nil {
+			st.tx.Terminate()
+		}
+	case evTimerC:
+		r.Metrics.TimerC.Add(1)
+		run.cancelBranch(st)
+		run.localFinal(st, &branchError{408, "Request Timeout"})
+	}
+}
+
+// localFinal ends a branch with a reply of our own.
+func (run *relayRun) localFinal(st *branchState, be error) {
+	st.stopTimers()
+	var e *branchError
+	if !errors.As(be, &e) {
+		e = errSendFailed
+	}
+	st.final = e.code
+	if cur := run.bestCode(); cur == 0 || better(e.code, cur) {
+		run.best, run.bestLocal = nil, e
+	}
+}
+
+func (run *relayRun) bestCode() int {
+	if run.best != nil {
+		return run.best.StatusCode
+	}
+	if run.bestLocal != nil {
+		return run.bestLocal.code
+	}
+	return 0
+}
+
+// consider keeps the best final non-2xx reply so far (RFC 3261 16.7 6).
+func (run *relayRun) consider(res *sip.Response) {
+	if cur := run.bestCode(); cur == 0 || better(res.StatusCode, cur) {
+		run.best, run.bestLocal = res, nil
+	}
+}
+
+// better reports whether code a beats b: any 6xx wins, otherwise the
+// lowest class; ties keep the first.
+func better(a, b int) bool {
+	if b/100 == 6 {
+		return false
+	}
+	if a/100 == 6 {
+		return true
+	}
+	return a/100 < b/100
+}
+
+func (run *relayRun) replyBest() {
+	if run.best != nil {
+		if run.best.StatusCode == 503 {
+			run.c.Reply(500, "Server Internal Error") // RFC 3261 16.7 6
+			return
+		}
+		run.forward(nil, run.best)
+		return
+	}
+	e := run.bestLocal
+	if e == nil {
+		e = errSendFailed
+	}
+	run.c.Reply(e.code, e.reason)
+}
+
+// forward relays a downstream response upstream: our Via removed, then
+// onreply_route[handle_nat] for INVITE (fix_nated_contact, media answer).
+func (run *relayRun) forward(st *branchState, res *sip.Response) {
+	fwd := run.r.prepareResponse(run.ctx, run.c, st, res)
+	if fwd == nil {
+		return
+	}
+	if st != nil && res.StatusCode >= 200 && res.StatusCode < 300 {
+		st.mu.Lock()
+		st.sent2xx = fwd
+		st.mu.Unlock()
+	}
+	run.c.ReplyWith(fwd)
+}
+
+func (r *Router) prepareResponse(ctx context.Context, c *Ctx, st *branchState, res *sip.Response) *sip.Response {
+	fwd := res.Clone()
+	fwd.RemoveHeader("Via")
+	if fwd.Via() == nil {
+		return nil
+	}
+	if c.Req.IsInvite() {
+		if _, err := nat.FixContact(fwd, res.Source()); err != nil {
+			r.log.Debug("fix_nated_contact on reply", "error", err)
+		}
+		if r.media != nil && st != nil && res.StatusCode < 300 && hasSDP(fwd) {
+			if err := r.media.Answer(ctx, fwd, st.flags); err != nil {
+				r.log.Warn("media answer", "error", err, "call-id", c.callID())
+			}
+		}
+	}
+	return fwd
+}
+
+// retransmit2xx resends the processed 2xx when the downstream UAS
+// retransmits it (runs on a sipgo goroutine).
+func (run *relayRun) retransmit2xx(st *branchState, res *sip.Response) {
+	if res.StatusCode < 200 || res.StatusCode >= 300 {
+		return
+	}
+	st.mu.Lock()
+	fwd := st.sent2xx
+	st.mu.Unlock()
+	if fwd == nil {
+		return
+	}
+	c := run.c
+	addr := c.Source
+	if c.Proto == "UDP" {
+		addr = replyAddr(c.Orig)
+	}
+	if err := run.r.tpl.WriteMsgTo(fwd, addr, c.Proto); err != nil {
+		run.r.log.Debug("2xx retransmission not relayed", "error", err)
+	}
+}
+
+// cancelBranch sends CANCEL downstream once the branch has a provisional
+// reply (RFC 3261 9.1), or marks it to be sent when one arrives.
+func (run *relayRun) cancelBranch(st *branchState) {
+	if st.final != 0 || st.cancelSent || st.tx == nil {
+		return
+	}
+	if !st.prov {
+		st.cancelWanted = true
+		return
+	}
+	st.cancelSent = true
+	cr := cancelFor(st.req)
+	tx, err := run.r.txl.Request(context.Background(), cr)
+	if err != nil {
+		run.r.log.Debug("CANCEL send failed", "error", err)
+		return
+	}
+	go func() {
+		for {
+			select {
+			case <-tx.Responses():
+			case <-tx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// cancelFor builds the CANCEL for a forwarded INVITE: same R-URI, top Via,
+// Route set, Call-ID, From, To and CSeq number (RFC 3261 9.1).
+func cancelFor(inv *sip.Request) *sip.Request {
+	cr := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
+	cr.AppendHeader(inv.Via().Clone())
+	for _, h := range inv.GetHeaders("Route") {
+		cr.AppendHeader(sip.HeaderClone(h))
+	}
+	mf := sip.MaxForwardsHeader(70)
+	cr.AppendHeader(&mf)
+	cr.AppendHeader(sip.HeaderClone(inv.From()))
+	cr.AppendHeader(sip.HeaderClone(inv.To()))
+	cr.AppendHeader(sip.HeaderClone(inv.CallID()))
+	cr.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	cr.SetBody(nil)
+	cr.SetTransport(inv.Transport())
+	cr.SetDestination(inv.Destination())
+	cr.Laddr = inv.Laddr
+	return cr
+}
+
+func hasSDP(m sip.Message) bool {
+	if len(m.Body()) == 0 {
+		return false
+	}
+	ct := m.GetHeaders("Content-Type")
+	return len(ct) > 0 && strings.Contains(strings.ToLower(ct[0].Value()), "application/sdp")
+}

@@ -1,0 +1,35 @@
+package router
+
+import (
+	"context"
+)
+
+// inDialog is the has_totag() block: loose_route() then relay (with
+// record_route for re-INVITEs); otherwise an ACK is relayed only if it
+// matches a transaction (sipgo absorbs those, so it is dropped here) and
+// anything else gets 404 "Not here".
+type inDialog struct{ r *Router }
+
+func (inDialog) Name() string { return "has_totag" }
+
+func (s inDialog) Serve(ctx context.Context, c *Ctx) Result {
+	if !hasTag(c.Req) {
+		return Next
+	}
+	if looseRoute(c) {
+		if c.Req.IsInvite() {
+			c.RecordRoute = true
+		}
+		s.r.relay(ctx, c)
+		return Stop
+	}
+	if c.Req.IsAck() {
+		// t_check_trans(): an ACK to a negative reply never gets here
+		// (the INVITE server transaction absorbs it); the rest is
+		// discarded.
+		s.r.Metrics.Dropped.Add(1)
+		return Stop
+	}
+	c.Reply(404, "Not here")
+	return Stop
+}
