@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ticks per second of /proc/stat and /proc/<pid>/stat (USER_HZ).
+const userHZ = 100
+
+func numCPU() int { return runtime.NumCPU() }
+
+// cpuTimes is the machine-wide /proc/stat "cpu" line in ticks.
+type cpuTimes struct{ busy, softirq, total uint64 }
+
+func readCPU() (cpuTimes, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return cpuTimes{}, fmt.Errorf("unexpected /proc/stat: %q", line)
+	}
+	var v []uint64
+	for _, s := range f[1:] {
+		n, _ := strconv.ParseUint(s, 10, 64)
+		v = append(v, n)
+	}
+	var t cpuTimes
+	for i, n := range v {
+		if i >= 8 { // guest time is already in user
+			break
+		}
+		t.total += n
+	}
+	idle := v[3] + v[4]
+	t.busy = t.total - idle
+	t.softirq = v[6]
+	return t, nil
+}
+
+// procCPU returns utime+stime of a process in ticks.
+func procCPU(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// after ")": state(0) ... utime is field 14 overall -> index 11 here.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	u, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	return u + st, nil
+}
+
+// selfCPU returns this process's user+system CPU seconds.
+func selfCPU() float64 {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// ksoftirqdPids finds the per-CPU softirq threads: softirq work that is not
+// done inline in a sender's syscall is charged to them.
+func ksoftirqdPids() []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/comm")
+		if err == nil && strings.HasPrefix(string(b), "ksoftirqd/") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func sumProcCPU(pids []int) uint64 {
+	var s uint64
+	for _, p := range pids {
+		v, _ := procCPU(p)
+		s += v
+	}
+	return s
+}

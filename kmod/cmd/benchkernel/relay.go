@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"sipmedia/kmod"
+	"sipmedia/kmod/internal/nettopo"
+)
+
+const (
+	basePort = 20000
+	maxCalls = 10000
+	peerPort = 50000
+)
+
+func callPort(i int) uint16 { return uint16(basePort + i) }
+
+// callFlow is call i: A (one socket for all calls) <-> R:port(i) on A's
+// link ... R:port(i) on B's link <-> B.
+func callFlow(i int) kmod.Flow {
+	return kmod.Flow{
+		LocalA: netip.AddrPortFrom(nettopo.AddrRA, callPort(i)),
+		PeerA:  netip.AddrPortFrom(nettopo.AddrA, peerPort),
+		LocalB: netip.AddrPortFrom(nettopo.AddrRB, callPort(i)),
+		PeerB:  netip.AddrPortFrom(nettopo.AddrB, peerPort),
+	}
+}
+
+// runRelay is the R side: it binds two sockets per call, forwards in
+// userspace ("user") or offloads every call ("kernel"), prints READY, and
+// on stdin EOF prints STATS and exits.
+func runRelay(nsName, mode string, n int, log *slog.Logger) error {
+	ns, err := netns.GetFromName(nsName)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	start := time.Now()
+	var reads atomic.Uint64
+	var wg sync.WaitGroup
+	var conns []*net.UDPConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+		wg.Wait()
+	}()
+	for i := range n {
+		f := callFlow(i)
+		a, err := nettopo.ListenUDP(ns, f.LocalA)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, a)
+		b, err := nettopo.ListenUDP(ns, f.LocalB)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, b)
+		wg.Add(2)
+		go forward(&wg, &reads, a, b, f.PeerB, mode == "user")
+		go forward(&wg, &reads, b, a, f.PeerA, mode == "user")
+	}
+	var off *kmod.Offloader
+	if mode == "kernel" {
+		off, err = kmod.Open(context.Background(), kmod.Config{Table: 0, PortMin: basePort, PortMax: basePort + maxCalls - 1,
+			NetNS: int(ns), Log: log})
+		if err != nil {
+			return err
+		}
+		defer off.Close()
+		for i := range n {
+			if err := off.Add(callFlow(i)); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Printf("READY %d\n", time.Since(start).Nanoseconds())
+	io.Copy(io.Discard, os.Stdin)
+
+	var kpkts uint64
+	var dump time.Duration
+	if off != nil {
+		t0 := time.Now()
+		all, err := off.AllCounters()
+		dump = time.Since(t0)
+		if err != nil {
+			return err
+		}
+		for _, st := range all {
+			kpkts += st.Total().Packets
+		}
+		t0 = time.Now()
+		if err := off.Close(); err != nil {
+			return err
+		}
+		log.Info("offloader closed", "flows", n, "took", time.Since(t0))
+	}
+	fmt.Printf("STATS %d %d %d\n", reads.Load(), kpkts, dump.Nanoseconds())
+	return nil
+}
+
+// forward is the stand-in relay loop of one socket: count, and in user mode
+// send to the other side's peer from the other socket.
+func forward(wg *sync.WaitGroup, reads *atomic.Uint64, in, out *net.UDPConn, to netip.AddrPort, relay bool) {
+	defer wg.Done()
+	buf := make([]byte, 2048)
+	for {
+		k, _, err := in.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		reads.Add(1)
+		if relay {
+			out.WriteToUDPAddrPort(buf[:k], to)
+		}
+	}
+}

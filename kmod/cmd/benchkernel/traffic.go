@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+
+	"sipmedia/kmod/internal/nettopo"
+)
+
+// Payload header: call index (4), direction (1), sequence (4).
+const headerLen = 9
+
+type result struct {
+	mode                string
+	calls               int
+	offered             float64 // pps, both directions
+	sent, delivered     uint64
+	misrouted           uint64
+	relayCPU, dur       float64 // relay CPU seconds, window seconds
+	pathCPU             float64 // generator + relay + ksoftirqd CPU seconds
+	busy, softirq       float64 // machine-wide CPU seconds (other load included)
+	setup               time.Duration
+	relayReads, kernPkt uint64
+	dump                time.Duration
+}
+
+func (r result) print() {
+	loss := 0.0
+	if r.sent > 0 {
+		loss = 100 * float64(r.sent-min(r.delivered, r.sent)) / float64(r.sent)
+	}
+	perPkt := func(sec float64) float64 {
+		if r.delivered == 0 {
+			return 0
+		}
+		return sec * 1e9 / float64(r.delivered)
+	}
+	pct := func(sec float64) string { return fmt.Sprintf("%.1f%%", 100*sec/r.dur) }
+	fmt.Printf("%-6s %6d %9.0f %10d %10d %7.3f %9s %9.0f %9s %9.0f %8s %8s %9s\n",
+		r.mode, r.calls, r.offered, r.sent, r.delivered, loss, pct(r.relayCPU), perPkt(r.relayCPU),
+		pct(r.pathCPU), perPkt(r.pathCPU), pct(r.softirq), pct(r.busy), r.setup.Round(time.Millisecond))
+	fmt.Printf("       relay_reads=%d kernel_pkts=%d misrouted=%d counter_dump=%s\n",
+		r.relayReads, r.kernPkt, r.misrouted, r.dump.Round(time.Microsecond))
+}
+
+func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, err error) {
+	res.mode, res.calls = mode, calls
+	topo, err := nettopo.New()
+	if err != nil {
+		return res, err
+	}
+	defer func() { err = errors.Join(err, topo.Close()) }()
+	a, err := bigSocket(topo.A, netip.AddrPortFrom(nettopo.AddrA, peerPort))
+	if err != nil {
+		return res, err
+	}
+	defer a.Close()
+	b, err := bigSocket(topo.B, netip.AddrPortFrom(nettopo.AddrB, peerPort))
+	if err != nil {
+		return res, err
+	}
+	defer b.Close()
+
+	cmd := exec.Command(os.Args[0], "-role", "relay", "-ns", topo.Name("r"), "-mode", mode, "-n", fmt.Sprint(calls))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return res, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return res, err
+	}
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	defer func() {
+		stdin.Close()
+		if werr := cmd.Wait(); werr != nil && err == nil {
+			err = fmt.Errorf("relay process: %w", werr)
+		}
+	}()
+	lines := bufio.NewScanner(stdout)
+	var setupNs int64
+	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "READY") {
+		return res, fmt.Errorf("relay did not start: %q", lines.Text())
+	}
+	fmt.Sscanf(lines.Text(), "READY %d", &setupNs)
+	res.setup = time.Duration(setupNs)
+
+	var recvA, recvB, mis atomic.Uint64
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go receive(&wg, b, nettopo.AddrRB, 0, calls, &recvB, &mis)
+	go receive(&wg, a, nettopo.AddrRA, 1, calls, &recvA, &mis)
+
+	cpu0, err := readCPU()
+	if err != nil {
+		return res, err
+	}
+	rel0, err := procCPU(cmd.Process.Pid)
+	if err != nil {
+		return res, err
+	}
+	ksoft := ksoftirqdPids()
+	ks0, self0 := sumProcCPU(ksoft), selfCPU()
+	t0 := time.Now()
+	var sentA, sentB uint64
+	var swg sync.WaitGroup
+	swg.Add(2)
+	go func() { defer swg.Done(); sentA = sendLoop(a, nettopo.AddrRA, 0, calls, opt, t0) }()
+	go func() { defer swg.Done(); sentB = sendLoop(b, nettopo.AddrRB, 1, calls, opt, t0) }()
+	swg.Wait()
+	res.dur = time.Since(t0).Seconds()
+	cpu1, err := readCPU()
+	if err != nil {
+		return res, err
+	}
+	rel1, err := procCPU(cmd.Process.Pid)
+	if err != nil {
+		return res, err
+	}
+	ks1, self1 := sumProcCPU(ksoft), selfCPU()
+	time.Sleep(300 * time.Millisecond) // in-flight tail
+	stdin.Close()
+	if lines.Scan() {
+		var dumpNs int64
+		fmt.Sscanf(lines.Text(), "STATS %d %d %d", &res.relayReads, &res.kernPkt, &dumpNs)
+		res.dump = time.Duration(dumpNs)
+	}
+	a.Close()
+	b.Close()
+	wg.Wait()
+
+	res.sent = sentA + sentB
+	res.delivered = recvA.Load() + recvB.Load()
+	res.misrouted = mis.Load()
+	res.offered = float64(res.sent) / res.dur
+	res.relayCPU = float64(rel1-rel0) / userHZ
+	res.pathCPU = res.relayCPU + float64(ks1-ks0)/userHZ + (self1 - self0)
+	res.busy = float64(cpu1.busy-cpu0.busy) / userHZ
+	res.softirq = float64(cpu1.softirq-cpu0.softirq) / userHZ
+	return res, nil
+}
+
+// bigSocket binds the generator's socket with large buffers so that the
+// generator itself does not drop.
+func bigSocket(ns netns.NsHandle, ap netip.AddrPort) (*net.UDPConn, error) {
+	c, err := nettopo.ListenUDP(ns, ap)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		serr = errors.Join(
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20),
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20))
+	})
+	if err = errors.Join(err, serr); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("socket buffers: %w", err)
+	}
+	return c, nil
+}
+
+// sendLoop sends, for opt.duration, one packet per call every 1/pps
+// seconds, the calls spread over 1 ms slots, batched with sendmmsg.
+func sendLoop(c *net.UDPConn, dstAddr netip.Addr, dir byte, calls int, opt options, start time.Time) uint64 {
+	pc := ipv4.NewPacketConn(c)
+	slots := max(1, 1000/opt.pps)
+	period := time.Second / time.Duration(opt.pps) / time.Duration(slots)
+	addrs := make([]*net.UDPAddr, calls)
+	for i := range calls {
+		addrs[i] = net.UDPAddrFromAddrPort(netip.AddrPortFrom(dstAddr, callPort(i)))
+	}
+	const batch = 64
+	msgs := make([]ipv4.Message, batch)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, opt.payload)}
+	}
+	seq := make([]uint32, calls)
+	var sent uint64
+	flush := func(n int) {
+		for off := 0; off < n; {
+			k, err := pc.WriteBatch(msgs[off:n], 0)
+			if err != nil {
+				if errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN) {
+					time.Sleep(50 * time.Microsecond)
+					continue
+				}
+				return
+			}
+			off += k
+			sent += uint64(k)
+		}
+	}
+	end := start.Add(opt.duration)
+	next := start
+	for slot := 0; ; slot = (slot + 1) % slots {
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+		if !time.Now().Before(end) {
+			break
+		}
+		n := 0
+		for i := slot; i < calls; i += slots {
+			buf := msgs[n].Buffers[0]
+			binary.BigEndian.PutUint32(buf, uint32(i))
+			buf[4] = dir
+			binary.BigEndian.PutUint32(buf[5:], seq[i])
+			seq[i]++
+			msgs[n].Addr = addrs[i]
+			n++
+			if n == batch {
+				flush(n)
+				n = 0
+			}
+		}
+		flush(n)
+		next = next.Add(period)
+	}
+	return sent
+}
+
+// receive counts packets of direction dir arriving from R's matching port.
+func receive(wg *sync.WaitGroup, c *net.UDPConn, from netip.Addr, dir byte, calls int, got, mis *atomic.Uint64) {
+	defer wg.Done()
+	pc := ipv4.NewPacketConn(c)
+	msgs := make([]ipv4.Message, 64)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
+	}
+	for {
+		n, err := pc.ReadBatch(msgs, 0)
+		if err != nil {
+			return
+		}
+		for _, m := range msgs[:n] {
+			ua, _ := m.Addr.(*net.UDPAddr)
+			buf := m.Buffers[0][:m.N]
+			if ua == nil || m.N < headerLen || buf[4] != dir {
+				mis.Add(1)
+				continue
+			}
+			idx := int(binary.BigEndian.Uint32(buf))
+			src := ua.AddrPort()
+			if idx >= calls || src.Addr().Unmap() != from || src.Port() != callPort(idx) {
+				mis.Add(1)
+				continue
+			}
+			got.Add(1)
+		}
+	}
+}
