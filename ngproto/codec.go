@@ -198,8 +198,8 @@ func scanBencode(b []byte) (end, open int, err error) {
 			if j < len(b) && b[j] == '0' {
 				j++
 			} else {
-				if j < len(b) && b[j] == '-' {
-					j++
+				if j < len(b) && (b[j] == '-' || b[j] == '+') {
+					j++ // strtoll takes either sign
 				}
 				k := j
 				for j < len(b) && b[j] >= '0' && b[j] <= '9' {
@@ -277,8 +277,37 @@ func decodeJSON(b []byte) (Dict, error) {
 	if m == nil {
 		return nil, ErrJSONDict
 	}
+	// rtpengine converts JSON to its bencode tree and fails on what
+	// bencode cannot hold: null and non-integer numbers.
+	if err := checkJSONValue(m); err != nil {
+		return nil, wrapReason(ErrBencode, err)
+	}
 	d, _ := normalize(m, 0).(Dict)
 	return d, nil
+}
+
+func checkJSONValue(v any) error {
+	switch x := v.(type) {
+	case nil:
+		return errors.New("null value")
+	case json.Number:
+		if _, err := x.Int64(); err != nil {
+			return fmt.Errorf("non-integer number %s", x)
+		}
+	case []any:
+		for _, e := range x {
+			if err := checkJSONValue(e); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if err := checkJSONValue(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // scanJSONDepth rejects nesting deeper than MaxDepth before encoding/json

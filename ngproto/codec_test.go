@@ -23,11 +23,11 @@ func TestDecodeMessageBencodeUnsorted(t *testing.T) {
 }
 
 func TestDecodeMessageJSON(t *testing.T) {
-	m, err := DecodeMessage([]byte(`c1 {"command":"offer","n":5,"f":1.5,"big":2e3,"t":true,"z":null,"l":["a",1,{"k":"v"}]}`))
+	m, err := DecodeMessage([]byte(`c1 {"command":"offer","n":5,"t":true,"f":false,"l":["a",1,{"k":"v"}]}  `))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Dict{"command": "offer", "n": int64(5), "f": "1.5", "big": int64(2000), "t": int64(1),
+	want := Dict{"command": "offer", "n": int64(5), "t": int64(1), "f": int64(0),
 		"l": []any{"a", int64(1), Dict{"k": "v"}}}
 	if m.Encoding != JSON || !reflect.DeepEqual(m.Body, want) {
 		t.Fatalf("got %#v", m)
@@ -56,6 +56,9 @@ func TestDecodeMessageErrors(t *testing.T) {
 		{in: "ck d1:a05:helloe", reason: "Could not decode bencode dictionary", cookie: "ck"},
 		{in: "ck d1:ai-ee", reason: "Could not decode bencode dictionary", cookie: "ck"},
 		{in: "ck " + strings.Repeat("d1:a", 70) + strings.Repeat("e", 70), reason: "Could not decode bencode dictionary", cookie: "ck"},
+		{in: `ck {"command":"ping","x":null}`, reason: "Could not decode bencode dictionary", cookie: "ck", enc: JSON},
+		{in: `ck {"command":"ping","x":[1.5]}`, reason: "Could not decode bencode dictionary", cookie: "ck", enc: JSON},
+		{in: `ck {"command":"ping","x":2e3}`, reason: "Could not decode bencode dictionary", cookie: "ck", enc: JSON},
 		{in: "ck {", reason: "Failed to parse JSON document", cookie: "ck", enc: JSON},
 		{in: `ck {"a":1} x`, reason: "Failed to parse JSON document", cookie: "ck", enc: JSON},
 		{in: "ck " + strings.Repeat(`{"a":`, 70) + "1" + strings.Repeat("}", 70), reason: "Failed to parse JSON document", cookie: "ck", enc: JSON},
@@ -81,7 +84,8 @@ func TestDecodeMessageErrors(t *testing.T) {
 func TestDecodeLenientLikeRtpengine(t *testing.T) {
 	// trailing garbage after the first dictionary is ignored, and an
 	// unterminated dictionary at the end of input is accepted.
-	for _, in := range []string{"ck d7:command4:pingegarbage", "ck d7:command4:ping", "ck d7:command4:ping5:flagsl"} {
+	for _, in := range []string{"ck d7:command4:pingegarbage", "ck d7:command4:ping", "ck d7:command4:ping5:flagsl",
+		"ck d7:command4:ping1:ai+5ee", "ck d7:command4:ping1:ai-0ee"} {
 		m, err := DecodeMessage([]byte(in))
 		if err != nil {
 			t.Fatalf("%q: %v", in, err)

@@ -46,6 +46,8 @@ type Server struct {
 	// MaxConcurrent bounds requests handled at once by Serve; default 128.
 	MaxConcurrent int
 
+	now func() time.Time // tests replace the clock
+
 	mu      sync.Mutex
 	cur     map[string]*cacheEntry
 	prev    map[string]*cacheEntry
@@ -115,7 +117,11 @@ func (s *Server) Process(ctx context.Context, datagram []byte, from netip.AddrPo
 		return nil
 	}
 	cookie := string(datagram[:sp])
-	e, owner := s.lookupOrStart(cookie, time.Now())
+	now := time.Now
+	if s.now != nil {
+		now = s.now
+	}
+	e, owner := s.lookupOrStart(cookie, now())
 	if !owner {
 		select {
 		case <-e.done:
@@ -289,8 +295,10 @@ func writeFrom(conn *net.UDPConn, b []byte, to netip.AddrPort, src netip.Addr) e
 		return err
 	}
 	var oob []byte
-	if src.Is4() {
-		cm := ipv4.ControlMessage{Src: src.AsSlice()}
+	if src.Is4() || src.Is4In6() {
+		// IPv4 (also to a v4-mapped peer on a dual-stack socket, where
+		// Linux honours IP_PKTINFO but not a mapped IPV6_PKTINFO source)
+		cm := ipv4.ControlMessage{Src: src.Unmap().AsSlice()}
 		oob = cm.Marshal()
 	} else {
 		cm := ipv6.ControlMessage{Src: src.AsSlice()}
