@@ -1,0 +1,376 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sipmedia/mediad/internal/config"
+)
+
+// memCalls is an in-memory Calls for tests; the call registry implements
+// the same interface in production.
+type memCalls struct {
+	mu       sync.Mutex
+	sessions []Session
+	totals   Totals
+}
+
+func (m *memCalls) Counts() Counts {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Counts{Own: len(m.sessions), IPv4Only: len(m.sessions)}
+}
+
+func (m *memCalls) Sessions() []Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Session(nil), m.sessions...)
+}
+
+func (m *memCalls) Session(id string) (Session, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.sessions {
+		if s.CallID == id {
+			return s, true
+		}
+	}
+	return Session{}, false
+}
+
+func (m *memCalls) Terminate(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, s := range m.sessions {
+		if s.CallID == id {
+			m.sessions = append(m.sessions[:i], m.sessions[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+func (m *memCalls) TerminateAll() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.sessions)
+	m.sessions = nil
+	return n
+}
+
+func (m *memCalls) Totals() Totals {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.totals
+}
+
+func testConfig(t *testing.T, extra ...string) config.Config {
+	t.Helper()
+	c, err := config.Parse(append([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "127.0.0.1:2223"}, extra...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *c
+}
+
+func sampleCall() Session {
+	created := time.Unix(1796028763, 0)
+	return Session{
+		CallID: "call-abc", Created: created, LastSignal: created.Add(time.Second), Proxy: "127.0.0.1:43378",
+		Tags: []Tag{
+			{
+				Tag: "ft1", Type: "FROM_TAG", Label: "caller", Started: created,
+				Terminated: created.Add(839482 * time.Microsecond), SubscribedTo: []string{"tt1"}, Subscribers: []string{"tt1"},
+				Medias: []Media{{Index: 1, Type: "audio", Protocol: "RTP/AVP", Streams: []Stream{
+					{Local: netip.MustParseAddrPort("127.0.0.1:30014"), Remote: netip.MustParseAddrPort("127.0.0.1:5000"), LastPacket: created},
+					{Local: netip.MustParseAddrPort("127.0.0.1:30015"), Remote: netip.MustParseAddrPort("127.0.0.1:5001"), RTCP: true, LastPacket: created},
+				}}},
+			},
+			{
+				Tag: "", Type: "UNKNOWN", ViaBranch: "vb1", Started: created, Terminated: created.Add(155909 * time.Microsecond),
+				SubscribedTo: []string{"ft1"}, Subscribers: []string{"ft1"},
+				Medias: []Media{{Index: 1, Type: "audio", Protocol: "RTP/AVP", Codec: "PCMU/8000", Streams: []Stream{
+					{Local: netip.MustParseAddrPort("127.0.0.1:30026"), SSRC: 0xabc, Packets: 3, Bytes: 480, Errors: 1, LastPacket: created},
+				}}},
+			},
+		},
+	}
+}
+
+// TestRunnerFormats checks outputs against text captured from rtpengine
+// 10.5 (same state, same command).
+func TestRunnerFormats(t *testing.T) {
+	calls := &memCalls{sessions: []Session{sampleCall()}}
+	r := NewRunner(testConfig(t, "--max-sessions=50", "-d", "12"), calls, nil, nil)
+	ctx := context.Background()
+	tests := []struct{ cmd, want string }{
+		{"list sessions all", "callid:                                                     call-abc | deletionmark:  no | created:  1796028763 | proxy:127.0.0.1:43378 | redis_keyspace:0 | foreign:no\n"},
+		{"list sessions own", "callid:                                                     call-abc | deletionmark:  no | created:  1796028763 | proxy:127.0.0.1:43378 | redis_keyspace:0 | foreign:no\n"},
+		{"list sessions foreign", "No foreign sessions on this media relay.\n"},
+		{"list sessions call-abc", "\ncallid: call-abc\ndeletionmark: no\ncreated: 1796028763\nproxy: 127.0.0.1:43378\ntos: 0\nlast_signal: 1796028764\nredis_keyspace: 0\nforeign: no\n\n" +
+			"--- Tag 'ft1', type: FROM_TAG, label 'caller', branch '', callduration 0.839482\n" +
+			"---     subscribed to 'tt1'\n" +
+			"---     subscription of 'tt1'\n" +
+			"------ Media #1 (audio over RTP/AVP) using unknown codec\n" +
+			"-------- Port       127.0.0.1:30014 <>       127.0.0.1:5000 , SSRC 0, 0 p, 0 b, 0 e, 1796028763 ts\n" +
+			"-------- Port       127.0.0.1:30015 <>       127.0.0.1:5001  (RTCP), SSRC 0, 0 p, 0 b, 0 e, 1796028763 ts\n" +
+			"--- Tag '', type: UNKNOWN, label '', branch 'vb1', callduration 0.155909\n" +
+			"---     subscribed to 'ft1'\n" +
+			"---     subscription of 'ft1'\n" +
+			"------ Media #1 (audio over RTP/AVP) using PCMU/8000\n" +
+			"-------- Port       127.0.0.1:30026 <>                :0    , SSRC abc, 3 p, 480 b, 1 e, 1796028763 ts\n\n"},
+		{"list sessions nope", "\nCall ID not found (nope).\n\n"},
+		{"list sessions", "More parameters required.\n"},
+		{"list sessions ", "More parameters required.\n"},
+		{"list maxsessions", "Maximum sessions configured on rtpengine: 50\n"},
+		{"get deletedelay", "12\n"},
+		{"list timeout", "TIMEOUT=60\n"},
+		{"list silenttimeout", "SILENT_TIMEOUT=3600\n"},
+		{"list offertimeout", "OFFER_TIMEOUT=3600\n"},
+		{"list finaltimeout", "FINAL_TIMEOUT=0\n"},
+		{"list numsessions", "Current sessions own: 1\nCurrent sessions foreign: 0\nCurrent sessions total: 1\nCurrent transcoded media: 0\nCurrent sessions ipv4 only media: 1\nCurrent sessions ipv6 only media: 0\nCurrent sessions ip mixed  media: 0\n"},
+		{"list loglevel core", "6\n"},
+		{"list", "More parameters required.\n"},
+		{"list foo", "Unknown or incomplete command::foo\n"},
+		{"foo", "Unknown or incomplete command::foo\n"},
+		{"set maxsessions 5", "Unsupported command: set is not implemented by mediad\n"},
+		{"call nope info", "No such call 'nope'\n"},
+		{"terminate nope", "\nCall Id not found (nope).\n\n"},
+		{"terminate", "More parameters required.\n"},
+		{"call call-abc terminate", "\nCall 'call-abc' terminated.\n\n"},
+		{"list sessions all", "No sessions on this media relay.\n"},
+		{"terminate all", "All calls terminated by operator.\n"},
+	}
+	for _, tc := range tests {
+		if got := r.Run(ctx, tc.cmd); got != tc.want {
+			t.Errorf("%q:\n got %q\nwant %q", tc.cmd, got, tc.want)
+		}
+	}
+	out := r.Run(ctx, "list maxopenfiles")
+	if !regexp.MustCompile(`^Maximum open-files configured on rtpengine: (\d+|infinite); cat /proc/\d+/limits\n$`).MatchString(out) {
+		t.Errorf("maxopenfiles: %q", out)
+	}
+	calls.sessions = []Session{sampleCall()}
+	if out := r.Run(ctx, "terminate call-abc"); out != "\nCall Id (call-abc) successfully terminated by operator.\n\n" || len(calls.sessions) != 0 {
+		t.Errorf("terminate: %q, %d left", out, len(calls.sessions))
+	}
+}
+
+var uptimeRE = regexp.MustCompile(`(Uptime of rtpengine +:)\d+`)
+
+// TestCompareWithRtpengine runs the same commands against rtpengine 10.5
+// (no calls) and against our Runner and compares the text byte for byte.
+func TestCompareWithRtpengine(t *testing.T) {
+	bin, err := exec.LookPath("rtpengine")
+	if err != nil {
+		t.Skip("rtpengine not installed (make deps installs rtpengine-daemon): ", err)
+	}
+	ngPort, cliPort := freeTCPPort(t), freeTCPPort(t)
+	args := []string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-n", fmt.Sprintf("127.0.0.1:%d", ngPort),
+		"-c", fmt.Sprintf("127.0.0.1:%d", cliPort), "-f", "-E", "-L", "6", "-m", "40000", "-M", "40100"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	addr := fmt.Sprintf("127.0.0.1:%d", cliPort)
+	waitFor(t, func() bool { _, err := Query(ctx, addr, "list timeout"); return err == nil })
+
+	cfg, err := config.Parse(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner(*cfg, &memCalls{}, nil, nil)
+	for _, c := range []string{
+		"list numsessions", "list totals", "list counters", "list maxsessions", "list timeout", "list silenttimeout",
+		"list offertimeout", "list finaltimeout", "list sessions all", "list sessions own", "list sessions foreign",
+		"list sessions xyz", "list sessions", "terminate xyz", "terminate all", "terminate own", "foo", "list", "list foo",
+		"get timeout", "list deletedelay", "list interfaces", "list maxcpu", "list maxload", "list maxbw",
+		"list controltos", "help", "list help", "list loglevels", "list transcoders", "list redisallowederrors",
+		"list redisdisabletime", "list redisconnecttimeout", "list rediscmdtimeout", "list loglevel core",
+		"list timeoutXYZ",
+	} {
+		want, err := Query(ctx, addr, c)
+		if err != nil {
+			t.Fatalf("rtpengine %q: %v", c, err)
+		}
+		got := r.Run(ctx, c)
+		want, got = uptimeRE.ReplaceAllString(want, "${1}N"), uptimeRE.ReplaceAllString(got, "${1}N")
+		if got != want {
+			t.Errorf("%q differs:\n--- rtpengine\n%s\n--- mediad\n%s", c, want, got)
+		}
+	}
+}
+
+// TestServerWithRtpengineCtl drives our CLI port with Debian's rtpengine-ctl.
+func TestServerWithRtpengineCtl(t *testing.T) {
+	ctl, err := exec.LookPath("rtpengine-ctl")
+	if err != nil {
+		t.Skip("rtpengine-ctl not installed (make deps installs rtpengine-utils): ", err)
+	}
+	before := runtime.NumGoroutine()
+	calls := &memCalls{sessions: []Session{sampleCall()}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &Server{Runner: NewRunner(testConfig(t), calls, nil, nil)}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+
+	run := func(args ...string) string {
+		t.Helper()
+		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+		defer ccancel()
+		out, err := exec.CommandContext(cctx, ctl, append([]string{"-ip", "127.0.0.1", "-port", fmt.Sprint(port)}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("rtpengine-ctl %v: %v", args, err)
+		}
+		return string(out)
+	}
+	if out := run("list", "numsessions"); !strings.Contains(out, "Current sessions own: 1\n") {
+		t.Errorf("numsessions: %q", out)
+	}
+	if out := run("list", "sessions", "all"); !strings.Contains(out, "call-abc | deletionmark:  no") {
+		t.Errorf("sessions all: %q", out)
+	}
+	if out := run("list", "sessions", "call-abc"); !strings.Contains(out, "--- Tag 'ft1', type: FROM_TAG") {
+		t.Errorf("session detail: %q", out)
+	}
+	if out := run("get", "timeout"); out != "TIMEOUT=60\n" {
+		t.Errorf("get timeout: %q", out)
+	}
+	if out := run("terminate", "call-abc"); !strings.Contains(out, "successfully terminated") {
+		t.Errorf("terminate: %q", out)
+	}
+	if out := run("bogus"); !strings.HasPrefix(out, "Unknown") {
+		t.Errorf("bogus: %q", out)
+	}
+	// Our own client gives the same text.
+	if out, err := Query(ctx, ln.Addr().String(), "list sessions all"); err != nil || out != "No sessions on this media relay.\n" {
+		t.Errorf("Query: %q %v", out, err)
+	}
+
+	// Over-long line without newline: connection dropped, no answer.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte(strings.Repeat("x", MaxLine+10)))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, _ := readAll(c); len(b) != 0 {
+		t.Errorf("answer to an over-long line: %q", b)
+	}
+	c.Close()
+	// Blank lines are skipped, CRLF accepted.
+	c, _ = net.Dial("tcp", ln.Addr().String())
+	c.Write([]byte("\r\n\nlist timeout\r\n"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, _ := readAll(c); string(b) != "TIMEOUT=60\n" {
+		t.Errorf("CRLF command: %q", b)
+	}
+	c.Close()
+	// A client that connects and sends nothing does not block shutdown.
+	idle, _ := net.Dial("tcp", ln.Addr().String())
+	defer idle.Close()
+	time.Sleep(50 * time.Millisecond)
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after cancel")
+	}
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
+}
+
+func TestReadLine(t *testing.T) {
+	for in, want := range map[string]string{"a\n": "a", "\n\r\nb\r\n": "b", "tail": "tail", "x y z\nmore": "x y z"} {
+		got, err := readLine(strings.NewReader(in))
+		if err != nil || got != want {
+			t.Errorf("readLine(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := readLine(strings.NewReader(strings.Repeat("a", MaxLine+1) + "\n")); err == nil {
+		t.Error("over-long line accepted")
+	}
+	if _, err := readLine(strings.NewReader("")); err == nil {
+		t.Error("empty input accepted")
+	}
+}
+
+func FuzzRunner(f *testing.F) {
+	for _, s := range []string{"list sessions all", "terminate all", "call x info", "list loglevel", "get", "list sessions \x00", "help"} {
+		f.Add(s)
+	}
+	calls := &memCalls{sessions: []Session{sampleCall()}}
+	cfg, _ := config.Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1"})
+	r := NewRunner(*cfg, calls, nil, nil)
+	f.Fuzz(func(t *testing.T, s string) {
+		// Every command answers something, except rtpengine's "list loglevel <unknown subsystem>".
+		if out := r.Run(context.Background(), s); out == "" && !strings.Contains(s, "loglevel") {
+			t.Errorf("no answer to %q", s)
+		}
+		calls.mu.Lock()
+		if len(calls.sessions) == 0 {
+			calls.sessions = []Session{sampleCall()}
+		}
+		calls.mu.Unlock()
+	})
+}
+
+func readAll(c net.Conn) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
