@@ -1,0 +1,190 @@
+package ngproto
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+// stoppableServer serves h on loopback; stop() takes it down for good.
+func stoppableServer(t *testing.T, h Handler) (addr string, stop func()) {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = (&Server{Handler: h}).Serve(ctx, conn)
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			conn.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return conn.LocalAddr().String(), stop
+}
+
+func fastPool(t *testing.T, backends []Backend, ping time.Duration) *Pool {
+	t.Helper()
+	p, err := NewPool(backends, PoolConfig{
+		Client:       ClientConfig{Retries: 2, Interval: 30 * time.Millisecond},
+		PingInterval: ping, PingTimeout: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestPoolFailoverOnDeadBackend(t *testing.T) {
+	checkGoroutines(t)
+	a, stopA := stoppableServer(t, echoHandler("a"))
+	b, _ := stoppableServer(t, echoHandler("b"))
+	p := fastPool(t, []Backend{{Addr: a}, {Addr: b}}, -1)
+	stopA()
+	for i := 0; i < 10; i++ {
+		r, err := p.Do(testCtx(t), Dict{"command": "offer", "call-id": fmt.Sprint("new-", i)})
+		if err != nil {
+			t.Fatalf("offer %d: %v", i, err)
+		}
+		if r.Str("server") != "b" {
+			t.Fatalf("offer %d answered by %q", i, r.Str("server"))
+		}
+	}
+	if p.Alive(a) || !p.Alive(b) {
+		t.Fatalf("health: a=%v b=%v", p.Alive(a), p.Alive(b))
+	}
+}
+
+func TestPoolStickinessAndMoveOnlyForOffer(t *testing.T) {
+	checkGoroutines(t)
+	a, stopA := stoppableServer(t, echoHandler("a"))
+	b, stopB := stoppableServer(t, echoHandler("b"))
+	p := fastPool(t, []Backend{{Addr: a}, {Addr: b}}, -1)
+	ctx := testCtx(t)
+
+	r, err := p.Do(ctx, Dict{"command": "offer", "call-id": "X"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := r.Str("server")
+	for i := 0; i < 5; i++ {
+		r, err := p.Do(ctx, Dict{"command": "answer", "call-id": "X"})
+		if err != nil || r.Str("server") != first {
+			t.Fatalf("answer went to %q (%v), call is on %q", r.Str("server"), err, first)
+		}
+	}
+	// the call's backend dies: an answer does not move ...
+	stop, other := stopA, "b"
+	if first == "b" {
+		stop, other = stopB, "a"
+	}
+	stop()
+	if _, err := p.Do(ctx, Dict{"command": "answer", "call-id": "X"}); !errorsIs(err, ErrTimeout) {
+		t.Fatalf("answer on dead backend: err %v, want ErrTimeout", err)
+	}
+	// ... a new offer does
+	r, err = p.Do(ctx, Dict{"command": "offer", "call-id": "X"})
+	if err != nil || r.Str("server") != other {
+		t.Fatalf("re-offer: %v %v", r, err)
+	}
+	want := a
+	if other == "b" {
+		want = b
+	}
+	if got, ok := p.BackendFor("X"); !ok || got != want {
+		t.Fatalf("BackendFor = %q %v, want %q", got, ok, want)
+	}
+	// delete forgets the call
+	if _, err := p.Do(ctx, Dict{"command": "delete", "call-id": "X"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.BackendFor("X"); ok {
+		t.Fatal("call still sticky after delete")
+	}
+}
+
+func TestPoolFailoverOnOverloadReasons(t *testing.T) {
+	checkGoroutines(t)
+	for _, overloaded := range []Dict{
+		ErrorReply("Ran out of ports"),
+		ErrorReply("Parallel session limit reached"),
+		LoadLimitReply("CPU usage limit exceeded"),
+	} {
+		full, _ := stoppableServer(t, HandlerFunc(func(ctx context.Context, req Dict, from netip.AddrPort) Dict {
+			return overloaded
+		}))
+		b, _ := stoppableServer(t, echoHandler("b"))
+		p := fastPool(t, []Backend{{Addr: full, Weight: 100}, {Addr: b, Weight: 1}}, -1)
+		for i := 0; i < 5; i++ {
+			r, err := p.Do(testCtx(t), Dict{"command": "offer", "call-id": fmt.Sprint("c", i)})
+			if err != nil || r.Str("server") != "b" {
+				t.Fatalf("%v: offer %d: %v %v", overloaded, i, r, err)
+			}
+		}
+		// other errors are answers, not failovers
+		if IsFailoverReason("Unknown call-id") {
+			t.Fatal("Unknown call-id is not a failover reason")
+		}
+	}
+}
+
+func TestPoolWeights(t *testing.T) {
+	checkGoroutines(t)
+	a, _ := stoppableServer(t, echoHandler("a"))
+	b, _ := stoppableServer(t, echoHandler("b"))
+	p := fastPool(t, []Backend{{Addr: a, Weight: 1}, {Addr: b, Weight: 9}}, -1)
+	count := map[string]int{}
+	for i := 0; i < 200; i++ {
+		r, err := p.Do(testCtx(t), Dict{"command": "offer", "call-id": fmt.Sprint("w", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count[r.Str("server")]++
+	}
+	// expectation 20 vs 180; the chance of b <= 2*a by luck is negligible
+	if count["b"] <= 2*count["a"] {
+		t.Fatalf("weights ignored: %v", count)
+	}
+}
+
+func TestPoolHealthPing(t *testing.T) {
+	checkGoroutines(t)
+	a, stopA := stoppableServer(t, echoHandler("a"))
+	b, _ := stoppableServer(t, echoHandler("b"))
+	p := fastPool(t, []Backend{{Addr: a}, {Addr: b}}, 20*time.Millisecond)
+	stopA()
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Alive(a) {
+		if time.Now().After(deadline) {
+			t.Fatal("dead backend never marked down by ping")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !p.Alive(b) {
+		t.Fatal("live backend marked down")
+	}
+	// new calls avoid the dead backend without waiting for a timeout
+	for i := 0; i < 10; i++ {
+		r, err := p.Do(testCtx(t), Dict{"command": "offer", "call-id": fmt.Sprint("h", i)})
+		if err != nil || r.Str("server") != "b" {
+			t.Fatalf("%v %v", r, err)
+		}
+	}
+	p.expire(time.Now().Add(3 * time.Hour))
+	if _, ok := p.BackendFor("h1"); ok {
+		t.Fatal("idle call not expired")
+	}
+}
