@@ -1,0 +1,24 @@
+package call
+
+import "errors"
+
+// Sentinel errors of signalling. Package control maps each to rtpengine's
+// exact error-reason string.
+var (
+	// ErrUnknownCall: no call with this call-id (answer, query).
+	ErrUnknownCall = errors.New("unknown call-id")
+	// ErrNotFound: delete found no call, or the tags did not match.
+	ErrNotFound = errors.New("call-id not found or tags didn't match")
+	// ErrParseSDP: the body is not SDP.
+	ErrParseSDP = errors.New("failed to parse SDP")
+	// ErrIncompleteSDP: a media section has no connection address.
+	ErrIncompleteSDP = errors.New("incomplete SDP specification")
+	// ErrRewriteSDP: the SDP cannot be rewritten (no media sections).
+	ErrRewriteSDP = errors.New("error rewriting SDP")
+	// ErrDialogue: the tags do not describe a dialogue of this call.
+	ErrDialogue = errors.New("invalid dialogue association")
+	// ErrNoPorts: the port range is exhausted.
+	ErrNoPorts = errors.New("ran out of ports")
+	// ErrSessionLimit: max-sessions reached.
+	ErrSessionLimit = errors.New("parallel session limit reached")
+)

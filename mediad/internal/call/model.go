@@ -1,0 +1,201 @@
+package call
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sipmedia/mediad/internal/ports"
+	"sipmedia/mediad/internal/sdp"
+)
+
+// Call is one SIP call (one call-id). All its signalling state is guarded
+// by mu; the registry's own lock only covers the map of calls.
+type Call struct {
+	ID string
+
+	mu sync.Mutex
+
+	// gone is set (under mu) once the call has been removed from the
+	// registry; a request that found the call before that retries.
+	gone bool
+
+	created    time.Time
+	lastSignal time.Time
+	answered   bool // an answer completed at least once (offer timeout stops)
+
+	// deleteAt schedules deletion of the whole call (delete-delay).
+	deleteAt time.Time
+
+	monologues []*Monologue // creation order
+	untagged   int          // counter for "<untagged N>" keys
+}
+
+// Monologue is one party of the call, identified by its SIP tag. Its
+// medias' sockets are the ones this party sends to, and the endpoints are
+// this party's addresses from its SDP.
+type Monologue struct {
+	Tag       string
+	Label     string
+	ViaBranch string
+	Created   time.Time
+
+	// key is the name used in query output: the tag, or "<untagged N>".
+	untaggedKey string
+	// peer is the monologue in dialogue with this one.
+	peer *Monologue
+	// answerer: created as the receiving side of an offer ("ICE controlling"
+	// in rtpengine's statistics).
+	answerer bool
+	// sdpSeen: this party has sent an SDP ("initialized").
+	sdpSeen bool
+	// deleteAt schedules deletion of just this monologue (branch delete).
+	deleteAt time.Time
+
+	Medias []*Media
+
+	// Output state for SDPs sent to this party.
+	out outState
+	// ICE credentials rtpengine-style, stable for this party.
+	iceUfrag, icePwd string
+	loopID           string
+}
+
+// outState remembers what we told a party, for replace-origin,
+// origin-full, SDP-version and friends.
+type outState struct {
+	sent        bool
+	origin      sdp.Origin // origin of the first SDP sent to this party
+	version     uint64
+	versionSet  bool
+	lastBody    string // output without the o= line, to detect changes
+	username    string
+	sessionName string
+}
+
+// Media is one m= line of a monologue's session.
+type Media struct {
+	Index    int // 1-based, as rtpengine reports it
+	Type     string
+	Protocol string
+	// Port is the port this party put in its m= line (0 = rejected).
+	Port int
+	// Formats are this party's m= formats; Ptime its a=ptime ("" = none).
+	Formats []string
+	Ptime   string
+	// Direction this party declared (after hold adjustment): may it send,
+	// may it receive.
+	Send, Recv bool
+	// FlagSend/FlagRecv are rtpengine's "send"/"recv" media flags: it
+	// sends to this party / receives from it.
+	FlagSend, FlagRecv bool
+	// RTCPMuxOffered: this party's SDP carried a=rtcp-mux.
+	RTCPMuxOffered bool
+	// Mux: RTCP is multiplexed on the RTP port for this party.
+	Mux bool
+	// MuxFlags are the rtcp-mux options of the offer that created this
+	// media's negotiation (kept for the answer).
+	MuxFlags map[string]bool
+	// ICE: this party's SDP carried ICE credentials or candidates.
+	ICE bool
+	// Crypto and DTLS seen in this party's SDP; carried for the WebRTC
+	// issue, not acted on yet.
+	Crypto      []string
+	Fingerprint string
+	Setup       string
+
+	// Family is the address family used toward this party.
+	Family string // "IP4" or "IP6"
+	// Interface is the logical interface this party's sockets live on.
+	Interface string
+
+	pair    *ports.Pair
+	Streams [2]*Stream // RTP, RTCP
+}
+
+// Stream is one component (RTP or RTCP) of a media: a local socket that
+// this party sends to. Counters are atomic so the relay can update them
+// without any signalling lock.
+type Stream struct {
+	RTCP      bool
+	LocalPort int
+	LocalAddr netip.Addr
+	// Endpoint is the address from signalling (SDP, or SIP source).
+	Endpoint netip.AddrPort
+	// Advertised is the address the SDP advertised (before received-from).
+	Advertised netip.AddrPort
+
+	// Pair holds this stream's sockets (Pair.Conns(LocalAddr)); it never
+	// changes for the life of the stream.
+	Pair *ports.Pair
+
+	Packets, Bytes, Errors atomic.Uint64
+	// LastPacket is unix nanoseconds of the last packet received (0: none).
+	LastPacket atomic.Int64
+
+	fwd atomic.Pointer[Forwarding]
+}
+
+// Forwarding is the immutable snapshot a packet needs: where this
+// stream's packets go. Signalling builds a new one for every change and
+// swaps it in with SetForwarding; the relay loads it per packet.
+type Forwarding struct {
+	// Sink is the stream whose socket sends what arrives here, to the
+	// sink's Peer.
+	Sink *Stream
+	// Peer is where packets sent from this stream's socket go (the
+	// endpoint of the party owning this stream).
+	Peer netip.AddrPort
+	// Send: the owning party may send (it is not recvonly/inactive).
+	Send bool
+}
+
+// Forwarding returns the current forwarding snapshot (nil before signalling
+// completed).
+func (s *Stream) Forwarding() *Forwarding { return s.fwd.Load() }
+
+// SetForwarding replaces the snapshot.
+func (s *Stream) SetForwarding(f *Forwarding) { s.fwd.Store(f) }
+
+// key is the name of the monologue in statistics.
+func (m *Monologue) key() string {
+	if m.Tag != "" {
+		return m.Tag
+	}
+	return m.untaggedKey
+}
+
+// Peer returns the monologue in dialogue with this one.
+func (m *Monologue) Peer() *Monologue { return m.peer }
+
+func (c *Call) byTag(tag string) *Monologue {
+	if tag == "" {
+		return nil
+	}
+	for _, m := range c.monologues {
+		if m.Tag == tag {
+			return m
+		}
+	}
+	return nil
+}
+
+func (c *Call) byViaBranch(b string) *Monologue {
+	for _, m := range c.monologues {
+		if m.ViaBranch == b {
+			return m
+		}
+	}
+	return nil
+}
+
+func (c *Call) newMonologue(tag string, now time.Time) *Monologue {
+	m := &Monologue{Tag: tag, Created: now}
+	if tag == "" {
+		c.untagged++
+		m.untaggedKey = "<untagged " + itoa(c.untagged) + ">"
+	}
+	c.monologues = append(c.monologues, m)
+	return m
+}

@@ -1,0 +1,243 @@
+package call
+
+import (
+	"net/netip"
+	"time"
+)
+
+// CallStats is the statistics of one call, shaped as rtpengine's
+// ng_call_stats (package control renders it).
+type CallStats struct {
+	CallID     string
+	Created    time.Time
+	LastSignal time.Time
+	Tags       []TagStats // in creation order
+	RTP, RTCP  Counts     // totals
+}
+
+// TagStats describes one monologue.
+type TagStats struct {
+	Key       string // tag, or "<untagged N>"
+	Tag       string
+	Label     string
+	ViaBranch string
+	Created   time.Time
+	Peers     []string // tags in dialogue with this one
+	Medias    []MediaStats
+}
+
+// MediaStats describes one media of a monologue.
+type MediaStats struct {
+	Index    int
+	Type     string
+	Protocol string
+	Flags    []string
+	Streams  []StreamStats
+}
+
+// StreamStats describes one stream (component).
+type StreamStats struct {
+	LocalPort  int
+	LocalAddr  netip.Addr
+	Endpoint   netip.AddrPort // invalid: unknown
+	Advertised netip.AddrPort
+	LastPacket time.Time
+	Flags      []string
+	Counts
+}
+
+// Counts are packet counters.
+type Counts struct {
+	Packets, Bytes, Errors uint64
+}
+
+// DeleteParams select what a delete removes.
+type DeleteParams struct {
+	CallID, FromTag, ToTag, ViaBranch string
+	// UseToTag: the request had the to-tag flag. rtpengine 10.5 checks a
+	// given to-tag either way; kept for callers that want to say so.
+	UseToTag bool
+	// Delay overrides the configured delete-delay when HasDelay.
+	Delay    time.Duration
+	HasDelay bool
+	// Fast: the caller does not want statistics.
+	Fast bool
+}
+
+// Query returns the statistics of a call.
+func (r *Registry) Query(callID, fromTag, toTag string) (*CallStats, error) {
+	c := r.lookup(callID)
+	if c == nil {
+		return nil, ErrUnknownCall
+	}
+	defer c.mu.Unlock()
+	return c.statsLocked(), nil
+}
+
+// Delete deletes a call, or the dialogue or branch the tags select, now
+// or after the delete delay. It returns the statistics taken before the
+// deletion (nil with Fast).
+func (r *Registry) Delete(p DeleteParams) (*CallStats, error) {
+	c := r.lookup(p.CallID)
+	if c == nil {
+		return nil, ErrNotFound
+	}
+	defer c.mu.Unlock()
+	now := time.Now()
+	// rtpengine 10.5: without a from-tag the whole call goes (a via-branch
+	// alone selects nothing more specific); a from-tag (and a to-tag, if
+	// given) must exist and selects that dialogue.
+	var targets []*Monologue
+	if p.FromTag != "" {
+		m := c.byTag(p.FromTag)
+		if m == nil {
+			return nil, ErrNotFound
+		}
+		targets = []*Monologue{m}
+		if p.ToTag != "" {
+			t := c.byTag(p.ToTag)
+			if t == nil {
+				return nil, ErrNotFound
+			}
+			targets = append(targets, t)
+		} else if p.ViaBranch != "" && len(c.monologues) > 2 {
+			// Several branches: only the one with that via-branch.
+			if b := c.byViaBranch(p.ViaBranch); b != nil && b != m {
+				targets = []*Monologue{b}
+			}
+		} else if m.peer != nil {
+			targets = append(targets, m.peer)
+		}
+	}
+	var st *CallStats
+	if !p.Fast {
+		st = c.statsLocked()
+	}
+	delay := r.cfg.DeleteDelay
+	if p.HasDelay {
+		delay = p.Delay
+	}
+	whole := targets == nil || len(c.monologues)-len(targets) < 2
+	if delay > 0 {
+		at := now.Add(delay)
+		if whole {
+			c.deleteAt = at
+		} else {
+			for _, m := range targets {
+				m.deleteAt = at
+			}
+		}
+		r.log.Info("delete scheduled", "call-id", c.ID, "delay", delay)
+		return st, nil
+	}
+	if whole {
+		r.counters.Regular.Add(1)
+		r.destroyLocked(c, "deleted", now)
+	} else {
+		for _, m := range targets {
+			r.removeMonologueLocked(c, m, now)
+		}
+		if c.gone {
+			r.counters.Regular.Add(1)
+		}
+	}
+	return st, nil
+}
+
+func (c *Call) statsLocked() *CallStats {
+	st := &CallStats{CallID: c.ID, Created: c.created, LastSignal: c.lastSignal}
+	for _, m := range c.monologues {
+		ts := TagStats{Key: m.key(), Tag: m.Tag, Label: m.Label, ViaBranch: m.ViaBranch, Created: m.Created}
+		if m.peer != nil {
+			ts.Peers = []string{m.peer.Tag}
+		}
+		for _, md := range m.Medias {
+			ms := MediaStats{Index: md.Index, Type: md.Type, Protocol: md.Protocol}
+			if m.sdpSeen {
+				ms.Flags = append(ms.Flags, "initialized")
+			}
+			if md.FlagSend {
+				ms.Flags = append(ms.Flags, "send")
+			}
+			if md.FlagRecv {
+				ms.Flags = append(ms.Flags, "recv")
+			}
+			if md.Mux {
+				ms.Flags = append(ms.Flags, "rtcp-mux")
+			}
+			if m.answerer {
+				ms.Flags = append(ms.Flags, "ICE controlling")
+			}
+			for _, s := range md.Streams {
+				if s == nil {
+					continue
+				}
+				ss := StreamStats{
+					LocalPort: s.LocalPort, LocalAddr: s.LocalAddr,
+					Endpoint: s.Endpoint, Advertised: s.Advertised,
+					Counts: Counts{Packets: s.Packets.Load(), Bytes: s.Bytes.Load(), Errors: s.Errors.Load()},
+				}
+				ss.LastPacket = c.lastSignal
+				if ns := s.LastPacket.Load(); ns > 0 {
+					ss.LastPacket = time.Unix(0, ns)
+				}
+				switch {
+				case !s.RTCP:
+					ss.Flags = append(ss.Flags, "RTP")
+					if md.Mux {
+						ss.Flags = append(ss.Flags, "RTCP")
+					}
+				case md.Mux:
+					ss.Flags = append(ss.Flags, "RTCP", "fallback RTCP")
+				default:
+					ss.Flags = append(ss.Flags, "RTCP")
+				}
+				if s.Endpoint.IsValid() {
+					ss.Flags = append(ss.Flags, "filled")
+				}
+				tot := &st.RTP
+				if s.RTCP {
+					tot = &st.RTCP
+				}
+				tot.Packets += ss.Packets
+				tot.Bytes += ss.Bytes
+				tot.Errors += ss.Errors
+				ms.Streams = append(ms.Streams, ss)
+			}
+			ts.Medias = append(ts.Medias, ms)
+		}
+		st.Tags = append(st.Tags, ts)
+	}
+	return st
+}
+
+// Session is a one-line summary of a call for the CLI.
+type Session struct {
+	CallID   string
+	Created  time.Time
+	Deleting bool
+	Tags     []string
+}
+
+// Sessions lists every call.
+func (r *Registry) Sessions() []Session {
+	var out []Session
+	for _, c := range r.snapshot() {
+		c.mu.Lock()
+		if !c.gone {
+			s := Session{CallID: c.ID, Created: c.created, Deleting: !c.deleteAt.IsZero()}
+			for _, m := range c.monologues {
+				s.Tags = append(s.Tags, m.key())
+			}
+			out = append(out, s)
+		}
+		c.mu.Unlock()
+	}
+	return out
+}
+
+// Stats returns one call's statistics (CLI "list sessions <id>").
+func (r *Registry) Stats(callID string) (*CallStats, bool) {
+	st, err := r.Query(callID, "", "")
+	return st, err == nil
+}

@@ -1,0 +1,392 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sipmedia/mediad/internal/ports"
+)
+
+// Interface is one address of a logical interface (rtpengine's
+// -i [NAME/]IP[!ADVERTISED]). Several entries may share a Name.
+type Interface struct {
+	Name       string
+	Address    netip.Addr
+	Advertised netip.Addr // zero: Address
+}
+
+func (i Interface) advertised() netip.Addr {
+	if i.Advertised.IsValid() {
+		return i.Advertised
+	}
+	return i.Address
+}
+
+// Config is the part of the daemon configuration the registry uses. The
+// zero value of every duration disables that timer.
+type Config struct {
+	Interfaces []Interface
+	// Timeout deletes a call whose streams saw no packet (and no signal)
+	// for this long (rtpengine -o, default 60s).
+	Timeout time.Duration
+	// OfferTimeout deletes a call that was offered but never answered
+	// (rtpengine --offer-timeout, default 3600s).
+	OfferTimeout time.Duration
+	// DeleteDelay is the default delay of a delete (rtpengine -d, 30s).
+	DeleteDelay time.Duration
+	// MaxSessions limits concurrent calls; <= 0 means unlimited (the
+	// daemon maps rtpengine's -1).
+	MaxSessions int
+	// SIPSource: use received-from instead of the SDP address unless the
+	// request says trust-address (rtpengine --sip-source).
+	SIPSource bool
+	// DTLSPassive and EndpointLearning are carried for the relay/WebRTC.
+	DTLSPassive      bool
+	EndpointLearning string
+	// PortMin and PortMax are the media port range (for statistics).
+	PortMin, PortMax int
+	// Tick is the timer resolution of Run (default 1s).
+	Tick time.Duration
+}
+
+// Allocator is what the registry needs from *ports.Allocator.
+type Allocator interface {
+	Allocate(addrs []netip.Addr) (*ports.Pair, error)
+	Release(p *ports.Pair)
+	InUse() int
+}
+
+// Registry is the table of calls.
+type Registry struct {
+	cfg   Config
+	alloc Allocator
+	log   *slog.Logger
+	start time.Time
+
+	mu    sync.Mutex
+	calls map[string]*Call
+
+	counters Counters
+}
+
+// Counters are registry-wide totals for the statistics command and CLI.
+type Counters struct {
+	Managed         atomic.Uint64 // calls ever created
+	Rejected        atomic.Uint64 // refused for the session limit
+	Timeout         atomic.Uint64 // deleted by the media timeout
+	OfferTimeout    atomic.Uint64 // deleted by the offer timeout
+	Regular         atomic.Uint64 // deleted by a delete command
+	Forced          atomic.Uint64 // terminated by CLI or shutdown
+	TotalDurationNs atomic.Int64  // summed durations of ended calls
+	Ended           atomic.Uint64
+}
+
+// NewRegistry builds a registry. alloc must not be nil.
+func NewRegistry(cfg Config, alloc *ports.Allocator, log *slog.Logger) *Registry {
+	return newRegistry(cfg, alloc, log)
+}
+
+func newRegistry(cfg Config, alloc Allocator, log *slog.Logger) *Registry {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = time.Second
+	}
+	return &Registry{cfg: cfg, alloc: alloc, log: log, start: time.Now(), calls: make(map[string]*Call)}
+}
+
+// Config returns the registry's configuration.
+func (r *Registry) Config() Config { return r.cfg }
+
+// Counters returns the registry-wide counters.
+func (r *Registry) Counters() *Counters { return &r.counters }
+
+// Started is when the registry was created (uptime).
+func (r *Registry) Started() time.Time { return r.start }
+
+// lookup returns the call locked, or nil. A call found while being
+// removed is skipped.
+func (r *Registry) lookup(id string) *Call {
+	for {
+		r.mu.Lock()
+		c := r.calls[id]
+		r.mu.Unlock()
+		if c == nil {
+			return nil
+		}
+		c.mu.Lock()
+		if !c.gone {
+			return c
+		}
+		c.mu.Unlock()
+	}
+}
+
+// lookupOrCreate returns the call locked, creating it if needed.
+func (r *Registry) lookupOrCreate(id string, now time.Time) (*Call, bool, error) {
+	for {
+		r.mu.Lock()
+		c := r.calls[id]
+		created := false
+		if c == nil {
+			if r.cfg.MaxSessions > 0 && len(r.calls) >= r.cfg.MaxSessions {
+				r.mu.Unlock()
+				r.counters.Rejected.Add(1)
+				return nil, false, ErrSessionLimit
+			}
+			c = &Call{ID: id, created: now, lastSignal: now}
+			r.calls[id] = c
+			created = true
+			r.counters.Managed.Add(1)
+		}
+		r.mu.Unlock()
+		c.mu.Lock()
+		if !c.gone {
+			return c, created, nil
+		}
+		c.mu.Unlock()
+	}
+}
+
+// destroyLocked removes a locked call from the registry and releases
+// everything it holds. The caller unlocks c.mu afterwards.
+func (r *Registry) destroyLocked(c *Call, reason string, now time.Time) {
+	if c.gone {
+		return
+	}
+	c.gone = true
+	r.mu.Lock()
+	if r.calls[c.ID] == c {
+		delete(r.calls, c.ID)
+	}
+	r.mu.Unlock()
+	for _, m := range c.monologues {
+		r.releaseMonologue(m)
+	}
+	c.monologues = nil
+	r.counters.Ended.Add(1)
+	r.counters.TotalDurationNs.Add(int64(now.Sub(c.created)))
+	r.log.Info("call deleted", "call-id", c.ID, "reason", reason, "duration", now.Sub(c.created).Round(time.Millisecond))
+}
+
+func (r *Registry) releaseMonologue(m *Monologue) {
+	for _, md := range m.Medias {
+		if md.pair != nil {
+			for _, s := range md.Streams {
+				if s != nil {
+					s.SetForwarding(nil)
+				}
+			}
+			r.alloc.Release(md.pair)
+			md.pair = nil
+		}
+	}
+}
+
+// removeMonologueLocked drops one party of a call; the call goes when
+// fewer than two parties remain.
+func (r *Registry) removeMonologueLocked(c *Call, m *Monologue, now time.Time) {
+	r.releaseMonologue(m)
+	for i, x := range c.monologues {
+		if x == m {
+			c.monologues = append(c.monologues[:i], c.monologues[i+1:]...)
+			break
+		}
+	}
+	for _, x := range c.monologues {
+		if x.peer == m {
+			x.peer = nil
+		}
+	}
+	if len(c.monologues) < 2 {
+		r.destroyLocked(c, "branch deleted", now)
+	}
+}
+
+// PortsInUse is the number of media ports currently bound.
+func (r *Registry) PortsInUse() int { return r.alloc.InUse() }
+
+// Len is the number of calls.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.calls)
+}
+
+// List returns up to limit call-ids (all when limit <= 0), sorted.
+func (r *Registry) List(limit int) []string {
+	r.mu.Lock()
+	ids := make([]string, 0, len(r.calls))
+	for id := range r.calls {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	sort.Strings(ids)
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	return ids
+}
+
+func (r *Registry) snapshot() []*Call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Call, 0, len(r.calls))
+	for _, c := range r.calls {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Run drives the timers until ctx is done.
+func (r *Registry) Run(ctx context.Context) {
+	t := time.NewTicker(r.cfg.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			r.sweep(now)
+		}
+	}
+}
+
+// sweep applies delete-delay, offer timeout and media timeout at now.
+func (r *Registry) sweep(now time.Time) {
+	for _, c := range r.snapshot() {
+		c.mu.Lock()
+		r.sweepCall(c, now)
+		c.mu.Unlock()
+	}
+}
+
+func (r *Registry) sweepCall(c *Call, now time.Time) {
+	if c.gone {
+		return
+	}
+	if !c.deleteAt.IsZero() && !now.Before(c.deleteAt) {
+		r.counters.Regular.Add(1)
+		r.destroyLocked(c, "delete delay expired", now)
+		return
+	}
+	for _, m := range append([]*Monologue(nil), c.monologues...) {
+		if !m.deleteAt.IsZero() && !now.Before(m.deleteAt) {
+			r.removeMonologueLocked(c, m, now)
+			if c.gone {
+				r.counters.Regular.Add(1)
+				return
+			}
+		}
+	}
+	if !c.answered && r.cfg.OfferTimeout > 0 && now.Sub(c.lastSignal) >= r.cfg.OfferTimeout {
+		r.counters.OfferTimeout.Add(1)
+		r.destroyLocked(c, "offer timeout", now)
+		return
+	}
+	if r.cfg.Timeout > 0 && c.answered {
+		last := c.lastSignal
+		for _, m := range c.monologues {
+			for _, md := range m.Medias {
+				for _, s := range md.Streams {
+					if s == nil {
+						continue
+					}
+					if ns := s.LastPacket.Load(); ns > 0 {
+						if t := time.Unix(0, ns); t.After(last) {
+							last = t
+						}
+					}
+				}
+			}
+		}
+		if now.Sub(last) >= r.cfg.Timeout {
+			r.counters.Timeout.Add(1)
+			r.destroyLocked(c, "timeout", now)
+		}
+	}
+}
+
+// Terminate deletes a call at once (CLI "terminate"). It reports whether
+// the call existed.
+func (r *Registry) Terminate(callID string) bool {
+	c := r.lookup(callID)
+	if c == nil {
+		return false
+	}
+	defer c.mu.Unlock()
+	r.counters.Forced.Add(1)
+	r.destroyLocked(c, "terminated", time.Now())
+	return true
+}
+
+// TerminateAll deletes every call and returns how many there were.
+func (r *Registry) TerminateAll() int {
+	n := 0
+	for _, c := range r.snapshot() {
+		c.mu.Lock()
+		if !c.gone {
+			r.counters.Forced.Add(1)
+			r.destroyLocked(c, "terminated", time.Now())
+			n++
+		}
+		c.mu.Unlock()
+	}
+	return n
+}
+
+// Close deletes every call, releasing all ports.
+func (r *Registry) Close() { r.TerminateAll() }
+
+// interfaceAddrs returns the addresses of the named logical interface
+// (the first configured name when name is empty or unknown).
+func (r *Registry) interfaceAddrs(name string) (string, []Interface) {
+	if len(r.cfg.Interfaces) == 0 {
+		return "", nil
+	}
+	pick := name
+	found := false
+	for _, i := range r.cfg.Interfaces {
+		if i.Name == pick {
+			found = true
+			break
+		}
+	}
+	if !found {
+		pick = r.cfg.Interfaces[0].Name
+	}
+	var out []Interface
+	for _, i := range r.cfg.Interfaces {
+		if i.Name == pick {
+			out = append(out, i)
+		}
+	}
+	return pick, out
+}
+
+// allocate binds a port pair on every address of the interface.
+func (r *Registry) allocate(ifs []Interface) (*ports.Pair, error) {
+	addrs := make([]netip.Addr, len(ifs))
+	for i, x := range ifs {
+		addrs[i] = x.Address
+	}
+	p, err := r.alloc.Allocate(addrs)
+	if err != nil {
+		if errors.Is(err, ports.ErrExhausted) {
+			return nil, fmt.Errorf("%w: %w", ErrNoPorts, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrNoPorts, err)
+	}
+	return p, nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

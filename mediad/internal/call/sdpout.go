@@ -1,0 +1,480 @@
+package call
+
+import (
+	"crypto/rand"
+	"hash/fnv"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"sipmedia/mediad/internal/sdp"
+)
+
+// buildSDP writes the SDP for dst from src's SDP the way rtpengine 10.5
+// does: the input's lines are kept in order, minus the attributes
+// rtpengine consumes (codecs, direction, rtcp, ICE, crypto, DTLS, ptime,
+// mid), with connection addresses and ports replaced; the consumed
+// attributes are regenerated at the end of each media section.
+func (r *Registry) buildSDP(in *sdp.Session, p *Params, src, dst *Monologue, answer bool) (string, error) {
+	out := &sdp.Session{Version: in.Version, Name: in.Name, HasName: in.HasName}
+
+	// The first media decides the session-level family and interface.
+	sessFam := p.AddressFamily
+	if sessFam == "" && in.Connection != nil {
+		sessFam = in.Connection.AddrType
+	}
+	if sessFam == "" {
+		sessFam = src.Medias[0].Family
+	}
+	sessLocal := r.localAddr(dst.Medias[0].Interface, sessFam)
+
+	if in.HasOrigin {
+		out.HasOrigin = true
+		o := in.Origin
+		st := &dst.out
+		if !st.sent {
+			st.username, st.sessionName = o.Username, in.Name
+		}
+		if p.Replace["username"] {
+			o.Username = st.username
+		}
+		if p.Replace["session-name"] {
+			out.Name = st.sessionName
+		}
+		if p.Replace["origin"] {
+			o.AddrType, o.Address = famOf(sessLocal), sessLocal.String()
+		}
+		out.Origin = o
+	}
+
+	for _, l := range in.Lines {
+		switch l.Type {
+		case 'c':
+			out.Lines = append(out.Lines, sdp.Line{Type: 'c', Value: r.connLine(l.Value, p, dst.Medias[0].Interface, sessFam, src.Medias[0].ICE)})
+			continue
+		case 'a':
+			if consumedSession(sdp.ParseAttr(l.Value).Name) {
+				continue
+			}
+		}
+		out.Lines = append(out.Lines, l)
+	}
+	if p.flag("loop-protect") {
+		if dst.loopID == "" {
+			dst.loopID = randomString(12, hexDigits)
+		}
+		out.Lines = append(out.Lines, sdp.Line{Type: 'a', Value: "rtpengine:" + dst.loopID})
+	}
+
+	for i, m := range in.Media {
+		sm, dm := src.Medias[i], dst.Medias[i]
+		om := &sdp.Media{Type: m.Type, Proto: dm.Protocol, Formats: m.Formats, NumPorts: m.NumPorts}
+		if answer && isRTP(m.Proto) {
+			om.Formats = answerFormats(m.Formats, dm.Formats)
+		}
+		if answer {
+			// Toward the offerer: its own protocol, unless told otherwise.
+			om.Proto = dm.Protocol
+			if tp := p.TransportProtocol; tp != "" && !strings.EqualFold(tp, "accept") {
+				om.Proto = outProto(m.Proto, tp)
+			}
+		}
+		if om.Proto == "" {
+			om.Proto = m.Proto
+		}
+		fam := p.AddressFamily
+		if fam == "" {
+			fam = sm.Family
+		}
+		if m.Port != 0 && dm.pair != nil {
+			om.Port = dm.pair.RTP
+		}
+		r.setLocal(dm, fam)
+		rtp := isRTP(m.Proto)
+		var (
+			rtpmaps = map[string]string{}
+			fmtps   = map[string][]string{}
+			fbs     = map[string][]string{}
+			ptime   string
+			mid     string
+			hasMid  bool
+			dir     = direction(in.Lines, m.Lines)
+		)
+		for _, l := range m.Lines {
+			if l.Type == 'c' {
+				om.Lines = append(om.Lines, sdp.Line{Type: 'c', Value: r.connLine(l.Value, p, dm.Interface, fam, sm.ICE)})
+				continue
+			}
+			if l.Type != 'a' {
+				om.Lines = append(om.Lines, l)
+				continue
+			}
+			a := sdp.ParseAttr(l.Value)
+			name := strings.ToLower(a.Name)
+			switch name {
+			case "rtpmap", "fmtp":
+				if !rtp {
+					om.Lines = append(om.Lines, l)
+					continue
+				}
+				pt, rest, _ := strings.Cut(a.Value, " ")
+				if name == "rtpmap" {
+					if _, dup := rtpmaps[pt]; !dup {
+						rtpmaps[pt] = rest
+					}
+				} else {
+					fmtps[pt] = append(fmtps[pt], rest)
+				}
+				continue
+			case "rtcp-fb":
+				pt, rest, _ := strings.Cut(a.Value, " ")
+				if !rtp || pt == "*" {
+					om.Lines = append(om.Lines, l)
+					continue
+				}
+				fbs[pt] = append(fbs[pt], rest)
+				continue
+			case "ptime":
+				ptime = a.Value
+				continue
+			case "mid":
+				mid, hasMid = a.Value, true
+				continue
+			case "sendrecv", "sendonly", "recvonly", "inactive":
+				continue
+			}
+			if consumedMedia(name) {
+				continue
+			}
+			om.Lines = append(om.Lines, l)
+		}
+		out.Media = append(out.Media, om)
+		if m.Port == 0 {
+			// A rejected stream keeps only its pass-through lines.
+			continue
+		}
+		add := func(v string) { om.Lines = append(om.Lines, sdp.Line{Type: 'a', Value: v}) }
+		if hasMid {
+			add("mid:" + mid)
+		}
+		if rtp {
+			for _, pt := range om.Formats {
+				enc, ok := rtpmaps[pt]
+				if !ok {
+					enc = staticCodec(pt)
+				}
+				add("rtpmap:" + pt + " " + enc)
+				for _, f := range fmtps[pt] {
+					add("fmtp:" + pt + " " + f)
+				}
+				for _, f := range fbs[pt] {
+					add("rtcp-fb:" + pt + " " + f)
+				}
+			}
+		}
+		if dir != "" || !p.flag("original-sendrecv") {
+			add(dirName(sm.Send, sm.Recv))
+		}
+		mux := false
+		if rtp {
+			mux = r.rtcpLines(add, p, sm, dm, answer, fam)
+		}
+		if ptime == "" {
+			// rtpengine keeps the negotiated ptime: the other side's.
+			ptime = dm.Ptime
+		}
+		if ptime != "" {
+			add("ptime:" + ptime)
+		}
+		// TODO(webrtc issue): SDES crypto and DTLS setup/fingerprint/tls-id
+		// belong here once mediad terminates SRTP; until then the peer's
+		// crypto attributes are consumed (kept on the model) and none are
+		// invented.
+		if (sm.ICE && p.ICE != "remove") || p.ICE == "force" {
+			r.iceLines(add, dst, dm, mux)
+		}
+	}
+	r.versionLocked(out, in, p, &dst.out)
+	return string(out.Marshal()), nil
+}
+
+// versionLocked applies SDP-version (keep the version while the output
+// is unchanged, bump it by one when it changes; force-increment-sdp-ver
+// bumps it always) and records what was sent.
+func (r *Registry) versionLocked(out, in *sdp.Session, p *Params, st *outState) {
+	defer func() { st.sent = true }()
+	if !out.HasOrigin {
+		return
+	}
+	out.HasOrigin = false
+	body := string(out.Marshal())
+	out.HasOrigin = true
+	if p.Replace["sdp-version"] && st.versionSet {
+		if body != st.lastBody || p.Replace["force-increment-sdp-ver"] {
+			st.version++
+		}
+		out.Origin.SessionVersion = strconv.FormatUint(st.version, 10)
+	} else if v, err := strconv.ParseUint(in.Origin.SessionVersion, 10, 64); err == nil {
+		st.version, st.versionSet = v, true
+	}
+	st.lastBody = body
+}
+
+// answerFormats keeps the answer's payload types the offer contained
+// (rtpengine drops codecs an answer adds); all of them if none match.
+func answerFormats(answer, offer []string) []string {
+	if len(offer) == 0 {
+		return answer
+	}
+	in := make(map[string]bool, len(offer))
+	for _, f := range offer {
+		in[f] = true
+	}
+	out := make([]string, 0, len(answer))
+	for _, f := range answer {
+		if in[f] {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return answer
+	}
+	return out
+}
+
+// rtcpLines writes a=rtcp and a=rtcp-mux (rtpengine's print_rtcp) and
+// reports whether RTCP is multiplexed toward dst.
+func (r *Registry) rtcpLines(add func(string), p *Params, sm, dm *Media, answer bool, fam string) bool {
+	var mux, offerMux bool
+	if answer {
+		// Toward the offerer: mux if it offered mux, the offer did not
+		// reject it, and the answerer took it (or we demux for it).
+		f := dm.MuxFlags
+		mux = dm.RTCPMuxOffered && !f["reject"] && (sm.RTCPMuxOffered || f["demux"] || f["accept"])
+	} else {
+		f := p.RTCPMux
+		switch {
+		case f["demux"]:
+		case f["require"]:
+			mux = true
+		case sm.RTCPMuxOffered || f["offer"]:
+			offerMux = true
+		}
+	}
+	if answer {
+		// Statistics: mux in effect on both sides of this media.
+		dm.Mux = mux
+		sm.Mux = sm.RTCPMuxOffered && !dm.MuxFlags["demux"]
+	}
+	if p.flag("no-rtcp-attribute") {
+		if mux || offerMux {
+			add("rtcp-mux")
+		}
+		return mux
+	}
+	port := dm.pair.RTCP
+	if mux {
+		port = dm.pair.RTP
+	}
+	v := "rtcp:" + strconv.Itoa(port)
+	if p.flag("full-rtcp-attribute") {
+		a := r.localAddr(dm.Interface, fam)
+		v += " IN " + famOf(a) + " " + a.String()
+	}
+	add(v)
+	if mux || offerMux {
+		add("rtcp-mux")
+	}
+	return mux
+}
+
+// iceLines writes rtpengine-style ICE credentials and one host candidate
+// per local address and component.
+// TODO(webrtc issue): the relay must answer STUN checks on these ports.
+func (r *Registry) iceLines(add func(string), dst *Monologue, dm *Media, mux bool) {
+	if dst.iceUfrag == "" {
+		dst.iceUfrag = randomString(8, alnum)
+		dst.icePwd = randomString(26, alnum)
+	}
+	add("ice-ufrag:" + dst.iceUfrag)
+	add("ice-pwd:" + dst.icePwd)
+	ifs := ifsOf(r, dm.Interface)
+	comps := []int{1, 2}
+	if mux {
+		comps = comps[:1]
+	}
+	for _, comp := range comps {
+		port := dm.pair.RTP
+		if comp == 2 {
+			port = dm.pair.RTCP
+		}
+		for idx, x := range ifs {
+			prio := 126<<24 | (65535-idx)<<8 | (256 - comp)
+			add("candidate:" + foundation(x.Address) + " " + strconv.Itoa(comp) + " UDP " + strconv.Itoa(prio) + " " +
+				x.advertised().String() + " " + strconv.Itoa(port) + " typ host")
+		}
+	}
+}
+
+// connLine rewrites a c= value: the local advertised address of the
+// family, media-address when given, a hold address (0.0.0.0, ::) kept.
+func (r *Registry) connLine(v string, p *Params, ifName, fam string, ice bool) string {
+	c, err := sdp.ParseConnection(v)
+	if err == nil && c.IsZero() && !p.Replace["zero-address"] && !ice {
+		return v
+	}
+	if p.MediaAddress != "" {
+		if a, err := netip.ParseAddr(p.MediaAddress); err == nil {
+			return "IN " + famOf(a) + " " + a.String()
+		}
+	}
+	a := r.localAddr(ifName, fam)
+	return "IN " + famOf(a) + " " + a.String()
+}
+
+// localAddr is the advertised address of the interface in family fam
+// (or its first address).
+func (r *Registry) localAddr(ifName, fam string) netip.Addr {
+	return r.localIface(ifName, fam).advertised()
+}
+
+// localIface is the interface address of family fam (or the first one).
+func (r *Registry) localIface(ifName, fam string) Interface {
+	ifs := ifsOf(r, ifName)
+	for _, x := range ifs {
+		if famOf(x.advertised()) == fam {
+			return x
+		}
+	}
+	if len(ifs) > 0 {
+		return ifs[0]
+	}
+	return Interface{Address: netip.IPv4Unspecified()}
+}
+
+// setLocal points a media's streams at the local address of family fam.
+func (r *Registry) setLocal(md *Media, fam string) {
+	a := r.localIface(md.Interface, fam).Address
+	for _, s := range md.Streams {
+		if s != nil {
+			s.LocalAddr = a
+		}
+	}
+}
+
+func famOf(a netip.Addr) string {
+	if a.Is4() || a.Is4In6() {
+		return "IP4"
+	}
+	return "IP6"
+}
+
+func isRTP(proto string) bool { return strings.Contains(strings.ToUpper(proto), "RTP/") }
+
+// consumedSession: session attributes rtpengine drops (it regenerates
+// them per media, or they describe transport it terminates).
+func consumedSession(name string) bool {
+	switch strings.ToLower(name) {
+	case "sendrecv", "sendonly", "recvonly", "inactive",
+		"group", "ice-ufrag", "ice-pwd", "ice-options", "ice-lite", "ice-mismatch",
+		"candidate", "end-of-candidates", "remote-candidates",
+		"fingerprint", "setup", "tls-id", "crypto", "rtpengine":
+		return true
+	}
+	return false
+}
+
+// consumedMedia: media attributes rtpengine drops or regenerates.
+func consumedMedia(name string) bool {
+	switch name {
+	case "rtcp", "rtcp-mux", "ice-ufrag", "ice-pwd", "ice-options", "ice-lite", "ice-mismatch",
+		"candidate", "end-of-candidates", "remote-candidates",
+		"crypto", "fingerprint", "setup", "tls-id", "rtpengine":
+		return true
+	}
+	return false
+}
+
+// staticCodec is the RFC 3551 encoding of a static payload type. For an
+// unknown one rtpengine 10.5 prints "/0" (an empty name and clock rate).
+func staticCodec(pt string) string {
+	switch pt {
+	case "0":
+		return "PCMU/8000"
+	case "3":
+		return "GSM/8000"
+	case "4":
+		return "G723/8000"
+	case "5":
+		return "DVI4/8000"
+	case "6":
+		return "DVI4/16000"
+	case "7":
+		return "LPC/8000"
+	case "8":
+		return "PCMA/8000"
+	case "9":
+		return "G722/8000"
+	case "10":
+		return "L16/44100/2"
+	case "11":
+		return "L16/44100"
+	case "12":
+		return "QCELP/8000"
+	case "13":
+		return "CN/8000"
+	case "14":
+		return "MPA/90000"
+	case "15":
+		return "G728/8000"
+	case "16":
+		return "DVI4/11025"
+	case "17":
+		return "DVI4/22050"
+	case "18":
+		return "G729/8000"
+	case "25":
+		return "CelB/90000"
+	case "26":
+		return "JPEG/90000"
+	case "28":
+		return "nv/90000"
+	case "31":
+		return "H261/90000"
+	case "32":
+		return "MPV/90000"
+	case "33":
+		return "MP2T/90000"
+	case "34":
+		return "H263/90000"
+	}
+	return "/0"
+}
+
+const (
+	alnum     = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	hexDigits = "0123456789abcdef"
+)
+
+func randomString(n int, alphabet string) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// foundation is a stable 16-character candidate foundation per address,
+// as rtpengine derives one per local address.
+func foundation(a netip.Addr) string {
+	h := fnv.New64a()
+	_, _ = h.Write(a.AsSlice())
+	v := h.Sum64()
+	b := make([]byte, 16)
+	for i := range b {
+		b[i] = alnum[v%uint64(len(alnum))]
+		v = v/uint64(len(alnum)) ^ uint64(i+1)*0x9e3779b97f4a7c15
+	}
+	return string(b)
+}

@@ -1,0 +1,440 @@
+package call
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"sipmedia/mediad/internal/sdp"
+)
+
+// Params are the parts of an offer or answer the registry acts on.
+// Flag, replace and rtcp-mux names are canonical: lower-case with '-'
+// ("trust-address", "origin-full", "require").
+type Params struct {
+	CallID, FromTag, ToTag, ViaBranch, Label string
+	SDP                                      string
+
+	Flags   map[string]bool
+	Replace map[string]bool
+	RTCPMux map[string]bool
+
+	ICE               string // "", "remove", "force", ...
+	DTLS              string
+	TransportProtocol string
+	MediaAddress      string
+	AddressFamily     string // "IP4", "IP6" or ""
+	ReceivedFrom      netip.Addr
+	Interface         string
+	Direction         []string
+}
+
+func (p *Params) flag(f string) bool { return p.Flags[f] }
+
+// Offer handles an offer: it creates or updates the call and the
+// offerer's monologue, allocates ports for both sides of every media, and
+// returns the SDP to send to the other party.
+func (r *Registry) Offer(p *Params) (string, error) {
+	in, err := parseInput(p.SDP)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	c, created, err := r.lookupOrCreate(p.CallID, now)
+	if err != nil {
+		return "", err
+	}
+	defer c.mu.Unlock()
+	out, err := r.offerLocked(c, p, in, now)
+	if err != nil {
+		if created {
+			r.destroyLocked(c, "offer failed", now)
+		}
+		r.log.Warn("offer failed", "call-id", p.CallID, "from-tag", p.FromTag, "err", err)
+		return "", err
+	}
+	r.log.Info("offer", "call-id", p.CallID, "from-tag", p.FromTag, "medias", len(in.Media))
+	return out, nil
+}
+
+// Answer handles an answer from the to-tag party and returns the SDP for
+// the offerer (the from-tag party).
+func (r *Registry) Answer(p *Params) (string, error) {
+	in, err := parseInput(p.SDP)
+	if err != nil {
+		return "", err
+	}
+	c := r.lookup(p.CallID)
+	if c == nil {
+		return "", ErrUnknownCall
+	}
+	defer c.mu.Unlock()
+	now := time.Now()
+	offerer := c.byTag(p.FromTag)
+	if offerer == nil {
+		return "", ErrDialogue
+	}
+	answerer := c.byTag(p.ToTag)
+	if answerer == nil {
+		answerer = offerer.peer
+		if answerer == nil {
+			return "", ErrDialogue
+		}
+		// The pending (untagged) party, or a fork answering with a new
+		// tag: the party takes the answer's to-tag.
+		answerer.Tag = p.ToTag
+	}
+	if answerer.peer != offerer || offerer.peer != answerer {
+		answerer.peer, offerer.peer = offerer, answerer
+	}
+	out, err := r.signalLocked(c, p, in, answerer, offerer, true, now)
+	if err != nil {
+		r.log.Warn("answer failed", "call-id", p.CallID, "from-tag", p.FromTag, "to-tag", p.ToTag, "err", err)
+		return "", err
+	}
+	c.answered = true
+	r.log.Info("answer", "call-id", p.CallID, "from-tag", p.FromTag, "to-tag", p.ToTag)
+	return out, nil
+}
+
+func parseInput(text string) (*sdp.Session, error) {
+	in, err := sdp.Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrParseSDP, err)
+	}
+	if len(in.Media) == 0 {
+		return nil, ErrRewriteSDP
+	}
+	for _, m := range in.Media {
+		if m.Connection == nil && in.Connection == nil {
+			return nil, ErrIncompleteSDP
+		}
+	}
+	return in, nil
+}
+
+func (r *Registry) offerLocked(c *Call, p *Params, in *sdp.Session, now time.Time) (string, error) {
+	from := c.byTag(p.FromTag)
+	if from == nil {
+		from = c.newMonologue(p.FromTag, now)
+	}
+	var to *Monologue
+	if p.ToTag != "" {
+		to = c.byTag(p.ToTag)
+	}
+	if to == nil {
+		to = from.peer
+	}
+	if to == nil {
+		to = c.newMonologue("", now)
+		to.answerer = true
+	}
+	from.peer, to.peer = to, from
+	if p.Label != "" {
+		from.Label = p.Label
+	}
+	if p.ViaBranch != "" && to.Tag == "" {
+		to.ViaBranch = p.ViaBranch
+	}
+	c.deleteAt = time.Time{}
+	from.deleteAt, to.deleteAt = time.Time{}, time.Time{}
+	return r.signalLocked(c, p, in, from, to, false, now)
+}
+
+// signalLocked applies src's SDP to the model and builds the SDP for dst.
+func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *Monologue, answer bool, now time.Time) (string, error) {
+	c.lastSignal = now
+	srcIfName, srcIfs := r.interfaceAddrs(pickInterface(p, answer, 0))
+	dstIfName, dstIfs := r.interfaceAddrs(pickInterface(p, answer, 1))
+	if len(srcIfs) == 0 || len(dstIfs) == 0 {
+		return "", fmt.Errorf("%w: no interface configured", ErrNoPorts)
+	}
+	// Allocate first, so that running out of ports changes nothing else.
+	var fresh []*Media
+	undo := func() {
+		for _, md := range fresh {
+			r.alloc.Release(md.pair)
+			md.pair = nil
+		}
+	}
+	for _, side := range []struct {
+		m   *Monologue
+		ifn string
+		ifs []Interface
+	}{{src, srcIfName, srcIfs}, {dst, dstIfName, dstIfs}} {
+		for i := range in.Media {
+			md := mediaAt(side.m, i)
+			if md.pair != nil {
+				continue
+			}
+			pair, err := r.allocate(side.ifs)
+			if err != nil {
+				undo()
+				return "", err
+			}
+			md.pair = pair
+			md.Interface = side.ifn
+			fresh = append(fresh, md)
+		}
+	}
+	for _, md := range fresh {
+		initStreams(md, ifsOf(r, md.Interface))
+	}
+	src.sdpSeen = true
+	applyRemote(src, in, p, r.cfg.SIPSource, r.setLocal)
+	if answer {
+		// After an answer rtpengine's flags for the offerer follow what
+		// the answerer accepted.
+		for i := range in.Media {
+			if i < len(dst.Medias) {
+				dst.Medias[i].FlagSend, dst.Medias[i].FlagRecv = src.Medias[i].Send, src.Medias[i].Recv
+			}
+		}
+	}
+	if !answer {
+		for i := range in.Media {
+			md := src.Medias[i]
+			md.MuxFlags = p.RTCPMux
+			dm := dst.Medias[i]
+			dm.Type, dm.Protocol = md.Type, outProto(md.Protocol, p.TransportProtocol)
+		}
+	}
+	out, err := r.buildSDP(in, p, src, dst, answer)
+	if err != nil {
+		return "", err
+	}
+	updateForwarding(src, dst)
+	return out, nil
+}
+
+// pickInterface chooses the logical interface name for one side: the
+// direction list (offerer, answerer), or interface.
+func pickInterface(p *Params, answer bool, side int) string {
+	if len(p.Direction) == 2 {
+		i := side
+		if answer {
+			i = 1 - side
+		}
+		return p.Direction[i]
+	}
+	return p.Interface
+}
+
+func ifsOf(r *Registry, name string) []Interface {
+	_, ifs := r.interfaceAddrs(name)
+	return ifs
+}
+
+// mediaAt returns media i of m, creating entries up to it.
+func mediaAt(m *Monologue, i int) *Media {
+	for len(m.Medias) <= i {
+		m.Medias = append(m.Medias, &Media{Index: len(m.Medias) + 1, Send: true, Recv: true, FlagSend: true, FlagRecv: true})
+	}
+	return m.Medias[i]
+}
+
+func initStreams(md *Media, ifs []Interface) {
+	var local netip.Addr
+	if len(ifs) > 0 {
+		local = ifs[0].Address
+	}
+	md.Streams[0] = &Stream{LocalPort: md.pair.RTP, LocalAddr: local, Pair: md.pair}
+	md.Streams[1] = &Stream{RTCP: true, LocalPort: md.pair.RTCP, LocalAddr: local, Pair: md.pair}
+}
+
+// outProto is the protocol written toward the other side. Conversions to
+// SRTP profiles need mediad to generate keys (the WebRTC issue); until
+// then only a plain target profile (RTP/AVP, RTP/AVPF) is applied.
+func outProto(in, want string) string {
+	if want == "" || strings.EqualFold(want, "accept") {
+		return in
+	}
+	// Toward a plain RTP peer the SDP is right as soon as it says so; the
+	// SRTP side of such a bridge is the WebRTC issue's.
+	if want == "RTP/AVP" || want == "RTP/AVPF" {
+		return want
+	}
+	return in
+}
+
+// applyRemote records what src's SDP says about src: endpoints,
+// directions, rtcp-mux, ICE and crypto state.
+func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, setLocalFn func(*Media, string)) {
+	sessICE := false
+	if _, ok := in.Attr("ice-ufrag"); ok {
+		sessICE = true
+	}
+	useSource := p.ReceivedFrom.IsValid() && (p.flag("sip-source-address") || (sipSource && !p.flag("trust-address")))
+	for i, m := range in.Media {
+		md := src.Medias[i]
+		md.Type, md.Protocol, md.Port = m.Type, m.Proto, m.Port
+		md.Formats = m.Formats
+		md.Ptime = ""
+		if a, ok := m.Attr("ptime"); ok {
+			md.Ptime = a.Value
+		}
+		conn := m.Connection
+		if conn == nil {
+			conn = in.Connection
+		}
+		dir := direction(in.Lines, m.Lines)
+		md.RTCPMuxOffered = false
+		md.ICE = sessICE
+		md.Crypto = nil
+		rtcpPort := m.Port + 1
+		var rtcpAddr netip.Addr
+		for _, a := range sdp.Attrs(m.Lines) {
+			switch strings.ToLower(a.Name) {
+			case "rtcp-mux":
+				md.RTCPMuxOffered = true
+			case "rtcp":
+				f := strings.Fields(a.Value)
+				if len(f) > 0 {
+					if n, err := parsePort(f[0]); err == nil {
+						rtcpPort = n
+					}
+				}
+				if len(f) == 4 {
+					if ad, err := netip.ParseAddr(f[3]); err == nil {
+						rtcpAddr = ad
+					}
+				}
+			case "ice-ufrag", "candidate":
+				md.ICE = true
+			case "crypto":
+				md.Crypto = append(md.Crypto, a.Value)
+			case "fingerprint":
+				md.Fingerprint = a.Value
+			case "setup":
+				md.Setup = a.Value
+			}
+		}
+		send, recv := dirBits(dir)
+		if conn.IsZero() && !md.ICE {
+			// A hold address cannot receive (with ICE, 0.0.0.0 only
+			// means "see the candidates").
+			recv = false
+		}
+		md.Send, md.Recv = send, recv
+		// rtpengine's media flags are its own view: it sends to a party
+		// that receives, receives from a party that sends.
+		md.FlagSend, md.FlagRecv = recv, send
+		if conn.Addr.Is4() {
+			md.Family = "IP4"
+		} else {
+			md.Family = "IP6"
+		}
+		if md.Streams[0] != nil {
+			setLocalFn(md, md.Family)
+		}
+		addr := conn.Addr
+		adv := netip.AddrPortFrom(addr, uint16(m.Port))
+		advRTCP := netip.AddrPortFrom(addr, uint16(rtcpPort))
+		if rtcpAddr.IsValid() {
+			advRTCP = netip.AddrPortFrom(rtcpAddr, uint16(rtcpPort))
+		}
+		ep, epRTCP := adv, advRTCP
+		if useSource {
+			ep = netip.AddrPortFrom(p.ReceivedFrom, uint16(m.Port))
+			epRTCP = netip.AddrPortFrom(p.ReceivedFrom, uint16(rtcpPort))
+		}
+		if md.RTCPMuxOffered && rtcpPort == m.Port {
+			epRTCP = ep
+		}
+		if md.Streams[0] != nil {
+			md.Streams[0].Endpoint, md.Streams[0].Advertised = ep, adv
+			md.Streams[1].Endpoint, md.Streams[1].Advertised = epRTCP, advRTCP
+		}
+	}
+}
+
+// direction returns the direction attribute in effect for a media, as
+// rtpengine 10.5 picks it: the first of recvonly, sendonly, inactive,
+// sendrecv present at media or session level ("" if none).
+func direction(sess, media []sdp.Line) string {
+	have := map[string]bool{}
+	for _, ls := range [][]sdp.Line{sess, media} {
+		for _, a := range sdp.Attrs(ls) {
+			if isDirection(a.Name) {
+				have[strings.ToLower(a.Name)] = true
+			}
+		}
+	}
+	for _, d := range []string{"recvonly", "sendonly", "inactive", "sendrecv"} {
+		if have[d] {
+			return d
+		}
+	}
+	return ""
+}
+
+func isDirection(s string) bool {
+	switch strings.ToLower(s) {
+	case "sendrecv", "sendonly", "recvonly", "inactive":
+		return true
+	}
+	return false
+}
+
+func dirBits(d string) (send, recv bool) {
+	switch d {
+	case "sendonly":
+		return true, false
+	case "recvonly":
+		return false, true
+	case "inactive":
+		return false, false
+	}
+	return true, true
+}
+
+func dirName(send, recv bool) string {
+	switch {
+	case send && recv:
+		return "sendrecv"
+	case send:
+		return "sendonly"
+	case recv:
+		return "recvonly"
+	}
+	return "inactive"
+}
+
+func parsePort(s string) (int, error) {
+	n := 0
+	if s == "" || len(s) > 5 {
+		return 0, errors.New("bad port")
+	}
+	for _, ch := range s {
+		if ch < '0' || ch > '9' {
+			return 0, errors.New("bad port")
+		}
+		n = n*10 + int(ch-'0')
+	}
+	if n > 65535 {
+		return 0, errors.New("bad port")
+	}
+	return n, nil
+}
+
+// updateForwarding publishes new snapshots for both parties' streams:
+// what arrives from src goes out of dst's sockets to dst, and back.
+func updateForwarding(a, b *Monologue) {
+	n := len(a.Medias)
+	if len(b.Medias) < n {
+		n = len(b.Medias)
+	}
+	for i := 0; i < n; i++ {
+		ma, mb := a.Medias[i], b.Medias[i]
+		for k := 0; k < 2; k++ {
+			sa, sb := ma.Streams[k], mb.Streams[k]
+			if sa == nil || sb == nil {
+				continue
+			}
+			sa.SetForwarding(&Forwarding{Sink: sb, Peer: sa.Endpoint, Send: ma.Send})
+			sb.SetForwarding(&Forwarding{Sink: sa, Peer: sb.Endpoint, Send: mb.Send})
+		}
+	}
+}

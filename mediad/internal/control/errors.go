@@ -1,0 +1,56 @@
+package control
+
+import (
+	"errors"
+
+	"sipmedia/mediad/internal/call"
+	"sipmedia/ngproto"
+)
+
+// reasons maps every signalling error to rtpengine's exact error-reason
+// string (daemon/call_interfaces.c). Proxies match on these strings
+// (OpenSIPS fails over on "Ran out of ports" and "Parallel session limit
+// reached"), so this table is the only place they are spelled.
+var reasons = []struct {
+	err    error
+	reason string
+}{
+	{errNoSDP, "No SDP body in message"},
+	{errNoCallID, "No call-id in message"},
+	{errNoFromTag, "No from-tag in message"},
+	{errNoToTag, "No to-tag in message"},
+	{call.ErrUnknownCall, "Unknown call-id"},
+	{call.ErrParseSDP, "Failed to parse SDP"},
+	{call.ErrIncompleteSDP, "Incomplete SDP specification"},
+	{call.ErrDialogue, "Invalid dialogue association"},
+	{call.ErrRewriteSDP, "Error rewriting SDP"},
+	{call.ErrNoPorts, ngproto.ReasonNoPorts},
+	{call.ErrSessionLimit, ngproto.ReasonSessionLimit},
+	{call.ErrNotFound, ngproto.WarningCallNotFound},
+	{errUnrecognized, "Unrecognized command"},
+}
+
+// Request validation errors of this package.
+var (
+	errNoSDP        = errors.New("no SDP body")
+	errNoCallID     = errors.New("no call-id")
+	errNoFromTag    = errors.New("no from-tag")
+	errNoToTag      = errors.New("no to-tag")
+	errUnrecognized = errors.New("unrecognized command")
+)
+
+// reason returns the NG error-reason for err.
+func reason(err error) string {
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return ngproto.Reason(err)
+}
+
+// unsupported is the reply to a command rtpengine knows and mediad does
+// not implement yet. It names the command and is not a failover reason.
+func unsupported(cmd string) ngproto.Dict {
+	return ngproto.ErrorReply("Unsupported command '" + cmd + "'")
+}

@@ -1,0 +1,227 @@
+// Package control owns mediad's NG command handlers: it turns an NG
+// request dictionary into a call registry operation and the result into
+// rtpengine's reply dictionary, with rtpengine's exact error strings
+// (errors.go). It does no framing (ngproto) and holds no call state
+// (call).
+package control
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"sipmedia/mediad/internal/call"
+	"sipmedia/ngproto"
+)
+
+// CLIRunner runs one CLI command and returns its text output (package cli).
+type CLIRunner interface {
+	Run(ctx context.Context, command string) string
+}
+
+// Handler serves NG requests. It implements ngproto.Handler.
+type Handler struct {
+	reg   *call.Registry
+	cli   CLIRunner
+	log   *slog.Logger
+	stats *ctlStats
+}
+
+// NewHandler builds the NG handler. cli may be nil (the cli command then
+// answers with an error).
+func NewHandler(reg *call.Registry, cli CLIRunner, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{reg: reg, cli: cli, log: log, stats: newCtlStats()}
+}
+
+// notSupported are the commands rtpengine 10.5 knows that mediad does not
+// implement yet (include/control_ng.h).
+var notSupported = map[string]bool{
+	"start recording": true, "stop recording": true, "pause recording": true,
+	"start forwarding": true, "stop forwarding": true,
+	"block DTMF": true, "unblock DTMF": true, "block media": true, "unblock media": true,
+	"silence media": true, "unsilence media": true,
+	"play media": true, "stop media": true, "play DTMF": true,
+	"publish": true, "subscribe request": true, "subscribe answer": true, "unsubscribe": true,
+	"inject start": true, "inject stop": true, "connect": true,
+	"transform": true, "create": true, "create answer": true, "mesh": true,
+}
+
+// ServeNG handles one decoded request.
+func (h *Handler) ServeNG(ctx context.Context, d ngproto.Dict, from netip.AddrPort) ngproto.Dict {
+	start := time.Now()
+	req, err := ngproto.ParseRequest(d)
+	if err != nil {
+		h.log.Warn("bad NG request", "from", from, "err", err)
+		h.stats.record(from, "", time.Since(start), true)
+		return ngproto.ErrorReply(ngproto.Reason(err))
+	}
+	reply := h.dispatch(ctx, req)
+	isErr := reply.Str("result") == "error"
+	h.stats.record(from, req.Command, time.Since(start), isErr)
+	if isErr {
+		h.log.Info("NG error", "command", req.Command, "call-id", req.CallID, "from", from, "reason", reply.Str("error-reason"))
+	} else {
+		h.log.Debug("NG reply", "command", req.Command, "call-id", req.CallID, "from", from)
+	}
+	return reply
+}
+
+func (h *Handler) dispatch(ctx context.Context, req *ngproto.Request) ngproto.Dict {
+	switch req.Command {
+	case "ping":
+		return ngproto.Pong()
+	case "offer":
+		return h.offerAnswer(req, false)
+	case "answer":
+		return h.offerAnswer(req, true)
+	case "delete":
+		return h.delete(req)
+	case "query":
+		return h.query(req)
+	case "list":
+		return h.list(req)
+	case "statistics":
+		return h.statistics()
+	case "cli", "CLI":
+		return h.runCLI(ctx, req)
+	}
+	if notSupported[req.Command] {
+		return unsupported(req.Command)
+	}
+	return ngproto.ErrorReply(reason(errUnrecognized))
+}
+
+func (h *Handler) offerAnswer(req *ngproto.Request, answer bool) ngproto.Dict {
+	if req.SDP == "" {
+		return ngproto.ErrorReply(reason(errNoSDP))
+	}
+	if req.CallID == "" {
+		return ngproto.ErrorReply(reason(errNoCallID))
+	}
+	if req.FromTag == "" {
+		return ngproto.ErrorReply(reason(errNoFromTag))
+	}
+	if answer && req.ToTag == "" {
+		return ngproto.ErrorReply(reason(errNoToTag))
+	}
+	p := params(req)
+	var (
+		out string
+		err error
+	)
+	if answer {
+		out, err = h.reg.Answer(p)
+	} else {
+		out, err = h.reg.Offer(p)
+	}
+	if err != nil {
+		return ngproto.ErrorReply(reason(err))
+	}
+	r := ngproto.OK()
+	r["sdp"] = out
+	return r
+}
+
+// params maps the typed NG request onto the registry's parameters.
+func params(req *ngproto.Request) *call.Params {
+	p := &call.Params{
+		CallID: req.CallID, FromTag: req.FromTag, ToTag: req.ToTag, ViaBranch: req.ViaBranch,
+		Label: req.Label, SDP: req.SDP,
+		Flags: req.Flags, Replace: set(req.Replace), RTCPMux: set(req.RTCPMux),
+		ICE: req.ICE, DTLS: req.DTLS, TransportProtocol: req.TransportProtocol,
+		MediaAddress: req.MediaAddress, AddressFamily: req.AddressFamily,
+		Interface: req.Interface, Direction: req.Direction,
+	}
+	if n := len(req.ReceivedFrom); n > 0 {
+		if a, err := netip.ParseAddr(req.ReceivedFrom[n-1]); err == nil {
+			p.ReceivedFrom = a
+		}
+	}
+	return p
+}
+
+func set(l []string) map[string]bool {
+	m := make(map[string]bool, len(l))
+	for _, s := range l {
+		m[strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(s, "_", "-"), " ", "-"))] = true
+	}
+	return m
+}
+
+func (h *Handler) delete(req *ngproto.Request) ngproto.Dict {
+	if req.CallID == "" {
+		return ngproto.ErrorReply(reason(errNoCallID))
+	}
+	dp := call.DeleteParams{
+		CallID: req.CallID, FromTag: req.FromTag, ToTag: req.ToTag, ViaBranch: req.ViaBranch,
+		UseToTag: req.Flags["to-tag"],
+		// rtpengine 10.5 returns statistics only for a delete naming a
+		// from-tag; "fast" (newer rtpengine) suppresses them.
+		Fast: req.Flags["fast"] || req.FromTag == "",
+	}
+	if req.HasDeleteDelay {
+		dp.Delay, dp.HasDelay = time.Duration(req.DeleteDelay)*time.Second, true
+	}
+	st, err := h.reg.Delete(dp)
+	if err != nil {
+		if req.Flags["fatal"] {
+			return ngproto.ErrorReply(reason(err))
+		}
+		return ngproto.OKWarning(reason(err))
+	}
+	if st == nil {
+		return ngproto.OK()
+	}
+	r := renderStats(st)
+	r["result"] = "ok"
+	return r
+}
+
+func (h *Handler) query(req *ngproto.Request) ngproto.Dict {
+	if req.CallID == "" {
+		return ngproto.ErrorReply(reason(errNoCallID))
+	}
+	st, err := h.reg.Query(req.CallID, req.FromTag, req.ToTag)
+	if err != nil {
+		return ngproto.ErrorReply(reason(err))
+	}
+	r := renderStats(st)
+	r["result"] = "ok"
+	return r
+}
+
+func (h *Handler) list(req *ngproto.Request) ngproto.Dict {
+	limit := 32
+	if _, ok := req.Raw.Get("limit"); ok {
+		limit = int(req.Limit)
+	}
+	var ids []string
+	if limit > 0 {
+		ids = h.reg.List(limit)
+	}
+	calls := make([]any, len(ids))
+	for i, id := range ids {
+		calls[i] = id
+	}
+	r := ngproto.OK()
+	r["calls"] = calls
+	return r
+}
+
+func (h *Handler) runCLI(ctx context.Context, req *ngproto.Request) ngproto.Dict {
+	if h.cli == nil {
+		return ngproto.ErrorReply("CLI not available")
+	}
+	body := req.Body
+	if body == "" {
+		return ngproto.ErrorReply("No CLI command in message")
+	}
+	r := ngproto.OK()
+	r["response"] = h.cli.Run(ctx, body)
+	return r
+}

@@ -1,0 +1,197 @@
+package control
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"sipmedia/ngproto"
+)
+
+// statCommands are rtpengine's per-command statistics names: the NG
+// command and its short name in controlstatistics (in rtpengine's order).
+var statCommands = []struct{ cmd, short string }{
+	{"ping", "ping"}, {"offer", "offer"}, {"answer", "answer"}, {"delete", "delete"},
+	{"query", "query"}, {"list", "list"},
+	{"start recording", "startrec"}, {"stop recording", "stoprec"},
+	{"start forwarding", "startfwd"}, {"stop forwarding", "stopfwd"},
+	{"block DTMF", "blkdtmf"}, {"unblock DTMF", "unblkdtmf"},
+	{"block media", "blkmedia"}, {"unblock media", "unblkmedia"},
+	{"play media", "playmedia"}, {"stop media", "stopmedia"}, {"play DTMF", "playdtmf"},
+	{"statistics", "stats"},
+	{"silence media", "slnmedia"}, {"unsilence media", "unslnmedia"},
+	{"publish", "pub"}, {"subscribe request", "subreq"}, {"subscribe answer", "subans"},
+	{"unsubscribe", "unsub"},
+}
+
+type cmdStat struct {
+	count    int64
+	duration time.Duration
+}
+
+type proxyStat struct {
+	cmds   map[string]*cmdStat
+	errors int64
+}
+
+// ctlStats counts requests per proxy and command ("controlstatistics").
+type ctlStats struct {
+	mu      sync.Mutex
+	proxies map[string]*proxyStat
+}
+
+func newCtlStats() *ctlStats { return &ctlStats{proxies: map[string]*proxyStat{}} }
+
+func (s *ctlStats) record(from netip.AddrPort, cmd string, d time.Duration, isErr bool) {
+	key := from.Addr().String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.proxies[key]
+	if p == nil {
+		p = &proxyStat{cmds: map[string]*cmdStat{}}
+		s.proxies[key] = p
+	}
+	if isErr {
+		p.errors++
+	}
+	c := p.cmds[cmd]
+	if c == nil {
+		c = &cmdStat{}
+		p.cmds[cmd] = c
+	}
+	c.count++
+	c.duration += d
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.6f", d.Seconds()) }
+
+// statistics renders the "statistics" reply in rtpengine's shape.
+func (h *Handler) statistics() ngproto.Dict {
+	reg := h.reg
+	n := int64(reg.Len())
+	c := reg.Counters()
+	current := ngproto.Dict{
+		"sessionsown": n, "sessionsforeign": int64(0), "sessionstotal": n, "transcodedmedia": int64(0),
+		"packetrate_user": int64(0), "byterate_user": int64(0), "errorrate_user": int64(0),
+		"packetrate_kernel": int64(0), "byterate_kernel": int64(0), "errorrate_kernel": int64(0),
+		"packetrate": int64(0), "byterate": int64(0), "errorrate": int64(0),
+		"media_userspace": int64(0), "media_kernel": int64(0), "media_mixed": int64(0),
+	}
+	ended := c.Ended.Load()
+	total := time.Duration(c.TotalDurationNs.Load())
+	avg := time.Duration(0)
+	if ended > 0 {
+		avg = total / time.Duration(ended)
+	}
+	totals := ngproto.Dict{
+		"uptime":                    fmt.Sprintf("%d", int64(time.Since(reg.Started()).Seconds())),
+		"managedsessions":           int64(c.Managed.Load()),
+		"rejectedsessions":          int64(c.Rejected.Load()),
+		"timeoutsessions":           int64(c.Timeout.Load()),
+		"silenttimeoutsessions":     int64(0),
+		"finaltimeoutsessions":      int64(0),
+		"offertimeoutsessions":      int64(c.OfferTimeout.Load()),
+		"regularterminatedsessions": int64(c.Regular.Load()),
+		"forcedterminatedsessions":  int64(c.Forced.Load()),
+		"relayedpackets_user":       int64(0), "relayedpacketerrors_user": int64(0), "relayedbytes_user": int64(0),
+		"relayedpackets_kernel": int64(0), "relayedpacketerrors_kernel": int64(0), "relayedbytes_kernel": int64(0),
+		"relayedpackets": int64(0), "relayedpacketerrors": int64(0), "relayedbytes": int64(0),
+		"zerowaystreams": int64(0), "onewaystreams": int64(0),
+		"avgcallduration":           secs(avg),
+		"totalcallsduration":        secs(total),
+		"totalcallsduration2":       "0.000000",
+		"totalcallsduration_stddev": "0.000000",
+	}
+	interval := ngproto.Dict{
+		"totalcallsduration": "0.000000",
+		"minmanagedsessions": int64(0),
+		"maxmanagedsessions": int64(0),
+	}
+	for _, sc := range statCommands {
+		for _, k := range []string{"min", "max", "avg"} {
+			interval[k+sc.cmd+"delay"] = "0.000000"
+		}
+	}
+	for _, sc := range statCommands {
+		for _, k := range []string{"min", "max", "avg"} {
+			interval[k+sc.cmd+"requestrate"] = "0"
+		}
+	}
+	mos := ngproto.Dict{
+		"mos_total": "0.000000", "mos2_total": "0.000000", "mos_samples_total": int64(0),
+		"mos_average": "0.000000", "mos_stddev": "0.000000",
+	}
+	return ngproto.Dict{
+		"result": "ok",
+		"statistics": ngproto.Dict{
+			"currentstatistics":  current,
+			"totalstatistics":    totals,
+			"intervalstatistics": interval,
+			"mos":                mos,
+			"controlstatistics":  h.stats.render(),
+			"interfaces":         h.interfaces(),
+			"transcoders":        []any{},
+		},
+	}
+}
+
+func (s *ctlStats) render() ngproto.Dict {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.proxies))
+	for k := range s.proxies {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := ngproto.Dict{}
+	sums := map[string]int64{}
+	proxies := make([]any, 0, len(keys))
+	for _, k := range keys {
+		p := s.proxies[k]
+		pd := ngproto.Dict{"proxy": k, "errorcount": p.errors}
+		for _, sc := range statCommands {
+			var cs cmdStat
+			if c := p.cmds[sc.cmd]; c != nil {
+				cs = *c
+			}
+			pd[sc.short+"count"] = cs.count
+			pd[sc.short+"duration"] = secs(cs.duration)
+			sums[sc.short] += cs.count
+		}
+		proxies = append(proxies, pd)
+	}
+	out["proxies"] = proxies
+	for _, sc := range statCommands {
+		out["total"+sc.short+"count"] = sums[sc.short]
+	}
+	return out
+}
+
+// interfaces renders the port usage of every configured address.
+func (h *Handler) interfaces() []any {
+	cfg := h.reg.Config()
+	used := int64(h.reg.PortsInUse())
+	total := int64(cfg.PortMax - cfg.PortMin + 1)
+	if total < 0 {
+		total = 0
+	}
+	out := make([]any, 0, len(cfg.Interfaces))
+	for _, i := range cfg.Interfaces {
+		pct := "0.00"
+		if total > 0 {
+			pct = fmt.Sprintf("%.2f", float64(used)*100/float64(total))
+		}
+		out = append(out, ngproto.Dict{
+			"name":    i.Name,
+			"address": i.Address.String(),
+			"ports": ngproto.Dict{
+				"min": int64(cfg.PortMin), "max": int64(cfg.PortMax),
+				"used": used, "used_pct": pct, "free": total - used, "totals": total,
+				"last": int64(0),
+			},
+		})
+	}
+	return out
+}
