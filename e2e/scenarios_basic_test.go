@@ -340,7 +340,7 @@ var globalAllowances = []ngcmp.Allowance{
 		// address (mediad-layout.md), so its IPv6 candidates reuse the IPv4
 		// ports.
 		Path:   `sdp@\d+`,
-		Value:  `^"a=candidate:\S+ \d UDP \d+ ::1 PORT`,
+		Value:  `^"a=candidate:\S+ \d UDP \d+ ::1 C?PORT`,
 		Reason: "mediad binds the same port numbers on every interface address",
 	},
 }

@@ -257,6 +257,7 @@ func scenarios() []scenario {
 	var out []scenario
 	out = append(out, basicScenarios()...)
 	out = append(out, mediaScenarios()...)
+	out = append(out, webrtcScenarios()...)
 	out = append(out, controlScenarios()...)
 	return out
 }

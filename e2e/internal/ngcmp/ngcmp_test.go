@@ -26,6 +26,7 @@ func TestSDPNormalisesDaemonValues(t *testing.T) {
 		"a=tls-id:0123456789abcdef0123456789abcdef",
 		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:Z3J1bnR5c2VjcmV0a2V5aXNncmVhdGJveTEy|2^31",
 		"m=video 2000 RTP/AVP 96",
+		"m=audio 30002 RTP/AVP 0",
 		"",
 	}, "\r\n")
 	got := n.SDP(in)
@@ -40,12 +41,13 @@ func TestSDPNormalisesDaemonValues(t *testing.T) {
 		"a=ice-ufrag:ICEUFRAG1",
 		"a=ice-pwd:ICEPWD1",
 		"a=candidate:FOUNDATION1 1 UDP 2130706431 127.0.0.1 PORT1 typ host",
-		"a=candidate:FOUNDATION2 1 UDP 2130706175 ::1 PORT2 typ host",
-		"a=candidate:FOUNDATION1 2 UDP 2130706430 127.0.0.1 PORT1+1 typ relay raddr 127.0.0.1 rport PORT2",
+		"a=candidate:FOUNDATION2 1 UDP 2130706175 ::1 CPORT1 typ host",
+		"a=candidate:FOUNDATION1 2 UDP 2130706430 127.0.0.1 PORT1+1 typ relay raddr 127.0.0.1 rport CPORT1",
 		"a=fingerprint:sha-256 FINGERPRINT1",
 		"a=tls-id:TLSID1",
 		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:KEY1(len 36)|2^31",
 		"m=video 2000 RTP/AVP 96",
+		"m=audio PORT2 RTP/AVP 0",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -39,8 +39,8 @@ func (s *symbols) get(v string) string {
 type Normalizer struct {
 	PortMin, PortMax int // the daemon's media port range (-m/-M)
 
-	ports, ufrag, pwd, found, fpr, tlsid, key, looper, sessid symbols
-	inputIDs                                                  map[string]bool
+	ports, cports, ufrag, pwd, found, fpr, tlsid, key, looper, sessid symbols
+	inputIDs                                                          map[string]bool
 }
 
 // NewNormalizer returns a normalizer for a daemon using ports [min, max].
@@ -48,6 +48,7 @@ func NewNormalizer(min, max int) *Normalizer {
 	return &Normalizer{
 		PortMin: min, PortMax: max,
 		ports:  symbols{prefix: "PORT"},
+		cports: symbols{prefix: "CPORT"},
 		ufrag:  symbols{prefix: "ICEUFRAG"},
 		pwd:    symbols{prefix: "ICEPWD"},
 		found:  symbols{prefix: "FOUNDATION"},
@@ -92,6 +93,22 @@ func (n *Normalizer) port(tok string) string {
 		return below + "+1"
 	}
 	return n.ports.get(tok)
+}
+
+// candPort maps a candidate's port: a port already seen in m=/a=rtcp keeps
+// its symbol; a port that appears only in candidates (rtpengine gives each
+// address of an interface its own ports) is numbered separately, CPORTn,
+// so that a daemon that differs only there does not shift the numbering of
+// every later port.
+func (n *Normalizer) candPort(tok string) string {
+	p, err := strconv.Atoi(tok)
+	if err != nil || p < n.PortMin || p > n.PortMax {
+		return tok
+	}
+	if sym, ok := n.ports.m[tok]; ok {
+		return sym
+	}
+	return n.cports.get(tok)
 }
 
 var numRE = regexp.MustCompile(`\b\d{2,5}\b`)
@@ -161,10 +178,10 @@ func (n *Normalizer) sdpLine(l string) string {
 		f := strings.Fields(l)
 		if len(f) >= 6 {
 			f[0] = "a=candidate:" + n.found.get(strings.TrimPrefix(f[0], "a=candidate:"))
-			f[5] = n.port(f[5])
+			f[5] = n.candPort(f[5])
 			for i := 6; i+1 < len(f); i++ {
 				if f[i] == "rport" {
-					f[i+1] = n.port(f[i+1])
+					f[i+1] = n.candPort(f[i+1])
 				}
 			}
 			return strings.Join(f, " ")
