@@ -407,13 +407,8 @@ func normalize(v any, depth int) any {
 		}
 		return out
 	case map[string]any:
-		d := make(Dict, len(x))
-		for k, e := range x {
-			if n := normalize(e, depth+1); n != nil {
-				d[k] = n
-			}
-		}
-		return d
+		// same underlying type: convert in place, no copy
+		return normalize(Dict(x), depth)
 	case Dict:
 		for k, e := range x {
 			if n := normalize(e, depth+1); n != nil {

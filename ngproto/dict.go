@@ -45,13 +45,35 @@ func (d Dict) Get(key string) (any, bool) {
 	if v, ok := d[key]; ok {
 		return v, true
 	}
-	nk := normKey(key)
 	for k, v := range d {
-		if normKey(k) == nk {
+		if keyEqual(k, key) {
 			return v, true
 		}
 	}
 	return nil, false
+}
+
+// keyEqual compares two keys as normKey would, without allocating.
+func keyEqual(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if foldKeyByte(a[i]) != foldKeyByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func foldKeyByte(c byte) byte {
+	switch {
+	case c == ' ' || c == '_':
+		return '-'
+	case c >= 'A' && c <= 'Z':
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // Has reports whether key (or an alias) is present.
@@ -62,9 +84,8 @@ func (d Dict) Has(key string) bool {
 
 // Delete removes key and all its aliases.
 func (d Dict) Delete(key string) {
-	nk := normKey(key)
 	for k := range d {
-		if k == key || normKey(k) == nk {
+		if keyEqual(k, key) {
 			delete(d, k)
 		}
 	}
