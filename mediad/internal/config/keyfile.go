@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -175,4 +176,19 @@ func (c *Config) applyFile(data []byte, section string, given map[string]bool) e
 		}
 	}
 	return nil
+}
+
+// FileValue returns the raw value of key in section of an ini file (for
+// tools such as `mediad ctl` that read listen-cli like rtpengine-ctl).
+func FileValue(path, section, key string) (string, bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", false, err
+	}
+	kf, err := parseKeyFile(data)
+	if err != nil {
+		return "", false, fmt.Errorf("%s: %w", path, err)
+	}
+	v, ok := kf[section][key]
+	return strings.TrimSpace(v), ok, nil
 }

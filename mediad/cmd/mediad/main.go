@@ -1,0 +1,47 @@
+// Command mediad is an rtpengine-compatible media daemon. It takes
+// rtpengine's command line and config file; `mediad ctl <command>` is a
+// CLI client equivalent to rtpengine-ctl.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"sipmedia/mediad/internal/config"
+	"sipmedia/mediad/internal/daemon"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "ctl" {
+		return ctl(args[1:], stdout, stderr)
+	}
+	cfg, err := config.Parse(args)
+	switch {
+	case errors.Is(err, config.ErrHelp):
+		fmt.Fprint(stdout, config.Usage("mediad"))
+		return 0
+	case errors.Is(err, config.ErrVersion):
+		fmt.Fprintf(stderr, "Version: %s\n", daemon.Version)
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "mediad: bad command line: %v\n", err)
+		return 1
+	}
+	log := daemon.NewLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := daemon.Run(ctx, cfg, log, daemon.Options{}); err != nil {
+		log.Error("mediad stopped", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,168 @@
+// Package daemon assembles mediad: configuration, port allocator, call
+// registry, NG control server and CLI port, run until the context ends and
+// then shut down cleanly (listeners closed, calls released, goroutines
+// stopped, pidfile removed). It owns no protocol logic of its own.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"sipmedia/mediad/internal/cli"
+	"sipmedia/mediad/internal/config"
+	"sipmedia/mediad/internal/ports"
+	"sipmedia/ngproto"
+)
+
+// Version is reported by --version (rtpengine prints "Version: X").
+const Version = "mediad-0.1 (rtpengine 10.5 compatible)"
+
+// Ready, if set in Options, receives the bound listener addresses once
+// every listener is open.
+type Options struct {
+	Ready func(Addrs)
+}
+
+// Addrs are the bound listener addresses ("" when disabled).
+type Addrs struct {
+	NG, CLI string
+}
+
+// Run starts mediad with cfg and blocks until ctx is done or a listener
+// fails; it returns after everything has stopped.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Unimplemented) > 0 {
+		log.Warn("options accepted for rtpengine compatibility but not implemented by mediad (ignored)",
+			"options", strings.Join(cfg.Unimplemented, " "))
+	}
+	if len(cfg.Args) > 0 {
+		log.Warn("ignoring stray command-line arguments", "args", strings.Join(cfg.Args, " "))
+	}
+	if cfg.NoFallback && cfg.Table >= 0 {
+		return fmt.Errorf("kernel forwarding table %d requested with --no-fallback, but mediad's control plane has no kernel forwarding", cfg.Table)
+	}
+
+	alloc, err := ports.New(cfg.PortMin, cfg.PortMax, log.With("component", "ports"))
+	if err != nil {
+		return err
+	}
+	core, err := newCore(cfg, alloc, log)
+	if err != nil {
+		return err
+	}
+	// Calls are released after every listener and timer has stopped.
+	defer core.close()
+
+	runner := cli.NewRunner(*cfg, core.calls, alloc, log.With("component", "cli"))
+	handler := core.handler(runner)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+		addrs    Addrs
+	)
+	fail := func(e error) {
+		errOnce.Do(func() { firstErr = e })
+		cancel()
+	}
+	defer func() {
+		cancel()
+		wg.Wait()
+		if err == nil {
+			err = firstErr
+		}
+	}()
+
+	if cfg.ListenNG != "" {
+		conn, err := listenUDP(cfg.ListenNG)
+		if err != nil {
+			return fmt.Errorf("NG listener (--listen-ng): %w", err)
+		}
+		addrs.NG = conn.LocalAddr().String()
+		srv := &ngproto.Server{Handler: handler, Logger: log.With("component", "ng")}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer conn.Close()
+			if err := srv.Serve(ctx, conn); err != nil && ctx.Err() == nil {
+				fail(fmt.Errorf("NG server: %w", err))
+			}
+		}()
+		log.Info("NG control listening", "addr", addrs.NG)
+	}
+	if cfg.ListenCLI != "" {
+		ln, err := net.Listen("tcp", cfg.ListenCLI)
+		if err != nil {
+			return fmt.Errorf("CLI listener (--listen-cli): %w", err)
+		}
+		addrs.CLI = ln.Addr().String()
+		srv := &cli.Server{Runner: runner, Logger: log.With("component", "cli")}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ctx, ln); err != nil && ctx.Err() == nil {
+				fail(err)
+			}
+		}()
+		log.Info("CLI listening", "addr", addrs.CLI)
+	}
+	if core.run != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			core.run(ctx)
+		}()
+	}
+
+	if cfg.PidFile != "" {
+		if err := writePidFile(cfg.PidFile); err != nil {
+			return err
+		}
+		defer func() {
+			if rerr := os.Remove(cfg.PidFile); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				log.Warn("removing pidfile", "file", cfg.PidFile, "err", rerr)
+			}
+		}()
+	}
+	ifs := make([]string, 0, len(cfg.Interfaces))
+	for _, i := range cfg.Interfaces {
+		ifs = append(ifs, i.Name+"/"+i.Address.String()+"!"+i.Advertised.String())
+	}
+	log.Info("Startup complete", "version", Version, "interfaces", strings.Join(ifs, " "),
+		"ports", strconv.Itoa(cfg.PortMin)+"-"+strconv.Itoa(cfg.PortMax))
+	if opts.Ready != nil {
+		opts.Ready(addrs)
+	}
+
+	<-ctx.Done()
+	log.Info("Shutting down", "version", Version)
+	return nil
+}
+
+func listenUDP(addr string) (*net.UDPConn, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return net.ListenUDP("udp", ua)
+}
+
+func writePidFile(path string) error {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("writing pidfile: %w", err)
+	}
+	return nil
+}
