@@ -29,6 +29,10 @@ type Spec struct {
 	Path   string   // executable
 	Args   []string // command line, without the executable
 	NGAddr string   // host:port of the NG UDP listener, polled with ping
+	// Ready, when set, replaces the NG ping as the readiness check (for
+	// daemons without an NG listener, e.g. sipproxy: see TCPReady). It is
+	// called repeatedly until it returns nil.
+	Ready func(ctx context.Context) error
 	// Output receives the daemon's stdout and stderr; nil keeps the last
 	// 64 KiB in memory for Output().
 	Output io.Writer
@@ -104,14 +108,19 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	defer cancel()
 	if err := p.waitPing(wctx); err != nil {
 		p.Stop()
-		return nil, fmt.Errorf("%s did not answer ping on %s: %w; output:\n%s", spec.Name, spec.NGAddr, err, p.Output())
+		return nil, fmt.Errorf("%s did not become ready (NG %s): %w; output:\n%s", spec.Name, spec.NGAddr, err, p.Output())
 	}
 	return p, nil
 }
 
 func (p *Process) waitPing(ctx context.Context) error {
 	for {
-		err := Ping(ctx, p.Spec.NGAddr, 200*time.Millisecond)
+		var err error
+		if p.Spec.Ready != nil {
+			err = p.Spec.Ready(ctx)
+		} else {
+			err = Ping(ctx, p.Spec.NGAddr, 200*time.Millisecond)
+		}
 		if err == nil {
 			return nil
 		}
@@ -186,6 +195,21 @@ func Ping(ctx context.Context, addr string, timeout time.Duration) error {
 			return fmt.Errorf("unexpected reply %q", buf[:n])
 		}
 		return nil
+	}
+}
+
+// TCPReady returns a readiness check that succeeds once addr accepts a
+// TCP connection.
+func TCPReady(addr string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		c, err := d.DialContext(dctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
 	}
 }
 

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -29,5 +31,26 @@ func TestStartFailsForDeadDaemon(t *testing.T) {
 	_, err = Start(context.Background(), Spec{Name: "false", Path: "/bin/false", NGAddr: ng, StartTimeout: 2 * time.Second})
 	if err == nil {
 		t.Fatalf("Start succeeded for a process that never answers")
+	}
+}
+
+func TestReadyCheckReplacesPing(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("skipping: python3 not installed")
+	}
+	port, err := FreeTCPPort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	// A shell that listens on TCP via bash's /dev/tcp is not possible;
+	// python3's http.server is: it never answers NG, only TCP.
+	p := StartTB(t, Spec{
+		Name: "http", Path: "python3",
+		Args:  []string{"-m", "http.server", "--bind", "127.0.0.1", strconv.Itoa(port)},
+		Ready: TCPReady(addr),
+	})
+	if gone, _ := p.Exited(); gone {
+		t.Fatalf("exited")
 	}
 }
