@@ -2,6 +2,7 @@ package call
 
 import (
 	"net/netip"
+	"sort"
 	"time"
 )
 
@@ -11,6 +12,8 @@ type CallStats struct {
 	CallID     string
 	Created    time.Time
 	LastSignal time.Time
+	Proxy      string
+	Deleting   bool // a delete is pending (delete-delay)
 	Tags       []TagStats // in creation order
 	RTP, RTCP  Counts     // totals
 }
@@ -19,6 +22,7 @@ type CallStats struct {
 type TagStats struct {
 	Key       string // tag, or "<untagged N>"
 	Tag       string
+	Answerer  bool // created as the receiving side of an offer
 	Label     string
 	ViaBranch string
 	Created   time.Time
@@ -145,9 +149,9 @@ func (r *Registry) Delete(p DeleteParams) (*CallStats, error) {
 }
 
 func (c *Call) statsLocked() *CallStats {
-	st := &CallStats{CallID: c.ID, Created: c.created, LastSignal: c.lastSignal}
+	st := &CallStats{CallID: c.ID, Created: c.created, LastSignal: c.lastSignal, Proxy: c.proxy, Deleting: !c.deleteAt.IsZero()}
 	for _, m := range c.monologues {
-		ts := TagStats{Key: m.key(), Tag: m.Tag, Label: m.Label, ViaBranch: m.ViaBranch, Created: m.Created}
+		ts := TagStats{Key: m.key(), Tag: m.Tag, Answerer: m.answerer, Label: m.Label, ViaBranch: m.ViaBranch, Created: m.Created}
 		if m.peer != nil {
 			ts.Peers = []string{m.peer.Tag}
 		}
@@ -211,28 +215,22 @@ func (c *Call) statsLocked() *CallStats {
 	return st
 }
 
-// Session is a one-line summary of a call for the CLI.
-type Session struct {
-	CallID   string
-	Created  time.Time
-	Deleting bool
-	Tags     []string
-}
-
-// Sessions lists every call.
-func (r *Registry) Sessions() []Session {
-	var out []Session
+// All returns the statistics of every call, oldest first.
+func (r *Registry) All() []*CallStats {
+	var out []*CallStats
 	for _, c := range r.snapshot() {
 		c.mu.Lock()
 		if !c.gone {
-			s := Session{CallID: c.ID, Created: c.created, Deleting: !c.deleteAt.IsZero()}
-			for _, m := range c.monologues {
-				s.Tags = append(s.Tags, m.key())
-			}
-			out = append(out, s)
+			out = append(out, c.statsLocked())
 		}
 		c.mu.Unlock()
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].CallID < out[j].CallID
+	})
 	return out
 }
 

@@ -29,6 +29,8 @@ type Params struct {
 	ReceivedFrom      netip.Addr
 	Interface         string
 	Direction         []string
+	// Proxy is the address the request came from (CLI "proxy:").
+	Proxy string
 }
 
 func (p *Params) flag(f string) bool { return p.Flags[f] }
@@ -134,6 +136,9 @@ func (r *Registry) offerLocked(c *Call, p *Params, in *sdp.Session, now time.Tim
 	from.peer, to.peer = to, from
 	if p.Label != "" {
 		from.Label = p.Label
+	}
+	if c.proxy == "" {
+		c.proxy = p.Proxy
 	}
 	if p.ViaBranch != "" && to.Tag == "" {
 		to.ViaBranch = p.ViaBranch

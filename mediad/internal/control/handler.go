@@ -60,7 +60,7 @@ func (h *Handler) ServeNG(ctx context.Context, d ngproto.Dict, from netip.AddrPo
 		h.stats.record(from, "", time.Since(start), true)
 		return ngproto.ErrorReply(ngproto.Reason(err))
 	}
-	reply := h.dispatch(ctx, req)
+	reply := h.dispatch(ctx, req, from)
 	isErr := reply.Str("result") == "error"
 	h.stats.record(from, req.Command, time.Since(start), isErr)
 	if isErr {
@@ -71,14 +71,14 @@ func (h *Handler) ServeNG(ctx context.Context, d ngproto.Dict, from netip.AddrPo
 	return reply
 }
 
-func (h *Handler) dispatch(ctx context.Context, req *ngproto.Request) ngproto.Dict {
+func (h *Handler) dispatch(ctx context.Context, req *ngproto.Request, from netip.AddrPort) ngproto.Dict {
 	switch req.Command {
 	case "ping":
 		return ngproto.Pong()
 	case "offer":
-		return h.offerAnswer(req, false)
+		return h.offerAnswer(req, from, false)
 	case "answer":
-		return h.offerAnswer(req, true)
+		return h.offerAnswer(req, from, true)
 	case "delete":
 		return h.delete(req)
 	case "query":
@@ -96,7 +96,7 @@ func (h *Handler) dispatch(ctx context.Context, req *ngproto.Request) ngproto.Di
 	return ngproto.ErrorReply(reason(errUnrecognized))
 }
 
-func (h *Handler) offerAnswer(req *ngproto.Request, answer bool) ngproto.Dict {
+func (h *Handler) offerAnswer(req *ngproto.Request, from netip.AddrPort, answer bool) ngproto.Dict {
 	if req.SDP == "" {
 		return ngproto.ErrorReply(reason(errNoSDP))
 	}
@@ -110,6 +110,7 @@ func (h *Handler) offerAnswer(req *ngproto.Request, answer bool) ngproto.Dict {
 		return ngproto.ErrorReply(reason(errNoToTag))
 	}
 	p := params(req)
+	p.Proxy = from.String()
 	var (
 		out string
 		err error

@@ -7,23 +7,24 @@ import (
 	"sync"
 	"time"
 
+	"sipmedia/mediad/internal/cli"
 	"sipmedia/ngproto"
 )
 
 // statCommands are rtpengine's per-command statistics names: the NG
 // command and its short name in controlstatistics (in rtpengine's order).
-var statCommands = []struct{ cmd, short string }{
-	{"ping", "ping"}, {"offer", "offer"}, {"answer", "answer"}, {"delete", "delete"},
-	{"query", "query"}, {"list", "list"},
-	{"start recording", "startrec"}, {"stop recording", "stoprec"},
-	{"start forwarding", "startfwd"}, {"stop forwarding", "stopfwd"},
-	{"block DTMF", "blkdtmf"}, {"unblock DTMF", "unblkdtmf"},
-	{"block media", "blkmedia"}, {"unblock media", "unblkmedia"},
-	{"play media", "playmedia"}, {"stop media", "stopmedia"}, {"play DTMF", "playdtmf"},
-	{"statistics", "stats"},
-	{"silence media", "slnmedia"}, {"unsilence media", "unslnmedia"},
-	{"publish", "pub"}, {"subscribe request", "subreq"}, {"subscribe answer", "subans"},
-	{"unsubscribe", "unsub"},
+var statCommands = []struct{ cmd, short, cli string }{
+	{"ping", "ping", "Ping"}, {"offer", "offer", "Offer"}, {"answer", "answer", "Answer"},
+	{"delete", "delete", "Delete"}, {"query", "query", "Query"}, {"list", "list", "List"},
+	{"start recording", "startrec", "StartRec"}, {"stop recording", "stoprec", "StopRec"},
+	{"start forwarding", "startfwd", "StartFwd"}, {"stop forwarding", "stopfwd", "StopFwd"},
+	{"block DTMF", "blkdtmf", "BlkDTMF"}, {"unblock DTMF", "unblkdtmf", "UnblkDTMF"},
+	{"block media", "blkmedia", "BlkMedia"}, {"unblock media", "unblkmedia", "UnblkMedia"},
+	{"play media", "playmedia", "PlayMedia"}, {"stop media", "stopmedia", "StopMedia"},
+	{"play DTMF", "playdtmf", "PlayDTMF"}, {"statistics", "stats", "Stats"},
+	{"silence media", "slnmedia", "SlnMedia"}, {"unsilence media", "unslnmedia", "UnslnMedia"},
+	{"publish", "pub", "Pub"}, {"subscribe request", "subreq", "SubReq"},
+	{"subscribe answer", "subans", "SubAns"}, {"unsubscribe", "unsub", "Unsub"},
 }
 
 type cmdStat struct {
@@ -165,6 +166,30 @@ func (s *ctlStats) render() ngproto.Dict {
 	out["proxies"] = proxies
 	for _, sc := range statCommands {
 		out["total"+sc.short+"count"] = sums[sc.short]
+	}
+	return out
+}
+
+// cliProxies returns the per-proxy request counts for the CLI's "list
+// totals" table.
+func (s *ctlStats) cliProxies() []cli.ProxyStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.proxies))
+	for k := range s.proxies {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]cli.ProxyStats, 0, len(keys))
+	for _, k := range keys {
+		p := s.proxies[k]
+		ps := cli.ProxyStats{Proxy: k, Requests: map[string]uint64{}, Errors: uint64(p.errors)}
+		for _, sc := range statCommands {
+			if c := p.cmds[sc.cmd]; c != nil {
+				ps.Requests[sc.cli] = uint64(c.count)
+			}
+		}
+		out = append(out, ps)
 	}
 	return out
 }
