@@ -78,21 +78,28 @@ func ctl(args []string, stdout, stderr io.Writer) int {
 			conf = val
 		}
 	}
+	// Explicit options win; the config file's listen-cli fills the rest
+	// (rtpengine-ctl lets a port-only listen-cli override -ip's port).
+	splitPort := func(s string) string {
+		if host, p, err := net.SplitHostPort(s); err == nil {
+			if n, err := strconv.Atoi(p); err == nil {
+				if port == 0 {
+					port = n
+				}
+				return host
+			}
+		}
+		return s
+	}
+	ip = splitPort(ip)
 	if listen, ok, err := config.FileValue(conf, config.DefaultSection, "listen-cli"); err == nil && ok {
-		if portOnly.MatchString(listen) {
+		switch {
+		case portOnly.MatchString(listen):
 			if port == 0 {
 				port, _ = strconv.Atoi(listen)
 			}
-		} else if ip == "" {
-			ip = listen
-		}
-	}
-	if host, p, err := net.SplitHostPort(ip); err == nil {
-		if n, err := strconv.Atoi(p); err == nil {
-			ip = host
-			if port == 0 {
-				port = n
-			}
+		case ip == "":
+			ip = splitPort(listen)
 		}
 	}
 	if ip == "" {

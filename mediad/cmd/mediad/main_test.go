@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"sipmedia/ngproto"
+)
+
+func TestRunExitCodes(t *testing.T) {
+	tests := []struct {
+		args         []string
+		code         int
+		stdout, errs string
+	}{
+		{[]string{"--help"}, 0, "--listen-ng", ""},
+		{[]string{"-h"}, 0, "Accepted for compatibility", ""},
+		{[]string{"--version"}, 0, "", "Version: mediad"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1", "--no-such-option"}, 1, "", "unknown option --no-such-option"},
+		{[]string{"--config-file=none", "-n", "1"}, 1, "", "missing option --interface"},
+		{[]string{"ctl"}, 1, "mediad ctl", ""},
+		{[]string{"ctl", "-bogus", "list"}, 1, "", "Unknown option: bogus"},
+	}
+	for _, tc := range tests {
+		var out, errs bytes.Buffer
+		code := run(tc.args, &out, &errs)
+		if code != tc.code || !strings.Contains(out.String(), tc.stdout) || !strings.Contains(errs.String(), tc.errs) {
+			t.Errorf("run(%q) = %d\nstdout %q\nstderr %q", tc.args, code, out.String(), errs.String())
+		}
+	}
+}
+
+// freePort returns a port free for both UDP and TCP on 127.0.0.1.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestBinaryLifecycle builds the real binary, starts it with the command
+// line of rtpengine's test suite (plus a pidfile and loopback addresses),
+// pings it over NG, queries the CLI with rtpengine-ctl and `mediad ctl`,
+// then sends SIGTERM and expects a clean exit with the pidfile removed.
+func TestBinaryLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mediad")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ng, cliPort := freePort(t), freePort(t)
+	pidfile := filepath.Join(dir, "mediad.pid")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-i", "::1",
+		"-n", fmt.Sprintf("127.0.0.1:%d", ng), "-c", fmt.Sprintf("127.0.0.1:%d", cliPort), "-f", "-L", "7", "-E",
+		"-u", "2222", "--silence-detect=0.05", "-p", pidfile, "-m", "41000", "-M", "41999")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+
+	client, err := ngproto.Dial(fmt.Sprintf("127.0.0.1:%d", ng), ngproto.ClientConfig{Retries: 20, Interval: 250 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	reply, err := client.Do(ctx, ngproto.Dict{"command": "ping"})
+	if err != nil || reply.Str("result") != "pong" {
+		t.Fatalf("ping: %v %v\nlog:\n%s", reply, err, stderr.String())
+	}
+	pid, err := os.ReadFile(pidfile)
+	if err != nil || strings.TrimSpace(string(pid)) != fmt.Sprint(cmd.Process.Pid) {
+		t.Errorf("pidfile %q (%v), pid %d", pid, err, cmd.Process.Pid)
+	}
+
+	cliAddr := fmt.Sprintf("127.0.0.1:%d", cliPort)
+	var out, errs bytes.Buffer
+	if code := run([]string{"ctl", "-ip", cliAddr, "list", "numsessions"}, &out, &errs); code != 0 ||
+		!strings.HasPrefix(out.String(), "Current sessions own: 0\n") {
+		t.Errorf("mediad ctl: %d %q %q", code, out.String(), errs.String())
+	}
+	if ctl, err := exec.LookPath("rtpengine-ctl"); err == nil {
+		got, err := exec.CommandContext(ctx, ctl, "-ip", "127.0.0.1", "-port", fmt.Sprint(cliPort), "list", "timeout").Output()
+		if err != nil || string(got) != "TIMEOUT=60\n" {
+			t.Errorf("rtpengine-ctl list timeout: %q %v", got, err)
+		}
+		got, _ = exec.CommandContext(ctx, ctl, "-ip", "127.0.0.1", "-port", fmt.Sprint(cliPort), "list", "sessions", "all").Output()
+		if string(got) != "No sessions on this media relay.\n" {
+			t.Errorf("rtpengine-ctl list sessions all: %q", got)
+		}
+	} else {
+		t.Log("rtpengine-ctl not installed; skipped that part:", err)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\nlog:\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no exit 10s after SIGTERM\nlog:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(pidfile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pidfile still there after exit: %v", err)
+	}
+	log := stderr.String()
+	for _, want := range []string{"--listen-udp --silence-detect", "Startup complete", "Shutting down"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Count(log, "not implemented by mediad") != 1 {
+		t.Errorf("want exactly one warning naming the unimplemented options:\n%s", log)
+	}
+	// The listeners are closed: the NG port can be bound again.
+	if u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", ng)); err != nil {
+		t.Errorf("NG port still bound: %v", err)
+	} else {
+		u.Close()
+	}
+}
