@@ -24,7 +24,7 @@ type Call struct {
 	created    time.Time
 	lastSignal time.Time
 	proxy      string // address of the proxy that created the call
-	answered   bool // an answer completed at least once (offer timeout stops)
+	answered   bool   // an answer completed at least once (offer timeout stops)
 
 	// deleteAt schedules deletion of the whole call (delete-delay).
 	deleteAt time.Time

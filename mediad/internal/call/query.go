@@ -13,7 +13,7 @@ type CallStats struct {
 	Created    time.Time
 	LastSignal time.Time
 	Proxy      string
-	Deleting   bool // a delete is pending (delete-delay)
+	Deleting   bool       // a delete is pending (delete-delay)
 	Tags       []TagStats // in creation order
 	RTP, RTCP  Counts     // totals
 }

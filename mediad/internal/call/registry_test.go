@@ -266,7 +266,7 @@ func TestAnswerErrors(t *testing.T) {
 		t.Errorf("unknown call: %v", err)
 	}
 	for sdp, want := range map[string]error{
-		"garbage":                          ErrParseSDP,
+		"garbage":                           ErrParseSDP,
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\n": ErrRewriteSDP,
 		"v=0\r\nm=audio 1 RTP/AVP 0\r\n":    ErrIncompleteSDP,
 	} {
