@@ -1,0 +1,350 @@
+package webrtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/srtp/v3"
+
+	"sipmedia/mediad/internal/webrtc/dtlssrtp"
+	"sipmedia/mediad/internal/webrtc/ice"
+	"sipmedia/mediad/internal/webrtc/sdes"
+)
+
+// Config configures an Endpoint for one component of one stream.
+type Config struct {
+	// Writer sends on the component's socket(s); the relay's socket.
+	Writer ice.PacketWriter
+	// Local is the socket's address (informational for DTLS).
+	Local     netip.AddrPort
+	Component int // 1 = RTP (or muxed), 2 = RTCP
+	Log       *slog.Logger
+	// ICE enables the ICE agent with these local credentials and role.
+	ICE *ICEConfig
+	// Plain lets unencrypted RTP through until (unless) keys are set:
+	// for ICE toward a plain RTP/AVP peer.
+	Plain bool
+}
+
+// ICEConfig enables ICE on an endpoint.
+type ICEConfig struct {
+	Local       ice.Credentials
+	Controlling bool
+}
+
+// DTLSParams starts DTLS-SRTP on an endpoint.
+type DTLSParams struct {
+	Cert     *dtlssrtp.Certificate
+	Role     dtlssrtp.Role
+	Remote   dtlssrtp.Fingerprint
+	Profiles []srtp.ProtectionProfile // nil: dtlssrtp.DefaultProfiles
+}
+
+// Endpoint is the media-side termination of one component. It implements
+// Transform; create it with NewEndpoint, start it with Start and release it
+// with Close.
+type Endpoint struct {
+	cfg   Config
+	log   *slog.Logger
+	agent *ice.Agent // nil without ICE
+	c     counters
+
+	crypto   atomic.Pointer[cryptoState]
+	peer     atomic.Pointer[netip.AddrPort] // signalled or DTLS-latched peer without ICE
+	dtlsFrom atomic.Pointer[netip.AddrPort]
+	dtls     atomic.Pointer[dtlssrtp.Session]
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu          sync.Mutex
+	pendingDTLS *DTLSParams // client waiting for an ICE pair
+	closed      bool
+}
+
+var _ Transform = (*Endpoint)(nil)
+
+// NewEndpoint creates an endpoint. It does nothing until Start.
+func NewEndpoint(cfg Config) (*Endpoint, error) {
+	if cfg.Writer == nil {
+		return nil, errors.New("webrtc: Config.Writer is required")
+	}
+	if cfg.Component == 0 {
+		cfg.Component = 1
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	e := &Endpoint{cfg: cfg, log: cfg.Log}
+	if cfg.ICE != nil {
+		a, err := ice.NewAgent(ice.Config{
+			Local: cfg.ICE.Local, Controlling: cfg.ICE.Controlling, Component: cfg.Component,
+			Writer: cfg.Writer, Log: cfg.Log, OnSelected: e.onSelected,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("webrtc endpoint: %w", err)
+		}
+		e.agent = a
+	}
+	return e, nil
+}
+
+// Start launches the endpoint's background work (ICE checks and consent)
+// under ctx; Close stops it.
+func (e *Endpoint) Start(ctx context.Context) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ctx != nil {
+		return
+	}
+	e.ctx, e.cancel = context.WithCancel(ctx)
+	if e.agent != nil {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.agent.Run(e.ctx)
+		}()
+	}
+}
+
+// ICE returns the endpoint's agent, nil without ICE.
+func (e *Endpoint) ICE() *ice.Agent { return e.agent }
+
+// Stats returns the endpoint's counters (ICE's own are in ICE().Stats()).
+func (e *Endpoint) Stats() Stats {
+	s := e.c.snapshot()
+	if d := e.dtls.Load(); d != nil {
+		s.DTLSDropped += d.Drops()
+	}
+	return s
+}
+
+// SetPeer sets the signalled peer address used when there is no ICE.
+func (e *Endpoint) SetPeer(addr netip.AddrPort) {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	e.peer.Store(&addr)
+}
+
+// Peer implements Transform.
+func (e *Endpoint) Peer() (netip.AddrPort, bool) {
+	if e.agent != nil {
+		return e.agent.Selected()
+	}
+	if p := e.peer.Load(); p != nil {
+		return *p, true
+	}
+	return netip.AddrPort{}, false
+}
+
+// SetSDES installs SDES keys: local is our a=crypto line (we encrypt with
+// it), remote the peer's.
+func (e *Endpoint) SetSDES(local, remote sdes.Crypto) error {
+	profile, keys, err := sdes.SessionKeys(local, remote)
+	if err != nil {
+		return fmt.Errorf("webrtc SDES: %w", err)
+	}
+	var o CryptoOptions
+	o.UnencryptedSRTP, o.UnencryptedSRTCP = remote.Unencrypted()
+	return e.SetKeys(profile, keys, o)
+}
+
+// SetKeys installs SRTP keys directly.
+func (e *Endpoint) SetKeys(profile srtp.ProtectionProfile, keys srtp.SessionKeys, o CryptoOptions) error {
+	st, err := newCryptoState(profile, keys, o)
+	if err != nil {
+		return err
+	}
+	e.crypto.Store(st)
+	return nil
+}
+
+// Secure reports whether SRTP keys are installed.
+func (e *Endpoint) Secure() bool { return e.crypto.Load() != nil }
+
+// StartDTLS begins a DTLS association (replacing any previous one). As
+// server it waits for the peer's ClientHello; as client with ICE it sends
+// the ClientHello once a pair is selected.
+func (e *Endpoint) StartDTLS(p DTLSParams) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ctx == nil || e.closed {
+		return errors.New("webrtc: endpoint not started")
+	}
+	if p.Role == dtlssrtp.RoleClient && e.agent != nil && !e.agent.Nominated() {
+		e.pendingDTLS = &p
+		return nil
+	}
+	return e.startDTLSLocked(p)
+}
+
+func (e *Endpoint) onSelected(netip.AddrPort) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p := e.pendingDTLS; p != nil && !e.closed {
+		e.pendingDTLS = nil
+		if err := e.startDTLSLocked(*p); err != nil {
+			e.log.Info("DTLS start failed", "err", err)
+		}
+	}
+}
+
+func (e *Endpoint) startDTLSLocked(p DTLSParams) error {
+	var profiles []dtls.SRTPProtectionProfile
+	for _, pr := range p.Profiles {
+		profiles = append(profiles, dtls.SRTPProtectionProfile(pr))
+	}
+	s, err := dtlssrtp.Start(e.ctx, dtlssrtp.Config{
+		Cert: p.Cert, Role: p.Role, Remote: p.Remote, Profiles: profiles,
+		Send: e.sendDTLS, Local: e.cfg.Local, Log: e.log,
+	})
+	if err != nil {
+		return fmt.Errorf("webrtc DTLS: %w", err)
+	}
+	if old := e.dtls.Swap(s); old != nil {
+		old.Close()
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		select {
+		case <-s.Done():
+		case <-e.ctx.Done():
+			return
+		}
+		keys, err := s.Result()
+		if err != nil || e.dtls.Load() != s {
+			return
+		}
+		if err := e.SetKeys(keys.Profile, keys.SessionKeys, CryptoOptions{}); err != nil {
+			e.log.Info("SRTP setup failed", "err", err)
+		}
+	}()
+	return nil
+}
+
+// DTLSDone is closed when the current DTLS handshake finished; nil if none.
+func (e *Endpoint) DTLSDone() <-chan struct{} {
+	if s := e.dtls.Load(); s != nil {
+		return s.Done()
+	}
+	return nil
+}
+
+func (e *Endpoint) sendDTLS(b []byte) error {
+	to, ok := e.Peer()
+	if !ok {
+		p := e.dtlsFrom.Load()
+		if p == nil {
+			return ErrNoPeer
+		}
+		to = *p
+	}
+	_, err := e.cfg.Writer.WriteToUDPAddrPort(b, to)
+	return err
+}
+
+// Inbound implements Transform.
+func (e *Endpoint) Inbound(buf []byte, n int, from netip.AddrPort) ([]byte, bool) {
+	b := buf[:n]
+	switch classify(b) {
+	case classSTUN:
+		if e.agent == nil {
+			e.c.stunBad.Add(1)
+			return nil, false
+		}
+		if err := e.agent.HandleSTUN(b, from); err != nil {
+			e.c.stunBad.Add(1)
+			return nil, false
+		}
+		e.c.stunIn.Add(1)
+		return nil, false
+	case classDTLS:
+		s := e.dtls.Load()
+		if s == nil {
+			e.c.dtlsDropped.Add(1)
+			return nil, false
+		}
+		if p := e.dtlsFrom.Load(); p == nil || *p != from {
+			e.dtlsFrom.Store(&from)
+		}
+		if s.Feed(b) {
+			e.c.dtlsIn.Add(1)
+		}
+		return nil, false
+	case classRTP:
+		st := e.crypto.Load()
+		if st == nil {
+			if e.cfg.Plain {
+				return b, true
+			}
+			e.c.noKeys.Add(1)
+			return nil, false
+		}
+		out, rtcpPkt, err := st.decrypt(b)
+		if err != nil {
+			if isReplay(err) {
+				e.c.replay.Add(1)
+			} else {
+				e.c.authFail.Add(1)
+			}
+			return nil, false
+		}
+		if rtcpPkt {
+			e.c.srtcpIn.Add(1)
+		} else {
+			e.c.srtpIn.Add(1)
+		}
+		return out, true
+	}
+	e.c.unknown.Add(1)
+	return nil, false
+}
+
+// Outbound implements Transform.
+func (e *Endpoint) Outbound(dst, plain []byte) ([]byte, error) {
+	st := e.crypto.Load()
+	if st == nil {
+		if e.cfg.Plain {
+			return plain, nil
+		}
+		e.c.outFail.Add(1)
+		return nil, ErrNotReady
+	}
+	out, rtcpPkt, err := st.encrypt(dst, plain)
+	if err != nil {
+		e.c.outFail.Add(1)
+		return nil, fmt.Errorf("srtp encrypt: %w", err)
+	}
+	if rtcpPkt {
+		e.c.srtcpOut.Add(1)
+	} else {
+		e.c.srtpOut.Add(1)
+	}
+	return out, nil
+}
+
+// Close stops ICE and DTLS and waits for their goroutines.
+func (e *Endpoint) Close() {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	e.closed = true
+	cancel := e.cancel
+	e.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if s := e.dtls.Load(); s != nil {
+		s.Close()
+	}
+	e.wg.Wait()
+}

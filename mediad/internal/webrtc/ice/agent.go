@@ -1,0 +1,652 @@
+package ice
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/stun/v3"
+)
+
+// Errors returned by HandleSTUN; the caller drops the packet and counts it.
+var (
+	ErrMalformed      = errors.New("malformed STUN message")
+	ErrAuth           = errors.New("STUN message failed authentication")
+	ErrUnknownTx      = errors.New("STUN response for unknown transaction")
+	ErrNoRemoteCreds  = errors.New("STUN response before remote credentials")
+	ErrUnsupportedMsg = errors.New("unsupported STUN message")
+)
+
+// PacketWriter sends one datagram; *net.UDPConn implements it.
+type PacketWriter interface {
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+}
+
+// Config configures an Agent. Zero durations take RFC defaults.
+type Config struct {
+	Local       Credentials
+	Controlling bool
+	Component   int // 1 for RTP (or muxed RTP+RTCP), 2 for RTCP
+	Writer      PacketWriter
+	Log         *slog.Logger
+	// OnSelected is called (without agent locks held) when a pair is
+	// nominated, with the remote address media must go to.
+	OnSelected func(remote netip.AddrPort)
+
+	CheckInterval   time.Duration // pacing of connectivity checks (Ta); default 50ms
+	MaxAttempts     int           // check retransmissions per pair; default 7
+	ConsentInterval time.Duration // RFC 7675: default 5s (randomized ±20%)
+	ConsentTimeout  time.Duration // RFC 7675: default 30s
+}
+
+// Stats are cumulative counters of one agent.
+type Stats struct {
+	Requests, Responses, BadAuth, Malformed, RoleConflicts, ConsentLost uint64
+}
+
+type pairState uint8
+
+const (
+	pairWaiting pairState = iota
+	pairInProgress
+	pairSucceeded
+	pairFailed
+)
+
+type txKind uint8
+
+const (
+	txCheck txKind = iota
+	txNominate
+	txConsent
+)
+
+type pair struct {
+	remote   netip.AddrPort
+	prio     uint32
+	state    pairState
+	attempts int
+	nextSend time.Time
+	nominate bool // controlling: the next checks carry USE-CANDIDATE
+}
+
+type tx struct {
+	p    *pair
+	kind txKind
+}
+
+// Agent is a full ICE agent for one component of one media stream. All
+// methods are safe for concurrent use; HandleSTUN is cheap and never blocks
+// on the network beyond one non-blocking UDP send.
+type Agent struct {
+	cfg        Config
+	log        *slog.Logger
+	tiebreaker uint64
+
+	reqs, resps, badAuth, malformed, conflicts, consentLost atomic.Uint64
+	sel                                                     atomic.Pointer[netip.AddrPort]
+
+	mu          sync.Mutex
+	local       Credentials
+	remote      Credentials
+	controlling bool
+	checking    bool
+	pairs       []*pair
+	txs         map[[stun.TransactionIDSize]byte]tx
+	selected    netip.AddrPort // nominated pair's remote
+	provisional netip.AddrPort // first authenticated peer, used until nomination
+	lastConsent time.Time
+	nextConsent time.Time
+	lost        bool
+
+	wake chan struct{}
+}
+
+// NewAgent creates an agent; call Run to drive its checks and consent.
+func NewAgent(cfg Config) (*Agent, error) {
+	if cfg.Writer == nil {
+		return nil, errors.New("ice: Config.Writer is required")
+	}
+	if len(cfg.Local.Ufrag) < 4 || len(cfg.Local.Pwd) < 22 {
+		return nil, errors.New("ice: local credentials too short")
+	}
+	if cfg.Component == 0 {
+		cfg.Component = 1
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CheckInterval <= 0 {
+		cfg.CheckInterval = 50 * time.Millisecond
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 7
+	}
+	if cfg.ConsentInterval <= 0 {
+		cfg.ConsentInterval = 5 * time.Second
+	}
+	if cfg.ConsentTimeout <= 0 {
+		cfg.ConsentTimeout = 30 * time.Second
+	}
+	var tb [8]byte
+	if _, err := rand.Read(tb[:]); err != nil {
+		return nil, fmt.Errorf("ice tiebreaker: %w", err)
+	}
+	return &Agent{
+		cfg:         cfg,
+		log:         cfg.Log,
+		tiebreaker:  binary.BigEndian.Uint64(tb[:]),
+		local:       cfg.Local,
+		controlling: cfg.Controlling,
+		txs:         make(map[[stun.TransactionIDSize]byte]tx),
+		wake:        make(chan struct{}, 1),
+	}, nil
+}
+
+// Stats returns the agent's counters.
+func (a *Agent) Stats() Stats {
+	return Stats{
+		Requests: a.reqs.Load(), Responses: a.resps.Load(), BadAuth: a.badAuth.Load(),
+		Malformed: a.malformed.Load(), RoleConflicts: a.conflicts.Load(), ConsentLost: a.consentLost.Load(),
+	}
+}
+
+// LocalCredentials returns the credentials checks must use now.
+func (a *Agent) LocalCredentials() Credentials {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.local
+}
+
+// Controlling reports the agent's current role.
+func (a *Agent) Controlling() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.controlling
+}
+
+// SetControlling sets the role, e.g. after an offer/answer exchange decided it.
+func (a *Agent) SetControlling(c bool) {
+	a.mu.Lock()
+	a.controlling = c
+	a.mu.Unlock()
+}
+
+// Selected returns where media goes: the nominated pair's remote address,
+// or before nomination the first peer that passed authentication. ok is
+// false when there is none or consent was lost.
+func (a *Agent) Selected() (netip.AddrPort, bool) {
+	p := a.sel.Load()
+	if p == nil {
+		return netip.AddrPort{}, false
+	}
+	return *p, true
+}
+
+// Nominated reports whether a pair has been nominated and consent holds.
+func (a *Agent) Nominated() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.selected.IsValid() && !a.lost
+}
+
+// SetRemote installs the peer's credentials and candidates. New credentials
+// differing from the previous ones are an ICE restart: checks start over
+// while media keeps flowing on the old pair until a new one is nominated.
+func (a *Agent) SetRemote(creds Credentials, cands []Candidate) {
+	a.mu.Lock()
+	if a.remote != creds {
+		if a.remote.Ufrag != "" {
+			a.log.Debug("ICE restart by peer", "ufrag", creds.Ufrag)
+		}
+		a.remote = creds
+		a.restartLocked()
+	}
+	for _, c := range cands {
+		a.addCandidateLocked(c)
+	}
+	a.mu.Unlock()
+	a.kick()
+}
+
+// AddRemoteCandidate adds a trickled candidate.
+func (a *Agent) AddRemoteCandidate(c Candidate) {
+	a.mu.Lock()
+	a.addCandidateLocked(c)
+	a.mu.Unlock()
+	a.kick()
+}
+
+// Restart switches to new local credentials (our ICE restart).
+func (a *Agent) Restart(local Credentials) {
+	a.mu.Lock()
+	a.local = local
+	a.restartLocked()
+	a.mu.Unlock()
+	a.kick()
+}
+
+func (a *Agent) restartLocked() {
+	a.checking = true
+	clear(a.txs)
+	for _, p := range a.pairs {
+		p.state, p.attempts, p.nominate = pairWaiting, 0, false
+	}
+}
+
+func (a *Agent) addCandidateLocked(c Candidate) {
+	if !c.usableUDP(a.cfg.Component) {
+		return
+	}
+	addr := netip.AddrPortFrom(c.Addr.Addr().Unmap(), c.Addr.Port())
+	if p := a.findLocked(addr); p != nil {
+		if c.Priority > p.prio {
+			p.prio = c.Priority
+		}
+		return
+	}
+	a.pairs = append(a.pairs, &pair{remote: addr, prio: c.Priority})
+	sort.SliceStable(a.pairs, func(i, j int) bool { return a.pairs[i].prio > a.pairs[j].prio })
+	a.checking = true
+}
+
+func (a *Agent) findLocked(addr netip.AddrPort) *pair {
+	for _, p := range a.pairs {
+		if p.remote == addr {
+			return p
+		}
+	}
+	return nil
+}
+
+func (a *Agent) kick() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drives connectivity checks, nomination and consent freshness until
+// ctx is done.
+func (a *Agent) Run(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-a.wake:
+		}
+		d := a.tick(time.Now())
+		t.Reset(d)
+	}
+}
+
+// tick sends due checks and consent requests and returns the time until
+// the next one is due.
+func (a *Agent) tick(now time.Time) time.Duration {
+	a.mu.Lock()
+	next := time.Second
+	due := func(t time.Time) {
+		if d := t.Sub(now); d < next {
+			next = max(d, time.Millisecond)
+		}
+	}
+	if a.selected.IsValid() && !a.lost {
+		if now.Sub(a.lastConsent) > a.cfg.ConsentTimeout {
+			a.lost = true
+			a.consentLost.Add(1)
+			a.log.Info("ICE consent lost", "remote", a.selected)
+			a.checking = true
+			a.publishLocked()
+		} else {
+			if !now.Before(a.nextConsent) {
+				a.sendRequestLocked(a.selectedPairLocked(), txConsent)
+				a.nextConsent = now.Add(jitter(a.cfg.ConsentInterval))
+			}
+			due(a.nextConsent)
+		}
+	}
+	if a.checking && a.remote.Ufrag != "" {
+		a.checkLocked(now, due)
+	}
+	a.mu.Unlock()
+	return next
+}
+
+func (a *Agent) selectedPairLocked() *pair {
+	if p := a.findLocked(a.selected); p != nil {
+		return p
+	}
+	p := &pair{remote: a.selected}
+	a.pairs = append(a.pairs, p)
+	return p
+}
+
+func (a *Agent) checkLocked(now time.Time, due func(time.Time)) {
+	var best *pair
+	for _, p := range a.pairs {
+		if p.state == pairSucceeded && best == nil {
+			best = p
+		}
+		active := p.state == pairWaiting || p.state == pairInProgress || (p.state == pairSucceeded && p.nominate)
+		if !active {
+			continue
+		}
+		if p.attempts >= a.cfg.MaxAttempts {
+			p.state, p.nominate = pairFailed, false
+			continue
+		}
+		if now.Before(p.nextSend) {
+			due(p.nextSend)
+			continue
+		}
+		kind := txCheck
+		if p.nominate {
+			kind = txNominate
+		}
+		if !a.sendRequestLocked(p, kind) {
+			p.state, p.nominate = pairFailed, false
+			continue
+		}
+		if p.state == pairWaiting {
+			p.state = pairInProgress
+		}
+		p.attempts++
+		p.nextSend = now.Add(a.cfg.CheckInterval * time.Duration(1<<min(p.attempts, 5)))
+		due(p.nextSend)
+	}
+	if a.controlling && best != nil && !a.nominatingLocked() {
+		// Regular nomination: repeat the check on the best valid pair
+		// with USE-CANDIDATE; its success selects the pair.
+		best.nominate, best.attempts, best.nextSend = true, 0, now
+		due(now)
+	}
+}
+
+func (a *Agent) nominatingLocked() bool {
+	for _, p := range a.pairs {
+		if p.nominate {
+			return true
+		}
+	}
+	return false
+}
+
+// sendRequestLocked sends a Binding request on p; false if it could not be sent.
+func (a *Agent) sendRequestLocked(p *pair, kind txKind) bool {
+	if a.remote.Ufrag == "" {
+		return false
+	}
+	setters := []stun.Setter{
+		stun.TransactionID, stun.BindingRequest,
+		stun.NewUsername(a.remote.Ufrag + ":" + a.local.Ufrag),
+		rawAttr{stun.AttrPriority, be32(PrflxPriority(a.cfg.Component))},
+	}
+	if a.controlling {
+		setters = append(setters, rawAttr{stun.AttrICEControlling, be64(a.tiebreaker)})
+		if kind == txNominate {
+			setters = append(setters, rawAttr{stun.AttrUseCandidate, nil})
+		}
+	} else {
+		setters = append(setters, rawAttr{stun.AttrICEControlled, be64(a.tiebreaker)})
+	}
+	setters = append(setters, stun.NewShortTermIntegrity(a.remote.Pwd), stun.Fingerprint)
+	m, err := stun.Build(setters...)
+	if err != nil {
+		return false
+	}
+	if _, err := a.cfg.Writer.WriteToUDPAddrPort(m.Raw, p.remote); err != nil {
+		a.log.Debug("ICE check send failed", "remote", p.remote, "err", err)
+		return false
+	}
+	a.txs[m.TransactionID] = tx{p: p, kind: kind}
+	return true
+}
+
+// HandleSTUN processes one STUN packet received from `from`. A non-nil
+// error means the packet was dropped (and counted).
+func (a *Agent) HandleSTUN(b []byte, from netip.AddrPort) error {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	m := &stun.Message{Raw: append([]byte(nil), b...)}
+	if err := m.Decode(); err != nil {
+		a.malformed.Add(1)
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if m.Type.Method != stun.MethodBinding {
+		a.malformed.Add(1)
+		return ErrUnsupportedMsg
+	}
+	if m.Contains(stun.AttrFingerprint) {
+		if err := stun.Fingerprint.Check(m); err != nil {
+			a.malformed.Add(1)
+			return fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+	}
+	switch m.Type.Class {
+	case stun.ClassRequest:
+		return a.handleRequest(m, from)
+	case stun.ClassSuccessResponse, stun.ClassErrorResponse:
+		return a.handleResponse(m, from)
+	default: // indications are keepalives
+		return nil
+	}
+}
+
+func (a *Agent) handleRequest(m *stun.Message, from netip.AddrPort) error {
+	var user stun.Username
+	if err := user.GetFrom(m); err != nil {
+		a.badAuth.Add(1)
+		return fmt.Errorf("%w: no USERNAME", ErrAuth)
+	}
+	var cb func(netip.AddrPort)
+	a.mu.Lock()
+	local := a.local
+	if !strings.HasPrefix(user.String(), local.Ufrag+":") {
+		a.mu.Unlock()
+		a.badAuth.Add(1)
+		return fmt.Errorf("%w: USERNAME %q", ErrAuth, user.String())
+	}
+	if err := stun.NewShortTermIntegrity(local.Pwd).Check(m); err != nil {
+		a.mu.Unlock()
+		a.badAuth.Add(1)
+		return fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	a.reqs.Add(1)
+	// Role conflict (RFC 8445 §7.3.1.1).
+	if v, err := m.Get(stun.AttrICEControlling); err == nil && len(v) == 8 && a.controlling {
+		a.conflicts.Add(1)
+		if a.tiebreaker >= binary.BigEndian.Uint64(v) {
+			a.mu.Unlock()
+			return a.respond(m, from, local.Pwd, stun.CodeRoleConflict)
+		}
+		a.controlling = false
+		a.clearNominationLocked()
+	} else if v, err := m.Get(stun.AttrICEControlled); err == nil && len(v) == 8 && !a.controlling {
+		a.conflicts.Add(1)
+		if a.tiebreaker < binary.BigEndian.Uint64(v) {
+			a.mu.Unlock()
+			return a.respond(m, from, local.Pwd, stun.CodeRoleConflict)
+		}
+		a.controlling = true
+	}
+	p := a.findLocked(from)
+	if p == nil {
+		prio := uint32(0)
+		if v, err := m.Get(stun.AttrPriority); err == nil && len(v) == 4 {
+			prio = binary.BigEndian.Uint32(v)
+		}
+		p = &pair{remote: from, prio: prio}
+		a.pairs = append(a.pairs, p)
+		a.checking = a.checking || !a.selected.IsValid()
+	}
+	if p.state != pairSucceeded && p.state != pairInProgress {
+		// Triggered check.
+		p.state, p.attempts, p.nextSend = pairWaiting, 0, time.Time{}
+	}
+	if !a.provisional.IsValid() {
+		a.provisional = from
+	}
+	if m.Contains(stun.AttrUseCandidate) && !a.controlling && (a.selected != from || a.lost) {
+		cb = a.selectLocked(from)
+	} else if a.selected == from {
+		// The peer's own consent checks on the selected pair.
+		a.lastConsent = time.Now()
+	}
+	a.publishLocked()
+	a.mu.Unlock()
+	a.kick()
+	err := a.respond(m, from, local.Pwd, 0)
+	if cb != nil {
+		cb(from)
+	}
+	return err
+}
+
+func (a *Agent) clearNominationLocked() {
+	for _, p := range a.pairs {
+		p.nominate = false
+	}
+}
+
+// selectLocked nominates remote and returns the callback to run unlocked.
+func (a *Agent) selectLocked(remote netip.AddrPort) func(netip.AddrPort) {
+	now := time.Now()
+	a.selected, a.lost = remote, false
+	a.lastConsent, a.nextConsent = now, now.Add(jitter(a.cfg.ConsentInterval))
+	a.checking = false
+	a.clearNominationLocked()
+	a.publishLocked()
+	a.log.Debug("ICE pair selected", "remote", remote, "controlling", a.controlling)
+	return a.cfg.OnSelected
+}
+
+func (a *Agent) publishLocked() {
+	switch {
+	case a.selected.IsValid() && !a.lost:
+		v := a.selected
+		a.sel.Store(&v)
+	case a.provisional.IsValid() && !a.selected.IsValid():
+		v := a.provisional
+		a.sel.Store(&v)
+	default:
+		a.sel.Store(nil)
+	}
+}
+
+func (a *Agent) respond(req *stun.Message, to netip.AddrPort, pwd string, code stun.ErrorCode) error {
+	setters := []stun.Setter{req, stun.BindingSuccess}
+	if code != 0 {
+		setters = []stun.Setter{req, stun.NewType(stun.MethodBinding, stun.ClassErrorResponse), code}
+	} else {
+		setters = append(setters, &stun.XORMappedAddress{IP: net.IP(to.Addr().AsSlice()), Port: int(to.Port())})
+	}
+	setters = append(setters, stun.NewShortTermIntegrity(pwd), stun.Fingerprint)
+	resp := &stun.Message{}
+	if err := resp.Build(setters...); err != nil {
+		return fmt.Errorf("build STUN response: %w", err)
+	}
+	if _, err := a.cfg.Writer.WriteToUDPAddrPort(resp.Raw, to); err != nil {
+		return fmt.Errorf("send STUN response: %w", err)
+	}
+	return nil
+}
+
+func (a *Agent) handleResponse(m *stun.Message, from netip.AddrPort) error {
+	var cb func(netip.AddrPort)
+	a.mu.Lock()
+	t, ok := a.txs[m.TransactionID]
+	if !ok {
+		a.mu.Unlock()
+		a.malformed.Add(1)
+		return ErrUnknownTx
+	}
+	if a.remote.Pwd == "" {
+		a.mu.Unlock()
+		return ErrNoRemoteCreds
+	}
+	if err := stun.NewShortTermIntegrity(a.remote.Pwd).Check(m); err != nil {
+		a.mu.Unlock()
+		a.badAuth.Add(1)
+		return fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	delete(a.txs, m.TransactionID)
+	a.resps.Add(1)
+	p := t.p
+	if m.Type.Class == stun.ClassErrorResponse {
+		var ec stun.ErrorCodeAttribute
+		if ec.GetFrom(m) == nil && ec.Code == stun.CodeRoleConflict {
+			a.conflicts.Add(1)
+			a.controlling = !a.controlling
+			a.clearNominationLocked()
+			p.state, p.attempts, p.nextSend = pairWaiting, 0, time.Time{}
+			a.checking = true
+		}
+		a.mu.Unlock()
+		a.kick()
+		return nil
+	}
+	if from != p.remote {
+		// Asymmetric response: the pair is not valid (RFC 8445 §7.2.5.2.1).
+		a.mu.Unlock()
+		return nil
+	}
+	if p.state != pairSucceeded {
+		p.state = pairSucceeded
+	}
+	if p.remote == a.selected {
+		a.lastConsent = time.Now()
+		if a.lost {
+			a.lost = false
+			a.publishLocked()
+		}
+	}
+	if t.kind == txNominate && a.controlling {
+		cb = a.selectLocked(p.remote)
+	}
+	if !a.provisional.IsValid() {
+		a.provisional = p.remote
+		a.publishLocked()
+	}
+	a.mu.Unlock()
+	a.kick()
+	if cb != nil {
+		cb(p.remote)
+	}
+	return nil
+}
+
+// rawAttr adds an attribute with a prebuilt value.
+type rawAttr struct {
+	t stun.AttrType
+	v []byte
+}
+
+func (r rawAttr) AddTo(m *stun.Message) error {
+	m.Add(r.t, r.v)
+	return nil
+}
+
+func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// jitter spreads d by ±20% so consent checks of many streams do not align.
+func jitter(d time.Duration) time.Duration {
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(d)*2/5+1))
+	if err != nil {
+		return d
+	}
+	return d*4/5 + time.Duration(n.Int64())
+}
