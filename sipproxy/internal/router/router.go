@@ -175,14 +175,14 @@ type Ctx struct {
 	Source string           // ip:port the request came from
 	In     transport.Socket // receiving socket (zero when unknown)
 
-	SrcWS       bool            // flag SRC_WS
-	DstWS       bool            // branch flag DST_WS of the R-URI branch
-	DstURI      *sip.Uri        // $du; nil: use the R-URI
+	SrcWS       bool              // flag SRC_WS
+	DstWS       bool              // branch flag DST_WS of the R-URI branch
+	DstURI      *sip.Uri          // $du; nil: use the R-URI
 	OutSocket   *transport.Socket // forced send socket (loose_route r2, lookup)
-	Branches    []Branch        // extra parallel branches appended by lookup
-	RecordRoute bool            // record_route() was called
-	Trace       []string        // names of the steps run, for tests and debug
-	Replied     int             // status of the reply sent by a step, 0 if none
+	Branches    []Branch          // extra parallel branches appended by lookup
+	RecordRoute bool              // record_route() was called
+	Trace       []string          // names of the steps run, for tests and debug
+	Replied     int               // status of the reply sent by a step, 0 if none
 }
 
 // Branch is one destination of a relay.

@@ -1,0 +1,283 @@
+// Package test holds sipproxy's black-box tests: sipp scenarios
+// (scenarios/*.xml) and WebSocket/TLS SIP clients driving the real
+// bin/sipproxy binary over loopback.
+package test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sipproxy-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "sipproxy")
+	out, err := exec.Command("go", "build", "-o", binPath, "../cmd/sipproxy").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build sipproxy: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var portMu sync.Mutex
+var usedPorts = map[int]bool{}
+
+// freePort returns a port free for both UDP and TCP on 127.0.0.1.
+func freePort(t *testing.T) int {
+	t.Helper()
+	portMu.Lock()
+	defer portMu.Unlock()
+	for i := 0; i < 100; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		l.Close()
+		if err != nil || usedPorts[p] {
+			continue
+		}
+		u.Close()
+		usedPorts[p] = true
+		return p
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// freeRange returns a port p with p..p+3 free (sipp's media ports).
+func freeRange(t *testing.T) int {
+	t.Helper()
+	for {
+		p := freePort(t)
+		ok := true
+		for i := 1; i <= 3; i++ {
+			l, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+i)))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		portMu.Lock()
+		for i := 1; i <= 3; i++ {
+			ok = ok && !usedPorts[p+i]
+			usedPorts[p+i] = true
+		}
+		portMu.Unlock()
+		if ok {
+			return p
+		}
+	}
+}
+
+// proxy is a running bin/sipproxy.
+type proxy struct {
+	SIP, TLS, WS, WSS, Mgmt int
+	log                     *bytes.Buffer
+}
+
+func (p *proxy) addr() string { return "127.0.0.1:" + strconv.Itoa(p.SIP) }
+
+func startProxy(t *testing.T, extra ...string) *proxy {
+	t.Helper()
+	p := &proxy{SIP: freePort(t), TLS: freePort(t), WS: freePort(t), WSS: freePort(t), Mgmt: freePort(t), log: &bytes.Buffer{}}
+	args := []string{
+		"--listen=udp:127.0.0.1:" + strconv.Itoa(p.SIP),
+		"--listen=tcp:127.0.0.1:" + strconv.Itoa(p.SIP),
+		"--listen=tls:127.0.0.1:" + strconv.Itoa(p.TLS),
+		"--listen=ws:127.0.0.1:" + strconv.Itoa(p.WS),
+		"--listen=wss:127.0.0.1:" + strconv.Itoa(p.WSS),
+		"--mgmt=127.0.0.1:" + strconv.Itoa(p.Mgmt),
+		"--rtpengine-sock=udp:127.0.0.1:22222",
+		"--min-expires=1",
+		"--fr-timeout=2s",
+		"--fr-inv-timeout=3s",
+	}
+	cmd := exec.Command(binPath, append(args, extra...)...)
+	cmd.Stdout = p.log
+	cmd.Stderr = &lockedWriter{w: p.log}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("sipproxy log:\n%s", p.log.String())
+		}
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := p.counters(); err == nil {
+			return p
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("sipproxy did not come up:\n%s", p.log.String())
+	return nil
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (p *proxy) get(path string, v any) error {
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(p.Mgmt) + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func (p *proxy) counters() (map[string]int64, error) {
+	var m map[string]int64
+	err := p.get("/counters", &m)
+	return m, err
+}
+
+type registration struct {
+	AOR      string `json:"aor"`
+	Contact  string `json:"contact"`
+	Received string `json:"received"`
+	Expires  int    `json:"expires"`
+	DstWS    bool   `json:"dst_ws"`
+}
+
+func (p *proxy) registrations(t *testing.T, aor string) []registration {
+	t.Helper()
+	var all []registration
+	if err := p.get("/registrations", &all); err != nil {
+		t.Fatal(err)
+	}
+	var out []registration
+	for _, r := range all {
+		if r.AOR == aor {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// waitRegistered polls until aor has n bindings.
+func (p *proxy) waitRegistered(t *testing.T, aor string, n int) []registration {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rs := p.registrations(t, aor)
+		if len(rs) == n {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d bindings, want %d", aor, len(rs), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// sipp runs one sipp instance; Wait returns its error with the error log.
+type sipp struct {
+	cmd     *exec.Cmd
+	errFile string
+	out     bytes.Buffer
+	cancel  context.CancelFunc
+}
+
+func startSipp(t *testing.T, scenario, transport string, target string, keys map[string]string) *sipp {
+	t.Helper()
+	dir := t.TempDir()
+	s := &sipp{errFile: filepath.Join(dir, "err.log")}
+	tmode := map[string]string{"udp": "u1", "tcp": "t1"}[transport]
+	args := []string{"-sf", filepath.Join("scenarios", scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)),
+		"-t", tmode, "-m", "1", "-timeout", "20s", "-timeout_error", "-max_recv_loops", "1000",
+		"-trace_err", "-error_file", s.errFile, "-trace_msg", "-message_file", filepath.Join(dir, "msg.log"),
+		"-mp", strconv.Itoa(freeRange(t))}
+	for k, v := range keys {
+		if k == "cid" {
+			// Both sipp instances of a call use this Call-ID, so the
+			// callee maps the INVITE to the call its REGISTER began.
+			args = append(args, "-cid_str", v)
+			continue
+		}
+		args = append(args, "-key", k, v)
+	}
+	args = append(args, target)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	s.cancel = cancel
+	s.cmd = exec.CommandContext(ctx, "sipp", args...)
+	s.cmd.Stdout = &s.out
+	s.cmd.Stderr = &s.out
+	s.cmd.Stdin = nil
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel() })
+	return s
+}
+
+func (s *sipp) Wait() error {
+	defer s.cancel()
+	err := s.cmd.Wait()
+	if err != nil {
+		e, _ := os.ReadFile(s.errFile)
+		msgs, _ := os.ReadFile(strings.Replace(s.errFile, "err.log", "msg.log", 1))
+		return fmt.Errorf("sipp: %v\noutput:\n%s\nerrors:\n%s\nmessages:\n%s", err, tail(s.out.Bytes(), 2000), e, tail(msgs, 6000))
+	}
+	return nil
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+func runSipp(t *testing.T, scenario, transport, target string, keys map[string]string) {
+	t.Helper()
+	if err := startSipp(t, scenario, transport, target, keys).Wait(); err != nil {
+		t.Fatalf("%s over %s: %v", scenario, transport, err)
+	}
+}
+
+func needSipp(t *testing.T) {
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Skip("sipp not installed (make deps installs it)")
+	}
+}

@@ -1,0 +1,116 @@
+package test
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+)
+
+var transports = []string{"udp", "tcp"}
+
+// TestSippRegister: REGISTER, refresh, out-of-order CSeq, second contact
+// with q, removal of one and of all; then expiry of a short binding.
+func TestSippRegister(t *testing.T) {
+	needSipp(t)
+	p := startProxy(t)
+	for _, tp := range transports {
+		t.Run(tp, func(t *testing.T) {
+			user := "reg" + tp
+			runSipp(t, "register_lifecycle.xml", tp, p.addr(), map[string]string{"user": user})
+			if rs := p.registrations(t, user); len(rs) != 0 {
+				t.Fatalf("bindings left after '*': %+v", rs)
+			}
+			short := "short" + tp
+			runSipp(t, "register_short.xml", tp, p.addr(), map[string]string{"user": short, "exp": "2"})
+			rs := p.waitRegistered(t, short, 1)
+			if rs[0].Expires < 1 || rs[0].Expires > 2 {
+				t.Errorf("expires %d, want 1..2", rs[0].Expires)
+			}
+			p.waitRegistered(t, short, 0) // expired
+		})
+	}
+}
+
+// call runs a registered callee scenario and a caller scenario against it.
+func call(t *testing.T, p *proxy, tp, uas, uac, user string) {
+	t.Helper()
+	cid := fmt.Sprintf("%s-%d@test", user, time.Now().UnixNano())
+	keys := map[string]string{"user": user, "cid": cid}
+	callee := startSipp(t, uas, tp, p.addr(), keys)
+	p.waitRegistered(t, user, 1)
+	caller := startSipp(t, uac, tp, p.addr(), keys)
+	if err := caller.Wait(); err != nil {
+		t.Fatalf("caller: %v", err)
+	}
+	if err := callee.Wait(); err != nil {
+		t.Fatalf("callee: %v", err)
+	}
+}
+
+// TestSippCall: a call whose ACK and BYE follow the Record-Route set.
+func TestSippCall(t *testing.T) {
+	needSipp(t)
+	p := startProxy(t)
+	for _, tp := range transports {
+		t.Run(tp, func(t *testing.T) {
+			call(t, p, tp, "uas_register_answer.xml", "uac_call.xml", "callee"+tp)
+		})
+	}
+	c, _ := p.counters()
+	if c["relayed_stateless"] < 2 {
+		t.Errorf("ACKs relayed statelessly: %d, want 2", c["relayed_stateless"])
+	}
+}
+
+// TestSippLateOffer: INVITE without SDP, offer in the 200, answer in ACK.
+func TestSippLateOffer(t *testing.T) {
+	needSipp(t)
+	p := startProxy(t)
+	for _, tp := range transports {
+		t.Run(tp, func(t *testing.T) {
+			call(t, p, tp, "uas_late_offer.xml", "uac_late_offer.xml", "late"+tp)
+		})
+	}
+}
+
+// TestSippCancel: CANCEL of a ringing call reaches the callee; caller gets
+// 200 and 487.
+func TestSippCancel(t *testing.T) {
+	needSipp(t)
+	p := startProxy(t)
+	for _, tp := range transports {
+		t.Run(tp, func(t *testing.T) {
+			call(t, p, tp, "uas_cancelled.xml", "uac_cancel.xml", "ring"+tp)
+		})
+	}
+}
+
+// TestSippRejections: 404, 483, 484 and both 403 cases.
+func TestSippRejections(t *testing.T) {
+	needSipp(t)
+	p := startProxy(t)
+	me := p.addr()
+	ours := "<sip:" + me + ";lr>"
+	cases := []struct {
+		name, scenario, ruri, from, mf, route string
+	}{
+		{"not registered", "uac_expect_404.xml", "sip:nobody@" + me, "sip:caller@" + me, "70", ours},
+		{"max-forwards 0", "uac_expect_483.xml", "sip:nobody@" + me, "sip:caller@" + me, "0", ours},
+		{"no user", "uac_expect_484.xml", "sip:" + me, "sip:caller@" + me, "70", ours},
+		{"relay forbidden", "uac_expect_403.xml", "sip:bob@example.net", "sip:caller@example.org", "70", ours},
+		{"preloaded route", "uac_expect_403.xml", "sip:bob@" + me, "sip:caller@" + me, "70", "<sip:192.0.2.1;lr>"},
+	}
+	for _, tp := range transports {
+		for _, tc := range cases {
+			t.Run(tp+"/"+tc.name, func(t *testing.T) {
+				runSipp(t, tc.scenario, tp, me, map[string]string{"ruri": tc.ruri, "from": tc.from, "mf": tc.mf, "route": tc.route})
+			})
+		}
+	}
+	c, _ := p.counters()
+	if got := c["replies_4xx"]; got < int64(2*len(cases)) {
+		t.Errorf("4xx replies %d, want >= %d", got, 2*len(cases))
+	}
+	_ = strconv.Itoa
+}
