@@ -3,12 +3,14 @@ package daemon
 import (
 	"context"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
 )
 
 func TestRtpengineStartPingStop(t *testing.T) {
+	before := runtime.NumGoroutine()
 	p, o := RtpengineTB(t, Options{PortMin: 25000, PortMax: 25099})
 	if err := Ping(context.Background(), o.NG, time.Second); err != nil {
 		t.Fatalf("ping: %v", err)
@@ -21,6 +23,14 @@ func TestRtpengineStartPingStop(t *testing.T) {
 		t.Fatalf("ping answered after Stop")
 	}
 	p.Stop() // idempotent
+	// The process's wait goroutine must be gone once Stop returned.
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("goroutines: %d before, %d after Stop", before, n)
+	}
 }
 
 func TestStartFailsForDeadDaemon(t *testing.T) {
