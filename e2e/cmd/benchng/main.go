@@ -131,7 +131,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 			}
 		}
 		if len(rates) == 2 {
-			if rates[1] > 0 {
+			if rates[0] > 0 && rates[1] > 0 {
 				line += fmt.Sprintf(" | %.2fx", rates[0]/rates[1])
 			} else {
 				line += " | -"
