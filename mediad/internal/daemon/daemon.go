@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
@@ -33,6 +35,7 @@ type Options struct {
 // Addrs are the bound listener addresses ("" when disabled).
 type Addrs struct {
 	NG, CLI string
+	HTTP    []string
 }
 
 // Run starts mediad with cfg and blocks until ctx is done or a listener
@@ -64,7 +67,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	defer core.close()
 
 	runner := cli.NewRunner(*cfg, core.calls, alloc, log.With("component", "cli"))
-	handler := core.handler(runner)
+	ngSrv := &ngproto.Server{Handler: core.handler(runner), Logger: log.With("component", "ng")}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -92,12 +95,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			return fmt.Errorf("NG listener (--listen-ng): %w", err)
 		}
 		addrs.NG = conn.LocalAddr().String()
-		srv := &ngproto.Server{Handler: handler, Logger: log.With("component", "ng")}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer conn.Close()
-			if err := srv.Serve(ctx, conn); err != nil && ctx.Err() == nil {
+			if err := ngSrv.Serve(ctx, conn); err != nil && ctx.Err() == nil {
 				fail(fmt.Errorf("NG server: %w", err))
 			}
 		}()
@@ -118,6 +120,33 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			}
 		}()
 		log.Info("CLI listening", "addr", addrs.CLI)
+	}
+	for _, l := range cfg.ListenHTTPAll {
+		ln, err := net.Listen("tcp", l)
+		if err != nil {
+			return fmt.Errorf("HTTP listener (--listen-http): %w", err)
+		}
+		addrs.HTTP = append(addrs.HTTP, ln.Addr().String())
+		hs := &http.Server{
+			Handler:           httpHandler(ngSrv, runner, log.With("component", "http")),
+			ReadHeaderTimeout: 10 * time.Second,
+			BaseContext:       func(net.Listener) context.Context { return ctx },
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && ctx.Err() == nil {
+				fail(fmt.Errorf("HTTP server: %w", err))
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			_ = hs.Shutdown(sctx)
+		}()
+		log.Info("HTTP listening", "addr", ln.Addr().String())
 	}
 	if core.run != nil {
 		wg.Add(1)

@@ -1,0 +1,167 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sipmedia/mediad/internal/cli"
+	"sipmedia/mediad/internal/config"
+	"sipmedia/ngproto"
+)
+
+func TestRunServesAndShutsDownCleanly(t *testing.T) {
+	before := runtime.NumGoroutine()
+	pidfile := filepath.Join(t.TempDir(), "mediad.pid")
+	cfg, err := config.Parse([]string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-n", "127.0.0.1:0",
+		"-c", "127.0.0.1:0", "--listen-http=127.0.0.1:0", "-p", pidfile, "-m", "43000", "-M", "43099", "--jitter-buffer=5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ready := make(chan Addrs, 1)
+	done := make(chan error, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	go func() { done <- Run(runCtx, cfg, log, Options{Ready: func(a Addrs) { ready <- a }}) }()
+	var addrs Addrs
+	select {
+	case addrs = <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	if _, err := os.Stat(pidfile); err != nil {
+		t.Errorf("pidfile: %v", err)
+	}
+
+	// NG over UDP.
+	c, err := ngproto.Dial(addrs.NG, ngproto.ClientConfig{Retries: 3, Interval: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := c.Do(ctx, ngproto.Dict{"command": "ping"})
+	c.Close()
+	if err != nil || reply.Str("result") != "pong" {
+		t.Fatalf("ping: %v %v", reply, err)
+	}
+	// CLI port.
+	if out, err := cli.Query(ctx, addrs.CLI, "list maxsessions"); err != nil || out != "Maximum sessions configured on rtpengine: -1\n" {
+		t.Errorf("cli: %q %v", out, err)
+	}
+	// HTTP: /ping, /cli/..., POST /ng, unknown path.
+	base := "http://" + addrs.HTTP[0]
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/ping"); code != 200 || body != "pong\n" {
+		t.Errorf("/ping: %d %q", code, body)
+	}
+	if code, body := get("/cli/list%20timeout"); code != 200 || body != "TIMEOUT=60\n" {
+		t.Errorf("/cli: %d %q", code, body)
+	}
+	if code, _ := get("/nothing"); code != 404 {
+		t.Errorf("/nothing: %d", code)
+	}
+	resp, err := http.Post(base+"/ng", "application/x-rtpengine-ng", strings.NewReader("abc d7:command4:pinge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "abc d6:result4:ponge" {
+		t.Errorf("POST /ng: %q", b)
+	}
+
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if _, err := os.Stat(pidfile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pidfile not removed: %v", err)
+	}
+	if !strings.Contains(logs.String(), `options=--jitter-buffer`) {
+		t.Errorf("no warning naming --jitter-buffer:\n%s", logs.String())
+	}
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("goroutines: %d before, %d after", before, n)
+	}
+}
+
+func TestRunFailsOnBusyListener(t *testing.T) {
+	cfg, err := config.Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "127.0.0.1:0", "-c", "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan Addrs, 1)
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, nil, Options{Ready: func(a Addrs) { ready <- a }}) }()
+	a := <-ready
+	cfg2 := *cfg
+	cfg2.ListenCLI = a.CLI // already taken by the first daemon
+	if err := Run(context.Background(), &cfg2, nil, Options{}); err == nil || !strings.Contains(err.Error(), "--listen-cli") {
+		t.Errorf("second daemon on a busy CLI port: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}
+
+func TestSlogLevel(t *testing.T) {
+	for l, want := range map[int]slog.Level{7: slog.LevelDebug, 6: slog.LevelInfo, 5: LevelNotice, 4: slog.LevelWarn, 3: slog.LevelError, 0: slog.LevelError + 4} {
+		if got := SlogLevel(l); got != want {
+			t.Errorf("SlogLevel(%d) = %v, want %v", l, got, want)
+		}
+	}
+	var buf bytes.Buffer
+	cfg := config.Default()
+	cfg.LogLevel = 4
+	cfg.NoLogTimestamps = true
+	log := NewLogger(&cfg, &buf)
+	log.Info("hidden")
+	log.Warn("shown")
+	if out := buf.String(); strings.Contains(out, "hidden") || !strings.Contains(out, "shown") || strings.Contains(out, "time=") {
+		t.Errorf("log output %q", out)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
