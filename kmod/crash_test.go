@@ -42,7 +42,7 @@ const crashTable = 5
 
 func TestCrashRecovery(t *testing.T) {
 	topo := newTopo(t)
-	relay := newStandIn(t, topo, localA, localB)
+	relay := newStandIn(t, topo, localA, localB, 0)
 	a := listen(t, topo.A, peerA)
 	b := listen(t, topo.B, peerB)
 
@@ -92,7 +92,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 
 	// A new instance replaces the table and clears the residue.
-	o := openR(t, topo, crashTable)
+	o := openR(t, topo, crashTable, 0)
 	if fl := tagFlows(t, topo, crashTable); len(fl) != 0 {
 		t.Fatalf("Open left %d stale conntrack entries", len(fl))
 	}
@@ -100,6 +100,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("fresh table counters %v, %v", st, err)
 	}
 	send(t, b, localB, "latch", 1)
+	waitReads(t, relay, 1)
 	send(t, a, localA, "u", 4)
 	expect(t, b, localB, "u", 4) // via the relay now
 	waitReads(t, relay, 5)

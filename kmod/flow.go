@@ -39,6 +39,12 @@ type Config struct {
 	// Packets to or from these ports that are not offloaded are kept out of
 	// conntrack (notrack), so no stale entry can block NAT later.
 	PortMin, PortMax int
+	// SocketMark, when non-zero, is the SO_MARK the relay sets on its media
+	// sockets (see MarkSocket). Then only packets of those sockets are kept
+	// out of conntrack, and other local UDP traffic in the port range (the
+	// ephemeral range often overlaps it) keeps its conntrack state. When
+	// zero the whole port range is notrack unless offloaded.
+	SocketMark uint32
 	// NetNS, when non-zero, is a network namespace fd to program instead of
 	// the caller's own (tests and tools).
 	NetNS int

@@ -11,10 +11,12 @@ import (
 
 // Peers on R itself: their packets take OUTPUT (DNAT there) and INPUT (SNAT
 // there) instead of PREROUTING/FORWARD.
-func TestLocalPeers(t *testing.T) {
+func TestLocalPeers(t *testing.T) { notrackModes(t, testLocalPeers) }
+
+func testLocalPeers(t *testing.T, sockMark uint32) {
 	topo := newTopo(t)
-	relay := newStandIn(t, topo, localA, localB)
-	o := openR(t, topo, 7)
+	relay := newStandIn(t, topo, localA, localB, sockMark)
+	o := openR(t, topo, 7, sockMark)
 
 	cases := []struct {
 		name         string
@@ -38,6 +40,13 @@ func TestLocalPeers(t *testing.T) {
 				nsB = topo.R
 			}
 			b := listen(t, nsB, tc.peerB)
+			// A userspace phase first: in socket-mark mode the local peer's
+			// packets are tracked, and Add must clear that entry.
+			r0 := relay.reads.Load()
+			send(t, b, localB, "latch", 1)
+			waitReads(t, relay, r0+1)
+			send(t, a, localA, "u", 2)
+			expect(t, b, localB, "u", 2)
 			flow := Flow{LocalA: localA, PeerA: tc.peerA, LocalB: localB, PeerB: tc.peerB}
 			if err := o.Add(flow); err != nil {
 				t.Fatal(err)
@@ -96,7 +105,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestAddValidation(t *testing.T) {
 	topo := newTopo(t)
-	o := openR(t, topo, 9)
+	o := openR(t, topo, 9, 0)
 	ok := Flow{LocalA: localA, PeerA: peerA, LocalB: localB, PeerB: peerB}
 	bad := []Flow{
 		{},

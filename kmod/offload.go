@@ -100,7 +100,7 @@ func Open(ctx context.Context, cfg Config) (*Offloader, error) {
 	}
 	o.nft, o.ct = nft, ct
 	o.rs = newRuleset(TableName(cfg.Table), o.spec)
-	if err := o.rs.install(nft, o.spec, uint16(cfg.PortMin), uint16(cfg.PortMax)); err != nil {
+	if err := o.rs.install(nft, o.spec, uint16(cfg.PortMin), uint16(cfg.PortMax), cfg.SocketMark); err != nil {
 		o.closeConns()
 		return nil, fmt.Errorf("kmod: build table: %w", err)
 	}
@@ -236,15 +236,17 @@ func (o *Offloader) Add(f Flow) error {
 		return err
 	}
 	e := &entry{flow: f, id: id}
-	// Entries from before the table existed would bypass the NAT chains;
-	// while the key is not in @leg no new entry can appear, so delete first.
-	o.deleteConntrack(f)
 	o.queueElements(e, true)
 	if err := o.nft.Flush(); err != nil {
 		o.free = append(o.free, id)
 		return fmt.Errorf("kmod: add flow %s: %w", f, err)
 	}
 	o.flows[f.Key()] = e
+	// An entry created before the elements existed (tracked userspace
+	// traffic, or from before the table) would keep bypassing the NAT
+	// chains. Deleting after the add is race-free: the next packet creates
+	// the entry through them. At worst a fresh NATed entry is recreated.
+	o.deleteConntrack(f, true)
 	o.log.Debug("flow offloaded", "flow", f.String(), "id", id)
 	return nil
 }
@@ -274,7 +276,7 @@ func (o *Offloader) remove(e *entry) error {
 	o.free = append(o.free, e.id)
 	// The NAT binding lives in conntrack: without this the flow would keep
 	// forwarding until the entry times out.
-	o.deleteConntrack(e.flow)
+	o.deleteConntrack(e.flow, false)
 	o.log.Debug("flow returned to userspace", "flow", e.flow.String(), "id", e.id)
 	return nil
 }
@@ -294,7 +296,7 @@ func (o *Offloader) allocID() (uint32, error) {
 }
 
 // queueElements adds or deletes, in the pending batch, the eight elements
-// of a flow: two leg keys, two NAT targets, four counters.
+// of a flow: two leg keys, two DNAT and two SNAT targets, two counters.
 func (o *Offloader) queueElements(e *entry, add bool) {
 	s := o.spec
 	f := e.flow
@@ -304,14 +306,9 @@ func (o *Offloader) queueElements(e *entry, add bool) {
 		{Key: s.quad(pa, la), Val: markBytes(ma)},
 		{Key: s.quad(pb, lb), Val: markBytes(mb)},
 	}
-	nat := []nftables.SetElement{
-		{Key: markBytes(ma), Val: s.quad(pb, lb)}, // from A: to PeerB, from LocalB
-		{Key: markBytes(mb), Val: s.quad(pa, la)}, // from B: to PeerA, from LocalA
-	}
-	acct := []nftables.SetElement{
-		{Key: acctKey(ma, 0)}, {Key: acctKey(ma, 1)},
-		{Key: acctKey(mb, 0)}, {Key: acctKey(mb, 1)},
-	}
+	dst := []nftables.SetElement{{Key: markBytes(ma), Val: s.pair(pb)}, {Key: markBytes(mb), Val: s.pair(pa)}}
+	src := []nftables.SetElement{{Key: markBytes(ma), Val: s.pair(lb)}, {Key: markBytes(mb), Val: s.pair(la)}}
+	acct := []nftables.SetElement{{Key: markBytes(ma)}, {Key: markBytes(mb)}}
 	op := o.nft.SetAddElements
 	if !add {
 		op = o.nft.SetDeleteElements
@@ -319,14 +316,21 @@ func (o *Offloader) queueElements(e *entry, add bool) {
 	// Errors here are marshalling errors of fixed-size keys; Flush reports
 	// them too, so they are not lost.
 	_ = op(o.rs.leg, leg)
-	_ = op(o.rs.nat, nat)
+	_ = op(o.rs.dst, dst)
+	_ = op(o.rs.src, src)
 	_ = op(o.rs.acct, acct)
 }
 
-// deleteConntrack deletes the flow's conntrack entry. A lookup by either
-// tuple finds it whichever side sent first (the other tuple is its reply).
-func (o *Offloader) deleteConntrack(f Flow) {
-	for _, t := range [][2]netip.AddrPort{{f.PeerA, f.LocalA}, {f.PeerB, f.LocalB}} {
+// deleteConntrack deletes the flow's conntrack entry: a lookup by the
+// A-side tuple finds the NATed entry whichever side sent first (it is either
+// its original or its reply tuple). With bothSides it also deletes a
+// separate un-NATed entry on the B side.
+func (o *Offloader) deleteConntrack(f Flow, bothSides bool) {
+	tuples := [][2]netip.AddrPort{{f.PeerA, f.LocalA}, {f.PeerB, f.LocalB}}
+	if !bothSides {
+		tuples = tuples[:1]
+	}
+	for _, t := range tuples {
 		var ctf conntrack.Flow
 		ctf.TupleOrig.IP.SourceAddress = t[0].Addr()
 		ctf.TupleOrig.IP.DestinationAddress = t[1].Addr()
@@ -376,23 +380,15 @@ func (o *Offloader) AllCounters() (map[FlowKey]Stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kmod: read counters: %w", err)
 	}
-	// byMark[mark][dir]
-	byMark := make(map[uint32][2]Counter, len(elems))
+	byMark := make(map[uint32]Counter, len(elems))
 	for _, el := range elems {
-		if len(el.Key) < 5 || el.Counter == nil {
-			continue
+		if len(el.Key) == 4 && el.Counter != nil {
+			byMark[nativeUint32(el.Key)] = Counter{Packets: el.Counter.Packets, Bytes: el.Counter.Bytes}
 		}
-		m := nativeUint32(el.Key)
-		d := el.Key[4] & 1
-		c := byMark[m]
-		c[d] = Counter{Packets: el.Counter.Packets, Bytes: el.Counter.Bytes}
-		byMark[m] = c
 	}
 	out := make(map[FlowKey]Stats, len(o.flows))
 	for k, e := range o.flows {
-		a, b := byMark[o.markA(e.id)], byMark[o.markB(e.id)]
-		// A-first entry: original = from A; B-first entry: reply = from A.
-		out[k] = Stats{FromA: a[0].Add(b[1]), FromB: a[1].Add(b[0])}
+		out[k] = Stats{FromA: byMark[o.markA(e.id)], FromB: byMark[o.markB(e.id)]}
 	}
 	return out, nil
 }

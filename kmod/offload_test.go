@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,10 +61,10 @@ func listen(t *testing.T, ns netns.NsHandle, ap netip.AddrPort) *net.UDPConn {
 	return c
 }
 
-func openR(t *testing.T, topo *nettopo.Topology, table int) *Offloader {
+func openR(t *testing.T, topo *nettopo.Topology, table int, sockMark uint32) *Offloader {
 	t.Helper()
 	o, err := Open(context.Background(), Config{Table: table, PortMin: testPortMin, PortMax: testPortMax,
-		NetNS: int(topo.R), Log: testLogger(t)})
+		SocketMark: sockMark, NetNS: int(topo.R), Log: testLogger(t)})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -163,13 +165,24 @@ func tableExists(t *testing.T, topo *nettopo.Topology, table int) bool {
 	return false
 }
 
-func TestBypassLifecycle(t *testing.T) {
+// testSockMark is the SO_MARK of the relay's sockets in socket-mark mode.
+const testSockMark = 0x5a5a
+
+// notrackModes runs a test with port-range notrack and with socket marks.
+func notrackModes(t *testing.T, fn func(t *testing.T, sockMark uint32)) {
+	t.Run("port-range", func(t *testing.T) { fn(t, 0) })
+	t.Run("socket-mark", func(t *testing.T) { fn(t, testSockMark) })
+}
+
+func TestBypassLifecycle(t *testing.T) { notrackModes(t, testBypassLifecycle) }
+
+func testBypassLifecycle(t *testing.T, sockMark uint32) {
 	topo := newTopo(t)
-	relay := newStandIn(t, topo, localA, localB)
+	relay := newStandIn(t, topo, localA, localB, sockMark)
 	a := listen(t, topo.A, peerA)
 	b := listen(t, topo.B, peerB)
 	const table = 3
-	o := openR(t, topo, table)
+	o := openR(t, topo, table, sockMark)
 	if !tableExists(t, topo, table) {
 		t.Fatal("table missing after Open")
 	}
@@ -211,6 +224,7 @@ func TestBypassLifecycle(t *testing.T) {
 	if want := (Stats{FromA: Counter{50, 50 * 32}, FromB: Counter{20, 20 * 32}}); st != want {
 		t.Errorf("counters %+v, want %+v", st, want)
 	}
+	checkNftList(t, topo)
 	fl := tagFlows(t, topo, table)
 	if len(fl) != 1 || !fl[0].Status.SrcNAT() || !fl[0].Status.DstNAT() {
 		t.Fatalf("want one NATed conntrack entry, got %v", fl)
@@ -301,5 +315,41 @@ func waitReads(t *testing.T, s *standIn, n int64) {
 			t.Fatalf("relay reads %d, want %d", s.reads.Load(), n)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Other local UDP traffic in the port range (e.g. an ephemeral port) keeps
+// its conntrack state in socket-mark mode and loses it in port-range mode.
+func TestOtherTrafficInRange(t *testing.T) {
+	notrackModes(t, func(t *testing.T, sockMark uint32) {
+		topo := newTopo(t)
+		openR(t, topo, 4, sockMark)
+		other := listen(t, topo.R, netip.AddrPortFrom(nettopo.AddrRB, testPortMax))
+		b := listen(t, topo.B, peerB)
+		send(t, other, peerB, "o", 1)
+		expect(t, b, netip.AddrPortFrom(nettopo.AddrRB, testPortMax), "o", 1)
+		send(t, b, netip.AddrPortFrom(nettopo.AddrRB, testPortMax), "p", 1)
+		expect(t, other, peerB, "p", 1)
+		n := len(portFlows(t, topo))
+		if sockMark != 0 && n != 1 {
+			t.Errorf("socket-mark mode: %d conntrack entries for an unmarked socket, want 1", n)
+		}
+		if sockMark == 0 && n != 0 {
+			t.Errorf("port-range mode: %d conntrack entries, want 0 (notrack)", n)
+		}
+	})
+}
+
+// checkNftList asserts that the nft CLI can still list the whole ruleset
+// with our table in it: operators' tooling must not break.
+func checkNftList(t *testing.T, topo *nettopo.Topology) {
+	t.Helper()
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Log("nft CLI not installed; listing not checked")
+		return
+	}
+	out, err := exec.Command("ip", "netns", "exec", topo.Name("r"), "nft", "list", "ruleset").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "map leg") || !strings.Contains(string(out), "snat ip") {
+		t.Errorf("nft list ruleset: %v\n%s", err, out)
 	}
 }

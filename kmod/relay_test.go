@@ -24,7 +24,8 @@ type standIn struct {
 	closed atomic.Bool
 }
 
-func newStandIn(t *testing.T, topo *nettopo.Topology, la, lb netip.AddrPort) *standIn {
+// newStandIn binds the relay sockets; a non-zero mark is set as SO_MARK.
+func newStandIn(t *testing.T, topo *nettopo.Topology, la, lb netip.AddrPort, mark uint32) *standIn {
 	t.Helper()
 	a, err := nettopo.ListenUDP(topo.R, la)
 	if err != nil {
@@ -36,6 +37,19 @@ func newStandIn(t *testing.T, topo *nettopo.Topology, la, lb netip.AddrPort) *st
 		t.Fatal(err)
 	}
 	s := &standIn{a: a, b: b}
+	if mark != 0 {
+		for _, c := range []*net.UDPConn{a, b} {
+			rc, err := c.SyscallConn()
+			if err == nil {
+				err = MarkSocket(rc, mark)
+			}
+			if err != nil {
+				a.Close()
+				b.Close()
+				t.Fatal(err)
+			}
+		}
+	}
 	s.wg.Add(2)
 	go s.loop(a, b, &s.peerA, &s.peerB)
 	go s.loop(b, a, &s.peerB, &s.peerA)

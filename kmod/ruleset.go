@@ -1,8 +1,6 @@
 package kmod
 
 import (
-	"encoding/binary"
-
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
@@ -14,19 +12,22 @@ import (
 //	table ip mediad_N {
 //	  map leg  { type ipv4_addr . inet_service . ipv4_addr . inet_service : mark }
 //	           # latched peer . peer port . local addr . local port -> mark
-//	  map nat  { type mark : ipv4_addr . inet_service . ipv4_addr . inet_service }
-//	           # mark -> new daddr . dport . new saddr . sport
-//	  set acct { type mark . ct_dir; counter }   # per-element packet counters
-//	  chain raw_pre  { prerouting, raw: udp dport RANGE, key !@leg, fib daddr local -> notrack }
+//	  map dst  { type mark : ipv4_addr . inet_service }   # mark -> peer to send to
+//	  map src  { type mark : ipv4_addr . inet_service }   # mark -> local endpoint to send from
+//	  set acct { type mark; counter }   # per-element counters, by sending side
+//	  chain raw_pre  { prerouting, raw: udp dport RANGE, key !@leg, fib daddr local
+//	                   (or: socket mark SOCKMARK) -> notrack }
 //	  chain raw_out  { output, raw: udp sport RANGE, key !@leg -> notrack;
-//	                               udp dport RANGE, key !@leg, fib daddr local -> notrack }
+//	                   udp dport RANGE, key !@leg, fib daddr local -> notrack
+//	                   (or: meta mark SOCKMARK -> notrack) }
 //	  chain nat_pre  { prerouting, dstnat: udp dport RANGE, ct mark set key map @leg,
-//	                   dnat to ct mark map @nat (first 2 words) }
+//	                   dnat to ct mark map @dst }
 //	  chain nat_out  { output, dstnat: same (peers on this host) }
-//	  chain nat_post { postrouting, srcnat: snat to ct mark map @nat (last 2 words) }
+//	  chain nat_post { postrouting, srcnat: snat to ct mark map @src }
 //	  chain nat_in   { input, srcnat: same (peer B on this host) }
-//	  chain acct_pre { prerouting, filter: iiftype != loopback, ct mark . ct direction @acct }
-//	  chain acct_out { output, filter: ct mark . ct direction @acct }
+//	  chain acct_pre { prerouting, filter: iiftype != loopback,
+//	                   ct direction original ct mark @acct; ct direction reply ct mark ^ 1 @acct }
+//	  chain acct_out { output, filter: the same without the iiftype test }
 //	}
 //
 // NAT chains see only the first packet of a conntrack entry; every later
@@ -56,7 +57,8 @@ func specFor(f Family) famSpec {
 // words is the register count of one address.
 func (s famSpec) words() uint32 { return uint32(s.addrLen / 4) }
 
-// Register layout of an addr . port . addr . port concatenation.
+// Register layout of an addr . port . addr . port concatenation (the leg
+// key); a NAT target addr . port uses the first two.
 func (s famSpec) regAddr1() uint32 { return reg0 }
 func (s famSpec) regPort1() uint32 { return reg0 + s.words() }
 func (s famSpec) regAddr2() uint32 { return reg0 + s.words() + 1 }
@@ -64,31 +66,34 @@ func (s famSpec) regPort2() uint32 { return reg0 + 2*s.words() + 1 }
 
 // ruleset is the table and its sets as sent in the creating batch.
 type ruleset struct {
-	table          *nftables.Table
-	leg, nat, acct *nftables.Set
+	table               *nftables.Table
+	leg, dst, src, acct *nftables.Set
 }
 
 func newRuleset(name string, spec famSpec) *ruleset {
 	t := &nftables.Table{Name: name, Family: spec.table}
 	quad := nftables.MustConcatSetType(spec.addrTyp, nftables.TypeInetService, spec.addrTyp, nftables.TypeInetService)
+	pair := nftables.MustConcatSetType(spec.addrTyp, nftables.TypeInetService)
 	return &ruleset{
 		table: t,
 		leg: &nftables.Set{Table: t, Name: "leg", IsMap: true, Concatenation: true,
 			KeyType: quad, DataType: nftables.TypeMark},
-		nat: &nftables.Set{Table: t, Name: "nat", IsMap: true,
-			KeyType: nftables.TypeMark, DataType: quad},
-		acct: &nftables.Set{Table: t, Name: "acct", Concatenation: true, Counter: true,
-			KeyType: nftables.MustConcatSetType(nftables.TypeMark, nftables.TypeCTDir)},
+		dst: &nftables.Set{Table: t, Name: "dst", IsMap: true,
+			KeyType: nftables.TypeMark, DataType: pair, KeyByteOrder: binaryutil.NativeEndian},
+		src: &nftables.Set{Table: t, Name: "src", IsMap: true,
+			KeyType: nftables.TypeMark, DataType: pair, KeyByteOrder: binaryutil.NativeEndian},
+		acct: &nftables.Set{Table: t, Name: "acct", Counter: true, KeyType: nftables.TypeMark,
+			KeyByteOrder: binaryutil.NativeEndian},
 	}
 }
 
 // install queues, in one batch, the replacement of any table of the same
 // name (add, delete, add: atomic and idempotent) and the whole ruleset.
-func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16) error {
+func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, sockMark uint32) error {
 	c.AddTable(rs.table)
 	c.DelTable(rs.table)
 	c.AddTable(rs.table)
-	for _, s := range []*nftables.Set{rs.leg, rs.nat, rs.acct} {
+	for _, s := range []*nftables.Set{rs.leg, rs.dst, rs.src, rs.acct} {
 		if err := c.AddSet(s, nil); err != nil {
 			return err
 		}
@@ -132,16 +137,32 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16) er
 	notrack := []expr.Any{&expr.Notrack{}}
 
 	rawPre := chain("raw_pre", nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw)
-	rule(rawPre, udp, dportInRange, key, notLeg, daddrLocal, notrack)
 	rawOut := chain("raw_out", nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityRaw)
-	rule(rawOut, udp, sportInRange, key, notLeg, notrack)
-	rule(rawOut, udp, dportInRange, key, notLeg, daddrLocal, notrack)
+	if sockMark != 0 {
+		// Only the relay's own sockets: packets it sends (skb mark from
+		// SO_MARK) and packets to it that are not offloaded.
+		markIs := func(e expr.Any) []expr.Any {
+			return []expr.Any{e, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(sockMark)}}
+		}
+		rule(rawPre, udp, dportInRange, key, notLeg,
+			markIs(&expr.Socket{Key: expr.SocketKeyMark, Register: 1}), notrack)
+		rule(rawOut, udp, markIs(&expr.Meta{Key: expr.MetaKeyMARK, Register: 1}), notrack)
+	} else {
+		// The whole port range (the reference design): the range must be
+		// the relay's alone, or other local UDP traffic loses conntrack.
+		rule(rawPre, udp, dportInRange, key, notLeg, daddrLocal, notrack)
+		rule(rawOut, udp, sportInRange, key, notLeg, notrack)
+		rule(rawOut, udp, dportInRange, key, notLeg, daddrLocal, notrack)
+	}
 
 	// First packet of a kernelized flow: mark the entry, DNAT to the peer.
 	dnat := []expr.Any{
 		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.leg.Name, SetID: rs.leg.ID},
 		&expr.Ct{Key: expr.CtKeyMARK, Register: reg0, SourceRegister: true},
-		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.nat.Name, SetID: rs.nat.ID},
+		// Reload the mark, as nft itself does: the CLI cannot decompile a
+		// register reused after a ct set (`nft list` would abort).
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg0},
+		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.dst.Name, SetID: rs.dst.ID},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: spec.nfproto,
 			RegAddrMin: spec.regAddr1(), RegProtoMin: spec.regPort1(), Specified: true},
 	}
@@ -153,30 +174,40 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16) er
 	// SNAT to the relay's other local endpoint, found by the entry's mark.
 	snat := []expr.Any{
 		&expr.Ct{Key: expr.CtKeyMARK, Register: reg0},
-		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.nat.Name, SetID: rs.nat.ID},
+		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.src.Name, SetID: rs.src.ID},
 		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: spec.nfproto,
-			RegAddrMin: spec.regAddr2(), RegProtoMin: spec.regPort2(), Specified: true},
+			RegAddrMin: spec.regAddr1(), RegProtoMin: spec.regPort1(), Specified: true},
 	}
 	natPost := chain("nat_post", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
 	rule(natPost, udp, snat)
 	natIn := chain("nat_in", nftables.ChainTypeNAT, nftables.ChainHookInput, nftables.ChainPriorityNATSource)
 	rule(natIn, udp, snat)
 
-	// Per-packet accounting: every packet enters once, either from a device
-	// (prerouting, loopback excluded) or from a local socket (output).
-	count := []expr.Any{
-		&expr.Ct{Key: expr.CtKeyMARK, Register: reg0},
-		&expr.Ct{Key: expr.CtKeyDIRECTION, Register: reg0 + 1},
-		&expr.Lookup{SourceRegister: reg0, SetName: rs.acct.Name, SetID: rs.acct.ID},
+	// Per-packet accounting, keyed by the sending side's mark: an entry
+	// marked A (even) counts from-A packets in its original direction, one
+	// marked B (odd) in its reply direction, so reply packets look up
+	// mark^1. Every packet enters once, from a device (prerouting, loopback
+	// excluded) or from a local socket (output).
+	dirIs := func(d byte) []expr.Any {
+		return []expr.Any{
+			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{d}},
+			&expr.Ct{Key: expr.CtKeyMARK, Register: reg0},
+		}
 	}
+	flipSide := []expr.Any{&expr.Bitwise{SourceRegister: reg0, DestRegister: reg0, Len: 4,
+		Mask: binaryutil.NativeEndian.PutUint32(0xffffffff), Xor: binaryutil.NativeEndian.PutUint32(1)}}
+	count := []expr.Any{&expr.Lookup{SourceRegister: reg0, SetName: rs.acct.Name, SetID: rs.acct.ID}}
 	notLoopback := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyIIFTYPE, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint16(unix.ARPHRD_LOOPBACK)},
 	}
 	acctPre := chain("acct_pre", nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityFilter)
-	rule(acctPre, udp, notLoopback, count)
+	rule(acctPre, udp, notLoopback, dirIs(0), count)
+	rule(acctPre, udp, notLoopback, dirIs(1), flipSide, count)
 	acctOut := chain("acct_out", nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityFilter)
-	rule(acctOut, udp, count)
+	rule(acctOut, udp, dirIs(0), count)
+	rule(acctOut, udp, dirIs(1), flipSide, count)
 	return nil
 }
 
@@ -196,14 +227,12 @@ func (s famSpec) quad(a, b addrPort) []byte {
 	return s.appendAddrPort(s.appendAddrPort(out, a), b)
 }
 
-func markBytes(m uint32) []byte { return binaryutil.NativeEndian.PutUint32(m) }
-
-func acctKey(m uint32, dir uint8) []byte {
-	b := make([]byte, 8)
-	binary.NativeEndian.PutUint32(b, m)
-	b[4] = dir
-	return b
+// pair encodes addr . port.
+func (s famSpec) pair(a addrPort) []byte {
+	return s.appendAddrPort(make([]byte, 0, s.addrLen+4), a)
 }
+
+func markBytes(m uint32) []byte { return binaryutil.NativeEndian.PutUint32(m) }
 
 // addrPort is an address in wire form plus a port.
 type addrPort struct {
