@@ -1,6 +1,6 @@
 module sipmedia/sipproxy
 
-go 1.26
+go 1.26.0
 
 require sipmedia/ngproto v0.0.0
 
@@ -13,7 +13,7 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/icholy/digest v1.2.0 // indirect
 	golang.org/x/sync v0.16.0 // indirect
-	golang.org/x/sys v0.24.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 )
 
 replace sipmedia/ngproto => ../ngproto

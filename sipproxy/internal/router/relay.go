@@ -137,6 +137,11 @@ func (r *Router) prepare(c *Ctx, b Branch) (*sip.Request, transport.Socket, erro
 		dst = &out.Recipient
 	}
 	tp := transportOf(dst)
+	if f := b.Socket; f != nil && (tp == "WS" && f.Transport() == "WSS" || tp == "TCP" && f.Transport() == "TLS") {
+		// A browser's Contact says transport=ws even over WSS: the socket
+		// fixed by the double Record-Route (or the registration) wins.
+		tp = f.Transport()
+	}
 	port := dst.Port
 	if port == 0 {
 		port = defaultPort(tp)
