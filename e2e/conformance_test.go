@@ -108,7 +108,8 @@ func newSide(t *testing.T, name string, p *daemon.Process, o daemon.Options) *si
 		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &side{name: name, proc: p, opts: o, conn: c, timeout: 2 * time.Second}
+	c.Resend = time.Second
+	return &side{name: name, proc: p, opts: o, conn: c, timeout: 3 * time.Second}
 }
 
 // stepResult is what one daemon answered to one step.

@@ -18,6 +18,11 @@ var ErrNoReply = errors.New("no reply")
 
 // Conn is a UDP socket connected to one NG listener.
 type Conn struct {
+	// Resend, when positive, repeats the datagram (same cookie, as NG
+	// clients do) at this interval until the reply or the timeout, so a
+	// datagram lost on a loaded machine does not read as "no reply".
+	Resend time.Duration
+
 	c   *net.UDPConn
 	buf []byte
 }
@@ -50,18 +55,30 @@ func (c *Conn) Exchange(ctx context.Context, cookie string, datagram []byte, tim
 	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
 		dl = d
 	}
-	if err := c.c.SetReadDeadline(dl); err != nil {
-		return nil, fmt.Errorf("ngraw: deadline: %w", err)
-	}
 	prefix := []byte(cookie + " ")
 	for {
+		next := dl
+		if c.Resend > 0 && cookie != "" {
+			if r := time.Now().Add(c.Resend); r.Before(dl) {
+				next = r
+			}
+		}
+		if err := c.c.SetReadDeadline(next); err != nil {
+			return nil, fmt.Errorf("ngraw: deadline: %w", err)
+		}
 		n, err := c.c.Read(c.buf)
 		if err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				return nil, fmt.Errorf("ngraw: read: %w", err)
+			}
+			if !next.Before(dl) {
 				return nil, ErrNoReply
 			}
-			return nil, fmt.Errorf("ngraw: read: %w", err)
+			if _, err := c.c.Write(datagram); err != nil {
+				return nil, fmt.Errorf("ngraw: resend: %w", err)
+			}
+			continue
 		}
 		if cookie == "" {
 			return append([]byte(nil), c.buf[:n]...), nil
