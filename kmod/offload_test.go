@@ -148,12 +148,16 @@ func portFlows(t *testing.T, topo *nettopo.Topology) []conntrack.Flow {
 }
 
 func tableExists(t *testing.T, topo *nettopo.Topology, table int) bool {
+	return tableExistsFamily(t, topo, table, nftables.TableFamilyIPv4)
+}
+
+func tableExistsFamily(t *testing.T, topo *nettopo.Topology, table int, fam nftables.TableFamily) bool {
 	t.Helper()
 	c, err := nftables.New(nftables.WithNetNSFd(int(topo.R)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tabs, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	tabs, err := c.ListTablesOfFamily(fam)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Fixed addresses (RFC 2544 benchmark range).
@@ -26,6 +27,14 @@ var (
 	AddrRA = netip.MustParseAddr("198.18.1.1") // R on A's link
 	AddrRB = netip.MustParseAddr("198.18.2.1") // R on B's link
 	AddrB  = netip.MustParseAddr("198.18.2.2")
+)
+
+// IPv6 addresses (RFC 5180 benchmark range), on the same links.
+var (
+	Addr6A  = netip.MustParseAddr("2001:2:0:1::2")
+	Addr6RA = netip.MustParseAddr("2001:2:0:1::1")
+	Addr6RB = netip.MustParseAddr("2001:2:0:2::1")
+	Addr6B  = netip.MustParseAddr("2001:2:0:2::2")
 )
 
 // Topology is a live A - R - B setup. Close removes it.
@@ -60,19 +69,22 @@ func New() (*Topology, error) {
 	if t.B, err = t.newNS("b"); err != nil {
 		return nil, t.fail(err)
 	}
-	if err := t.link(t.A, "eth0", AddrA, t.R, "ethA", AddrRA); err != nil {
+	if err := t.link(t.A, "eth0", [2]netip.Addr{AddrA, Addr6A}, t.R, "ethA", [2]netip.Addr{AddrRA, Addr6RA}); err != nil {
 		return nil, t.fail(err)
 	}
-	if err := t.link(t.B, "eth0", AddrB, t.R, "ethB", AddrRB); err != nil {
+	if err := t.link(t.B, "eth0", [2]netip.Addr{AddrB, Addr6B}, t.R, "ethB", [2]netip.Addr{AddrRB, Addr6RB}); err != nil {
 		return nil, t.fail(err)
 	}
-	if err := t.defaultRoute(t.A, AddrRA); err != nil {
+	if err := t.defaultRoutes(t.A, AddrRA, Addr6RA); err != nil {
 		return nil, t.fail(err)
 	}
-	if err := t.defaultRoute(t.B, AddrRB); err != nil {
+	if err := t.defaultRoutes(t.B, AddrRB, Addr6RB); err != nil {
 		return nil, t.fail(err)
 	}
 	if err := t.Sysctl(t.R, "net/ipv4/ip_forward", "1"); err != nil {
+		return nil, t.fail(err)
+	}
+	if err := t.Sysctl(t.R, "net/ipv6/conf/all/forwarding", "1"); err != nil {
 		return nil, t.fail(err)
 	}
 	return t, nil
@@ -119,8 +131,9 @@ func (t *Topology) withHandle(ns netns.NsHandle, fn func(*netlink.Handle) error)
 	return fn(nl)
 }
 
-// link creates a veth pair between two namespaces and addresses it /24.
-func (t *Topology) link(ns1 netns.NsHandle, if1 string, a1 netip.Addr, ns2 netns.NsHandle, if2 string, a2 netip.Addr) error {
+// link creates a veth pair between two namespaces and gives each end an
+// IPv4 /24 and an IPv6 /64 address.
+func (t *Topology) link(ns1 netns.NsHandle, if1 string, a1 [2]netip.Addr, ns2 netns.NsHandle, if2 string, a2 [2]netip.Addr) error {
 	err := t.withHandle(ns2, func(nl *netlink.Handle) error {
 		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: if2}, PeerName: if1,
 			PeerNamespace: netlink.NsFd(int(ns1))}
@@ -135,14 +148,20 @@ func (t *Topology) link(ns1 netns.NsHandle, if1 string, a1 netip.Addr, ns2 netns
 	return t.withHandle(ns1, func(nl *netlink.Handle) error { return setUp(nl, if1, a1) })
 }
 
-func setUp(nl *netlink.Handle, name string, a netip.Addr) error {
+func setUp(nl *netlink.Handle, name string, addrs [2]netip.Addr) error {
 	l, err := nl.LinkByName(name)
 	if err != nil {
 		return fmt.Errorf("link %s: %w", name, err)
 	}
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(24, 32)}}
-	if err := nl.AddrAdd(l, addr); err != nil {
-		return fmt.Errorf("address %s on %s: %w", a, name, err)
+	for _, a := range addrs {
+		addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(24, 32)}}
+		if a.Is6() {
+			// No duplicate address detection: usable at once.
+			addr = &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
+		}
+		if err := nl.AddrAdd(l, addr); err != nil {
+			return fmt.Errorf("address %s on %s: %w", a, name, err)
+		}
 	}
 	if err := nl.LinkSetUp(l); err != nil {
 		return fmt.Errorf("up %s: %w", name, err)
@@ -150,9 +169,15 @@ func setUp(nl *netlink.Handle, name string, a netip.Addr) error {
 	return nil
 }
 
-func (t *Topology) defaultRoute(ns netns.NsHandle, gw netip.Addr) error {
+func (t *Topology) defaultRoutes(ns netns.NsHandle, gw4, gw6 netip.Addr) error {
 	return t.withHandle(ns, func(nl *netlink.Handle) error {
-		return nl.RouteAdd(&netlink.Route{Gw: gw.AsSlice()})
+		if err := nl.RouteAdd(&netlink.Route{Gw: gw4.AsSlice()}); err != nil {
+			return fmt.Errorf("route via %s: %w", gw4, err)
+		}
+		if err := nl.RouteAdd(&netlink.Route{Family: netlink.FAMILY_V6, Gw: gw6.AsSlice()}); err != nil {
+			return fmt.Errorf("route via %s: %w", gw6, err)
+		}
+		return nil
 	})
 }
 
@@ -163,7 +188,8 @@ func (t *Topology) Sysctl(ns netns.NsHandle, key, val string) error {
 	})
 }
 
-// UDPInDatagrams returns Udp: InDatagrams of namespace ns.
+// UDPInDatagrams returns the UDP datagrams delivered to sockets in ns
+// (Udp: InDatagrams plus Udp6InDatagrams).
 func UDPInDatagrams(ns netns.NsHandle) (uint64, error) {
 	var out uint64
 	err := Do(ns, func() error {
@@ -171,10 +197,28 @@ func UDPInDatagrams(ns netns.NsHandle) (uint64, error) {
 		if err != nil {
 			return err
 		}
-		out, err = snmpField(string(b), "Udp:", "InDatagrams")
+		v4, err := snmpField(string(b), "Udp:", "InDatagrams")
+		if err != nil {
+			return err
+		}
+		b, err = os.ReadFile("/proc/thread-self/net/snmp6")
+		if err != nil {
+			return err
+		}
+		v6, err := snmp6Field(string(b), "Udp6InDatagrams")
+		out = v4 + v6
 		return err
 	})
 	return out, err
+}
+
+func snmp6Field(s, field string) (uint64, error) {
+	for _, line := range strings.Split(s, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == field {
+			return strconv.ParseUint(f[1], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("snmp6 %s not found", field)
 }
 
 func snmpField(s, proto, field string) (uint64, error) {
