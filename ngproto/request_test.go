@@ -98,3 +98,22 @@ func TestParseRequestICEVariants(t *testing.T) {
 		t.Errorf("%q", r.ICELite)
 	}
 }
+
+func TestParseRequestMoreKeys(t *testing.T) {
+	r, err := ParseRequest(Dict{"command": "offer", "replace": "session-connection", "received from": "10.0.0.1",
+		"from-interface": "pub", "to_interface": "priv", "address family": "ip6", "media address": "::1",
+		"DTLS-reverse": "passive", "DTLS fingerprint": "sha-256", "OSRTP": "accept-RFC", "endpoint-learning": "Heuristic",
+		"label": "l1", "to-label": "l2", "set-label": "l3", "via-branch": "z9", "interface": "if0", "limit": "7",
+		"body": "list totals", "flags": "BUNDLE-require, endpoint-learning-delayed, T38-decode, from-tags-a, always transcode"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r.Replace, []string{"session-connection"}) || !reflect.DeepEqual(r.ReceivedFrom, []string{"", "10.0.0.1"}) ||
+		!reflect.DeepEqual(r.Direction, []string{"pub", "priv"}) || r.AddressFamily != "IP6" || r.MediaAddress != "::1" ||
+		r.DTLSReverse != "passive" || r.DTLSFingerprint != "sha-256" || !reflect.DeepEqual(r.OSRTP, []string{"accept-rfc"}) ||
+		r.EndpointLearning != "delayed" || r.Label != "l1" || r.ToLabel != "l2" || r.SetLabel != "l3" || r.ViaBranch != "z9" ||
+		r.Interface != "if0" || r.Limit != 7 || r.Body != "list totals" || !reflect.DeepEqual(r.Bundle, []string{"require"}) ||
+		!reflect.DeepEqual(r.T38, []string{"decode"}) || !reflect.DeepEqual(r.FromTags, []string{"a"}) || !r.Flags["always-transcode"] {
+		t.Fatalf("%+v", r)
+	}
+}

@@ -302,3 +302,48 @@ func TestProcessPlain(t *testing.T) {
 		t.Fatalf("%s", got)
 	}
 }
+
+func TestServerHandlesConcurrentlyWithinLimit(t *testing.T) {
+	checkGoroutines(t)
+	const limit = 4
+	var inflight, peak atomic.Int32
+	full := make(chan struct{})
+	var once sync.Once
+	srv := &Server{MaxConcurrent: limit, Handler: HandlerFunc(func(ctx context.Context, req Dict, from netip.AddrPort) Dict {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		if n == limit {
+			once.Do(func() { close(full) })
+		}
+		// the first requests only finish once `limit` of them run at the
+		// same time: this deadlocks unless handling is concurrent
+		<-full
+		return OK()
+	})}
+	conn := startServer(t, srv, "127.0.0.1:0")
+	c, err := Dial(conn.LocalAddr().String(), ClientConfig{Retries: 1, Interval: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 3*limit; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Do(testCtx(t), Dict{"command": "offer", "call-id": fmt.Sprint(i)}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if p := peak.Load(); p != limit {
+		t.Fatalf("peak concurrency %d, want %d", p, limit)
+	}
+}
