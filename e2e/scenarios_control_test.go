@@ -34,6 +34,29 @@ func controlScenarios() []scenario {
 			},
 		},
 		{
+			name: "fork-two-answers",
+			desc: "forked INVITE: early answers from two callees (different to-tags), then the final one",
+			steps: []step{
+				st("offer", offer("c-fork", "ta", sdpA, nil)),
+				st("answer-b", answer("c-fork", "ta", "tb", sdpB, nil)),
+				st("answer-c", answer("c-fork", "ta", "tc", sdpB2, nil)),
+				st("query", query("c-fork", nil)),
+				st("delete-b", del("c-fork", kv{"from-tag": "ta", "to-tag": "tb", "flags": []string{"to-tag"}})),
+				st("query-after", query("c-fork", nil)),
+			},
+		},
+		{
+			name: "call-id-reuse-after-delete",
+			desc: "a call-id offered again after its call was deleted starts a new call",
+			steps: []step{
+				st("offer", offer("c-reuse", "ta", sdpA, nil)),
+				st("delete", del("c-reuse", nil)),
+				st("offer-again", offer("c-reuse", "ta", sdpA, nil)),
+				st("answer", answer("c-reuse", "ta", "tb", sdpB, nil)),
+				st("query", query("c-reuse", kv{"from-tag": "ta"})),
+			},
+		},
+		{
 			name: "delete-wrong-tag",
 			desc: "delete with a from-tag the call does not have",
 			steps: []step{

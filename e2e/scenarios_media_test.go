@@ -125,6 +125,17 @@ a=sendrecv
 m=video 0 RTP/AVP 96
 c=IN IP4 127.0.0.3
 `)
+	sdpAVNoVideo = sdp(`
+v=0
+o=- 1545997027 3 IN IP4 127.0.0.2
+s=tester
+t=0 0
+m=audio 2020 RTP/AVP 0 8
+c=IN IP4 127.0.0.2
+a=sendrecv
+m=video 0 RTP/AVP 96
+c=IN IP4 127.0.0.2
+`)
 	sdpARejected = sdp(`
 v=0
 o=- 1545997027 1 IN IP4 127.0.0.2
@@ -328,6 +339,21 @@ func mediaScenarios() []scenario {
 				st("offer", offer("c-rej", "ta", sdpARejected, nil)),
 				st("answer", answer("c-rej", "ta", "tb", sdpBTwoAudio, nil)),
 			},
+		},
+		{
+			name: "reoffer-adds-and-removes-video",
+			desc: "re-INVITE adding a video stream, then one rejecting it again",
+			steps: []step{
+				st("offer", offer("c-addvideo", "ta", sdpA, nil)),
+				st("answer", answer("c-addvideo", "ta", "tb", sdpB, nil)),
+				st("reoffer-video", offer("c-addvideo", "ta", sdpAV, nil)),
+				st("reanswer-video", answer("c-addvideo", "ta", "tb", sdpBAV, nil)),
+				st("reoffer-novideo", offer("c-addvideo", "ta", sdpAVNoVideo, nil)),
+				st("query", query("c-addvideo", nil)),
+			},
+			// The re-INVITE moves A's and B's audio to other ports (2020,
+			// 3020): rtpengine answers that with new local ports.
+			allow: keepsPorts("reoffer-video|reanswer-video|reoffer-novideo|query"),
 		},
 		{
 			name: "ipv6-address-family",
