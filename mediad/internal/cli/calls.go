@@ -115,7 +115,7 @@ type Counters struct {
 
 // ProxyStats counts NG requests from one proxy address.
 type ProxyStats struct {
-	Proxy    string
+	Proxy    string // IP address without port, as rtpengine keys it
 	Requests map[string]uint64
 	Errors   uint64
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -160,12 +161,28 @@ func TestRunnerFormats(t *testing.T) {
 		t.Errorf("maxopenfiles: %q", out)
 	}
 	calls.sessions = []Session{sampleCall()}
+	calls.totals = Totals{Managed: 2, TotalCallDuration: 4 * time.Second, TotalCallDurationSquared: 10,
+		Proxies: []ProxyStats{{Proxy: "127.0.0.1", Requests: map[string]uint64{"Offer": 2, "Answer": 1}, Errors: 1}}}
+	var js map[string]any
+	if err := json.Unmarshal([]byte(r.Run(ctx, "list jsonstats")), &js); err != nil {
+		t.Fatalf("jsonstats is not JSON: %v", err)
+	}
+	tot := js["totalstatistics"].(map[string]any)
+	ctl := js["controlstatistics"].(map[string]any)
+	if tot["avgcallduration"] != 2.0 || tot["totalcallsduration_stddev"] != 1.0 || ctl["totaloffercount"] != 2.0 ||
+		ctl["proxies"].([]any)[0].(map[string]any)["answercount"] != 1.0 {
+		t.Errorf("jsonstats values: %v %v", tot, ctl)
+	}
+	if out := r.Run(ctx, "list totals"); !strings.Contains(out, "\n            127.0.0.1 |          0 |          2 |          1 |          0 |") ||
+		!strings.Contains(out, " Average call duration                           :2.000000 seconds\n") {
+		t.Errorf("totals with values:\n%s", out)
+	}
 	if out := r.Run(ctx, "terminate call-abc"); out != "\nCall Id (call-abc) successfully terminated by operator.\n\n" || len(calls.sessions) != 0 {
 		t.Errorf("terminate: %q, %d left", out, len(calls.sessions))
 	}
 }
 
-var uptimeRE = regexp.MustCompile(`(Uptime of rtpengine +:)\d+`)
+var uptimeRE = regexp.MustCompile(`(Uptime of rtpengine +:|"uptime":)\d+`)
 
 // TestCompareWithRtpengine runs the same commands against rtpengine 10.5
 // (no calls) and against our Runner and compares the text byte for byte.
@@ -199,7 +216,7 @@ func TestCompareWithRtpengine(t *testing.T) {
 		"get timeout", "list deletedelay", "list interfaces", "list maxcpu", "list maxload", "list maxbw",
 		"list controltos", "help", "list help", "list loglevels", "list transcoders", "list redisallowederrors",
 		"list redisdisabletime", "list redisconnecttimeout", "list rediscmdtimeout", "list loglevel core",
-		"list timeoutXYZ",
+		"list timeoutXYZ", "list jsonstats",
 	} {
 		want, err := Query(ctx, addr, c)
 		if err != nil {

@@ -86,7 +86,7 @@ var (
 		{"controltos", constant("0\n")},
 		{"deletedelay", seconds("", func(c *config.Config) time.Duration { return c.DeleteDelay })},
 		{"interfaces", (*Runner).listInterfaces},
-		{"jsonstats", unsupported("list jsonstats")},
+		{"jsonstats", (*Runner).listJSONStats},
 		{"transcoders", constant("No stats entries\n")},
 	}
 )
@@ -342,15 +342,21 @@ func (r *Runner) listInterfaces(_ string, b *strings.Builder) {
 			family = "IPv6"
 		}
 		fmt.Fprintf(b, "Interface '%s' address '%s' (%s)\n", ifc.Name, ifc.Address, family)
-		min, max, used, total, last := r.cfg.PortMin, r.cfg.PortMax, 0, r.cfg.PortMax-r.cfg.PortMin+1, 0
-		if r.ports != nil {
-			min, max = r.ports.Range()
-			used, total, last = r.ports.InUse(), r.ports.Total(), r.ports.LastUsed()
-		}
+		min, max, used, total, last := r.portUsage()
 		fmt.Fprintf(b, " Port range: %5d - %5d\n", min, max)
 		fmt.Fprintf(b, " Ports used: %5d / %5d (%5.1f%%)\n", used, total, float64(used)*100/float64(total))
 		fmt.Fprintf(b, " Last port used: %5d\n", last)
 	}
+}
+
+// portUsage returns the port range and its use (from the allocator when
+// there is one, else the configured range with nothing used).
+func (r *Runner) portUsage() (min, max, used, total, last int) {
+	if r.ports != nil {
+		min, max = r.ports.Range()
+		return min, max, r.ports.InUse(), r.ports.Total(), r.ports.LastUsed()
+	}
+	return r.cfg.PortMin, r.cfg.PortMax, 0, r.cfg.PortMax - r.cfg.PortMin + 1, 0
 }
 
 func (r *Runner) terminate(rest string, b *strings.Builder) {

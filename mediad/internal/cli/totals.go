@@ -61,12 +61,7 @@ func (r *Runner) listTotals(_ string, b *strings.Builder) {
 	metric(b, "Total relayed bytes", u(t.Relayed.Bytes+t.RelayedKernel.Bytes))
 	metric(b, "Total number of streams with no relayed packets", u(t.ZeroWayStreams))
 	metric(b, "Total number of 1-way streams", u(t.OneWayStreams))
-	total := t.TotalCallDuration.Seconds()
-	avg, stddev := 0.0, 0.0
-	if t.Managed > 0 {
-		avg = total / float64(t.Managed)
-		stddev = math.Sqrt(math.Abs(t.TotalCallDurationSquared/float64(t.Managed) - avg*avg))
-	}
+	avg, total, stddev := durationStats(t)
 	metric(b, "Average call duration", fmt.Sprintf("%.6f seconds", avg))
 	metric(b, "Total calls duration", fmt.Sprintf("%.6f seconds", total))
 	metric(b, "Total calls duration squared", fmt.Sprintf("%.6f seconds squared", t.TotalCallDurationSquared))
@@ -112,6 +107,17 @@ func (r *Runner) listTotals(_ string, b *strings.Builder) {
 	b.WriteString("\n\n\n\n")
 }
 
+// durationStats returns the average, total and standard deviation of call
+// durations in seconds.
+func durationStats(t Totals) (avg, total, stddev float64) {
+	total = t.TotalCallDuration.Seconds()
+	if t.Managed > 0 {
+		avg = total / float64(t.Managed)
+		stddev = math.Sqrt(math.Abs(t.TotalCallDurationSquared/float64(t.Managed) - avg*avg))
+	}
+	return avg, total, stddev
+}
+
 func writeRates(b *strings.Builder, t Totals) {
 	u := func(v uint64) string { return fmt.Sprint(v) }
 	metric(b, "Packets per second (userspace)", u(t.Rate.Packets))
@@ -128,4 +134,156 @@ func writeRates(b *strings.Builder, t Totals) {
 func (r *Runner) listCounters(_ string, b *strings.Builder) {
 	b.WriteString("\nCurrent per-second counters:\n\n")
 	writeRates(b, r.calls.Totals())
+}
+
+// jsonObj writes a JSON object with keys in insertion order and raw values,
+// the way rtpengine prints "list jsonstats" (floats as %.6f).
+type jsonObj struct {
+	b     *strings.Builder
+	first bool
+}
+
+func openObj(b *strings.Builder) *jsonObj { b.WriteByte('{'); return &jsonObj{b: b, first: true} }
+
+func (o *jsonObj) key(k string) {
+	if !o.first {
+		o.b.WriteByte(',')
+	}
+	o.first = false
+	fmt.Fprintf(o.b, "%q:", k)
+}
+
+func (o *jsonObj) raw(k, v string)      { o.key(k); o.b.WriteString(v) }
+func (o *jsonObj) u(k string, v uint64) { o.raw(k, fmt.Sprint(v)) }
+func (o *jsonObj) f(k string, v float64) {
+	o.raw(k, fmt.Sprintf("%.6f", v))
+}
+func (o *jsonObj) sub(k string) *jsonObj { o.key(k); return openObj(o.b) }
+func (o *jsonObj) close()                { o.b.WriteByte('}') }
+
+func (r *Runner) listJSONStats(_ string, b *strings.Builder) {
+	t := r.calls.Totals()
+	c := r.calls.Counts()
+	top := openObj(b)
+
+	cur := top.sub("currentstatistics")
+	cur.u("sessionsown", uint64(c.Own))
+	cur.u("sessionsforeign", uint64(c.Foreign))
+	cur.u("sessionstotal", uint64(c.Own+c.Foreign))
+	cur.u("transcodedmedia", uint64(c.TranscodedMedia))
+	cur.u("packetrate_user", t.Rate.Packets)
+	cur.u("byterate_user", t.Rate.Bytes)
+	cur.u("errorrate_user", t.Rate.Errors)
+	cur.u("packetrate_kernel", t.RateKernel.Packets)
+	cur.u("byterate_kernel", t.RateKernel.Bytes)
+	cur.u("errorrate_kernel", t.RateKernel.Errors)
+	cur.u("packetrate", t.Rate.Packets+t.RateKernel.Packets)
+	cur.u("byterate", t.Rate.Bytes+t.RateKernel.Bytes)
+	cur.u("errorrate", t.Rate.Errors+t.RateKernel.Errors)
+	cur.u("media_userspace", uint64(t.UserspaceStreams))
+	cur.u("media_kernel", uint64(t.KernelStreams))
+	cur.u("media_mixed", uint64(t.MixedStreams))
+	cur.close()
+
+	tot := top.sub("totalstatistics")
+	tot.u("uptime", uint64(time.Since(r.started)/time.Second))
+	tot.u("managedsessions", t.Managed)
+	tot.u("rejectedsessions", t.Rejected)
+	tot.u("timeoutsessions", t.Timeout)
+	tot.u("silenttimeoutsessions", t.SilentTimeout)
+	tot.u("finaltimeoutsessions", t.FinalTimeout)
+	tot.u("offertimeoutsessions", t.OfferTimeout)
+	tot.u("regularterminatedsessions", t.RegularTerminated)
+	tot.u("forcedterminatedsessions", t.ForcedTerminated)
+	tot.u("relayedpackets_user", t.Relayed.Packets)
+	tot.u("relayedpacketerrors_user", t.Relayed.Errors)
+	tot.u("relayedbytes_user", t.Relayed.Bytes)
+	tot.u("relayedpackets_kernel", t.RelayedKernel.Packets)
+	tot.u("relayedpacketerrors_kernel", t.RelayedKernel.Errors)
+	tot.u("relayedbytes_kernel", t.RelayedKernel.Bytes)
+	tot.u("relayedpackets", t.Relayed.Packets+t.RelayedKernel.Packets)
+	tot.u("relayedpacketerrors", t.Relayed.Errors+t.RelayedKernel.Errors)
+	tot.u("relayedbytes", t.Relayed.Bytes+t.RelayedKernel.Bytes)
+	tot.u("zerowaystreams", t.ZeroWayStreams)
+	tot.u("onewaystreams", t.OneWayStreams)
+	avg, total, stddev := durationStats(t)
+	tot.f("avgcallduration", avg)
+	tot.f("totalcallsduration", total)
+	tot.f("totalcallsduration2", t.TotalCallDurationSquared)
+	tot.f("totalcallsduration_stddev", stddev)
+	tot.close()
+
+	iv := top.sub("intervalstatistics")
+	iv.f("totalcallsduration", 0)
+	iv.u("minmanagedsessions", 0)
+	iv.u("maxmanagedsessions", 0)
+	for _, cmd := range ngCommands {
+		for _, p := range []string{"min", "max", "avg"} {
+			iv.f(p+cmd[0]+"delay", 0)
+		}
+	}
+	for _, cmd := range ngCommands {
+		for _, p := range []string{"min", "max", "avg"} {
+			iv.u(p+cmd[0]+"requestrate", 0)
+		}
+	}
+	iv.close()
+
+	mos := top.sub("mos")
+	mos.f("mos_total", 0)
+	mos.f("mos2_total", 0)
+	mos.u("mos_samples_total", 0)
+	mos.f("mos_average", 0)
+	mos.f("mos_stddev", 0)
+	mos.close()
+
+	ctl := top.sub("controlstatistics")
+	ctl.key("proxies")
+	b.WriteByte('[')
+	totals := map[string]uint64{}
+	for i, p := range t.Proxies {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		po := openObj(b)
+		po.raw("proxy", fmt.Sprintf("%q", p.Proxy))
+		for _, cmd := range ngCommands {
+			short := strings.ToLower(cmd[1])
+			po.u(short+"count", p.Requests[cmd[1]])
+			po.f(short+"duration", 0)
+			totals[cmd[1]] += p.Requests[cmd[1]]
+		}
+		po.u("errorcount", p.Errors)
+		po.close()
+	}
+	b.WriteByte(']')
+	for _, cmd := range ngCommands {
+		ctl.u("total"+strings.ToLower(cmd[1])+"count", totals[cmd[1]])
+	}
+	ctl.close()
+
+	top.key("interfaces")
+	b.WriteByte('[')
+	for i, ifc := range r.cfg.Interfaces {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		min, max, used, total, last := r.portUsage()
+		io := openObj(b)
+		io.raw("name", fmt.Sprintf("%q", ifc.Name))
+		io.raw("address", fmt.Sprintf("%q", ifc.Address.String()))
+		po := io.sub("ports")
+		po.u("min", uint64(min))
+		po.u("max", uint64(max))
+		po.u("used", uint64(used))
+		po.raw("used_pct", fmt.Sprintf("%.2f", float64(used)*100/float64(total)))
+		po.u("free", uint64(total-used))
+		po.u("totals", uint64(total))
+		po.u("last", uint64(last))
+		po.close()
+		io.close()
+	}
+	b.WriteByte(']')
+	top.raw("transcoders", "[]")
+	top.close()
 }
