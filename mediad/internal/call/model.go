@@ -30,6 +30,7 @@ type Call struct {
 	deleteAt time.Time
 
 	monologues []*Monologue // creation order
+	loopID     string       // a=rtpengine:<id> of loop-protect, one per call
 	untagged   int          // counter for "<untagged N>" keys
 }
 
@@ -60,7 +61,6 @@ type Monologue struct {
 	out outState
 	// ICE credentials rtpengine-style, stable for this party.
 	iceUfrag, icePwd string
-	loopID           string
 }
 
 // outState remembers what we told a party, for replace-origin,
@@ -98,8 +98,16 @@ type Media struct {
 	// MuxFlags are the rtcp-mux options of the offer that created this
 	// media's negotiation (kept for the answer).
 	MuxFlags map[string]bool
-	// ICE: this party's SDP carried ICE credentials or candidates.
-	ICE bool
+	// ICE: this party's SDP carried ICE credentials or candidates;
+	// Trickle: it announced a=ice-options:trickle.
+	ICE, Trickle bool
+	// Mid is this party's a=mid ("" = none).
+	Mid string
+	// SentFormats are the payload types last offered to this party.
+	SentFormats []string
+	// Asymmetric, StrictSource, MediaHandover: latching flags from
+	// signalling (shown in statistics; used by the relay).
+	Asymmetric, StrictSource, MediaHandover bool
 	// Crypto and DTLS seen in this party's SDP; carried for the WebRTC
 	// issue, not acted on yet.
 	Crypto      []string

@@ -160,6 +160,9 @@ func (c *Call) statsLocked() *CallStats {
 			if m.sdpSeen {
 				ms.Flags = append(ms.Flags, "initialized")
 			}
+			if md.Asymmetric {
+				ms.Flags = append(ms.Flags, "asymmetric")
+			}
 			if md.FlagSend {
 				ms.Flags = append(ms.Flags, "send")
 			}
@@ -198,6 +201,12 @@ func (c *Call) statsLocked() *CallStats {
 				}
 				if s.Endpoint.IsValid() {
 					ss.Flags = append(ss.Flags, "filled")
+				}
+				if md.StrictSource {
+					ss.Flags = append(ss.Flags, "strict source address")
+				}
+				if md.MediaHandover {
+					ss.Flags = append(ss.Flags, "media handover")
 				}
 				tot := &st.RTP
 				if s.RTCP {

@@ -42,9 +42,11 @@ type Config struct {
 	OfferTimeout time.Duration
 	// DeleteDelay is the default delay of a delete (rtpengine -d, 30s).
 	DeleteDelay time.Duration
-	// MaxSessions limits concurrent calls; <= 0 means unlimited (the
-	// daemon maps rtpengine's -1).
+	// MaxSessions limits concurrent calls; 0 means unlimited (the daemon
+	// maps rtpengine's -1 here, and rtpengine's 0 to RefuseNew).
 	MaxSessions int
+	// RefuseNew refuses every new call ("Parallel session limit reached").
+	RefuseNew bool
 	// SIPSource: use received-from instead of the SDP address unless the
 	// request says trust-address (rtpengine --sip-source).
 	SIPSource bool
@@ -138,7 +140,7 @@ func (r *Registry) lookupOrCreate(id string, now time.Time) (*Call, bool, error)
 		c := r.calls[id]
 		created := false
 		if c == nil {
-			if r.cfg.MaxSessions > 0 && len(r.calls) >= r.cfg.MaxSessions {
+			if r.cfg.RefuseNew || (r.cfg.MaxSessions > 0 && len(r.calls) >= r.cfg.MaxSessions) {
 				r.mu.Unlock()
 				r.counters.Rejected.Add(1)
 				return nil, false, ErrSessionLimit

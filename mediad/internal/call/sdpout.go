@@ -15,16 +15,24 @@ import (
 // rtpengine consumes (codecs, direction, rtcp, ICE, crypto, DTLS, ptime,
 // mid), with connection addresses and ports replaced; the consumed
 // attributes are regenerated at the end of each media section.
-func (r *Registry) buildSDP(in *sdp.Session, p *Params, src, dst *Monologue, answer bool) (string, error) {
+func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monologue, answer bool) (string, error) {
 	out := &sdp.Session{Version: in.Version, Name: in.Name, HasName: in.HasName}
 
-	// The first media decides the session-level family and interface.
-	sessFam := p.AddressFamily
-	if sessFam == "" && in.Connection != nil {
-		sessFam = in.Connection.AddrType
+	// famFor is the address family written toward dst for media i: the
+	// address-family key, else dst's own family in an answer (bridging an
+	// IPv6 caller stays IPv6 for it), else the family of src's SDP.
+	famFor := func(i int) string {
+		if p.AddressFamily == "IP4" || p.AddressFamily == "IP6" {
+			return p.AddressFamily
+		}
+		if answer && dst.Medias[i].Family != "" {
+			return dst.Medias[i].Family
+		}
+		return src.Medias[i].Family
 	}
-	if sessFam == "" {
-		sessFam = src.Medias[0].Family
+	sessFam := famFor(0)
+	if !answer && p.AddressFamily == "" && in.Connection != nil {
+		sessFam = in.Connection.AddrType
 	}
 	sessLocal := r.localAddr(dst.Medias[0].Interface, sessFam)
 
@@ -53,25 +61,23 @@ func (r *Registry) buildSDP(in *sdp.Session, p *Params, src, dst *Monologue, ans
 			out.Lines = append(out.Lines, sdp.Line{Type: 'c', Value: r.connLine(l.Value, p, dst.Medias[0].Interface, sessFam, src.Medias[0].ICE)})
 			continue
 		case 'a':
-			if consumedSession(sdp.ParseAttr(l.Value).Name) {
+			name := sdp.ParseAttr(l.Value).Name
+			if consumedSession(name) && !(isDirection(name) && p.flag("original-sendrecv")) {
 				continue
 			}
 		}
 		out.Lines = append(out.Lines, l)
 	}
 	if p.flag("loop-protect") {
-		if dst.loopID == "" {
-			dst.loopID = randomString(12, hexDigits)
+		if c.loopID == "" {
+			c.loopID = randomString(12, hexDigits)
 		}
-		out.Lines = append(out.Lines, sdp.Line{Type: 'a', Value: "rtpengine:" + dst.loopID})
+		out.Lines = append(out.Lines, sdp.Line{Type: 'a', Value: "rtpengine:" + c.loopID})
 	}
 
 	for i, m := range in.Media {
 		sm, dm := src.Medias[i], dst.Medias[i]
 		om := &sdp.Media{Type: m.Type, Proto: dm.Protocol, Formats: m.Formats, NumPorts: m.NumPorts}
-		if answer && isRTP(m.Proto) {
-			om.Formats = answerFormats(m.Formats, dm.Formats)
-		}
 		if answer {
 			// Toward the offerer: its own protocol, unless told otherwise.
 			om.Proto = dm.Protocol
@@ -82,23 +88,18 @@ func (r *Registry) buildSDP(in *sdp.Session, p *Params, src, dst *Monologue, ans
 		if om.Proto == "" {
 			om.Proto = m.Proto
 		}
-		fam := p.AddressFamily
-		if fam == "" {
-			fam = sm.Family
-		}
+		fam := famFor(i)
 		if m.Port != 0 && dm.pair != nil {
 			om.Port = dm.pair.RTP
 		}
 		r.setLocal(dm, fam)
 		rtp := isRTP(m.Proto)
+		keepDir := p.flag("original-sendrecv")
 		var (
 			rtpmaps = map[string]string{}
 			fmtps   = map[string][]string{}
 			fbs     = map[string][]string{}
 			ptime   string
-			mid     string
-			hasMid  bool
-			dir     = direction(in.Lines, m.Lines)
 		)
 		for _, l := range m.Lines {
 			if l.Type == 'c' {
@@ -138,9 +139,11 @@ func (r *Registry) buildSDP(in *sdp.Session, p *Params, src, dst *Monologue, ans
 				ptime = a.Value
 				continue
 			case "mid":
-				mid, hasMid = a.Value, true
 				continue
 			case "sendrecv", "sendonly", "recvonly", "inactive":
+				if keepDir {
+					om.Lines = append(om.Lines, l)
+				}
 				continue
 			}
 			if consumedMedia(name) {
@@ -148,13 +151,33 @@ func (r *Registry) buildSDP(in *sdp.Session, p *Params, src, dst *Monologue, ans
 			}
 			om.Lines = append(om.Lines, l)
 		}
+		if rtp {
+			if answer {
+				offered := sm.SentFormats
+				if offered == nil {
+					offered = dm.Formats
+				}
+				om.Formats = answerFormats(m.Formats, offered)
+			} else {
+				om.Formats = filterCodecs(m.Formats, rtpmaps, p)
+				dm.SentFormats = om.Formats
+			}
+		}
 		out.Media = append(out.Media, om)
 		if m.Port == 0 {
 			// A rejected stream keeps only its pass-through lines.
 			continue
 		}
 		add := func(v string) { om.Lines = append(om.Lines, sdp.Line{Type: 'a', Value: v}) }
-		if hasMid {
+		// a=mid: the offer's own (or generated); an answer repeats the
+		// offerer's.
+		mid := sm.Mid
+		if answer {
+			mid = dm.Mid
+		} else if mid == "" && p.flag("generate-mid") {
+			mid = strconv.Itoa(i + 1)
+		}
+		if mid != "" {
 			add("mid:" + mid)
 		}
 		if rtp {
@@ -172,7 +195,7 @@ func (r *Registry) buildSDP(in *sdp.Session, p *Params, src, dst *Monologue, ans
 				}
 			}
 		}
-		if dir != "" || !p.flag("original-sendrecv") {
+		if !keepDir {
 			add(dirName(sm.Send, sm.Recv))
 		}
 		mux := false
@@ -190,12 +213,53 @@ func (r *Registry) buildSDP(in *sdp.Session, p *Params, src, dst *Monologue, ans
 		// belong here once mediad terminates SRTP; until then the peer's
 		// crypto attributes are consumed (kept on the model) and none are
 		// invented.
-		if (sm.ICE && p.ICE != "remove") || p.ICE == "force" {
+		ice := sm.ICE
+		if answer {
+			// An ICE-capable offerer gets ICE back whatever the answerer did.
+			ice = dm.ICE
+		}
+		if (ice && p.ICE != "remove") || p.ICE == "force" {
 			r.iceLines(add, dst, dm, mux)
 		}
 	}
 	r.versionLocked(out, in, p, &dst.out)
 	return string(out.Marshal()), nil
+}
+
+// filterCodecs applies the codec strip/mask/except options of an offer
+// to the payload types written toward the callee (no transcoding: an
+// offered codec can only be removed).
+func filterCodecs(formats []string, rtpmaps map[string]string, p *Params) []string {
+	if len(p.CodecStrip) == 0 && len(p.CodecMask) == 0 {
+		return formats
+	}
+	match := func(list []string, pt string) bool {
+		enc, ok := rtpmaps[pt]
+		if !ok {
+			enc = staticCodec(pt)
+		}
+		name, _, _ := strings.Cut(enc, "/")
+		for _, x := range list {
+			if strings.EqualFold(x, "all") || strings.EqualFold(x, name) || strings.EqualFold(x, enc) {
+				return true
+			}
+		}
+		return false
+	}
+	out := make([]string, 0, len(formats))
+	for _, pt := range formats {
+		drop := match(p.CodecStrip, pt) || match(p.CodecMask, pt)
+		if drop && len(p.CodecExcept) > 0 && match(p.CodecExcept, pt) {
+			drop = false
+		}
+		if !drop {
+			out = append(out, pt)
+		}
+	}
+	if len(out) == 0 {
+		return formats
+	}
+	return out
 }
 
 // versionLocked applies SDP-version (keep the version while the output
@@ -279,6 +343,9 @@ func (r *Registry) rtcpLines(add func(string), p *Params, sm, dm *Media, answer 
 	v := "rtcp:" + strconv.Itoa(port)
 	if p.flag("full-rtcp-attribute") {
 		a := r.localAddr(dm.Interface, fam)
+		if ma, err := netip.ParseAddr(p.MediaAddress); err == nil {
+			a = ma
+		}
 		v += " IN " + famOf(a) + " " + a.String()
 	}
 	add(v)
@@ -298,6 +365,9 @@ func (r *Registry) iceLines(add func(string), dst *Monologue, dm *Media, mux boo
 	}
 	add("ice-ufrag:" + dst.iceUfrag)
 	add("ice-pwd:" + dst.icePwd)
+	if dm.Trickle {
+		add("ice-options:trickle")
+	}
 	ifs := ifsOf(r, dm.Interface)
 	comps := []int{1, 2}
 	if mux {
@@ -313,6 +383,9 @@ func (r *Registry) iceLines(add func(string), dst *Monologue, dm *Media, mux boo
 			add("candidate:" + foundation(x.Address) + " " + strconv.Itoa(comp) + " UDP " + strconv.Itoa(prio) + " " +
 				x.advertised().String() + " " + strconv.Itoa(port) + " typ host")
 		}
+	}
+	if dm.Trickle {
+		add("end-of-candidates")
 	}
 }
 

@@ -29,6 +29,9 @@ type Params struct {
 	ReceivedFrom      netip.Addr
 	Interface         string
 	Direction         []string
+	// CodecStrip, CodecMask, CodecExcept: the codec dictionary's lists
+	// (encoding names, "name/clock", or "all").
+	CodecStrip, CodecMask, CodecExcept []string
 	// Proxy is the address the request came from (CLI "proxy:").
 	Proxy string
 }
@@ -134,9 +137,6 @@ func (r *Registry) offerLocked(c *Call, p *Params, in *sdp.Session, now time.Tim
 		to.answerer = true
 	}
 	from.peer, to.peer = to, from
-	if p.Label != "" {
-		from.Label = p.Label
-	}
 	if c.proxy == "" {
 		c.proxy = p.Proxy
 	}
@@ -150,7 +150,19 @@ func (r *Registry) offerLocked(c *Call, p *Params, in *sdp.Session, now time.Tim
 
 // signalLocked applies src's SDP to the model and builds the SDP for dst.
 func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *Monologue, answer bool, now time.Time) (string, error) {
+	if p.flag("loop-protect") && c.loopID != "" {
+		// Our own output coming back: pass it through untouched, as
+		// rtpengine does, so the loop ends here.
+		for _, v := range in.AttrValues("rtpengine") {
+			if v == c.loopID {
+				return p.SDP, nil
+			}
+		}
+	}
 	c.lastSignal = now
+	if p.Label != "" {
+		src.Label = p.Label
+	}
 	srcIfName, srcIfs := r.interfaceAddrs(pickInterface(p, answer, 0))
 	dstIfName, dstIfs := r.interfaceAddrs(pickInterface(p, answer, 1))
 	if len(srcIfs) == 0 || len(dstIfs) == 0 {
@@ -204,9 +216,12 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 			md.MuxFlags = p.RTCPMux
 			dm := dst.Medias[i]
 			dm.Type, dm.Protocol = md.Type, outProto(md.Protocol, p.TransportProtocol)
+			// Latching flags of an offer apply to the whole media.
+			dm.Asymmetric = dm.Asymmetric || md.Asymmetric
+			dm.StrictSource = dm.StrictSource || md.StrictSource
 		}
 	}
-	out, err := r.buildSDP(in, p, src, dst, answer)
+	out, err := r.buildSDP(c, in, p, src, dst, answer)
 	if err != nil {
 		return "", err
 	}
@@ -271,6 +286,12 @@ func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, set
 	if _, ok := in.Attr("ice-ufrag"); ok {
 		sessICE = true
 	}
+	sessTrickle := false
+	for _, v := range in.AttrValues("ice-options") {
+		if strings.Contains(v, "trickle") {
+			sessTrickle = true
+		}
+	}
 	useSource := p.ReceivedFrom.IsValid() && (p.flag("sip-source-address") || (sipSource && !p.flag("trust-address")))
 	for i, m := range in.Media {
 		md := src.Medias[i]
@@ -286,8 +307,18 @@ func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, set
 		}
 		dir := direction(in.Lines, m.Lines)
 		md.RTCPMuxOffered = false
-		md.ICE = sessICE
+		md.ICE, md.Trickle = sessICE, sessTrickle
+		md.Mid = ""
 		md.Crypto = nil
+		if p.flag("asymmetric") {
+			md.Asymmetric = true
+		}
+		if p.flag("strict-source") {
+			md.StrictSource = true
+		}
+		if p.flag("media-handover") {
+			md.MediaHandover = true
+		}
 		rtcpPort := m.Port + 1
 		var rtcpAddr netip.Addr
 		for _, a := range sdp.Attrs(m.Lines) {
@@ -308,6 +339,12 @@ func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, set
 				}
 			case "ice-ufrag", "candidate":
 				md.ICE = true
+			case "ice-options":
+				if strings.Contains(a.Value, "trickle") {
+					md.Trickle = true
+				}
+			case "mid":
+				md.Mid = a.Value
 			case "crypto":
 				md.Crypto = append(md.Crypto, a.Value)
 			case "fingerprint":
@@ -344,6 +381,7 @@ func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, set
 		if useSource {
 			ep = netip.AddrPortFrom(p.ReceivedFrom, uint16(m.Port))
 			epRTCP = netip.AddrPortFrom(p.ReceivedFrom, uint16(rtcpPort))
+			adv, advRTCP = ep, epRTCP
 		}
 		if md.RTCPMuxOffered && rtcpPort == m.Port {
 			epRTCP = ep

@@ -38,6 +38,10 @@ func NewHandler(reg *call.Registry, cli CLIRunner, log *slog.Logger) *Handler {
 	return &Handler{reg: reg, cli: cli, log: log, stats: newCtlStats()}
 }
 
+// SetCLI sets the runner of the NG cli command (the CLI is built after
+// the handler in the daemon). Call it before serving.
+func (h *Handler) SetCLI(cli CLIRunner) { h.cli = cli }
+
 // notSupported are the commands rtpengine 10.5 knows that mediad does not
 // implement yet (include/control_ng.h).
 var notSupported = map[string]bool{
@@ -98,6 +102,10 @@ func (h *Handler) dispatch(ctx context.Context, req *ngproto.Request, from netip
 
 func (h *Handler) offerAnswer(req *ngproto.Request, from netip.AddrPort, answer bool) ngproto.Dict {
 	if req.SDP == "" {
+		if _, present := req.Raw["sdp"]; present && req.CallID != "" && req.FromTag != "" {
+			// rtpengine 10.5 answers an empty sdp string with a bare ok.
+			return ngproto.OK()
+		}
 		return ngproto.ErrorReply(reason(errNoSDP))
 	}
 	if req.CallID == "" {
@@ -137,6 +145,11 @@ func params(req *ngproto.Request) *call.Params {
 		ICE: req.ICE, DTLS: req.DTLS, TransportProtocol: req.TransportProtocol,
 		MediaAddress: req.MediaAddress, AddressFamily: req.AddressFamily,
 		Interface: req.Interface, Direction: req.Direction,
+	}
+	if req.Codec != nil {
+		p.CodecStrip = req.Codec.List("strip")
+		p.CodecMask = req.Codec.List("mask")
+		p.CodecExcept = req.Codec.List("except")
 	}
 	if n := len(req.ReceivedFrom); n > 0 {
 		if a, err := netip.ParseAddr(req.ReceivedFrom[n-1]); err == nil {

@@ -4,15 +4,17 @@ import (
 	"context"
 	"log/slog"
 
+	"sipmedia/mediad/internal/call"
 	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
+	"sipmedia/mediad/internal/control"
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/ngproto"
 )
 
 // core is the call side of the daemon: the registry, its NG handler and
 // the CLI's view of it. This file is the seam with packages call and
-// control; until they are plugged in, a placeholder answers ping only.
+// control.
 type core struct {
 	calls   cli.Calls
 	handler func(*cli.Runner) ngproto.Handler
@@ -21,12 +23,39 @@ type core struct {
 }
 
 func newCore(cfg *config.Config, alloc *ports.Allocator, log *slog.Logger) (*core, error) {
-	_, _, _ = cfg, alloc, log
+	reg := call.NewRegistry(callConfig(cfg), alloc, log.With("component", "call"))
+	h := control.NewHandler(reg, nil, log.With("component", "control"))
 	return &core{
-		calls: noCalls{},
-		handler: func(*cli.Runner) ngproto.Handler {
-			return ngproto.HandlerFunc(placeholderHandler)
+		calls: control.NewCLICalls(reg, h),
+		handler: func(r *cli.Runner) ngproto.Handler {
+			h.SetCLI(r)
+			return h
 		},
-		close: func() {},
+		run:   reg.Run,
+		close: reg.Close,
 	}, nil
+}
+
+// callConfig derives the registry's configuration from the daemon's.
+func callConfig(cfg *config.Config) call.Config {
+	cc := call.Config{
+		Timeout:          cfg.Timeout,
+		OfferTimeout:     cfg.OfferTimeout,
+		DeleteDelay:      cfg.DeleteDelay,
+		SIPSource:        cfg.SIPSource,
+		DTLSPassive:      cfg.DTLSPassive,
+		EndpointLearning: cfg.EndpointLearning,
+		PortMin:          cfg.PortMin,
+		PortMax:          cfg.PortMax,
+	}
+	switch {
+	case cfg.MaxSessions == 0:
+		cc.RefuseNew = true // rtpengine: 0 refuses every new call
+	case cfg.MaxSessions > 0:
+		cc.MaxSessions = cfg.MaxSessions
+	}
+	for _, i := range cfg.Interfaces {
+		cc.Interfaces = append(cc.Interfaces, call.Interface{Name: i.Name, Address: i.Address, Advertised: i.Advertised})
+	}
+	return cc
 }
