@@ -25,6 +25,9 @@ var (
 	// ErrInvalidFlow is returned by Add for a flow the kernel path cannot
 	// carry (wrong family, port outside the range, missing address).
 	ErrInvalidFlow = errors.New("kmod: invalid flow")
+	// ErrBusy means another live process owns the same table in the same
+	// network namespace.
+	ErrBusy = errors.New("kmod: table in use by another process")
 	// ErrFull means no flow ids are left in the mark space.
 	ErrFull = errors.New("kmod: no free flow ids")
 )

@@ -122,8 +122,13 @@ func TestAddValidation(t *testing.T) {
 	if err := o.Add(ok); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Add(ok); err != nil {
-		t.Fatalf("idempotent Add: %v", err)
+	mapped := ok
+	mapped.PeerA = netip.AddrPortFrom(netip.AddrFrom16(peerA.Addr().As16()), peerA.Port())
+	if err := o.Add(mapped); err != nil {
+		t.Fatalf("idempotent Add (IPv4-mapped peer): %v", err)
+	}
+	if n := len(o.Flows()); n != 1 {
+		t.Fatalf("%d flows, want 1", n)
 	}
 	if err := o.Remove(ok); err != nil {
 		t.Fatal(err)
@@ -131,4 +136,27 @@ func TestAddValidation(t *testing.T) {
 	if err := o.Remove(ok); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second Remove: %v, want ErrNotFound", err)
 	}
+}
+
+func TestInstanceLock(t *testing.T) {
+	topo := newTopo(t)
+	cfg := Config{Table: 8, PortMin: testPortMin, PortMax: testPortMax, NetNS: int(topo.R)}
+	o, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o2, err := Open(context.Background(), cfg); !errors.Is(err, ErrBusy) {
+		if err == nil {
+			o2.Close()
+		}
+		t.Fatalf("second Open of a live table: %v, want ErrBusy", err)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o, err = Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	o.Close()
 }

@@ -35,6 +35,7 @@ type Offloader struct {
 	mu     sync.Mutex
 	nft    *nftables.Conn
 	ct     *conntrack.Conn
+	lock   *os.File // instance lock, nil if none could be taken
 	rs     *ruleset
 	flows  map[FlowKey]*entry
 	free   []uint32 // released flow ids
@@ -85,17 +86,24 @@ func Open(ctx context.Context, cfg Config) (*Offloader, error) {
 	if err := o.checkForwarding(); err != nil {
 		return nil, err
 	}
+	lock, err := instanceLock(cfg)
+	if err != nil {
+		return nil, err
+	}
+	o.lock = lock
 	opts := []nftables.ConnOption{nftables.AsLasting()}
 	if cfg.NetNS != 0 {
 		opts = append(opts, nftables.WithNetNSFd(cfg.NetNS))
 	}
 	nft, err := nftables.New(opts...)
 	if err != nil {
+		o.unlock()
 		return nil, classify("kmod: nftables netlink", err)
 	}
 	ct, err := conntrack.Dial(&netlink.Config{NetNS: cfg.NetNS})
 	if err != nil {
 		nft.CloseLasting()
+		o.unlock()
 		return nil, classify("kmod: conntrack netlink", err)
 	}
 	o.nft, o.ct = nft, ct
@@ -163,6 +171,14 @@ func (o *Offloader) deleteTable() error {
 func (o *Offloader) closeConns() {
 	o.nft.CloseLasting()
 	o.ct.Close()
+	o.unlock()
+}
+
+func (o *Offloader) unlock() {
+	if o.lock != nil {
+		o.lock.Close() // releases the flock; the file stays for the next start
+		o.lock = nil
+	}
 }
 
 // Close removes the table and every conntrack entry of its marks; the
@@ -191,11 +207,18 @@ func (o *Offloader) wire(ap netip.AddrPort) addrPort {
 	return addrPort{addr: ap.Addr().AsSlice(), port: ap.Port()}
 }
 
+// normalize unmaps IPv4-mapped IPv6 addresses (dual-stack sockets report
+// them) so that the flow's key is canonical.
+func normalize(f Flow) Flow {
+	un := func(ap netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) }
+	return Flow{LocalA: un(f.LocalA), PeerA: un(f.PeerA), LocalB: un(f.LocalB), PeerB: un(f.PeerB)}
+}
+
 func (o *Offloader) validate(f Flow) error {
 	want6 := o.cfg.Family == IPv6
 	for _, ap := range []netip.AddrPort{f.LocalA, f.PeerA, f.LocalB, f.PeerB} {
 		a := ap.Addr()
-		if !ap.IsValid() || ap.Port() == 0 || a.IsUnspecified() || a.Is4In6() || a.Is6() != want6 {
+		if !ap.IsValid() || ap.Port() == 0 || a.IsUnspecified() || a.IsMulticast() || a.Is6() != want6 {
 			return fmt.Errorf("%w: %s: bad address %s for %s", ErrInvalidFlow, f, ap, o.cfg.Family)
 		}
 	}
@@ -215,6 +238,7 @@ func (o *Offloader) validate(f Flow) error {
 // and other peers (re-latching) replaces it; adding the same flow again is
 // a no-op. When Add fails the flow stays in userspace.
 func (o *Offloader) Add(f Flow) error {
+	f = normalize(f)
 	if err := o.validate(f); err != nil {
 		return err
 	}
@@ -255,6 +279,7 @@ func (o *Offloader) Add(f Flow) error {
 // entry are deleted, so the next packet reaches the still-bound socket.
 // Read Counters first if the final numbers matter.
 func (o *Offloader) Remove(f Flow) error {
+	f = normalize(f)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -361,7 +386,7 @@ func (o *Offloader) Counters(f Flow) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	st, ok := all[f.Key()]
+	st, ok := all[normalize(f).Key()]
 	if !ok {
 		return Stats{}, fmt.Errorf("%w: %s", ErrNotFound, f)
 	}
