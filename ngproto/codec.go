@@ -115,13 +115,16 @@ func EncodeBody(d Dict, enc Encoding) ([]byte, error) {
 // first dictionary and ignores what follows; like rtpengine it also
 // accepts containers left unterminated at the end of the input.
 func decodeBencode(b []byte) (Dict, error) {
-	end, open, err := scanBencode(b)
+	end, open, odd, err := scanBencode(b)
 	if err != nil {
 		return nil, wrapReason(ErrBencode, err)
 	}
 	item := b[:end]
+	if odd {
+		item = canonInts(item)
+	}
 	if open > 0 {
-		fixed := make([]byte, 0, end+open)
+		fixed := make([]byte, 0, len(item)+open)
 		fixed = append(fixed, item...)
 		for i := 0; i < open; i++ {
 			fixed = append(fixed, 'e')
@@ -142,7 +145,7 @@ func decodeBencode(b []byte) (Dict, error) {
 // scanBencode walks one bencode item following rtpengine's lib/bencode.c
 // rules. It returns the item's end offset and how many containers were
 // still open when the input ended.
-func scanBencode(b []byte) (end, open int, err error) {
+func scanBencode(b []byte) (end, open int, odd bool, err error) {
 	type frame struct {
 		dict   bool
 		keyNow bool // dict: next item is a key
@@ -153,14 +156,14 @@ func scanBencode(b []byte) (end, open int, err error) {
 	for {
 		if i >= len(b) {
 			if depth == 0 {
-				return 0, 0, errors.New("truncated")
+				return 0, 0, false, errors.New("truncated")
 			}
 			// rtpengine returns unterminated containers as they are, but a
 			// dictionary key must have its value.
 			if f := stack[depth-1]; f.dict && !f.keyNow {
-				return 0, 0, errors.New("dictionary key without value")
+				return 0, 0, false, errors.New("dictionary key without value")
 			}
-			return i, depth, nil
+			return i, depth, odd, nil
 		}
 		c := b[i]
 		var top *frame
@@ -169,17 +172,17 @@ func scanBencode(b []byte) (end, open int, err error) {
 		}
 		if c == 'e' {
 			if top == nil || (top.dict && !top.keyNow) {
-				return 0, 0, fmt.Errorf("unexpected 'e' at %d", i)
+				return 0, 0, false, fmt.Errorf("unexpected 'e' at %d", i)
 			}
 			i++
 			depth--
 			if depth == 0 {
-				return i, 0, nil
+				return i, 0, odd, nil
 			}
 			continue
 		}
 		if top != nil && top.dict && top.keyNow && (c < '0' || c > '9') {
-			return 0, 0, fmt.Errorf("non-string dictionary key at %d", i)
+			return 0, 0, false, fmt.Errorf("non-string dictionary key at %d", i)
 		}
 		if top != nil && top.dict {
 			top.keyNow = !top.keyNow
@@ -187,7 +190,7 @@ func scanBencode(b []byte) (end, open int, err error) {
 		switch {
 		case c == 'd' || c == 'l':
 			if depth == MaxDepth {
-				return 0, 0, errors.New("nesting too deep")
+				return 0, 0, false, errors.New("nesting too deep")
 			}
 			stack[depth] = frame{dict: c == 'd', keyNow: true}
 			depth++
@@ -198,19 +201,30 @@ func scanBencode(b []byte) (end, open int, err error) {
 			if j < len(b) && b[j] == '0' {
 				j++
 			} else {
-				if j < len(b) && (b[j] == '-' || b[j] == '+') {
-					j++ // strtoll takes either sign
+				// strtoll: leading white space, either sign, clamping
+				for j < len(b) && isCSpace(b[j]) {
+					j++
+					odd = true
 				}
 				k := j
+				if j < len(b) && (b[j] == '-' || b[j] == '+') {
+					j++
+				}
+				d := j
 				for j < len(b) && b[j] >= '0' && b[j] <= '9' {
 					j++
 				}
-				if j == k || j-k > 19 {
-					return 0, 0, fmt.Errorf("bad integer at %d", i)
+				if j == d {
+					return 0, 0, false, fmt.Errorf("bad integer at %d", i)
+				}
+				if j-d > 18 {
+					if _, perr := strconv.ParseInt(string(b[k:j]), 10, 64); perr != nil {
+						odd = true
+					}
 				}
 			}
 			if j >= len(b) || b[j] != 'e' {
-				return 0, 0, fmt.Errorf("bad integer at %d", i)
+				return 0, 0, false, fmt.Errorf("bad integer at %d", i)
 			}
 			i = j + 1
 		case c >= '0' && c <= '9':
@@ -222,26 +236,74 @@ func scanBencode(b []byte) (end, open int, err error) {
 				for j < len(b) && b[j] >= '0' && b[j] <= '9' {
 					n = n*10 + int(b[j]-'0')
 					if n > len(b) {
-						return 0, 0, fmt.Errorf("string length beyond input at %d", i)
+						return 0, 0, false, fmt.Errorf("string length beyond input at %d", i)
 					}
 					j++
 				}
 			}
 			if j >= len(b) || b[j] != ':' {
-				return 0, 0, fmt.Errorf("bad string at %d", i)
+				return 0, 0, false, fmt.Errorf("bad string at %d", i)
 			}
 			j++
 			if n > len(b)-j {
-				return 0, 0, fmt.Errorf("string length beyond input at %d", i)
+				return 0, 0, false, fmt.Errorf("string length beyond input at %d", i)
 			}
 			i = j + n
 		default:
-			return 0, 0, fmt.Errorf("unexpected byte %q at %d", c, i)
+			return 0, 0, false, fmt.Errorf("unexpected byte %q at %d", c, i)
 		}
 		if depth == 0 {
-			return i, 0, nil
+			return i, 0, odd, nil
 		}
 	}
+}
+
+func isCSpace(c byte) bool {
+	return c == ' ' || (c >= '\t' && c <= '\r')
+}
+
+// canonInts rewrites the integers of an already validated bencode item the
+// way strtoll reads them (white space skipped, out of range clamped), so
+// that bencode-go, which is stricter, decodes what rtpengine accepts.
+func canonInts(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		switch c := b[i]; {
+		case c == 'i':
+			j := i + 1
+			for j < len(b) && isCSpace(b[j]) {
+				j++
+			}
+			k := j
+			for j < len(b) && b[j] != 'e' {
+				j++
+			}
+			v, err := strconv.ParseInt(string(b[k:j]), 10, 64)
+			if err != nil { // only range errors remain after scanBencode
+				v = math.MaxInt64
+				if b[k] == '-' {
+					v = math.MinInt64
+				}
+			}
+			out = append(out, 'i')
+			out = strconv.AppendInt(out, v, 10)
+			out = append(out, 'e')
+			i = j + 1
+		case c >= '0' && c <= '9':
+			j := i
+			n := 0
+			for b[j] != ':' {
+				n = n*10 + int(b[j]-'0')
+				j++
+			}
+			out = append(out, b[i:j+1+n]...)
+			i = j + 1 + n
+		default:
+			out = append(out, c)
+			i++
+		}
+	}
+	return out
 }
 
 // appendBencode encodes through bencode-go after making sure every value

@@ -3,6 +3,7 @@ package ngproto
 import (
 	"bytes"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -54,6 +55,7 @@ func TestDecodeMessageErrors(t *testing.T) {
 		{in: "ck di1ei2ee", reason: "Could not decode bencode dictionary", cookie: "ck"},
 		{in: "ck d1:ai05ee", reason: "Could not decode bencode dictionary", cookie: "ck"},
 		{in: "ck d1:a05:helloe", reason: "Could not decode bencode dictionary", cookie: "ck"},
+		{in: "ck d1:ai e", reason: "Could not decode bencode dictionary", cookie: "ck"},
 		{in: "ck d1:ai-ee", reason: "Could not decode bencode dictionary", cookie: "ck"},
 		{in: "ck " + strings.Repeat("d1:a", 70) + strings.Repeat("e", 70), reason: "Could not decode bencode dictionary", cookie: "ck"},
 		{in: `ck {"command":"ping","x":null}`, reason: "Could not decode bencode dictionary", cookie: "ck", enc: JSON},
@@ -85,7 +87,8 @@ func TestDecodeLenientLikeRtpengine(t *testing.T) {
 	// trailing garbage after the first dictionary is ignored, and an
 	// unterminated dictionary at the end of input is accepted.
 	for _, in := range []string{"ck d7:command4:pingegarbage", "ck d7:command4:ping", "ck d7:command4:ping5:flagsl",
-		"ck d7:command4:ping1:ai+5ee", "ck d7:command4:ping1:ai-0ee"} {
+		"ck d7:command4:ping1:ai+5ee", "ck d7:command4:ping1:ai-0ee", "ck d7:command4:ping1:ai 7e1:bi99999999999999999999ee",
+		"ck d7:command4:ping1:ai-99999999999999999999e1:b3:x:ye"} {
 		m, err := DecodeMessage([]byte(in))
 		if err != nil {
 			t.Fatalf("%q: %v", in, err)
@@ -152,5 +155,16 @@ func TestDictAccessors(t *testing.T) {
 	}
 	if ErrorReply("x").ReplyError() != "x" || OK().ReplyError() != "" || Pong().Result() != "pong" {
 		t.Fatal("reply helpers")
+	}
+}
+
+func TestDecodeClampsIntegersLikeStrtoll(t *testing.T) {
+	m, err := DecodeMessage([]byte("ck d1:ai 7e1:bi99999999999999999999e1:ci-99999999999999999999e1:d3:i1ee"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Dict{"a": int64(7), "b": int64(math.MaxInt64), "c": int64(math.MinInt64), "d": "i1e"}
+	if !reflect.DeepEqual(m.Body, want) {
+		t.Fatalf("%#v", m.Body)
 	}
 }

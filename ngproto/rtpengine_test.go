@@ -147,6 +147,7 @@ func TestServerAgainstRtpengineErrors(t *testing.T) {
 		"e8 d3:foo99999:x", `e9 {"command":`, `f1 {"command":"ping"} x`, `f2 {"command":"ping","x":null}`,
 		`f3 {"command":"ping","x":1.5}`, `f4 {"command":5}`, "f5 d7:command4:pingegarbage", "f6 d7:command4:ping5:flagsl",
 		"f7 d7:command4:ping1:ai+5ee", "f8 d7:command4:ping1:ai-0ee", `f9 {"command":"ping"}  `,
+		"g1 d7:command4:ping1:ai99999999999999999999ee", "g2 d7:command4:ping1:ai 5ee", "g3 d7:command4:ping1:ai ee", "g4 d7:command4:ping1:ai05ee",
 	} {
 		_, _ = theirs.Write([]byte(in))
 		_, _ = mine.Write([]byte(in))
