@@ -31,16 +31,31 @@ func instanceLock(cfg Config) (*os.File, error) {
 		return nil, nil
 	}
 	name := filepath.Join(lockDir, fmt.Sprintf("mediad-kmod-%d-%s-%d.lock", st.Ino, cfg.Family, cfg.Table))
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, nil
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s", ErrBusy, name)
+	for range 3 {
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, nil
 		}
-		return nil, nil
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("%w: %s", ErrBusy, name)
+			}
+			return nil, nil
+		}
+		// The owner unlinks the file on release; if that happened between
+		// our open and flock, we hold a dead inode: retry.
+		var held, now unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(name, &now) == nil && held.Ino == now.Ino {
+			return f, nil
+		}
+		f.Close()
 	}
-	return f, nil
+	return nil, nil
+}
+
+// releaseLock removes the lock file and drops the lock.
+func releaseLock(f *os.File) {
+	os.Remove(f.Name())
+	f.Close()
 }

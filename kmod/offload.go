@@ -176,7 +176,7 @@ func (o *Offloader) closeConns() {
 
 func (o *Offloader) unlock() {
 	if o.lock != nil {
-		o.lock.Close() // releases the flock; the file stays for the next start
+		releaseLock(o.lock)
 		o.lock = nil
 	}
 }
