@@ -22,6 +22,10 @@ import (
 // no provisional); Timer C (fr_inv_timeout, from the first provisional)
 // cancels the branch and answers 408. An ACK is forwarded statelessly.
 func (r *Router) relay(ctx context.Context, c *Ctx) {
+	if r.relayHook != nil {
+		r.relayHook(ctx, c)
+		return
+	}
 	req := c.Req
 	if r.media != nil && (req.Method == sip.BYE || req.Method == sip.CANCEL) {
 		if err := r.media.Delete(ctx, req); err != nil {

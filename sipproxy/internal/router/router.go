@@ -64,6 +64,9 @@ type Router struct {
 	me      *Myself
 	steps   []Step
 	Metrics Metrics
+
+	// relayHook replaces relay in unit tests of single steps.
+	relayHook func(ctx context.Context, c *Ctx)
 }
 
 // New builds the router and its chain.

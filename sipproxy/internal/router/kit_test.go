@@ -1,0 +1,102 @@
+package router
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+
+	"sipmedia/sipproxy/internal/registrar"
+	"sipmedia/sipproxy/internal/transport"
+)
+
+// staticSockets is a fixed listener set (no real sockets needed for steps).
+type staticSockets []transport.Socket
+
+func (s staticSockets) Sockets() []transport.Socket   { return s }
+func (s staticSockets) FlowOpen(tp, addr string) bool { return true }
+
+var testSockets = staticSockets{
+	{Proto: "udp", IP: "127.0.0.1", Port: 5060},
+	{Proto: "tcp", IP: "127.0.0.1", Port: 5060},
+	{Proto: "tls", IP: "127.0.0.1", Port: 5061},
+	{Proto: "ws", IP: "127.0.0.1", Port: 8080},
+	{Proto: "wss", IP: "127.0.0.1", Port: 8443},
+}
+
+// recTx records the replies a step sends.
+type recTx struct {
+	mu      sync.Mutex
+	replies []*sip.Response
+	done    chan struct{}
+}
+
+func newRecTx() *recTx { return &recTx{done: make(chan struct{})} }
+
+func (t *recTx) Terminate()                         {}
+func (t *recTx) OnTerminate(sip.FnTxTerminate) bool { return true }
+func (t *recTx) Done() <-chan struct{}              { return t.done }
+func (t *recTx) Err() error                         { return nil }
+func (t *recTx) Acks() <-chan *sip.Request          { return nil }
+func (t *recTx) OnCancel(sip.FnTxCancel) bool       { return true }
+func (t *recTx) Respond(res *sip.Response) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.replies = append(t.replies, res)
+	return nil
+}
+
+func (t *recTx) codes() []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []int
+	for _, r := range t.replies {
+		out = append(out, r.StatusCode)
+	}
+	return out
+}
+
+// testRouter is a router whose relay only records that it was called.
+func testRouter(t testing.TB) (*Router, *[]*Ctx) {
+	t.Helper()
+	reg := &registrar.Registrar{Store: registrar.NewMemStore(), Limits: registrar.Limits{Default: 3600, Min: 60}}
+	r := New(discardLog(), Config{Domains: []string{"example.com"}}, nil, testSockets, reg, nil)
+	var relayed []*Ctx
+	r.relayHook = func(_ context.Context, c *Ctx) { relayed = append(relayed, c) }
+	return r, &relayed
+}
+
+// parse builds a request as a transport would deliver it.
+func parse(t *testing.T, raw, proto, src string) *sip.Request {
+	t.Helper()
+	raw = strings.ReplaceAll(strings.TrimLeft(raw, "\n"), "\n", "\r\n")
+	msg, err := sip.ParseMessage([]byte(raw))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	req := msg.(*sip.Request)
+	req.SetTransport(proto)
+	req.SetSource(src)
+	return req
+}
+
+func ctxFor(t *testing.T, r *Router, raw string) (*Ctx, *recTx) {
+	t.Helper()
+	tx := newRecTx()
+	return newCtx(r, parse(t, raw, "UDP", "10.0.0.9:5070"), tx), tx
+}
+
+const inviteBob = `
+INVITE sip:bob@127.0.0.1 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bK1
+From: <sip:alice@127.0.0.1>;tag=a1
+To: <sip:bob@127.0.0.1>
+Call-ID: c1@test
+CSeq: 1 INVITE
+Contact: <sip:alice@192.168.1.2:5070>
+Max-Forwards: 70
+Content-Length: 0
+
+`
