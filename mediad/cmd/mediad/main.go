@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -36,10 +37,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mediad: bad command line: %v\n", err)
 		return 1
 	}
-	log := daemon.NewLogger(cfg, stderr)
+	level := new(slog.LevelVar)
+	log := daemon.NewLogger(cfg, stderr, level)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := daemon.Run(ctx, cfg, log, daemon.Options{}); err != nil {
+	if err := daemon.Run(ctx, cfg, log, daemon.Options{LogLevel: level}); err != nil {
 		log.Error("mediad stopped", "err", err)
 		return 1
 	}

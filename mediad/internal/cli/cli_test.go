@@ -112,6 +112,8 @@ func sampleCall() Session {
 func TestRunnerFormats(t *testing.T) {
 	calls := &memCalls{sessions: []Session{sampleCall()}}
 	r := NewRunner(testConfig(t, "--max-sessions=50", "-d", "12"), calls, nil, nil)
+	var levels []int
+	r.OnLogLevel(func(l int) { levels = append(levels, l) })
 	ctx := context.Background()
 	tests := []struct{ cmd, want string }{
 		{"list sessions all", "callid:                                                     call-abc | deletionmark:  no | created:  1796028763 | proxy:127.0.0.1:43378 | redis_keyspace:0 | foreign:no\n"},
@@ -143,7 +145,11 @@ func TestRunnerFormats(t *testing.T) {
 		{"list", "More parameters required.\n"},
 		{"list foo", "Unknown or incomplete command::foo\n"},
 		{"foo", "Unknown or incomplete command::foo\n"},
-		{"set maxsessions 5", "Unsupported command: set is not implemented by mediad\n"},
+		{"set maxsessions 5", "Unsupported command: set maxsessions 5 is not implemented by mediad\n"},
+		{"set loglevel 7", "Success setting loglevel to 7\n"},
+		{"list loglevel core", "7\n"},
+		{"set loglevel core 3", "Success setting loglevel to 3\n"},
+		{"set loglevel", "More parameters required.\n"},
 		{"call nope info", "No such call 'nope'\n"},
 		{"terminate nope", "\nCall Id not found (nope).\n\n"},
 		{"terminate", "More parameters required.\n"},
@@ -155,6 +161,9 @@ func TestRunnerFormats(t *testing.T) {
 		if got := r.Run(ctx, tc.cmd); got != tc.want {
 			t.Errorf("%q:\n got %q\nwant %q", tc.cmd, got, tc.want)
 		}
+	}
+	if len(levels) != 2 || levels[0] != 7 || levels[1] != 3 {
+		t.Errorf("log level hook calls: %v", levels)
 	}
 	out := r.Run(ctx, "list maxopenfiles")
 	if !regexp.MustCompile(`^Maximum open-files configured on rtpengine: (\d+|infinite); cat /proc/\d+/limits\n$`).MatchString(out) {
@@ -209,6 +218,7 @@ func TestCompareWithRtpengine(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := NewRunner(*cfg, &memCalls{}, nil, nil)
+	r.OnLogLevel(func(int) {})
 	for _, c := range []string{
 		"list numsessions", "list totals", "list counters", "list maxsessions", "list timeout", "list silenttimeout",
 		"list offertimeout", "list finaltimeout", "list sessions all", "list sessions own", "list sessions foreign",
@@ -216,7 +226,7 @@ func TestCompareWithRtpengine(t *testing.T) {
 		"get timeout", "list deletedelay", "list interfaces", "list maxcpu", "list maxload", "list maxbw",
 		"list controltos", "help", "list help", "list loglevels", "list transcoders", "list redisallowederrors",
 		"list redisdisabletime", "list redisconnecttimeout", "list rediscmdtimeout", "list loglevel core",
-		"list timeoutXYZ", "list jsonstats",
+		"list timeoutXYZ", "list jsonstats", "set loglevel 6", "set loglevel core 6", "set",
 	} {
 		want, err := Query(ctx, addr, c)
 		if err != nil {

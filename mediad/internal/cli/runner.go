@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,6 +22,9 @@ type Runner struct {
 	ports   PortStats // may be nil
 	started time.Time
 	log     *slog.Logger
+
+	logLevel   atomic.Int32    // current -L level, shown by "list loglevel"
+	onLogLevel func(level int) // applies "set loglevel"; nil = not supported
 }
 
 // NewRunner creates a Runner. ports may be nil ("list interfaces" then
@@ -29,8 +33,15 @@ func NewRunner(cfg config.Config, calls Calls, ports PortStats, log *slog.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{calls: calls, cfg: cfg, ports: ports, started: time.Now(), log: log}
+	r := &Runner{calls: calls, cfg: cfg, ports: ports, started: time.Now(), log: log}
+	r.logLevel.Store(int32(cfg.LogLevel))
+	return r
 }
+
+// OnLogLevel makes "set loglevel [SUBSYSTEM] N" call f with the new -L
+// level. mediad has one level for every subsystem, so naming a subsystem
+// changes them all. Call before serving.
+func (r *Runner) OnLogLevel(f func(level int)) { r.onLogLevel = f }
 
 // handler handles the rest of a command line after its keyword.
 type handler struct {
@@ -44,7 +55,7 @@ var (
 	topHandlers = []handler{
 		{"list", (*Runner).list},
 		{"terminate", (*Runner).terminate},
-		{"set", unsupported("set")},
+		{"set", (*Runner).set},
 		{"get", (*Runner).list},
 		{"params", unsupported("params")},
 		{"ksadd", unsupported("ksadd")},
@@ -327,11 +338,11 @@ func (r *Runner) listLogLevel(rest string, b *strings.Builder) {
 	for _, s := range logSubsystems {
 		if rest != "" {
 			if rest == s[0] {
-				fmt.Fprintf(b, "%d\n", r.cfg.LogLevel)
+				fmt.Fprintf(b, "%d\n", r.logLevel.Load())
 			}
 			continue
 		}
-		fmt.Fprintf(b, "%s = %d\n", s[0], r.cfg.LogLevel)
+		fmt.Fprintf(b, "%s = %d\n", s[0], r.logLevel.Load())
 	}
 }
 
@@ -347,6 +358,57 @@ func (r *Runner) listInterfaces(_ string, b *strings.Builder) {
 		fmt.Fprintf(b, " Ports used: %5d / %5d (%5.1f%%)\n", used, total, float64(used)*100/float64(total))
 		fmt.Fprintf(b, " Last port used: %5d\n", last)
 	}
+}
+
+// set handles "set loglevel"; the other settings of rtpengine's "set" are
+// not changeable at run time in mediad.
+func (r *Runner) set(rest string, b *strings.Builder) {
+	rest, ok := shift(rest)
+	if !ok {
+		b.WriteString(moreParams)
+		return
+	}
+	if rest == "help" {
+		b.WriteString("Available sub-commands at this level:\n\tloglevel\n")
+		return
+	}
+	arg, ok := strings.CutPrefix(rest, "loglevel")
+	if !ok || r.onLogLevel == nil {
+		fmt.Fprintf(b, "Unsupported command: set %s is not implemented by mediad\n", rest)
+		return
+	}
+	arg, ok = shift(arg)
+	if !ok || arg == "" {
+		b.WriteString(moreParams)
+		return
+	}
+	if arg[0] < '0' || arg[0] > '9' { // "set loglevel <subsystem> <level>"
+		_, arg, _ = strings.Cut(arg, " ")
+		if arg == "" {
+			b.WriteString(moreParams)
+			return
+		}
+	}
+	n := atoi(arg)
+	r.logLevel.Store(int32(n))
+	r.onLogLevel(n)
+	fmt.Fprintf(b, "Success setting loglevel to %d\n", n)
+}
+
+// atoi parses a leading decimal number as C's atoi (0 if none).
+func atoi(s string) int {
+	n, neg, i := 0, false, 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		neg = s[i] == '-'
+		i++
+	}
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9' && n < 1<<24; i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
 }
 
 // portUsage returns the port range and its use (from the allocator when

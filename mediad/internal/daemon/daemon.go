@@ -30,6 +30,9 @@ const Version = "mediad-0.1 (rtpengine 10.5 compatible)"
 // every listener is open.
 type Options struct {
 	Ready func(Addrs)
+	// LogLevel, if set, is the level of log's handler (see NewLogger);
+	// the CLI's "set loglevel" changes it.
+	LogLevel *slog.LevelVar
 }
 
 // Addrs are the bound listener addresses ("" when disabled).
@@ -67,6 +70,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	defer core.close()
 
 	runner := cli.NewRunner(*cfg, core.calls, alloc, log.With("component", "cli"))
+	if lv := opts.LogLevel; lv != nil {
+		runner.OnLogLevel(func(l int) { lv.Set(SlogLevel(l)) })
+	}
 	ngSrv := &ngproto.Server{Handler: core.handler(runner), Logger: log.With("component", "ng")}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -35,7 +35,8 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	ready := make(chan Addrs, 1)
 	done := make(chan error, 1)
 	runCtx, stop := context.WithCancel(ctx)
-	go func() { done <- Run(runCtx, cfg, log, Options{Ready: func(a Addrs) { ready <- a }}) }()
+	lv := new(slog.LevelVar)
+	go func() { done <- Run(runCtx, cfg, log, Options{Ready: func(a Addrs) { ready <- a }, LogLevel: lv}) }()
 	var addrs Addrs
 	select {
 	case addrs = <-ready:
@@ -59,6 +60,9 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	// CLI port.
 	if out, err := cli.Query(ctx, addrs.CLI, "list maxsessions"); err != nil || out != "Maximum sessions configured on rtpengine: -1\n" {
 		t.Errorf("cli: %q %v", out, err)
+	}
+	if out, err := cli.Query(ctx, addrs.CLI, "set loglevel 7"); err != nil || out != "Success setting loglevel to 7\n" || lv.Level() != slog.LevelDebug {
+		t.Errorf("set loglevel: %q %v, level %v", out, err, lv.Level())
 	}
 	// HTTP: /ping, /cli/..., POST /ng, unknown path.
 	base := "http://" + addrs.HTTP[0]
@@ -147,7 +151,7 @@ func TestSlogLevel(t *testing.T) {
 	cfg := config.Default()
 	cfg.LogLevel = 4
 	cfg.NoLogTimestamps = true
-	log := NewLogger(&cfg, &buf)
+	log := NewLogger(&cfg, &buf, nil)
 	log.Info("hidden")
 	log.Warn("shown")
 	if out := buf.String(); strings.Contains(out, "hidden") || !strings.Contains(out, "shown") || strings.Contains(out, "time=") {

@@ -30,10 +30,15 @@ func SlogLevel(l int) slog.Level {
 }
 
 // NewLogger builds the daemon's logger: text lines on w (stderr; mediad
-// has no syslog output), level from -L, timestamps unless
+// has no syslog output), level from -L held in level (which the CLI's
+// "set loglevel" changes; nil = fixed), timestamps unless
 // --no-log-timestamps.
-func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: SlogLevel(cfg.LogLevel)}
+func NewLogger(cfg *config.Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
+	if level == nil {
+		level = new(slog.LevelVar)
+	}
+	level.Set(SlogLevel(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
 	if cfg.NoLogTimestamps {
 		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
