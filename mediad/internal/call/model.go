@@ -156,6 +156,10 @@ type Forwarding struct {
 	// Peer is where packets sent from this stream's socket go (the
 	// endpoint of the party owning this stream).
 	Peer netip.AddrPort
+	// Local is the address of this stream's socket to send from
+	// (Stream.Pair.Conns(Local)). Relay code reads Forwarding, never the
+	// Stream's own mutable fields.
+	Local netip.Addr
 	// Send: the owning party may send (it is not recvonly/inactive).
 	Send bool
 }

@@ -182,16 +182,24 @@ func (r *Registry) destroyLocked(c *Call, reason string, now time.Time) {
 
 func (r *Registry) releaseMonologue(m *Monologue) {
 	for _, md := range m.Medias {
-		if md.pair != nil {
-			for _, s := range md.Streams {
-				if s != nil {
-					s.SetForwarding(nil)
-				}
-			}
-			r.alloc.Release(md.pair)
-			md.pair = nil
+		r.releaseMedia(md)
+	}
+}
+
+// releaseMedia closes a media's sockets; its streams are replaced by
+// socket-less ones that keep the endpoints (for statistics).
+func (r *Registry) releaseMedia(md *Media) {
+	if md == nil || md.pair == nil {
+		return
+	}
+	for k, s := range md.Streams {
+		if s != nil {
+			s.SetForwarding(nil)
+			md.Streams[k] = &Stream{RTCP: s.RTCP, Endpoint: s.Endpoint, Advertised: s.Advertised}
 		}
 	}
+	r.alloc.Release(md.pair)
+	md.pair = nil
 }
 
 // removeMonologueLocked drops one party of a call; the call goes when

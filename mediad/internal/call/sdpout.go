@@ -164,7 +164,7 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 			}
 		}
 		out.Media = append(out.Media, om)
-		if m.Port == 0 {
+		if m.Port == 0 || dm.pair == nil {
 			// A rejected stream keeps only its pass-through lines.
 			continue
 		}
@@ -429,7 +429,7 @@ func (r *Registry) localIface(ifName, fam string) Interface {
 func (r *Registry) setLocal(md *Media, fam string) {
 	a := r.localIface(md.Interface, fam).Address
 	for _, s := range md.Streams {
-		if s != nil {
+		if s != nil && s.Pair != nil {
 			s.LocalAddr = a
 		}
 	}

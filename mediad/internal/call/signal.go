@@ -181,9 +181,9 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 		ifn string
 		ifs []Interface
 	}{{src, srcIfName, srcIfs}, {dst, dstIfName, dstIfs}} {
-		for i := range in.Media {
+		for i, m := range in.Media {
 			md := mediaAt(side.m, i)
-			if md.pair != nil {
+			if md.pair != nil || m.Port == 0 {
 				continue
 			}
 			pair, err := r.allocate(side.ifs)
@@ -198,6 +198,13 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 	}
 	for _, md := range fresh {
 		initStreams(md, ifsOf(r, md.Interface))
+	}
+	// A rejected media (port 0) gives up its sockets on both sides.
+	for i, m := range in.Media {
+		if m.Port == 0 {
+			r.releaseMedia(src.Medias[i])
+			r.releaseMedia(dst.Medias[i])
+		}
 	}
 	src.sdpSeen = true
 	applyRemote(src, in, p, r.cfg.SIPSource, r.setLocal)
@@ -250,18 +257,29 @@ func ifsOf(r *Registry, name string) []Interface {
 // mediaAt returns media i of m, creating entries up to it.
 func mediaAt(m *Monologue, i int) *Media {
 	for len(m.Medias) <= i {
-		m.Medias = append(m.Medias, &Media{Index: len(m.Medias) + 1, Send: true, Recv: true, FlagSend: true, FlagRecv: true})
+		md := &Media{Index: len(m.Medias) + 1, Send: true, Recv: true, FlagSend: true, FlagRecv: true}
+		md.Streams = [2]*Stream{{}, {RTCP: true}}
+		m.Medias = append(m.Medias, md)
 	}
 	return m.Medias[i]
 }
 
+// initStreams gives a media fresh streams on its newly allocated pair,
+// keeping the endpoints known so far. Streams never change their pair, so
+// a relay holding one never sees its sockets swapped.
 func initStreams(md *Media, ifs []Interface) {
 	var local netip.Addr
 	if len(ifs) > 0 {
 		local = ifs[0].Address
 	}
+	old := md.Streams
 	md.Streams[0] = &Stream{LocalPort: md.pair.RTP, LocalAddr: local, Pair: md.pair}
 	md.Streams[1] = &Stream{RTCP: true, LocalPort: md.pair.RTCP, LocalAddr: local, Pair: md.pair}
+	for k, s := range old {
+		if s != nil {
+			md.Streams[k].Endpoint, md.Streams[k].Advertised = s.Endpoint, s.Advertised
+		}
+	}
 }
 
 // outProto is the protocol written toward the other side. Conversions to
@@ -476,8 +494,11 @@ func updateForwarding(a, b *Monologue) {
 			if sa == nil || sb == nil {
 				continue
 			}
-			sa.SetForwarding(&Forwarding{Sink: sb, Peer: sa.Endpoint, Send: ma.Send})
-			sb.SetForwarding(&Forwarding{Sink: sa, Peer: sb.Endpoint, Send: mb.Send})
+			if sa.Pair == nil || sb.Pair == nil {
+				continue
+			}
+			sa.SetForwarding(&Forwarding{Sink: sb, Peer: sa.Endpoint, Local: sa.LocalAddr, Send: ma.Send})
+			sb.SetForwarding(&Forwarding{Sink: sa, Peer: sb.Endpoint, Local: sb.LocalAddr, Send: mb.Send})
 		}
 	}
 }

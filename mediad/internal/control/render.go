@@ -33,16 +33,20 @@ func renderStats(st *call.CallStats) ngproto.Dict {
 		for _, m := range t.Medias {
 			streams := make([]any, 0, len(m.Streams))
 			for _, s := range m.Streams {
-				streams = append(streams, ngproto.Dict{
-					"local port":          int64(s.LocalPort),
-					"local address":       s.LocalAddr.String(),
-					"family":              family(s.LocalAddr),
+				sd := ngproto.Dict{
 					"endpoint":            endpoint(s.Endpoint),
 					"advertised endpoint": endpoint(s.Advertised),
 					"last packet":         s.LastPacket.Unix(),
 					"flags":               strList(s.Flags),
 					"stats":               counts(s.Counts),
-				})
+				}
+				if s.LocalPort != 0 {
+					// A released (rejected) stream has no socket to show.
+					sd["local port"] = int64(s.LocalPort)
+					sd["local address"] = s.LocalAddr.String()
+					sd["family"] = family(s.LocalAddr)
+				}
+				streams = append(streams, sd)
 			}
 			medias = append(medias, ngproto.Dict{
 				"index":    int64(m.Index),
