@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
 	"github.com/vishvananda/netns"
 
 	"sipmedia/kmod"
@@ -91,9 +93,23 @@ func runRelay(nsName, mode string, n int, log *slog.Logger) error {
 	io.Copy(io.Discard, os.Stdin)
 
 	var kpkts uint64
-	var dump time.Duration
+	var dump, ctDump time.Duration
+	var ctEntries int
 	if off != nil {
+		// For comparison: dumping the table's conntrack entries, the other
+		// way to get per-flow counters (needs nf_conntrack_acct=1).
+		ct, err := conntrack.Dial(&netlink.Config{NetNS: int(ns)})
+		if err != nil {
+			return err
+		}
 		t0 := time.Now()
+		fl, err := ct.DumpFilter(conntrack.NewFilter().Mark(0x80<<24).MarkMask(0xff000000), nil)
+		ctDump, ctEntries = time.Since(t0), len(fl)
+		ct.Close()
+		if err != nil {
+			return err
+		}
+		t0 = time.Now()
 		all, err := off.AllCounters()
 		dump = time.Since(t0)
 		if err != nil {
@@ -108,7 +124,7 @@ func runRelay(nsName, mode string, n int, log *slog.Logger) error {
 		}
 		log.Info("offloader closed", "flows", n, "took", time.Since(t0))
 	}
-	fmt.Printf("STATS %d %d %d\n", reads.Load(), kpkts, dump.Nanoseconds())
+	fmt.Printf("STATS %d %d %d %d %d\n", reads.Load(), kpkts, dump.Nanoseconds(), ctDump.Nanoseconds(), ctEntries)
 	return nil
 }
 

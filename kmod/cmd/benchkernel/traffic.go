@@ -36,7 +36,8 @@ type result struct {
 	busy, softirq       float64 // machine-wide CPU seconds (other load included)
 	setup               time.Duration
 	relayReads, kernPkt uint64
-	dump                time.Duration
+	dump, ctDump        time.Duration
+	ctEntries           int
 }
 
 func (r result) print() {
@@ -54,8 +55,13 @@ func (r result) print() {
 	fmt.Printf("%-6s %6d %9.0f %10d %10d %7.3f %9s %9.0f %9s %9.0f %8s %8s %9s\n",
 		r.mode, r.calls, r.offered, r.sent, r.delivered, loss, pct(r.relayCPU), perPkt(r.relayCPU),
 		pct(r.pathCPU), perPkt(r.pathCPU), pct(r.softirq), pct(r.busy), r.setup.Round(time.Millisecond))
-	fmt.Printf("       relay_reads=%d kernel_pkts=%d misrouted=%d counter_dump=%s\n",
-		r.relayReads, r.kernPkt, r.misrouted, r.dump.Round(time.Microsecond))
+	fmt.Printf("       relay_reads=%d kernel_pkts=%d misrouted=%d", r.relayReads, r.kernPkt, r.misrouted)
+	if r.mode == "kernel" {
+		fmt.Printf(" counters_dump=%s conntrack_dump=%s (%d entries) add=%s/flow",
+			r.dump.Round(time.Microsecond), r.ctDump.Round(time.Microsecond), r.ctEntries,
+			(r.setup / time.Duration(r.calls)).Round(time.Microsecond))
+	}
+	fmt.Println()
 }
 
 func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, err error) {
@@ -139,9 +145,9 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 	time.Sleep(300 * time.Millisecond) // in-flight tail
 	stdin.Close()
 	if lines.Scan() {
-		var dumpNs int64
-		fmt.Sscanf(lines.Text(), "STATS %d %d %d", &res.relayReads, &res.kernPkt, &dumpNs)
-		res.dump = time.Duration(dumpNs)
+		var dumpNs, ctNs int64
+		fmt.Sscanf(lines.Text(), "STATS %d %d %d %d %d", &res.relayReads, &res.kernPkt, &dumpNs, &ctNs, &res.ctEntries)
+		res.dump, res.ctDump = time.Duration(dumpNs), time.Duration(ctNs)
 	}
 	a.Close()
 	b.Close()
