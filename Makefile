@@ -9,7 +9,7 @@ BIN      := bin
 FUZZTIME ?= 10s
 TESTTIMEOUT ?= 25m
 
-.PHONY: all build run test test-unit deps lint vet fmt-check fuzz bench bench-ng bench-relay bench-sip clean
+.PHONY: all build run test test-unit deps lint vet fmt-check fuzz bench bench-ng bench-relay bench-sip bench-kernel clean
 
 all: build
 
@@ -49,6 +49,11 @@ bench: bench-ng
 
 bench-ng: deps build
 	$(GO) run ./e2e/cmd/benchng
+
+# Kernel fast path vs userspace relay in an A-R-B netns topology (root).
+# BENCH_KERNEL_ARGS e.g. "-calls 1000,5000 -duration 10s".
+bench-kernel:
+	$(GO) run ./kmod/cmd/benchkernel $(BENCH_KERNEL_ARGS)
 
 clean:
 	rm -rf $(BIN)
