@@ -456,8 +456,9 @@ func (p *flagParser) handleKamailio(key, val string, hasVal bool) error {
 		return nil
 	case "delete-delay":
 		if hasVal {
+			// the module adds the integer and then, falling out of its
+			// switch, the generic string too: both keys are sent
 			p.out.Dict["delete delay"] = atoi(val)
-			return nil
 		}
 	}
 	return p.generic(key, val, hasVal)

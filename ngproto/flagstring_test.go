@@ -34,7 +34,7 @@ func TestParseFlagString(t *testing.T) {
 		{"kamailio direction", "direction=pub direction=priv", Kamailio, Dict{"direction": []any{"pub", "priv"}}},
 		{"kamailio internal", "external internal", Kamailio, Dict{"direction": []any{"external", "internal"}}},
 		{"delete-delay opensips", "delete-delay=30", OpenSIPS, Dict{"delete-delay": int64(30)}},
-		{"delete-delay kamailio", "delete-delay=30", Kamailio, Dict{"delete delay": int64(30)}},
+		{"delete-delay kamailio", "delete-delay=30", Kamailio, Dict{"delete delay": int64(30), "delete-delay": "30"}},
 		{"address family", "address-family=IP6", OpenSIPS, Dict{"address family": "IP6"}},
 		{"kamailio address family generic", "address-family=IP6", Kamailio, Dict{"address-family": "IP6"}},
 		{"kamailio sdes codecs", "SDES-off SDES-no-AES_CM_128_HMAC_SHA1_32 codec-strip-PCMA transcode-opus codec-mask=G722 T38-decode TOS=184", Kamailio,

@@ -118,6 +118,12 @@ request_route {
 		"codec-strip-PCMA transcode-opus codec-mask=G722 codec-offer-PCMU",
 		"RTP DTLS AVPF TOS=184 address-family=IP6",
 		"strict-source  loop-protect   asymmetric",
+		"delete-delay=5 replace=origin rtcp-mux=require SDES=off",
+		// (codec-accept-X and codec-consume-X are left out: Kamailio 5.6
+		// sends them as flags, newer modules in the codec dictionary as
+		// ParseFlagString does)
+		"T38-decode T.38-force codec-set-PCMA/8000 codec-except-opus",
+		"directional to-tag via-branch=1 from-tag=ft",
 	}
 	for i, flags := range cases {
 		callID := fmt.Sprintf("kam-%d", i)
@@ -135,6 +141,7 @@ request_route {
 		// keys the module takes from the SIP message, not the flag string
 		for _, k := range []string{"command", "call-id", "from-tag", "to-tag", "sdp", "received-from", "supports", "sip-message-type", "via-branch"} {
 			delete(sent, k)
+			delete(want, k)
 		}
 		if !reflect.DeepEqual(sent, want) {
 			t.Errorf("%q:\n kamailio %#v\n ngproto  %#v", flags, sent, want)
