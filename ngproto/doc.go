@@ -1,5 +1,17 @@
-// Package ngproto implements rtpengine's NG control protocol: the
-// cookie-framed bencode/JSON codec, lenient typed access to requests,
-// the OpenSIPS/Kamailio flag-string parser, a client with retries and
-// several backends, and the server framing with its reply cache.
+// Package ngproto implements rtpengine's NG control protocol, shared by
+// mediad (the daemon side) and sipproxy (the proxy side):
+//
+//   - codec.go, dict.go, errors.go: "<cookie> <body>" framing, bencode
+//     (through github.com/jackpal/bencode-go, after a cheap structural
+//     pre-scan that bounds nesting and string lengths) and JSON bodies,
+//     the lenient Dict accessors with rtpengine's key aliases, reply
+//     helpers and rtpengine's exact error reasons.
+//   - request.go: ParseRequest, the typed view of a command with flag
+//     canonicalisation, prefix folding, WebRTC expansion and rtpp-flags.
+//   - flagstring.go: ParseFlagString, the OpenSIPS/Kamailio module flag
+//     strings (and the daemon's own rtpp-flags rules) as NG keys.
+//   - client.go, pool.go: a UDP client with cookie matching and
+//     retransmission, and a pool of daemons with stickiness, health checks
+//     and failover.
+//   - server.go: the daemon side framing with rtpengine's cookie cache.
 package ngproto
