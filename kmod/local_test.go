@@ -130,6 +130,11 @@ func TestAddValidation(t *testing.T) {
 	if n := len(o.Flows()); n != 1 {
 		t.Fatalf("%d flows, want 1", n)
 	}
+	// A local endpoint belongs to one flow at a time.
+	clash := Flow{LocalA: localA, PeerA: peerA, LocalB: netip.AddrPortFrom(nettopo.AddrRB, 30004), PeerB: peerB}
+	if err := o.Add(clash); !errors.Is(err, ErrInvalidFlow) {
+		t.Errorf("Add sharing LocalA: %v, want ErrInvalidFlow", err)
+	}
 	if err := o.Remove(ok); err != nil {
 		t.Fatal(err)
 	}

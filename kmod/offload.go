@@ -38,7 +38,8 @@ type Offloader struct {
 	lock   *os.File // instance lock, nil if none could be taken
 	rs     *ruleset
 	flows  map[FlowKey]*entry
-	free   []uint32 // released flow ids
+	locals map[netip.AddrPort]FlowKey // local endpoint -> flow using it
+	free   []uint32                   // released flow ids
 	nextID uint32
 	closed bool
 }
@@ -81,6 +82,7 @@ func Open(ctx context.Context, cfg Config) (*Offloader, error) {
 		spec:   specFor(cfg.Family),
 		tag:    uint32(0x80|cfg.Table) << 24,
 		flows:  make(map[FlowKey]*entry),
+		locals: make(map[netip.AddrPort]FlowKey),
 		nextID: 1,
 	}
 	if err := o.checkForwarding(); err != nil {
@@ -247,6 +249,11 @@ func (o *Offloader) Add(f Flow) error {
 	if o.closed {
 		return ErrClosed
 	}
+	for _, l := range []netip.AddrPort{f.LocalA, f.LocalB} {
+		if k, ok := o.locals[l]; ok && k != f.Key() {
+			return fmt.Errorf("%w: %s: local %s already offloaded in %s...%s", ErrInvalidFlow, f, l, k.LocalA, k.LocalB)
+		}
+	}
 	if old, ok := o.flows[f.Key()]; ok {
 		if old.flow == f {
 			return nil
@@ -266,6 +273,7 @@ func (o *Offloader) Add(f Flow) error {
 		return fmt.Errorf("kmod: add flow %s: %w", f, err)
 	}
 	o.flows[f.Key()] = e
+	o.locals[f.LocalA], o.locals[f.LocalB] = f.Key(), f.Key()
 	// An entry created before the elements existed (tracked userspace
 	// traffic, or from before the table) would keep bypassing the NAT
 	// chains. Deleting after the add is race-free: the next packet creates
@@ -298,6 +306,8 @@ func (o *Offloader) remove(e *entry) error {
 		return fmt.Errorf("kmod: remove flow %s: %w", e.flow, err)
 	}
 	delete(o.flows, e.flow.Key())
+	delete(o.locals, e.flow.LocalA)
+	delete(o.locals, e.flow.LocalB)
 	o.free = append(o.free, e.id)
 	// The NAT binding lives in conntrack: without this the flow would keep
 	// forwarding until the entry times out.
