@@ -133,6 +133,24 @@ func webrtcScenarios() []scenario {
 			},
 		},
 		{
+			name: "t38-image-stream",
+			desc: "fax re-INVITE: audio rejected, m=image udptl t38 with session-level c= (rtpengine gh #686)",
+			steps: []step{
+				st("offer", offer("c-t38", "ta", sdpA, nil)),
+				st("answer", answer("c-t38", "ta", "tb", sdpB, nil)),
+				st("reoffer-t38", offer("c-t38", "ta", sdpT38, kv{"ICE": "remove"})),
+				st("reanswer-t38", answer("c-t38", "ta", "tb", sdpT38Answer, nil)),
+			},
+		},
+		{
+			name: "sdes-passthrough",
+			desc: "SDES offer and answer passed through (DTLS off): the daemon offers its own keys per suite",
+			steps: []step{
+				st("offer", offer("c-sdespass", "ta", sdpASDES, kv{"ICE": "remove", "DTLS": "off"})),
+				st("answer", answer("c-sdespass", "ta", "tb", sdpBSDES, kv{"ICE": "remove"})),
+			},
+		},
+		{
 			name: "codec-strip",
 			desc: "codec strip and mask without transcoding",
 			steps: []step{
@@ -167,3 +185,57 @@ a=rtcp-mux
 a=rtpmap:0 PCMU/8000
 a=rtpmap:101 telephone-event/8000
 `)
+
+var (
+	sdpT38 = sdp(`
+v=0
+o=- 1545997027 2 IN IP4 127.0.0.2
+s=tester
+t=0 0
+c=IN IP4 127.0.0.2
+m=audio 0 RTP/AVP 8 101
+m=image 2080 udptl t38
+c=IN IP4 127.0.0.2
+a=T38FaxVersion:0
+a=T38MaxBitRate:14400
+a=T38FaxRateManagement:transferredTCF
+a=T38FaxMaxDatagram:400
+a=T38FaxUdpEC:t38UDPRedundancy
+`)
+	sdpT38Answer = sdp(`
+v=0
+o=- 2873397496 2 IN IP4 127.0.0.3
+s=callee
+t=0 0
+m=audio 0 RTP/AVP 8
+c=IN IP4 127.0.0.3
+m=image 3080 udptl t38
+c=IN IP4 127.0.0.3
+a=T38FaxVersion:0
+a=T38MaxBitRate:14400
+a=T38FaxRateManagement:transferredTCF
+a=T38FaxMaxDatagram:400
+a=T38FaxUdpEC:t38UDPRedundancy
+`)
+	sdpASDES = sdp(`
+v=0
+o=- 1545997027 1 IN IP4 127.0.0.2
+s=tester
+t=0 0
+m=audio 2090 RTP/SAVP 0
+c=IN IP4 127.0.0.2
+a=sendrecv
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:cJOJ7kxQjhFBp2fP6AYjs3vKw7CeBdWZCj0isbJv
+a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:VAzLKvoE3jG9cdH/AZsl/ZqWNXrUzyM4Gw6chrFr
+`)
+	sdpBSDES = sdp(`
+v=0
+o=- 2873397496 1 IN IP4 127.0.0.3
+s=callee
+t=0 0
+m=audio 3090 RTP/SAVP 0
+c=IN IP4 127.0.0.3
+a=sendrecv
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:dfgadgdfgdfgdfgd6AYjs3vKw7CeBdWZCj0isbJv
+`)
+)
