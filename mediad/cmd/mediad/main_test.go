@@ -130,6 +130,14 @@ func TestBinaryLifecycle(t *testing.T) {
 		"-u", "2222", "--silence-detect=0.05", "-p", pidfile, "-m", "41000", "-M", "41999")
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
+	// Debian's unit runs rtpengine with Type=notify: mediad must say READY=1.
+	notifyPath := filepath.Join(dir, "notify.sock")
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifyPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notifyPath)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +162,12 @@ func TestBinaryLifecycle(t *testing.T) {
 	pid, err := os.ReadFile(pidfile)
 	if err != nil || strings.TrimSpace(string(pid)) != fmt.Sprint(cmd.Process.Pid) {
 		t.Errorf("pidfile %q (%v), pid %d", pid, err, cmd.Process.Pid)
+	}
+
+	_ = notify.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 256)
+	if n, err := notify.Read(buf); err != nil || string(buf[:n]) != "READY=1\n" {
+		t.Errorf("sd_notify: %q %v", buf[:n], err)
 	}
 
 	cliAddr := fmt.Sprintf("127.0.0.1:%d", cliPort)
@@ -185,6 +199,10 @@ func TestBinaryLifecycle(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no exit 10s after SIGTERM\nlog:\n%s", stderr.String())
+	}
+	_ = notify.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := notify.Read(buf); err != nil || string(buf[:n]) != "STOPPING=1\n" {
+		t.Errorf("sd_notify at stop: %q %v", buf[:n], err)
 	}
 	if _, err := os.Stat(pidfile); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pidfile still there after exit: %v", err)

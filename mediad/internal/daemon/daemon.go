@@ -178,12 +178,16 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	log.Info("Startup complete", "version", Version, "interfaces", strings.Join(ifs, " "),
 		"ports", strconv.Itoa(cfg.PortMin)+"-"+strconv.Itoa(cfg.PortMax))
+	if err := notifySystemd("READY=1"); err != nil {
+		log.Warn("notifying systemd", "err", err)
+	}
 	if opts.Ready != nil {
 		opts.Ready(addrs)
 	}
 
 	<-ctx.Done()
 	log.Info("Shutting down", "version", Version)
+	_ = notifySystemd("STOPPING=1")
 	return nil
 }
 
