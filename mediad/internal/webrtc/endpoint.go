@@ -271,6 +271,13 @@ func (e *Endpoint) Inbound(buf []byte, n int, from netip.AddrPort) ([]byte, bool
 			e.c.dtlsDropped.Add(1)
 			return nil, false
 		}
+		if e.agent != nil {
+			// With ICE, DTLS is only accepted from the authenticated pair.
+			if sel, ok := e.agent.Selected(); !ok || sel != netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) {
+				e.c.dtlsDropped.Add(1)
+				return nil, false
+			}
+		}
 		if p := e.dtlsFrom.Load(); p == nil || *p != from {
 			e.dtlsFrom.Store(&from)
 		}

@@ -499,7 +499,7 @@ func (a *Agent) handleRequest(m *stun.Message, from netip.AddrPort) error {
 	if !a.provisional.IsValid() {
 		a.provisional = from
 	}
-	if m.Contains(stun.AttrUseCandidate) && !a.controlling && (a.selected != from || a.lost) {
+	if m.Contains(stun.AttrUseCandidate) && !a.controlling && (a.selected != from || a.lost || a.checking) {
 		cb = a.selectLocked(from)
 	} else if a.selected == from {
 		// The peer's own consent checks on the selected pair.

@@ -1,0 +1,195 @@
+package ice
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/stun/v3"
+)
+
+type side struct {
+	conn  *net.UDPConn
+	agent *Agent
+	creds Credentials
+	sel   chan netip.AddrPort
+}
+
+func (s *side) addr() netip.AddrPort { return s.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+func (s *side) cand() Candidate {
+	return Candidate{Foundation: "f", Component: 1, Transport: "UDP", Priority: HostPriority(0, 1), Addr: s.addr(), Type: TypeHost}
+}
+
+// newSide starts an agent on a loopback socket with a read loop; cleanup
+// stops both.
+func newSide(t *testing.T, controlling bool, mod func(*Config)) *side {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := NewCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &side{conn: c, creds: creds, sel: make(chan netip.AddrPort, 8)}
+	cfg := Config{Local: creds, Controlling: controlling, Writer: c, CheckInterval: 10 * time.Millisecond,
+		OnSelected: func(a netip.AddrPort) { s.sel <- a }}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s.agent, err = NewAgent(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.agent.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			_ = s.agent.HandleSTUN(buf[:n], from)
+		}
+	}()
+	t.Cleanup(func() { cancel(); c.Close(); wg.Wait() })
+	return s
+}
+
+func waitSel(t *testing.T, s *side, want netip.AddrPort) {
+	t.Helper()
+	select {
+	case got := <-s.sel:
+		if got != want {
+			t.Fatalf("selected %v, want %v", got, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no selection (stats %+v)", s.agent.Stats())
+	}
+}
+
+func connect(a, b *side) {
+	a.agent.SetRemote(b.creds, []Candidate{b.cand()})
+	b.agent.SetRemote(a.creds, []Candidate{a.cand()})
+}
+
+func TestAgentsSelect(t *testing.T) {
+	a, b := newSide(t, true, nil), newSide(t, false, nil)
+	connect(a, b)
+	waitSel(t, a, b.addr())
+	waitSel(t, b, a.addr())
+	if got, ok := b.agent.Selected(); !ok || got != a.addr() {
+		t.Fatalf("controlled Selected %v %v", got, ok)
+	}
+}
+
+func TestRoleConflictResolves(t *testing.T) {
+	a, b := newSide(t, true, nil), newSide(t, true, nil)
+	connect(a, b)
+	waitSel(t, a, b.addr())
+	waitSel(t, b, a.addr())
+	if a.agent.Controlling() == b.agent.Controlling() {
+		t.Fatalf("both controlling=%v after conflict", a.agent.Controlling())
+	}
+	if a.agent.Stats().RoleConflicts+b.agent.Stats().RoleConflicts == 0 {
+		t.Fatal("no conflict counted")
+	}
+}
+
+func TestWrongCredentialsDropped(t *testing.T) {
+	a := newSide(t, false, nil)
+	attacker, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer attacker.Close()
+	for _, m := range []*stun.Message{
+		stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.NewUsername(a.creds.Ufrag+":x"),
+			stun.NewShortTermIntegrity("wrong-password-wrong-pwd"), stun.Fingerprint),
+		stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.NewUsername("nope:x"),
+			stun.NewShortTermIntegrity(a.creds.Pwd), stun.Fingerprint),
+		stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.Fingerprint),
+	} {
+		err := a.agent.HandleSTUN(m.Raw, attacker.LocalAddr().(*net.UDPAddr).AddrPort())
+		if !errors.Is(err, ErrAuth) {
+			t.Fatalf("err %v, want ErrAuth", err)
+		}
+	}
+	if got := a.agent.Stats().BadAuth; got != 3 {
+		t.Fatalf("BadAuth %d", got)
+	}
+	if _, ok := a.agent.Selected(); ok {
+		t.Fatal("unauthenticated peer became selected")
+	}
+	_ = attacker.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, _, err := attacker.ReadFrom(make([]byte, 100)); err == nil {
+		t.Fatal("agent answered a request with bad credentials")
+	}
+}
+
+func TestConsentLostAndRestart(t *testing.T) {
+	short := func(c *Config) { c.ConsentInterval, c.ConsentTimeout = 50*time.Millisecond, 300*time.Millisecond }
+	a, b := newSide(t, true, short), newSide(t, false, short)
+	connect(a, b)
+	waitSel(t, a, b.addr())
+	waitSel(t, b, a.addr())
+
+	// b restarts with new credentials; a learns them by a new answer.
+	newCreds, err := NewCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.agent.Restart(newCreds)
+	b.creds = newCreds
+	a.agent.SetRemote(newCreds, []Candidate{b.cand()})
+	b.agent.SetRemote(a.creds, nil)
+	waitSel(t, a, b.addr())
+	waitSel(t, b, a.addr())
+
+	// b goes silent: a must lose consent.
+	b.conn.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for a.agent.Nominated() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if a.agent.Nominated() {
+		t.Fatal("consent not lost after peer went silent")
+	}
+	if _, ok := a.agent.Selected(); ok {
+		t.Fatal("Selected still reports a peer without consent")
+	}
+	if a.agent.Stats().ConsentLost != 1 {
+		t.Fatalf("ConsentLost %d", a.agent.Stats().ConsentLost)
+	}
+}
+
+func FuzzHandleSTUN(f *testing.F) {
+	creds := Credentials{Ufrag: "abcdEFGH", Pwd: "0123456789abcdefghijklmnop"}
+	f.Add(stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.NewUsername("abcdEFGH:peer"),
+		stun.NewShortTermIntegrity(creds.Pwd), stun.Fingerprint).Raw)
+	f.Add(stun.MustBuild(stun.TransactionID, stun.BindingSuccess, stun.Fingerprint).Raw)
+	f.Add([]byte{0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := NewAgent(Config{Local: creds, Writer: discard{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.SetRemote(Credentials{Ufrag: "peer", Pwd: "peerpeerpeerpeerpeerpeer"}, nil)
+		_ = a.HandleSTUN(b, netip.MustParseAddrPort("127.0.0.1:9"))
+		a.tick(time.Now())
+	})
+}
+
+type discard struct{}
+
+func (discard) WriteToUDPAddrPort(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
