@@ -355,5 +355,16 @@ func checkNftList(t *testing.T, topo *nettopo.Topology) {
 	out, err := exec.Command("ip", "netns", "exec", topo.Name("r"), "nft", "list", "ruleset").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "map leg") || !strings.Contains(string(out), "snat ip") {
 		t.Errorf("nft list ruleset: %v\n%s", err, out)
+		return
+	}
+	// A saved ruleset must load again (nft -f of `nft list ruleset` output
+	// is how hosts persist firewalls): check it in an empty namespace.
+	if _, err := exec.LookPath("unshare"); err != nil {
+		return
+	}
+	chk := exec.Command("unshare", "-n", "nft", "-c", "-f", "/dev/stdin")
+	chk.Stdin = strings.NewReader(string(out))
+	if res, err := chk.CombinedOutput(); err != nil {
+		t.Errorf("listed ruleset does not parse back: %v\n%s", err, res)
 	}
 }

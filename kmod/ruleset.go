@@ -12,21 +12,21 @@ import (
 //	table ip mediad_N {
 //	  map leg  { type ipv4_addr . inet_service . ipv4_addr . inet_service : mark }
 //	           # latched peer . peer port . local addr . local port -> mark
-//	  map dst  { type mark : ipv4_addr . inet_service }   # mark -> peer to send to
-//	  map src  { type mark : ipv4_addr . inet_service }   # mark -> local endpoint to send from
-//	  set acct { type mark; counter }   # per-element counters, by sending side
+//	  map dnat_to { type mark : ipv4_addr . inet_service }   # mark -> peer to send to
+//	  map snat_to { type mark : ipv4_addr . inet_service }   # mark -> local endpoint to send from
+//	  set counts { type mark; counter }   # per-element counters, by sending side
 //	  chain raw_pre  { prerouting, raw: udp dport RANGE, key !@leg, fib daddr local
 //	                   (or: socket mark SOCKMARK) -> notrack }
 //	  chain raw_out  { output, raw: udp sport RANGE, key !@leg -> notrack;
 //	                   udp dport RANGE, key !@leg, fib daddr local -> notrack
 //	                   (or: meta mark SOCKMARK -> notrack) }
 //	  chain nat_pre  { prerouting, dstnat: udp dport RANGE, ct mark set key map @leg,
-//	                   dnat to ct mark map @dst }
+//	                   dnat to ct mark map @dnat_to }
 //	  chain nat_out  { output, dstnat: same (peers on this host) }
-//	  chain nat_post { postrouting, srcnat: snat to ct mark map @src }
+//	  chain nat_post { postrouting, srcnat: snat to ct mark map @snat_to }
 //	  chain nat_in   { input, srcnat: same (peer B on this host) }
 //	  chain acct_pre { prerouting, filter: iiftype != loopback,
-//	                   ct direction original ct mark @acct; ct direction reply ct mark ^ 1 @acct }
+//	                   ct direction original ct mark @counts; ct direction reply ct mark ^ 1 @counts }
 //	  chain acct_out { output, filter: the same without the iiftype test }
 //	}
 //
@@ -78,11 +78,11 @@ func newRuleset(name string, spec famSpec) *ruleset {
 		table: t,
 		leg: &nftables.Set{Table: t, Name: "leg", IsMap: true, Concatenation: true,
 			KeyType: quad, DataType: nftables.TypeMark},
-		dst: &nftables.Set{Table: t, Name: "dst", IsMap: true,
+		dst: &nftables.Set{Table: t, Name: "dnat_to", IsMap: true,
 			KeyType: nftables.TypeMark, DataType: pair, KeyByteOrder: binaryutil.NativeEndian},
-		src: &nftables.Set{Table: t, Name: "src", IsMap: true,
+		src: &nftables.Set{Table: t, Name: "snat_to", IsMap: true,
 			KeyType: nftables.TypeMark, DataType: pair, KeyByteOrder: binaryutil.NativeEndian},
-		acct: &nftables.Set{Table: t, Name: "acct", Counter: true, KeyType: nftables.TypeMark,
+		acct: &nftables.Set{Table: t, Name: "counts", Counter: true, KeyType: nftables.TypeMark,
 			KeyByteOrder: binaryutil.NativeEndian},
 	}
 }
