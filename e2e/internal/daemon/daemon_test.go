@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"context"
-	"os/exec"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -45,22 +43,20 @@ func TestStartFailsForDeadDaemon(t *testing.T) {
 }
 
 func TestReadyCheckReplacesPing(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("skipping: python3 not installed")
+	if !HaveRtpengine() {
+		t.Skipf("skipping: %s is not installed", RtpenginePath)
 	}
-	port, err := FreeTCPPort("127.0.0.1")
+	// rtpengine's CLI port is TCP: readiness by TCP connect, no NG ping.
+	ng, cli, err := FreeAddrs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	// A shell that listens on TCP via bash's /dev/tcp is not possible;
-	// python3's http.server is: it never answers NG, only TCP.
-	p := StartTB(t, Spec{
-		Name: "http", Path: "python3",
-		Args:  []string{"-m", "http.server", "--bind", "127.0.0.1", strconv.Itoa(port)},
-		Ready: TCPReady(addr),
-	})
+	o := Options{NG: ng, CLI: cli, PortMin: 25100, PortMax: 25199}
+	p := StartTB(t, Spec{Name: "rtpengine", Path: RtpenginePath, Args: o.Args(), Ready: TCPReady(cli)})
 	if gone, _ := p.Exited(); gone {
 		t.Fatalf("exited")
+	}
+	if err := TCPReady(cli)(context.Background()); err != nil {
+		t.Fatalf("CLI port not accepting: %v", err)
 	}
 }
