@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -335,4 +336,32 @@ func FuzzKeyFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDebianConfigFile parses the config file Debian's rtpengine-daemon
+// package installs, with both of its sections.
+func TestDebianConfigFile(t *testing.T) {
+	const path = "/etc/rtpengine/rtpengine.conf"
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("no Debian rtpengine config (make deps installs rtpengine-daemon): ", err)
+	}
+	c, err := Parse([]string{"--config-file", path, "--config-section=rtpengine-testing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Table != -1 || !c.Foreground || !c.LogStderr || c.LogLevel != 7 || c.ListenNG != ":2223" {
+		t.Errorf("rtpengine-testing section: %+v", c)
+	}
+	// The main section uses "interface = any", which needs a non-loopback
+	// interface; give one on the command line so the rest is checked anywhere.
+	c, err = Parse([]string{"--config-file", path, "-i", "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ListenNG != "localhost:2223" || c.ListenCLI != "localhost:2224" || c.ListenHTTP != "localhost:2225" || c.Table != 0 {
+		t.Errorf("rtpengine section: %+v", c)
+	}
+	if !slices.Contains(c.Unimplemented, "--tos") {
+		t.Errorf("unimplemented = %v", c.Unimplemented)
+	}
 }
