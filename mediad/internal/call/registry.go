@@ -383,7 +383,7 @@ func (r *Registry) interfaceAddrs(name string) (string, []Interface) {
 	return pick, out
 }
 
-// allocate binds a port pair on every address of the interface.
+// allocate binds a port pair on the given interface addresses.
 func (r *Registry) allocate(ifs []Interface) (*ports.Pair, error) {
 	addrs := make([]netip.Addr, len(ifs))
 	for i, x := range ifs {

@@ -22,6 +22,16 @@ const answerSDP = "v=0\r\no=- 2 1 IN IP4 198.51.100.3\r\ns=-\r\nc=IN IP4 198.51.
 // run in parallel with other packages' tests.
 const testPortBase = 45000
 
+func newRegB(b *testing.B) (*Registry, *ports.Allocator) {
+	alloc, err := ports.New(testPortBase+2000, testPortBase+3999, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := NewRegistry(Config{Interfaces: []Interface{{Name: "default", Address: netip.MustParseAddr("127.0.0.77")}}}, alloc, nil)
+	b.Cleanup(r.Close)
+	return r, alloc
+}
+
 func newReg(t *testing.T, cfg Config, min, max int) (*Registry, *ports.Allocator) {
 	t.Helper()
 	alloc, err := ports.New(min, max, nil)

@@ -368,7 +368,12 @@ func (r *Registry) iceLines(add func(string), dst *Monologue, dm *Media, mux boo
 	if dm.Trickle {
 		add("ice-options:trickle")
 	}
-	ifs := ifsOf(r, dm.Interface)
+	var ifs []Interface
+	for _, x := range ifsOf(r, dm.Interface) {
+		if covers(dm.pair, []Interface{x}) {
+			ifs = append(ifs, x)
+		}
+	}
 	comps := []int{1, 2}
 	if mux {
 		comps = comps[:1]

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/sdp"
 )
 
@@ -169,35 +170,53 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 		return "", fmt.Errorf("%w: no interface configured", ErrNoPorts)
 	}
 	// Allocate first, so that running out of ports changes nothing else.
-	var fresh []*Media
+	// Sockets are bound only on the addresses of the family in use (as
+	// rtpengine does), on every address of the interface when ICE
+	// candidates will be written.
+	type grant struct {
+		md  *Media
+		old *ports.Pair
+	}
+	var fresh []grant
 	undo := func() {
-		for _, md := range fresh {
-			r.alloc.Release(md.pair)
-			md.pair = nil
+		for _, g := range fresh {
+			r.alloc.Release(g.md.pair)
+			g.md.pair = g.old
 		}
 	}
-	for _, side := range []struct {
+	for k, side := range []struct {
 		m   *Monologue
 		ifn string
 		ifs []Interface
 	}{{src, srcIfName, srcIfs}, {dst, dstIfName, dstIfs}} {
 		for i, m := range in.Media {
 			md := mediaAt(side.m, i)
-			if md.pair != nil || m.Port == 0 {
+			if m.Port == 0 {
 				continue
 			}
-			pair, err := r.allocate(side.ifs)
+			want := bindAddrs(side.ifs, sideFamily(in, i, p, dst, answer, k == 1), needICE(in, i, p, dst))
+			if md.pair != nil && covers(md.pair, want) {
+				continue
+			}
+			pair, err := r.allocate(want)
 			if err != nil {
 				undo()
 				return "", err
 			}
+			fresh = append(fresh, grant{md: md, old: md.pair})
 			md.pair = pair
 			md.Interface = side.ifn
-			fresh = append(fresh, md)
 		}
 	}
-	for _, md := range fresh {
-		initStreams(md, ifsOf(r, md.Interface))
+	for _, g := range fresh {
+		if g.old != nil {
+			// Re-bound for another family or for ICE: the old sockets go.
+			for _, s := range g.md.Streams {
+				s.SetForwarding(nil)
+			}
+			r.alloc.Release(g.old)
+		}
+		initStreams(g.md, ifsOf(r, g.md.Interface))
 	}
 	// A rejected media (port 0) gives up its sockets on both sides.
 	for i, m := range in.Media {
@@ -234,6 +253,85 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 	}
 	updateForwarding(src, dst)
 	return out, nil
+}
+
+// sideFamily is the address family a side uses for media i: for the
+// sender, its own SDP's; toward the receiver, address-family, else the
+// receiver's own family in an answer, else the sender's.
+func sideFamily(in *sdp.Session, i int, p *Params, dst *Monologue, answer, receiver bool) string {
+	if receiver {
+		if p.AddressFamily == "IP4" || p.AddressFamily == "IP6" {
+			return p.AddressFamily
+		}
+		if answer && i < len(dst.Medias) && dst.Medias[i].Family != "" {
+			return dst.Medias[i].Family
+		}
+	}
+	c := in.Media[i].Connection
+	if c == nil {
+		c = in.Connection
+	}
+	if c != nil && c.Addr.Is6() && !c.Addr.Is4In6() {
+		return "IP6"
+	}
+	return "IP4"
+}
+
+// needICE reports whether ICE candidates may be written for media i in
+// either direction of this exchange.
+func needICE(in *sdp.Session, i int, p *Params, dst *Monologue) bool {
+	if p.ICE == "force" || p.ICE == "force-relay" {
+		return true
+	}
+	if p.ICE == "remove" {
+		return i < len(dst.Medias) && dst.Medias[i].ICE
+	}
+	if _, ok := in.Attr("ice-ufrag"); ok {
+		return true
+	}
+	m := in.Media[i]
+	if _, ok := m.Attr("ice-ufrag"); ok {
+		return true
+	}
+	if _, ok := m.Attr("candidate"); ok {
+		return true
+	}
+	return i < len(dst.Medias) && dst.Medias[i].ICE
+}
+
+// bindAddrs are the interface addresses to bind: all with ICE, else those
+// of the family (or all, if the interface has none of it).
+func bindAddrs(ifs []Interface, fam string, ice bool) []Interface {
+	if ice {
+		return ifs
+	}
+	var out []Interface
+	for _, x := range ifs {
+		if famOf(x.advertised()) == fam {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return ifs
+	}
+	return out
+}
+
+func covers(p *ports.Pair, want []Interface) bool {
+	have := p.Addrs()
+	for _, w := range want {
+		found := false
+		for _, a := range have {
+			if a == w.Address {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // pickInterface chooses the logical interface name for one side: the
