@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"runtime"
 	"testing"
+	"time"
 
 	"sipmedia/kmod/internal/nettopo"
 )
@@ -146,6 +148,17 @@ func TestAddValidation(t *testing.T) {
 func TestInstanceLock(t *testing.T) {
 	topo := newTopo(t)
 	cfg := Config{Table: 8, PortMin: testPortMin, PortMax: testPortMax, NetNS: int(topo.R)}
+	g0 := runtime.NumGoroutine()
+	defer func() {
+		// The Offloader owns no goroutines: none may outlive Close.
+		deadline := time.Now().Add(time.Second)
+		for runtime.NumGoroutine() > g0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > g0 {
+			t.Errorf("%d goroutines after Close, %d before Open", n, g0)
+		}
+	}()
 	o, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
