@@ -76,8 +76,12 @@ func BenchmarkDirect(b *testing.B) {
 	pump(b, tx, rx, []netip.AddrPort{addr(rx)})
 }
 
-func BenchmarkForwardEpoll(b *testing.B) {
-	e, err := New(Config{})
+func BenchmarkForwardURing(b *testing.B) { benchForward(b, Config{}) }
+
+func BenchmarkForwardRecvmmsg(b *testing.B) { benchForward(b, Config{NoURing: true}) }
+
+func benchForward(b *testing.B, cfg Config) {
+	e, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

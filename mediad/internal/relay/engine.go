@@ -18,11 +18,15 @@ type Config struct {
 	Loops int
 	// Log receives errors of the read loops. Nil: discard.
 	Log *slog.Logger
+	// NoURing disables io_uring batching (receive with recvmmsg and send
+	// with sendto, one system call each per packet).
+	NoURing bool
 }
 
 // Engine runs the read loops and owns the streams created on it.
 type Engine struct {
 	log     *slog.Logger
+	noRing  bool
 	totals  *Totals
 	pollers []*poller
 	next    atomic.Uint32
@@ -51,7 +55,7 @@ func New(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{log: log, totals: newTotals(n), localPorts: make([]atomic.Int32, 1<<16)}
+	e := &Engine{log: log, noRing: cfg.NoURing, totals: newTotals(n), localPorts: make([]atomic.Int32, 1<<16)}
 	e.mu.streams = make(map[*Stream]struct{})
 	e.localAddrs.Store(&[]netip.Addr{})
 	for i := range n {
@@ -62,7 +66,7 @@ func New(cfg Config) (*Engine, error) {
 			}
 			e.wg.Wait()
 			for _, q := range e.pollers {
-				q.closeFDs()
+				q.closeRing()
 			}
 			return nil, fmt.Errorf("relay: start read loop: %w", err)
 		}
@@ -178,7 +182,7 @@ func (e *Engine) Close() error {
 		s.Close()
 	}
 	for _, p := range e.pollers {
-		p.closeFDs()
+		p.closeRing()
 	}
 	return nil
 }

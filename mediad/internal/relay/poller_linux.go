@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -14,34 +16,38 @@ import (
 )
 
 const (
-	batch      = 8    // datagrams per recvmmsg
-	bufSize    = 2048 // larger than any RTP packet on an Ethernet path
-	maxEvents  = 256
-	chunkBits  = 10
-	chunkSize  = 1 << chunkBits
-	dirSize    = 1 << 10 // up to dirSize*chunkSize streams per loop
-	wakeMarker = -1      // epoll data of the wake-up eventfd
+	batch     = 8    // datagrams per recvmmsg
+	bufSize   = 2048 // larger than any RTP packet on an Ethernet path
+	maxEvents = 256
+	chunkBits = 10
+	chunkSize = 1 << chunkBits
+	dirSize   = 1 << 10 // up to dirSize*chunkSize streams per loop
 )
 
 // poller is one read loop: an epoll instance over the descriptors of its
-// streams, driven by one goroutine, with preallocated receive buffers so the
-// packet path does not allocate. Level-triggered: a socket with more queued
-// than one recvmmsg takes comes back on the next wait, so one busy socket
-// cannot starve the others.
+// streams, with preallocated receive buffers so the packet path does not
+// allocate. The epoll descriptor itself is registered with the Go runtime's
+// network poller, so an idle loop is a parked goroutine (no thread blocked
+// in epoll_wait, no scheduler hand-off per wake-up) and a busy one drains
+// events with non-blocking epoll_wait calls. Level-triggered: a socket with
+// more queued than one recvmmsg takes comes back on the next round, so one
+// busy socket cannot starve the others.
 type poller struct {
-	e       *Engine
-	shard   *totalsShard
-	epfd    int
-	wakefd  int
-	stopped atomic.Bool
+	e     *Engine
+	shard *totalsShard
+	epfd  int
+	file  *os.File // epfd, registered with the runtime poller
+	rc    syscall.RawConn
+	wait  func(fd uintptr) bool // p.round, bound once
 
 	// Slot table: epoll data carries a slot number, resolved lock-free by
-	// the loop; mu serialises slot allocation only.
+	// the loop; mu serialises slot allocation and closing.
 	dir [dirSize]atomic.Pointer[[chunkSize]atomic.Pointer[Stream]]
 	mu  struct {
 		sync.Mutex
-		free []int32
-		next int32
+		free   []int32
+		next   int32
+		closed bool
 	}
 
 	// Owned by the loop goroutine.
@@ -53,7 +59,30 @@ type poller struct {
 	out    [bufSize + MaxOverhead]byte // Transform.Outbound output
 	sa4    unix.RawSockaddrInet4
 	sa6    unix.RawSockaddrInet6
+
+	// With io_uring (ring != nil), a round receives one datagram from each
+	// ready socket into arena with one system call, handles them, and sends
+	// all the resulting packets with another.
+	ring     *uring
+	onRecv   func(userData uint64, res int32)
+	onSend   func(userData uint64, res int32)
+	arena    [maxEvents][bufSize]byte
+	rmsgs    [maxEvents]unix.Msghdr
+	riovs    [maxEvents]unix.Iovec
+	rnames   [maxEvents]unix.RawSockaddrInet6
+	rstreams [maxEvents]*Stream
+	rres     [maxEvents]int32
+	smsgs    [maxEvents]unix.Msghdr
+	siovs    [maxEvents]unix.Iovec
+	snames   [maxEvents]unix.RawSockaddrInet6
+	ssinks   [maxEvents]*Stream
+	sres     [maxEvents]int32
+	nsend    int
 }
+
+// errQueued tells handle that the send was queued on the ring and will be
+// counted when it completes.
+var errQueued = errors.New("relay: send queued")
 
 // mmsghdr is struct mmsghdr (x/sys has the type but no recvmmsg wrapper).
 type mmsghdr struct {
@@ -67,18 +96,45 @@ func newPoller(e *Engine, shard *totalsShard) (*poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	wfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("epoll nonblock: %w", err)
+	}
+	f := os.NewFile(uintptr(epfd), "relay-epoll")
+	rc, err := f.SyscallConn()
 	if err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("eventfd: %w", err)
+		f.Close()
+		return nil, fmt.Errorf("epoll rawconn: %w", err)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeMarker}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wfd, &ev); err != nil {
-		unix.Close(epfd)
-		unix.Close(wfd)
-		return nil, fmt.Errorf("epoll_ctl wake: %w", err)
+	p := &poller{e: e, shard: shard, epfd: epfd, file: f, rc: rc, events: make([]unix.EpollEvent, maxEvents)}
+	p.wait = p.round
+	if !e.noRing {
+		if r, err := newURing(uringSQEntries); err == nil {
+			p.ring = r
+		} else {
+			e.log.Info("io_uring not available, using recvmmsg/sendto", "err", err)
+		}
 	}
-	p := &poller{e: e, shard: shard, epfd: epfd, wakefd: wfd, events: make([]unix.EpollEvent, maxEvents)}
+	p.onRecv = func(ud uint64, res int32) {
+		if ud < maxEvents {
+			p.rres[ud] = res
+		}
+	}
+	p.onSend = func(ud uint64, res int32) {
+		if ud&userDataSendBit != 0 && ud&^userDataSendBit < maxEvents {
+			p.sres[ud&^userDataSendBit] = res
+		}
+	}
+	for i := range p.rmsgs {
+		p.riovs[i].Base = &p.arena[i][0]
+		p.riovs[i].SetLen(bufSize)
+		p.rmsgs[i].Name = (*byte)(unsafe.Pointer(&p.rnames[i]))
+		p.rmsgs[i].Iov = &p.riovs[i]
+		p.rmsgs[i].Iovlen = 1
+		p.smsgs[i].Name = (*byte)(unsafe.Pointer(&p.snames[i]))
+		p.smsgs[i].Iov = &p.siovs[i]
+		p.smsgs[i].Iovlen = 1
+	}
 	for i := range p.msgs {
 		p.iovs[i].Base = &p.bufs[i][0]
 		p.iovs[i].SetLen(bufSize)
@@ -91,6 +147,10 @@ func newPoller(e *Engine, shard *totalsShard) (*poller, error) {
 
 func (p *poller) add(s *Stream) error {
 	p.mu.Lock()
+	if p.mu.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
 	var slot int32
 	if n := len(p.mu.free); n > 0 {
 		slot = p.mu.free[n-1]
@@ -122,51 +182,176 @@ func (p *poller) add(s *Stream) error {
 // still be handled; it then finds an empty (or reused) slot, and s's
 // descriptor stays valid until its last user lets go (Stream.ref).
 func (p *poller) remove(s *Stream) {
-	if s.acquire() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.mu.closed && s.acquire() {
 		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
 		s.release()
 	}
 	p.dir[s.slot>>chunkBits].Load()[s.slot&(chunkSize-1)].CompareAndSwap(s, nil)
-	p.mu.Lock()
 	p.mu.free = append(p.mu.free, s.slot)
-	p.mu.Unlock()
 }
 
+// stop closes the epoll descriptor; the loop's parked read returns.
 func (p *poller) stop() {
-	p.stopped.Store(true)
-	var one = [8]byte{1}
-	_, _ = unix.Write(p.wakefd, one[:])
+	p.mu.Lock()
+	p.mu.closed = true
+	p.mu.Unlock()
+	p.file.Close()
 }
 
-func (p *poller) closeFDs() {
-	unix.Close(p.epfd)
-	unix.Close(p.wakefd)
+// closeRing releases the ring once the loop has stopped.
+func (p *poller) closeRing() {
+	if p.ring != nil {
+		p.ring.close()
+		p.ring = nil
+	}
 }
 
 func (p *poller) run() {
 	for {
-		n, err := unix.EpollWait(p.epfd, p.events, -1)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
+		if err := p.rc.Read(p.wait); err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				p.e.log.Error("relay read loop stopped", "err", err)
 			}
-			p.e.log.Error("relay read loop stopped", "err", err)
 			return
 		}
-		now := time.Now().UnixNano()
-		for i := range n {
-			slot := p.events[i].Fd
-			if slot == wakeMarker {
-				if p.stopped.Load() {
-					return
-				}
-				continue
-			}
-			s := p.dir[slot>>chunkBits].Load()[slot&(chunkSize-1)].Load()
-			if s != nil {
-				p.receive(s, now)
+	}
+}
+
+// round handles one epoll_wait's worth of ready sockets without blocking.
+// It returns false when nothing is ready, which parks the goroutine in the
+// runtime poller until the epoll descriptor becomes readable again.
+func (p *poller) round(fd uintptr) bool {
+	n, err := unix.EpollWait(int(fd), p.events, 0)
+	if err != nil || n <= 0 {
+		return false
+	}
+	now := time.Now().UnixNano()
+	if p.ring != nil {
+		p.roundRing(n, now)
+		return true
+	}
+	for i := range n {
+		slot := p.events[i].Fd
+		s := p.dir[slot>>chunkBits].Load()[slot&(chunkSize-1)].Load()
+		if s != nil {
+			p.receive(s, now)
+		}
+	}
+	return true
+}
+
+// roundRing receives one datagram from each of the n ready sockets with a
+// single io_uring_enter, handles them (queueing their sends), and flushes
+// the sends.
+func (p *poller) roundRing(n int, now int64) {
+	k := 0
+	for i := range n {
+		slot := p.events[i].Fd
+		s := p.dir[slot>>chunkBits].Load()[slot&(chunkSize-1)].Load()
+		if s == nil || !s.acquire() {
+			continue
+		}
+		m := &p.rmsgs[k]
+		m.Namelen = unix.SizeofSockaddrInet6
+		m.Flags = 0
+		p.rres[k] = -int32(unix.EAGAIN)
+		if p.ring.msgOp(opRecvmsg, s.fd, m, unix.MSG_DONTWAIT, uint64(k)) != nil {
+			s.release()
+			break
+		}
+		p.rstreams[k] = s
+		k++
+	}
+	if k == 0 {
+		return
+	}
+	err := p.ring.submitAndWait(uint32(k))
+	if err == nil {
+		p.ring.reap(p.onRecv)
+	} else {
+		p.e.log.Error("relay receive", "err", err)
+	}
+	for i := range k {
+		s := p.rstreams[i]
+		p.rstreams[i] = nil
+		if res := p.rres[i]; err == nil && res >= 0 {
+			if p.rmsgs[i].Flags&unix.MSG_TRUNC != 0 {
+				s.in.errors.Add(1)
+				p.shard.errors.Add(1)
+			} else {
+				s.handle(p, p.arena[i][:res:bufSize], sockaddrAddrPort(&p.rnames[i]), now)
 			}
 		}
+		s.release()
+	}
+	p.flushSends()
+}
+
+// queueSend queues pkt (which stays valid until the end of the round) to
+// be sent from sink's socket to dst.
+func (p *poller) queueSend(sink *Stream, pkt []byte, dst netip.AddrPort) error {
+	if p.nsend == maxEvents {
+		p.flushSends()
+	}
+	j := p.nsend
+	sa := &p.snames[j]
+	a := dst.Addr()
+	switch {
+	case sink.v6:
+		sa.Family = unix.AF_INET6
+		sa.Port = htons(dst.Port())
+		sa.Flowinfo, sa.Scope_id = 0, 0
+		sa.Addr = a.As16()
+		p.smsgs[j].Namelen = unix.SizeofSockaddrInet6
+	case a.Is4():
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		sa4.Family = unix.AF_INET
+		sa4.Port = htons(dst.Port())
+		sa4.Addr = a.As4()
+		p.smsgs[j].Namelen = unix.SizeofSockaddrInet4
+	default:
+		return unix.EAFNOSUPPORT
+	}
+	if !sink.acquire() {
+		return ErrClosed
+	}
+	p.siovs[j].Base = &pkt[0]
+	p.siovs[j].SetLen(len(pkt))
+	p.sres[j] = -int32(unix.ECANCELED)
+	if err := p.ring.msgOp(opSendmsg, sink.fd, &p.smsgs[j], unix.MSG_DONTWAIT, userDataSendBit|uint64(j)); err != nil {
+		sink.release()
+		return err
+	}
+	p.ssinks[j] = sink
+	p.nsend++
+	return errQueued
+}
+
+// flushSends submits the queued sends, waits for them and counts them.
+func (p *poller) flushSends() {
+	n := p.nsend
+	if n == 0 {
+		return
+	}
+	p.nsend = 0
+	if err := p.ring.submitAndWait(uint32(n)); err != nil {
+		p.e.log.Error("relay send", "err", err)
+	} else {
+		p.ring.reap(p.onSend)
+	}
+	for j := range n {
+		sink := p.ssinks[j]
+		p.ssinks[j] = nil
+		if res := p.sres[j]; res >= 0 {
+			sink.out.packets.Add(1)
+			sink.out.bytes.Add(uint64(res))
+		} else {
+			sink.out.errors.Add(1)
+			p.shard.errors.Add(1)
+		}
+		sink.release()
 	}
 }
 
@@ -202,7 +387,12 @@ func (p *poller) receive(s *Stream, now int64) {
 
 // send sends pkt from sink's socket to dst without blocking: a full socket
 // buffer is an error (counted), not a stall for every call on this loop.
-func (p *poller) send(sink *Stream, pkt []byte, dst netip.AddrPort) error {
+// With a ring and a packet that lives until the end of the round (stable),
+// the send is queued and errQueued returned.
+func (p *poller) send(sink *Stream, pkt []byte, dst netip.AddrPort, stable bool) error {
+	if p.ring != nil && stable {
+		return p.queueSend(sink, pkt, dst)
+	}
 	if !sink.acquire() {
 		return ErrClosed
 	}

@@ -165,6 +165,40 @@ func TestMediaBothWays(t *testing.T) {
 	}
 }
 
+func TestWithoutURing(t *testing.T) {
+	leakCheck(t)
+	e, err := New(Config{Loops: 2, NoURing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for _, p := range e.pollers {
+		if p.ring != nil {
+			t.Fatal("ring in use despite NoURing")
+		}
+	}
+	c := newCall(t, e, LearnImmediate)
+	c.sa.SetForwarding(&Forwarding{Remote: addr(c.phoneA), Sink: c.sb, Learning: LearnImmediate, StrictSource: true})
+	for i := range 5 {
+		sendTo(t, c.phoneA, c.sa.Local(), rtpPacket(uint16(i)))
+		expect(t, c.phoneB, rtpPacket(uint16(i)), c.sb.Local())
+		sendTo(t, c.phoneB, c.sb.Local(), rtpPacket(uint16(i)))
+		expect(t, c.phoneA, rtpPacket(uint16(i)), c.sa.Local())
+	}
+	sendTo(t, listen(t), c.sa.Local(), rtpPacket(9))
+	waitFor(t, "strict drop", func() bool { return c.sa.Stats().In.Errors == 1 })
+	waitFor(t, "out counters", func() bool { return c.sb.Stats().Out.Packets == 5 })
+}
+
+func TestURingInUse(t *testing.T) {
+	e := newEngine(t)
+	for _, p := range e.pollers {
+		if p.ring == nil {
+			t.Skip("io_uring not available here; the recvmmsg path is tested by TestWithoutURing")
+		}
+	}
+}
+
 func TestRTCPBothWays(t *testing.T) {
 	e := newEngine(t)
 	c := newCall(t, e, LearnDelayed)

@@ -227,9 +227,11 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 	if !sendable(sst.fwd.Remote) || !dst.IsValid() {
 		return // the other side has no address (yet) or is on hold with c=0.0.0.0
 	}
-	if err := p.send(sink, pkt, dst); err != nil {
-		sink.out.errors.Add(1)
-		sh.errors.Add(1)
+	if err := p.send(sink, pkt, dst, sst.fwd.Transform == nil); err != nil {
+		if err != errQueued {
+			sink.out.errors.Add(1)
+			sh.errors.Add(1)
+		}
 		return
 	}
 	sink.out.packets.Add(1)
