@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -270,7 +271,8 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 }
 
 // dstAddr extracts the local address a datagram reached from its control
-// message; invalid when unknown.
+// message; invalid when unknown. An IPv6 address carries the interface
+// index as its zone, which link-local sources need.
 func dstAddr(p4 *ipv4.PacketConn, p6 *ipv6.PacketConn, oob []byte) netip.Addr {
 	switch {
 	case p4 != nil && len(oob) > 0:
@@ -283,6 +285,9 @@ func dstAddr(p4 *ipv4.PacketConn, p6 *ipv6.PacketConn, oob []byte) netip.Addr {
 		var cm ipv6.ControlMessage
 		if cm.Parse(oob) == nil && cm.Dst != nil {
 			a, _ := netip.AddrFromSlice(cm.Dst)
+			if a.Is6() && !a.Is4In6() && cm.IfIndex > 0 {
+				a = a.WithZone(strconv.Itoa(cm.IfIndex))
+			}
 			return a
 		}
 	}
@@ -301,7 +306,10 @@ func writeFrom(conn *net.UDPConn, b []byte, to netip.AddrPort, src netip.Addr) e
 		cm := ipv4.ControlMessage{Src: src.Unmap().AsSlice()}
 		oob = cm.Marshal()
 	} else {
-		cm := ipv6.ControlMessage{Src: src.AsSlice()}
+		cm := ipv6.ControlMessage{Src: src.WithZone("").AsSlice()}
+		if src.IsLinkLocalUnicast() {
+			cm.IfIndex, _ = strconv.Atoi(src.Zone())
+		}
 		oob = cm.Marshal()
 	}
 	_, _, err := conn.WriteMsgUDPAddrPort(b, oob, to)
