@@ -41,7 +41,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := daemon.NewLogger(cfg, stderr, level)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := daemon.Run(ctx, cfg, log, daemon.Options{LogLevel: level}); err != nil {
+	// A second SIGINT/SIGTERM during shutdown kills at once; SIGHUP is
+	// ignored, as rtpengine blocks it.
+	go func() { <-ctx.Done(); stop() }()
+	signal.Ignore(syscall.SIGHUP)
+	if err := daemon.Run(ctx, cfg, log, daemon.Options{LogLevel: level, LogSignals: true}); err != nil {
 		log.Error("mediad stopped", "err", err)
 		return 1
 	}

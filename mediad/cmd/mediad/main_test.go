@@ -189,6 +189,32 @@ func TestBinaryLifecycle(t *testing.T) {
 		t.Log("rtpengine-ctl not installed; skipped that part:", err)
 	}
 
+	// SIGHUP is ignored; SIGUSR1 lowers the log level, SIGUSR2 raises it.
+	// (Signals sent back to back may merge, so wait for each effect.)
+	level := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out.Reset()
+			run([]string{"ctl", "-ip", cliAddr, "list", "loglevel", "core"}, &out, &errs)
+			if out.String() == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("log level %q, want %q", out.String(), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for _, step := range []struct {
+		sig  syscall.Signal
+		want string
+	}{{syscall.SIGHUP, "7\n"}, {syscall.SIGUSR1, "6\n"}, {syscall.SIGUSR1, "5\n"}, {syscall.SIGUSR2, "6\n"}} {
+		if err := cmd.Process.Signal(step.sig); err != nil {
+			t.Fatal(err)
+		}
+		level(step.want)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

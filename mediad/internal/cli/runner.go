@@ -390,9 +390,20 @@ func (r *Runner) set(rest string, b *strings.Builder) {
 		}
 	}
 	n := atoi(arg)
-	r.logLevel.Store(int32(n))
-	r.onLogLevel(n)
+	r.SetLogLevel(n)
 	fmt.Fprintf(b, "Success setting loglevel to %d\n", n)
+}
+
+// LogLevel returns the current -L level as the CLI shows it.
+func (r *Runner) LogLevel() int { return int(r.logLevel.Load()) }
+
+// SetLogLevel changes the level shown by the CLI and applies it through
+// the OnLogLevel hook (also used for SIGUSR1/SIGUSR2).
+func (r *Runner) SetLogLevel(n int) {
+	r.logLevel.Store(int32(n))
+	if r.onLogLevel != nil {
+		r.onLogLevel(n)
+	}
 }
 
 // atoi parses a leading decimal number as C's atoi (0 if none).

@@ -12,9 +12,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"sipmedia/mediad/internal/cli"
@@ -33,6 +35,9 @@ type Options struct {
 	// LogLevel, if set, is the level of log's handler (see NewLogger);
 	// the CLI's "set loglevel" changes it.
 	LogLevel *slog.LevelVar
+	// LogSignals makes SIGUSR1 lower and SIGUSR2 raise the log level by
+	// one, as rtpengine does (needs LogLevel).
+	LogSignals bool
 }
 
 // Addrs are the bound listener addresses ("" when disabled).
@@ -153,6 +158,29 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			_ = hs.Shutdown(sctx)
 		}()
 		log.Info("HTTP listening", "addr", ln.Addr().String())
+	}
+	if opts.LogSignals && opts.LogLevel != nil {
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer signal.Stop(sigs)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case sig := <-sigs:
+					n := runner.LogLevel() + 1
+					verb := "Increased"
+					if sig == syscall.SIGUSR1 {
+						n, verb = n-2, "Decreased"
+					}
+					runner.SetLogLevel(n)
+					log.Log(ctx, SlogLevel(n), verb+" log level", "level", n)
+				}
+			}
+		}()
 	}
 	if core.run != nil {
 		wg.Add(1)
