@@ -62,6 +62,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if cfg.NoFallback && cfg.Table >= 0 {
 		return fmt.Errorf("kernel forwarding table %d requested with --no-fallback, but mediad's control plane has no kernel forwarding", cfg.Table)
 	}
+	if cfg.Table >= 0 {
+		// rtpengine logs this too when its kernel module is missing.
+		log.Warn("kernel forwarding not available, forwarding in userspace", "table", cfg.Table)
+	}
 
 	alloc, err := ports.New(cfg.PortMin, cfg.PortMax, log.With("component", "ports"))
 	if err != nil {
