@@ -47,6 +47,12 @@ type Monologue struct {
 	untaggedKey string
 	// peer is the monologue in dialogue with this one.
 	peer *Monologue
+	// subscriptions are the parties this one receives media from, and
+	// subscribers those receiving its media, newest first (rtpengine's
+	// statistics; a fork leaves the caller subscribed to every branch).
+	subscriptions, subscribers []*Monologue
+	// zombie: deleted as a branch; kept for statistics, sockets released.
+	zombie bool
 	// answerer: created as the receiving side of an offer ("ICE controlling"
 	// in rtpengine's statistics).
 	answerer bool
@@ -201,6 +207,69 @@ func (c *Call) byViaBranch(b string) *Monologue {
 		}
 	}
 	return nil
+}
+
+// untaggedByBranch returns the pending party created for via-branch b.
+func (c *Call) untaggedByBranch(b string) *Monologue {
+	for _, m := range c.monologues {
+		if m.Tag == "" && m.ViaBranch == b && !m.zombie {
+			return m
+		}
+	}
+	return nil
+}
+
+func (c *Call) live() int {
+	n := 0
+	for _, m := range c.monologues {
+		if !m.zombie {
+			n++
+		}
+	}
+	return n
+}
+
+// front puts m first in l (once).
+func front(l []*Monologue, m *Monologue) []*Monologue {
+	out := make([]*Monologue, 0, len(l)+1)
+	out = append(out, m)
+	for _, x := range l {
+		if x != m {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func without(l []*Monologue, m *Monologue) []*Monologue {
+	out := l[:0:0]
+	for _, x := range l {
+		if x != m {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// linkOffer records that a offered media to b (both directions pending).
+func linkOffer(a, b *Monologue) {
+	a.peer, b.peer = b, a
+	a.subscriptions, a.subscribers = front(a.subscriptions, b), front(a.subscribers, b)
+	b.subscriptions, b.subscribers = front(b.subscriptions, a), front(b.subscribers, a)
+}
+
+// linkAnswer records that b answered a's offer: a's media now goes to b
+// alone, and any other branch stops receiving from a.
+func linkAnswer(c *Call, a, b *Monologue) {
+	a.peer, b.peer = b, a
+	a.subscribers = []*Monologue{b}
+	a.subscriptions = front(a.subscriptions, b)
+	b.subscriptions, b.subscribers = front(b.subscriptions, a), front(b.subscribers, a)
+	for _, x := range c.monologues {
+		if x != b {
+			x.subscriptions = without(x.subscriptions, a)
+		}
+	}
 }
 
 func (c *Call) newMonologue(tag string, now time.Time) *Monologue {

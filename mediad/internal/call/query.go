@@ -26,7 +26,9 @@ type TagStats struct {
 	Label     string
 	ViaBranch string
 	Created   time.Time
-	Peers     []string // tags in dialogue with this one
+	// Subscriptions are the tags this party receives media from,
+	// Subscribers those receiving its media (newest first).
+	Subscriptions, Subscribers []string
 	Medias    []MediaStats
 }
 
@@ -75,7 +77,11 @@ func (r *Registry) Query(callID, fromTag, toTag string) (*CallStats, error) {
 		return nil, ErrUnknownCall
 	}
 	defer c.mu.Unlock()
-	return c.statsLocked(), nil
+	var only []*Monologue
+	if m := c.byTag(fromTag); m != nil {
+		only = append([]*Monologue{m}, m.subscriptions...)
+	}
+	return c.statsLocked(only), nil
 }
 
 // Delete deletes a call, or the dialogue or branch the tags select, now
@@ -89,71 +95,68 @@ func (r *Registry) Delete(p DeleteParams) (*CallStats, error) {
 	defer c.mu.Unlock()
 	now := time.Now()
 	// rtpengine 10.5: without a from-tag the whole call goes (a via-branch
-	// alone selects nothing more specific); a from-tag (and a to-tag, if
-	// given) must exist and selects that dialogue.
-	var targets []*Monologue
+	// alone selects nothing more specific); a from-tag must exist and
+	// deletes the call; with a to-tag too (which must exist), only that
+	// party goes if two others remain (a fork's branch), else the call.
+	// The statistics cover the party named last and its subscriptions.
+	var target *Monologue
 	if p.FromTag != "" {
 		m := c.byTag(p.FromTag)
 		if m == nil {
 			return nil, ErrNotFound
 		}
-		targets = []*Monologue{m}
+		target = m
 		if p.ToTag != "" {
 			t := c.byTag(p.ToTag)
 			if t == nil {
 				return nil, ErrNotFound
 			}
-			targets = append(targets, t)
-		} else if p.ViaBranch != "" && len(c.monologues) > 2 {
-			// Several branches: only the one with that via-branch.
-			if b := c.byViaBranch(p.ViaBranch); b != nil && b != m {
-				targets = []*Monologue{b}
-			}
-		} else if m.peer != nil {
-			targets = append(targets, m.peer)
+			target = t
 		}
 	}
 	var st *CallStats
-	if !p.Fast {
-		st = c.statsLocked()
+	if !p.Fast && target != nil {
+		st = c.statsLocked(append([]*Monologue{target}, target.subscriptions...))
 	}
+	branch := target != nil && p.ToTag != "" && !target.zombie && c.live()-1 >= 2
 	delay := r.cfg.DeleteDelay
 	if p.HasDelay {
 		delay = p.Delay
 	}
-	whole := targets == nil || len(c.monologues)-len(targets) < 2
 	if delay > 0 {
 		at := now.Add(delay)
-		if whole {
-			c.deleteAt = at
+		if branch {
+			target.deleteAt = at
 		} else {
-			for _, m := range targets {
-				m.deleteAt = at
-			}
+			c.deleteAt = at
 		}
 		r.log.Info("delete scheduled", "call-id", c.ID, "delay", delay)
 		return st, nil
 	}
-	if whole {
+	if branch {
+		r.removeMonologueLocked(c, target, now)
+		r.log.Info("branch deleted", "call-id", c.ID, "tag", target.Tag)
+	} else {
 		r.counters.Regular.Add(1)
 		r.destroyLocked(c, "deleted", now)
-	} else {
-		for _, m := range targets {
-			r.removeMonologueLocked(c, m, now)
-		}
-		if c.gone {
-			r.counters.Regular.Add(1)
-		}
 	}
 	return st, nil
 }
 
-func (c *Call) statsLocked() *CallStats {
+// statsLocked returns the statistics of the call, limited to the parties
+// in only when only is not nil.
+func (c *Call) statsLocked(only []*Monologue) *CallStats {
 	st := &CallStats{CallID: c.ID, Created: c.created, LastSignal: c.lastSignal, Proxy: c.proxy, Deleting: !c.deleteAt.IsZero()}
 	for _, m := range c.monologues {
+		if only != nil && !contains(only, m) {
+			continue
+		}
 		ts := TagStats{Key: m.key(), Tag: m.Tag, Answerer: m.answerer, Label: m.Label, ViaBranch: m.ViaBranch, Created: m.Created}
-		if m.peer != nil {
-			ts.Peers = []string{m.peer.Tag}
+		for _, x := range m.subscriptions {
+			ts.Subscriptions = append(ts.Subscriptions, x.Tag)
+		}
+		for _, x := range m.subscribers {
+			ts.Subscribers = append(ts.Subscribers, x.Tag)
 		}
 		for _, md := range m.Medias {
 			ms := MediaStats{Index: md.Index, Type: md.Type, Protocol: md.Protocol}
@@ -230,7 +233,7 @@ func (r *Registry) All() []*CallStats {
 	for _, c := range r.snapshot() {
 		c.mu.Lock()
 		if !c.gone {
-			out = append(out, c.statsLocked())
+			out = append(out, c.statsLocked(nil))
 		}
 		c.mu.Unlock()
 	}
@@ -247,4 +250,13 @@ func (r *Registry) All() []*CallStats {
 func (r *Registry) Stats(callID string) (*CallStats, bool) {
 	st, err := r.Query(callID, "", "")
 	return st, err == nil
+}
+
+func contains(l []*Monologue, m *Monologue) bool {
+	for _, x := range l {
+		if x == m {
+			return true
+		}
+	}
+	return false
 }

@@ -202,23 +202,21 @@ func (r *Registry) releaseMedia(md *Media) {
 	md.pair = nil
 }
 
-// removeMonologueLocked drops one party of a call; the call goes when
-// fewer than two parties remain.
+// removeMonologueLocked deletes one party of a call (a branch): its
+// sockets go, the party stays in the statistics, as in rtpengine. The call
+// goes when fewer than two live parties would remain.
 func (r *Registry) removeMonologueLocked(c *Call, m *Monologue, now time.Time) {
-	r.releaseMonologue(m)
-	for i, x := range c.monologues {
-		if x == m {
-			c.monologues = append(c.monologues[:i], c.monologues[i+1:]...)
-			break
-		}
+	if c.live()-1 < 2 {
+		r.destroyLocked(c, "branch deleted", now)
+		return
 	}
+	r.releaseMonologue(m)
+	m.zombie = true
+	m.deleteAt = time.Time{}
 	for _, x := range c.monologues {
 		if x.peer == m {
 			x.peer = nil
 		}
-	}
-	if len(c.monologues) < 2 {
-		r.destroyLocked(c, "branch deleted", now)
 	}
 }
 
@@ -290,7 +288,7 @@ func (r *Registry) sweepCall(c *Call, now time.Time) {
 		return
 	}
 	for _, m := range append([]*Monologue(nil), c.monologues...) {
-		if !m.deleteAt.IsZero() && !now.Before(m.deleteAt) {
+		if !m.deleteAt.IsZero() && !now.Before(m.deleteAt) && !m.zombie {
 			r.removeMonologueLocked(c, m, now)
 			if c.gone {
 				r.counters.Regular.Add(1)

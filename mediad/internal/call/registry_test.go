@@ -342,3 +342,60 @@ func TestConcurrentSignalling(t *testing.T) {
 		t.Errorf("%d calls, %d ports left", r.Len(), alloc.InUse())
 	}
 }
+
+// TestForkBranches follows a forked INVITE as rtpengine 10.5 does: a second
+// answer with a new to-tag gets a party of its own, a branch delete (to-tag)
+// releases only that party, and the caller's delete ends the call.
+func TestForkBranches(t *testing.T) {
+	r, alloc := newReg(t, Config{}, testPortBase+800, testPortBase+899)
+	offer(t, r, "f", "a", "", offerSDP)
+	first := mediaPorts(t, answer(t, r, "f", "a", "b", answerSDP))
+	second := mediaPorts(t, answer(t, r, "f", "a", "c", answerSDP))
+	if fmt.Sprint(first) != fmt.Sprint(second) {
+		t.Errorf("caller's ports changed between fork answers: %v %v", first, second)
+	}
+	st, _ := r.Query("f", "", "")
+	if len(st.Tags) != 3 {
+		t.Fatalf("tags %+v", st.Tags)
+	}
+	if a := st.Tags[0]; fmt.Sprint(a.Subscriptions) != "[c b]" || fmt.Sprint(a.Subscribers) != "[c]" {
+		t.Errorf("caller subscriptions %v subscribers %v", a.Subscriptions, a.Subscribers)
+	}
+	before := alloc.InUse()
+	ds, err := r.Delete(DeleteParams{CallID: "f", FromTag: "a", ToTag: "b", UseToTag: true})
+	if err != nil || len(ds.Tags) != 1 || ds.Tags[0].Tag != "b" {
+		t.Fatalf("branch delete: %v %+v", err, ds)
+	}
+	if r.Len() != 1 || alloc.InUse() != before-4 {
+		t.Errorf("branch delete: %d calls, ports %d -> %d", r.Len(), before, alloc.InUse())
+	}
+	if _, err := r.Delete(DeleteParams{CallID: "f", FromTag: "a"}); err != nil || r.Len() != 0 {
+		t.Errorf("final delete: %v, %d calls", err, r.Len())
+	}
+
+	// Offers on two via-branches: the second branch gets its own sockets,
+	// and each answer finds its branch by via-branch.
+	o1 := mediaPorts(t, mustOffer(t, r, &Params{CallID: "v", FromTag: "a", ViaBranch: "b1", SDP: offerSDP}))
+	o2 := mediaPorts(t, mustOffer(t, r, &Params{CallID: "v", FromTag: "a", ViaBranch: "b2", SDP: offerSDP}))
+	if fmt.Sprint(o1) == fmt.Sprint(o2) {
+		t.Errorf("second branch reused the first branch's ports %v", o1)
+	}
+	if _, err := r.Answer(&Params{CallID: "v", FromTag: "a", ToTag: "c", ViaBranch: "b2", SDP: answerSDP}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = r.Query("v", "", "")
+	for _, tg := range st.Tags {
+		if tg.Tag == "c" && tg.ViaBranch != "b2" {
+			t.Errorf("answer on b2 tagged the wrong party: %+v", tg)
+		}
+	}
+}
+
+func mustOffer(t *testing.T, r *Registry, p *Params) string {
+	t.Helper()
+	out, err := r.Offer(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

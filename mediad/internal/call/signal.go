@@ -84,17 +84,30 @@ func (r *Registry) Answer(p *Params) (string, error) {
 	}
 	answerer := c.byTag(p.ToTag)
 	if answerer == nil {
-		answerer = offerer.peer
-		if answerer == nil {
-			return "", ErrDialogue
+		// The pending party of this branch (by via-branch), else the
+		// offerer's pending party, takes the to-tag; a second answer with
+		// a new tag (a fork) gets a party of its own.
+		if p.ViaBranch != "" {
+			answerer = c.untaggedByBranch(p.ViaBranch)
 		}
-		// The pending (untagged) party, or a fork answering with a new
-		// tag: the party takes the answer's to-tag.
+		if answerer == nil && offerer.peer != nil && offerer.peer.Tag == "" {
+			answerer = offerer.peer
+		}
+		if answerer == nil {
+			for _, x := range offerer.subscribers {
+				if x.Tag == "" && !x.zombie {
+					answerer = x
+					break
+				}
+			}
+		}
+		if answerer == nil {
+			answerer = c.newMonologue(p.ToTag, now)
+			answerer.answerer = true
+		}
 		answerer.Tag = p.ToTag
 	}
-	if answerer.peer != offerer || offerer.peer != answerer {
-		answerer.peer, offerer.peer = offerer, answerer
-	}
+	linkAnswer(c, offerer, answerer)
 	out, err := r.signalLocked(c, p, in, answerer, offerer, true, now)
 	if err != nil {
 		r.log.Warn("answer failed", "call-id", p.CallID, "from-tag", p.FromTag, "to-tag", p.ToTag, "err", err)
@@ -130,6 +143,15 @@ func (r *Registry) offerLocked(c *Call, p *Params, in *sdp.Session, now time.Tim
 	if p.ToTag != "" {
 		to = c.byTag(p.ToTag)
 	}
+	if to == nil && p.ViaBranch != "" {
+		to = c.untaggedByBranch(p.ViaBranch)
+		if to == nil && from.peer != nil && from.peer.ViaBranch != "" && from.peer.ViaBranch != p.ViaBranch {
+			// The same offer on another branch (a fork): a new party with
+			// sockets of its own.
+			to = c.newMonologue("", now)
+			to.answerer = true
+		}
+	}
 	if to == nil {
 		to = from.peer
 	}
@@ -137,7 +159,7 @@ func (r *Registry) offerLocked(c *Call, p *Params, in *sdp.Session, now time.Tim
 		to = c.newMonologue("", now)
 		to.answerer = true
 	}
-	from.peer, to.peer = to, from
+	linkOffer(from, to)
 	if c.proxy == "" {
 		c.proxy = p.Proxy
 	}

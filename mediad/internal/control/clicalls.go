@@ -109,7 +109,7 @@ func cliSession(st *call.CallStats) cli.Session {
 			typ = "TO_TAG"
 		}
 		ct := cli.Tag{Tag: t.Tag, Type: typ, Label: t.Label, ViaBranch: t.ViaBranch, Started: t.Created,
-			SubscribedTo: t.Peers, Subscribers: t.Peers}
+			SubscribedTo: t.Subscriptions, Subscribers: t.Subscribers}
 		for _, m := range t.Medias {
 			cm := cli.Media{Index: m.Index, Type: m.Type, Protocol: m.Protocol}
 			for _, ss := range m.Streams {

@@ -23,12 +23,8 @@ func renderStats(st *call.CallStats) ngproto.Dict {
 		if t.ViaBranch != "" {
 			td["via-branch"] = t.ViaBranch
 		}
-		subs := make([]any, 0, len(t.Peers))
-		for _, p := range t.Peers {
-			subs = append(subs, ngproto.Dict{"tag": p, "type": "offer/answer"})
-		}
-		td["subscriptions"] = subs
-		td["subscribers"] = append([]any(nil), subs...)
+		td["subscriptions"] = subList(t.Subscriptions)
+		td["subscribers"] = subList(t.Subscribers)
 		medias := make([]any, 0, len(t.Medias))
 		for _, m := range t.Medias {
 			streams := make([]any, 0, len(m.Streams))
@@ -67,6 +63,14 @@ func renderStats(st *call.CallStats) ngproto.Dict {
 		"tags":        tags,
 		"totals":      ngproto.Dict{"RTP": counts(st.RTP), "RTCP": counts(st.RTCP)},
 	}
+}
+
+func subList(tags []string) []any {
+	out := make([]any, 0, len(tags))
+	for _, t := range tags {
+		out = append(out, ngproto.Dict{"tag": t, "type": "offer/answer"})
+	}
+	return out
 }
 
 func counts(c call.Counts) ngproto.Dict {
