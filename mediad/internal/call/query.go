@@ -29,7 +29,7 @@ type TagStats struct {
 	// Subscriptions are the tags this party receives media from,
 	// Subscribers those receiving its media (newest first).
 	Subscriptions, Subscribers []string
-	Medias    []MediaStats
+	Medias                     []MediaStats
 }
 
 // MediaStats describes one media of a monologue.
