@@ -105,3 +105,14 @@ func cookieOf(s string) string {
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
 func dictEqual(a, b Dict) bool { return reflect.DeepEqual(a, b) }
+
+// readReplyFor reads replies until one carries cookie (late answers to
+// earlier retries are skipped).
+func readReplyFor(t *testing.T, c *net.UDPConn, cookie string) string {
+	t.Helper()
+	for {
+		if r := readReply(t, c); cookieOf(r) == cookie {
+			return r
+		}
+	}
+}

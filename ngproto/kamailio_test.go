@@ -34,11 +34,11 @@ func TestFlagStringMatchesKamailio(t *testing.T) {
 		if req.Str("command") == "ping" {
 			return Pong()
 		}
-		mu.Lock()
-		got[req.Str("call-id")] = req
-		mu.Unlock()
 		r := OK()
 		r["sdp"] = req.Str("sdp")
+		mu.Lock()
+		got[req.Str("call-id")] = req.Clone()
+		mu.Unlock()
 		return r
 	})}
 	ng := startServer(t, srv, "127.0.0.1:0")
@@ -98,7 +98,9 @@ request_route {
 			_, _ = sip.Write([]byte(msg))
 			_ = sip.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 			n, err := sip.Read(buf)
-			if err == nil && strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+			// a late 200 for an earlier retransmitted INVITE is not ours
+			if err == nil && strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") &&
+				strings.Contains(string(buf[:n]), "Call-ID: "+callID+"\r\n") {
 				return
 			}
 			if err != nil && !isTimeout(err) {
@@ -129,7 +131,7 @@ request_route {
 		callID := fmt.Sprintf("kam-%d", i)
 		invite(callID, flags)
 		mu.Lock()
-		sent := got[callID]
+		sent := got[callID].Clone()
 		mu.Unlock()
 		if sent == nil {
 			t.Fatalf("%q: kamailio sent no offer", flags)

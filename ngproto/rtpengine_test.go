@@ -151,7 +151,7 @@ func TestServerAgainstRtpengineErrors(t *testing.T) {
 	} {
 		_, _ = theirs.Write([]byte(in))
 		_, _ = mine.Write([]byte(in))
-		want, got := readReply(t, theirs), readReply(t, mine)
+		want, got := readReplyFor(t, theirs, cookieOf(in)), readReply(t, mine)
 		w, errW := DecodeMessage([]byte(want))
 		g, errG := DecodeMessage([]byte(got))
 		if errW != nil || errG != nil || cookieOf(want) != cookieOf(got) || w.Encoding != g.Encoding ||
