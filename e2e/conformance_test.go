@@ -21,12 +21,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/conformance goldens from rtpengine's replies")
 
-// Media port ranges: disjoint per daemon, and disjoint from every port and
-// number the scenarios put into their SDPs, so that normalisation can tell
-// daemon-chosen ports from copied ones.
+// Media port ranges: disjoint per daemon, disjoint from every port and
+// number the scenarios put into their SDPs (so that normalisation can tell
+// daemon-chosen ports from copied ones), and below both the kernel's
+// ephemeral range and the 20000+ ranges other tests give their daemons (a
+// daemon sharing our range made rtpengine run out of ports).
 const (
-	rtpePortMin, rtpePortMax     = 23000, 23999
-	mediadPortMin, mediadPortMax = 24000, 24999
+	rtpePortMin, rtpePortMax     = 10000, 11999
+	mediadPortMin, mediadPortMax = 12000, 13999
 	goldenDir                    = "testdata/conformance"
 )
 
@@ -129,6 +131,8 @@ type stepResult struct {
 	Reply    ngproto.Dict `json:"reply,omitempty"`
 	ReplyRaw string       `json:"reply_raw,omitempty"` // reply body that did not decode
 	NoReply  bool         `json:"no_reply,omitempty"`
+	// ReplyEncoding is "json" for a JSON reply (bencode is the default).
+	ReplyEncoding string `json:"reply_encoding,omitempty"`
 
 	cookie string
 }
@@ -141,7 +145,7 @@ func (s *side) nextCookie() string {
 func (s *side) run(ctx context.Context, t *testing.T, sc scenario) []stepResult {
 	t.Helper()
 	var res []stepResult
-	byName := map[string]*stepResult{}
+	byName := map[string]int{} // step name -> index in res
 	callIDs := map[string]bool{}
 	for _, st := range sc.steps {
 		r := stepResult{Name: st.name}
@@ -153,23 +157,23 @@ func (s *side) run(ctx context.Context, t *testing.T, sc scenario) []stepResult 
 		default:
 			r.cookie = s.nextCookie()
 			if st.reuse != "" {
-				prev := byName[st.reuse]
-				if prev == nil {
+				i, ok := byName[st.reuse]
+				if !ok {
 					t.Fatalf("step %s reuses unknown step %s", st.name, st.reuse)
 				}
-				r.cookie, r.Reuse = prev.cookie, st.reuse
+				r.cookie, r.Reuse = res[i].cookie, st.reuse
 			}
 			body := []byte(st.raw)
 			r.Raw = st.raw
 			if st.cmd != nil {
 				req := st.cmd.Clone()
 				if st.sdpFrom != "" {
-					prev := byName[st.sdpFrom]
-					if prev == nil || prev.Reply.Str("sdp") == "" {
+					i, ok := byName[st.sdpFrom]
+					if !ok || res[i].Reply.Str("sdp") == "" {
 						t.Errorf("%s: step %s: no SDP in reply to %s", s.name, st.name, st.sdpFrom)
 						req["sdp"] = "v=0\r\n"
 					} else {
-						req["sdp"] = prev.Reply.Str("sdp")
+						req["sdp"] = res[i].Reply.Str("sdp")
 					}
 				}
 				if id := req.Str("call-id"); id != "" {
@@ -206,15 +210,18 @@ func (s *side) run(ctx context.Context, t *testing.T, sc scenario) []stepResult 
 			t.Fatalf("%s: step %s: %v", s.name, st.name, err)
 		default:
 			s.misses = 0
-			d, _, derr := ngproto.DecodeBody(reply)
+			d, enc, derr := ngproto.DecodeBody(reply)
 			if derr != nil {
 				r.ReplyRaw = string(reply)
 			} else {
 				r.Reply = d
+				if enc == ngproto.JSON {
+					r.ReplyEncoding = "json"
+				}
 			}
 		}
 		res = append(res, r)
-		byName[st.name] = &res[len(res)-1]
+		byName[st.name] = len(res) - 1
 	}
 	// Leave no call behind for the next scenario ("list" sees all calls).
 	ids := make([]string, 0, len(callIDs))
@@ -246,7 +253,12 @@ func normalized(sc scenario, res []stepResult, min, max int) []any {
 		case r.ReplyRaw != "":
 			out[i] = map[string]any{"<undecodable reply>": r.ReplyRaw}
 		default:
-			out[i] = n.Reply(ngcmp.Plain(r.Reply).(map[string]any), ngcmp.Options{ShapeOnly: sc.steps[i].shapeOnly})
+			m := n.Reply(ngcmp.Plain(r.Reply).(map[string]any), ngcmp.Options{ShapeOnly: sc.steps[i].shapeOnly})
+			if r.ReplyEncoding != "" {
+				// The reply must come in the request's encoding.
+				m["<reply encoding>"] = r.ReplyEncoding
+			}
+			out[i] = m
 		}
 	}
 	return out
