@@ -36,6 +36,7 @@ type option struct {
 	// mediad does not implement it (it is accepted and warned about).
 	set  func(c *Config, v value) error
 	help string
+	arg  string // value name in --help; default from the kind
 }
 
 // meta options handled by the parser itself rather than stored.
@@ -73,7 +74,7 @@ func nop(*Config, value) error { return nil }
 var optionTable = []option{
 	// shared options (lib/auxlib.c)
 	{long: optVersion, short: 'v', kind: kindNone, set: nop, help: "Print the version and exit"},
-	{long: optConfigFile, kind: kindString, set: nop, help: "Load config from this file (\"none\" skips it)"},
+	{long: optConfigFile, kind: kindString, set: nop, help: "Load config from this file (\"none\" skips it)", arg: "FILE"},
 	{long: optConfigSection, kind: kindString, set: nop, help: "Config file section to use (default rtpengine)"},
 	{long: "log-facility", kind: kindString},
 	{long: "log-level", short: 'L', kind: kindInt, set: intVar(func(c *Config) *int { return &c.LogLevel }), help: "Log level 0..7 (syslog levels; default 6)"},
@@ -96,31 +97,31 @@ var optionTable = []option{
 	{long: "no-log-timestamps", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.NoLogTimestamps }), help: "Drop timestamps from log lines"},
 	{long: "log-mark-prefix", kind: kindString},
 	{long: "log-mark-suffix", kind: kindString},
-	{long: "pidfile", short: 'p', kind: kindString, set: stringVar(func(c *Config) *string { return &c.PidFile }), help: "Write PID to this file (removed on exit)"},
+	{long: "pidfile", short: 'p', kind: kindString, set: stringVar(func(c *Config) *string { return &c.PidFile }), help: "Write PID to this file (removed on exit)", arg: "FILE"},
 	{long: "foreground", short: 'f', kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.Foreground }), help: "Stay in the foreground (mediad never forks)"},
 	{long: "thread-stack", kind: kindInt},
 
 	// daemon options (daemon/main.c)
 	{long: "table", short: 't', kind: kindInt, set: intVar(func(c *Config) *int { return &c.Table }), help: "Kernel forwarding table; negative = userspace only"},
 	{long: "no-fallback", short: 'F', kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.NoFallback }), help: "Refuse to start without kernel forwarding"},
-	{long: "interface", short: 'i', kind: kindStrings, set: func(c *Config, v value) error { c.interfaceSpecs = v.list; return nil }, help: "Media interface [NAME/]IP[!ADVERTISED]; IP may be a system interface name or any; repeatable"},
+	{long: "interface", short: 'i', kind: kindStrings, set: func(c *Config, v value) error { c.interfaceSpecs = v.list; return nil }, help: "Media interface; IP: address, system interface name, any, or host name; !IP: advertised address; repeatable", arg: "[NAME/]IP[!IP]"},
 	{long: "save-interface-ports", short: 'S', kind: kindNone},
 	{long: "subscribe-keyspace", short: 'k', kind: kindStrings},
 	{long: "listen-tcp", short: 'l', kind: kindString},
 	{long: "listen-udp", short: 'u', kind: kindString},
-	{long: "listen-ng", short: 'n', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenNG }), help: "NG control, UDP [IP:]PORT"},
+	{long: "listen-ng", short: 'n', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenNG }), help: "NG control protocol (UDP)", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "listen-tcp-ng", short: 'N', kind: kindString},
-	{long: "listen-cli", short: 'c', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenCLI }), help: "CLI control, TCP [IP:]PORT"},
+	{long: "listen-cli", short: 'c', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenCLI }), help: "CLI port (TCP), as used by rtpengine-ctl and mediad ctl", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "graphite", short: 'g', kind: kindString},
 	{long: "graphite-interval", short: 'G', kind: kindInt},
 	{long: "graphite-prefix", kind: kindString},
 	{long: "graphite-timeout", kind: kindInt},
 	{long: "tos", short: 'T', kind: kindInt},
 	{long: "control-tos", kind: kindInt},
-	{long: "timeout", short: 'o', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.Timeout }), help: "RTP timeout in seconds (default 60)"},
-	{long: "silent-timeout", short: 's', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.SilentTimeout }), help: "RTP timeout for muted streams in seconds (default 3600)"},
-	{long: "final-timeout", short: 'a', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.FinalTimeout }), help: "Call timeout in seconds (default 0 = off)"},
-	{long: "offer-timeout", kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.OfferTimeout }), help: "Timeout for one-sided calls in seconds (default 3600)"},
+	{long: "timeout", short: 'o', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.Timeout }), help: "RTP timeout in seconds (default 60)", arg: "SECS"},
+	{long: "silent-timeout", short: 's', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.SilentTimeout }), help: "RTP timeout for muted streams in seconds (default 3600)", arg: "SECS"},
+	{long: "final-timeout", short: 'a', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.FinalTimeout }), help: "Call timeout in seconds (default 0 = off)", arg: "SECS"},
+	{long: "offer-timeout", kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.OfferTimeout }), help: "Timeout for one-sided calls in seconds (default 3600)", arg: "SECS"},
 	{long: "port-min", short: 'm', kind: kindInt, set: intVar(func(c *Config) *int { return &c.PortMin }), help: "Lowest media port (default 30000)"},
 	{long: "port-max", short: 'M', kind: kindInt, set: intVar(func(c *Config) *int { return &c.PortMax }), help: "Highest media port (default 40000)"},
 	{long: "redis", short: 'r', kind: kindString},
@@ -147,7 +148,7 @@ var optionTable = []option{
 	{long: "xmlrpc-format", short: 'x', kind: kindInt},
 	{long: "num-threads", kind: kindInt},
 	{long: "media-num-threads", kind: kindInt},
-	{long: "delete-delay", short: 'd', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.DeleteDelay }), help: "Seconds a deleted call stays in memory (default 30)"},
+	{long: "delete-delay", short: 'd', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.DeleteDelay }), help: "Seconds a deleted call stays in memory (default 30)", arg: "SECS"},
 	{long: "sip-source", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.SIPSource }), help: "Use the SIP source address by default"},
 	{long: "dtls-passive", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.DTLSPassive }), help: "Always prefer the DTLS passive role"},
 	{long: "max-sessions", kind: kindInt, set: intVar(func(c *Config) *int { return &c.MaxSessions }), help: "Maximum number of calls (-1 = unlimited)"},
@@ -172,7 +173,7 @@ var optionTable = []option{
 	{long: "mysql-user", kind: kindString},
 	{long: "mysql-pass", kind: kindString},
 	{long: "mysql-query", kind: kindString},
-	{long: "endpoint-learning", kind: kindString, set: setEndpointLearning, help: "RTP endpoint learning: delayed|immediate|off|heuristic"},
+	{long: "endpoint-learning", kind: kindString, set: setEndpointLearning, help: "RTP endpoint learning algorithm (default delayed)", arg: "delayed|immediate|off|heuristic"},
 	{long: "jitter-buffer", kind: kindInt},
 	{long: "jb-clock-drift", kind: kindNone},
 	{long: "debug-srtp", kind: kindNone},
@@ -182,7 +183,7 @@ var optionTable = []option{
 	{long: "dtls-mtu", kind: kindInt},
 	{long: "dtls-ciphers", kind: kindString},
 	{long: "dtls-signature", kind: kindString},
-	{long: "listen-http", kind: kindStrings, set: func(c *Config, v value) error { c.ListenHTTPAll = v.list; return nil }, help: "HTTP listener [IP:]PORT"},
+	{long: "listen-http", kind: kindStrings, set: func(c *Config, v value) error { c.ListenHTTPAll = v.list; return nil }, help: "HTTP: GET /ping, GET /cli/COMMAND, POST /ng", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "listen-https", kind: kindStrings},
 	{long: "https-cert", kind: kindString},
 	{long: "https-key", kind: kindString},
@@ -282,10 +283,12 @@ func Usage(prog string) string {
 		if o.short != 0 {
 			name = "-" + string(o.short) + ", " + name
 		}
-		if o.kind != kindNone {
+		if o.arg != "" {
+			name += "=" + o.arg
+		} else if o.kind != kindNone {
 			name += "=" + map[argKind]string{kindInt: "INT", kindInt64: "INT", kindDouble: "FLOAT", kindString: "STRING", kindStrings: "STRING"}[o.kind]
 		}
-		fmt.Fprintf(&b, "  %-30s %s\n", name, o.help)
+		fmt.Fprintf(&b, "  %-38s %s\n", name, o.help)
 	}
 	b.WriteString("\nAccepted for compatibility with rtpengine 10.5 but not implemented (a warning is logged):\n")
 	line := " "
