@@ -163,7 +163,7 @@ func startRtpengine(ctx context.Context, cfg config, log *slog.Logger) *target {
 		t.err = fmt.Errorf("not installed: %w", err)
 		return t
 	}
-	o, err := options(26000, 29999, cfg.logLevel)
+	o, err := options(14000, 16999, cfg.logLevel)
 	if err != nil {
 		t.err = err
 		return t
@@ -194,7 +194,7 @@ func startMediad(ctx context.Context, cfg config, log *slog.Logger) *target {
 			return t
 		}
 	}
-	o, err := options(44000, 47999, cfg.logLevel)
+	o, err := options(17000, 19999, cfg.logLevel)
 	if err != nil {
 		t.err = err
 		return t
