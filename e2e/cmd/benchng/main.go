@@ -207,6 +207,9 @@ func startMediad(ctx context.Context, cfg config, log *slog.Logger) *target {
 	return t
 }
 
+// options picks free control ports. Media ranges are passed by the callers:
+// disjoint, below the kernel's ephemeral range (32768+, where the client
+// sockets live) and outside the conformance test's 10000-13999.
 func options(min, max, logLevel int) (daemon.Options, error) {
 	ng, cli, err := daemon.FreeAddrs()
 	if err != nil {
