@@ -35,6 +35,7 @@ type Offloader struct {
 	mu     sync.Mutex
 	nft    *nftables.Conn
 	ct     *conntrack.Conn
+	cr     *counterReader
 	lock   *os.File // instance lock, nil if none could be taken
 	rs     *ruleset
 	flows  map[FlowKey]*entry
@@ -108,8 +109,15 @@ func Open(ctx context.Context, cfg Config) (*Offloader, error) {
 		o.unlock()
 		return nil, classify("kmod: conntrack netlink", err)
 	}
-	o.nft, o.ct = nft, ct
 	o.rs = newRuleset(TableName(cfg.Table), o.spec)
+	cr, err := dialCounterReader(cfg.NetNS, byte(o.spec.table), o.rs.table.Name, o.rs.acct.Name)
+	if err != nil {
+		nft.CloseLasting()
+		ct.Close()
+		o.unlock()
+		return nil, classify("kmod: nftables netlink", err)
+	}
+	o.nft, o.ct, o.cr = nft, ct, cr
 	if err := o.rs.install(nft, o.spec, uint16(cfg.PortMin), uint16(cfg.PortMax), cfg.SocketMark); err != nil {
 		o.closeConns()
 		return nil, fmt.Errorf("kmod: build table: %w", err)
@@ -173,6 +181,7 @@ func (o *Offloader) deleteTable() error {
 func (o *Offloader) closeConns() {
 	o.nft.CloseLasting()
 	o.ct.Close()
+	o.cr.Close()
 	o.unlock()
 }
 
@@ -389,18 +398,24 @@ func (o *Offloader) Flows() []Flow {
 	return out
 }
 
-// Counters returns one flow's kernel counters. It reads the whole counter
-// set; use AllCounters for many flows.
+// Counters returns one flow's kernel counters with one netlink round trip
+// (two element lookups, whatever the number of flows).
 func (o *Offloader) Counters(f Flow) (Stats, error) {
-	all, err := o.AllCounters()
-	if err != nil {
-		return Stats{}, err
+	f = normalize(f)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return Stats{}, ErrClosed
 	}
-	st, ok := all[normalize(f).Key()]
+	e, ok := o.flows[f.Key()]
 	if !ok {
 		return Stats{}, fmt.Errorf("%w: %s", ErrNotFound, f)
 	}
-	return st, nil
+	c, err := o.cr.get(markBytes(o.markA(e.id)), markBytes(o.markB(e.id)))
+	if err != nil {
+		return Stats{}, fmt.Errorf("kmod: read counters of %s: %w", f, err)
+	}
+	return Stats{FromA: c[0], FromB: c[1]}, nil
 }
 
 // AllCounters returns the kernel counters of every offloaded flow with one

@@ -11,9 +11,9 @@ import (
 func benchFlow(i int) Flow {
 	return Flow{
 		LocalA: netip.AddrPortFrom(nettopo.AddrRA, uint16(20000+i)),
-		PeerA:  netip.AddrPortFrom(nettopo.AddrA, uint16(1000+i)),
+		PeerA:  netip.AddrPortFrom(nettopo.AddrA, uint16(1000+i%60000)),
 		LocalB: netip.AddrPortFrom(nettopo.AddrRB, uint16(20000+i)),
-		PeerB:  netip.AddrPortFrom(nettopo.AddrB, uint16(1000+i)),
+		PeerB:  netip.AddrPortFrom(nettopo.AddrB, uint16(1000+i%60000)),
 	}
 }
 
@@ -60,6 +60,22 @@ func BenchmarkAllCounters1000(b *testing.B) {
 		st, err := o.AllCounters()
 		if err != nil || len(st) != 1000 {
 			b.Fatal(len(st), err)
+		}
+	}
+}
+
+// BenchmarkCounters1of1000 reads one flow's counters among 1000 flows.
+func BenchmarkCounters1of1000(b *testing.B) {
+	o := benchOpen(b)
+	for i := range 1000 {
+		if err := o.Add(benchFlow(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f := benchFlow(500)
+	for b.Loop() {
+		if _, err := o.Counters(f); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -269,6 +269,9 @@ func testBypassLifecycle(t *testing.T, sockMark uint32) {
 	if got := all[flow.Key()]; got.FromA.Packets != 9 || got.FromB.Packets != 7 {
 		t.Errorf("B-first counters %+v, want FromA 9 FromB 7", got)
 	}
+	if one, err := o.Counters(flow); err != nil || one != all[flow.Key()] {
+		t.Errorf("Counters %+v (%v) differs from AllCounters %+v", one, err, all[flow.Key()])
+	}
 
 	// Re-latch A to a new port: the old source falls back to userspace.
 	peerA2 := netip.AddrPortFrom(nettopo.AddrA, 40010)
