@@ -38,8 +38,9 @@ func stoppableServer(t *testing.T, h Handler) (addr string, stop func()) {
 func fastPool(t *testing.T, backends []Backend, ping time.Duration) *Pool {
 	t.Helper()
 	p, err := NewPool(backends, PoolConfig{
-		Client:       ClientConfig{Retries: 2, Interval: 30 * time.Millisecond},
-		PingInterval: ping, PingTimeout: 100 * time.Millisecond,
+		// generous: a live backend on a loaded machine must not look dead
+		Client:       ClientConfig{Retries: 3, Interval: 150 * time.Millisecond},
+		PingInterval: ping, PingTimeout: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -64,7 +64,7 @@ func startRtpengine(t *testing.T) string {
 
 func TestRealRtpengine(t *testing.T) {
 	ng := startRtpengine(t)
-	c, err := Dial(ng, ClientConfig{Retries: 2, Interval: 100 * time.Millisecond})
+	c, err := Dial(ng, ClientConfig{Retries: 5, Interval: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestRealRtpengine(t *testing.T) {
 		if err == nil {
 			break
 		}
-		if i > 50 {
+		if i > 100 {
 			t.Fatalf("rtpengine never answered ping: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)

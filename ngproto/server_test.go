@@ -95,7 +95,7 @@ func TestClientRetransmitsSameCookie(t *testing.T) {
 		return OK()
 	})}
 	addr, seen := lossyServe(t, srv, 3)
-	c, err := Dial(addr, ClientConfig{Retries: 5, Interval: 30 * time.Millisecond})
+	c, err := Dial(addr, ClientConfig{Retries: 10, Interval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +108,9 @@ func TestClientRetransmitsSameCookie(t *testing.T) {
 		t.Fatalf("reply %v", r)
 	}
 	got := seen()
-	if len(got) != 4 {
-		t.Fatalf("server saw %d datagrams, want 4", len(got))
+	// 3 dropped, the 4th answered (a slow machine may add more retries)
+	if len(got) < 4 {
+		t.Fatalf("server saw %d datagrams, want at least 4", len(got))
 	}
 	for _, g := range got {
 		if g != got[0] {
@@ -132,6 +133,9 @@ func TestClientTimeoutAndCancel(t *testing.T) {
 	_, err = c.Do(testCtx(t), Dict{"command": "ping"})
 	if !errorsIs(err, ErrTimeout) {
 		t.Fatalf("err %v, want ErrTimeout", err)
+	}
+	for i := 0; len(seen()) < 3 && i < 200; i++ {
+		time.Sleep(10 * time.Millisecond) // the last try may still be in the socket
 	}
 	if n := len(seen()); n != 3 {
 		t.Fatalf("%d tries, want 3", n)
