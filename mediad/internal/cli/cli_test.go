@@ -201,7 +201,7 @@ func TestCompareWithRtpengine(t *testing.T) {
 		t.Skip("rtpengine not installed (make deps installs rtpengine-daemon): ", err)
 	}
 	ngPort, cliPort := freeTCPPort(t), freeTCPPort(t)
-	args := []string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-n", fmt.Sprintf("127.0.0.1:%d", ngPort),
+	args := []string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-i", "::1", "-i", "pub/::1", "-n", fmt.Sprintf("127.0.0.1:%d", ngPort),
 		"-c", fmt.Sprintf("127.0.0.1:%d", cliPort), "-f", "-E", "-L", "6", "-m", "40000", "-M", "40100"}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
