@@ -2,7 +2,9 @@ package test
 
 import (
 	"fmt"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -113,4 +115,74 @@ func TestSippRejections(t *testing.T) {
 		t.Errorf("4xx replies %d, want >= %d", got, 2*len(cases))
 	}
 	_ = strconv.Itoa
+}
+
+// TestSippTimerC: a callee that rings and never answers is cancelled by the
+// proxy after fr_inv_timeout (3 s here) and the caller gets 408.
+func TestSippTimerC(t *testing.T) {
+	needSipp(t)
+	p := startProxy(t)
+	call(t, p, "udp", "uas_cancelled.xml", "uac_timer_c.xml", "forever")
+	if c, _ := p.counters(); c["timer_c_expired"] != 1 {
+		t.Errorf("timer_c_expired %d", c["timer_c_expired"])
+	}
+}
+
+// TestSippFrTimeout: a registered contact that never answers ends with 408
+// after fr_timeout (2 s here).
+func TestSippFrTimeout(t *testing.T) {
+	needSipp(t)
+	p := startProxy(t)
+	runSipp(t, "register_short.xml", "udp", p.addr(), map[string]string{"user": "silent", "exp": "60"})
+	me := p.addr()
+	runSipp(t, "uac_expect_408.xml", "udp", me, map[string]string{"ruri": "sip:silent@" + me, "from": "sip:caller@" + me, "mf": "70", "route": "<sip:" + me + ";lr>"})
+	if c, _ := p.counters(); c["fr_timeout_expired"] != 1 {
+		t.Errorf("fr_timeout_expired %d", c["fr_timeout_expired"])
+	}
+}
+
+// TestSippForking: two contacts for one AOR; the INVITE forks in parallel,
+// the first answers and the proxy cancels the other ringing branch.
+func TestSippForking(t *testing.T) {
+	needSipp(t)
+	p := startProxy(t)
+	cid := fmt.Sprintf("fork-%d@test", time.Now().UnixNano())
+	keys := map[string]string{"user": "forked", "cid": cid}
+	ringing := startSipp(t, "uas_cancelled.xml", "udp", p.addr(), keys)
+	p.waitRegistered(t, "forked", 1)
+	answering := startSipp(t, "uas_register_answer.xml", "udp", p.addr(), keys)
+	p.waitRegistered(t, "forked", 2)
+	runSipp(t, "uac_call.xml", "udp", p.addr(), keys)
+	if err := answering.Wait(); err != nil {
+		t.Fatalf("answering branch: %v", err)
+	}
+	if err := ringing.Wait(); err != nil {
+		t.Fatalf("cancelled branch: %v", err)
+	}
+}
+
+// TestCtl drives `sipproxy ctl` against a running proxy.
+func TestCtl(t *testing.T) {
+	needSipp(t)
+	p := startProxy(t)
+	runSipp(t, "register_short.xml", "udp", p.addr(), map[string]string{"user": "ctluser", "exp": "60"})
+	ctl := func(args ...string) string {
+		out, err := exec.Command(binPath, append([]string{"ctl", "--mgmt=127.0.0.1:" + strconv.Itoa(p.Mgmt)}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ctl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := ctl("list"); !strings.Contains(out, `"aor": "ctluser"`) {
+		t.Fatalf("list: %s", out)
+	}
+	if out := ctl("counters"); !strings.Contains(out, `"registrations": 1`) {
+		t.Fatalf("counters: %s", out)
+	}
+	if out := ctl("remove", "ctluser"); !strings.Contains(out, `"removed": 1`) {
+		t.Fatalf("remove: %s", out)
+	}
+	if rs := p.registrations(t, "ctluser"); len(rs) != 0 {
+		t.Fatalf("still registered: %+v", rs)
+	}
 }
