@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -67,6 +68,15 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		log.Warn("kernel forwarding not available, forwarding in userspace", "table", cfg.Table)
 	}
 
+	for _, i := range cfg.Interfaces {
+		// Media allocation would fail on every call: say so at start.
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(i.Address, 0)))
+		if err != nil {
+			log.Warn("interface address cannot be bound; calls using it will fail", "interface", i.Name, "address", i.Address, "err", err)
+			continue
+		}
+		_ = c.Close()
+	}
 	alloc, err := ports.New(cfg.PortMin, cfg.PortMax, log.With("component", "ports"))
 	if err != nil {
 		return err

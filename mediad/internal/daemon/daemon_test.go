@@ -23,7 +23,7 @@ import (
 func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	before := runtime.NumGoroutine()
 	pidfile := filepath.Join(t.TempDir(), "mediad.pid")
-	cfg, err := config.Parse([]string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-n", "127.0.0.1:0",
+	cfg, err := config.Parse([]string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-i", "ext/203.0.113.1", "-n", "127.0.0.1:0",
 		"-c", "127.0.0.1:0", "--listen-http=127.0.0.1:0", "-p", pidfile, "-m", "43000", "-M", "43099", "--jitter-buffer=5"})
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +105,9 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	}
 	if _, err := os.Stat(pidfile); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pidfile not removed: %v", err)
+	}
+	if !strings.Contains(logs.String(), "interface address cannot be bound") || !strings.Contains(logs.String(), "address=203.0.113.1") {
+		t.Errorf("no warning about the non-local interface address:\n%s", logs.String())
 	}
 	if !strings.Contains(logs.String(), `options=--jitter-buffer`) {
 		t.Errorf("no warning naming --jitter-buffer:\n%s", logs.String())
