@@ -27,7 +27,7 @@ const headerLen = 9
 
 type result struct {
 	mode                string
-	calls               int
+	calls, pps          int
 	offered             float64 // pps, both directions
 	sent, delivered     uint64
 	misrouted           uint64
@@ -55,6 +55,9 @@ func (r result) print() {
 	fmt.Printf("%-6s %6d %9.0f %10d %10d %7.3f %9s %9.0f %9s %9.0f %8s %8s %9s\n",
 		r.mode, r.calls, r.offered, r.sent, r.delivered, loss, pct(r.relayCPU), perPkt(r.relayCPU),
 		pct(r.pathCPU), perPkt(r.pathCPU), pct(r.softirq), pct(r.busy), r.setup.Round(time.Millisecond))
+	if target := float64(2 * r.calls * r.pps); r.offered < 0.95*target {
+		fmt.Printf("       WARNING: generator offered %.0f of %.0f pps (host too busy): not a run at full load\n", r.offered, target)
+	}
 	fmt.Printf("       relay_reads=%d kernel_pkts=%d misrouted=%d", r.relayReads, r.kernPkt, r.misrouted)
 	if r.mode == "kernel" {
 		fmt.Printf(" counters_dump=%s conntrack_dump=%s (%d entries) add=%s/flow",
@@ -65,7 +68,7 @@ func (r result) print() {
 }
 
 func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, err error) {
-	res.mode, res.calls = mode, calls
+	res.mode, res.calls, res.pps = mode, calls, opt.pps
 	topo, err := nettopo.New()
 	if err != nil {
 		return res, err
