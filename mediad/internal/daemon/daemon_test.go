@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -53,9 +55,24 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	reply, err := c.Do(ctx, ngproto.Dict{"command": "ping"})
-	c.Close()
 	if err != nil || reply.Str("result") != "pong" {
 		t.Fatalf("ping: %v %v", reply, err)
+	}
+	// A live call holds media ports until shutdown releases it.
+	reply, err = c.Do(ctx, ngproto.Dict{"command": "offer", "call-id": "shutdown-1", "from-tag": "a",
+		"sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n"})
+	c.Close()
+	if err != nil || reply.Str("result") != "ok" {
+		t.Fatalf("offer: %v %v", reply, err)
+	}
+	m := regexp.MustCompile(`m=audio (\d+) `).FindStringSubmatch(reply.Str("sdp"))
+	if m == nil {
+		t.Fatalf("no media port in %q", reply.Str("sdp"))
+	}
+	mediaAddr := "127.0.0.1:" + m[1]
+	if u, err := net.ListenPacket("udp", mediaAddr); err == nil {
+		u.Close()
+		t.Fatalf("media port %s of a live call is not bound", mediaAddr)
 	}
 	// CLI port.
 	if out, err := cli.Query(ctx, addrs.CLI, "list maxsessions"); err != nil || out != "Maximum sessions configured on rtpengine: -1\n" {
@@ -105,6 +122,11 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	}
 	if _, err := os.Stat(pidfile); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pidfile not removed: %v", err)
+	}
+	if u, err := net.ListenPacket("udp", mediaAddr); err != nil {
+		t.Errorf("media port %s still bound after shutdown: %v", mediaAddr, err)
+	} else {
+		u.Close()
 	}
 	if !strings.Contains(logs.String(), "interface address cannot be bound") || !strings.Contains(logs.String(), "address=203.0.113.1") {
 		t.Errorf("no warning about the non-local interface address:\n%s", logs.String())
