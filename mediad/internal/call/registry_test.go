@@ -399,3 +399,24 @@ func mustOffer(t *testing.T, r *Registry, p *Params) string {
 	}
 	return out
 }
+
+// TestOddTags: tags naming the same party, or parties of other dialogues,
+// must neither hang nor leak.
+func TestOddTags(t *testing.T) {
+	r, alloc := newReg(t, Config{}, testPortBase+900, testPortBase+999)
+	offer(t, r, "x", "a", "a", offerSDP)
+	if _, err := r.Answer(&Params{CallID: "x", FromTag: "a", ToTag: "a", SDP: answerSDP}); err != nil {
+		t.Logf("answer to self: %v", err)
+	}
+	offer(t, r, "x", "b", "a", answerSDP)
+	if _, err := r.Answer(&Params{CallID: "x", FromTag: "b", ToTag: "zz", SDP: offerSDP + "m=audio 9 RTP/AVP 8\r\n"}); err != nil {
+		t.Logf("answer with more media: %v", err)
+	}
+	r.Query("x", "a", "b")
+	if _, err := r.Delete(DeleteParams{CallID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if alloc.InUse() != 0 {
+		t.Errorf("%d ports leaked", alloc.InUse())
+	}
+}

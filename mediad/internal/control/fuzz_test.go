@@ -1,0 +1,75 @@
+package control
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sipmedia/ngproto"
+)
+
+// FuzzSignalling drives offer, answer, query and delete with arbitrary SDP
+// bodies and flag combinations: every reply must be a well-formed result,
+// nothing may panic, and no port may stay bound once the call is gone.
+func FuzzSignalling(f *testing.F) {
+	seeds, _ := filepath.Glob("../sdp/testdata/*.sdp")
+	for i, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b), string(b), uint16(i*37))
+	}
+	f.Add(testSDP, "v=0\r\nc=IN IP6 ::\r\nm=audio 0 RTP/AVP 0\r\nm=video 4 RTP/AVP 96\r\n", uint16(0xffff))
+	reg, alloc := newTestRegistry(f, 44400, 44999)
+	h := NewHandler(reg, nil, nil)
+	flagSets := [][]any{
+		{"trust-address"}, {"loop-protect", "original-sendrecv"}, {"no-rtcp-attribute"},
+		{"full-rtcp-attribute", "generate-mid"}, {"SIP-source-address", "asymmetric", "strict-source"},
+		{"WebRTC"}, {"to-tag"}, {"fast"},
+	}
+	f.Fuzz(func(t *testing.T, offerSDP, answerSDP string, sel uint16) {
+		off := ngproto.Dict{"command": "offer", "call-id": "fz", "from-tag": "a", "sdp": offerSDP,
+			"flags": flagSets[int(sel)%len(flagSets)], "received-from": []any{"IP4", "192.0.2.1"}}
+		if sel&0x100 != 0 {
+			off["rtcp-mux"] = []any{[]string{"offer", "require", "demux", "accept", "reject"}[int(sel>>9)%5]}
+		}
+		if sel&0x4000 != 0 {
+			off["address family"] = "IP6"
+		}
+		if sel&0x8000 != 0 {
+			off["ICE"] = "force"
+			off["replace"] = []any{"origin", "SDP-version", "username", "session-name"}
+		}
+		if sel&0x2000 != 0 {
+			off["codec"] = ngproto.Dict{"strip": []any{"PCMA", "all"}, "except": []any{"opus"}}
+		}
+		for _, req := range []ngproto.Dict{
+			off,
+			{"command": "answer", "call-id": "fz", "from-tag": "a", "to-tag": "b", "sdp": answerSDP, "via-branch": "x"},
+			{"command": "offer", "call-id": "fz", "from-tag": "b", "to-tag": "a", "sdp": answerSDP},
+			{"command": "answer", "call-id": "fz", "from-tag": "a", "to-tag": "c", "sdp": offerSDP},
+			{"command": "query", "call-id": "fz", "from-tag": "a"},
+			{"command": "delete", "call-id": "fz", "from-tag": "a", "to-tag": "c", "flags": []any{"to-tag"}},
+			{"command": "delete", "call-id": "fz"},
+		} {
+			r := serve(h, req)
+			switch r.Str("result") {
+			case "ok":
+				if s := r.Str("sdp"); s != "" && !strings.HasPrefix(s, "v=") && s != req.Str("sdp") {
+					t.Fatalf("%s: reply SDP does not start with v=: %q", req.Str("command"), s)
+				}
+			case "error":
+				if r.Str("error-reason") == "" {
+					t.Fatalf("%s: error without reason", req.Str("command"))
+				}
+			default:
+				t.Fatalf("%s: reply %v", req.Str("command"), r)
+			}
+		}
+		if reg.Len() != 0 || alloc.InUse() != 0 {
+			t.Fatalf("after delete: %d calls, %d ports", reg.Len(), alloc.InUse())
+		}
+	})
+}
