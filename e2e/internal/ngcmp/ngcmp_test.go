@@ -8,7 +8,7 @@ import (
 
 func TestSDPNormalisesDaemonValues(t *testing.T) {
 	n := NewNormalizer(30000, 30999)
-	n.NoteRequestSDP("v=0\r\no=- 1545997027 1 IN IP4 127.0.0.2\r\n")
+	n.NoteRequestSDP("v=0\r\no=- 1545997027 1 IN IP4 127.0.0.2\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:copiedkey\r\na=ice-ufrag:theirs\r\n")
 	in := strings.Join([]string{
 		"v=0",
 		"o=- 1545997027 1 IN IP4 127.0.0.2",
@@ -27,6 +27,8 @@ func TestSDPNormalisesDaemonValues(t *testing.T) {
 		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:Z3J1bnR5c2VjcmV0a2V5aXNncmVhdGJveTEy|2^31",
 		"m=video 2000 RTP/AVP 96",
 		"m=audio 30002 RTP/AVP 0",
+		"a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:copiedkey",
+		"a=ice-ufrag:theirs",
 		"",
 	}, "\r\n")
 	got := n.SDP(in)
@@ -48,6 +50,8 @@ func TestSDPNormalisesDaemonValues(t *testing.T) {
 		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:KEY1(len 36)|2^31",
 		"m=video 2000 RTP/AVP 96",
 		"m=audio PORT2 RTP/AVP 0",
+		"a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:copiedkey",
+		"a=ice-ufrag:theirs",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

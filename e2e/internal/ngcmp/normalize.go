@@ -40,7 +40,10 @@ type Normalizer struct {
 	PortMin, PortMax int // the daemon's media port range (-m/-M)
 
 	ports, cports, ufrag, pwd, found, fpr, tlsid, key, looper, sessid symbols
-	inputIDs                                                          map[string]bool
+	// input holds o= session ids, ICE credentials, fingerprints, tls-ids and
+	// SDES keys found in the SDPs the test sent: a daemon that copies one
+	// must copy it literally, only values it made up become symbols.
+	input map[string]bool
 }
 
 // NewNormalizer returns a normalizer for a daemon using ports [min, max].
@@ -60,18 +63,41 @@ func NewNormalizer(min, max int) *Normalizer {
 	}
 }
 
-// NoteRequestSDP records the o= session id of an SDP the test sent, so
-// that copied ids stay literal and only ids the daemon made up become
+// NoteRequestSDP records the freely chosen values of an SDP the test sent
+// (o= session id, ICE ufrag/pwd, fingerprint, tls-id, SDES keys), so that
+// values a daemon copies stay literal and only values it made up become
 // symbols.
 func (n *Normalizer) NoteRequestSDP(sdp string) {
-	if n.inputIDs == nil {
-		n.inputIDs = map[string]bool{}
+	if n.input == nil {
+		n.input = map[string]bool{}
 	}
 	for _, l := range strings.Split(sdp, "\n") {
-		if f := strings.Fields(strings.TrimSuffix(l, "\r")); len(f) >= 2 && strings.HasPrefix(f[0], "o=") {
-			n.inputIDs[f[1]] = true
+		l = strings.TrimSuffix(l, "\r")
+		f := strings.Fields(l)
+		switch {
+		case len(f) >= 2 && strings.HasPrefix(f[0], "o="):
+			n.input[f[1]] = true
+		case len(f) >= 3 && strings.HasPrefix(f[0], "a=crypto:") && strings.HasPrefix(f[2], "inline:"):
+			k, _, _ := strings.Cut(strings.TrimPrefix(f[2], "inline:"), "|")
+			n.input[k] = true
+		case len(f) == 2 && strings.HasPrefix(f[0], "a=fingerprint:"):
+			n.input[f[1]] = true
+		default:
+			for _, p := range []string{"a=ice-ufrag:", "a=ice-pwd:", "a=tls-id:"} {
+				if strings.HasPrefix(l, p) {
+					n.input[l[len(p):]] = true
+				}
+			}
 		}
 	}
+}
+
+// sym returns v itself when the test sent it, else its symbol.
+func (n *Normalizer) sym(s *symbols, v string) string {
+	if n.input[v] {
+		return v
+	}
+	return s.get(v)
 }
 
 // port maps a daemon-chosen port to PORTn, or to PORTn+1 when it is one
@@ -144,22 +170,22 @@ func (n *Normalizer) sdpLine(l string) string {
 	switch {
 	case strings.HasPrefix(l, "o="):
 		f := strings.Fields(l)
-		if len(f) >= 3 && !n.inputIDs[f[1]] {
-			f[1] = n.sessid.get(f[1])
+		if len(f) >= 3 {
+			f[1] = n.sym(&n.sessid, f[1])
 		}
 		return strings.Join(f, " ")
 	case strings.HasPrefix(l, "a=ice-ufrag:"):
-		return "a=ice-ufrag:" + n.ufrag.get(l[len("a=ice-ufrag:"):])
+		return "a=ice-ufrag:" + n.sym(&n.ufrag, l[len("a=ice-ufrag:"):])
 	case strings.HasPrefix(l, "a=ice-pwd:"):
-		return "a=ice-pwd:" + n.pwd.get(l[len("a=ice-pwd:"):])
+		return "a=ice-pwd:" + n.sym(&n.pwd, l[len("a=ice-pwd:"):])
 	case strings.HasPrefix(l, "a=tls-id:"):
-		return "a=tls-id:" + n.tlsid.get(l[len("a=tls-id:"):])
+		return "a=tls-id:" + n.sym(&n.tlsid, l[len("a=tls-id:"):])
 	case strings.HasPrefix(l, "a=rtpengine:"):
 		return "a=rtpengine:" + n.looper.get(l[len("a=rtpengine:"):])
 	case strings.HasPrefix(l, "a=fingerprint:"):
 		f := strings.Fields(l)
 		if len(f) == 2 {
-			return f[0] + " " + n.fpr.get(f[1])
+			return f[0] + " " + n.sym(&n.fpr, f[1])
 		}
 	case strings.HasPrefix(l, "a=crypto:"):
 		// a=crypto:<tag> <suite> inline:<key>[|lifetime][|mki] [params]
@@ -170,7 +196,11 @@ func (n *Normalizer) sdpLine(l string) string {
 			if i := strings.IndexByte(k, '|'); i >= 0 {
 				k, rest = k[:i], k[i:]
 			}
-			f[2] = "inline:" + n.key.get(k) + fmt.Sprintf("(len %d)", len(k)) + rest
+			if n.input[k] {
+				f[2] = "inline:" + k + rest
+			} else {
+				f[2] = "inline:" + n.key.get(k) + fmt.Sprintf("(len %d)", len(k)) + rest
+			}
 			return strings.Join(f, " ")
 		}
 	case strings.HasPrefix(l, "a=candidate:"):
