@@ -41,6 +41,11 @@ func TestCrashHelper(t *testing.T) {
 const crashTable = 5
 
 func TestCrashRecovery(t *testing.T) {
+	t.Run("open", func(t *testing.T) { testCrashRecovery(t, false) })
+	t.Run("purge", func(t *testing.T) { testCrashRecovery(t, true) })
+}
+
+func testCrashRecovery(t *testing.T, purge bool) {
 	topo := newTopo(t)
 	relay := newStandIn(t, topo, localA, localB, 0)
 	a := listen(t, topo.A, peerA)
@@ -91,7 +96,19 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("relay read %d packets while the orphan table forwards", n)
 	}
 
-	// A new instance replaces the table and clears the residue.
+	// A new instance replaces the table and clears the residue (or, with
+	// the kernel path disabled, Purge removes it).
+	if purge {
+		if err := Purge(context.Background(), Config{Table: crashTable, NetNS: int(topo.R)}); err != nil {
+			t.Fatalf("Purge: %v", err)
+		}
+		if tableExists(t, topo, crashTable) {
+			t.Fatal("table still present after Purge")
+		}
+		if fl := tagFlows(t, topo, crashTable); len(fl) != 0 {
+			t.Fatalf("Purge left %d conntrack entries", len(fl))
+		}
+	}
 	o := openR(t, topo, crashTable, 0)
 	if fl := tagFlows(t, topo, crashTable); len(fl) != 0 {
 		t.Fatalf("Open left %d stale conntrack entries", len(fl))

@@ -169,6 +169,9 @@ func TestInstanceLock(t *testing.T) {
 		}
 		t.Fatalf("second Open of a live table: %v, want ErrBusy", err)
 	}
+	if err := Purge(context.Background(), cfg); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Purge of a live table: %v, want ErrBusy", err)
+	}
 	if err := o.Close(); err != nil {
 		t.Fatal(err)
 	}
