@@ -9,7 +9,8 @@
 //	off, err := kmod.Open(ctx, kmod.Config{Table: 0, PortMin: 30000, PortMax: 40000, Log: log})
 //	// errors.Is(err, kmod.ErrPermission / ErrUnsupported / ErrBusy): log one line, stay in userspace
 //	err = off.Add(kmod.Flow{LocalA: la, PeerA: a, LocalB: lb, PeerB: b}) // both peers latched
-//	stats, err := off.AllCounters()                                       // per flow, per direction
+//	st, err := off.Counters(flow)                                         // one flow: one round trip
+//	all, err := off.AllCounters()                                         // every flow: one dump
 //	err = off.Remove(flow)                                                // back to the bound sockets
 //	off.Close()                                                           // table and entries gone
 //
@@ -54,6 +55,7 @@
 // in the namespace. After kill -9 the orphaned table keeps forwarding until
 // the next Open or until someone deletes it: google/nftables v0.3.0 cannot
 // set the table owner flag that would let the kernel drop it with the process.
+// A daemon starting with the kernel path disabled calls Purge instead.
 //
 // A filter chain with policy drop on the forward hook in another table
 // (Docker, firewalld) still drops forwarded media: accept it there.
