@@ -7,6 +7,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -129,6 +130,11 @@ func (h *Handler) offerAnswer(req *ngproto.Request, from netip.AddrPort, answer 
 		out, err = h.reg.Offer(p)
 	}
 	if err != nil {
+		if errors.Is(err, call.ErrSessionLimit) && req.SupportsLoadLimit() {
+			// Kamailio says it understands "load limit": rtpengine answers
+			// with that result instead of an error.
+			return ngproto.LoadLimitReply(reason(err))
+		}
 		return ngproto.ErrorReply(reason(err))
 	}
 	r := ngproto.OK()

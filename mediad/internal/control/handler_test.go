@@ -9,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"sipmedia/mediad/internal/call"
 	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
+	"sipmedia/mediad/internal/ports"
 	"sipmedia/ngproto"
 )
 
@@ -150,4 +152,31 @@ func keysDiff(path string, want, got any) string {
 		}
 	}
 	return ""
+}
+
+func TestSessionLimitReplies(t *testing.T) {
+	alloc, err := ports.New(44100, 44199, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := call.NewRegistry(call.Config{
+		Interfaces:  []call.Interface{{Name: "default", Address: netip.MustParseAddr("127.0.0.1")}},
+		MaxSessions: 1,
+	}, alloc, nil)
+	t.Cleanup(reg.Close)
+	h := NewHandler(reg, nil, nil)
+	if r := serve(h, ngproto.Dict{"command": "offer", "call-id": "m1", "from-tag": "a", "sdp": testSDP}); r.Str("result") != "ok" {
+		t.Fatal(r)
+	}
+	r := serve(h, ngproto.Dict{"command": "offer", "call-id": "m2", "from-tag": "a", "sdp": testSDP})
+	if r.Str("result") != "error" || r.Str("error-reason") != "Parallel session limit reached" {
+		t.Errorf("limit: %v", r)
+	}
+	r = serve(h, ngproto.Dict{"command": "offer", "call-id": "m3", "from-tag": "a", "sdp": testSDP, "supports": []any{"load limit"}})
+	if r.Str("result") != "load limit" || r.Str("message") != "Parallel session limit reached" {
+		t.Errorf("load limit: %v", r)
+	}
+	if r := serve(h, ngproto.Dict{"command": "offer", "call-id": "m1", "from-tag": "a", "sdp": testSDP}); r.Str("result") != "ok" {
+		t.Errorf("existing call refused: %v", r)
+	}
 }
