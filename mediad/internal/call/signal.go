@@ -80,7 +80,9 @@ func (r *Registry) Answer(p *Params) (string, error) {
 	now := time.Now()
 	offerer := c.byTag(p.FromTag)
 	if offerer == nil {
-		return "", ErrDialogue
+		// rtpengine 10.5 accepts an answer naming a party it has not seen
+		// (tags swapped by a proxy, a lost offer): the party is created.
+		offerer = c.newMonologue(p.FromTag, now)
 	}
 	answerer := c.byTag(p.ToTag)
 	if answerer == nil {
@@ -168,7 +170,14 @@ func (r *Registry) offerLocked(c *Call, p *Params, in *sdp.Session, now time.Tim
 	}
 	c.deleteAt = time.Time{}
 	from.deleteAt, to.deleteAt = time.Time{}, time.Time{}
-	return r.signalLocked(c, p, in, from, to, false, now)
+	out, err := r.signalLocked(c, p, in, from, to, false, now)
+	if err == nil && p.flag("reject-ice") {
+		// reject-ICE: the answer to this offerer carries no ICE.
+		for _, md := range from.Medias {
+			md.ICE = false
+		}
+	}
+	return out, err
 }
 
 // signalLocked applies src's SDP to the model and builds the SDP for dst.
