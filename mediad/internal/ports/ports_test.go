@@ -10,12 +10,12 @@ import (
 )
 
 var (
-	lo4 = netip.MustParseAddr("127.0.0.1")
+	lo4 = netip.MustParseAddr("127.0.0.77") // a loopback address other tests do not use
 	lo6 = netip.MustParseAddr("::1")
 )
 
 // freeRange finds n consecutive ports (starting even) that are free on
-// 127.0.0.1 and ::1 right now, in a region away from the default media range.
+// lo4 and lo6 right now, in a region away from the default media range.
 func freeRange(t *testing.T, n int) int {
 	t.Helper()
 	for try := 0; try < 200; try++ {
@@ -154,7 +154,7 @@ func TestForeignSocketIsSkipped(t *testing.T) {
 	if p.RTP != base+2 {
 		t.Fatalf("allocated %d, want %d (the pair not held by the foreign socket)", p.RTP, base+2)
 	}
-	// Nothing of the failed attempt stayed bound: base on 127.0.0.1 is free.
+	// Nothing of the failed attempt stayed bound: base on lo4 is free.
 	c, err := listen(lo4, base)
 	if err != nil {
 		t.Fatalf("partial bind leaked: %v", err)
