@@ -1,8 +1,10 @@
 // Command benchkernel compares userspace relaying with the kernel fast path
 // in the A - R - B namespace topology: N calls, each 50 pps in each
 // direction, a relay process in R (a stand-in with one goroutine per socket
-// in "user" mode; bound but idle sockets plus kmod flows in "kernel" mode),
-// and one batched sender/receiver socket in A and in B.
+// in "user" mode; bound but idle sockets plus kmod flows in "kernel" mode;
+// idle in "direct" mode, where A and B address each other and R only
+// routes: the baseline without relay or NAT), and one batched
+// sender/receiver socket in A and in B.
 //
 // Run as root: go run ./kmod/cmd/benchkernel -calls 100,1000 -duration 5s
 package main
@@ -28,7 +30,7 @@ type options struct {
 func main() {
 	role := flag.String("role", "", "internal: \"relay\" runs the R side")
 	callsFlag := flag.String("calls", "100,1000", "comma-separated call counts")
-	modesFlag := flag.String("modes", "user,kernel", "comma-separated modes: user, kernel")
+	modesFlag := flag.String("modes", "direct,user,kernel", "comma-separated modes: direct (plain routing, baseline), user, kernel")
 	pps := flag.Int("pps", 50, "packets per second per call and direction")
 	duration := flag.Duration("duration", 5*time.Second, "traffic time per run")
 	payload := flag.Int("payload", 172, "UDP payload bytes (G.711 20 ms RTP = 172)")
@@ -59,7 +61,7 @@ func main() {
 		opt.calls = append(opt.calls, v)
 	}
 	for _, m := range strings.Split(*modesFlag, ",") {
-		if m != "user" && m != "kernel" {
+		if m != "user" && m != "kernel" && m != "direct" {
 			fmt.Fprintf(os.Stderr, "bad mode %q\n", m)
 			os.Exit(2)
 		}

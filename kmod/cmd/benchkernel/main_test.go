@@ -26,7 +26,7 @@ func TestSmallRun(t *testing.T) {
 	}
 	opt := options{pps: 50, duration: 600 * time.Millisecond, payload: 172}
 	log := slog.New(slog.DiscardHandler)
-	for _, mode := range []string{"user", "kernel"} {
+	for _, mode := range []string{"direct", "user", "kernel"} {
 		res, err := runOne(opt, mode, 20, log)
 		if err != nil {
 			t.Fatalf("%s: %v", mode, err)
@@ -35,6 +35,10 @@ func TestSmallRun(t *testing.T) {
 			t.Fatalf("%s: sent %d misrouted %d", mode, res.sent, res.misrouted)
 		}
 		switch mode {
+		case "direct":
+			if res.relayReads != 0 || res.delivered == 0 {
+				t.Errorf("direct: relay reads %d, delivered %d", res.relayReads, res.delivered)
+			}
 		case "user":
 			if res.relayReads == 0 || res.kernPkt != 0 {
 				t.Errorf("user: relay reads %d, kernel packets %d", res.relayReads, res.kernPkt)

@@ -115,8 +115,19 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 	var recvA, recvB, mis atomic.Uint64
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go receive(&wg, b, nettopo.AddrRB, 0, calls, &recvB, &mis)
-	go receive(&wg, a, nettopo.AddrRA, 1, calls, &recvA, &mis)
+	// Where call i's packets go and come from, per side.
+	viaR := func(r netip.Addr) func(int) netip.AddrPort {
+		return func(i int) netip.AddrPort { return netip.AddrPortFrom(r, callPort(i)) }
+	}
+	fixed := func(ap netip.AddrPort) func(int) netip.AddrPort { return func(int) netip.AddrPort { return ap } }
+	toFromRA, toFromRB := viaR(nettopo.AddrRA), viaR(nettopo.AddrRB)
+	if mode == "direct" {
+		// Baseline: plain routing through R, no relay and no NAT.
+		toFromRA = fixed(netip.AddrPortFrom(nettopo.AddrB, peerPort))
+		toFromRB = fixed(netip.AddrPortFrom(nettopo.AddrA, peerPort))
+	}
+	go receive(&wg, b, toFromRB, 0, calls, &recvB, &mis)
+	go receive(&wg, a, toFromRA, 1, calls, &recvA, &mis)
 
 	cpu0, err := readCPU()
 	if err != nil {
@@ -132,8 +143,8 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 	var sentA, sentB uint64
 	var swg sync.WaitGroup
 	swg.Add(2)
-	go func() { defer swg.Done(); sentA = sendLoop(a, nettopo.AddrRA, 0, calls, opt, t0) }()
-	go func() { defer swg.Done(); sentB = sendLoop(b, nettopo.AddrRB, 1, calls, opt, t0) }()
+	go func() { defer swg.Done(); sentA = sendLoop(a, toFromRA, 0, calls, opt, t0) }()
+	go func() { defer swg.Done(); sentB = sendLoop(b, toFromRB, 1, calls, opt, t0) }()
 	swg.Wait()
 	res.dur = time.Since(t0).Seconds()
 	cpu1, err := readCPU()
@@ -194,13 +205,13 @@ func bigSocket(ns netns.NsHandle, ap netip.AddrPort) (*net.UDPConn, error) {
 
 // sendLoop sends, for opt.duration, one packet per call every 1/pps
 // seconds, the calls spread over 1 ms slots, batched with sendmmsg.
-func sendLoop(c *net.UDPConn, dstAddr netip.Addr, dir byte, calls int, opt options, start time.Time) uint64 {
+func sendLoop(c *net.UDPConn, dst func(int) netip.AddrPort, dir byte, calls int, opt options, start time.Time) uint64 {
 	pc := ipv4.NewPacketConn(c)
 	slots := max(1, 1000/opt.pps)
 	period := time.Second / time.Duration(opt.pps) / time.Duration(slots)
 	addrs := make([]*net.UDPAddr, calls)
 	for i := range calls {
-		addrs[i] = net.UDPAddrFromAddrPort(netip.AddrPortFrom(dstAddr, callPort(i)))
+		addrs[i] = net.UDPAddrFromAddrPort(dst(i))
 	}
 	const batch = 64
 	msgs := make([]ipv4.Message, batch)
@@ -252,8 +263,8 @@ func sendLoop(c *net.UDPConn, dstAddr netip.Addr, dir byte, calls int, opt optio
 	return sent
 }
 
-// receive counts packets of direction dir arriving from R's matching port.
-func receive(wg *sync.WaitGroup, c *net.UDPConn, from netip.Addr, dir byte, calls int, got, mis *atomic.Uint64) {
+// receive counts packets of direction dir arriving from call i's source.
+func receive(wg *sync.WaitGroup, c *net.UDPConn, from func(int) netip.AddrPort, dir byte, calls int, got, mis *atomic.Uint64) {
 	defer wg.Done()
 	pc := ipv4.NewPacketConn(c)
 	msgs := make([]ipv4.Message, 64)
@@ -274,7 +285,7 @@ func receive(wg *sync.WaitGroup, c *net.UDPConn, from netip.Addr, dir byte, call
 			}
 			idx := int(binary.BigEndian.Uint32(buf))
 			src := ua.AddrPort()
-			if idx >= calls || src.Addr().Unmap() != from || src.Port() != callPort(idx) {
+			if idx >= calls || netip.AddrPortFrom(src.Addr().Unmap(), src.Port()) != from(idx) {
 				mis.Add(1)
 				continue
 			}
