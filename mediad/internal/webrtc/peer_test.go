@@ -85,10 +85,11 @@ func attrsOf(t *testing.T, raw string) (session, media []webrtc.Attr) {
 }
 
 // mediadSDP writes the SDP mediad would send for one audio stream.
-func mediadSDP(port uint16, l webrtc.Local) string {
+func mediadSDP(addr netip.AddrPort, l webrtc.Local) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n")
-	fmt.Fprintf(&b, "m=audio %d UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 127.0.0.1\r\na=mid:0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n", port)
+	port := addr.Port()
+	fmt.Fprintf(&b, "v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n", addr.Addr())
+	fmt.Fprintf(&b, "m=audio %d UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 %s\r\na=mid:0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n", port, addr.Addr())
 	fmt.Fprintf(&b, "a=rtcp:%d\r\na=rtcp-mux\r\n", port)
 	for _, a := range l.SecurityAttrs() {
 		b.WriteString(a.String() + "\r\n")
@@ -231,7 +232,7 @@ func TestPionOffersMediadClient(t *testing.T) {
 	if err := b.ep.StartDTLS(webrtc.DTLSParams{Cert: cert, Role: role, Remote: *remote.Fingerprint}); err != nil {
 		t.Fatal(err)
 	}
-	answer := mediadSDP(addrOf(b.sec).Port(), localFor(t, cert, creds, addrOf(b.sec), dtlssrtp.SetupFor(role), remote.Fingerprint.Hash))
+	answer := mediadSDP(addrOf(b.sec), localFor(t, cert, creds, addrOf(b.sec), dtlssrtp.SetupFor(role), remote.Fingerprint.Hash))
 	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatalf("pion rejected answer: %v\n%s", err, answer)
 	}
@@ -263,7 +264,7 @@ func TestMediadOffersPionAnswers(t *testing.T) {
 	b.ep.Start(ctx)
 	b.run()
 	defer b.close()
-	offer := mediadSDP(addrOf(b.sec).Port(), localFor(t, cert, creds, addrOf(b.sec), dtlssrtp.SetupActpass, dtlssrtp.DefaultHash))
+	offer := mediadSDP(addrOf(b.sec), localFor(t, cert, creds, addrOf(b.sec), dtlssrtp.SetupActpass, dtlssrtp.DefaultHash))
 
 	pc, track, got := newPionPeer(t)
 	defer pc.Close()

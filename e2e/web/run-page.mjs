@@ -1,0 +1,46 @@
+// Opens a test page in headless Debian Chromium and prints the page's
+// result as JSON on stdout. Usage: node run-page.mjs <url> [timeout-ms]
+// The page signals completion by setting window.__result.
+import { chromium } from 'playwright-core';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// Debian's /usr/bin/chromium is a shell wrapper that loses Playwright's
+// --remote-debugging-pipe descriptors; the binary behind it works.
+function chromiumPath() {
+  if (process.env.CHROMIUM) return process.env.CHROMIUM;
+  for (const p of ['/usr/lib/chromium/chromium', '/usr/bin/chromium']) {
+    if (existsSync(p)) return p;
+  }
+  return '/usr/bin/chromium';
+}
+
+const url = process.argv[2];
+const timeout = Number(process.argv[3] || 20000);
+const userDataDir = mkdtempSync(join(tmpdir(), 'mediad-chromium-'));
+const ctx = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: chromiumPath(),
+  headless: true,
+  timeout: 90000,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  ],
+});
+let code = 0;
+try {
+  const page = await ctx.newPage();
+  page.on('console', (m) => process.stderr.write(`console: ${m.text()}\n`));
+  await page.goto(url);
+  const res = await page.waitForFunction(() => window.__result, null, { timeout });
+  process.stdout.write(JSON.stringify(await res.jsonValue()) + '\n');
+} catch (e) {
+  process.stderr.write(`run-page: ${e}\n`);
+  code = 1;
+} finally {
+  await ctx.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+process.exit(code);
