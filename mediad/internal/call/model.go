@@ -281,3 +281,22 @@ func (c *Call) newMonologue(tag string, now time.Time) *Monologue {
 	c.monologues = append(c.monologues, m)
 	return m
 }
+
+// dropSince forgets the parties created after the first n (a request that
+// failed); they hold no sockets.
+func (c *Call) dropSince(n int) {
+	if n >= len(c.monologues) {
+		return
+	}
+	gone := c.monologues[n:]
+	c.monologues = c.monologues[:n]
+	for _, x := range c.monologues {
+		for _, m := range gone {
+			x.subscriptions = without(x.subscriptions, m)
+			x.subscribers = without(x.subscribers, m)
+			if x.peer == m {
+				x.peer = nil
+			}
+		}
+	}
+}

@@ -420,3 +420,17 @@ func TestOddTags(t *testing.T) {
 		t.Errorf("%d ports leaked", alloc.InUse())
 	}
 }
+
+// TestFailedForkLeavesNoParty: a fork offer that runs out of ports leaves
+// the call as it was.
+func TestFailedForkLeavesNoParty(t *testing.T) {
+	r, alloc := newReg(t, Config{}, testPortBase+1200, testPortBase+1207)
+	mustOffer(t, r, &Params{CallID: "f", FromTag: "a", ViaBranch: "b1", SDP: offerSDP})
+	if _, err := r.Offer(&Params{CallID: "f", FromTag: "a", ViaBranch: "b2", SDP: offerSDP}); !errors.Is(err, ErrNoPorts) {
+		t.Fatalf("err %v", err)
+	}
+	st, _ := r.Query("f", "", "")
+	if len(st.Tags) != 2 || alloc.InUse() != 8 {
+		t.Errorf("after failed fork: %d parties, %d ports", len(st.Tags), alloc.InUse())
+	}
+}

@@ -78,6 +78,7 @@ func (r *Registry) Answer(p *Params) (string, error) {
 	}
 	defer c.mu.Unlock()
 	now := time.Now()
+	n0 := len(c.monologues)
 	offerer := c.byTag(p.FromTag)
 	if offerer == nil {
 		// rtpengine 10.5 accepts an answer naming a party it has not seen
@@ -112,6 +113,7 @@ func (r *Registry) Answer(p *Params) (string, error) {
 	linkAnswer(c, offerer, answerer)
 	out, err := r.signalLocked(c, p, in, answerer, offerer, true, now)
 	if err != nil {
+		c.dropSince(n0)
 		r.log.Warn("answer failed", "call-id", p.CallID, "from-tag", p.FromTag, "to-tag", p.ToTag, "err", err)
 		return "", err
 	}
@@ -137,6 +139,7 @@ func parseInput(text string) (*sdp.Session, error) {
 }
 
 func (r *Registry) offerLocked(c *Call, p *Params, in *sdp.Session, now time.Time) (string, error) {
+	n0 := len(c.monologues)
 	from := c.byTag(p.FromTag)
 	if from == nil {
 		from = c.newMonologue(p.FromTag, now)
@@ -171,6 +174,9 @@ func (r *Registry) offerLocked(c *Call, p *Params, in *sdp.Session, now time.Tim
 	c.deleteAt = time.Time{}
 	from.deleteAt, to.deleteAt = time.Time{}, time.Time{}
 	out, err := r.signalLocked(c, p, in, from, to, false, now)
+	if err != nil {
+		c.dropSince(n0)
+	}
 	if err == nil && p.flag("reject-ice") {
 		// reject-ICE: the answer to this offerer carries no ICE.
 		for _, md := range from.Medias {
