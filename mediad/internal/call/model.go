@@ -170,6 +170,15 @@ type Forwarding struct {
 	Send bool
 }
 
+// Received accounts one packet of n bytes received at now. The relay calls
+// it for every packet (or batch): the media timeout counts from the last
+// one, so a wired relay must feed it.
+func (s *Stream) Received(n int, now time.Time) {
+	s.Packets.Add(1)
+	s.Bytes.Add(uint64(n))
+	s.LastPacket.Store(now.UnixNano())
+}
+
 // Forwarding returns the current forwarding snapshot (nil before signalling
 // completed).
 func (s *Stream) Forwarding() *Forwarding { return s.fwd.Load() }

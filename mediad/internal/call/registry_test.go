@@ -220,7 +220,10 @@ func TestDeleteDelayAndTimers(t *testing.T) {
 	c := r.lookup("m")
 	s := c.monologues[0].Medias[0].Streams[0]
 	c.mu.Unlock()
-	s.LastPacket.Store(time.Now().Add(50 * time.Second).UnixNano())
+	s.Received(172, time.Now().Add(50*time.Second))
+	if st, _ := r.Query("m", "", ""); st.RTP.Packets != 1 || st.RTP.Bytes != 172 {
+		t.Errorf("totals %+v", st.RTP)
+	}
 	r.sweep(time.Now().Add(100 * time.Second))
 	if r.Len() != 1 {
 		t.Fatal("timed out despite recent packets")
