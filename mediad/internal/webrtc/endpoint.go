@@ -44,6 +44,15 @@ type DTLSParams struct {
 	Role     dtlssrtp.Role
 	Remote   dtlssrtp.Fingerprint
 	Profiles []srtp.ProtectionProfile // nil: dtlssrtp.DefaultProfiles
+	// PeerTLSID is the party's a=tls-id; a change means a new association.
+	PeerTLSID string
+}
+
+// same reports whether q describes the association p already runs: a
+// re-INVITE must not restart DTLS (rtpengine issue #2156).
+func (p DTLSParams) same(q DTLSParams) bool {
+	return p.Cert == q.Cert && p.Role == q.Role && p.PeerTLSID == q.PeerTLSID &&
+		p.Remote.String() == q.Remote.String()
 }
 
 // Endpoint is the media-side termination of one component. It implements
@@ -66,6 +75,8 @@ type Endpoint struct {
 
 	mu          sync.Mutex
 	pendingDTLS *DTLSParams // client waiting for an ICE pair
+	curDTLS     *DTLSParams // association running (or pending)
+	curSDES     [2]sdes.Crypto
 	closed      bool
 }
 
@@ -146,6 +157,12 @@ func (e *Endpoint) Peer() (netip.AddrPort, bool) {
 // SetSDES installs SDES keys: local is our a=crypto line (we encrypt with
 // it), remote the peer's.
 func (e *Endpoint) SetSDES(local, remote sdes.Crypto) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.Secure() && sameCrypto(e.curSDES[0], local) && sameCrypto(e.curSDES[1], remote) {
+		return nil // unchanged keys: keep ROC and replay state
+	}
+	e.curSDES = [2]sdes.Crypto{local, remote}
 	profile, keys, err := sdes.SessionKeys(local, remote)
 	if err != nil {
 		return fmt.Errorf("webrtc SDES: %w", err)
@@ -153,6 +170,10 @@ func (e *Endpoint) SetSDES(local, remote sdes.Crypto) error {
 	var o CryptoOptions
 	o.UnencryptedSRTP, o.UnencryptedSRTCP = remote.Unencrypted()
 	return e.SetKeys(profile, keys, o)
+}
+
+func sameCrypto(a, b sdes.Crypto) bool {
+	return a.Tag == b.Tag && a.Suite == b.Suite && string(a.Key) == string(b.Key)
 }
 
 // SetKeys installs SRTP keys directly.
@@ -177,11 +198,27 @@ func (e *Endpoint) StartDTLS(p DTLSParams) error {
 	if e.ctx == nil || e.closed {
 		return errors.New("webrtc: endpoint not started")
 	}
+	if e.curDTLS != nil && e.curDTLS.same(p) {
+		if s := e.dtls.Load(); s == nil || !failed(s) {
+			return nil
+		}
+	}
+	e.curDTLS = &p
 	if p.Role == dtlssrtp.RoleClient && e.agent != nil && !e.agent.Nominated() {
 		e.pendingDTLS = &p
 		return nil
 	}
 	return e.startDTLSLocked(p)
+}
+
+func failed(s *dtlssrtp.Session) bool {
+	select {
+	case <-s.Done():
+		_, err := s.Result()
+		return err != nil
+	default:
+		return false
+	}
 }
 
 func (e *Endpoint) onSelected(netip.AddrPort) {

@@ -224,15 +224,27 @@ func TestPionOffersMediadClient(t *testing.T) {
 	b.ep.Start(ctx)
 	b.run()
 	defer b.close()
-	b.ep.ICE().SetRemote(remote.ICE, remote.Candidates)
-	role := dtlssrtp.AnswerRole(remote.Setup, false)
-	if role != dtlssrtp.RoleClient {
-		t.Fatalf("answer role %v, want client", role)
-	}
-	if err := b.ep.StartDTLS(webrtc.DTLSParams{Cert: cert, Role: role, Remote: *remote.Fingerprint}); err != nil {
+	sec, err := webrtc.NewSecurity(cert)
+	if err != nil {
 		t.Fatal(err)
 	}
-	answer := mediadSDP(addrOf(b.sec), localFor(t, cert, creds, addrOf(b.sec), dtlssrtp.SetupFor(role), remote.Fingerprint.Hash))
+	local, err := sec.AnswerAttrs(webrtc.ProtoDTLSSAVPF, remote, webrtc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local.Setup != dtlssrtp.SetupActive {
+		t.Fatalf("answer setup %q, want active", local.Setup)
+	}
+	plan, ok, err := sec.Plan()
+	if err != nil || !ok || plan.DTLS == nil || plan.DTLS.Role != dtlssrtp.RoleClient || plan.Controlling {
+		t.Fatalf("plan %+v %v %v", plan, ok, err)
+	}
+	if err := b.ep.Apply(plan); err != nil {
+		t.Fatal(err)
+	}
+	full := localFor(t, cert, creds, addrOf(b.sec), local.Setup, remote.Fingerprint.Hash)
+	full.Fingerprint = local.Fingerprint
+	answer := mediadSDP(addrOf(b.sec), full)
 	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatalf("pion rejected answer: %v\n%s", err, answer)
 	}
@@ -264,7 +276,17 @@ func TestMediadOffersPionAnswers(t *testing.T) {
 	b.ep.Start(ctx)
 	b.run()
 	defer b.close()
-	offer := mediadSDP(addrOf(b.sec), localFor(t, cert, creds, addrOf(b.sec), dtlssrtp.SetupActpass, dtlssrtp.DefaultHash))
+	sec, err := webrtc.NewSecurity(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := sec.OfferAttrs(webrtc.ProtoDTLSSAVPF, webrtc.Options{SDESOff: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := localFor(t, cert, creds, addrOf(b.sec), local.Setup, dtlssrtp.DefaultHash)
+	full.Fingerprint, full.TLSID = local.Fingerprint, ""
+	offer := mediadSDP(addrOf(b.sec), full)
 
 	pc, track, got := newPionPeer(t)
 	defer pc.Close()
@@ -282,14 +304,23 @@ func TestMediadOffersPionAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	role := dtlssrtp.OfferRole(remote.Setup)
-	if role != dtlssrtp.RoleServer {
-		t.Fatalf("pion answered setup %q; want mediad as server", remote.Setup)
+	sec.SetAnswer(remote)
+	plan, ok, err := sec.Plan()
+	if err != nil || !ok || plan.DTLS == nil || plan.DTLS.Role != dtlssrtp.RoleServer || !plan.Controlling {
+		t.Fatalf("pion answered setup %q; plan %+v %v %v", remote.Setup, plan, ok, err)
 	}
-	if err := b.ep.StartDTLS(webrtc.DTLSParams{Cert: cert, Role: role, Remote: *remote.Fingerprint}); err != nil {
+	if err := b.ep.Apply(plan); err != nil {
 		t.Fatal(err)
 	}
-	b.ep.ICE().SetRemote(remote.ICE, remote.Candidates)
+	exchangeMedia(ctx, t, b, track, got)
+	// A re-INVITE with the same answer must not restart DTLS (#2156).
+	done := b.ep.DTLSDone()
+	if err := b.ep.Apply(plan); err != nil {
+		t.Fatal(err)
+	}
+	if b.ep.DTLSDone() != done {
+		t.Fatal("re-applying the same negotiation restarted DTLS")
+	}
 	exchangeMedia(ctx, t, b, track, got)
 	if !b.ep.ICE().Controlling() || !b.ep.ICE().Nominated() {
 		t.Error("mediad should be the controlling agent and have nominated a pair")

@@ -1,0 +1,139 @@
+package webrtc_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"sipmedia/mediad/internal/webrtc"
+	"sipmedia/mediad/internal/webrtc/dtlssrtp"
+	"sipmedia/mediad/internal/webrtc/sdes"
+)
+
+func attrNames(attrs []webrtc.Attr) string {
+	var n []string
+	for _, a := range attrs {
+		n = append(n, a.Name)
+	}
+	return strings.Join(n, " ")
+}
+
+func newSecurity(t *testing.T) *webrtc.Security {
+	t.Helper()
+	cert, err := dtlssrtp.NewCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := webrtc.NewSecurity(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Chromium's offer attributes (trimmed to what matters).
+var chromeMedia = []webrtc.Attr{
+	{"candidate", "1467250027 1 udp 2122260223 127.0.0.1 46000 typ host generation 0 network-id 1"},
+	{"ice-ufrag", "aBcD"}, {"ice-pwd", "0123456789abcdefghijklmn"}, {"ice-options", "trickle"},
+	{"fingerprint", "sha-256 7B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64:1A:24:C2:43:F0:A1:58:D0:A1:2C:19:08"},
+	{"setup", "actpass"}, {"mid", "0"}, {"rtcp-mux", ""},
+}
+
+func TestOfferAttrsLikeRtpengine(t *testing.T) {
+	s := newSecurity(t)
+	// Phone to browser (transport-protocol=UDP/TLS/RTP/SAVPF): rtpengine
+	// 10.5 offers every SDES suite and DTLS actpass, without a=tls-id.
+	l, err := s.OfferAttrs(webrtc.ProtoDTLSSAVPF, webrtc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := attrNames(l.SecurityAttrs())
+	want := strings.Repeat("crypto ", 8) + "setup fingerprint"
+	if got != want {
+		t.Fatalf("offer attrs %q, want %q", got, want)
+	}
+	if l.Setup != dtlssrtp.SetupActpass || !strings.HasPrefix(l.Fingerprint.String(), "sha-256 ") {
+		t.Fatalf("setup %q fingerprint %q", l.Setup, l.Fingerprint)
+	}
+	// A re-offer keeps the keys.
+	l2, _ := s.OfferAttrs(webrtc.ProtoDTLSSAVPF, webrtc.Options{})
+	if !bytes.Equal(l2.Crypto[0].Key, l.Crypto[0].Key) {
+		t.Fatal("re-offer changed the SDES keys")
+	}
+	// WebRTC's SDES-off, and plain RTP: nothing or no crypto.
+	l, _ = newSecurity(t).OfferAttrs(webrtc.ProtoDTLSSAVPF, webrtc.Options{SDESOff: true})
+	if got := attrNames(l.SecurityAttrs()); got != "setup fingerprint" {
+		t.Fatalf("SDES=off offer %q", got)
+	}
+	l, _ = newSecurity(t).OfferAttrs(webrtc.ProtoRTPAVP, webrtc.Options{})
+	if len(l.SecurityAttrs()) != 0 {
+		t.Fatal("security attributes toward RTP/AVP")
+	}
+	l, _ = newSecurity(t).OfferAttrs(webrtc.ProtoRTPSAVP, webrtc.Options{DTLS: "off", SDES: sdes.Policy{Only: []string{"AES_CM_128_HMAC_SHA1_80"}}})
+	if got := attrNames(l.SecurityAttrs()); got != "crypto" {
+		t.Fatalf("DTLS=off SDES-only offer %q", got)
+	}
+}
+
+func TestAnswerAttrsToBrowser(t *testing.T) {
+	remote, err := webrtc.ParseRemote(nil, chromeMedia)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		opts  webrtc.Options
+		setup dtlssrtp.Setup
+	}{
+		{webrtc.Options{}, dtlssrtp.SetupActive},
+		{webrtc.Options{DTLS: "passive"}, dtlssrtp.SetupPassive},
+		{webrtc.Options{DTLSPassive: true}, dtlssrtp.SetupPassive},
+	} {
+		l, err := newSecurity(t).AnswerAttrs(webrtc.ProtoDTLSSAVPF, remote, tt.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := attrNames(l.SecurityAttrs()); got != "setup fingerprint" || l.Setup != tt.setup {
+			t.Fatalf("%+v: attrs %q setup %q", tt.opts, got, l.Setup)
+		}
+	}
+	// The hash follows the peer's; a peer's tls-id gets ours back.
+	sha1 := append([]webrtc.Attr{}, chromeMedia...)
+	sha1[4] = webrtc.Attr{Name: "fingerprint", Value: "sha-1 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33"}
+	sha1 = append(sha1, webrtc.Attr{Name: "tls-id", Value: "abc"})
+	remote, _ = webrtc.ParseRemote(nil, sha1)
+	l, _ := newSecurity(t).AnswerAttrs(webrtc.ProtoDTLSSAVPF, remote, webrtc.Options{})
+	if l.Fingerprint.Hash != "sha-1" || len(l.TLSID) != 32 {
+		t.Fatalf("hash %q tls-id %q", l.Fingerprint.Hash, l.TLSID)
+	}
+}
+
+func TestSDESOfferAnswerPlans(t *testing.T) {
+	// mediad offers SDES to a phone; the phone (another Security) answers.
+	us, phone := newSecurity(t), newSecurity(t)
+	offer, err := us.OfferAttrs(webrtc.ProtoRTPSAVP, webrtc.Options{DTLS: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	toAttrs := func(l webrtc.Local) []webrtc.Attr { return append(l.SecurityAttrs(), l.ICEAttrs()...) }
+	rOffer, _ := webrtc.ParseRemote(nil, toAttrs(offer))
+	answer, err := phone.AnswerAttrs(webrtc.ProtoRTPSAVP, rOffer, webrtc.Options{SDES: sdes.Policy{Exclude: []string{"AEAD_AES_256_GCM"}}})
+	if err != nil || len(answer.Crypto) != 1 || answer.Crypto[0].Suite != "AEAD_AES_128_GCM" {
+		t.Fatalf("answer %+v %v", answer.Crypto, err)
+	}
+	rAnswer, _ := webrtc.ParseRemote(nil, toAttrs(answer))
+	us.SetAnswer(rAnswer)
+	pu, ok, err := us.Plan()
+	if err != nil || !ok || pu.SDESLocal == nil || pu.DTLS != nil || !pu.Controlling {
+		t.Fatalf("our plan %+v %v %v", pu, ok, err)
+	}
+	pp, ok, err := phone.Plan()
+	if err != nil || !ok || pp.SDESLocal == nil {
+		t.Fatalf("phone plan %+v %v %v", pp, ok, err)
+	}
+	if !bytes.Equal(pu.SDESLocal.Key, pp.SDESRemote.Key) || !bytes.Equal(pu.SDESRemote.Key, pp.SDESLocal.Key) {
+		t.Fatal("the two sides' keys do not pair up")
+	}
+	if _, ok, _ := newSecurity(t).Plan(); ok {
+		t.Fatal("plan ready before the party spoke")
+	}
+}
