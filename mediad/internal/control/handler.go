@@ -30,6 +30,8 @@ type Handler struct {
 	stats *ctlStats
 }
 
+var _ ngproto.Handler = (*Handler)(nil)
+
 // NewHandler builds the NG handler. cli may be nil (the cli command then
 // answers with an error).
 func NewHandler(reg *call.Registry, cli CLIRunner, log *slog.Logger) *Handler {
