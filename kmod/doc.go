@@ -11,10 +11,11 @@
 //	err = off.Add(kmod.Flow{LocalA: la, PeerA: a, LocalB: lb, PeerB: b}) // both peers latched
 //	st, err := off.Counters(flow)                                         // one flow: one round trip
 //	all, err := off.AllCounters()                                         // every flow: one dump
-//	err = off.Remove(flow)                                                // back to the bound sockets
+//	final, err := off.RemoveStats(flow)                                   // back to the bound sockets
 //	off.Close()                                                           // table and entries gone
 //
-// One Offloader serves one family (IPv4 or IPv6). RTP and RTCP on separate
+// A nil *Offloader is the disabled path (ErrDisabled), so the daemon can
+// hold one unconditionally. One Offloader serves one family (IPv4 or IPv6). RTP and RTCP on separate
 // ports are two Flows. A flow must be removed when it stops being a plain
 // two-way relay: re-latching (Add with new peers replaces it), hold or
 // one-way media, SRTP or ICE on either side, delete, timeout. Add and Remove

@@ -17,6 +17,8 @@ var (
 	// ErrUnsupported means the kernel lacks a needed feature (nf_tables,
 	// nat, conntrack, an expression type) or forwarding is disabled.
 	ErrUnsupported = errors.New("kmod: kernel fast path not supported here")
+	// ErrDisabled is returned by the methods of a nil *Offloader.
+	ErrDisabled = errors.New("kmod: kernel fast path disabled")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("kmod: offloader closed")
 	// ErrNotFound is returned by Remove and Counters for a flow that was

@@ -181,3 +181,23 @@ func TestInstanceLock(t *testing.T) {
 	}
 	o.Close()
 }
+
+func TestNilOffloader(t *testing.T) {
+	var o *Offloader
+	f := Flow{LocalA: localA, PeerA: peerA, LocalB: localB, PeerB: peerB}
+	if err := o.Add(f); !errors.Is(err, ErrDisabled) {
+		t.Errorf("Add: %v", err)
+	}
+	if err := o.Remove(f); !errors.Is(err, ErrDisabled) {
+		t.Errorf("Remove: %v", err)
+	}
+	if _, err := o.Counters(f); !errors.Is(err, ErrDisabled) {
+		t.Errorf("Counters: %v", err)
+	}
+	if _, err := o.AllCounters(); !errors.Is(err, ErrDisabled) {
+		t.Errorf("AllCounters: %v", err)
+	}
+	if o.Flows() != nil || o.Close() != nil {
+		t.Error("Flows/Close of nil Offloader")
+	}
+}

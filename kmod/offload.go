@@ -26,6 +26,8 @@ const (
 
 // Offloader owns one nftables table and the conntrack entries its marks tag.
 // Its methods are safe for concurrent use; netlink requests are serialized.
+// A nil *Offloader is the disabled kernel path: its methods return
+// ErrDisabled (Close and Flows do nothing), so callers need no nil checks.
 type Offloader struct {
 	cfg  Config
 	log  *slog.Logger
@@ -195,6 +197,9 @@ func (o *Offloader) unlock() {
 // Close removes the table and every conntrack entry of its marks; the
 // relay's sockets receive all packets again.
 func (o *Offloader) Close() error {
+	if o == nil {
+		return nil
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -249,6 +254,9 @@ func (o *Offloader) validate(f Flow) error {
 // and other peers (re-latching) replaces it; adding the same flow again is
 // a no-op. When Add fails the flow stays in userspace.
 func (o *Offloader) Add(f Flow) error {
+	if o == nil {
+		return ErrDisabled
+	}
 	f = normalize(f)
 	if err := o.validate(f); err != nil {
 		return err
@@ -294,19 +302,40 @@ func (o *Offloader) Add(f Flow) error {
 
 // Remove hands a flow back to userspace: its elements and its conntrack
 // entry are deleted, so the next packet reaches the still-bound socket.
-// Read Counters first if the final numbers matter.
+// RemoveStats also returns the final counters.
 func (o *Offloader) Remove(f Flow) error {
+	_, err := o.remove2(f, false)
+	return err
+}
+
+// RemoveStats is Remove returning the flow's final counters, read just
+// before its elements go.
+func (o *Offloader) RemoveStats(f Flow) (Stats, error) {
+	return o.remove2(f, true)
+}
+
+func (o *Offloader) remove2(f Flow, withStats bool) (Stats, error) {
+	if o == nil {
+		return Stats{}, ErrDisabled
+	}
 	f = normalize(f)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
-		return ErrClosed
+		return Stats{}, ErrClosed
 	}
 	e, ok := o.flows[f.Key()]
 	if !ok {
-		return fmt.Errorf("%w: %s", ErrNotFound, f)
+		return Stats{}, fmt.Errorf("%w: %s", ErrNotFound, f)
 	}
-	return o.remove(e)
+	var st Stats
+	if withStats {
+		var err error
+		if st, err = o.stats(e); err != nil {
+			return Stats{}, err
+		}
+	}
+	return st, o.remove(e)
 }
 
 func (o *Offloader) remove(e *entry) error {
@@ -389,6 +418,9 @@ func (o *Offloader) deleteConntrack(f Flow, bothSides bool) {
 
 // Flows returns the offloaded flows.
 func (o *Offloader) Flows() []Flow {
+	if o == nil {
+		return nil
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	out := make([]Flow, 0, len(o.flows))
@@ -401,6 +433,9 @@ func (o *Offloader) Flows() []Flow {
 // Counters returns one flow's kernel counters with one netlink round trip
 // (two element lookups, whatever the number of flows).
 func (o *Offloader) Counters(f Flow) (Stats, error) {
+	if o == nil {
+		return Stats{}, ErrDisabled
+	}
 	f = normalize(f)
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -411,9 +446,13 @@ func (o *Offloader) Counters(f Flow) (Stats, error) {
 	if !ok {
 		return Stats{}, fmt.Errorf("%w: %s", ErrNotFound, f)
 	}
+	return o.stats(e)
+}
+
+func (o *Offloader) stats(e *entry) (Stats, error) {
 	c, err := o.cr.get(markBytes(o.markA(e.id)), markBytes(o.markB(e.id)))
 	if err != nil {
-		return Stats{}, fmt.Errorf("kmod: read counters of %s: %w", f, err)
+		return Stats{}, fmt.Errorf("kmod: read counters of %s: %w", e.flow, err)
 	}
 	return Stats{FromA: c[0], FromB: c[1]}, nil
 }
@@ -421,6 +460,9 @@ func (o *Offloader) Counters(f Flow) (Stats, error) {
 // AllCounters returns the kernel counters of every offloaded flow with one
 // dump of the counter set. Counters start at zero on each Add.
 func (o *Offloader) AllCounters() (map[FlowKey]Stats, error) {
+	if o == nil {
+		return nil, ErrDisabled
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {

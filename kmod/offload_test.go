@@ -235,8 +235,10 @@ func testBypassLifecycle(t *testing.T, sockMark uint32) {
 	}
 
 	// Remove: the next packet goes back to the relay's socket.
-	if err := o.Remove(flow); err != nil {
-		t.Fatalf("Remove: %v", err)
+	send(t, a, localA, "f", 1) // one more, counted in the final stats
+	expect(t, b, localB, "f", 1)
+	if final, err := o.RemoveStats(flow); err != nil || final.FromA.Packets != 51 || final.FromB.Packets != 20 {
+		t.Fatalf("RemoveStats: %+v, %v; want FromA 51, FromB 20 packets", final, err)
 	}
 	if fl := tagFlows(t, topo, table); len(fl) != 0 {
 		t.Fatalf("Remove left conntrack entries: %v", fl)
