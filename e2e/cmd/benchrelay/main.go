@@ -58,10 +58,15 @@ func main() {
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	// Thousands of idle calls need four sockets each in the daemon, which
-	// inherits this limit (raised only when running as root).
-	lim := syscall.Rlimit{Cur: 1 << 18, Max: 1 << 18}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		log.Warn("cannot raise the open-files limit; large -idle runs may fail", "err", err)
+	// inherits this process's open-files limit: raise it as far as allowed.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+		want := syscall.Rlimit{Cur: 1 << 18, Max: max(lim.Max, 1<<18)}
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) != nil {
+			lim.Cur = lim.Max
+			_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+			log.Info("open-files limit", "max", lim.Max, "idle calls possible", (lim.Max-200)/4)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

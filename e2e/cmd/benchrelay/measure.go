@@ -28,6 +28,9 @@ type result struct {
 	rssBase, rssIdle      int64         // bytes
 	idle                  int
 	offeredPPS            float64
+	windowTime            time.Duration
+	rssBeforeMedia        int64 // bytes, before the media calls were set up
+	rssAfterDelete        int64 // bytes, 2 s after they were deleted
 	err                   error
 }
 
@@ -91,6 +94,9 @@ func measure(ctx context.Context, cfg config, name, ng string, pid int, log *slo
 	}
 
 	// 2. CPU per forwarded packet with media on cfg.calls calls.
+	if r.rssBeforeMedia, err = rss(pid); err != nil {
+		return nil, err
+	}
 	calls, err := setupCalls(ctx, cl, "media", cfg.calls, cfg.setupWorkers, aSocks, bSocks)
 	if err != nil {
 		return nil, fmt.Errorf("media calls: %w", err)
@@ -126,9 +132,11 @@ func measure(ctx context.Context, cfg config, name, ng string, pid int, log *slo
 		return nil, err
 	}
 	rx0 := received()
+	w0 := time.Now()
 	sleep(ctx, cfg.duration)
 	cpu1, err := cpuTime(pid)
 	rx1 := received()
+	r.windowTime = time.Since(w0)
 	stopTx()
 	txDone.Wait()
 	txTime := time.Since(txStart)
@@ -158,6 +166,11 @@ func measure(ctx context.Context, cfg config, name, ng string, pid int, log *slo
 	}
 	if err := deleteCalls(ctx, cl, calls, cfg.setupWorkers); err != nil {
 		return nil, fmt.Errorf("delete calls: %w", err)
+	}
+	// Soak check: memory after all calls are gone, against before them.
+	sleep(ctx, 2*time.Second)
+	if r.rssAfterDelete, err = rss(pid); err != nil {
+		return nil, err
 	}
 	return r, ctx.Err()
 }
@@ -320,8 +333,8 @@ func rss(pid int) (int64, error) {
 }
 
 func printResults(out io.Writer, rs []*result) {
-	fmt.Fprintf(out, "%-10s %6s %10s %10s %8s %7s %8s %11s %9s %12s\n",
-		"daemon", "calls", "sent", "delivered", "lost", "loss%", "cpu-s", "cpu-us/pkt", "rss-base", "KiB/idle-call")
+	fmt.Fprintf(out, "%-10s %6s %10s %10s %8s %7s %8s %8s %11s %9s %12s %10s\n",
+		"daemon", "calls", "sent", "delivered", "lost", "loss%", "fwd-pps", "cpu-s", "cpu-us/pkt", "rss-base", "KiB/idle-call", "rss-growth")
 	for _, r := range rs {
 		if r.err != nil {
 			fmt.Fprintf(out, "%-10s not measured: %v\n", r.name, r.err)
@@ -331,9 +344,13 @@ func printResults(out io.Writer, rs []*result) {
 		if r.sent > 0 {
 			loss = 100 * float64(r.lost) / float64(r.sent)
 		}
-		fmt.Fprintf(out, "%-10s %6d %10d %10d %8d %7.3f %8.2f %11.2f %8.1fM %12.1f\n",
-			r.name, r.calls, r.sent, r.delivered, r.lost, loss, r.cpu.Seconds(), r.cpuPerPacket()*1e6,
-			float64(r.rssBase)/(1<<20), r.rssPerIdleCall()/1024)
+		pps := 0.0
+		if r.windowTime > 0 {
+			pps = float64(r.windowPackets) / r.windowTime.Seconds()
+		}
+		fmt.Fprintf(out, "%-10s %6d %10d %10d %8d %7.3f %8.0f %8.2f %11.2f %8.1fM %12.1f %9.1fM\n",
+			r.name, r.calls, r.sent, r.delivered, r.lost, loss, pps, r.cpu.Seconds(), r.cpuPerPacket()*1e6,
+			float64(r.rssBase)/(1<<20), r.rssPerIdleCall()/1024, float64(r.rssAfterDelete-r.rssBeforeMedia)/(1<<20))
 		if r.sendErrors > 0 {
 			fmt.Fprintf(out, "  note: %s: %d send errors in the load generator\n", r.name, r.sendErrors)
 		}
