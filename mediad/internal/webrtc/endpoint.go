@@ -316,7 +316,8 @@ func (e *Endpoint) Inbound(buf []byte, n int, from netip.AddrPort) ([]byte, bool
 			}
 		}
 		if p := e.dtlsFrom.Load(); p == nil || *p != from {
-			e.dtlsFrom.Store(&from)
+			src := from // a copy, so that only this rare path allocates
+			e.dtlsFrom.Store(&src)
 		}
 		if s.Feed(b) {
 			e.c.dtlsIn.Add(1)
