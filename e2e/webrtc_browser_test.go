@@ -87,21 +87,22 @@ func TestWebRTCBrowserToPhone(t *testing.T) {
 	for _, name := range browserDaemons {
 		t.Run(name, func(t *testing.T) {
 			opts := daemon.Options{PortMin: 30000, PortMax: 30999, Extra: []string{"-i", browserVethAddr}}
-			var p *daemon.Process
 			if name == "rtpengine" {
-				p, opts = daemon.RtpengineTB(t, opts)
+				_, opts = daemon.RtpengineTB(t, opts)
 			} else {
-				p, opts = daemon.MediadTB(t, opts)
+				_, opts = daemon.MediadTB(t, opts)
 			}
-			_ = p
-			browserCall(t, web, opts.NG)
+			t.Run("browser-offers", func(t *testing.T) { browserCall(t, web, opts.NG, false) })
+			t.Run("phone-offers", func(t *testing.T) { browserCall(t, web, opts.NG, true) })
 		})
 	}
 }
 
 var mLine = regexp.MustCompile(`(?m)^m=audio (\d+) `)
 
-func browserCall(t *testing.T, web, ngAddr string) {
+// browserCall runs one call between the page and the phone socket; with
+// phoneOffers the phone's offer goes to the browser, else the browser offers.
+func browserCall(t *testing.T, web, ngAddr string, phoneOffers bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	ng, err := ngproto.Dial(ngAddr, ngproto.ClientConfig{})
@@ -117,10 +118,10 @@ func browserCall(t *testing.T, web, ngAddr string) {
 	phoneAddr := phone.LocalAddr().(*net.UDPAddr).AddrPort()
 	mediaPort := make(chan netip.AddrPort, 1)
 
-	const callID = "browser-call-1"
+	callID := "browser-call-" + strconv.FormatBool(phoneOffers)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join(web, "audio-offer.html"))
+		http.ServeFile(w, r, filepath.Join(web, "audio.html"))
 	})
 	mux.HandleFunc("/offer", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -132,6 +133,25 @@ func browserCall(t *testing.T, web, ngAddr string) {
 		}
 		mediaPort <- toPhone
 		_, _ = io.WriteString(w, answer)
+	})
+	mux.HandleFunc("/remote-offer", func(w http.ResponseWriter, r *http.Request) {
+		toBrowser, err := phoneOffer(ctx, ng, callID, phoneAddr)
+		if err != nil {
+			t.Logf("phone offer failed: %v", err)
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, toBrowser)
+	})
+	mux.HandleFunc("/answer", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		toPhone, err := browserAnswer(ctx, ng, callID, string(body))
+		if err != nil {
+			t.Logf("browser answer failed: %v\nanswer:\n%s", err, body)
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		mediaPort <- toPhone
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -186,6 +206,9 @@ func browserCall(t *testing.T, web, ngAddr string) {
 	}()
 
 	url := fmt.Sprintf("http://localhost:%d/", ln.Addr().(*net.TCPAddr).Port)
+	if phoneOffers {
+		url += "?mode=answer"
+	}
 	cmd := exec.CommandContext(ctx, "node", filepath.Join(web, "run-page.mjs"), url, "90000")
 	cmd.Dir = web
 	var stderr strings.Builder
@@ -232,15 +255,12 @@ func bridgeOffer(ctx context.Context, ng *ngproto.Client, callID, offerSDP strin
 	if err != nil {
 		return "", netip.AddrPort{}, fmt.Errorf("NG offer: %w", err)
 	}
-	m := mLine.FindStringSubmatch(toPhone)
-	if m == nil {
-		return "", netip.AddrPort{}, fmt.Errorf("no m=audio in the SDP for the phone:\n%s", toPhone)
+	media, err := mediaAddr(toPhone)
+	if err != nil {
+		return "", netip.AddrPort{}, err
 	}
-	port, _ := strconv.Atoi(m[1])
-	phoneSDP := fmt.Sprintf("v=0\r\no=phone 1 1 IN IP4 %[1]s\r\ns=phone\r\nc=IN IP4 %[1]s\r\nt=0 0\r\n"+
-		"m=audio %[2]d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n", phone.Addr(), phone.Port())
 	r, err = ng.Do(ctx, ngproto.Dict{
-		"command": "answer", "call-id": callID, "from-tag": "browser", "to-tag": "phone", "sdp": phoneSDP,
+		"command": "answer", "call-id": callID, "from-tag": "browser", "to-tag": "phone", "sdp": phoneSDP(phone),
 		"ICE": "force", "transport-protocol": "UDP/TLS/RTP/SAVPF", "rtcp-mux": []any{"require"},
 		"received-from": []any{"IP4", "127.0.0.1"},
 	})
@@ -251,7 +271,55 @@ func bridgeOffer(ctx context.Context, ng *ngproto.Client, callID, offerSDP strin
 	if err != nil {
 		return "", netip.AddrPort{}, fmt.Errorf("NG answer: %w", err)
 	}
-	return toBrowser, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), nil
+	return toBrowser, media, nil
+}
+
+// phoneOffer sends the phone's offer toward the browser (phone-to-browser
+// flags of the seed plus rtcp-mux-require) and returns the browser's SDP.
+func phoneOffer(ctx context.Context, ng *ngproto.Client, callID string, phone netip.AddrPort) (string, error) {
+	r, err := ng.Do(ctx, ngproto.Dict{
+		"command": "offer", "call-id": callID, "from-tag": "phone", "sdp": phoneSDP(phone),
+		"ICE": "force", "transport-protocol": "UDP/TLS/RTP/SAVPF", "rtcp-mux": []any{"require"},
+		"received-from": []any{"IP4", "127.0.0.1"},
+	})
+	if err != nil {
+		return "", fmt.Errorf("NG offer: %w", err)
+	}
+	return replySDP(r)
+}
+
+// browserAnswer sends the browser's answer toward the phone and returns
+// where the phone must send RTP.
+func browserAnswer(ctx context.Context, ng *ngproto.Client, callID, answerSDP string) (netip.AddrPort, error) {
+	r, err := ng.Do(ctx, ngproto.Dict{
+		"command": "answer", "call-id": callID, "from-tag": "phone", "to-tag": "browser", "sdp": answerSDP,
+		"ICE": "remove", "transport-protocol": "RTP/AVP", "replace": []any{"session-connection", "origin"},
+		"rtcp-mux": []any{"demux"}, "received-from": []any{"IP4", "127.0.0.1"},
+	})
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("NG answer: %w", err)
+	}
+	toPhone, err := replySDP(r)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("NG answer: %w", err)
+	}
+	return mediaAddr(toPhone)
+}
+
+func phoneSDP(phone netip.AddrPort) string {
+	return fmt.Sprintf("v=0\r\no=phone 1 1 IN IP4 %[1]s\r\ns=phone\r\nc=IN IP4 %[1]s\r\nt=0 0\r\n"+
+		"m=audio %[2]d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n", phone.Addr(), phone.Port())
+}
+
+// mediaAddr is where the daemon receives the phone's RTP, from the SDP it
+// wrote for the phone (loopback: the first -i address).
+func mediaAddr(sdp string) (netip.AddrPort, error) {
+	m := mLine.FindStringSubmatch(sdp)
+	if m == nil {
+		return netip.AddrPort{}, fmt.Errorf("no m=audio in the SDP for the phone:\n%s", sdp)
+	}
+	port, _ := strconv.Atoi(m[1])
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), nil
 }
 
 func replySDP(r ngproto.Dict) (string, error) {

@@ -102,7 +102,7 @@ func runBrowser(t *testing.T, web string) {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join(web, "audio-offer.html"))
+		http.ServeFile(w, r, filepath.Join(web, "audio.html"))
 	})
 	mux.HandleFunc("/offer", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
