@@ -78,6 +78,8 @@ type poller struct {
 	ssinks   [maxEvents]*Stream
 	sres     [maxEvents]int32
 	nsend    int
+
+	lastRound int // ready sockets in the last round
 }
 
 // errQueued tells handle that the send was queued on the ring and will be
@@ -216,6 +218,11 @@ func (p *poller) run() {
 			}
 			return
 		}
+		// A round that was not full: let packets gather for a moment so
+		// the next round's system calls are shared by more of them.
+		if c := p.e.coalesce; c > 0 && p.lastRound < maxEvents/2 {
+			time.Sleep(c)
+		}
 	}
 }
 
@@ -223,10 +230,13 @@ func (p *poller) run() {
 // It returns false when nothing is ready, which parks the goroutine in the
 // runtime poller until the epoll descriptor becomes readable again.
 func (p *poller) round(fd uintptr) bool {
-	n, err := unix.EpollWait(int(fd), p.events, 0)
-	if err != nil || n <= 0 {
+	// Non-blocking (timeout 0), so a raw system call: see uring.submitAndWait.
+	r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+	n := int(r)
+	if errno != 0 || n <= 0 {
 		return false
 	}
+	p.lastRound = n
 	now := time.Now().UnixNano()
 	if p.ring != nil {
 		p.roundRing(n, now)
