@@ -585,3 +585,38 @@ func TestTransformHook(t *testing.T) {
 	}
 	expect(t, c.phoneA, []byte("stun"), c.sa.Local())
 }
+
+// TestManyStreamsOneLoop crosses the read loop's slot-table chunk size and
+// reuses freed slots.
+func TestManyStreamsOneLoop(t *testing.T) {
+	leakCheck(t)
+	e, err := New(Config{Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var streams []*Stream
+	for range chunkSize + 10 {
+		streams = append(streams, newStream(t, e, ComponentRTP))
+	}
+	// Free a few early slots and take them again.
+	for _, s := range streams[:5] {
+		s.Close()
+	}
+	for range 5 {
+		streams = append(streams, newStream(t, e, ComponentRTP))
+	}
+	phoneA, phoneB := listen(t), listen(t)
+	for _, pair := range [][2]*Stream{{streams[6], streams[chunkSize+3]}, {streams[len(streams)-1], streams[len(streams)-2]}} {
+		sa, sb := pair[0], pair[1]
+		sa.SetForwarding(&Forwarding{Remote: addr(phoneA), Sink: sb})
+		sb.SetForwarding(&Forwarding{Remote: addr(phoneB), Sink: sa})
+		sendTo(t, phoneA, sa.Local(), rtpPacket(1))
+		expect(t, phoneB, rtpPacket(1), sb.Local())
+		sendTo(t, phoneB, sb.Local(), rtpPacket(2))
+		expect(t, phoneA, rtpPacket(2), sa.Local())
+	}
+	if n := e.NumStreams(); n != chunkSize+10 {
+		t.Errorf("%d streams, want %d", n, chunkSize+10)
+	}
+}
