@@ -72,10 +72,14 @@ func TestBrowserChromium(t *testing.T) {
 			t.Fatalf("ip %v: %v %s", args, err, out)
 		}
 	}
-	runBrowser(t, web)
+	t.Run("browser-offers", func(t *testing.T) { runBrowser(t, web, false) })
+	t.Run("mediad-offers", func(t *testing.T) { runBrowser(t, web, true) })
 }
 
-func runBrowser(t *testing.T, web string) {
+// runBrowser runs one call: Chromium offers and mediad answers (DTLS
+// client, controlled ICE), or with mediadOffers mediad offers actpass as
+// the controlling agent and Chromium answers (mediad DTLS server).
+func runBrowser(t *testing.T, web string, mediadOffers bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
 	defer cancel()
 	cert, err := dtlssrtp.NewCertificate()
@@ -92,7 +96,7 @@ func runBrowser(t *testing.T, web string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.ep, err = webrtc.NewEndpoint(webrtc.Config{Writer: b.sec, Local: addrOf(b.sec), ICE: &webrtc.ICEConfig{Local: creds}})
+	b.ep, err = webrtc.NewEndpoint(webrtc.Config{Writer: b.sec, Local: addrOf(b.sec), ICE: &webrtc.ICEConfig{Local: creds, Controlling: mediadOffers}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +117,35 @@ func runBrowser(t *testing.T, web string) {
 			return
 		}
 		_, _ = io.WriteString(w, answer)
+	})
+	sec2, err := webrtc.NewSecurity(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.HandleFunc("/remote-offer", func(w http.ResponseWriter, r *http.Request) {
+		local, err := sec2.OfferAttrs(webrtc.ProtoDTLSSAVPF, webrtc.Options{SDESOff: true})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		full := localFor(t, cert, creds, addrOf(b.sec), local.Setup, dtlssrtp.DefaultHash)
+		full.Fingerprint, full.TLSID = local.Fingerprint, ""
+		_, _ = io.WriteString(w, mediadSDP(addrOf(b.sec), full))
+	})
+	mux.HandleFunc("/answer", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		remote, err := webrtc.ParseRemote(attrsOf(t, string(body)))
+		if err == nil {
+			sec2.SetAnswer(remote)
+			var plan webrtc.Plan
+			if plan, _, err = sec2.Plan(); err == nil {
+				err = b.ep.Apply(plan)
+			}
+		}
+		if err != nil {
+			t.Logf("answer from browser:\n%s", body)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -162,6 +195,9 @@ func runBrowser(t *testing.T, web string) {
 	}()
 
 	url := fmt.Sprintf("http://localhost:%d/", ln.Addr().(*net.TCPAddr).Port)
+	if mediadOffers {
+		url += "?mode=answer"
+	}
 	cmd := exec.CommandContext(ctx, "node", filepath.Join(web, "run-page.mjs"), url, "60000")
 	cmd.Dir = web
 	var stderr strings.Builder
@@ -177,9 +213,12 @@ func runBrowser(t *testing.T, web string) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("page result %q: %v\n%s", out, err, stderr.String())
 	}
-	t.Logf("browser: %+v; endpoint: %+v; ICE: %+v", res, b.ep.Stats(), b.ep.ICE().Stats())
+	t.Logf("browser: %+v; endpoint: %+v; ICE: %+v controlling=%v", res, b.ep.Stats(), b.ep.ICE().Stats(), b.ep.ICE().Controlling())
 	if res.Error != "" {
 		t.Fatalf("page error: %s\n%s", res.Error, stderr.String())
+	}
+	if mediadOffers != b.ep.ICE().Controlling() {
+		t.Errorf("mediad controlling=%v, want %v", b.ep.ICE().Controlling(), mediadOffers)
 	}
 	if res.Inbound == 0 {
 		t.Fatal("browser received no RTP (inbound-rtp packetsReceived = 0)")
