@@ -49,6 +49,14 @@ type Options struct {
 	NoTLSID bool
 	// FingerprintHash overrides the hash (DTLS-fingerprint key).
 	FingerprintHash string
+	// Passthrough (offers): the offering party's own a=crypto lines, passed
+	// on unchanged ahead of ours, as rtpengine does between two SDES
+	// parties (unless "recrypt"). If the answerer picks one of them, SRTP
+	// flows end to end without being decrypted.
+	Passthrough []sdes.Crypto
+	// PassthroughAnswer (answers): the answerer's line for a passed-through
+	// offer line, handed back to the offerer unchanged.
+	PassthroughAnswer *sdes.Crypto
 }
 
 func (o Options) dtlsOff() bool {
@@ -69,7 +77,9 @@ type Security struct {
 
 	// What we told the party.
 	offeredCrypto []sdes.Crypto // our a=crypto lines in an offer
+	passed        []sdes.Crypto // lines of offeredCrypto that are the other party's
 	localCrypto   *sdes.Crypto  // our a=crypto line in an answer (or the one the party chose)
+	passthrough   *sdes.Crypto  // SRTP passes through: the line the answerer chose
 	setup         dtlssrtp.Setup
 	hash          string
 
@@ -102,12 +112,12 @@ func (s *Security) OfferAttrs(proto string, o Options) (Local, error) {
 	}
 	s.weOffered = true
 	if !o.SDESOff {
-		if s.offeredCrypto == nil {
-			c, err := sdes.Offer(o.SDES)
+		if s.offeredCrypto == nil || !sameLines(s.passed, o.Passthrough) {
+			c, err := sdes.OfferAfter(o.Passthrough, o.SDES)
 			if err != nil {
 				return l, err
 			}
-			s.offeredCrypto = c
+			s.offeredCrypto, s.passed = c, o.Passthrough
 		}
 		l.Crypto, l.PadCrypto = s.offeredCrypto, o.PadCrypto
 	}
@@ -147,6 +157,16 @@ func (s *Security) AnswerAttrs(proto string, remote Remote, o Options) (Local, e
 		}
 		return l, nil
 	}
+	if pa := o.PassthroughAnswer; pa != nil && len(remote.Crypto) > 0 && !o.SDESOff {
+		for _, c := range remote.Crypto {
+			if c.Tag == pa.Tag && strings.EqualFold(c.Suite, pa.Suite) {
+				s.passthrough, s.localCrypto = pa, nil
+				l.Crypto, l.PadCrypto = []sdes.Crypto{*pa}, o.PadCrypto
+				return l, nil
+			}
+		}
+	}
+	s.passthrough = nil
 	if len(remote.Crypto) > 0 && !o.SDESOff {
 		if s.localCrypto == nil || !cryptoOffered(remote.Crypto, *s.localCrypto) {
 			_, local, err := sdes.Answer(remote.Crypto, o.SDES)
@@ -190,6 +210,38 @@ func (s *Security) fingerprint(l *Local, o Options) error {
 // SetAnswer records the party's answer to our offer.
 func (s *Security) SetAnswer(remote Remote) {
 	s.remote, s.remoteValid = remote, true
+	s.passthrough = nil
+	if remote.Fingerprint != nil && s.setup != "" || len(remote.Crypto) == 0 {
+		return
+	}
+	chosen := remote.Crypto[0]
+	for _, c := range s.passed {
+		if c.Tag == chosen.Tag && strings.EqualFold(c.Suite, chosen.Suite) {
+			s.passthrough = &chosen
+		}
+	}
+}
+
+// Passthrough returns the answerer's a=crypto line when it chose one of
+// the lines passed through from the offerer: SRTP then flows end to end
+// and neither side is decrypted.
+func (s *Security) Passthrough() (sdes.Crypto, bool) {
+	if s.passthrough == nil {
+		return sdes.Crypto{}, false
+	}
+	return *s.passthrough, true
+}
+
+func sameLines(a, b []sdes.Crypto) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].String() != b[i].String() {
+			return false
+		}
+	}
+	return true
 }
 
 // Plan is what an Endpoint must do toward the party once both sides of
@@ -201,6 +253,9 @@ type Plan struct {
 	SDESLocal, SDESRemote *sdes.Crypto
 	// Controlling is our ICE role toward the party.
 	Controlling bool
+	// Passthrough: SRTP is passed through untouched (SDES lines exchanged
+	// end to end); no keys are installed.
+	Passthrough bool
 	// RemoteICE are the party's credentials and candidates (zero: no ICE).
 	RemoteICE  ice.Credentials
 	Candidates []ice.Candidate
@@ -216,6 +271,8 @@ func (s *Security) Plan() (p Plan, ok bool, err error) {
 	p.RemoteICE, p.Candidates = r.ICE, r.Candidates
 	p.Controlling = s.weOffered || r.ICELite
 	switch {
+	case s.passthrough != nil:
+		p.Passthrough = true
 	case s.setup != "" && r.Fingerprint != nil:
 		var role dtlssrtp.Role
 		if s.weOffered {

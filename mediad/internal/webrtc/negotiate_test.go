@@ -48,7 +48,7 @@ func TestOfferAttrsLikeRtpengine(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := attrNames(l.SecurityAttrs())
-	want := strings.Repeat("crypto ", 8) + "setup fingerprint"
+	want := strings.Repeat("crypto ", 12) + "setup fingerprint"
 	if got != want {
 		t.Fatalf("offer attrs %q, want %q", got, want)
 	}
@@ -135,5 +135,61 @@ func TestSDESOfferAnswerPlans(t *testing.T) {
 	}
 	if _, ok, _ := newSecurity(t).Plan(); ok {
 		t.Fatal("plan ready before the party spoke")
+	}
+}
+
+// TestSDESPassthrough: between two SDES parties the offerer's lines go to
+// the answerer first; if it picks one of them, both sides get each
+// other's lines unchanged and nothing is decrypted (rtpengine's default
+// without "recrypt").
+func TestSDESPassthrough(t *testing.T) {
+	a1, _ := sdes.Parse("1 AES_CM_128_HMAC_SHA1_80 inline:cJOJ7kxQjhFBp2fP6AYjs3vKw7CeBdWZCj0isbJv")
+	a2, _ := sdes.Parse("2 AES_CM_128_HMAC_SHA1_32 inline:VAzLKvoE3jG9cdH/AZsl/ZqWNXrUzyM4Gw6chrFr")
+	b1, _ := sdes.Parse("1 AES_CM_128_HMAC_SHA1_80 inline:dfgadgdfgdfgdfgd6AYjs3vKw7CeBdWZCj0isbJv")
+	offerer := webrtc.Remote{Crypto: []sdes.Crypto{a1, a2}}
+
+	for _, tt := range []struct {
+		name   string
+		answer sdes.Crypto
+		pass   bool
+	}{
+		{"passed line chosen", b1, true},
+		{"own line chosen", sdes.Crypto{Tag: 4, Suite: "AEAD_AES_128_GCM", Key: make([]byte, 28)}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			toB, toA := newSecurity(t), newSecurity(t)
+			offer, err := toB.OfferAttrs(webrtc.ProtoRTPSAVP, webrtc.Options{DTLS: "off", Passthrough: offerer.Crypto})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(offer.Crypto) != 12 || offer.Crypto[0].String() != a1.String() || offer.Crypto[1].String() != a2.String() {
+				t.Fatalf("offer %v", offer.Crypto)
+			}
+			toB.SetAnswer(webrtc.Remote{Crypto: []sdes.Crypto{tt.answer}})
+			chosen, pass := toB.Passthrough()
+			if pass != tt.pass {
+				t.Fatalf("passthrough %v", pass)
+			}
+			opts := webrtc.Options{DTLS: "off"}
+			if pass {
+				opts.PassthroughAnswer = &chosen
+			}
+			ans, err := toA.AnswerAttrs(webrtc.ProtoRTPSAVP, offerer, opts)
+			if err != nil || len(ans.Crypto) != 1 {
+				t.Fatalf("answer %v %v", ans.Crypto, err)
+			}
+			planB, _, _ := toB.Plan()
+			planA, _, _ := toA.Plan()
+			if pass {
+				if ans.Crypto[0].String() != b1.String() || !planA.Passthrough || !planB.Passthrough {
+					t.Fatalf("not passed through: %v %+v %+v", ans.Crypto[0], planA, planB)
+				}
+				return
+			}
+			if ans.Crypto[0].Key == nil || ans.Crypto[0].String() == b1.String() || planA.Passthrough || planB.Passthrough ||
+				planA.SDESLocal == nil || planB.SDESLocal == nil {
+				t.Fatalf("recrypt expected: %v %+v %+v", ans.Crypto[0], planA, planB)
+			}
+		})
 	}
 }

@@ -101,9 +101,26 @@ func New(tag int, s Suite) (Crypto, error) {
 
 // Offer returns one fresh line per allowed suite, tags numbered from 1.
 func Offer(p Policy) ([]Crypto, error) {
-	var out []Crypto
-	for i, s := range OfferSuites(p) {
-		c, err := New(i+1, s)
+	return OfferAfter(nil, p)
+}
+
+// OfferAfter returns first the lines passed through from the other party
+// (as they are) and then one fresh line for every allowed suite not among
+// them, numbered after them: rtpengine's offer when both sides use SDES.
+func OfferAfter(passed []Crypto, p Policy) ([]Crypto, error) {
+	out := append([]Crypto(nil), passed...)
+	tag := 0
+	have := map[string]bool{}
+	for _, c := range passed {
+		tag = max(tag, c.Tag)
+		have[strings.ToUpper(c.Suite)] = true
+	}
+	for _, s := range OfferSuites(p) {
+		if have[s.Name] {
+			continue
+		}
+		tag++
+		c, err := New(tag, s)
 		if err != nil {
 			return nil, err
 		}

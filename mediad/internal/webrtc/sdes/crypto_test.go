@@ -70,7 +70,9 @@ func TestOfferAnswerPolicy(t *testing.T) {
 		}
 		names = append(names, c.Suite)
 	}
-	want := "AEAD_AES_256_GCM AEAD_AES_128_GCM AES_256_CM_HMAC_SHA1_80 AES_256_CM_HMAC_SHA1_32 AES_CM_128_HMAC_SHA1_80 AES_CM_128_HMAC_SHA1_32 NULL_HMAC_SHA1_80 NULL_HMAC_SHA1_32"
+	// rtpengine 10.5's offer, in its order.
+	want := "AEAD_AES_256_GCM AEAD_AES_128_GCM AES_256_CM_HMAC_SHA1_80 AES_256_CM_HMAC_SHA1_32 AES_192_CM_HMAC_SHA1_80 AES_192_CM_HMAC_SHA1_32 " +
+		"AES_CM_128_HMAC_SHA1_80 AES_CM_128_HMAC_SHA1_32 F8_128_HMAC_SHA1_80 F8_128_HMAC_SHA1_32 NULL_HMAC_SHA1_80 NULL_HMAC_SHA1_32"
 	if strings.Join(names, " ") != want {
 		t.Fatalf("offer suites %v", names)
 	}
@@ -80,7 +82,7 @@ func TestOfferAnswerPolicy(t *testing.T) {
 		t.Fatalf("answer %+v %+v %v", remote, local, err)
 	}
 	_, local, err = Answer(offer, Policy{Only: []string{"AES_CM_128_HMAC_SHA1_32"}})
-	if err != nil || local.Suite != "AES_CM_128_HMAC_SHA1_32" || local.Tag != 6 {
+	if err != nil || local.Suite != "AES_CM_128_HMAC_SHA1_32" || local.Tag != 8 {
 		t.Fatalf("only: %+v %v", local, err)
 	}
 	f8, _ := Parse("9 F8_128_HMAC_SHA1_80 inline:SvKpoJN9WVrNjqowJAkTZLZ/pUTF+FLvnh1dBkMh")
@@ -89,6 +91,26 @@ func TestOfferAnswerPolicy(t *testing.T) {
 	}
 	if _, _, err := SessionKeys(local, remote); err == nil {
 		t.Fatal("SessionKeys accepted mismatched suites")
+	}
+}
+
+func TestOfferAfterPassthrough(t *testing.T) {
+	a, _ := Parse("1 AES_CM_128_HMAC_SHA1_80 inline:cJOJ7kxQjhFBp2fP6AYjs3vKw7CeBdWZCj0isbJv")
+	b, _ := Parse("2 AES_CM_128_HMAC_SHA1_32 inline:VAzLKvoE3jG9cdH/AZsl/ZqWNXrUzyM4Gw6chrFr")
+	out, err := OfferAfter([]Crypto{a, b}, Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 12 || out[0].String() != a.String() || out[1].String() != b.String() {
+		t.Fatalf("passed lines not first: %v", out)
+	}
+	if out[2].Tag != 3 || out[2].Suite != "AEAD_AES_256_GCM" || out[11].Tag != 12 || out[11].Suite != "NULL_HMAC_SHA1_32" {
+		t.Fatalf("numbering: %v / %v", out[2], out[11])
+	}
+	for _, c := range out[2:] {
+		if c.Suite == "AES_CM_128_HMAC_SHA1_80" || c.Suite == "AES_CM_128_HMAC_SHA1_32" {
+			t.Fatalf("suite offered twice: %v", c)
+		}
 	}
 }
 

@@ -62,11 +62,14 @@ func (p Policy) allows(name string) bool {
 	return !has(p.Exclude)
 }
 
-// OfferSuites returns the supported suites the policy allows, in offer order.
+// OfferSuites returns the suites the policy allows, in rtpengine's offer
+// order. Like rtpengine it lists AES_192_CM and F8 too; an answer choosing
+// one of those cannot be keyed (SessionKeys fails) and the stream stays
+// without SRTP.
 func OfferSuites(p Policy) []Suite {
 	var out []Suite
 	for _, s := range suites {
-		if s.Supported() && p.allows(s.Name) {
+		if p.allows(s.Name) {
 			out = append(out, s)
 		}
 	}
