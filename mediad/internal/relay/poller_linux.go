@@ -213,7 +213,10 @@ func (p *poller) closeRing() {
 func (p *poller) run() {
 	for {
 		if err := p.rc.Read(p.wait); err != nil {
-			if !errors.Is(err, os.ErrClosed) {
+			p.mu.Lock()
+			stopping := p.mu.closed
+			p.mu.Unlock()
+			if !stopping {
 				p.e.log.Error("relay read loop stopped", "err", err)
 			}
 			return

@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -618,5 +619,20 @@ func TestManyStreamsOneLoop(t *testing.T) {
 	}
 	if n := e.NumStreams(); n != chunkSize+10 {
 		t.Errorf("%d streams, want %d", n, chunkSize+10)
+	}
+}
+
+// TestCloseLogsNothing: a clean shutdown is not an error.
+func TestCloseLogsNothing(t *testing.T) {
+	leakCheck(t)
+	var buf bytes.Buffer
+	e, err := New(Config{Log: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newStream(t, e, ComponentRTP)
+	e.Close()
+	if buf.Len() > 0 {
+		t.Errorf("logged on Close: %s", buf.String())
 	}
 }
