@@ -41,6 +41,12 @@ func (r *Router) relay(ctx context.Context, c *Ctx) {
 	if len(branches) == 0 {
 		branches = []Branch{{URI: req.Recipient, Dst: c.DstURI, DstWS: c.DstWS, Socket: c.OutSocket}}
 	}
+	if req.IsInvite() && c.Tx != nil {
+		// t_relay sends 100 Trying at once for INVITE; sipgo's own one
+		// comes only after 200 ms, which under load lets UDP callers
+		// retransmit.
+		c.Reply(100, "Trying")
+	}
 	r.Metrics.Relayed.Add(1)
 	r.Metrics.ActiveTx.Add(1)
 	defer r.Metrics.ActiveTx.Add(-1)
