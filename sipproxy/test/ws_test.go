@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,10 @@ import (
 )
 
 const testSDP = "v=0\r\no=ws 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
+
+// bigSDP is WebRTC-sized: well above the 1300 bytes RFC 3261 18.1.1
+// allows over UDP without congestion control, as browsers send.
+var bigSDP = testSDP + strings.Repeat("a=candidate:1 1 udp 2122260223 127.0.0.1 40000 typ host generation 0 network-id 1\r\n", 40)
 
 // wsUA is a sipgo user agent acting as a browser-like client over WS/WSS
 // (or a TLS phone): it registers and can place or answer one call.
@@ -112,7 +117,7 @@ func (w *wsUA) call(t *testing.T, ctx context.Context, callee, callID string) {
 	route.UriParams.Add("transport", map[string]string{"WS": "ws", "WSS": "wss", "TLS": "tls"}[w.tp])
 	route.UriParams.Add("lr", "")
 	cid := sip.CallIDHeader(callID)
-	sess, err := dua.Invite(ctx, sip.Uri{Scheme: "sip", User: callee, Host: host, Port: port}, []byte(testSDP),
+	sess, err := dua.Invite(ctx, sip.Uri{Scheme: "sip", User: callee, Host: host, Port: port}, []byte(bigSDP),
 		&sip.RouteHeader{Address: route}, &cid, sip.NewHeader("Content-Type", "application/sdp"))
 	if err != nil {
 		t.Fatalf("INVITE over %s: %v", w.tp, err)

@@ -239,10 +239,11 @@ const (
 )
 
 type event struct {
-	kind evKind
-	i    int
-	res  *sip.Response
-	err  error
+	kind   evKind
+	i      int
+	res    *sip.Response
+	err    error
+	cancel *sip.Request // the upstream CANCEL (evCancel)
 }
 
 type branchState struct {
@@ -316,7 +317,7 @@ func (run *relayRun) run(branches []Branch) {
 		st.fr = time.AfterFunc(r.cfg.FrTimeout, func() { run.send(event{kind: evFrTimer, i: i}) })
 	}
 	if invite && c.Tx != nil {
-		c.Tx.OnCancel(func(*sip.Request) { go run.send(event{kind: evCancel}) })
+		c.Tx.OnCancel(func(cr *sip.Request) { go run.send(event{kind: evCancel, cancel: cr}) })
 	}
 	for !run.allFinal() {
 		e := <-run.events
@@ -369,6 +370,13 @@ func (st *branchState) stopTimers() {
 func (run *relayRun) handle(e event) {
 	r := run.r
 	if e.kind == evCancel {
+		// CANCEL is consumed by sipgo's transaction layer, so route(relay)
+		// never sees it: its rtpengine_delete() runs here.
+		if r.media != nil && e.cancel != nil {
+			if err := r.media.Delete(run.ctx, e.cancel); err != nil {
+				r.log.Warn("media delete", "error", err, "call-id", run.c.callID())
+			}
+		}
 		run.cancelled = true
 		for _, st := range run.brs {
 			run.cancelBranch(st)
