@@ -8,6 +8,11 @@
 //
 //	go run ./e2e/cmd/benchrelay [-calls 200] [-duration 10s] [-idle 1000] [-only mediad|rtpengine]
 //
+// 1000 calls:      go run ./e2e/cmd/benchrelay -calls 1000 -duration 20s -idle 0
+// 5000 idle calls: go run ./e2e/cmd/benchrelay -calls 50 -duration 3s -idle 5000
+// (needs an open-files limit above 20000; -idle 4500 fits 20000)
+// soak:            go run ./e2e/cmd/benchrelay -calls 500 -duration 60s -idle 0 -cycles 2 -settle 65s
+//
 // The daemons run one after the other, so they never compete for the CPUs.
 package main
 
@@ -37,6 +42,8 @@ type config struct {
 	only             string
 	logLevel         int
 	setupWorkers     int
+	cycles           int
+	settle           time.Duration
 }
 
 func main() {
@@ -55,6 +62,8 @@ func main() {
 	flag.StringVar(&cfg.only, "only", "", "measure only this daemon (mediad or rtpengine)")
 	flag.IntVar(&cfg.logLevel, "L", 3, "log level passed to both daemons")
 	flag.IntVar(&cfg.setupWorkers, "setup-workers", 8, "concurrent NG clients during call setup")
+	flag.DurationVar(&cfg.settle, "settle", 2*time.Second, "wait after deleting the calls before reading RSS (65s lets the daemons' 30-60 s NG reply caches expire)")
+	flag.IntVar(&cfg.cycles, "cycles", 1, "media phases (set up, media, delete); with 2 or more rss-growth compares the last with the first (soak: -calls 500 -duration 60s -cycles 2)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	// Thousands of idle calls need four sockets each in the daemon, which

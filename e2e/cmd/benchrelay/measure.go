@@ -30,7 +30,9 @@ type result struct {
 	offeredPPS            float64
 	windowTime            time.Duration
 	rssBeforeMedia        int64 // bytes, before the media calls were set up
-	rssAfterDelete        int64 // bytes, 2 s after they were deleted
+	rssAfterDelete        int64 // bytes, 2 s after they were deleted (last cycle)
+	rssAfterFirst         int64 // bytes, 2 s after the first cycle's calls were deleted
+	cycles                int
 	err                   error
 }
 
@@ -41,6 +43,15 @@ func (r *result) cpuPerPacket() float64 {
 	return r.cpu.Seconds() / float64(r.windowPackets)
 }
 
+// rssGrowth is the memory left behind by media calls: after the last cycle
+// against after the first with several cycles, else against before.
+func (r *result) rssGrowth() int64 {
+	if r.cycles > 1 {
+		return r.rssAfterDelete - r.rssAfterFirst
+	}
+	return r.rssAfterDelete - r.rssBeforeMedia
+}
+
 func (r *result) rssPerIdleCall() float64 {
 	if r.idle == 0 {
 		return 0
@@ -49,7 +60,7 @@ func (r *result) rssPerIdleCall() float64 {
 }
 
 func measure(ctx context.Context, cfg config, name, ng string, pid int, log *slog.Logger) (*result, error) {
-	r := &result{name: name, calls: cfg.calls, idle: cfg.idle}
+	r := &result{name: name, calls: cfg.calls, idle: cfg.idle, cycles: max(1, cfg.cycles)}
 	cl, err := ngproto.Dial(ng, ngproto.ClientConfig{Retries: 3, Interval: 2 * time.Second})
 	if err != nil {
 		return nil, err
@@ -93,84 +104,97 @@ func measure(ctx context.Context, cfg config, name, ng string, pid int, log *slo
 		}
 	}
 
-	// 2. CPU per forwarded packet with media on cfg.calls calls.
+	// 2. CPU per forwarded packet with media on cfg.calls calls, repeated
+	// cfg.cycles times (the figures are the last cycle's; memory after the
+	// last against after the first shows growth per cycle, i.e. leaks).
 	if r.rssBeforeMedia, err = rss(pid); err != nil {
 		return nil, err
 	}
-	calls, err := setupCalls(ctx, cl, "media", cfg.calls, cfg.setupWorkers, aSocks, bSocks)
-	if err != nil {
-		return nil, fmt.Errorf("media calls: %w", err)
-	}
-	var flows []loadgen.Flow
-	for _, c := range calls {
-		flows = append(flows, loadgen.Flow{Socket: c.a, Dst: c.aDst}, loadgen.Flow{Socket: c.b, Dst: c.bDst})
-	}
-	rctx, stopRx := context.WithCancel(ctx)
-	rx := loadgen.ReceiveAll(rctx, append(append([]*loadgen.Socket(nil), aSocks...), bSocks...))
-	pctx, stopTx := context.WithCancel(ctx)
-	pacer := &loadgen.Pacer{PPS: cfg.pps, Size: cfg.size}
-	var txDone sync.WaitGroup
-	txDone.Add(1)
-	txStart := time.Now()
-	go func() {
-		defer txDone.Done()
-		_ = pacer.Run(pctx, flows)
-	}()
-	received := func() uint64 {
-		var n uint64
+	for cycle := 1; cycle <= max(1, cfg.cycles); cycle++ {
+		rxBase := uint64(0)
 		for _, s := range append(append([]*loadgen.Socket(nil), aSocks...), bSocks...) {
 			p, _ := s.Received()
-			n += p
+			rxBase += p
 		}
-		return n
-	}
-	sleep(ctx, cfg.warmup)
-	cpu0, err := cpuTime(pid)
-	if err != nil {
+		calls, err := setupCalls(ctx, cl, fmt.Sprintf("media%d", cycle), cfg.calls, cfg.setupWorkers, aSocks, bSocks)
+		if err != nil {
+			return nil, fmt.Errorf("media calls: %w", err)
+		}
+		var flows []loadgen.Flow
+		for _, c := range calls {
+			flows = append(flows, loadgen.Flow{Socket: c.a, Dst: c.aDst}, loadgen.Flow{Socket: c.b, Dst: c.bDst})
+		}
+		rctx, stopRx := context.WithCancel(ctx)
+		rx := loadgen.ReceiveAll(rctx, append(append([]*loadgen.Socket(nil), aSocks...), bSocks...))
+		pctx, stopTx := context.WithCancel(ctx)
+		pacer := &loadgen.Pacer{PPS: cfg.pps, Size: cfg.size}
+		var txDone sync.WaitGroup
+		txDone.Add(1)
+		txStart := time.Now()
+		go func() {
+			defer txDone.Done()
+			_ = pacer.Run(pctx, flows)
+		}()
+		received := func() uint64 {
+			var n uint64
+			for _, s := range append(append([]*loadgen.Socket(nil), aSocks...), bSocks...) {
+				p, _ := s.Received()
+				n += p
+			}
+			return n - rxBase
+		}
+		sleep(ctx, cfg.warmup)
+		cpu0, err := cpuTime(pid)
+		if err != nil {
+			stopTx()
+			stopRx()
+			return nil, err
+		}
+		rx0 := received()
+		w0 := time.Now()
+		sleep(ctx, cfg.duration)
+		cpu1, err := cpuTime(pid)
+		rx1 := received()
+		r.windowTime = time.Since(w0)
 		stopTx()
-		stopRx()
-		return nil, err
-	}
-	rx0 := received()
-	w0 := time.Now()
-	sleep(ctx, cfg.duration)
-	cpu1, err := cpuTime(pid)
-	rx1 := received()
-	r.windowTime = time.Since(w0)
-	stopTx()
-	txDone.Wait()
-	txTime := time.Since(txStart)
-	// Drain: wait until nothing more arrives (a relay that fell behind
-	// still delivers what it queued), at most 5 s.
-	for last, still, t0 := received(), 0, time.Now(); still < 3 && time.Since(t0) < 5*time.Second; {
-		sleep(ctx, 100*time.Millisecond)
-		if n := received(); n == last {
-			still++
-		} else {
-			last, still = n, 0
+		txDone.Wait()
+		txTime := time.Since(txStart)
+		// Drain: wait until nothing more arrives (a relay that fell behind
+		// still delivers what it queued), at most 5 s.
+		for last, still, t0 := received(), 0, time.Now(); still < 3 && time.Since(t0) < 5*time.Second; {
+			sleep(ctx, 100*time.Millisecond)
+			if n := received(); n == last {
+				still++
+			} else {
+				last, still = n, 0
+			}
 		}
-	}
-	stopRx()
-	rx.Wait()
-	if err != nil {
-		return nil, err
-	}
-	r.cpu = cpu1 - cpu0
-	r.windowPackets = rx1 - rx0
-	r.sent, r.sendErrors = pacer.Sent()
-	r.delivered = received()
-	r.offeredPPS = float64(r.sent) / txTime.Seconds()
-	log.Info("media", "daemon", name, "flows", len(flows), "send_time", txTime, "sent", r.sent, "pps", int(r.offeredPPS))
-	if r.sent > r.delivered {
-		r.lost = r.sent - r.delivered
-	}
-	if err := deleteCalls(ctx, cl, calls, cfg.setupWorkers); err != nil {
-		return nil, fmt.Errorf("delete calls: %w", err)
-	}
-	// Soak check: memory after all calls are gone, against before them.
-	sleep(ctx, 2*time.Second)
-	if r.rssAfterDelete, err = rss(pid); err != nil {
-		return nil, err
+		stopRx()
+		rx.Wait()
+		if err != nil {
+			return nil, err
+		}
+		r.cpu = cpu1 - cpu0
+		r.windowPackets = rx1 - rx0
+		r.sent, r.sendErrors = pacer.Sent()
+		r.delivered = received()
+		r.offeredPPS = float64(r.sent) / txTime.Seconds()
+		log.Info("media", "daemon", name, "flows", len(flows), "send_time", txTime, "sent", r.sent, "pps", int(r.offeredPPS))
+		if r.sent > r.delivered {
+			r.lost = r.sent - r.delivered
+		}
+		if err := deleteCalls(ctx, cl, calls, cfg.setupWorkers); err != nil {
+			return nil, fmt.Errorf("delete calls: %w", err)
+		}
+		// Soak check: memory after all calls are gone.
+		sleep(ctx, cfg.settle)
+		if r.rssAfterDelete, err = rss(pid); err != nil {
+			return nil, err
+		}
+		if cycle == 1 {
+			r.rssAfterFirst = r.rssAfterDelete
+		}
+		log.Info("media cycle done", "daemon", name, "cycle", cycle, "rss", r.rssAfterDelete)
 	}
 	return r, ctx.Err()
 }
@@ -350,7 +374,7 @@ func printResults(out io.Writer, rs []*result) {
 		}
 		fmt.Fprintf(out, "%-10s %6d %10d %10d %8d %7.3f %8.0f %8.2f %11.2f %8.1fM %12.1f %9.1fM\n",
 			r.name, r.calls, r.sent, r.delivered, r.lost, loss, pps, r.cpu.Seconds(), r.cpuPerPacket()*1e6,
-			float64(r.rssBase)/(1<<20), r.rssPerIdleCall()/1024, float64(r.rssAfterDelete-r.rssBeforeMedia)/(1<<20))
+			float64(r.rssBase)/(1<<20), r.rssPerIdleCall()/1024, float64(r.rssGrowth())/(1<<20))
 		if r.sendErrors > 0 {
 			fmt.Fprintf(out, "  note: %s: %d send errors in the load generator\n", r.name, r.sendErrors)
 		}
