@@ -29,7 +29,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "sipproxy")
-	out, err := exec.Command("go", "build", "-o", binPath, "../cmd/sipproxy").CombinedOutput()
+	args := []string{"build", "-o", binPath}
+	if os.Getenv("SIPPROXY_RACE") != "" {
+		args = append(args, "-race") // SIPPROXY_RACE=1 go test ./test: race-check the binary
+	}
+	out, err := exec.Command("go", append(args, "../cmd/sipproxy")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build sipproxy: %v\n%s", err, out)
 		os.Exit(1)
@@ -116,8 +120,8 @@ func startProxy(t *testing.T, extra ...string) *proxy {
 		"--fr-inv-timeout=3s",
 	}
 	cmd := exec.Command(binPath, append(args, extra...)...)
-	cmd.Stdout = p.log
-	cmd.Stderr = &lockedWriter{w: p.log}
+	lw := &lockedWriter{w: p.log}
+	cmd.Stdout, cmd.Stderr = lw, lw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +134,9 @@ func startProxy(t *testing.T, extra ...string) *proxy {
 		case <-time.After(5 * time.Second):
 			cmd.Process.Kill()
 			<-done
+		}
+		if strings.Contains(p.log.String(), "DATA RACE") || strings.Contains(p.log.String(), "panic:") {
+			t.Errorf("sipproxy reported a race or panic")
 		}
 		if t.Failed() {
 			t.Logf("sipproxy log:\n%s", p.log.String())

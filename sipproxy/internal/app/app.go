@@ -74,8 +74,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 	sipLog := slog.New(transport.CountingHandler{Handler: log.Handler(), Stats: stats})
 	var mgr *transport.Manager
 	var rt *router.Router
+	// The filter and the stray-response handler need objects built after
+	// the user agent; they only run once listeners are up.
 	filter := func(info sip.TransportReadProps, data []byte) ([]byte, error) {
-		return mgr.ReadFilter()(info, data)
+		return mgr.Filter(info, data)
 	}
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgentHostname(cfg.Listen[0].IP),

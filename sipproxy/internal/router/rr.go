@@ -60,13 +60,13 @@ func looseRoute(c *Ctx) bool {
 		return false
 	}
 	if !me.URI(&top.Address) {
-		if me.URI(&req.Recipient) && len(routes) > 0 {
+		if req.Recipient.User == "" && me.URI(&req.Recipient) {
 			// 16.4: the previous hop was a strict router and put our
 			// Record-Route in the R-URI; the real R-URI is the last Route.
 			last := routes[len(routes)-1].(*sip.RouteHeader)
 			req.Recipient = *last.Address.Clone()
 			removeLastRoute(req)
-			return nextHop(c) || hasTag(req)
+			return nextHop(c)
 		}
 		return nextHop(c)
 	}

@@ -279,3 +279,29 @@ func TestValidate(t *testing.T) {
 	}
 	_ = sip.INVITE
 }
+
+func TestLooseRouteStrictPreviousHop(t *testing.T) {
+	r, _ := testRouter(t)
+	// A strict router put our Record-Route in the R-URI and the remote
+	// target at the end of the Route set (RFC 3261 16.4).
+	raw := with(inviteBob, "INVITE sip:bob@127.0.0.1 SIP", "BYE sip:127.0.0.1;lr SIP")
+	raw = with(raw, "CSeq: 1 INVITE", "CSeq: 2 BYE")
+	raw = with(raw, "To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=b1\nRoute: <sip:bob@10.0.0.7:5080>")
+	c, _ := ctxFor(t, r, raw)
+	if !looseRoute(c) {
+		t.Fatal("loose_route false")
+	}
+	if c.Req.Recipient.String() != "sip:bob@10.0.0.7:5080" || c.Req.Route() != nil || c.DstURI != nil {
+		t.Fatalf("R-URI %s routes %v du %v", c.Req.Recipient.String(), c.Req.GetHeaders("Route"), c.DstURI)
+	}
+	// A strict next hop: the top Route (no lr) becomes the R-URI and the
+	// old R-URI goes to the end of the Route set.
+	raw = with(inviteBob, "To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=b1\nRoute: <sip:127.0.0.1;lr>, <sip:10.0.0.8>")
+	c, _ = ctxFor(t, r, with(raw, "INVITE sip:bob@127.0.0.1 SIP", "INVITE sip:bob@10.0.0.9 SIP"))
+	if !looseRoute(c) || c.Req.Recipient.String() != "sip:10.0.0.8" {
+		t.Fatalf("strict next hop: R-URI %s", c.Req.Recipient.String())
+	}
+	if rs := c.Req.GetHeaders("Route"); len(rs) != 1 || rs[0].Value() != "<sip:bob@10.0.0.9>" {
+		t.Fatalf("routes %v", rs)
+	}
+}

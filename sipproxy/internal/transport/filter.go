@@ -29,27 +29,25 @@ type Stats struct {
 // drops with an empty result instead. TCP delivers stream chunks, so only
 // the size of a chunk is checked there (sipgo's stream parser bounds
 // messages itself).
-func (m *Manager) ReadFilter() sip.TransportReadFilter {
-	return func(info sip.TransportReadProps, data []byte) ([]byte, error) {
-		max := m.opts.MaxMessageSize
-		reliableStream := info.Transport == "TCP" || info.Transport == "TLS"
-		if max > 0 && len(data) > max && !reliableStream {
-			m.Oversized.Add(1)
-			return m.drop(info)
-		}
-		if reliableStream {
-			return data, nil
-		}
-		if isKeepAlive(data) {
-			return data, nil
-		}
-		if err := Check(data); err != nil {
-			m.Malformed.Add(1)
-			m.reply400(info, data)
-			return m.drop(info)
-		}
+func (m *Manager) ReadFilter() sip.TransportReadFilter { return m.Filter }
+
+// Filter is the read filter itself (see ReadFilter).
+func (m *Manager) Filter(info sip.TransportReadProps, data []byte) ([]byte, error) {
+	max := m.opts.MaxMessageSize
+	reliableStream := info.Transport == "TCP" || info.Transport == "TLS"
+	if max > 0 && len(data) > max && !reliableStream {
+		m.Oversized.Add(1)
+		return m.drop(info)
+	}
+	if reliableStream || isKeepAlive(data) {
 		return data, nil
 	}
+	if err := Check(data); err != nil {
+		m.Malformed.Add(1)
+		m.reply400(info, data)
+		return m.drop(info)
+	}
+	return data, nil
 }
 
 var errNotSIP = errors.New("not a SIP message")

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -51,8 +52,8 @@ type Manager struct {
 	opts Options
 	Stats
 
-	mu      sync.Mutex
-	sockets []Socket
+	mu      sync.Mutex               // guards closers and writes of sockets
+	sockets atomic.Pointer[[]Socket] // immutable snapshot, read per message
 	closers []func() error
 	wg      sync.WaitGroup
 }
@@ -63,10 +64,12 @@ func New(log *slog.Logger, ua *sipgo.UserAgent, srv *sipgo.Server, opts Options)
 }
 
 // Sockets lists the bound listeners (ports resolved when 0 was asked).
+// The slice is shared: callers must not modify it.
 func (m *Manager) Sockets() []Socket {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Socket(nil), m.sockets...)
+	if p := m.sockets.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Start binds every listener and serves until Close.
@@ -82,7 +85,8 @@ func (m *Manager) Start(ctx context.Context, ls []config.Listen) error {
 
 func (m *Manager) add(s Socket, closer func() error, serve func() error) {
 	m.mu.Lock()
-	m.sockets = append(m.sockets, s)
+	next := append(append([]Socket(nil), m.Sockets()...), s)
+	m.sockets.Store(&next)
 	m.closers = append(m.closers, closer)
 	m.mu.Unlock()
 	m.wg.Add(1)
