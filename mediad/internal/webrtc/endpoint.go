@@ -19,8 +19,12 @@ import (
 
 // Config configures an Endpoint for one component of one stream.
 type Config struct {
-	// Writer sends on the component's socket(s); the relay's socket.
+	// Writer sends on the component's socket: the relay's stream. With
+	// several local sockets set Sockets instead (Writer is then unused).
 	Writer ice.PacketWriter
+	// Sockets are the component's local sockets when there are several;
+	// the relay calls Via(i) for packets received on Sockets[i].
+	Sockets []Socket
 	// Local is the socket's address (informational for DTLS).
 	Local     netip.AddrPort
 	Component int // 1 = RTP (or muxed), 2 = RTCP
@@ -59,10 +63,11 @@ func (p DTLSParams) same(q DTLSParams) bool {
 // Transform; create it with NewEndpoint, start it with Start and release it
 // with Close.
 type Endpoint struct {
-	cfg   Config
-	log   *slog.Logger
-	agent *ice.Agent // nil without ICE
-	c     counters
+	cfg    Config
+	log    *slog.Logger
+	agent  *ice.Agent // nil without ICE
+	router *router
+	c      counters
 
 	crypto   atomic.Pointer[cryptoState]
 	peer     atomic.Pointer[netip.AddrPort] // signalled or DTLS-latched peer without ICE
@@ -84,8 +89,11 @@ var _ Transform = (*Endpoint)(nil)
 
 // NewEndpoint creates an endpoint. It does nothing until Start.
 func NewEndpoint(cfg Config) (*Endpoint, error) {
-	if cfg.Writer == nil {
-		return nil, errors.New("webrtc: Config.Writer is required")
+	if len(cfg.Sockets) == 0 {
+		if cfg.Writer == nil {
+			return nil, errors.New("webrtc: Config.Writer or Sockets is required")
+		}
+		cfg.Sockets = []Socket{{Local: cfg.Local, Writer: cfg.Writer}}
 	}
 	if cfg.Component == 0 {
 		cfg.Component = 1
@@ -93,11 +101,11 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	e := &Endpoint{cfg: cfg, log: cfg.Log}
+	e := &Endpoint{cfg: cfg, log: cfg.Log, router: &router{sockets: cfg.Sockets}}
 	if cfg.ICE != nil {
 		a, err := ice.NewAgent(ice.Config{
 			Local: cfg.ICE.Local, Controlling: cfg.ICE.Controlling, Component: cfg.Component,
-			Writer: cfg.Writer, Log: cfg.Log, OnSelected: e.onSelected,
+			Writer: e.router, Log: cfg.Log, OnSelected: e.onSelected,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("webrtc endpoint: %w", err)
@@ -283,7 +291,7 @@ func (e *Endpoint) sendDTLS(b []byte) error {
 		}
 		to = *p
 	}
-	_, err := e.cfg.Writer.WriteToUDPAddrPort(b, to)
+	_, err := e.router.WriteToUDPAddrPort(b, to)
 	return err
 }
 

@@ -1,0 +1,104 @@
+package webrtc
+
+import (
+	"net/netip"
+	"sync"
+
+	"sipmedia/mediad/internal/webrtc/ice"
+)
+
+// Socket is one local socket of a component. A component may be bound on
+// several local addresses (IPv4 and IPv6, or several interface addresses,
+// each a candidate); packets to a peer must leave from the socket the peer
+// talks to, or ICE and the peer's DTLS/SRTP stack drop them.
+type Socket struct {
+	Local  netip.AddrPort
+	Writer ice.PacketWriter
+}
+
+// router remembers which local socket each peer address was heard on.
+type router struct {
+	sockets []Socket
+	mu      sync.RWMutex
+	via     map[netip.AddrPort]int // peer -> index in sockets
+}
+
+func (r *router) learn(from netip.AddrPort, idx int) {
+	r.mu.RLock()
+	cur, ok := r.via[from]
+	r.mu.RUnlock()
+	if ok && cur == idx {
+		return
+	}
+	r.mu.Lock()
+	if r.via == nil {
+		r.via = make(map[netip.AddrPort]int)
+	}
+	if len(r.via) > 64 {
+		clear(r.via) // bounded: only ICE/DTLS sources are learned
+	}
+	r.via[from] = idx
+	r.mu.Unlock()
+}
+
+// pick returns the socket for to: where it was heard, else the first of
+// its address family, else the first.
+func (r *router) pick(to netip.AddrPort) ice.PacketWriter {
+	r.mu.RLock()
+	idx, ok := r.via[to]
+	r.mu.RUnlock()
+	if ok {
+		return r.sockets[idx].Writer
+	}
+	v4 := to.Addr().Unmap().Is4()
+	for _, s := range r.sockets {
+		if s.Local.Addr().Unmap().Is4() == v4 {
+			return s.Writer
+		}
+	}
+	return r.sockets[0].Writer
+}
+
+func (r *router) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	to = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
+	return r.pick(to).WriteToUDPAddrPort(b, to)
+}
+
+// Via returns the Transform the relay must call for packets received on
+// the endpoint's i-th socket (Config.Sockets order), so that replies and
+// media toward a peer leave from the socket the peer uses.
+func (e *Endpoint) Via(i int) Transform {
+	if i < 0 || i >= len(e.router.sockets) {
+		i = 0
+	}
+	return via{e: e, idx: i}
+}
+
+type via struct {
+	e   *Endpoint
+	idx int
+}
+
+func (v via) Inbound(buf []byte, n int, from netip.AddrPort) ([]byte, bool) {
+	if n > 0 && buf[0] < 64 { // STUN and DTLS: remember the socket
+		v.e.router.learn(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), v.idx)
+	}
+	return v.e.Inbound(buf, n, from)
+}
+
+func (v via) Outbound(dst, plain []byte) ([]byte, error) { return v.e.Outbound(dst, plain) }
+func (v via) Peer() (netip.AddrPort, bool)               { return v.e.Peer() }
+func (v via) WritePeer(b []byte) (bool, error)           { return v.e.WritePeer(b) }
+
+// WritePeer sends an (already transformed) packet to the peer from the
+// right socket. handled is false when the endpoint has no peer of its own
+// (no ICE pair, no signalled or DTLS-learned address): the relay then
+// sends as usual.
+func (e *Endpoint) WritePeer(b []byte) (handled bool, err error) {
+	to, ok := e.Peer()
+	if !ok {
+		return false, nil
+	}
+	_, err = e.router.WriteToUDPAddrPort(b, to)
+	return true, err
+}
