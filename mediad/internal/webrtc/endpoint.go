@@ -70,7 +70,8 @@ type Endpoint struct {
 	c      counters
 
 	crypto   atomic.Pointer[cryptoState]
-	peer     atomic.Pointer[netip.AddrPort] // signalled or DTLS-latched peer without ICE
+	peer     atomic.Pointer[netip.AddrPort] // explicit peer without ICE (SetPeer)
+	hint     atomic.Pointer[netip.AddrPort] // signalled address, for DTLS only
 	dtlsFrom atomic.Pointer[netip.AddrPort]
 	dtls     atomic.Pointer[dtlssrtp.Session]
 
@@ -149,6 +150,15 @@ func (e *Endpoint) Stats() Stats {
 func (e *Endpoint) SetPeer(addr netip.AddrPort) {
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 	e.peer.Store(&addr)
+}
+
+// SetDTLSHint gives the signalled peer address (from SDP) for an endpoint
+// without ICE: the DTLS client sends its ClientHello there until the peer
+// has sent something. Unlike SetPeer it does not override the relay's
+// learned address for media.
+func (e *Endpoint) SetDTLSHint(addr netip.AddrPort) {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	e.hint.Store(&addr)
 }
 
 // Peer implements Transform.
@@ -286,6 +296,9 @@ func (e *Endpoint) sendDTLS(b []byte) error {
 	to, ok := e.Peer()
 	if !ok {
 		p := e.dtlsFrom.Load()
+		if p == nil {
+			p = e.hint.Load()
+		}
 		if p == nil {
 			return ErrNoPeer
 		}

@@ -1,0 +1,87 @@
+package webrtc_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pion/srtp/v3"
+
+	"sipmedia/mediad/internal/webrtc"
+	"sipmedia/mediad/internal/webrtc/dtlssrtp"
+)
+
+// TestDTLSClientWithoutICE: a DTLS-SRTP peer without ICE (setup:passive);
+// mediad is the client and sends its ClientHello to the signalled address
+// (SetDTLSHint); SRTP keyed by the handshake reaches the plain side.
+func TestDTLSClientWithoutICE(t *testing.T) {
+	checkGoroutines(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ourCert, _ := dtlssrtp.NewCertificate()
+	peerCert, _ := dtlssrtp.NewCertificate()
+	ourFP, _ := ourCert.Fingerprint("sha-256")
+	peerFP, _ := peerCert.Fingerprint("sha-256")
+
+	b := newBridge(t)
+	var err error
+	b.ep, err = webrtc.NewEndpoint(webrtc.Config{Writer: b.sec, Local: addrOf(b.sec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.ep.Start(ctx)
+	b.run()
+	defer b.close()
+
+	peer := listenUDP(t)
+	defer peer.Close()
+	ps, err := dtlssrtp.Start(ctx, dtlssrtp.Config{Cert: peerCert, Role: dtlssrtp.RoleServer, Remote: ourFP,
+		Send: func(p []byte) error { _, err := peer.WriteToUDPAddrPort(p, addrOf(b.sec)); return err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := peer.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			ps.Feed(buf[:n])
+		}
+	}()
+	b.ep.SetDTLSHint(addrOf(peer))
+	if err := b.ep.StartDTLS(webrtc.DTLSParams{Cert: ourCert, Role: dtlssrtp.RoleClient, Remote: peerFP}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ps.Done():
+	case <-ctx.Done():
+		t.Fatal("handshake timed out")
+	}
+	keys, err := ps.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for !b.ep.Secure() && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	enc, err := srtp.CreateContext(keys.LocalMasterKey, keys.LocalMasterSalt, keys.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt, err := enc.EncryptRTP(nil, rtpPacket(t, 1, 9, []byte("no ice")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.WriteToUDPAddrPort(pkt, addrOf(b.sec)); err != nil {
+		t.Fatal(err)
+	}
+	if err := readRTP(ctx, b.phone, []byte("no ice")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.ep.Peer(); ok {
+		t.Fatal("the DTLS hint must not become the media peer")
+	}
+}
