@@ -45,6 +45,10 @@ type Engine struct {
 	localPorts []atomic.Int32 // indexed by port
 	localAddrs atomic.Pointer[[]netip.Addr]
 
+	// rate is the last full second's traffic, sampled by rateLoop.
+	rate    atomic.Pointer[TotalCounts]
+	stopped chan struct{}
+
 	mu struct {
 		sync.Mutex
 		closed  bool
@@ -67,6 +71,8 @@ func New(cfg Config) (*Engine, error) {
 		e.coalesce = time.Millisecond
 	}
 	e.mu.streams = make(map[*Stream]struct{})
+	e.stopped = make(chan struct{})
+	e.rate.Store(&TotalCounts{})
 	e.localAddrs.Store(&[]netip.Addr{})
 	for i := range n {
 		p, err := newPoller(e, &e.totals.shards[i])
@@ -87,8 +93,34 @@ func New(cfg Config) (*Engine, error) {
 			p.run()
 		}()
 	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.rateLoop()
+	}()
 	return e, nil
 }
+
+// rateLoop samples the totals every second for Rates.
+func (e *Engine) rateLoop() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	prev := e.totals.Load()
+	for {
+		select {
+		case <-e.stopped:
+			return
+		case <-t.C:
+			cur := e.totals.Load()
+			e.rate.Store(&TotalCounts{Packets: cur.Packets - prev.Packets, Bytes: cur.Bytes - prev.Bytes, Errors: cur.Errors - prev.Errors})
+			prev = cur
+		}
+	}
+}
+
+// Rates returns the packets, bytes and errors of the last full second
+// (rtpengine's "Packets/Bytes/Errors per second (userspace)").
+func (e *Engine) Rates() TotalCounts { return *e.rate.Load() }
 
 // Totals returns the engine-wide counters.
 func (e *Engine) Totals() TotalCounts { return e.totals.Load() }
@@ -187,6 +219,7 @@ func (e *Engine) Close() error {
 	for _, p := range e.pollers {
 		p.stop()
 	}
+	close(e.stopped)
 	e.wg.Wait()
 	for _, s := range streams {
 		s.Close()

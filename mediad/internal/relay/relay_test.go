@@ -636,3 +636,25 @@ func TestCloseLogsNothing(t *testing.T) {
 		t.Errorf("logged on Close: %s", buf.String())
 	}
 }
+
+func TestRates(t *testing.T) {
+	e := newEngine(t)
+	c := newCall(t, e, LearnDelayed)
+	for i := range 10 {
+		sendTo(t, c.phoneA, c.sa.Local(), rtpPacket(uint16(i)))
+		expect(t, c.phoneB, rtpPacket(uint16(i)), c.sb.Local())
+	}
+	var seen uint64
+	deadline := time.Now().Add(5 * time.Second)
+	for seen < 10 && time.Now().Before(deadline) {
+		if r := e.Rates(); r.Packets > 0 && r.Bytes == r.Packets*172 {
+			seen += r.Packets
+			time.Sleep(time.Second) // next sample
+			continue
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if seen == 0 {
+		t.Fatal("no per-second rate reported")
+	}
+}
