@@ -1,0 +1,393 @@
+package media
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"sipmedia/ngproto"
+	"sipmedia/sipproxy/internal/router"
+)
+
+// NG is what the driver needs from the daemon side: ngproto.Pool (or a
+// single-daemon equivalent).
+type NG interface {
+	Do(ctx context.Context, req ngproto.Dict) (ngproto.Dict, error)
+	// BackendFor reports whether (and where) a call has media set up.
+	BackendFor(callID string) (string, bool)
+}
+
+// Config configures a Driver.
+type Config struct {
+	Matrix Matrix // zero: DefaultMatrix
+	Logger *slog.Logger
+	// DialogIdle forgets a call's orientation after this long without
+	// signalling (its BYE may have been lost); default 12h.
+	DialogIdle time.Duration
+}
+
+// Counters are the driver's request counts (read with Load).
+type Counters struct {
+	Offers, Answers, Deletes, LateOffers, LateAnswers, Failures atomic.Int64
+}
+
+// Driver implements the router's media hooks on an NG pool.
+type Driver struct {
+	ng      NG
+	flags   *compiled
+	log     *slog.Logger
+	idle    time.Duration
+	closer  io.Closer
+	Counter Counters
+
+	mu        sync.Mutex
+	dialogs   map[string]*dialog
+	lastSweep time.Time
+}
+
+// dialog remembers how a call is oriented: the caller's tag and which
+// side is on WebSocket, so in-dialog requests (where the router has no
+// SRC_WS/DST_WS) get the flags of their direction.
+type dialog struct {
+	callerTag          string
+	callerWS, calleeWS bool
+	lateOffer          bool // an offer went out in a reply; the ACK answers it
+	last               time.Time
+}
+
+// New builds a driver on ng.
+func New(ng NG, cfg Config) (*Driver, error) {
+	if cfg.Matrix == (Matrix{}) {
+		cfg.Matrix = DefaultMatrix()
+	}
+	fl, err := cfg.Matrix.compile()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DialogIdle <= 0 {
+		cfg.DialogIdle = 12 * time.Hour
+	}
+	return &Driver{ng: ng, flags: fl, log: cfg.Logger, idle: cfg.DialogIdle, dialogs: make(map[string]*dialog)}, nil
+}
+
+// Close closes the pool the driver was opened with (Open).
+func (d *Driver) Close() error {
+	if d.closer != nil {
+		return d.closer.Close()
+	}
+	return nil
+}
+
+// Offer is branch_route[handle_nat]'s rtpengine_offer for an INVITE with
+// SDP: req is the branch as it will be sent (our Via on top). f is the
+// router's SRC_WS/DST_WS; in-dialog (re-INVITE) the remembered
+// orientation wins, because the script sets SRC_WS only on initial
+// requests.
+func (d *Driver) Offer(ctx context.Context, req *sip.Request, f router.Flags) error {
+	id, from, to := ids(req)
+	initial := to == ""
+	src, dst := f.SrcWS, f.DstWS
+	if !initial {
+		src, dst = d.orient(id, from, req)
+	}
+	ng := d.request("offer", d.flags.offer[b2i(src)][b2i(dst)], id, from, to, req.Body(), req.Source())
+	ng["via-branch"] = topBranch(req)
+	if err := d.do(ctx, ng, req); err != nil {
+		return err
+	}
+	d.Counter.Offers.Add(1)
+	if initial {
+		d.remember(id, func(dl *dialog) {
+			dl.callerTag, dl.callerWS, dl.calleeWS = from, src, dst
+		})
+	} else {
+		d.touch(id)
+	}
+	return nil
+}
+
+// Reply is onreply_route[handle_nat] (rtpengine_manage for replies): a 1xx
+// or 2xx with SDP is the answer to the INVITE's offer, or, when the INVITE
+// had no SDP, a late offer sent with the tags swapped. inv is the branch
+// INVITE as sent (our Via on top), res the reply being forwarded, whose
+// body is rewritten in place.
+func (d *Driver) Reply(ctx context.Context, inv *sip.Request, res *sip.Response, f router.Flags) error {
+	if res.StatusCode >= 300 || !hasSDP(res) {
+		return nil
+	}
+	id, from, _ := ids(inv)
+	to := tagOf(res.To())
+	initial := tagOf(inv.To()) == ""
+	src, dst := f.SrcWS, f.DstWS
+	if !initial {
+		src, dst = d.orient(id, from, inv)
+	}
+	fl := d.flags.answer[b2i(src)][b2i(dst)]
+	if !hasSDP(inv) {
+		// Late SDP: the callee offers; from-tag is always the offerer's.
+		ng := d.request("offer", fl, id, to, from, res.Body(), res.Source())
+		ng["via-branch"] = topBranch(inv)
+		if err := d.do(ctx, ng, res); err != nil {
+			return err
+		}
+		d.Counter.LateOffers.Add(1)
+		d.remember(id, func(dl *dialog) {
+			if initial {
+				dl.callerTag, dl.callerWS, dl.calleeWS = from, src, dst
+			}
+			dl.lateOffer = true
+		})
+		return nil
+	}
+	ng := d.request("answer", fl, id, from, to, res.Body(), res.Source())
+	ng["via-branch"] = topBranch(inv)
+	if err := d.do(ctx, ng, res); err != nil {
+		return err
+	}
+	d.Counter.Answers.Add(1)
+	if initial && res.StatusCode < 300 {
+		// The answering branch decides the callee's transport (forks may
+		// differ).
+		d.remember(id, func(dl *dialog) { dl.calleeWS = dst })
+	}
+	return nil
+}
+
+// Ack is rtpengine_manage for an end-to-end ACK: with SDP after a late
+// offer it is the answer, sent with the tags swapped.
+func (d *Driver) Ack(ctx context.Context, req *sip.Request) error {
+	if !hasSDP(req) {
+		return nil
+	}
+	id, from, to := ids(req)
+	d.mu.Lock()
+	dl := d.dialogs[id]
+	pending := dl == nil || dl.lateOffer
+	if dl != nil {
+		dl.lateOffer = false
+	}
+	d.mu.Unlock()
+	if !pending {
+		return nil // no offer is waiting for this SDP
+	}
+	src, dst := d.orient(id, from, req)
+	ng := d.request("answer", d.flags.offer[b2i(src)][b2i(dst)], id, to, from, req.Body(), req.Source())
+	if err := d.do(ctx, ng, req); err != nil {
+		return err
+	}
+	d.Counter.LateAnswers.Add(1)
+	return nil
+}
+
+// Delete is rtpengine_delete for BYE and CANCEL, and the cleanup of an
+// initial INVITE whose final reply failed. A failed re-INVITE keeps the
+// call. Calls that never got media set up are not sent anywhere, so a
+// failure without any daemon does not wait for one.
+func (d *Driver) Delete(ctx context.Context, req *sip.Request) error {
+	id, from, to := ids(req)
+	if req.Method == sip.INVITE && to != "" {
+		return nil
+	}
+	d.mu.Lock()
+	_, known := d.dialogs[id]
+	delete(d.dialogs, id)
+	d.mu.Unlock()
+	if _, ok := d.ng.BackendFor(id); !ok && !known {
+		return nil
+	}
+	ng := ngproto.Dict{"command": "delete", "call-id": id, "from-tag": from}
+	reply, err := d.ng.Do(ctx, ng)
+	if err != nil {
+		d.Counter.Failures.Add(1)
+		return mapFailure(err, nil)
+	}
+	d.Counter.Deletes.Add(1)
+	if reply.Result() != "ok" {
+		// "Call-ID not found" and the like: nothing left to clean.
+		d.log.Debug("media delete", "call-id", id, "result", reply.Result(), "reason", reply.ReplyError())
+	}
+	return nil
+}
+
+// Dialogs is the number of calls whose orientation is remembered.
+func (d *Driver) Dialogs() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.dialogs)
+}
+
+// request builds an NG request: the flag keys, then what every module
+// sends (ids, sdp, received-from, supports).
+func (d *Driver) request(cmd string, flags ngproto.Dict, id, from, to string, sdp []byte, source string) ngproto.Dict {
+	ng := make(ngproto.Dict, len(flags)+8)
+	for k, v := range flags {
+		ng[k] = v
+	}
+	ng["command"] = cmd
+	ng["call-id"] = id
+	ng["from-tag"] = from
+	if to != "" {
+		ng["to-tag"] = to
+	}
+	ng["sdp"] = string(sdp)
+	ng["supports"] = []any{"load limit"}
+	if host, _, err := net.SplitHostPort(source); err == nil {
+		if ip := net.ParseIP(host); ip != nil {
+			fam := "IP4"
+			if ip.To4() == nil {
+				fam = "IP6"
+			}
+			ng["received-from"] = []any{fam, ip.String()}
+		}
+	}
+	return ng
+}
+
+// do runs ng and puts the returned SDP into msg.
+func (d *Driver) do(ctx context.Context, ng ngproto.Dict, msg sip.Message) error {
+	reply, err := d.ng.Do(ctx, ng)
+	if err != nil || reply.Result() != "ok" {
+		d.Counter.Failures.Add(1)
+		return mapFailure(err, reply)
+	}
+	sdp := reply.Str("sdp")
+	if sdp == "" {
+		d.Counter.Failures.Add(1)
+		return &Error{Code: 500, Reason: "Server Internal Error", Err: io.ErrUnexpectedEOF}
+	}
+	msg.SetBody([]byte(sdp))
+	return nil
+}
+
+// orient returns SRC_WS/DST_WS for an in-dialog message sent by the party
+// with tag from: the remembered orientation, or, for a call this proxy
+// does not know, what the message's transports say.
+func (d *Driver) orient(id, from string, m sip.Message) (src, dst bool) {
+	d.mu.Lock()
+	dl := d.dialogs[id]
+	if dl != nil {
+		dl.last = time.Now()
+		src, dst = dl.callerWS, dl.calleeWS
+		if from != dl.callerTag {
+			src, dst = dst, src
+		}
+	}
+	d.mu.Unlock()
+	if dl != nil {
+		return src, dst
+	}
+	return senderWS(m), isWS(transportOf(m))
+}
+
+func (d *Driver) remember(id string, set func(*dialog)) {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dl := d.dialogs[id]
+	if dl == nil {
+		dl = &dialog{}
+		d.dialogs[id] = dl
+		if now.Sub(d.lastSweep) > time.Minute {
+			d.lastSweep = now
+			for k, v := range d.dialogs {
+				if now.Sub(v.last) > d.idle && v != dl {
+					delete(d.dialogs, k)
+				}
+			}
+		}
+	}
+	set(dl)
+	dl.last = now
+}
+
+func (d *Driver) touch(id string) {
+	d.mu.Lock()
+	if dl := d.dialogs[id]; dl != nil {
+		dl.last = time.Now()
+	}
+	d.mu.Unlock()
+}
+
+func ids(req *sip.Request) (id, from, to string) {
+	if h := req.CallID(); h != nil {
+		id = h.Value()
+	}
+	return id, tagOf(req.From()), tagOf(req.To())
+}
+
+// tagOf returns the tag of a From or To header ("" when absent).
+func tagOf(h interface{ Value() string }) string {
+	switch v := h.(type) {
+	case *sip.FromHeader:
+		if v != nil {
+			t, _ := v.Params.Get("tag")
+			return t
+		}
+	case *sip.ToHeader:
+		if v != nil {
+			t, _ := v.Params.Get("tag")
+			return t
+		}
+	}
+	return ""
+}
+
+// topBranch is the branch of the top Via (ours on a forwarded INVITE).
+func topBranch(req *sip.Request) string {
+	if v := req.Via(); v != nil {
+		b, _ := v.Params.Get("branch")
+		return b
+	}
+	return ""
+}
+
+// senderWS: the sender's Via (second, under ours; top on a message we
+// did not prepare) says WS or WSS.
+func senderWS(m sip.Message) bool {
+	vias := m.GetHeaders("Via")
+	var last sip.Header
+	for i, h := range vias {
+		last = h
+		if i == 1 {
+			break
+		}
+	}
+	if last == nil {
+		return false
+	}
+	v := strings.ToUpper(last.Value())
+	return strings.HasPrefix(v, "SIP/2.0/WS")
+}
+
+func transportOf(m sip.Message) string {
+	switch v := m.(type) {
+	case *sip.Request:
+		return v.Transport()
+	case *sip.Response:
+		return v.Transport()
+	}
+	return ""
+}
+
+func isWS(tp string) bool {
+	tp = strings.ToUpper(tp)
+	return tp == "WS" || tp == "WSS"
+}
+
+func hasSDP(m sip.Message) bool {
+	if len(m.Body()) == 0 {
+		return false
+	}
+	ct := m.GetHeaders("Content-Type")
+	return len(ct) > 0 && strings.Contains(strings.ToLower(ct[0].Value()), "application/sdp")
+}

@@ -1,0 +1,101 @@
+// Package media is sipproxy's media step: the seed's rtpengine_offer,
+// rtpengine_answer and rtpengine_delete, plus rtpengine_manage's late-SDP
+// handling (offer in the reply, answer in the ACK, tags swapped), as NG
+// requests to a pool of mediad/rtpengine daemons (ngproto.Pool).
+//
+// It owns the SRC_WS x DST_WS flag matrix (module flag strings parsed with
+// ngproto.ParseModuleFlags, OpenSIPS dialect), the tag orientation the
+// rtpengine modules use, and a small per-call memory of who called whom
+// over which kind of transport, so that re-INVITEs and the late ACK pick
+// the right flags. It does not route SIP (package router) nor speak the
+// NG wire (package ngproto).
+package media
+
+import (
+	"fmt"
+
+	"sipmedia/ngproto"
+)
+
+// Matrix holds the module flag strings, indexed [SRC_WS][DST_WS] with 1 for
+// WebSocket. Offer strings shape the SDP sent toward the callee (the
+// INVITE's offer, the late ACK's answer); Answer strings shape the SDP
+// sent toward the caller (the reply's answer, a late offer in a reply).
+type Matrix struct {
+	Offer  [2][2]string
+	Answer [2][2]string
+}
+
+// The seed's strings and the rtcp-mux flags a current Chromium needs: with
+// the seed's strings alone rtpengine (and mediad, which follows it) answers
+// a browser without a=rtcp-mux after demultiplexing toward the phone, and
+// Chromium rejects an answer without it ("The m= section ... is missing
+// a=rtcp-mux"). rtcp-mux-demux toward the phone and rtcp-mux-require toward
+// the browser keep the browser side muxed (see mediad/internal/webrtc).
+const (
+	flagsPlain    = "RTP/AVP replace-session-connection replace-origin ICE=remove"
+	flagsToPhone  = flagsPlain + " rtcp-mux-demux"
+	flagsToWeb    = "UDP/TLS/RTP/SAVPF ICE=force rtcp-mux-require"
+	flagsWebToWeb = "ICE=force-relay DTLS=passive"
+)
+
+// DefaultMatrix is the seed's matrix plus the rtcp-mux flags.
+func DefaultMatrix() Matrix {
+	var m Matrix
+	m.Offer[1][1] = flagsWebToWeb
+	m.Offer[1][0] = flagsToPhone
+	m.Offer[0][1] = flagsToWeb
+	m.Offer[0][0] = flagsPlain
+	m.Answer[1][1] = flagsWebToWeb
+	m.Answer[1][0] = flagsToWeb
+	m.Answer[0][1] = flagsToPhone
+	m.Answer[0][0] = flagsPlain
+	return m
+}
+
+// compiled is a Matrix parsed into NG keys.
+type compiled struct {
+	offer, answer [2][2]ngproto.Dict
+}
+
+func (m Matrix) compile() (*compiled, error) {
+	c := &compiled{}
+	for s := 0; s < 2; s++ {
+		for d := 0; d < 2; d++ {
+			var err error
+			if c.offer[s][d], err = parseFlags(m.Offer[s][d]); err != nil {
+				return nil, fmt.Errorf("offer flags %s: %w", cellName(s, d), err)
+			}
+			if c.answer[s][d], err = parseFlags(m.Answer[s][d]); err != nil {
+				return nil, fmt.Errorf("answer flags %s: %w", cellName(s, d), err)
+			}
+		}
+	}
+	return c, nil
+}
+
+func parseFlags(s string) (ngproto.Dict, error) {
+	mf, err := ngproto.ParseModuleFlags(s, ngproto.OpenSIPS)
+	if err != nil {
+		return nil, err
+	}
+	// The message decides identity and branch; the strings shape the SDP.
+	for _, k := range []string{"call-id", "from-tag", "to-tag", "via-branch"} {
+		mf.Dict.Delete(k)
+	}
+	return mf.Dict, nil
+}
+
+// cellName names a matrix cell as the config keys do ("ws-udp": SRC_WS
+// set, DST_WS not).
+func cellName(src, dst int) string {
+	n := [2]string{"udp", "ws"}
+	return n[src] + "-" + n[dst]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
