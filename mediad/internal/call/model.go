@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"sipmedia/mediad/internal/ports"
+	"sipmedia/mediad/internal/relay"
 	"sipmedia/mediad/internal/sdp"
 )
 
@@ -150,6 +151,7 @@ type Stream struct {
 	LastPacket atomic.Int64
 
 	fwd atomic.Pointer[Forwarding]
+	rs  *relay.Stream // relay on this socket (relay.go); guarded by the call's mu
 }
 
 // Forwarding is the immutable snapshot a packet needs: where this

@@ -185,10 +185,10 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 				ss := StreamStats{
 					LocalPort: s.LocalPort, LocalAddr: s.LocalAddr,
 					Endpoint: s.Endpoint, Advertised: s.Advertised,
-					Counts: Counts{Packets: s.Packets.Load(), Bytes: s.Bytes.Load(), Errors: s.Errors.Load()},
+					Counts: s.counts(),
 				}
 				ss.LastPacket = c.lastSignal
-				if ns := s.LastPacket.Load(); ns > 0 {
+				if ns := s.lastPacketNs(); ns > 0 {
 					ss.LastPacket = time.Unix(0, ns)
 				}
 				switch {

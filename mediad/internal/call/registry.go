@@ -77,6 +77,8 @@ type Registry struct {
 	calls map[string]*Call
 
 	counters Counters
+
+	relay *relayLink // media plane (relay.go); nil: signalling only
 }
 
 // Counters are registry-wide totals for the statistics command and CLI.
@@ -192,6 +194,7 @@ func (r *Registry) releaseMedia(md *Media) {
 	if md == nil || md.pair == nil {
 		return
 	}
+	stopRelay(md)
 	for k, s := range md.Streams {
 		if s != nil {
 			s.SetForwarding(nil)
@@ -309,7 +312,7 @@ func (r *Registry) sweepCall(c *Call, now time.Time) {
 					if s == nil {
 						continue
 					}
-					if ns := s.LastPacket.Load(); ns > 0 {
+					if ns := s.lastPacketNs(); ns > 0 {
 						if t := time.Unix(0, ns); t.After(last) {
 							last = t
 						}

@@ -251,6 +251,7 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 			for _, s := range g.md.Streams {
 				s.SetForwarding(nil)
 			}
+			stopRelay(g.md)
 			r.alloc.Release(g.old)
 		}
 		initStreams(g.md, ifsOf(r, g.md.Interface))
@@ -289,6 +290,7 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 		return "", err
 	}
 	updateForwarding(src, dst)
+	r.updateRelay(c, src, dst)
 	return out, nil
 }
 

@@ -89,6 +89,9 @@ func (c *CLICalls) Totals() cli.Totals {
 		ForcedTerminated:  k.Forced.Load(),
 		TotalCallDuration: time.Duration(k.TotalDurationNs.Load()),
 	}
+	rt, rr := c.reg.RelayTotals(), c.reg.RelayRates()
+	t.Relayed = cli.Counters{Packets: rt.Packets, Bytes: rt.Bytes, Errors: rt.Errors}
+	t.Rate = cli.Counters{Packets: rr.Packets, Bytes: rr.Bytes, Errors: rr.Errors}
 	if c.h != nil {
 		t.Proxies = c.h.stats.cliProxies()
 	}

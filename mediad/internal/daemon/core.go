@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"sipmedia/mediad/internal/call"
@@ -9,6 +10,7 @@ import (
 	"sipmedia/mediad/internal/config"
 	"sipmedia/mediad/internal/control"
 	"sipmedia/mediad/internal/ports"
+	"sipmedia/mediad/internal/relay"
 	"sipmedia/ngproto"
 )
 
@@ -24,6 +26,15 @@ type core struct {
 
 func newCore(cfg *config.Config, alloc *ports.Allocator, log *slog.Logger) (*core, error) {
 	reg := call.NewRegistry(callConfig(cfg), alloc, log.With("component", "call"))
+	// Userspace media forwarding (package relay); stopped after the calls.
+	eng, err := relay.New(relay.Config{Log: log.With("component", "relay")})
+	if err != nil {
+		return nil, fmt.Errorf("media relay: %w", err)
+	}
+	if err := reg.UseRelay(eng); err != nil {
+		eng.Close()
+		return nil, err
+	}
 	h := control.NewHandler(reg, nil, log.With("component", "control"))
 	return &core{
 		calls: control.NewCLICalls(reg, h),
@@ -31,8 +42,11 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, log *slog.Logger) (*cor
 			h.SetCLI(r)
 			return h
 		},
-		run:   reg.Run,
-		close: reg.Close,
+		run: reg.Run,
+		close: func() {
+			reg.Close()
+			eng.Close()
+		},
 	}, nil
 }
 

@@ -1,0 +1,168 @@
+package call
+
+import (
+	"fmt"
+
+	"sipmedia/mediad/internal/relay"
+)
+
+// This file is the seam between the call model and the packet relay
+// (package relay): it starts a relay.Stream on a stream's socket when the
+// stream is first given forwarding, keeps the relay's forwarding snapshots
+// in step with signalling, stops relaying before the sockets are released,
+// and reads the relay's counters for statistics and the media timeout.
+// Without UseRelay the registry does signalling only.
+
+// relayLink is the registry's connection to the media plane.
+type relayLink struct {
+	eng      *relay.Engine
+	learning relay.Learning
+}
+
+// UseRelay makes the registry forward media through e (rtpengine's
+// userspace forwarding). Call it before the first offer.
+func (r *Registry) UseRelay(e *relay.Engine) error {
+	l, err := relay.ParseLearning(r.cfg.EndpointLearning)
+	if err != nil {
+		return fmt.Errorf("call: %w", err)
+	}
+	r.relay = &relayLink{eng: e, learning: l}
+	return nil
+}
+
+// RelayTotals returns the relay's engine-wide counters (zero without one):
+// rtpengine's "Total relayed packets/bytes/packet errors (userspace)".
+func (r *Registry) RelayTotals() relay.TotalCounts {
+	if r.relay == nil {
+		return relay.TotalCounts{}
+	}
+	return r.relay.eng.Totals()
+}
+
+// RelayRates returns the relay's traffic in the last full second (zero
+// without one): rtpengine's "Packets/Bytes/Errors per second (userspace)".
+func (r *Registry) RelayRates() relay.TotalCounts {
+	if r.relay == nil {
+		return relay.TotalCounts{}
+	}
+	return r.relay.eng.Rates()
+}
+
+// updateRelay publishes the relay snapshots of both parties after
+// signalling between a and b (after updateForwarding).
+func (r *Registry) updateRelay(c *Call, a, b *Monologue) {
+	if r.relay == nil {
+		return
+	}
+	for i := range min(len(a.Medias), len(b.Medias)) {
+		ma, mb := a.Medias[i], b.Medias[i]
+		r.relayMedia(c, ma, mb)
+		r.relayMedia(c, mb, ma)
+	}
+}
+
+// relayMedia sets the snapshots of a's two streams: what a sends goes out
+// of b's sockets to b.
+func (r *Registry) relayMedia(c *Call, a, b *Media) {
+	if a == nil || b == nil {
+		return
+	}
+	// RTCP toward b goes to b's RTP port when b multiplexes.
+	bRTCP := r.relayStream(b.Streams[1])
+	if b.Mux || bRTCP == nil {
+		bRTCP = r.relayStream(b.Streams[0])
+	}
+	for k, s := range a.Streams {
+		rs := r.relayStream(s)
+		if rs == nil {
+			continue
+		}
+		f := &relay.Forwarding{
+			Remote:        s.Endpoint,
+			RTCPSink:      bRTCP,
+			Learning:      r.relay.learning,
+			Signalled:     c.lastSignal,
+			Asymmetric:    a.Asymmetric,
+			StrictSource:  a.StrictSource,
+			MediaHandover: a.MediaHandover,
+			LoopProtect:   true,
+		}
+		if k == 0 {
+			f.Sink = r.relayStream(b.Streams[0])
+			f.DemuxRTCP = true
+			// rtpengine's blackhole: RTP from a party we must not
+			// receive from (recvonly, inactive) is counted, not sent.
+			f.NoSend = !a.FlagRecv
+		}
+		rs.SetForwarding(f)
+	}
+}
+
+// relayStream returns the relay on s's socket, starting it on first use
+// (when the stream's local address is settled). Nil without sockets.
+func (r *Registry) relayStream(s *Stream) *relay.Stream {
+	if s == nil || s.Pair == nil {
+		return nil
+	}
+	if s.rs != nil && s.rs.Local().Addr() == s.LocalAddr.Unmap() {
+		return s.rs
+	}
+	rtp, rtcp := s.Pair.Conns(s.LocalAddr)
+	conn, comp := rtp, relay.ComponentRTP
+	if s.RTCP {
+		conn, comp = rtcp, relay.ComponentRTCP
+	}
+	if conn == nil {
+		return s.rs
+	}
+	rs, err := r.relay.eng.NewStream(conn, comp)
+	if err != nil {
+		r.log.Error("relay stream", "local", s.LocalAddr, "port", s.LocalPort, "err", err)
+		return s.rs
+	}
+	if s.rs != nil {
+		s.rs.Close() // the local address moved to another family
+	}
+	s.rs = rs
+	return rs
+}
+
+// stopRelay stops relaying on md's sockets; call before releasing its
+// port pair. The final counters stay on the streams.
+func stopRelay(md *Media) {
+	for _, s := range md.Streams {
+		if s == nil || s.rs == nil {
+			continue
+		}
+		s.rs.Close()
+		st := s.rs.Stats()
+		s.Packets.Store(st.In.Packets)
+		s.Bytes.Store(st.In.Bytes)
+		s.Errors.Store(st.In.Errors)
+		if !st.LastPacket.IsZero() {
+			s.LastPacket.Store(st.LastPacket.UnixNano())
+		}
+		s.rs = nil
+	}
+}
+
+// counts returns the stream's ingress counters (the relay's while it runs).
+func (s *Stream) counts() Counts {
+	if s.rs != nil {
+		in := s.rs.Stats().In
+		return Counts{Packets: in.Packets, Bytes: in.Bytes, Errors: in.Errors}
+	}
+	return Counts{Packets: s.Packets.Load(), Bytes: s.Bytes.Load(), Errors: s.Errors.Load()}
+}
+
+// lastPacketNs is when the stream last received a packet, in unix
+// nanoseconds (0: never).
+func (s *Stream) lastPacketNs() int64 {
+	if s.rs != nil {
+		if t := s.rs.Stats().LastPacket; !t.IsZero() {
+			return t.UnixNano()
+		}
+		return 0
+	}
+	return s.LastPacket.Load()
+}
