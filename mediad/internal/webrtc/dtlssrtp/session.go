@@ -59,6 +59,7 @@ type Config struct {
 type Session struct {
 	cfg    Config
 	conn   *vconn
+	dc     *dtls.Conn
 	done   chan struct{}
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -118,6 +119,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dtls %s: %w", cfg.Role, err)
 	}
+	s.dc = c
 	ctx, s.stop = context.WithCancel(ctx)
 	s.wg.Add(1)
 	go s.run(ctx, c)
@@ -141,8 +143,9 @@ func (s *Session) run(ctx context.Context, c *dtls.Conn) {
 	}
 	s.cfg.Log.Debug("DTLS handshake done", "role", s.cfg.Role, "profile", s.keys.Profile)
 	// Keep reading: this answers retransmitted final flights and notices
-	// close_notify; Close ends it by closing the virtual conn. WebRTC data channels are not supported, so any
-	// application data is discarded.
+	// close_notify; Close ends it by closing the DTLS conn (closing only the
+	// virtual conn does not wake Read). WebRTC data channels are not
+	// supported, so any application data is discarded.
 	buf := make([]byte, 1500)
 	for {
 		if _, err := c.Read(buf); err != nil {
@@ -203,5 +206,6 @@ func (s *Session) Close() {
 	}
 	s.stop()
 	_ = s.conn.Close()
+	_ = s.dc.Close()
 	s.wg.Wait()
 }
