@@ -40,6 +40,11 @@ type Config struct {
 	// OfferTimeout deletes a call that was offered but never answered
 	// (rtpengine --offer-timeout, default 3600s).
 	OfferTimeout time.Duration
+	// SilentTimeout replaces Timeout for streams we do not receive from
+	// (recvonly/inactive parties, no socket): rtpengine -s, default 3600s.
+	// FinalTimeout deletes every call this long after its creation
+	// (rtpengine -a; zero: never).
+	SilentTimeout, FinalTimeout time.Duration
 	// DeleteDelay is the default delay of a delete (rtpengine -d, 30s).
 	DeleteDelay time.Duration
 	// MaxSessions limits concurrent calls; 0 means unlimited (the daemon
@@ -87,6 +92,8 @@ type Counters struct {
 	Rejected        atomic.Uint64 // refused for the session limit
 	Timeout         atomic.Uint64 // deleted by the media timeout
 	OfferTimeout    atomic.Uint64 // deleted by the offer timeout
+	SilentTimeout   atomic.Uint64 // deleted by the silent timeout
+	FinalTimeout    atomic.Uint64 // deleted by the final timeout
 	Regular         atomic.Uint64 // deleted by a delete command
 	Forced          atomic.Uint64 // terminated by CLI or shutdown
 	TotalDurationNs atomic.Int64  // summed durations of ended calls
@@ -285,6 +292,11 @@ func (r *Registry) sweepCall(c *Call, now time.Time) {
 	if c.gone {
 		return
 	}
+	if r.cfg.FinalTimeout > 0 && now.Sub(c.created) >= r.cfg.FinalTimeout {
+		r.counters.FinalTimeout.Add(1)
+		r.destroyLocked(c, "final timeout", now)
+		return
+	}
 	if !c.deleteAt.IsZero() && !now.Before(c.deleteAt) {
 		r.counters.Regular.Add(1)
 		r.destroyLocked(c, "delete delay expired", now)
@@ -304,25 +316,10 @@ func (r *Registry) sweepCall(c *Call, now time.Time) {
 		r.destroyLocked(c, "offer timeout", now)
 		return
 	}
-	if r.cfg.Timeout > 0 && c.answered {
-		last := c.lastSignal
-		for _, m := range c.monologues {
-			for _, md := range m.Medias {
-				for _, s := range md.Streams {
-					if s == nil {
-						continue
-					}
-					if ns := s.lastPacketNs(); ns > 0 {
-						if t := time.Unix(0, ns); t.After(last) {
-							last = t
-						}
-					}
-				}
-			}
-		}
-		if now.Sub(last) >= r.cfg.Timeout {
-			r.counters.Timeout.Add(1)
-			r.destroyLocked(c, "timeout", now)
+	if c.answered {
+		if reason, n := r.mediaTimeoutLocked(c, now); n != nil {
+			n.Add(1)
+			r.destroyLocked(c, reason, now)
 		}
 	}
 }

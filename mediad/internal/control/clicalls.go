@@ -85,6 +85,8 @@ func (c *CLICalls) Totals() cli.Totals {
 		Rejected:          k.Rejected.Load(),
 		Timeout:           k.Timeout.Load(),
 		OfferTimeout:      k.OfferTimeout.Load(),
+		SilentTimeout:     k.SilentTimeout.Load(),
+		FinalTimeout:      k.FinalTimeout.Load(),
 		RegularTerminated: k.Regular.Load(),
 		ForcedTerminated:  k.Forced.Load(),
 		TotalCallDuration: time.Duration(k.TotalDurationNs.Load()),

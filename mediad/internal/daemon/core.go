@@ -55,6 +55,8 @@ func callConfig(cfg *config.Config) call.Config {
 	cc := call.Config{
 		Timeout:          cfg.Timeout,
 		OfferTimeout:     cfg.OfferTimeout,
+		SilentTimeout:    cfg.SilentTimeout,
+		FinalTimeout:     cfg.FinalTimeout,
 		DeleteDelay:      cfg.DeleteDelay,
 		SIPSource:        cfg.SIPSource,
 		DTLSPassive:      cfg.DTLSPassive,
