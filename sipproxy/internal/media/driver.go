@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"sipmedia/ngproto"
+	"sipmedia/sipproxy/internal/media/mediacfg"
 	"sipmedia/sipproxy/internal/router"
 )
 
@@ -26,7 +28,7 @@ type NG interface {
 
 // Config configures a Driver.
 type Config struct {
-	Matrix Matrix // zero: DefaultMatrix
+	Matrix mediacfg.Matrix // zero: mediacfg.DefaultMatrix
 	Logger *slog.Logger
 	// DialogIdle forgets a call's orientation after this long without
 	// signalling (its BYE may have been lost); default 12h.
@@ -41,7 +43,7 @@ type Counters struct {
 // Driver implements the router's media hooks on an NG pool.
 type Driver struct {
 	ng      NG
-	flags   *compiled
+	flags   *mediacfg.Compiled
 	log     *slog.Logger
 	idle    time.Duration
 	closer  io.Closer
@@ -58,16 +60,17 @@ type Driver struct {
 type dialog struct {
 	callerTag          string
 	callerWS, calleeWS bool
-	lateOffer          bool // an offer went out in a reply; the ACK answers it
+	lateOffer          bool   // an offer went out in a reply; the ACK answers it
+	ackIn, ackOut      string // the late answer as received and as sent
 	last               time.Time
 }
 
 // New builds a driver on ng.
 func New(ng NG, cfg Config) (*Driver, error) {
-	if cfg.Matrix == (Matrix{}) {
-		cfg.Matrix = DefaultMatrix()
+	if cfg.Matrix == (mediacfg.Matrix{}) {
+		cfg.Matrix = mediacfg.DefaultMatrix()
 	}
-	fl, err := cfg.Matrix.compile()
+	fl, err := cfg.Matrix.Compile()
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +103,7 @@ func (d *Driver) Offer(ctx context.Context, req *sip.Request, f router.Flags) er
 	if !initial {
 		src, dst = d.orient(id, from, req)
 	}
-	ng := d.request("offer", d.flags.offer[b2i(src)][b2i(dst)], id, from, to, req.Body(), req.Source())
+	ng := d.request("offer", d.flags.Offer[b2i(src)][b2i(dst)], id, from, to, req.Body(), req.Source())
 	ng["via-branch"] = topBranch(req)
 	if err := d.do(ctx, ng, req); err != nil {
 		return err
@@ -132,7 +135,7 @@ func (d *Driver) Reply(ctx context.Context, inv *sip.Request, res *sip.Response,
 	if !initial {
 		src, dst = d.orient(id, from, inv)
 	}
-	fl := d.flags.answer[b2i(src)][b2i(dst)]
+	fl := d.flags.Answer[b2i(src)][b2i(dst)]
 	if !hasSDP(inv) {
 		// Late SDP: the callee offers; from-tag is always the offerer's.
 		ng := d.request("offer", fl, id, to, from, res.Body(), res.Source())
@@ -170,22 +173,33 @@ func (d *Driver) Ack(ctx context.Context, req *sip.Request) error {
 		return nil
 	}
 	id, from, to := ids(req)
+	in := string(req.Body())
 	d.mu.Lock()
 	dl := d.dialogs[id]
-	pending := dl == nil || dl.lateOffer
+	pending, resend := dl == nil || dl.lateOffer, ""
 	if dl != nil {
 		dl.lateOffer = false
+		if !pending && dl.ackIn == in {
+			resend = dl.ackOut
+		}
 	}
 	d.mu.Unlock()
+	if resend != "" {
+		// A retransmitted ACK (after a 2xx retransmission) carries the
+		// same answer: send what the first one carried.
+		req.SetBody([]byte(resend))
+		return nil
+	}
 	if !pending {
 		return nil // no offer is waiting for this SDP
 	}
 	src, dst := d.orient(id, from, req)
-	ng := d.request("answer", d.flags.offer[b2i(src)][b2i(dst)], id, to, from, req.Body(), req.Source())
+	ng := d.request("answer", d.flags.Offer[b2i(src)][b2i(dst)], id, to, from, req.Body(), req.Source())
 	if err := d.do(ctx, ng, req); err != nil {
 		return err
 	}
 	d.Counter.LateAnswers.Add(1)
+	d.remember(id, func(dl *dialog) { dl.ackIn, dl.ackOut = in, string(req.Body()) })
 	return nil
 }
 
@@ -379,6 +393,13 @@ func transportOf(m sip.Message) string {
 	return ""
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func isWS(tp string) bool {
 	tp = strings.ToUpper(tp)
 	return tp == "WS" || tp == "WSS"
@@ -390,4 +411,36 @@ func hasSDP(m sip.Message) bool {
 	}
 	ct := m.GetHeaders("Content-Type")
 	return len(ct) > 0 && strings.Contains(strings.ToLower(ct[0].Value()), "application/sdp")
+}
+
+// Open builds the pool and the driver from st. It returns nil, nil when no
+// backend is configured (media control off). Close the driver when done.
+func Open(st mediacfg.Settings, log *slog.Logger) (*Driver, error) {
+	if len(st.Socks) == 0 {
+		return nil, nil
+	}
+	var bs []ngproto.Backend
+	for _, s := range st.Socks {
+		b, err := mediacfg.ParseSock(s)
+		if err != nil {
+			return nil, err
+		}
+		bs = append(bs, b)
+	}
+	pool, err := ngproto.NewPool(bs, ngproto.PoolConfig{
+		Client:       ngproto.ClientConfig{Retries: st.Retries, Interval: st.Timeout},
+		PingInterval: st.PingInterval,
+		PingTimeout:  st.Timeout,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	d, err := New(pool, Config{Matrix: st.Matrix, Logger: log})
+	if err != nil {
+		_ = pool.Close()
+		return nil, err
+	}
+	d.closer = pool
+	return d, nil
 }

@@ -1,15 +1,8 @@
-// Package media is sipproxy's media step: the seed's rtpengine_offer,
-// rtpengine_answer and rtpengine_delete, plus rtpengine_manage's late-SDP
-// handling (offer in the reply, answer in the ACK, tags swapped), as NG
-// requests to a pool of mediad/rtpengine daemons (ngproto.Pool).
-//
-// It owns the SRC_WS x DST_WS flag matrix (module flag strings parsed with
-// ngproto.ParseModuleFlags, OpenSIPS dialect), the tag orientation the
-// rtpengine modules use, and a small per-call memory of who called whom
-// over which kind of transport, so that re-INVITEs and the late ACK pick
-// the right flags. It does not route SIP (package router) nor speak the
-// NG wire (package ngproto).
-package media
+// Package mediacfg holds the media step's configuration: the SRC_WS x
+// DST_WS matrix of rtpengine module flag strings (parsed with ngproto's
+// OpenSIPS dialect) and the rtpengine-* keys (daemon sockets with weights,
+// timeouts). Package config registers the keys; package media uses them.
+package mediacfg
 
 import (
 	"fmt"
@@ -53,20 +46,21 @@ func DefaultMatrix() Matrix {
 	return m
 }
 
-// compiled is a Matrix parsed into NG keys.
-type compiled struct {
-	offer, answer [2][2]ngproto.Dict
+// Compiled is a Matrix parsed into NG keys, indexed like Matrix.
+type Compiled struct {
+	Offer, Answer [2][2]ngproto.Dict
 }
 
-func (m Matrix) compile() (*compiled, error) {
-	c := &compiled{}
+// Compile parses every flag string.
+func (m Matrix) Compile() (*Compiled, error) {
+	c := &Compiled{}
 	for s := 0; s < 2; s++ {
 		for d := 0; d < 2; d++ {
 			var err error
-			if c.offer[s][d], err = parseFlags(m.Offer[s][d]); err != nil {
+			if c.Offer[s][d], err = parseFlags(m.Offer[s][d]); err != nil {
 				return nil, fmt.Errorf("offer flags %s: %w", cellName(s, d), err)
 			}
-			if c.answer[s][d], err = parseFlags(m.Answer[s][d]); err != nil {
+			if c.Answer[s][d], err = parseFlags(m.Answer[s][d]); err != nil {
 				return nil, fmt.Errorf("answer flags %s: %w", cellName(s, d), err)
 			}
 		}
@@ -91,11 +85,4 @@ func parseFlags(s string) (ngproto.Dict, error) {
 func cellName(src, dst int) string {
 	n := [2]string{"udp", "ws"}
 	return n[src] + "-" + n[dst]
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -1,9 +1,8 @@
-package media
+package mediacfg
 
 import (
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -99,38 +98,6 @@ func (st Settings) Validate() error {
 	if st.Timeout <= 0 || st.Retries <= 0 {
 		return fmt.Errorf("rtpengine-timeout and rtpengine-retries must be positive")
 	}
-	_, err := st.Matrix.compile()
+	_, err := st.Matrix.Compile()
 	return err
-}
-
-// Open builds the pool and the driver from st. It returns nil, nil when no
-// backend is configured (media control off). Close the driver when done.
-func Open(st Settings, log *slog.Logger) (*Driver, error) {
-	if len(st.Socks) == 0 {
-		return nil, nil
-	}
-	var bs []ngproto.Backend
-	for _, s := range st.Socks {
-		b, err := ParseSock(s)
-		if err != nil {
-			return nil, err
-		}
-		bs = append(bs, b)
-	}
-	pool, err := ngproto.NewPool(bs, ngproto.PoolConfig{
-		Client:       ngproto.ClientConfig{Retries: st.Retries, Interval: st.Timeout},
-		PingInterval: st.PingInterval,
-		PingTimeout:  st.Timeout,
-		Logger:       log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("media: %w", err)
-	}
-	d, err := New(pool, Config{Matrix: st.Matrix, Logger: log})
-	if err != nil {
-		_ = pool.Close()
-		return nil, err
-	}
-	d.closer = pool
-	return d, nil
 }
