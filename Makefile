@@ -50,6 +50,11 @@ bench: bench-ng
 bench-ng: deps build
 	$(GO) run ./e2e/cmd/benchng
 
+# Userspace media relay, mediad vs rtpengine (delivered, loss, CPU per
+# packet, RSS per idle call). BENCH_RELAY_ARGS e.g. "-calls 1000 -duration 20s".
+bench-relay: build
+	$(GO) run ./e2e/cmd/benchrelay $(BENCH_RELAY_ARGS)
+
 # Kernel fast path vs userspace relay in an A-R-B netns topology (root).
 # BENCH_KERNEL_ARGS e.g. "-calls 1000,5000 -duration 10s".
 bench-kernel:
