@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -40,6 +41,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	if path := os.Getenv("SIPPROXY_CPUPROFILE"); path != "" {
+		// Profiling aid for bench-sip; not a supported interface.
+		if f, err := os.Create(path); err == nil {
+			defer f.Close() // runs after StopCPUProfile (defers are LIFO)
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	p, err := app.Start(ctx, cfg, log, nil)

@@ -171,7 +171,7 @@ func validate(req *sip.Request) error {
 type Ctx struct {
 	r    *Router
 	Orig *sip.Request // as received; shared with the server transaction
-	Req  *sip.Request // working copy that steps edit and the relay forwards
+	Req  *sip.Request // the message steps edit; the relay forwards clones of it
 	Tx   sip.ServerTransaction
 
 	Proto  string           // UDP, TCP, TLS, WS, WSS as received
@@ -198,7 +198,12 @@ type Branch struct {
 }
 
 func newCtx(r *Router, req *sip.Request, tx sip.ServerTransaction) *Ctx {
-	c := &Ctx{r: r, Orig: req, Req: req.Clone(), Tx: tx, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source()}
+	// Req is the received request itself, not a copy: every branch the
+	// relay sends is a clone with our Via on top, so the responses sipgo
+	// builds from the transaction's request (100, 487) never carry our Via;
+	// the edits steps make here (Max-Forwards, our Route entries removed,
+	// received=, P-hint, R-URI) do not matter for those responses.
+	c := &Ctx{r: r, Orig: req, Req: req, Tx: tx, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source()}
 	if st, ok := tx.(*sip.ServerTx); ok && st.Connection() != nil && st.Connection().LocalAddr() != nil {
 		c.In = r.socketFor(c.Proto, st.Connection().LocalAddr().String())
 	}
