@@ -91,12 +91,16 @@ func (v via) Peer() (netip.AddrPort, bool)               { return v.e.Peer() }
 func (v via) WritePeer(b []byte) (bool, error)           { return v.e.WritePeer(b) }
 
 // WritePeer sends an (already transformed) packet to the peer from the
-// right socket. handled is false when the endpoint has no peer of its own
-// (no ICE pair, no signalled or DTLS-learned address): the relay then
-// sends as usual.
+// right socket. Without ICE and without SetPeer, handled is false and the
+// relay sends to its own learned or signalled address. With ICE and no
+// selected pair (not yet, or consent lost) the packet is dropped: media
+// must not go where the peer has not consented.
 func (e *Endpoint) WritePeer(b []byte) (handled bool, err error) {
 	to, ok := e.Peer()
 	if !ok {
+		if e.agent != nil {
+			return true, ErrNoPeer
+		}
 		return false, nil
 	}
 	_, err = e.router.WriteToUDPAddrPort(b, to)
