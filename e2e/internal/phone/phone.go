@@ -1,0 +1,528 @@
+package phone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config describes a phone.
+type Config struct {
+	User  string         // user part of the AOR (alice)
+	Proxy netip.AddrPort // outbound proxy (UDP)
+	// Domain is the AOR's host part; default the proxy's IP.
+	Domain string
+	// IP is the local address for SIP and RTP; default 127.0.0.1.
+	IP string
+	// Late: INVITEs carry no SDP (the offer comes in the 2xx, the answer
+	// goes in the ACK).
+	Late bool
+}
+
+// Phone is a UDP user agent with one RTP endpoint per call.
+type Phone struct {
+	cfg  Config
+	conn *net.UDPConn
+
+	mu       sync.Mutex
+	waiters  map[string]chan *Msg // by Call-ID + CSeq
+	calls    map[string]*Call
+	invites  chan *Msg
+	readDone chan struct{}
+	closed   bool
+}
+
+// Call is one dialog.
+type Call struct {
+	p                   *Phone
+	ID                  string
+	LocalTag, RemoteTag string
+	LocalURI, RemoteURI string // From/To values for our requests
+	Target              string // remote Contact URI
+	Route               []string
+	cseq                int
+	RTP                 *RTP
+	Remote              netip.AddrPort // remote media address
+	// Offer and Answer are the SDP bodies this side received.
+	Received []byte
+	ended    chan struct{}
+	endOnce  sync.Once
+	acked    chan struct{}
+	ackOnce  sync.Once
+	last200  *Msg // our 2xx to the INVITE, resent until the ACK
+	inv      *Msg // the INVITE we answered
+}
+
+// New opens the phone's SIP socket.
+func New(cfg Config) (*Phone, error) {
+	if cfg.IP == "" {
+		cfg.IP = "127.0.0.1"
+	}
+	if cfg.Domain == "" {
+		cfg.Domain = cfg.Proxy.Addr().String()
+	}
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(cfg.IP)})
+	if err != nil {
+		return nil, fmt.Errorf("phone: %w", err)
+	}
+	p := &Phone{cfg: cfg, conn: c, waiters: map[string]chan *Msg{}, calls: map[string]*Call{},
+		invites: make(chan *Msg, 16), readDone: make(chan struct{})}
+	go p.readLoop()
+	return p, nil
+}
+
+// Addr is the SIP address.
+func (p *Phone) Addr() netip.AddrPort { return p.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+// AOR is sip:user@domain.
+func (p *Phone) AOR() string { return "sip:" + p.cfg.User + "@" + p.cfg.Domain }
+
+func (p *Phone) contact() string { return "<sip:" + p.cfg.User + "@" + p.Addr().String() + ">" }
+
+// Close ends every call's RTP and the SIP socket.
+func (p *Phone) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	calls := p.calls
+	p.mu.Unlock()
+	for _, c := range calls {
+		if c.RTP != nil {
+			c.RTP.Close()
+		}
+	}
+	_ = p.conn.Close()
+	<-p.readDone
+}
+
+func (p *Phone) send(m *Msg, to netip.AddrPort) error {
+	_, err := p.conn.WriteToUDPAddrPort(m.Bytes(), to)
+	return err
+}
+
+func (p *Phone) readLoop() {
+	defer close(p.readDone)
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := p.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		m, err := Parse(append([]byte(nil), buf[:n]...))
+		if err != nil {
+			continue
+		}
+		m.From = from
+		if m.Method == "" {
+			p.response(m)
+		} else {
+			p.request(m)
+		}
+	}
+}
+
+func txKey(m *Msg) string {
+	n, meth := m.CSeq()
+	if meth == "ACK" {
+		meth = "INVITE"
+	}
+	return m.Get("Call-ID") + "/" + strconv.Itoa(n) + "/" + meth
+}
+
+func (p *Phone) response(m *Msg) {
+	p.mu.Lock()
+	ch := p.waiters[txKey(m)]
+	c := p.calls[m.Get("Call-ID")]
+	p.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- m:
+		default:
+		}
+		return
+	}
+	// A 2xx retransmission after our ACK: ACK again.
+	if _, meth := m.CSeq(); meth == "INVITE" && m.Code/100 == 2 && c != nil {
+		_ = c.sendAck(m, nil)
+	}
+}
+
+func (p *Phone) request(m *Msg) {
+	id := m.Get("Call-ID")
+	p.mu.Lock()
+	c := p.calls[id]
+	p.mu.Unlock()
+	switch m.Method {
+	case "INVITE":
+		if c != nil && c.inv != nil && txKey(c.inv) == txKey(m) {
+			if c.last200 != nil {
+				_ = p.send(c.last200, viaTarget(m.Get("Via"), m.From))
+			}
+			return
+		}
+		if c != nil {
+			// re-INVITE: answer with our current SDP.
+			res := p.reply(m, 200, "OK", c.LocalTag)
+			res.Hdrs = append(res.Hdrs, Hdr{"Contact", p.contact()}, Hdr{"Content-Type", "application/sdp"})
+			res.Body = sdpFor(c.RTP.Addr(), m.Body)
+			_ = p.send(res, viaTarget(m.Get("Via"), m.From))
+			return
+		}
+		select {
+		case p.invites <- m:
+		default:
+		}
+	case "ACK":
+		if c != nil {
+			if len(m.Body) > 0 && c.Remote == (netip.AddrPort{}) {
+				if ap, err := MediaAddr(m.Body); err == nil {
+					c.Received = m.Body
+					c.Remote = ap
+					c.RTP.Send(ap)
+				}
+			}
+			c.ackOnce.Do(func() { close(c.acked) })
+		}
+	case "BYE":
+		_ = p.send(p.reply(m, 200, "OK", ""), viaTarget(m.Get("Via"), m.From))
+		if c != nil {
+			c.end()
+		}
+	case "CANCEL":
+		_ = p.send(p.reply(m, 200, "OK", ""), viaTarget(m.Get("Via"), m.From))
+	default:
+		_ = p.send(p.reply(m, 200, "OK", ""), viaTarget(m.Get("Via"), m.From))
+	}
+}
+
+// reply builds a response to req (To tag added when given and missing).
+func (p *Phone) reply(req *Msg, code int, reason, toTag string) *Msg {
+	res := &Msg{Code: code, Reason: reason}
+	for _, h := range req.Hdrs {
+		switch strings.ToLower(h.Name) {
+		case "via", "from", "call-id", "cseq", "record-route":
+			res.Hdrs = append(res.Hdrs, h)
+		case "to":
+			v := h.Value
+			if toTag != "" && Tag(v) == "" {
+				v += ";tag=" + toTag
+			}
+			res.Hdrs = append(res.Hdrs, Hdr{"To", v})
+		}
+	}
+	return res
+}
+
+func newID() string { return strconv.FormatUint(rand.Uint64(), 36) }
+
+func (p *Phone) via() Hdr {
+	return Hdr{"Via", "SIP/2.0/UDP " + p.Addr().String() + ";branch=z9hG4bK" + newID() + ";rport"}
+}
+
+// transact sends req to dst, retransmitting (RFC 3261 timer A/E from
+// 500 ms) until a response arrives, and returns the final response;
+// provisional ones go to prov.
+func (p *Phone) transact(ctx context.Context, req *Msg, dst netip.AddrPort, prov func(*Msg)) (*Msg, error) {
+	key := txKey(req)
+	ch := make(chan *Msg, 16)
+	p.mu.Lock()
+	p.waiters[key] = ch
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.waiters, key)
+		p.mu.Unlock()
+	}()
+	if err := p.send(req, dst); err != nil {
+		return nil, err
+	}
+	interval, gotProv := 500*time.Millisecond, false
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case m := <-ch:
+			if m.Code >= 200 {
+				return m, nil
+			}
+			gotProv = true
+			if prov != nil {
+				prov(m)
+			}
+		case <-t.C:
+			if !gotProv {
+				_ = p.send(req, dst)
+				if interval < 4*time.Second {
+					interval *= 2
+				}
+			}
+			t.Reset(interval)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("phone %s: %s: %w", p.cfg.User, req.Method, ctx.Err())
+		}
+	}
+}
+
+// Register binds the AOR to this phone at the proxy.
+func (p *Phone) Register(ctx context.Context) error {
+	id := newID()
+	req := &Msg{Method: "REGISTER", URI: "sip:" + p.cfg.Domain, Hdrs: []Hdr{p.via(),
+		{"Max-Forwards", "70"}, {"From", "<" + p.AOR() + ">;tag=" + newID()}, {"To", "<" + p.AOR() + ">"},
+		{"Call-ID", id}, {"CSeq", "1 REGISTER"}, {"Contact", p.contact()}, {"Expires", "300"}}}
+	res, err := p.transact(ctx, req, p.cfg.Proxy, nil)
+	if err != nil {
+		return err
+	}
+	if res.Code != 200 {
+		return fmt.Errorf("phone %s: REGISTER: %d %s", p.cfg.User, res.Code, res.Reason)
+	}
+	return nil
+}
+
+// StatusError is a final non-2xx reply to an INVITE.
+type StatusError struct {
+	Code   int
+	Reason string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("INVITE answered %d %s", e.Code, e.Reason) }
+
+// Call invites target (a user name or sip: URI) through the proxy and, on
+// 2xx, ACKs and starts sending RTP to the answered address.
+func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
+	if !strings.HasPrefix(target, "sip:") {
+		target = "sip:" + target + "@" + p.cfg.Domain
+	}
+	rtp, err := newRTP(p.cfg.IP)
+	if err != nil {
+		return nil, err
+	}
+	c := &Call{p: p, ID: newID() + "@e2e", LocalTag: newID(), LocalURI: "<" + p.AOR() + ">",
+		RemoteURI: "<" + target + ">", cseq: 1, RTP: rtp, ended: make(chan struct{}), acked: make(chan struct{})}
+	c.LocalURI += ";tag=" + c.LocalTag
+	req := &Msg{Method: "INVITE", URI: target, Hdrs: []Hdr{p.via(), {"Max-Forwards", "70"},
+		{"From", c.LocalURI}, {"To", c.RemoteURI}, {"Call-ID", c.ID}, {"CSeq", "1 INVITE"},
+		{"Contact", p.contact()}}}
+	if !p.cfg.Late {
+		req.Hdrs = append(req.Hdrs, Hdr{"Content-Type", "application/sdp"})
+		req.Body = offerSDP(rtp.Addr())
+	}
+	p.mu.Lock()
+	p.calls[c.ID] = c
+	p.mu.Unlock()
+	res, err := p.transact(ctx, req, p.cfg.Proxy, nil)
+	if err != nil {
+		c.drop()
+		return nil, err
+	}
+	if res.Code >= 300 {
+		c.drop()
+		return nil, &StatusError{res.Code, res.Reason}
+	}
+	c.RemoteTag = Tag(res.Get("To"))
+	c.RemoteURI = res.Get("To")
+	c.Target = uriOf(res.Get("Contact"))
+	rr := res.All("Record-Route")
+	for i := len(rr) - 1; i >= 0; i-- {
+		c.Route = append(c.Route, rr[i])
+	}
+	var ackBody []byte
+	if len(res.Body) > 0 {
+		c.Received = res.Body
+		ap, err := MediaAddr(res.Body)
+		if err != nil {
+			return nil, err
+		}
+		c.Remote = ap
+		if p.cfg.Late {
+			ackBody = sdpFor(rtp.Addr(), res.Body)
+		}
+	}
+	if err := c.sendAck(res, ackBody); err != nil {
+		return nil, err
+	}
+	if c.Remote.IsValid() {
+		rtp.Send(c.Remote)
+	}
+	return c, nil
+}
+
+func (c *Call) drop() {
+	c.p.mu.Lock()
+	delete(c.p.calls, c.ID)
+	c.p.mu.Unlock()
+	c.RTP.Close()
+}
+
+// nextHop is where in-dialog requests go: the first Route, else the target.
+func (c *Call) nextHop() (netip.AddrPort, error) {
+	if len(c.Route) > 0 {
+		return hostPort(uriOf(c.Route[0]))
+	}
+	return hostPort(c.Target)
+}
+
+func (c *Call) inDialog(method string, cseq int) *Msg {
+	m := &Msg{Method: method, URI: c.Target, Hdrs: []Hdr{c.p.via(), {"Max-Forwards", "70"}}}
+	for _, r := range c.Route {
+		m.Hdrs = append(m.Hdrs, Hdr{"Route", r})
+	}
+	m.Hdrs = append(m.Hdrs, Hdr{"From", c.LocalURI}, Hdr{"To", c.RemoteURI}, Hdr{"Call-ID", c.ID},
+		Hdr{"CSeq", strconv.Itoa(cseq) + " " + method})
+	return m
+}
+
+func (c *Call) sendAck(res *Msg, body []byte) error {
+	n, _ := res.CSeq()
+	ack := c.inDialog("ACK", n)
+	if body != nil {
+		ack.Hdrs = append(ack.Hdrs, Hdr{"Content-Type", "application/sdp"})
+		ack.Body = body
+	}
+	hop, err := c.nextHop()
+	if err != nil {
+		return err
+	}
+	return c.p.send(ack, hop)
+}
+
+// Hangup sends BYE and waits for its final reply.
+func (c *Call) Hangup(ctx context.Context) error {
+	c.cseq++
+	bye := c.inDialog("BYE", c.cseq)
+	hop, err := c.nextHop()
+	if err != nil {
+		return err
+	}
+	res, err := c.p.transact(ctx, bye, hop, nil)
+	c.end()
+	if err != nil {
+		return err
+	}
+	if res.Code != 200 {
+		return fmt.Errorf("BYE answered %d %s", res.Code, res.Reason)
+	}
+	return nil
+}
+
+func (c *Call) end() {
+	c.endOnce.Do(func() {
+		close(c.ended)
+		c.RTP.Close()
+		c.p.mu.Lock()
+		delete(c.p.calls, c.ID)
+		c.p.mu.Unlock()
+	})
+}
+
+// Ended is closed when the call ended (BYE sent or received).
+func (c *Call) Ended() <-chan struct{} { return c.ended }
+
+// Answer waits for an INVITE, rings, answers 200 with SDP (an answer to
+// the INVITE's offer, or an offer when it had none), waits for the ACK and
+// starts RTP toward the caller's media address.
+func (p *Phone) Answer(ctx context.Context) (*Call, error) {
+	var inv *Msg
+	select {
+	case inv = <-p.invites:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("phone %s: no INVITE: %w", p.cfg.User, ctx.Err())
+	}
+	rtp, err := newRTP(p.cfg.IP)
+	if err != nil {
+		return nil, err
+	}
+	c := &Call{p: p, ID: inv.Get("Call-ID"), LocalTag: newID(), RemoteTag: Tag(inv.Get("From")),
+		RemoteURI: inv.Get("From"), Target: uriOf(inv.Get("Contact")), Route: inv.All("Record-Route"),
+		RTP: rtp, ended: make(chan struct{}), acked: make(chan struct{}), inv: inv, cseq: 100}
+	c.LocalURI = inv.Get("To") + ";tag=" + c.LocalTag
+	dst := viaTarget(inv.Get("Via"), inv.From)
+	ring := p.reply(inv, 180, "Ringing", c.LocalTag)
+	ok := p.reply(inv, 200, "OK", c.LocalTag)
+	ok.Hdrs = append(ok.Hdrs, Hdr{"Contact", p.contact()}, Hdr{"Content-Type", "application/sdp"})
+	if len(inv.Body) > 0 {
+		c.Received = inv.Body
+		ap, err := MediaAddr(inv.Body)
+		if err != nil {
+			rtp.Close()
+			return nil, err
+		}
+		c.Remote = ap
+		ok.Body = sdpFor(rtp.Addr(), inv.Body)
+	} else {
+		ok.Body = offerSDP(rtp.Addr())
+	}
+	c.last200 = ok
+	p.mu.Lock()
+	p.calls[c.ID] = c
+	p.mu.Unlock()
+	_ = p.send(ring, dst)
+	_ = p.send(ok, dst)
+	interval := 500 * time.Millisecond
+	for {
+		select {
+		case <-c.acked:
+			if c.Remote.IsValid() {
+				rtp.Send(c.Remote)
+			}
+			return c, nil
+		case <-time.After(interval):
+			_ = p.send(ok, dst)
+			interval *= 2
+		case <-ctx.Done():
+			c.drop()
+			return nil, fmt.Errorf("phone %s: no ACK: %w", p.cfg.User, ctx.Err())
+		}
+	}
+}
+
+// Reject waits for an INVITE and answers it with code.
+func (p *Phone) Reject(ctx context.Context, code int, reason string) error {
+	select {
+	case inv := <-p.invites:
+		res := p.reply(inv, code, reason, newID())
+		return p.send(res, viaTarget(inv.Get("Via"), inv.From))
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func offerSDP(a netip.AddrPort) []byte {
+	return []byte(fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 %s\r\ns=phone\r\nc=IN IP4 %s\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"+
+		"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n",
+		rand.Uint32()>>1, a.Addr(), a.Addr(), a.Port()))
+}
+
+// sdpFor answers an offer with PCMU (or PCMA) at our address.
+func sdpFor(a netip.AddrPort, offer []byte) []byte {
+	pt := "0"
+	for _, l := range strings.Split(string(offer), "\n") {
+		if f := strings.Fields(l); len(f) > 3 && strings.HasPrefix(l, "m=audio") {
+			has := map[string]bool{}
+			for _, x := range f[3:] {
+				has[x] = true
+			}
+			if !has["0"] && has["8"] {
+				pt = "8"
+			}
+		}
+	}
+	name := map[string]string{"0": "PCMU", "8": "PCMA"}[pt]
+	return []byte(fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 %s\r\ns=phone\r\nc=IN IP4 %s\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP %s\r\na=rtpmap:%s %s/8000\r\na=sendrecv\r\n",
+		rand.Uint32()>>1, a.Addr(), a.Addr(), a.Port(), pt, pt, name))
+}
