@@ -141,7 +141,7 @@ func (e *Engine) NewStream(conn *net.UDPConn, comp Component) (*Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay: new stream: %w", err)
 	}
-	s := &Stream{eng: e, comp: comp, local: local, v6: v6, fd: fd}
+	s := &Stream{eng: e, comp: comp, local: local, v6: v6, fd: fd, fdDone: make(chan struct{})}
 
 	e.mu.Lock()
 	if e.mu.closed {

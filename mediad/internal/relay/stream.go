@@ -33,6 +33,7 @@ type Stream struct {
 	fd       int
 	ref      atomic.Int64
 	fdClosed atomic.Bool
+	fdDone   chan struct{} // closed once the descriptor is closed
 
 	// st is the forwarding and learning state: replaced, never modified.
 	// Signalling swaps it in SetForwarding; the read loop swaps it (CAS) when
@@ -119,9 +120,19 @@ func (s *Stream) Stats() StreamStats {
 	return st
 }
 
-// Close stops reading from the socket and releases it. Idempotent.
+// Close stops reading from the socket and releases it: when it returns,
+// the port can be bound again. Idempotent.
 func (s *Stream) Close() error {
 	s.eng.removeStream(s)
+	// A read loop may hold the descriptor for the rest of its round
+	// (microseconds); wait for it, but never forever (Close called from
+	// inside a round, e.g. by a Transform, must not deadlock).
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-s.fdDone:
+	case <-t.C:
+	}
 	return nil
 }
 
@@ -159,6 +170,7 @@ func (s *Stream) markClosed() bool {
 func (s *Stream) closeFD() {
 	if s.fdClosed.CompareAndSwap(false, true) {
 		closeFD(s.fd)
+		close(s.fdDone)
 	}
 }
 
