@@ -85,3 +85,70 @@ func TestDTLSClientWithoutICE(t *testing.T) {
 		t.Fatal("the DTLS hint must not become the media peer")
 	}
 }
+
+// TestEarlyClientHello: the peer's ClientHello arrives before the
+// endpoint knows it is DTLS server (the SDP answer still on its way);
+// the session starts with it instead of dropping it.
+func TestEarlyClientHello(t *testing.T) {
+	checkGoroutines(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ourCert, _ := dtlssrtp.NewCertificate()
+	peerCert, _ := dtlssrtp.NewCertificate()
+	ourFP, _ := ourCert.Fingerprint("sha-256")
+	peerFP, _ := peerCert.Fingerprint("sha-256")
+	b := newBridge(t)
+	var err error
+	b.ep, err = webrtc.NewEndpoint(webrtc.Config{Writer: b.sec, Local: addrOf(b.sec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.ep.Start(ctx)
+	b.run()
+	defer b.close()
+	peer := listenUDP(t)
+	defer peer.Close()
+	hello := make(chan struct{}, 1)
+	pc, err := dtlssrtp.Start(ctx, dtlssrtp.Config{Cert: peerCert, Role: dtlssrtp.RoleClient, Remote: ourFP,
+		Send: func(p []byte) error {
+			select {
+			case hello <- struct{}{}:
+			default:
+			}
+			_, err := peer.WriteToUDPAddrPort(p, addrOf(b.sec))
+			return err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := peer.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			pc.Feed(buf[:n])
+		}
+	}()
+	<-hello
+	// Wait until the ClientHello has arrived while there is no session.
+	for b.ep.Stats().DTLSEarly == 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("early ClientHello not kept: %+v", b.ep.Stats())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := b.ep.StartDTLS(webrtc.DTLSParams{Cert: ourCert, Role: dtlssrtp.RoleServer, Remote: peerFP}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.ep.DTLSDone():
+	case <-ctx.Done():
+		t.Fatal("handshake timed out")
+	}
+	if st := b.ep.Stats(); st.DTLSDropped != 0 || st.DTLSIn == 0 {
+		t.Fatalf("early ClientHello not used: %+v", st)
+	}
+}

@@ -74,6 +74,11 @@ type Endpoint struct {
 	hint     atomic.Pointer[netip.AddrPort] // signalled address, for DTLS only
 	dtlsFrom atomic.Pointer[netip.AddrPort]
 	dtls     atomic.Pointer[dtlssrtp.Session]
+	// early is the last DTLS datagram that arrived before the session
+	// existed (a browser's ClientHello racing the SDP answer through the
+	// proxy); a new server session starts with it instead of waiting a
+	// second for the retransmission.
+	early atomic.Pointer[[]byte]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -265,6 +270,14 @@ func (e *Endpoint) startDTLSLocked(p DTLSParams) error {
 	if old := e.dtls.Swap(s); old != nil {
 		old.Close()
 	}
+	if early := e.early.Swap(nil); early != nil {
+		if p.Role == dtlssrtp.RoleServer {
+			s.Feed(*early)
+			e.c.dtlsIn.Add(1)
+		} else {
+			e.c.dtlsDropped.Add(1)
+		}
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -324,17 +337,29 @@ func (e *Endpoint) Inbound(buf []byte, n int, from netip.AddrPort) ([]byte, bool
 		e.c.stunIn.Add(1)
 		return nil, false
 	case classDTLS:
-		s := e.dtls.Load()
-		if s == nil {
-			e.c.dtlsDropped.Add(1)
-			return nil, false
-		}
 		if e.agent != nil {
 			// With ICE, DTLS is only accepted from the authenticated pair.
 			if sel, ok := e.agent.Selected(); !ok || sel != netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) {
 				e.c.dtlsDropped.Add(1)
 				return nil, false
 			}
+		}
+		s := e.dtls.Load()
+		if s == nil {
+			if b[0] == 22 { // handshake record: keep it for the session to come
+				cp := append([]byte(nil), b...)
+				if e.early.Swap(&cp) != nil {
+					e.c.dtlsDropped.Add(1) // the older one is superseded
+				}
+				e.c.dtlsEarly.Add(1)
+				if p := e.dtlsFrom.Load(); p == nil || *p != from {
+					src := from
+					e.dtlsFrom.Store(&src)
+				}
+				return nil, false
+			}
+			e.c.dtlsDropped.Add(1)
+			return nil, false
 		}
 		if p := e.dtlsFrom.Load(); p == nil || *p != from {
 			src := from // a copy, so that only this rare path allocates

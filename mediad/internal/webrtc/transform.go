@@ -40,6 +40,7 @@ var (
 type Stats struct {
 	STUNIn, STUNBad         uint64 // STUN handled / rejected by ICE (bad credentials, malformed)
 	DTLSIn, DTLSDropped     uint64 // DTLS fed to the handshake / dropped (no session, queue full)
+	DTLSEarly               uint64 // handshake records kept for a session not started yet
 	SRTPIn, SRTCPIn         uint64 // decrypted packets
 	SRTPAuthFail, SRTPReply uint64 // failed authentication / replayed
 	NoKeys                  uint64 // (S)RTP before keys were known
@@ -49,14 +50,14 @@ type Stats struct {
 }
 
 type counters struct {
-	stunIn, stunBad, dtlsIn, dtlsDropped, srtpIn, srtcpIn, authFail, replay,
+	stunIn, stunBad, dtlsIn, dtlsDropped, dtlsEarly, srtpIn, srtcpIn, authFail, replay,
 	noKeys, unknown, srtpOut, srtcpOut, outFail atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{
 		STUNIn: c.stunIn.Load(), STUNBad: c.stunBad.Load(),
-		DTLSIn: c.dtlsIn.Load(), DTLSDropped: c.dtlsDropped.Load(),
+		DTLSIn: c.dtlsIn.Load(), DTLSDropped: c.dtlsDropped.Load(), DTLSEarly: c.dtlsEarly.Load(),
 		SRTPIn: c.srtpIn.Load(), SRTCPIn: c.srtcpIn.Load(),
 		SRTPAuthFail: c.authFail.Load(), SRTPReply: c.replay.Load(),
 		NoKeys: c.noKeys.Load(), Unknown: c.unknown.Load(),
