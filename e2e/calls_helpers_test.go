@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"sipmedia/e2e/internal/daemon"
+	"sipmedia/e2e/internal/phone"
+	"sipmedia/ngproto"
+)
+
+// Media port ranges of the calls tests (other e2e tests use 10000-13999
+// and 20000-31999).
+const (
+	callsMediadA  = 14000
+	callsMediadB  = 16000
+	callsRtpengie = 18000
+)
+
+// callsDomain is the proxy's domain in the calls tests' AORs.
+const callsDomain = "e2e.test"
+
+// sipproxyBinary builds sipproxy from the workspace into the test's temp
+// dir (or returns $SIPPROXY_BIN).
+func sipproxyBinary(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("SIPPROXY_BIN"); b != "" {
+		return b
+	}
+	root, err := daemon.WorkspaceRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "sipproxy")
+	cmd := exec.Command("go", "build", "-o", out, "sipmedia/sipproxy/cmd/sipproxy")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build sipproxy: %v\n%s", err, b)
+	}
+	return out
+}
+
+// proxy is a running sipproxy.
+type proxy struct {
+	UDP  netip.AddrPort
+	TCP  string
+	WS   string // host:port of the ws listener
+	WSS  string // host:port of the wss listener
+	Proc *daemon.Process
+}
+
+func freePort(t *testing.T, network string) int {
+	t.Helper()
+	var p int
+	var err error
+	if network == "udp" {
+		p, err = daemon.FreeUDPPort("127.0.0.1")
+	} else {
+		p, err = daemon.FreeTCPPort("127.0.0.1")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func hostPort(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
+
+// startProxy runs sipproxy on loopback (udp+tcp on one port, ws, wss)
+// with the media daemons ngAddrs (each "IP:PORT[=WEIGHT]") and extra flags.
+func startProxy(t *testing.T, ngAddrs []string, extra ...string) *proxy {
+	t.Helper()
+	sip := freePort(t, "udp")
+	for i := 0; i < 20; i++ {
+		// the same port must be free for TCP too
+		if l, err := net.Listen("tcp", hostPort(sip)); err == nil {
+			l.Close()
+			break
+		}
+		sip = freePort(t, "udp")
+	}
+	ws, wss, mgmt := freePort(t, "tcp"), freePort(t, "tcp"), freePort(t, "tcp")
+	args := []string{"--listen=udp:" + hostPort(sip), "--listen=tcp:" + hostPort(sip),
+		"--listen=ws:" + hostPort(ws), "--listen=wss:" + hostPort(wss), "--mgmt=" + hostPort(mgmt),
+		"--log-level=debug", "--rtpengine-ping-interval=500ms", "--domain=" + callsDomain}
+	for _, a := range ngAddrs {
+		args = append(args, "--rtpengine-sock=udp:"+a)
+	}
+	args = append(args, extra...)
+	p := daemon.StartTB(t, daemon.Spec{Name: "sipproxy", Path: sipproxyBinary(t), Args: args,
+		Ready: daemon.TCPReady(hostPort(sip))})
+	return &proxy{UDP: mustAddrPort(hostPort(sip)), TCP: hostPort(sip), WS: hostPort(ws), WSS: hostPort(wss), Proc: p}
+}
+
+// newPhone opens and registers a UDP phone at the proxy.
+func newPhone(t *testing.T, px *proxy, user string, late bool) *phone.Phone {
+	t.Helper()
+	ph, err := phone.New(phone.Config{User: user, Proxy: px.UDP, Late: late, Domain: callsDomain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ph.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := ph.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ph
+}
+
+// ngDo sends one NG request to addr.
+func ngDo(t *testing.T, addr string, req ngproto.Dict) ngproto.Dict {
+	t.Helper()
+	c, err := ngproto.Dial(addr, ngproto.ClientConfig{Retries: 3, Interval: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := c.Do(t.Context(), req)
+	if err != nil {
+		t.Fatalf("NG %v to %s: %v", req["command"], addr, err)
+	}
+	return r
+}
+
+// ngCalls lists the call-ids a daemon holds.
+func ngCalls(t *testing.T, addr string) []string {
+	t.Helper()
+	return ngDo(t, addr, ngproto.Dict{"command": "list", "limit": int64(1000)}).List("calls")
+}
+
+// rtpTotal is the RTP packet total of a call from NG query.
+func rtpTotal(q ngproto.Dict) int64 {
+	n, _ := q.Sub("totals").Sub("RTP").Int("packets")
+	return n
+}
+
+// eventually polls cond every 50 ms until it holds or d passes.
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }

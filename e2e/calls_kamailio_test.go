@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"sipmedia/e2e/internal/daemon"
+	"sipmedia/e2e/internal/phone"
+)
+
+const kamailioPath = "/usr/sbin/kamailio"
+
+// startKamailio runs Kamailio 5.6 with testdata/kamailio/kamailio.cfg, its
+// rtpengine module pointed at ng, and returns its UDP address.
+func startKamailio(t *testing.T, ng string, children int) *proxy {
+	t.Helper()
+	if _, err := os.Stat(kamailioPath); err != nil {
+		t.Skipf("skipping: %s not installed", kamailioPath)
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "kamailio", "kamailio.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t, "tcp")
+	cfg := strings.NewReplacer("PORT", strconv.Itoa(port), "NGSOCK", "udp:"+ng, "CHILDREN", strconv.Itoa(children)).Replace(string(b))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kamailio.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := daemon.StartTB(t, daemon.Spec{Name: "kamailio", Path: kamailioPath,
+		Args:  []string{"-f", path, "-DD", "-E", "-m", "64", "-M", "16", "-Y", dir},
+		Ready: daemon.TCPReady(hostPort(port))})
+	return &proxy{UDP: mustAddrPort(hostPort(port)), TCP: hostPort(port), Proc: p}
+}
+
+// TestCallsKamailio: Kamailio 5.6 from Debian, its rtpengine module
+// pointed at mediad, routes phone-to-phone calls (early and late offer)
+// with media through mediad.
+func TestCallsKamailio(t *testing.T) {
+	if _, err := exec.LookPath(kamailioPath); err != nil {
+		t.Skipf("skipping: %s not installed", kamailioPath)
+	}
+	_, opts := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadB, PortMax: callsMediadB + 999})
+	px := startKamailio(t, opts.NG, 2)
+	for _, late := range []bool{false, true} {
+		name := "early-offer"
+		if late {
+			name = "late-offer"
+		}
+		t.Run(name, func(t *testing.T) {
+			alice := newPhone(t, px, "alice-"+name, late)
+			bob := newPhone(t, px, "bob-"+name, false)
+			ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+			defer cancel()
+			ans := make(chan *phone.Call, 1)
+			errc := make(chan error, 1)
+			go func() {
+				c, err := bob.Answer(ctx)
+				errc <- err
+				ans <- c
+			}()
+			a, err := alice.Call(ctx, "bob-"+name)
+			if err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			if err := <-errc; err != nil {
+				t.Fatalf("answer: %v", err)
+			}
+			b := <-ans
+			checkMediaThrough(t, opts.NG, a, b)
+			hangupAndCheck(t, opts.NG, a, b)
+		})
+	}
+}
