@@ -1,0 +1,128 @@
+// Command benchcalls measures full calls with media control (INVITE with
+// SDP -> offer, 200 with SDP -> answer, ACK, BYE -> delete) through
+// sipproxy + mediad and through Kamailio 5.6 + rtpengine 10.5 on the same
+// machine: sipp callers and registered sipp callees on UDP loopback, the
+// call rate raised step by step until calls fail. It prints, per setup,
+// the highest rate at which every call succeeded.
+//
+//	make bench-calls
+//	go run ./e2e/cmd/benchcalls [-rates 100,200,...] [-duration 5s] [-hold 100ms]
+//	                            [-setups sipproxy+mediad,kamailio+rtpengine]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	rates     []int
+	duration  time.Duration
+	hold      time.Duration
+	pairs     int
+	setups    []string
+	sipproxy  string
+	mediad    string
+	children  int
+	keep      bool
+	stopAfter int // failing steps before giving up on a setup
+}
+
+func main() {
+	var cfg config
+	var rates, setups string
+	flag.StringVar(&rates, "rates", "100,200,300,400,600,800,1000,1200,1500,2000,2500,3000", "offered call rates (calls/s), in order")
+	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "time each rate is offered")
+	flag.DurationVar(&cfg.hold, "hold", 100*time.Millisecond, "time between ACK and BYE")
+	flag.IntVar(&cfg.pairs, "pairs", 2, "sipp caller/callee pairs sharing the rate")
+	flag.StringVar(&setups, "setups", "sipproxy+mediad,kamailio+rtpengine", "comma-separated proxy+daemon setups")
+	flag.StringVar(&cfg.sipproxy, "sipproxy", "", "sipproxy binary (default: built from the workspace)")
+	flag.StringVar(&cfg.mediad, "mediad", "", "mediad binary (default: built from the workspace)")
+	flag.IntVar(&cfg.children, "kamailio-children", 2, "Kamailio UDP worker processes")
+	flag.IntVar(&cfg.stopAfter, "stop-after", 1, "failing steps before the next setup")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (logs, sipp errors)")
+	flag.Parse()
+	for _, s := range strings.Split(rates, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "benchcalls: bad -rates %q\n", rates)
+			os.Exit(2)
+		}
+		cfg.rates = append(cfg.rates, n)
+	}
+	for _, s := range strings.Split(setups, ",") {
+		s = strings.TrimSpace(s)
+		if _, _, err := parseSetup(s); err != nil {
+			fmt.Fprintf(os.Stderr, "benchcalls: %v\n", err)
+			os.Exit(2)
+		}
+		cfg.setups = append(cfg.setups, s)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "benchcalls: %v\n", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func parseSetup(s string) (proxy, media string, err error) {
+	proxy, media, ok := strings.Cut(s, "+")
+	if !ok || (proxy != "sipproxy" && proxy != "kamailio") || (media != "mediad" && media != "rtpengine") {
+		return "", "", fmt.Errorf("bad setup %q: want sipproxy|kamailio + mediad|rtpengine", s)
+	}
+	return proxy, media, nil
+}
+
+// result of one setup.
+type result struct {
+	setup     string
+	best      int    // highest rate without a failed call (0: none)
+	firstFail string // the first failing step, described
+	steps     []step
+}
+
+type step struct {
+	rate, calls, ok, failed int
+	elapsed                 time.Duration
+	leftover                int // calls the media daemon still held after the step
+}
+
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	env, err := newEnv(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	fmt.Fprintf(out, "benchcalls: UDP loopback, %d sipp caller/callee pairs, %v per rate, %v hold; INVITE+SDP/100/180/200+SDP/ACK/BYE with offer/answer/delete\n",
+		cfg.pairs, cfg.duration, cfg.hold)
+	var results []result
+	for _, s := range cfg.setups {
+		r, err := env.bench(ctx, s, out)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		results = append(results, r)
+	}
+	fmt.Fprintf(out, "\n%-22s %28s  %s\n", "setup", "highest rate, no failed call", "first failing step")
+	for _, r := range results {
+		ff := r.firstFail
+		if ff == "" {
+			ff = "none up to the highest rate offered"
+		}
+		fmt.Fprintf(out, "%-22s %22d calls/s  %s\n", r.setup, r.best, ff)
+	}
+	if len(results) == 2 && results[1].best > 0 {
+		fmt.Fprintf(out, "ratio %s / %s: %.2f\n", results[0].setup, results[1].setup, float64(results[0].best)/float64(results[1].best))
+	}
+	return nil
+}
