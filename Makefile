@@ -9,7 +9,7 @@ BIN      := bin
 FUZZTIME ?= 10s
 TESTTIMEOUT ?= 25m
 
-.PHONY: all build run test test-unit deps lint vet fmt-check fuzz bench bench-ng bench-relay bench-sip bench-kernel clean
+.PHONY: all build run test test-unit deps lint vet fmt-check fuzz bench bench-ng bench-calls bench-relay bench-sip bench-kernel clean
 
 all: build
 
@@ -49,6 +49,12 @@ bench: bench-ng
 
 bench-ng: deps build
 	$(GO) run ./e2e/cmd/benchng
+
+# Full calls with media control (sipp -> proxy -> sipp, offer/answer/delete)
+# through sipproxy+mediad and Kamailio+rtpengine, rate raised until calls
+# fail. BENCH_CALLS_ARGS e.g. "-rates 200,400,800 -duration 10s".
+bench-calls: deps build
+	$(GO) run ./e2e/cmd/benchcalls -sipproxy $(BIN)/sipproxy -mediad $(BIN)/mediad $(BENCH_CALLS_ARGS)
 
 # Userspace media relay, mediad vs rtpengine (delivered, loss, CPU per
 # packet, RSS per idle call). BENCH_RELAY_ARGS e.g. "-calls 1000 -duration 20s".
