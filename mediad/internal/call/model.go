@@ -150,8 +150,9 @@ type Stream struct {
 	// LastPacket is unix nanoseconds of the last packet received (0: none).
 	LastPacket atomic.Int64
 
-	fwd atomic.Pointer[Forwarding]
-	rs  *relay.Stream // relay on this socket (relay.go); guarded by the call's mu
+	fwd  atomic.Pointer[Forwarding]
+	rs   *relay.Stream // relay on this socket (relay.go); guarded by the call's mu
+	kern kernelStream  // kernel fast path state (kernel.go)
 }
 
 // Forwarding is the immutable snapshot a packet needs: where this

@@ -205,6 +205,7 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 				if s.Endpoint.IsValid() {
 					ss.Flags = append(ss.Flags, "filled")
 				}
+				ss.Flags = s.kernelFlags(ss.Flags)
 				if md.StrictSource {
 					ss.Flags = append(ss.Flags, "strict source address")
 				}

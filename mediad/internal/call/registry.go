@@ -83,7 +83,8 @@ type Registry struct {
 
 	counters Counters
 
-	relay *relayLink // media plane (relay.go); nil: signalling only
+	relay  *relayLink  // media plane (relay.go); nil: signalling only
+	kernel *kernelLink // kernel fast path (kernel.go); nil: userspace only
 }
 
 // Counters are registry-wide totals for the statistics command and CLI.
@@ -281,6 +282,7 @@ func (r *Registry) Run(ctx context.Context) {
 
 // sweep applies delete-delay, offer timeout and media timeout at now.
 func (r *Registry) sweep(now time.Time) {
+	r.kernelTick(now) // kernel counters first: the media timeout reads them
 	for _, c := range r.snapshot() {
 		c.mu.Lock()
 		r.sweepCall(c, now)

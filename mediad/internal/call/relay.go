@@ -59,6 +59,7 @@ func (r *Registry) updateRelay(c *Call, a, b *Monologue) {
 		r.relayMedia(c, ma, mb)
 		r.relayMedia(c, mb, ma)
 	}
+	r.kernelizeLocked(c)
 }
 
 // relayMedia sets the snapshots of a's two streams: what a sends goes out
@@ -123,6 +124,7 @@ func (r *Registry) relayStream(s *Stream) *relay.Stream {
 	if s.rs != nil {
 		s.rs.Close() // the local address moved to another family
 	}
+	r.kernelPrepare(conn)
 	s.rs = rs
 	return rs
 }
@@ -130,6 +132,7 @@ func (r *Registry) relayStream(s *Stream) *relay.Stream {
 // stopRelay stops relaying on md's sockets; call before releasing its
 // port pair. The final counters stay on the streams.
 func stopRelay(md *Media) {
+	unkernelize(md)
 	for _, s := range md.Streams {
 		if s == nil || s.rs == nil {
 			continue
@@ -150,9 +153,9 @@ func stopRelay(md *Media) {
 func (s *Stream) counts() Counts {
 	if s.rs != nil {
 		in := s.rs.Stats().In
-		return Counts{Packets: in.Packets, Bytes: in.Bytes, Errors: in.Errors}
+		return s.kern.addCounts(Counts{Packets: in.Packets, Bytes: in.Bytes, Errors: in.Errors})
 	}
-	return Counts{Packets: s.Packets.Load(), Bytes: s.Bytes.Load(), Errors: s.Errors.Load()}
+	return s.kern.addCounts(Counts{Packets: s.Packets.Load(), Bytes: s.Bytes.Load(), Errors: s.Errors.Load()})
 }
 
 // lastPacketNs is when the stream last received a packet, in unix
@@ -160,9 +163,9 @@ func (s *Stream) counts() Counts {
 func (s *Stream) lastPacketNs() int64 {
 	if s.rs != nil {
 		if t := s.rs.Stats().LastPacket; !t.IsZero() {
-			return t.UnixNano()
+			return s.kern.lastPacket(t.UnixNano())
 		}
-		return 0
+		return s.kern.lastPacket(0)
 	}
-	return s.LastPacket.Load()
+	return s.kern.lastPacket(s.LastPacket.Load())
 }

@@ -54,7 +54,7 @@ type Config struct {
 	Foreground      bool   // -f (mediad never forks; kept for compatibility)
 	PidFile         string // written at start, removed at exit
 
-	Table      int  // kernel table (-1 = userspace only)
+	Table      int  // kernel table (default 0; negative = userspace only)
 	NoFallback bool // -F: fail unless kernel forwarding is available
 
 	Timeout       time.Duration // default 60s
@@ -89,7 +89,7 @@ func Default() Config {
 		PortMin:          30000,
 		PortMax:          40000,
 		LogLevel:         6,
-		Table:            -1,
+		Table:            0, // rtpengine: kernel table 0 unless -t is negative
 		Timeout:          60 * time.Second,
 		SilentTimeout:    3600 * time.Second,
 		OfferTimeout:     3600 * time.Second,

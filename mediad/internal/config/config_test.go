@@ -48,7 +48,7 @@ func TestParseCommandLines(t *testing.T) {
 			name: "defaults",
 			args: base,
 			check: func(t *testing.T, c *Config) {
-				if c.PortMin != 30000 || c.PortMax != 40000 || c.LogLevel != 6 || c.Table != -1 || c.MaxSessions != -1 ||
+				if c.PortMin != 30000 || c.PortMax != 40000 || c.LogLevel != 6 || c.Table != 0 || c.MaxSessions != -1 ||
 					c.Timeout != 60*time.Second || c.SilentTimeout != time.Hour || c.FinalTimeout != 0 ||
 					c.OfferTimeout != time.Hour || c.DeleteDelay != 30*time.Second || c.EndpointLearning != "delayed" {
 					t.Errorf("defaults = %+v", c)

@@ -94,6 +94,9 @@ func (c *CLICalls) Totals() cli.Totals {
 	rt, rr := c.reg.RelayTotals(), c.reg.RelayRates()
 	t.Relayed = cli.Counters{Packets: rt.Packets, Bytes: rt.Bytes, Errors: rt.Errors}
 	t.Rate = cli.Counters{Packets: rr.Packets, Bytes: rr.Bytes, Errors: rr.Errors}
+	kt, kr := c.reg.KernelTotals(), c.reg.KernelRates() // kernel fast path (call/kernel.go)
+	t.RelayedKernel = cli.Counters{Packets: kt.Packets, Bytes: kt.Bytes}
+	t.RateKernel, t.KernelStreams = cli.Counters{Packets: kr.Packets, Bytes: kr.Bytes}, c.reg.KernelStreams()
 	if c.h != nil {
 		t.Proxies = c.h.stats.cliProxies()
 	}

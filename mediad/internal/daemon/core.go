@@ -9,6 +9,7 @@ import (
 	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
 	"sipmedia/mediad/internal/control"
+	"sipmedia/mediad/internal/offload"
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/relay"
 	"sipmedia/ngproto"
@@ -24,7 +25,7 @@ type core struct {
 	close   func()                // releases every call
 }
 
-func newCore(cfg *config.Config, alloc *ports.Allocator, log *slog.Logger) (*core, error) {
+func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, log *slog.Logger) (*core, error) {
 	reg := call.NewRegistry(callConfig(cfg), alloc, log.With("component", "call"))
 	// Userspace media forwarding (package relay); stopped after the calls.
 	eng, err := relay.New(relay.Config{Log: log.With("component", "relay")})
@@ -35,6 +36,7 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, log *slog.Logger) (*cor
 		eng.Close()
 		return nil, err
 	}
+	reg.UseKernel(kern)
 	h := control.NewHandler(reg, nil, log.With("component", "control"))
 	return &core{
 		calls: control.NewCLICalls(reg, h),
@@ -45,6 +47,7 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, log *slog.Logger) (*cor
 		run: reg.Run,
 		close: func() {
 			reg.Close()
+			kern.Close() // after the calls: their flows are already back in userspace
 			eng.Close()
 		},
 	}, nil

@@ -60,13 +60,6 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if len(cfg.Args) > 0 {
 		log.Warn("ignoring stray command-line arguments", "args", strings.Join(cfg.Args, " "))
 	}
-	if cfg.NoFallback && cfg.Table >= 0 {
-		return fmt.Errorf("kernel forwarding table %d requested with --no-fallback, but mediad's control plane has no kernel forwarding", cfg.Table)
-	}
-	if cfg.Table >= 0 {
-		// rtpengine logs this too when its kernel module is missing.
-		log.Warn("kernel forwarding not available, forwarding in userspace", "table", cfg.Table)
-	}
 
 	for _, i := range cfg.Interfaces {
 		// Media allocation would fail on every call: say so at start.
@@ -81,8 +74,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if err != nil {
 		return err
 	}
-	core, err := newCore(cfg, alloc, log)
+	// Kernel fast path (kernel.go): its tables go with core.close.
+	kern, err := openKernel(ctx, cfg, log)
 	if err != nil {
+		return err
+	}
+	core, err := newCore(cfg, alloc, kern, log)
+	if err != nil {
+		kern.Close()
 		return err
 	}
 	// Calls are released after every listener and timer has stopped.
