@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/nftables"
 
-	"sipmedia/kmod/internal/nettopo"
+	"sipmedia/kmod/nettopo"
 )
 
 func TestBypassIPv6(t *testing.T) { notrackModes(t, testBypassIPv6) }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"sipmedia/kmod/internal/nettopo"
+	"sipmedia/kmod/nettopo"
 )
 
 // Peers on R itself: their packets take OUTPUT (DNAT there) and INPUT (SNAT

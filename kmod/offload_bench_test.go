@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"sipmedia/kmod/internal/nettopo"
+	"sipmedia/kmod/nettopo"
 )
 
 func benchFlow(i int) Flow {

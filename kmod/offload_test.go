@@ -16,7 +16,7 @@ import (
 	"github.com/ti-mo/conntrack"
 	"github.com/vishvananda/netns"
 
-	"sipmedia/kmod/internal/nettopo"
+	"sipmedia/kmod/nettopo"
 )
 
 const (

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"sipmedia/kmod/internal/nettopo"
+	"sipmedia/kmod/nettopo"
 )
 
 // standIn is a tiny userspace relay in R: two bound sockets, latching the

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"sipmedia/kmod/internal/nettopo"
+	"sipmedia/kmod/nettopo"
 )
 
 // TestMain lets the test binary act as the relay child that runOne starts.

@@ -18,7 +18,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"sipmedia/kmod"
-	"sipmedia/kmod/internal/nettopo"
+	"sipmedia/kmod/nettopo"
 )
 
 const (

@@ -19,7 +19,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
-	"sipmedia/kmod/internal/nettopo"
+	"sipmedia/kmod/nettopo"
 )
 
 // Payload header: call index (4), direction (1), sequence (4).

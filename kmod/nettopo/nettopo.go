@@ -1,7 +1,8 @@
 // Package nettopo builds the A - R - B network namespace topology the
 // kernel fast path is tested and benchmarked in: three named namespaces,
 // veth pairs A<->R and R<->B, forwarding on in R, and 198.18.0.0/15
-// benchmark addresses that never leave the namespaces.
+// benchmark addresses that never leave the namespaces. Used by kmod's tests,
+// kmod/cmd/benchkernel and mediad's kernel path test.
 package nettopo
 
 import (
