@@ -45,7 +45,8 @@ fmt-check:
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
 
-bench: bench-ng
+# Every benchmark; each prints our figures beside the peer's, measured in the same run.
+bench: bench-ng bench-relay bench-sip bench-calls bench-kernel
 
 bench-ng: deps build
 	$(GO) run ./e2e/cmd/benchng
@@ -58,6 +59,11 @@ bench-calls: deps build
 
 # Userspace media relay, mediad vs rtpengine (delivered, loss, CPU per
 # packet, RSS per idle call). BENCH_RELAY_ARGS e.g. "-calls 1000 -duration 20s".
+# REGISTER and call rates through sipproxy and Kamailio 5.6 (same sipp scenarios).
+# PAIRS, REGS, RRATE, CALLS, CRATE and ROUNDS tune it.
+bench-sip: deps build
+	sipproxy/bench/bench-sip.sh $(BIN)/sipproxy
+
 bench-relay: build
 	$(GO) run ./e2e/cmd/benchrelay $(BENCH_RELAY_ARGS)
 
