@@ -57,13 +57,13 @@ bench-ng: deps build
 bench-calls: deps build
 	$(GO) run ./e2e/cmd/benchcalls -sipproxy $(BIN)/sipproxy -mediad $(BIN)/mediad $(BENCH_CALLS_ARGS)
 
-# Userspace media relay, mediad vs rtpengine (delivered, loss, CPU per
-# packet, RSS per idle call). BENCH_RELAY_ARGS e.g. "-calls 1000 -duration 20s".
 # REGISTER and call rates through sipproxy and Kamailio 5.6 (same sipp scenarios).
 # PAIRS, REGS, RRATE, CALLS, CRATE and ROUNDS tune it.
 bench-sip: deps build
 	sipproxy/bench/bench-sip.sh $(BIN)/sipproxy
 
+# Userspace media relay, mediad vs rtpengine (delivered, loss, CPU per
+# packet, RSS per idle call). BENCH_RELAY_ARGS e.g. "-calls 1000 -duration 20s".
 bench-relay: build
 	$(GO) run ./e2e/cmd/benchrelay $(BENCH_RELAY_ARGS)
 
