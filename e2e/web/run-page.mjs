@@ -23,10 +23,13 @@ const ctx = await chromium.launchPersistentContext(userDataDir, {
   executablePath: chromiumPath(),
   headless: true,
   timeout: 90000,
+  // sipproxy's WSS listener has a self-signed certificate in the tests.
+  ignoreHTTPSErrors: true,
   args: [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    '--ignore-certificate-errors',
   ],
 });
 let code = 0;
