@@ -92,7 +92,7 @@ func mediaRange() (int, int) {
 	portBase.Lock()
 	defer portBase.Unlock()
 	if portBase.next == 0 {
-		portBase.next = 41000 + (os.Getpid()%50)*200
+		portBase.next = 52000 + (os.Getpid()%35)*200
 	}
 	lo := portBase.next
 	portBase.next += 100
