@@ -116,6 +116,7 @@ func (r *Registry) relayStream(s *Stream) *relay.Stream {
 	if conn == nil {
 		return s.rs
 	}
+	r.kernelPrepare(conn) // before NewStream, which takes the descriptor over
 	rs, err := r.relay.eng.NewStream(conn, comp)
 	if err != nil {
 		r.log.Error("relay stream", "local", s.LocalAddr, "port", s.LocalPort, "err", err)
@@ -124,7 +125,6 @@ func (r *Registry) relayStream(s *Stream) *relay.Stream {
 	if s.rs != nil {
 		s.rs.Close() // the local address moved to another family
 	}
-	r.kernelPrepare(conn)
 	s.rs = rs
 	return rs
 }
