@@ -145,6 +145,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		}()
 		log.Info("CLI listening", "addr", addrs.CLI)
 	}
+	httpLog := log.With("component", "http")
+	metrics := metricsHandler(core.calls, alloc, httpLog) // one registry for every HTTP listener
 	for _, l := range cfg.ListenHTTPAll {
 		ln, err := net.Listen("tcp", l)
 		if err != nil {
@@ -152,7 +154,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		}
 		addrs.HTTP = append(addrs.HTTP, ln.Addr().String())
 		hs := &http.Server{
-			Handler:           httpHandler(ngSrv, runner, log.With("component", "http")),
+			Handler:           httpHandler(ngSrv, runner, metrics, httpLog),
 			ReadHeaderTimeout: 10 * time.Second,
 			BaseContext:       func(net.Listener) context.Context { return ctx },
 		}
