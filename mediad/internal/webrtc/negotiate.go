@@ -122,6 +122,8 @@ func (s *Security) OfferAttrs(proto string, o Options) (Local, error) {
 		l.Crypto, l.PadCrypto = s.offeredCrypto, o.PadCrypto
 	}
 	if !o.dtlsOff() {
+		// Always actpass: rtpengine 10.5 ignores DTLS=passive/active in
+		// offers (the answerer decides).
 		s.setup = dtlssrtp.SetupActpass
 		if err := s.fingerprint(&l, o); err != nil {
 			return l, err

@@ -60,6 +60,11 @@ func TestOfferAttrsLikeRtpengine(t *testing.T) {
 	if !bytes.Equal(l2.Crypto[0].Key, l.Crypto[0].Key) {
 		t.Fatal("re-offer changed the SDES keys")
 	}
+	// rtpengine 10.5 offers actpass even with DTLS=passive.
+	l, _ = newSecurity(t).OfferAttrs(webrtc.ProtoDTLSSAVPF, webrtc.Options{DTLS: "passive"})
+	if l.Setup != dtlssrtp.SetupActpass {
+		t.Fatalf("DTLS=passive offer setup %q", l.Setup)
+	}
 	// WebRTC's SDES-off, and plain RTP: nothing or no crypto.
 	l, _ = newSecurity(t).OfferAttrs(webrtc.ProtoDTLSSAVPF, webrtc.Options{SDESOff: true})
 	if got := attrNames(l.SecurityAttrs()); got != "setup fingerprint" {
