@@ -42,6 +42,7 @@ var (
 )
 
 func TestKernelBypassNetns(t *testing.T) {
+	t.Parallel()
 	if why := nettopo.CanRun(); why != "" {
 		t.Skip("kernel path test skipped: ", why)
 	}
@@ -203,12 +204,13 @@ func (s *syncBuffer) String() string {
 
 // startMediad runs bin in R with two logical interfaces (A's and B's link)
 // and the default delayed endpoint learning.
-func startMediad(t *testing.T, bin string, topo *nettopo.Topology) *daemon {
+func startMediad(t *testing.T, bin string, topo *nettopo.Topology, extra ...string) *daemon {
 	t.Helper()
 	d := &daemon{logs: &syncBuffer{}, done: make(chan error, 1)}
 	d.cmd = exec.Command("ip", "netns", "exec", topo.Name("r"), bin, "--config-file=none", "-t", strconv.Itoa(table), "-F",
 		"-i", "a/"+nettopo.AddrRA.String(), "-i", "b/"+nettopo.AddrRB.String(), "-n", ngAddr, "-c", cliAddr,
 		"-m", "30000", "-M", "30100", "-f", "-E", "-L", "7", "--delete-delay", "0")
+	d.cmd.Args = append(d.cmd.Args, extra...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -267,9 +269,11 @@ func (d *daemon) stop(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-func sdpFor(ap netip.AddrPort) string {
-	return fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=sendrecv\r\n",
-		ap.Addr(), ap.Addr(), ap.Port())
+func sdpFor(ap netip.AddrPort) string { return sdpDir(ap, "sendrecv", 1) }
+
+func sdpDir(ap netip.AddrPort, dir string, version int) string {
+	return fmt.Sprintf("v=0\r\no=- 1 %d IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=%s\r\n",
+		version, ap.Addr(), ap.Addr(), ap.Port(), dir)
 }
 
 var (

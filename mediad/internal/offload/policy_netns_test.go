@@ -1,0 +1,132 @@
+package offload_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"sipmedia/kmod/nettopo"
+	"sipmedia/ngproto"
+)
+
+// TestKernelPolicyNetns follows one call through the offload policy with
+// the real daemon: kernelized at once with immediate learning, kept alive
+// past the media timeout by kernel counters, back to userspace on hold,
+// kernelized again on resume, moved to a new peer address by a re-offer,
+// and finally timed out once the media stops.
+func TestKernelPolicyNetns(t *testing.T) {
+	t.Parallel()
+	if why := nettopo.CanRun(); why != "" {
+		t.Skip("kernel path test skipped: ", why)
+	}
+	bin := buildMediad(t)
+	topo, err := nettopo.New()
+	if err != nil {
+		t.Skip("kernel path test skipped: cannot build the A-R-B namespaces: ", err)
+	}
+	t.Cleanup(func() { topo.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	a, err := nettopo.ListenUDP(topo.A, peerA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := nettopo.ListenUDP(topo.B, peerB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	d := startMediad(t, bin, topo, "--endpoint-learning=immediate", "--timeout", "3")
+	ng := d.ng
+	ra, rb := setupCall(ctx, t, ng, "call-p")
+	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
+
+	// Kernel-only media for longer than the 3 s media timeout.
+	user0 := cliTotal(t, topo, "Total relayed packets (userspace)")
+	for i := range 250 {
+		a.WriteToUDPAddrPort(rtp(uint16(i)), ra)
+		b.WriteToUDPAddrPort(rtp(uint16(i)), rb)
+		time.Sleep(20 * time.Millisecond)
+	}
+	drain(a)
+	drain(b)
+	if q := query(ctx, t, ng, "call-p"); !hasFlag(q, "kernelized") {
+		t.Fatalf("call not kernelized after 5 s of media: %v", q)
+	}
+	if u := cliTotal(t, topo, "Total relayed packets (userspace)"); u != user0 {
+		t.Errorf("relay read %d packets of a kernelized call", u-user0)
+	}
+
+	// Hold (A sendonly, B recvonly): back to userspace.
+	reoffer := func(from netip.AddrPort, dir, answerDir string, version int) {
+		t.Helper()
+		r, err := ng.Do(ctx, ngproto.Dict{"command": "offer", "call-id": "call-p", "from-tag": "ft", "to-tag": "tt",
+			"sdp": sdpDir(from, dir, version), "direction": []any{"a", "b"}})
+		if err != nil || r.Str("result") != "ok" {
+			t.Fatalf("re-offer: %v %v", r, err)
+		}
+		r, err = ng.Do(ctx, ngproto.Dict{"command": "answer", "call-id": "call-p", "from-tag": "ft", "to-tag": "tt",
+			"sdp": sdpDir(peerB, answerDir, version), "direction": []any{"a", "b"}})
+		if err != nil || r.Str("result") != "ok" {
+			t.Fatalf("re-answer: %v %v", r, err)
+		}
+	}
+	reoffer(peerA, "sendonly", "recvonly", 2)
+	if q := query(ctx, t, ng, "call-p"); hasFlag(q, "kernelized") {
+		t.Errorf("still kernelized on hold: %v", q)
+	}
+	if got := exchange(t, a, ra, b, rb, 50); got != 50 {
+		t.Errorf("on hold B received %d of A's 50 packets", got)
+	}
+	if u := cliTotal(t, topo, "Total relayed packets (userspace)"); u < user0+100 {
+		t.Errorf("on hold the relay read %d packets, want the 100 sent", u-user0)
+	}
+
+	// Resume: kernelized again.
+	reoffer(peerA, "sendrecv", "sendrecv", 3)
+	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
+
+	// A re-offer moving A to another port: the flow follows.
+	a2, err := nettopo.ListenUDP(topo.A, netip.AddrPortFrom(nettopo.AddrA, 5002))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Close()
+	reoffer(netip.AddrPortFrom(nettopo.AddrA, 5002), "sendrecv", "sendrecv", 4)
+	if q := query(ctx, t, ng, "call-p"); hasFlag(q, "kernelized") {
+		t.Errorf("still kernelized right after A moved: %v", q)
+	}
+	waitKernelized(ctx, t, ng, "call-p", a2, b, ra, rb)
+	in0, err := nettopo.UDPInDatagrams(topo.R)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := exchange(t, a2, ra, b, rb, 100); got != 100 {
+		t.Errorf("after the move B received %d of 100", got)
+	}
+	if in1, _ := nettopo.UDPInDatagrams(topo.R); in1 != in0 {
+		t.Errorf("after the move R's sockets received %d datagrams: not bypassed", in1-in0)
+	}
+
+	// No media: the call times out (kernel counters flat).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := ng.Do(ctx, ngproto.Dict{"command": "query", "call-id": "call-p"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Str("result") != "ok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kernelized call without media did not time out: %v", r)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if legs := mapElements(t, topo, "leg"); legs != "" {
+		t.Errorf("flows left in the table after the timeout: %s", legs)
+	}
+}
