@@ -280,3 +280,17 @@ func parseMetrics(t *testing.T, text string) map[string]float64 {
 	}
 	return out
 }
+
+// FuzzCLIFromPath: any escaped path yields a command or false, never a
+// panic, and a command never holds a "+" that came from the raw path.
+func FuzzCLIFromPath(f *testing.F) {
+	for _, s := range []string{"/cli/list+totals", "/cli/%2B", "/cli/%", "/cli/", "/cli/a%20b+c", "/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		cmd, ok := cliFromPath(p)
+		if ok && strings.Count(cmd, "+") > strings.Count(strings.ToUpper(p), "%2B") {
+			t.Errorf("cliFromPath(%q) = %q keeps a raw +", p, cmd)
+		}
+	})
+}
