@@ -5,8 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -14,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
+	"sipmedia/mediad/internal/ports"
 	"sipmedia/ngproto"
 )
 
@@ -293,4 +298,43 @@ func FuzzCLIFromPath(f *testing.F) {
 			t.Errorf("cliFromPath(%q) = %q keeps a raw +", p, cmd)
 		}
 	})
+}
+
+// BenchmarkMetricsScrape measures one /metrics scrape with 500 live calls
+// (offered, 4 ports each): the collector walks every call at scrape time.
+func BenchmarkMetricsScrape(b *testing.B) {
+	cfg, err := config.Parse([]string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1", "--listen-http=127.0.0.1:0", "-m", "50000", "-M", "51999"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	alloc, err := ports.New(cfg.PortMin, cfg.PortMax, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	core, err := newCore(cfg, alloc, nil, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer core.close()
+	srv := &ngproto.Server{Handler: core.handler(cli.NewRunner(*cfg, core.calls, alloc, log)), Logger: log}
+	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n"
+	for i := range 500 {
+		body, err := ngproto.EncodeBody(ngproto.Dict{"command": "offer", "call-id": fmt.Sprint("b", i), "from-tag": "a", "sdp": sdp}, ngproto.Bencode)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r := string(srv.ProcessPlain(context.Background(), body, netip.AddrPort{})); !strings.Contains(r, "6:result2:ok") {
+			b.Fatalf("offer %d: %q", i, r)
+		}
+	}
+	h := metricsHandler(core.calls, alloc, log)
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+	}
 }
