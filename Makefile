@@ -67,10 +67,12 @@ bench-sip: deps build
 bench-relay: build
 	$(GO) run ./e2e/cmd/benchrelay $(BENCH_RELAY_ARGS)
 
-# Kernel fast path vs userspace relay in an A-R-B netns topology (root).
-# BENCH_KERNEL_ARGS e.g. "-calls 1000,5000 -duration 10s".
-bench-kernel:
-	$(GO) run ./kmod/cmd/benchkernel $(BENCH_KERNEL_ARGS)
+# Kernel fast path vs userspace relay in an A-R-B netns topology (root):
+# the real mediad with -t -1 (m-user) and -t 0 (m-kernel), plain routing as
+# the baseline. BENCH_KERNEL_ARGS e.g. "-calls 1000,4800 -duration 10s"
+# ("-mediad=" runs kmod's stand-in relay instead).
+bench-kernel: build
+	$(GO) run ./kmod/cmd/benchkernel -mediad $(BIN)/mediad $(BENCH_KERNEL_ARGS)
 
 clean:
 	rm -rf $(BIN)

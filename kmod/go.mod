@@ -10,12 +10,17 @@ require (
 	github.com/vishvananda/netlink v1.3.1
 	github.com/vishvananda/netns v0.0.5
 	golang.org/x/sys v0.33.0
+	sipmedia/ngproto v0.0.0
 )
 
 require (
 	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/jackpal/bencode-go v1.0.2 // indirect
 	github.com/mdlayher/socket v0.5.1 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	golang.org/x/net v0.39.0 // indirect
 	golang.org/x/sync v0.14.0 // indirect
 )
+
+// benchkernel drives the real mediad over NG.
+replace sipmedia/ngproto => ../ngproto

@@ -25,6 +25,7 @@ type options struct {
 	pps      int
 	duration time.Duration
 	payload  int
+	mediad   string // path of the mediad binary; "" runs the stand-in relay
 }
 
 func main() {
@@ -34,6 +35,7 @@ func main() {
 	pps := flag.Int("pps", 50, "packets per second per call and direction")
 	duration := flag.Duration("duration", 5*time.Second, "traffic time per run")
 	payload := flag.Int("payload", 172, "UDP payload bytes (G.711 20 ms RTP = 172)")
+	mediadBin := flag.String("mediad", "", "mediad binary: user and kernel modes run the real daemon in R (-t -1 / -t 0, calls over NG) instead of the stand-in relay")
 	ns := flag.String("ns", "", "internal: R's netns name (relay role)")
 	mode := flag.String("mode", "", "internal: relay mode")
 	n := flag.Int("n", 0, "internal: call count (relay role)")
@@ -51,7 +53,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchkernel needs root (network namespaces, nftables)")
 		os.Exit(2)
 	}
-	opt := options{pps: *pps, duration: *duration, payload: *payload}
+	opt := options{pps: *pps, duration: *duration, payload: *payload, mediad: *mediadBin}
 	for _, s := range strings.Split(*callsFlag, ",") {
 		v, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || v < 1 || v > maxCalls {
@@ -80,7 +82,7 @@ func main() {
 func run(opt options, log *slog.Logger) error {
 	fmt.Printf("benchkernel: %d pps/call/direction, %d-byte payload, %s per run, %d CPUs; /proc/stat is machine-wide (A, R, B and the generator share it)\n",
 		opt.pps, opt.payload, opt.duration, numCPU())
-	fmt.Printf("%-6s %6s %9s %10s %10s %7s %9s %9s %9s %9s %8s %8s %9s\n",
+	fmt.Printf("%-8s %6s %9s %10s %10s %7s %9s %9s %9s %9s %8s %8s %9s\n",
 		"mode", "calls", "offer_pps", "sent", "delivered", "loss%", "relay_cpu", "relay_ns", "path_cpu", "path_ns", "softirq", "machine", "setup")
 	for _, calls := range opt.calls {
 		for _, mode := range opt.modes {
@@ -91,7 +93,9 @@ func run(opt options, log *slog.Logger) error {
 			res.print()
 		}
 	}
-	fmt.Println("relay_cpu: the relay process in R (stand-in for mediad); path_cpu: generator (A and B endpoints, plus the veth")
+	fmt.Println("m-user/m-kernel: the real mediad in R (-mediad; -t -1 / -t 0 -F, calls over NG, measured after every call is latched")
+	fmt.Println("  and, for m-kernel, offloaded); user/kernel: the stand-in relay. R_cpu: relay process + machine-wide softirq.")
+	fmt.Println("relay_cpu: the relay process in R (mediad or the stand-in); path_cpu: generator (A and B endpoints, plus the veth")
 	fmt.Println("  forwarding that runs inline in its send syscalls) + relay + ksoftirqd; *_ns: CPU ns per delivered packet;")
 	fmt.Println("  softirq and machine: machine-wide /proc/stat (includes unrelated load on a shared host); % of one core.")
 	fmt.Println("setup: binding sockets (+ offloading all flows in kernel mode); relay_reads: packets the relay process read.")

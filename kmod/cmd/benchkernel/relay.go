@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -146,4 +149,72 @@ func forward(wg *sync.WaitGroup, reads *atomic.Uint64, in, out *net.UDPConn, to 
 			out.WriteToUDPAddrPort(buf[:k], to)
 		}
 	}
+}
+
+// relayHandle is the relay process under test in R, whichever it is.
+type relayHandle struct {
+	pid                int
+	setup              time.Duration
+	toFromRA, toFromRB func(int) netip.AddrPort // where call i's packets go / come from, per side
+	// ready, if set, reports after each second of warm-up traffic whether
+	// the relay has latched (and offloaded) every call; mark then starts
+	// the measured window's counters.
+	ready func() (bool, error)
+	mark  func() error
+	// finish returns the counters of the measured window.
+	finish func() (relayStats, error)
+	stop   func() error
+}
+
+type relayStats struct {
+	reads, kpkts uint64
+	dump, ctDump time.Duration
+	ctEntries    int
+}
+
+// startStandIn starts this program's stand-in relay in R.
+func startStandIn(topo *nettopo.Topology, mode string, calls int) (*relayHandle, error) {
+	cmd := exec.Command(os.Args[0], "-role", "relay", "-ns", topo.Name("r"), "-mode", mode, "-n", fmt.Sprint(calls))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() error {
+		stdin.Close()
+		if werr := cmd.Wait(); werr != nil {
+			return fmt.Errorf("relay process: %w", werr)
+		}
+		return nil
+	}
+	lines := bufio.NewScanner(stdout)
+	var setupNs int64
+	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "READY") {
+		err := fmt.Errorf("relay did not start: %q", lines.Text())
+		return nil, errors.Join(err, stop())
+	}
+	fmt.Sscanf(lines.Text(), "READY %d", &setupNs)
+	viaR := func(r netip.Addr) func(int) netip.AddrPort {
+		return func(i int) netip.AddrPort { return netip.AddrPortFrom(r, callPort(i)) }
+	}
+	h := &relayHandle{pid: cmd.Process.Pid, setup: time.Duration(setupNs),
+		toFromRA: viaR(nettopo.AddrRA), toFromRB: viaR(nettopo.AddrRB), stop: stop}
+	h.finish = func() (relayStats, error) {
+		var st relayStats
+		stdin.Close()
+		if lines.Scan() {
+			var dumpNs, ctNs int64
+			fmt.Sscanf(lines.Text(), "STATS %d %d %d %d %d", &st.reads, &st.kpkts, &dumpNs, &ctNs, &st.ctEntries)
+			st.dump, st.ctDump = time.Duration(dumpNs), time.Duration(ctNs)
+		}
+		return st, nil
+	}
+	return h, nil
 }

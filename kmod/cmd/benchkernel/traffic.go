@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +30,7 @@ type result struct {
 	relayCPU, dur       float64 // relay CPU seconds, window seconds
 	pathCPU             float64 // generator + relay + ksoftirqd CPU seconds
 	busy, softirq       float64 // machine-wide CPU seconds (other load included)
-	setup               time.Duration
+	setup, warmup       time.Duration
 	relayReads, kernPkt uint64
 	dump, ctDump        time.Duration
 	ctEntries           int
@@ -52,14 +48,18 @@ func (r result) print() {
 		return sec * 1e9 / float64(r.delivered)
 	}
 	pct := func(sec float64) string { return fmt.Sprintf("%.1f%%", 100*sec/r.dur) }
-	fmt.Printf("%-6s %6d %9.0f %10d %10d %7.3f %9s %9.0f %9s %9.0f %8s %8s %9s\n",
+	fmt.Printf("%-8s %6d %9.0f %10d %10d %7.3f %9s %9.0f %9s %9.0f %8s %8s %9s\n",
 		r.mode, r.calls, r.offered, r.sent, r.delivered, loss, pct(r.relayCPU), perPkt(r.relayCPU),
 		pct(r.pathCPU), perPkt(r.pathCPU), pct(r.softirq), pct(r.busy), r.setup.Round(time.Millisecond))
 	if target := float64(2 * r.calls * r.pps); r.offered < 0.95*target {
 		fmt.Printf("       WARNING: generator offered %.0f of %.0f pps (host too busy): not a run at full load\n", r.offered, target)
 	}
-	fmt.Printf("       relay_reads=%d kernel_pkts=%d misrouted=%d", r.relayReads, r.kernPkt, r.misrouted)
-	if r.mode == "kernel" {
+	fmt.Printf("       R_cpu(relay+softirq)=%s (%.0f ns/pkt) relay_reads=%d kernel_pkts=%d misrouted=%d",
+		pct(r.relayCPU+r.softirq), perPkt(r.relayCPU+r.softirq), r.relayReads, r.kernPkt, r.misrouted)
+	if r.warmup > 0 {
+		fmt.Printf(" warmup=%s", r.warmup.Round(time.Second))
+	}
+	if r.mode == "kernel" { // stand-in only: mediad's counters are its own business
 		fmt.Printf(" counters_dump=%s conntrack_dump=%s (%d entries) add=%s/flow",
 			r.dump.Round(time.Microsecond), r.ctDump.Round(time.Microsecond), r.ctEntries,
 			(r.setup / time.Duration(r.calls)).Round(time.Microsecond))
@@ -69,6 +69,9 @@ func (r result) print() {
 
 func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, err error) {
 	res.mode, res.calls, res.pps = mode, calls, opt.pps
+	if opt.mediad != "" && mode != "direct" {
+		res.mode = "m-" + mode
+	}
 	topo, err := nettopo.New()
 	if err != nil {
 		return res, err
@@ -85,55 +88,74 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 	}
 	defer b.Close()
 
-	cmd := exec.Command(os.Args[0], "-role", "relay", "-ns", topo.Name("r"), "-mode", mode, "-n", fmt.Sprint(calls))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	var h *relayHandle
+	if opt.mediad != "" && mode != "direct" {
+		h, err = startMediad(opt, topo, mode, calls, log)
+	} else {
+		h, err = startStandIn(topo, mode, calls)
+	}
 	if err != nil {
 		return res, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return res, err
-	}
-	if err := cmd.Start(); err != nil {
-		return res, err
-	}
-	defer func() {
-		stdin.Close()
-		if werr := cmd.Wait(); werr != nil && err == nil {
-			err = fmt.Errorf("relay process: %w", werr)
-		}
-	}()
-	lines := bufio.NewScanner(stdout)
-	var setupNs int64
-	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "READY") {
-		return res, fmt.Errorf("relay did not start: %q", lines.Text())
-	}
-	fmt.Sscanf(lines.Text(), "READY %d", &setupNs)
-	res.setup = time.Duration(setupNs)
+	defer func() { err = errors.Join(err, h.stop()) }()
+	res.setup = h.setup
 
 	var recvA, recvB, mis atomic.Uint64
 	var wg sync.WaitGroup
 	wg.Add(2)
-	// Where call i's packets go and come from, per side.
-	viaR := func(r netip.Addr) func(int) netip.AddrPort {
-		return func(i int) netip.AddrPort { return netip.AddrPortFrom(r, callPort(i)) }
-	}
-	fixed := func(ap netip.AddrPort) func(int) netip.AddrPort { return func(int) netip.AddrPort { return ap } }
-	toFromRA, toFromRB := viaR(nettopo.AddrRA), viaR(nettopo.AddrRB)
+	defer func() {
+		a.Close()
+		b.Close()
+		wg.Wait()
+	}()
+	toFromRA, toFromRB := h.toFromRA, h.toFromRB
 	if mode == "direct" {
 		// Baseline: plain routing through R, no relay and no NAT.
+		fixed := func(ap netip.AddrPort) func(int) netip.AddrPort { return func(int) netip.AddrPort { return ap } }
 		toFromRA = fixed(netip.AddrPortFrom(nettopo.AddrB, peerPort))
 		toFromRB = fixed(netip.AddrPortFrom(nettopo.AddrA, peerPort))
 	}
 	go receive(&wg, b, toFromRB, 0, calls, &recvB, &mis)
 	go receive(&wg, a, toFromRA, 1, calls, &recvA, &mis)
 
+	if h.ready != nil {
+		// Traffic until the relay has latched (and, in kernel mode,
+		// offloaded) every call; then the counters start from zero.
+		t0 := time.Now()
+		warm := opt
+		warm.duration = time.Second
+		for {
+			var swg sync.WaitGroup
+			swg.Add(2)
+			go func() { defer swg.Done(); sendLoop(a, toFromRA, 0, calls, warm, time.Now()) }()
+			go func() { defer swg.Done(); sendLoop(b, toFromRB, 1, calls, warm, time.Now()) }()
+			swg.Wait()
+			ok, err := h.ready()
+			if err != nil {
+				return res, err
+			}
+			if ok {
+				break
+			}
+			if time.Since(t0) > 3*time.Minute {
+				return res, fmt.Errorf("relay not ready after %s of warm-up traffic", time.Since(t0).Round(time.Second))
+			}
+		}
+		res.warmup = time.Since(t0)
+		time.Sleep(500 * time.Millisecond)
+		recvA.Store(0)
+		recvB.Store(0)
+		mis.Store(0)
+		if err := h.mark(); err != nil {
+			return res, err
+		}
+	}
+
 	cpu0, err := readCPU()
 	if err != nil {
 		return res, err
 	}
-	rel0, err := procCPU(cmd.Process.Pid)
+	rel0, err := procCPU(h.pid)
 	if err != nil {
 		return res, err
 	}
@@ -151,18 +173,17 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 	if err != nil {
 		return res, err
 	}
-	rel1, err := procCPU(cmd.Process.Pid)
+	rel1, err := procCPU(h.pid)
 	if err != nil {
 		return res, err
 	}
 	ks1, self1 := sumProcCPU(ksoft), selfCPU()
 	time.Sleep(300 * time.Millisecond) // in-flight tail
-	stdin.Close()
-	if lines.Scan() {
-		var dumpNs, ctNs int64
-		fmt.Sscanf(lines.Text(), "STATS %d %d %d %d %d", &res.relayReads, &res.kernPkt, &dumpNs, &ctNs, &res.ctEntries)
-		res.dump, res.ctDump = time.Duration(dumpNs), time.Duration(ctNs)
+	st, err := h.finish()
+	if err != nil {
+		return res, err
 	}
+	res.relayReads, res.kernPkt, res.dump, res.ctDump, res.ctEntries = st.reads, st.kpkts, st.dump, st.ctDump, st.ctEntries
 	a.Close()
 	b.Close()
 	wg.Wait()
