@@ -267,7 +267,7 @@ func (e *env) step(ctx context.Context, addr string, rate int) (step, error) {
 	for i := 0; i < e.cfg.pairs; i++ {
 		stat := filepath.Join(e.work, fmt.Sprintf("stat-%d-%d.csv", rate, i))
 		args := []string{"-sf", e.uac, "-s", "b" + strconv.Itoa(i), "-i", "127.0.0.1", "-p", freeUDP(), "-mp", freeUDP(),
-			"-r", strconv.Itoa(per), "-m", strconv.Itoa(n), "-l", "100000", "-nostdin",
+			"-r", strconv.Itoa(per), "-m", strconv.Itoa(n), "-l", "10000", "-nostdin",
 			"-recv_timeout", "10000", "-timeout", strconv.Itoa(int(e.cfg.duration.Seconds())+60) + "s",
 			"-trace_stat", "-stf", stat, "-fd", "1", "-trace_err", "-error_file", filepath.Join(e.work, fmt.Sprintf("err-%d-%d.log", rate, i)),
 			addr}
