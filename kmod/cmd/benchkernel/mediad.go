@@ -138,7 +138,7 @@ func startMediad(opt options, topo *nettopo.Topology, mode string, calls int, lo
 	}
 	h.mark = func() error {
 		if mode == "kernel" {
-			time.Sleep(1200 * time.Millisecond) // let the warm-up's kernel packets reach the counters
+			time.Sleep(counterLag(calls)) // let the warm-up's kernel packets reach the counters
 		}
 		var err error
 		base, err = cliTotals(topo)
@@ -146,7 +146,7 @@ func startMediad(opt options, topo *nettopo.Topology, mode string, calls int, lo
 	}
 	h.finish = func() (relayStats, error) {
 		if mode == "kernel" {
-			time.Sleep(1200 * time.Millisecond) // the daemon reads kernel counters once a second
+			time.Sleep(counterLag(calls))
 		}
 		tot, err := cliTotals(topo)
 		if err != nil {
@@ -248,4 +248,11 @@ func cliTotals(topo *nettopo.Topology) (map[string]uint64, error) {
 		}
 	}
 	return m, nil
+}
+
+// counterLag is how long the daemon may take to publish kernel counters:
+// it dumps them every second, every flows/2000 seconds beyond 2000 flows
+// (one flow per call here: RTP only).
+func counterLag(calls int) time.Duration {
+	return 1200*time.Millisecond + time.Duration(calls/2000)*time.Second
 }

@@ -54,6 +54,7 @@ type kflow struct {
 type kernelStream struct {
 	flow    *kflow        // current flow; guarded by the call's mu
 	failed  kmod.Flow     // last flow the kernel refused (not retried); call's mu
+	seenIn  uint64        // relay packets received at the last evaluation; call's mu
 	packets atomic.Uint64 // kernel-forwarded packets received on this stream
 	bytes   atomic.Uint64
 	lastNs  atomic.Int64 // when the kernel counters last rose (unix ns)
@@ -114,14 +115,51 @@ func (r *Registry) kernelTick(now time.Time) {
 	if l == nil {
 		return
 	}
-	l.poll(now)
+	if now.Sub(l.lastPoll) >= r.kernelPollEvery() {
+		l.poll(now)
+	}
 	for _, c := range r.snapshot() {
 		c.mu.Lock()
-		if !c.gone {
+		if !c.gone && relayMoved(c) {
 			r.kernelizeLocked(c)
 		}
 		c.mu.Unlock()
 	}
+}
+
+// kernelPollEvery is how often the kernel counters are dumped: every tick
+// up to 2000 flows, then less often (a dump of 10000 elements costs about
+// 50 ms of CPU here), but at least four times per media timeout.
+func (r *Registry) kernelPollEvery() time.Duration {
+	r.kernel.mu.Lock()
+	n := len(r.kernel.flows)
+	r.kernel.mu.Unlock()
+	d := time.Duration(n/2000) * time.Second
+	if r.cfg.Timeout > 0 {
+		d = min(d, r.cfg.Timeout/4)
+	}
+	return min(d, 10*time.Second)
+}
+
+// relayMoved reports whether any of c's relays received packets since the
+// last look. Between signals (which re-evaluate at once) a relay's learning
+// state changes only when it receives a packet, so a call whose relays got
+// nothing (fully kernelized, or silent) needs no new decision.
+func relayMoved(c *Call) bool {
+	moved := false
+	for _, m := range c.monologues {
+		for _, md := range m.Medias {
+			for _, s := range md.Streams {
+				if s == nil || s.rs == nil {
+					continue
+				}
+				if n := s.rs.Stats().In.Packets; n != s.kern.seenIn {
+					s.kern.seenIn, moved = n, true
+				}
+			}
+		}
+	}
+	return moved
 }
 
 func (l *kernelLink) poll(now time.Time) {
