@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -13,14 +14,34 @@ type Flags struct {
 	DstWS bool // the branch goes to a WS/WSS registration
 }
 
-// Media is the media control seam (rtpengine_offer/answer/delete in the
-// seed). Each hook may rewrite the message body in place. The router works
+// Media is the media control seam (rtpengine_offer/answer/delete and
+// rtpengine_manage's late SDP in the seed; package media implements it).
+// Each hook may rewrite the message body in place. The router works
 // without it: a nil Media skips every call.
 type Media interface {
-	// Offer runs in branch_route for an INVITE carrying SDP, per branch.
+	// Offer runs in branch_route for an INVITE carrying SDP, per branch;
+	// req is the branch as it will be sent (our Via on top). An error
+	// fails the branch with the error's SIPStatus (default 500).
 	Offer(ctx context.Context, req *sip.Request, f Flags) error
-	// Answer runs in onreply_route for a reply to an INVITE carrying SDP.
-	Answer(ctx context.Context, res *sip.Response, f Flags) error
-	// Delete runs in route(relay) for BYE and CANCEL.
+	// Reply runs in onreply_route for a 1xx/2xx to an INVITE carrying SDP:
+	// inv is the branch INVITE as sent, res the reply going upstream. It
+	// is the answer, or the late offer when inv had no SDP.
+	Reply(ctx context.Context, inv *sip.Request, res *sip.Response, f Flags) error
+	// Ack runs for an end-to-end ACK carrying SDP (the late answer).
+	Ack(ctx context.Context, req *sip.Request) error
+	// Delete runs in route(relay) for BYE and CANCEL, and for an INVITE
+	// whose final reply upstream is a failure.
 	Delete(ctx context.Context, req *sip.Request) error
+}
+
+// mediaStatus is the local reply for a failed offer: the error's
+// SIPStatus() when it has one, else 500.
+func mediaStatus(err error) *branchError {
+	var s interface{ SIPStatus() (int, string) }
+	if errors.As(err, &s) {
+		if code, reason := s.SIPStatus(); code >= 300 && code < 700 {
+			return &branchError{code, reason}
+		}
+	}
+	return &branchError{500, "Server Internal Error"}
 }

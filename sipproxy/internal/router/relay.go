@@ -34,6 +34,11 @@ func (r *Router) relay(ctx context.Context, c *Ctx) {
 	}
 	addReceived(req, c.Source)
 	if req.IsAck() {
+		if r.media != nil && hasSDP(req) {
+			if err := r.media.Ack(ctx, req); err != nil {
+				r.log.Warn("media ACK answer", "error", err, "call-id", c.callID())
+			}
+		}
 		r.relayAck(c)
 		return
 	}
@@ -298,6 +303,8 @@ func (run *relayRun) run(branches []Branch) {
 		if invite && r.media != nil && hasSDP(out) {
 			if err := r.media.Offer(run.ctx, out, st.flags); err != nil {
 				r.log.Warn("media offer", "error", err, "call-id", c.callID())
+				run.localFinal(st, mediaStatus(err))
+				continue
 			}
 		}
 		st.req = out
@@ -328,6 +335,13 @@ func (run *relayRun) run(branches []Branch) {
 	}
 	if !run.answered && !run.cancelled {
 		run.replyBest()
+	}
+	if invite && !run.answered && r.media != nil {
+		// rtpengine_manage on a failed final reply: nothing of the call's
+		// media may stay (the media step ignores failed re-INVITEs).
+		if err := r.media.Delete(run.ctx, c.Req); err != nil {
+			r.log.Warn("media delete", "error", err, "call-id", c.callID())
+		}
 	}
 }
 
@@ -533,8 +547,8 @@ func (r *Router) prepareResponse(ctx context.Context, c *Ctx, st *branchState, r
 			r.log.Debug("fix_nated_contact on reply", "error", err)
 		}
 		if r.media != nil && st != nil && res.StatusCode < 300 && hasSDP(fwd) {
-			if err := r.media.Answer(ctx, fwd, st.flags); err != nil {
-				r.log.Warn("media answer", "error", err, "call-id", c.callID())
+			if err := r.media.Reply(ctx, st.req, fwd, st.flags); err != nil {
+				r.log.Warn("media reply", "error", err, "call-id", c.callID())
 			}
 		}
 	}
