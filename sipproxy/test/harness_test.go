@@ -114,7 +114,6 @@ func startProxy(t *testing.T, extra ...string) *proxy {
 		"--listen=ws:127.0.0.1:" + strconv.Itoa(p.WS),
 		"--listen=wss:127.0.0.1:" + strconv.Itoa(p.WSS),
 		"--mgmt=127.0.0.1:" + strconv.Itoa(p.Mgmt),
-		"--rtpengine-sock=udp:127.0.0.1:22222",
 		"--min-expires=1",
 		"--fr-timeout=2s",
 		"--fr-inv-timeout=3s",

@@ -21,7 +21,9 @@ import (
 
 	"sipmedia/sipproxy/internal/app"
 	"sipmedia/sipproxy/internal/config"
+	"sipmedia/sipproxy/internal/media"
 	"sipmedia/sipproxy/internal/mgmt"
+	"sipmedia/sipproxy/internal/router"
 )
 
 func main() {
@@ -52,10 +54,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	p, err := app.Start(ctx, cfg, log, nil)
+	drv, err := media.Open(cfg.Media, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "sipproxy:", err)
 		return 1
+	}
+	var hooks router.Media // stays a nil interface without media daemons
+	if drv != nil {
+		hooks = drv
+		defer drv.Close()
+	}
+	p, err := app.Start(ctx, cfg, log, hooks)
+	if err != nil {
+		fmt.Fprintln(stderr, "sipproxy:", err)
+		return 1
+	}
+	if d, err := startDemo(cfg, log); err != nil {
+		fmt.Fprintln(stderr, "sipproxy:", err)
+		return 1
+	} else if d != nil {
+		defer d.Close()
 	}
 	var socks []string
 	for _, s := range p.Transport.Sockets() {

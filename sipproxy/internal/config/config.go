@@ -14,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"sipmedia/sipproxy/internal/demo"
+	"sipmedia/sipproxy/internal/media/mediacfg"
 )
 
 // Listen is one `listen=` line: proto:ip:port.
@@ -62,8 +65,13 @@ type Config struct {
 	TLSCertificate string   // PEM file; empty: a self-signed one is generated
 	TLSPrivateKey  string
 	TLSVerifyPeers bool // verify certificates of TLS peers we connect to
-	// RTPEngineSocks is accepted and stored for the media issue; unused yet.
+	// RTPEngineSocks are the --rtpengine-sock values (copy of Media.Socks).
 	RTPEngineSocks []string
+	// Media holds the media step's keys (rtpengine-*): daemons, timeouts,
+	// the SRC_WS x DST_WS flag strings.
+	Media mediacfg.Settings
+	// Demo: the demo softphone page (http-demo*).
+	Demo demo.Settings
 
 	FrTimeout    time.Duration // tm fr_timeout (5 s in the seed)
 	FrInvTimeout time.Duration // tm fr_inv_timeout, Timer C (30 s in the seed)
@@ -93,6 +101,8 @@ func Default() Config {
 		UDPMTU:         65000,
 		Mgmt:           "127.0.0.1:5099",
 		LogLevel:       "info",
+		Media:          mediacfg.DefaultSettings(),
+		Demo:           demo.DefaultSettings(),
 	}
 }
 
@@ -107,10 +117,11 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	cfg := Default()
 	fs := flag.NewFlagSet("sipproxy", flag.ContinueOnError)
 	fs.SetOutput(out)
-	var listens, domains, rtpe, origins multi
+	var listens, domains, origins multi
 	fs.Var(&listens, "listen", "listener proto:ip:port, proto one of udp,tcp,tls,ws,wss (repeatable)")
 	fs.Var(&domains, "domain", "domain or alias that is ours (repeatable)")
-	fs.Var(&rtpe, "rtpengine-sock", "NG control socket udp:IP:PORT (repeatable; stored, used by the media issue)")
+	mediacfg.AddFlags(fs, &cfg.Media)
+	demo.AddFlags(fs, &cfg.Demo)
 	fs.Var(&origins, "ws-origin", "allowed WebSocket Origin (repeatable; none: any)")
 	configFile := fs.String("config", "", "config file with key=value lines using the flag names")
 	fs.StringVar(&cfg.TLSCertificate, "tls-certificate", "", "PEM certificate for tls/wss (none: self-signed)")
@@ -147,7 +158,7 @@ func Parse(args []string, out io.Writer) (Config, error) {
 		cfg.Listen = append(cfg.Listen, lst)
 	}
 	cfg.Domains = append(cfg.Domains, domains...)
-	cfg.RTPEngineSocks = append(cfg.RTPEngineSocks, rtpe...)
+	cfg.RTPEngineSocks = cfg.Media.Socks
 	cfg.WSOrigins = append(cfg.WSOrigins, origins...)
 	return cfg, cfg.Validate()
 }
@@ -210,5 +221,5 @@ func (c *Config) Validate() error {
 	if c.UDPMTU < 1500 || c.UDPMTU > 65507 {
 		return errors.New("udp-mtu must be within 1500..65507")
 	}
-	return nil
+	return c.Media.Validate()
 }

@@ -444,3 +444,5 @@ func Open(st mediacfg.Settings, log *slog.Logger) (*Driver, error) {
 	d.closer = pool
 	return d, nil
 }
+
+var _ router.Media = (*Driver)(nil)
