@@ -1,0 +1,314 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"sipmedia/e2e/internal/daemon"
+	"sipmedia/e2e/internal/phone"
+	"sipmedia/ngproto"
+)
+
+// The browser calls tests: headless Chromium with JsSIP (bundled from npm
+// by esbuild) registers at sipproxy over WSS or WS and calls, or is called
+// by, a Go UDP phone; media through the daemon. Like
+// TestWebRTCBrowserToPhone they run in a network namespace with a veth
+// address the daemon also listens on (Chromium gathers no candidates on
+// loopback). Each test runs with rtpengine (the reference: the proxy's
+// signalling and flags) and with mediad; the mediad runs skip, saying so,
+// while mediad does not yet offer DTLS-SRTP toward a browser.
+
+const callsNetnsEnv = "E2E_CALLS_NETNS"
+
+var (
+	subResult  = regexp.MustCompile(`--- (PASS|SKIP): (\S+) \(`)
+	skipReason = regexp.MustCompile(`(?m)(skipping: .*)$`)
+)
+
+// inCallsNetns re-runs the test in a new network namespace and reports
+// false (the caller returns), or sets the namespace up and reports true
+// when already inside.
+func inCallsNetns(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(callsNetnsEnv) != "" {
+		for _, args := range [][]string{
+			{"link", "set", "lo", "up"},
+			{"link", "add", "cb0", "type", "veth", "peer", "name", "cb1"},
+			{"addr", "add", browserVethAddr + "/24", "dev", "cb0"},
+			{"link", "set", "cb0", "up"},
+			{"link", "set", "cb1", "up"},
+		} {
+			if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil && !strings.Contains(string(out), "File exists") {
+				t.Fatalf("ip %v: %v %s", args, err, out)
+			}
+		}
+		return true
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: needs root to create a network namespace for Chromium")
+	}
+	for _, need := range []string{"/usr/bin/chromium", filepath.Join("web", "node_modules", "jssip"), filepath.Join("web", "node_modules", ".bin", "esbuild")} {
+		if _, err := os.Stat(need); err != nil {
+			t.Fatalf("missing %s (run scripts/install-deps.sh): %v", need, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unshare", "-n", "--", os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), callsNetnsEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("in netns:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()+" (") {
+		t.Fatalf("%s in netns failed: %v", t.Name(), err)
+	}
+	// Mirror the subtests' outcomes (a skipped daemon shows as skipped,
+	// with its reason, here too).
+	for _, m := range subResult.FindAllStringSubmatch(string(out), -1) {
+		if !strings.HasPrefix(m[2], t.Name()+"/") {
+			continue
+		}
+		sub, status := strings.TrimPrefix(m[2], t.Name()+"/"), m[1]
+		t.Run(sub, func(t *testing.T) {
+			if status == "SKIP" {
+				reason := "skipped in the namespace"
+				if r := skipReason.FindStringSubmatch(string(out[:strings.Index(string(out), m[0])])); r != nil {
+					reason = r[len(r)-1]
+				}
+				t.Skip(reason)
+			}
+		})
+	}
+	return false
+}
+
+// jssipBundle builds JsSIP from e2e/web/node_modules into a browser bundle.
+func jssipBundle(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "jssip.min.js")
+	cmd := exec.Command(filepath.Join("node_modules", ".bin", "esbuild"), filepath.Join("node_modules", "jssip", "lib", "JsSIP.js"),
+		"--bundle", "--format=iife", "--global-name=JsSIP", "--minify", "--log-level=warning", "--outfile="+out)
+	cmd.Dir = "web"
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("esbuild JsSIP: %v\n%s", err, b)
+	}
+	return out
+}
+
+// browserDaemon starts the named daemon listening on loopback and the veth
+// address, for the browser tests.
+func browserDaemon(t *testing.T, name string) string {
+	t.Helper()
+	opts := daemon.Options{PortMin: callsRtpengie, PortMax: callsRtpengie + 999, Extra: []string{"-i", browserVethAddr}}
+	if name == "rtpengine" {
+		_, opts = daemon.RtpengineTB(t, opts)
+	} else {
+		_, opts = daemon.MediadTB(t, opts)
+		skipIfNoWebRTC(t, opts.NG)
+	}
+	return opts.NG
+}
+
+// skipIfNoWebRTC probes the daemon with a phone offer toward a browser
+// (the seed's flags): without a DTLS fingerprint in the output the daemon
+// cannot talk to a browser, and the test is skipped with that reason.
+func skipIfNoWebRTC(t *testing.T, ng string) {
+	t.Helper()
+	id := "webrtc-probe"
+	r := ngDo(t, ng, ngproto.Dict{"command": "offer", "call-id": id, "from-tag": "p",
+		"sdp":                "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9000 RTP/AVP 0\r\n",
+		"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": []any{"require"}})
+	ngDo(t, ng, ngproto.Dict{"command": "delete", "call-id": id})
+	if sdp := r.Str("sdp"); !strings.Contains(sdp, "a=fingerprint") || !strings.Contains(sdp, "UDP/TLS/RTP/SAVPF") {
+		t.Skipf("skipping: mediad does not offer DTLS-SRTP toward a browser yet (WebRTC not integrated into its call model); its offer:\n%s", sdp)
+	}
+}
+
+type pageResult struct {
+	Inbound, Outbound int
+	ICE               string
+	Alice, Bob        *pageResult
+	Error             string
+}
+
+// servePage serves sipcall.html and the JsSIP bundle on localhost; the
+// page's POST /registered lands on registered.
+func servePage(t *testing.T, bundle string, registered chan<- struct{}) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, filepath.Join("web", "sipcall.html"))
+	})
+	mux.HandleFunc("/jssip.min.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, bundle) })
+	mux.HandleFunc("/registered", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case registered <- struct{}{}:
+		default:
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return fmt.Sprintf("http://localhost:%d/", ln.Addr().(*net.TCPAddr).Port)
+}
+
+// runPage opens url in headless Chromium and returns the page's result.
+func runPage(ctx context.Context, t *testing.T, url string) pageResult {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "node", "run-page.mjs", url, "60000")
+	cmd.Dir = "web"
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run-page: %v\n%s", err, stderr.String())
+	}
+	var res pageResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("page result %q: %v\n%s", out, err, stderr.String())
+	}
+	if res.Error != "" {
+		t.Fatalf("page error: %s\n%s", res.Error, stderr.String())
+	}
+	return res
+}
+
+func forBrowserDaemons(t *testing.T, f func(t *testing.T, ng string)) {
+	for _, name := range []string{"rtpengine", "mediad"} {
+		t.Run(name, func(t *testing.T) { f(t, browserDaemon(t, name)) })
+	}
+}
+
+// TestCallsBrowserToPhone: the browser registers as alice over WSS and
+// calls bob, a UDP phone with plain RTP: bob receives the browser's audio,
+// the browser's inbound-rtp rises; the browser hangs up and the daemon
+// holds no call.
+func TestCallsBrowserToPhone(t *testing.T) {
+	if !inCallsNetns(t) {
+		return
+	}
+	bundle := jssipBundle(t)
+	forBrowserDaemons(t, func(t *testing.T, ng string) {
+		px := startProxy(t, []string{ng})
+		bob := newPhone(t, px, "bob", false)
+		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&user=alice&target=bob&ws=wss://" + px.WSS
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		calls := make(chan *phone.Call, 1)
+		go func() {
+			c, err := bob.Answer(ctx)
+			if err != nil {
+				t.Errorf("bob: %v", err)
+			}
+			calls <- c
+		}()
+		res := runPage(ctx, t, url)
+		c := <-calls
+		if c == nil {
+			t.FailNow()
+		}
+		t.Logf("browser: %+v; bob received %d packets", res, c.RTP.Received())
+		if res.Inbound < 10 {
+			t.Errorf("browser inbound-rtp packets %d, want >= 10", res.Inbound)
+		}
+		if c.RTP.Received() < 10 {
+			t.Errorf("bob received %d RTP packets from the browser, want >= 10", c.RTP.Received())
+		}
+		checkEnded(t, c, ng)
+	})
+}
+
+// TestCallsPhoneToBrowser: the reverse: bob (UDP phone) calls alice, a
+// browser registered over WSS, reached over her WSS flow with the DST_WS
+// flags (SAVPF, ICE, rtcp-mux toward her).
+func TestCallsPhoneToBrowser(t *testing.T) {
+	if !inCallsNetns(t) {
+		return
+	}
+	bundle := jssipBundle(t)
+	forBrowserDaemons(t, func(t *testing.T, ng string) {
+		px := startProxy(t, []string{ng})
+		bob := newPhone(t, px, "bob", false)
+		registered := make(chan struct{}, 1)
+		url := servePage(t, bundle, registered) + "?mode=answer&user=alice&ws=wss://" + px.WSS
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		calls := make(chan *phone.Call, 1)
+		go func() {
+			select {
+			case <-registered:
+			case <-ctx.Done():
+				calls <- nil
+				return
+			}
+			c, err := bob.Call(ctx, "alice")
+			if err != nil {
+				t.Errorf("bob's call: %v", err)
+			}
+			calls <- c
+		}()
+		res := runPage(ctx, t, url)
+		c := <-calls
+		if c == nil {
+			t.FailNow()
+		}
+		t.Logf("browser: %+v; bob received %d packets", res, c.RTP.Received())
+		if res.Inbound < 10 || c.RTP.Received() < 10 {
+			t.Errorf("media: browser inbound-rtp %d, bob received %d; want >= 10 each", res.Inbound, c.RTP.Received())
+		}
+		checkEnded(t, c, ng)
+	})
+}
+
+// TestCallsBrowserToBrowser: alice and bob, both browsers over WS, call
+// each other with the SRC_WS+DST_WS flags.
+func TestCallsBrowserToBrowser(t *testing.T) {
+	if !inCallsNetns(t) {
+		return
+	}
+	bundle := jssipBundle(t)
+	forBrowserDaemons(t, func(t *testing.T, ng string) {
+		px := startProxy(t, []string{ng})
+		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=b2b&ws=ws://" + px.WS
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		res := runPage(ctx, t, url)
+		if res.Alice == nil || res.Bob == nil {
+			t.Fatalf("page result %+v", res)
+		}
+		t.Logf("alice: %+v, bob: %+v", *res.Alice, *res.Bob)
+		if res.Alice.Inbound < 10 || res.Bob.Inbound < 10 {
+			t.Errorf("inbound-rtp: alice %d, bob %d; want >= 10 each", res.Alice.Inbound, res.Bob.Inbound)
+		}
+		if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
+			t.Errorf("daemon still holds %v after the hangup", ngCalls(t, ng))
+		}
+	})
+}
+
+// checkEnded: the browser hung up; the phone got the BYE and the daemon
+// holds no call.
+func checkEnded(t *testing.T, c *phone.Call, ng string) {
+	t.Helper()
+	select {
+	case <-c.Ended():
+	case <-time.After(5 * time.Second):
+		t.Error("the browser's BYE did not reach the phone")
+	}
+	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
+		t.Errorf("daemon still holds %v after the hangup", ngCalls(t, ng))
+	}
+}

@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"sipmedia/e2e/internal/daemon"
+	"sipmedia/e2e/internal/phone"
+	"sipmedia/ngproto"
+)
+
+// checkMediaThrough asserts both phones receive each other's RTP, coming
+// from the media daemon's ports (not from the other phone directly), and
+// that the daemon counts the packets.
+func checkMediaThrough(t *testing.T, ng string, a, b *phone.Call) {
+	t.Helper()
+	ok := eventually(10*time.Second, func() bool {
+		return a.RTP.ReceivedFrom(b.RTP.SSRC) >= 25 && b.RTP.ReceivedFrom(a.RTP.SSRC) >= 25
+	})
+	if !ok {
+		t.Fatalf("RTP through the media daemon: caller got %d from callee, callee got %d from caller (sent %d/%d); caller's SDP peer %v, callee's %v",
+			a.RTP.ReceivedFrom(b.RTP.SSRC), b.RTP.ReceivedFrom(a.RTP.SSRC), a.RTP.Sent(), b.RTP.Sent(), a.Remote, b.Remote)
+	}
+	if a.Remote == b.RTP.Addr() || b.Remote == a.RTP.Addr() {
+		t.Fatalf("SDP not rewritten: the phones talk directly (%v, %v)", a.Remote, b.Remote)
+	}
+	if src := a.RTP.LastSource(); src != a.Remote {
+		t.Errorf("caller's RTP comes from %v, want the daemon's port %v", src, a.Remote)
+	}
+	q := ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": a.ID})
+	if q.Result() != "ok" || rtpTotal(q) < 50 {
+		t.Fatalf("daemon counters for the call: result %q, RTP packets %d (want >= 50): %v", q.Result(), rtpTotal(q), q)
+	}
+}
+
+func hangupAndCheck(t *testing.T, ng string, c *phone.Call, other *phone.Call) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := c.Hangup(ctx); err != nil {
+		t.Fatalf("hangup: %v", err)
+	}
+	select {
+	case <-other.Ended():
+	case <-ctx.Done():
+		t.Fatal("BYE did not reach the other phone")
+	}
+	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
+		t.Fatalf("media daemon still holds calls after BYE: %v", ngCalls(t, ng))
+	}
+}
+
+// TestCallsPhoneToPhone: two UDP phones registered at sipproxy call each
+// other with media through mediad, early offer and late offer (INVITE
+// without SDP: offer in the 200 OK, answer in the ACK, tags swapped).
+func TestCallsPhoneToPhone(t *testing.T) {
+	_, opts := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
+	px := startProxy(t, []string{opts.NG})
+	for _, late := range []bool{false, true} {
+		name := "early-offer"
+		if late {
+			name = "late-offer"
+		}
+		t.Run(name, func(t *testing.T) {
+			alice := newPhone(t, px, "alice-"+name, late)
+			bob := newPhone(t, px, "bob-"+name, false)
+			ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+			defer cancel()
+			ans := make(chan *phone.Call, 1)
+			errc := make(chan error, 1)
+			go func() {
+				c, err := bob.Answer(ctx)
+				errc <- err
+				ans <- c
+			}()
+			a, err := alice.Call(ctx, "bob-"+name)
+			if err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			if err := <-errc; err != nil {
+				t.Fatalf("answer: %v", err)
+			}
+			b := <-ans
+			checkMediaThrough(t, opts.NG, a, b)
+			hangupAndCheck(t, opts.NG, a, b)
+		})
+	}
+}
+
+// TestCallsNoMediaDaemon: the only media daemon is dead; the caller gets a
+// 5xx, the callee is never rung, and no call stays anywhere.
+func TestCallsNoMediaDaemon(t *testing.T) {
+	dead := hostPort(freePort(t, "udp"))
+	px := startProxy(t, []string{dead}, "--rtpengine-timeout=200ms", "--rtpengine-retries=2")
+	alice := newPhone(t, px, "alice", false)
+	bob := newPhone(t, px, "bob", false)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	_, err := alice.Call(ctx, "bob")
+	var se *phone.StatusError
+	if !errors.As(err, &se) || se.Code/100 != 5 {
+		t.Fatalf("call without media daemon: %v, want a 5xx", err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer rcancel()
+	if _, err := bob.Answer(rctx); err == nil {
+		t.Fatal("callee was rung although the offer failed")
+	}
+}

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"sipmedia/e2e/internal/daemon"
+	"sipmedia/e2e/internal/phone"
+	"sipmedia/ngproto"
+)
+
+// placeCall runs one call alice -> bob and returns both sides (callee in
+// its own goroutine).
+func placeCall(t *testing.T, alice, bob *phone.Phone, callee string) (*phone.Call, *phone.Call) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	ans := make(chan *phone.Call, 1)
+	errc := make(chan error, 1)
+	go func() {
+		c, err := bob.Answer(ctx)
+		errc <- err
+		ans <- c
+	}()
+	a, err := alice.Call(ctx, callee)
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	return a, <-ans
+}
+
+func hasCall(t *testing.T, ng, id string) bool {
+	return ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": id}).Result() == "ok"
+}
+
+// TestCallsTwoMediads: one sipproxy, two mediad instances with weights 3
+// and 1. Calls spread by weight and each call stays on one daemon (offer,
+// answer and delete); after one daemon is stopped, new calls go to the
+// other and succeed with media.
+func TestCallsTwoMediads(t *testing.T) {
+	_, optA := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
+	procB, optB := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadB, PortMax: callsMediadB + 999})
+	px := startProxy(t, []string{optA.NG + "=3", optB.NG + "=1"}, "--rtpengine-timeout=300ms", "--rtpengine-retries=2")
+	alice := newPhone(t, px, "alice", false)
+	bob := newPhone(t, px, "bob", false)
+
+	const calls = 48
+	onA, onB := 0, 0
+	for i := 0; i < calls; i++ {
+		a, b := placeCall(t, alice, bob, "bob")
+		inA, inB := hasCall(t, optA.NG, a.ID), hasCall(t, optB.NG, a.ID)
+		switch {
+		case inA && !inB:
+			onA++
+		case inB && !inA:
+			onB++
+		default:
+			t.Fatalf("call %d: on A %v, on B %v; want exactly one daemon", i, inA, inB)
+		}
+		hangupAndCheckBoth(t, a, b, optA.NG, optB.NG)
+	}
+	t.Logf("weights 3:1 -> %d calls on A, %d on B", onA, onB)
+	if onB == 0 || onA <= onB {
+		t.Fatalf("calls not spread by weight 3:1: %d on A, %d on B", onA, onB)
+	}
+
+	procB.Stop()
+	for i := 0; i < 8; i++ {
+		a, b := placeCall(t, alice, bob, "bob")
+		if !hasCall(t, optA.NG, a.ID) {
+			t.Fatalf("call %d after B stopped is not on A", i)
+		}
+		if i == 0 {
+			checkMediaThrough(t, optA.NG, a, b)
+		}
+		hangupAndCheckBoth(t, a, b, optA.NG)
+	}
+}
+
+func hangupAndCheckBoth(t *testing.T, a, b *phone.Call, ngs ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := a.Hangup(ctx); err != nil {
+		t.Fatalf("hangup: %v", err)
+	}
+	<-b.Ended()
+	for _, ng := range ngs {
+		if ids := ngCalls(t, ng); len(ids) != 0 {
+			t.Fatalf("%s still holds %v after BYE", ng, ids)
+		}
+	}
+}
