@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make run: starts mediad (and sipproxy once it is implemented) on loopback with
-# defaults. Ctrl-C stops everything.
+# make run: starts mediad and sipproxy on loopback with defaults, sipproxy
+# driving mediad over NG, plus the demo softphone page over HTTPS.
+# MEDIA=rtpengine uses Debian's rtpengine instead of mediad.
+# Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pids=()
@@ -10,13 +12,48 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-bin/mediad --config-file=none -i 127.0.0.1 -n 127.0.0.1:22222 -c 127.0.0.1:9900 -m 30000 -M 40000 -f -E &
-pids+=($!)
-echo "mediad: NG udp 127.0.0.1:22222, CLI 127.0.0.1:9900, media ports 30000-40000"
-if bin/sipproxy --help >/dev/null 2>&1; then
-	bin/sipproxy --listen=udp:127.0.0.1:5060 --listen=tcp:127.0.0.1:5060 --listen=tls:127.0.0.1:5061 \
-		--listen=ws:127.0.0.1:8080 --listen=wss:127.0.0.1:8443 --rtpengine-sock=udp:127.0.0.1:22222 &
-	pids+=($!)
+# One self-signed certificate for WSS, TLS and the demo page, so a browser
+# that accepts it once can use both the page and the WebSocket.
+run=bin/run
+mkdir -p "$run"
+if [ ! -s "$run/cert.pem" ] || [ ! -s "$run/key.pem" ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+		-keyout "$run/key.pem" -out "$run/cert.pem" 2>/dev/null
 fi
-echo "Ctrl-C stops everything."
+# The demo page's JsSIP, bundled from npm (make deps installs it).
+demo=()
+if [ -x e2e/web/node_modules/.bin/esbuild ] && [ -d e2e/web/node_modules/jssip ]; then
+	e2e/web/node_modules/.bin/esbuild e2e/web/node_modules/jssip/lib/JsSIP.js --bundle --format=iife \
+		--global-name=JsSIP --minify --log-level=warning --outfile="$run/jssip.min.js"
+	demo=(--http-demo=127.0.0.1:8444 "--http-demo-jssip=$run/jssip.min.js")
+else
+	echo "demo page off: run 'make deps' (npm packages in e2e/web) first"
+fi
+
+# MEDIA=rtpengine runs Debian's rtpengine instead of mediad (same options).
+media=${MEDIA:-mediad}
+mediabin=bin/mediad
+[ "$media" = rtpengine ] && mediabin=/usr/bin/rtpengine
+"$mediabin" --config-file=none -i 127.0.0.1 -n 127.0.0.1:22222 -c 127.0.0.1:9900 -m 30000 -M 40000 -f -E &
+pids+=($!)
+sleep 0.5 # let it answer sipproxy's first health ping
+bin/sipproxy --listen=udp:127.0.0.1:5060 --listen=tcp:127.0.0.1:5060 --listen=tls:127.0.0.1:5061 \
+	--listen=ws:127.0.0.1:8080 --listen=wss:127.0.0.1:8443 --rtpengine-sock=udp:127.0.0.1:22222 \
+	--tls-certificate="$run/cert.pem" --tls-private-key="$run/key.pem" "${demo[@]}" &
+pids+=($!)
+sleep 1
+cat <<TXT
+
+media:    $media, NG udp 127.0.0.1:22222, CLI 127.0.0.1:9900, media ports 30000-40000
+sipproxy: udp+tcp 127.0.0.1:5060, tls 5061, ws 8080, wss 8443 (self-signed, bin/run/cert.pem),
+          media through $media; registrations: bin/sipproxy ctl list
+
+Browser:  open https://127.0.0.1:8444/ (demo softphone, JsSIP), accept the certificate,
+          keep wss://127.0.0.1:8443, register as alice (no password), call bob.
+          (Your own JsSIP/SIP.js page: WebSocket wss://127.0.0.1:8443, URI sip:alice@127.0.0.1.)
+Phone:    any SIP phone on UDP: account bob@127.0.0.1, proxy/registrar 127.0.0.1:5060,
+          no password, plain RTP (PCMU/PCMA); or a second browser tab registered as bob.
+Ctrl-C stops everything.
+TXT
 wait -n "${pids[@]}"
