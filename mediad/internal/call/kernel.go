@@ -1,6 +1,7 @@
 package call
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -40,6 +41,9 @@ type kernelLink struct {
 	lastPoll  time.Time
 	lastTotal relay.TotalCounts
 	streams   atomic.Int64 // kernelized streams
+	// closing: the daemon is stopping and the table goes as a whole, so
+	// flows are not removed one by one.
+	closing atomic.Bool
 }
 
 // kflow is one offloaded stream pair: a receives from PeerA on LocalA.
@@ -71,6 +75,15 @@ func (r *Registry) UseKernel(k *offload.Kernel) {
 	l.total.Store(&relay.TotalCounts{})
 	l.rate.Store(&relay.TotalCounts{})
 	r.kernel = l
+}
+
+// KernelShutdown precedes Close at daemon exit: the kernel table is about
+// to be removed whole, so the calls' flows are not handed back one by one
+// (a netlink round trip each).
+func (r *Registry) KernelShutdown() {
+	if r.kernel != nil {
+		r.kernel.closing.Store(true)
+	}
 }
 
 // KernelTotals returns the packets forwarded by the kernel since start
@@ -354,8 +367,12 @@ func (l *kernelLink) add(a, b *Stream, f kmod.Flow) {
 // both streams. Called with the call's mu held.
 func (kf *kflow) remove(why string) {
 	l := kf.link
-	st, err := l.k.RemoveStats(kf.flow)
-	if err != nil {
+	var st kmod.Stats
+	err := kmod.ErrClosed
+	if !l.closing.Load() {
+		st, err = l.k.RemoveStats(kf.flow)
+	}
+	if err != nil && !errors.Is(err, kmod.ErrClosed) {
 		l.log.Warn("returning streams to userspace", "flow", kf.flow.String(), "err", err)
 	}
 	now := time.Now()

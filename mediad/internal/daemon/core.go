@@ -46,8 +46,9 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 		},
 		run: reg.Run,
 		close: func() {
+			reg.KernelShutdown() // the table goes whole with kern.Close
 			reg.Close()
-			kern.Close() // after the calls: their flows are already back in userspace
+			kern.Close()
 			eng.Close()
 		},
 	}, nil

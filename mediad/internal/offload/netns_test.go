@@ -123,6 +123,37 @@ func TestKernelBypassNetns(t *testing.T) {
 	t.Logf("bypass: B got %d/%d, R UDP InDatagrams +%d, relay reads +%d, kernel packets +%d",
 		gotB, n, in1-in0, user1-user0, k1-k0)
 
+	// RTCP on its own port is a second flow.
+	a1, err := nettopo.ListenUDP(topo.A, netip.AddrPortFrom(peerA.Addr(), peerA.Port()+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a1.Close()
+	b1, err := nettopo.ListenUDP(topo.B, netip.AddrPortFrom(peerB.Addr(), peerB.Port()+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b1.Close()
+	rtcpA := netip.AddrPortFrom(relayA.Addr(), relayA.Port()+1)
+	rtcpB := netip.AddrPortFrom(relayB.Addr(), relayB.Port()+1)
+	for i := 0; cliTotal(t, topo, "Kernel-only media streams") < 4; i++ {
+		if i == 100 {
+			t.Fatalf("RTCP not kernelized: %d kernel streams", cliTotal(t, topo, "Kernel-only media streams"))
+		}
+		a1.WriteToUDPAddrPort(rtcp(uint16(i)), rtcpA)
+		b1.WriteToUDPAddrPort(rtcp(uint16(i)), rtcpB)
+		time.Sleep(100 * time.Millisecond)
+	}
+	drain(a1)
+	drain(b1)
+	in0, _ = nettopo.UDPInDatagrams(topo.R)
+	if got := exchangePkt(t, a1, rtcpA, b1, rtcpB, 50, rtcp, 200); got != 50 {
+		t.Errorf("B received %d of 50 RTCP packets from %s", got, rtcpB)
+	}
+	if in1, _ = nettopo.UDPInDatagrams(topo.R); in1 != in0 {
+		t.Errorf("R's sockets received %d RTCP datagrams: not bypassed", in1-in0)
+	}
+
 	// Delete: the flow no longer forwards.
 	if r, err := ng.Do(ctx, ngproto.Dict{"command": "delete", "call-id": "call-1", "from-tag": "ft"}); err != nil || r.Str("result") != "ok" {
 		t.Fatalf("delete: %v %v", r, err)
@@ -267,6 +298,9 @@ func (d *daemon) stop(t *testing.T, sig syscall.Signal) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("mediad did not exit on %v", sig)
 	}
+	if strings.Contains(d.logs.String(), "DATA RACE") { // GOFLAGS=-race builds a race-checked daemon
+		t.Errorf("data race in mediad:\n%s", d.logs.String())
+	}
 }
 
 func sdpFor(ap netip.AddrPort) string { return sdpDir(ap, "sendrecv", 1) }
@@ -331,6 +365,16 @@ func waitKernelized(ctx context.Context, t *testing.T, ng *ngproto.Client, id st
 	t.Fatalf("call %s not kernelized within 15 s: %v", id, query(ctx, t, ng, id))
 }
 
+// rtcp is an RTCP sender report header carrying seq where the length
+// would be (the relay and the kernel do not look).
+func rtcp(seq uint16) []byte {
+	p := make([]byte, 28)
+	p[0], p[1] = 0x80, 200
+	binary.BigEndian.PutUint16(p[2:], seq)
+	binary.BigEndian.PutUint32(p[4:], 0x1234)
+	return p
+}
+
 func rtp(seq uint16) []byte {
 	p := make([]byte, 172)
 	p[0], p[1] = 0x80, 0 // RTP v2, PCMU
@@ -356,6 +400,13 @@ func drain(c *net.UDPConn) {
 // sequence numbers. A's copies must come from ra.
 func exchange(t *testing.T, a *net.UDPConn, ra netip.AddrPort, b *net.UDPConn, rb netip.AddrPort, n int) int {
 	t.Helper()
+	return exchangePkt(t, a, ra, b, rb, n, rtp, 0)
+}
+
+// exchangePkt is exchange with packets from mk whose second byte is pt.
+func exchangePkt(t *testing.T, a *net.UDPConn, ra netip.AddrPort, b *net.UDPConn, rb netip.AddrPort, n int,
+	mk func(uint16) []byte, pt byte) int {
+	t.Helper()
 	var wg sync.WaitGroup
 	count := func(c *net.UDPConn, from netip.AddrPort, out *int) {
 		defer wg.Done()
@@ -369,7 +420,7 @@ func exchange(t *testing.T, a *net.UDPConn, ra netip.AddrPort, b *net.UDPConn, r
 				*out = len(seen)
 				return
 			}
-			if src == from && k >= 4 && buf[1] == 0 {
+			if src == from && k >= 4 && buf[1] == pt {
 				seen[binary.BigEndian.Uint16(buf[2:])] = true
 			}
 		}
@@ -379,8 +430,8 @@ func exchange(t *testing.T, a *net.UDPConn, ra netip.AddrPort, b *net.UDPConn, r
 	go count(b, rb, &gotB)
 	go count(a, ra, &gotA)
 	for i := range n {
-		a.WriteToUDPAddrPort(rtp(uint16(10000+i)), ra)
-		b.WriteToUDPAddrPort(rtp(uint16(10000+i)), rb)
+		a.WriteToUDPAddrPort(mk(uint16(10000+i)), ra)
+		b.WriteToUDPAddrPort(mk(uint16(10000+i)), rb)
 		if i%20 == 19 {
 			time.Sleep(5 * time.Millisecond) // a little pacing, no bursts beyond socket buffers
 		}

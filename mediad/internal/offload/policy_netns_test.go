@@ -3,6 +3,7 @@ package offload_test
 import (
 	"context"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,5 +129,9 @@ func TestKernelPolicyNetns(t *testing.T) {
 	}
 	if legs := mapElements(t, topo, "leg"); legs != "" {
 		t.Errorf("flows left in the table after the timeout: %s", legs)
+	}
+	d.stop(t, syscall.SIGTERM)
+	if tableExists(t, topo) {
+		t.Error("table still present after SIGTERM")
 	}
 }
