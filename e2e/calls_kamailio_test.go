@@ -17,7 +17,7 @@ import (
 const kamailioPath = "/usr/sbin/kamailio"
 
 // startKamailio runs Kamailio 5.6 with testdata/kamailio/kamailio.cfg, its
-// rtpengine module pointed at ng, and returns its UDP address.
+// rtpengine module pointed at ng, and returns its UDP and WS addresses.
 func startKamailio(t *testing.T, ng string, children int) *proxy {
 	t.Helper()
 	if _, err := os.Stat(kamailioPath); err != nil {
@@ -27,8 +27,9 @@ func startKamailio(t *testing.T, ng string, children int) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t, "tcp")
-	cfg := strings.NewReplacer("PORT", strconv.Itoa(port), "NGSOCK", "udp:"+ng, "CHILDREN", strconv.Itoa(children)).Replace(string(b))
+	port, ws := freePort(t, "tcp"), freePort(t, "tcp")
+	cfg := strings.NewReplacer("PORT", strconv.Itoa(port), "HTTPLISTEN", strconv.Itoa(ws), "NGSOCK", "udp:"+ng,
+		"CHILDREN", strconv.Itoa(children)).Replace(string(b))
 	dir := t.TempDir()
 	path := filepath.Join(dir, "kamailio.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -37,7 +38,7 @@ func startKamailio(t *testing.T, ng string, children int) *proxy {
 	p := daemon.StartTB(t, daemon.Spec{Name: "kamailio", Path: kamailioPath,
 		Args:  []string{"-f", path, "-DD", "-E", "-m", "64", "-M", "16", "-Y", dir},
 		Ready: daemon.TCPReady(hostPort(port))})
-	return &proxy{UDP: mustAddrPort(hostPort(port)), TCP: hostPort(port), Proc: p}
+	return &proxy{UDP: mustAddrPort(hostPort(port)), TCP: hostPort(port), WS: hostPort(ws), Proc: p}
 }
 
 // TestCallsKamailio: Kamailio 5.6 from Debian, its rtpengine module
@@ -78,4 +79,42 @@ func TestCallsKamailio(t *testing.T) {
 			hangupAndCheck(t, opts.NG, a, b)
 		})
 	}
+}
+
+// TestCallsKamailioBrowserToPhone: a browser (JsSIP over WS) registered at
+// Kamailio calls a UDP phone; Kamailio's rtpengine module applies the
+// seed's flag matrix (with the rtcp-mux flags) against the daemon.
+func TestCallsKamailioBrowserToPhone(t *testing.T) {
+	if _, err := os.Stat(kamailioPath); err != nil {
+		t.Skipf("skipping: %s not installed", kamailioPath)
+	}
+	if !inCallsNetns(t) {
+		return
+	}
+	bundle := jssipBundle(t)
+	forBrowserDaemons(t, func(t *testing.T, ng string) {
+		px := startKamailio(t, ng, 2)
+		bob := newPhone(t, px, "bob", false)
+		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&user=alice&target=bob&ws=ws://" + px.WS
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		calls := make(chan *phone.Call, 1)
+		go func() {
+			c, err := bob.Answer(ctx)
+			if err != nil {
+				t.Errorf("bob: %v", err)
+			}
+			calls <- c
+		}()
+		res := runPage(ctx, t, url)
+		c := <-calls
+		if c == nil {
+			t.FailNow()
+		}
+		t.Logf("browser: %+v; bob received %d packets", res, c.RTP.Received())
+		if res.Inbound < 10 || c.RTP.Received() < 10 {
+			t.Errorf("media: browser inbound-rtp %d, bob received %d; want >= 10 each", res.Inbound, c.RTP.Received())
+		}
+		checkEnded(t, c, ng)
+	})
 }

@@ -130,7 +130,12 @@ func (e *env) startProxy(ctx context.Context, kind, ng string) (*daemon.Process,
 		if err != nil {
 			return nil, "", err
 		}
-		c := strings.NewReplacer("PORT", strconv.Itoa(port), "NGSOCK", "udp:"+ng, "CHILDREN", strconv.Itoa(e.cfg.children)).Replace(string(b))
+		ws, err := daemon.FreeTCPPort("127.0.0.1")
+		if err != nil {
+			return nil, "", err
+		}
+		c := strings.NewReplacer("PORT", strconv.Itoa(port), "HTTPLISTEN", strconv.Itoa(ws), "NGSOCK", "udp:"+ng,
+			"CHILDREN", strconv.Itoa(e.cfg.children)).Replace(string(b))
 		path := filepath.Join(e.work, "kamailio.cfg")
 		if err := os.WriteFile(path, []byte(c), 0o644); err != nil {
 			return nil, "", err
