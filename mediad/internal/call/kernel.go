@@ -206,6 +206,35 @@ func (l *kernelLink) poll(now time.Time) {
 	l.total.Store(&tot)
 }
 
+// kernelRefreshLocked reads the current counters of c's kernelized flows
+// (one round trip each), so that query and delete report packets up to
+// now rather than up to the last bulk read.
+func (r *Registry) kernelRefreshLocked(c *Call) {
+	l := r.kernel
+	if l == nil || l.closing.Load() {
+		return
+	}
+	now := time.Now()
+	for _, m := range c.monologues {
+		for _, md := range m.Medias {
+			for _, s := range md.Streams {
+				if s == nil || s.kern.flow == nil || s.kern.flow.a != s {
+					continue
+				}
+				kf := s.kern.flow
+				st, err := l.k.Counters(kf.flow)
+				if err != nil {
+					continue
+				}
+				l.mu.Lock()
+				kf.a.kern.set(st.FromA, kf.hdr, now)
+				kf.b.kern.set(st.FromB, kf.hdr, now)
+				l.mu.Unlock()
+			}
+		}
+	}
+}
+
 // payload converts kernel byte counts (IP datagrams) to the UDP payload
 // bytes userspace counts.
 func payload(c kmod.Counter, hdr uint64) uint64 {

@@ -77,6 +77,7 @@ func (r *Registry) Query(callID, fromTag, toTag string) (*CallStats, error) {
 		return nil, ErrUnknownCall
 	}
 	defer c.mu.Unlock()
+	r.kernelRefreshLocked(c)
 	var only []*Monologue
 	if m := c.byTag(fromTag); m != nil {
 		only = append([]*Monologue{m}, m.subscriptions...)
@@ -116,6 +117,7 @@ func (r *Registry) Delete(p DeleteParams) (*CallStats, error) {
 	}
 	var st *CallStats
 	if !p.Fast && target != nil {
+		r.kernelRefreshLocked(c)
 		st = c.statsLocked(append([]*Monologue{target}, target.subscriptions...))
 	}
 	branch := target != nil && p.ToTag != "" && !target.zombie && c.live()-1 >= 2

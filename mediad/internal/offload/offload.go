@@ -167,6 +167,15 @@ func (k *Kernel) RemoveStats(f kmod.Flow) (kmod.Stats, error) {
 	return o.RemoveStats(f)
 }
 
+// Counters returns one flow's counters (one netlink round trip).
+func (k *Kernel) Counters(f kmod.Flow) (kmod.Stats, error) {
+	o, err := k.forFlow(f)
+	if err != nil {
+		return kmod.Stats{}, err
+	}
+	return o.Counters(f)
+}
+
 // AllCounters returns the counters of every offloaded flow of both
 // families (one dump per family).
 func (k *Kernel) AllCounters() (map[kmod.FlowKey]kmod.Stats, error) {
