@@ -233,13 +233,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startMediad runs bin in R with two logical interfaces (A's and B's link)
-// and the default delayed endpoint learning.
+// startMediad runs bin in R with two logical interfaces (A's and B's link,
+// IPv4 and IPv6 each: two kernel tables) and the default delayed endpoint
+// learning.
 func startMediad(t *testing.T, bin string, topo *nettopo.Topology, extra ...string) *daemon {
 	t.Helper()
 	d := &daemon{logs: &syncBuffer{}, done: make(chan error, 1)}
 	d.cmd = exec.Command("ip", "netns", "exec", topo.Name("r"), bin, "--config-file=none", "-t", strconv.Itoa(table), "-F",
-		"-i", "a/"+nettopo.AddrRA.String(), "-i", "b/"+nettopo.AddrRB.String(), "-n", ngAddr, "-c", cliAddr,
+		"-i", "a/"+nettopo.AddrRA.String(), "-i", "a/"+nettopo.Addr6RA.String(),
+		"-i", "b/"+nettopo.AddrRB.String(), "-i", "b/"+nettopo.Addr6RB.String(), "-n", ngAddr, "-c", cliAddr,
 		"-m", "30000", "-M", "30100", "-f", "-E", "-L", "7", "--delete-delay", "0")
 	d.cmd.Args = append(d.cmd.Args, extra...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
@@ -306,19 +308,30 @@ func (d *daemon) stop(t *testing.T, sig syscall.Signal) {
 func sdpFor(ap netip.AddrPort) string { return sdpDir(ap, "sendrecv", 1) }
 
 func sdpDir(ap netip.AddrPort, dir string, version int) string {
-	return fmt.Sprintf("v=0\r\no=- 1 %d IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=%s\r\n",
-		version, ap.Addr(), ap.Addr(), ap.Port(), dir)
+	fam := "IP4"
+	if ap.Addr().Is6() {
+		fam = "IP6"
+	}
+	return fmt.Sprintf("v=0\r\no=- 1 %d IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=%s\r\n",
+		version, fam, ap.Addr(), fam, ap.Addr(), ap.Port(), dir)
 }
 
 var (
 	mPort = regexp.MustCompile(`m=audio (\d+) `)
-	cAddr = regexp.MustCompile(`c=IN IP4 ([0-9.]+)`)
+	cAddr = regexp.MustCompile(`c=IN IP[46] ([0-9a-f.:]+)`)
 )
 
 // setupCall offers from A (interface a) to B (interface b) and answers;
 // it returns the relay endpoints A and B send to (R's address on each
 // side's link).
 func setupCall(ctx context.Context, t *testing.T, ng *ngproto.Client, id string) (ra, rb netip.AddrPort) {
+	t.Helper()
+	return setupCallFor(ctx, t, ng, id, peerA, peerB, nettopo.AddrRA, nettopo.AddrRB)
+}
+
+// setupCallFor is setupCall for peers pa and pb, expecting the relay on
+// wantA and wantB.
+func setupCallFor(ctx context.Context, t *testing.T, ng *ngproto.Client, id string, pa, pb netip.AddrPort, wantA, wantB netip.Addr) (ra, rb netip.AddrPort) {
 	t.Helper()
 	port := func(r ngproto.Dict) netip.AddrPort {
 		m := mPort.FindStringSubmatch(r.Str("sdp"))
@@ -329,19 +342,19 @@ func setupCall(ctx context.Context, t *testing.T, ng *ngproto.Client, id string)
 		p, _ := strconv.Atoi(m[1])
 		return netip.AddrPortFrom(netip.MustParseAddr(c[1]), uint16(p))
 	}
-	r, err := ng.Do(ctx, ngproto.Dict{"command": "offer", "call-id": id, "from-tag": "ft", "sdp": sdpFor(peerA),
+	r, err := ng.Do(ctx, ngproto.Dict{"command": "offer", "call-id": id, "from-tag": "ft", "sdp": sdpFor(pa),
 		"direction": []any{"a", "b"}})
 	if err != nil || r.Str("result") != "ok" {
 		t.Fatalf("offer: %v %v", r, err)
 	}
 	rb = port(r) // B sends here
-	r, err = ng.Do(ctx, ngproto.Dict{"command": "answer", "call-id": id, "from-tag": "ft", "to-tag": "tt", "sdp": sdpFor(peerB),
+	r, err = ng.Do(ctx, ngproto.Dict{"command": "answer", "call-id": id, "from-tag": "ft", "to-tag": "tt", "sdp": sdpFor(pb),
 		"direction": []any{"a", "b"}})
 	if err != nil || r.Str("result") != "ok" {
 		t.Fatalf("answer: %v %v", r, err)
 	}
 	ra = port(r) // A sends here
-	if ra.Addr() != nettopo.AddrRA || rb.Addr() != nettopo.AddrRB {
+	if ra.Addr() != wantA || rb.Addr() != wantB {
 		t.Fatalf("relay endpoints %s (A) and %s (B) are not on A's and B's links", ra, rb)
 	}
 	return ra, rb

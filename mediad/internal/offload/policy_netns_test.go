@@ -135,3 +135,45 @@ func TestKernelPolicyNetns(t *testing.T) {
 		t.Error("table still present after SIGTERM")
 	}
 }
+
+// TestKernelIPv6Netns: an IPv6 call goes through the daemon's second
+// (ip6) table.
+func TestKernelIPv6Netns(t *testing.T) {
+	t.Parallel()
+	if why := nettopo.CanRun(); why != "" {
+		t.Skip("kernel path test skipped: ", why)
+	}
+	bin := buildMediad(t)
+	topo, err := nettopo.New()
+	if err != nil {
+		t.Skip("kernel path test skipped: cannot build the A-R-B namespaces: ", err)
+	}
+	t.Cleanup(func() { topo.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pa, pb := netip.AddrPortFrom(nettopo.Addr6A, 5000), netip.AddrPortFrom(nettopo.Addr6B, 6000)
+	a, err := nettopo.ListenUDP(topo.A, pa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := nettopo.ListenUDP(topo.B, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	d := startMediad(t, bin, topo, "--endpoint-learning=immediate")
+	ra, rb := setupCallFor(ctx, t, d.ng, "call-6", pa, pb, nettopo.Addr6RA, nettopo.Addr6RB)
+	waitKernelized(ctx, t, d.ng, "call-6", a, b, ra, rb)
+	in0, err := nettopo.UDPInDatagrams(topo.R)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := exchange(t, a, ra, b, rb, 100); got != 100 {
+		t.Errorf("B received %d of 100 over IPv6", got)
+	}
+	if in1, _ := nettopo.UDPInDatagrams(topo.R); in1 != in0 {
+		t.Errorf("R's sockets received %d IPv6 datagrams: not bypassed", in1-in0)
+	}
+	d.stop(t, syscall.SIGTERM)
+}
