@@ -20,11 +20,21 @@ import (
 // sides are plain RTP (no SRTP, no ICE, no DTLS, no transform in the relay),
 // both may send, RTCP multiplexing agrees, and both peers are latched and
 // confirmed by the relay's endpoint learning (3 s after the last signal
-// with delayed learning, the first packet with immediate). It goes back to
-// userspace when that stops being true: re-latching, a re-offer changing
-// addresses, hold, delete, timeout. RTCP on its own port is a second flow.
-// Kernel counters are read in bulk once per registry tick and merged into
-// the stream counters, the media timeout and the CLI totals.
+// with delayed learning, the first packet with immediate; never with
+// learning off or asymmetric peers, whose source the kernel cannot match).
+// It goes back to userspace when that stops being true: re-latching, a
+// re-offer changing addresses, hold or one-way media, delete, timeout; a
+// re-offer changing nothing keeps it. RTCP on its own port is a second flow.
+// Decisions are taken right after signalling and on the registry tick for
+// calls whose relays received packets (only those can have re-latched).
+// Kernel counters are read in bulk on the tick (less often above 2000
+// flows) and merged into the stream counters, the media timeout and the CLI
+// totals; query and delete read their call's flows directly.
+//
+// The relay keeps its sockets, so packets the kernel does not match (a
+// moved or stray source) still reach userspace and are handled there; they
+// leave through marked sockets that the kernel table keeps out of
+// conntrack, so they cannot disturb the kernelized flow's NAT.
 
 // kernelLink is the registry's connection to the kernel fast path.
 type kernelLink struct {
