@@ -219,7 +219,9 @@ func (d *Driver) Delete(ctx context.Context, req *sip.Request) error {
 	if _, ok := d.ng.BackendFor(id); !ok && !known {
 		return nil
 	}
-	ng := ngproto.Dict{"command": "delete", "call-id": id, "from-tag": from}
+	// "fast": no statistics in the reply; decoding them cost a fifth of
+	// the proxy's CPU under load, and nothing here reads them.
+	ng := ngproto.Dict{"command": "delete", "call-id": id, "from-tag": from, "flags": []any{"fast"}}
 	reply, err := d.ng.Do(ctx, ng)
 	if err != nil {
 		d.Counter.Failures.Add(1)
