@@ -3,7 +3,6 @@ package call
 import (
 	"errors"
 	"log/slog"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -122,11 +121,11 @@ func (r *Registry) KernelStreams() int {
 }
 
 // kernelPrepare marks a media socket for the kernel path (no-op without).
-func (r *Registry) kernelPrepare(c *net.UDPConn) {
+func (r *Registry) kernelPrepare(fd int) {
 	if r.kernel == nil {
 		return
 	}
-	if err := r.kernel.k.PrepareSocket(c); err != nil {
+	if err := r.kernel.k.PrepareFD(fd); err != nil {
 		r.kernel.log.Warn("marking media socket", "err", err)
 	}
 }

@@ -2,6 +2,7 @@ package call
 
 import (
 	"fmt"
+	"net/netip"
 
 	"sipmedia/mediad/internal/relay"
 )
@@ -108,16 +109,16 @@ func (r *Registry) relayStream(s *Stream) *relay.Stream {
 	if s.rs != nil && s.rs.Local().Addr() == s.LocalAddr.Unmap() {
 		return s.rs
 	}
-	rtp, rtcp := s.Pair.Conns(s.LocalAddr)
-	conn, comp := rtp, relay.ComponentRTP
+	comp := relay.ComponentRTP
 	if s.RTCP {
-		conn, comp = rtcp, relay.ComponentRTCP
+		comp = relay.ComponentRTCP
 	}
-	if conn == nil {
+	fd, ok := s.Pair.Take(s.LocalAddr, s.RTCP)
+	if !ok {
 		return s.rs
 	}
-	r.kernelPrepare(conn) // before NewStream, which takes the descriptor over
-	rs, err := r.relay.eng.NewStream(conn, comp)
+	r.kernelPrepare(fd) // before NewStreamFD, which takes the descriptor over
+	rs, err := r.relay.eng.NewStreamFD(fd, netip.AddrPortFrom(s.LocalAddr, uint16(s.LocalPort)), comp)
 	if err != nil {
 		r.log.Error("relay stream", "local", s.LocalAddr, "port", s.LocalPort, "err", err)
 		return s.rs

@@ -149,6 +149,29 @@ func (k *Kernel) PrepareSocket(c *net.UDPConn) error {
 	return kmod.MarkSocket(rc, k.mark)
 }
 
+// PrepareFD is PrepareSocket for a raw socket descriptor (which stays the
+// caller's).
+func (k *Kernel) PrepareFD(fd int) error {
+	if !k.Enabled() || fd < 0 {
+		return nil
+	}
+	return kmod.MarkSocket(rawFD(fd), k.mark)
+}
+
+// rawFD lets kmod.MarkSocket, which takes a syscall.RawConn, set options on
+// a plain descriptor.
+type rawFD int
+
+func (f rawFD) Control(fn func(fd uintptr)) error { fn(uintptr(f)); return nil }
+
+func (f rawFD) Read(func(fd uintptr) bool) error {
+	return errors.New("offload: raw descriptor: read not supported")
+}
+
+func (f rawFD) Write(func(fd uintptr) bool) error {
+	return errors.New("offload: raw descriptor: write not supported")
+}
+
 // Add offloads a flow (both peers latched).
 func (k *Kernel) Add(f kmod.Flow) error {
 	o, err := k.forFlow(f)

@@ -11,8 +11,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrExhausted is returned when no pair in the range can be bound. Its text
@@ -62,28 +65,68 @@ func New(min, max int, log *slog.Logger) (*Allocator, error) {
 }
 
 // Pair is an allocated RTP/RTCP port pair, bound on one or more addresses.
+//
+// The sockets are bound with raw system calls (non-blocking, close-on-exec)
+// and kept as plain descriptors: the relay reads them from its own epoll
+// loops, so registering them with Go's netpoller (as net.ListenUDP does)
+// would only cost an epoll_ctl on bind and another on close. Conns wraps a
+// socket in a *net.UDPConn for the few users that want one.
 type Pair struct {
 	RTP, RTCP int // port numbers (RTCP = RTP+1)
 
 	addrs []netip.Addr
-	rtp   []*net.UDPConn // parallel to addrs
-	rtcp  []*net.UDPConn
 
 	mu       sync.Mutex
+	rtp      []sock // parallel to addrs; guarded by mu
+	rtcp     []sock
 	released bool
+}
+
+// sock is one bound socket: a raw descriptor, or (once Conns wrapped it) a
+// *net.UDPConn, or neither once Take handed it over.
+type sock struct {
+	fd   int // -1: none
+	conn *net.UDPConn
 }
 
 // Addrs returns the addresses the pair is bound on, in allocation order.
 func (p *Pair) Addrs() []netip.Addr { return append([]netip.Addr(nil), p.addrs...) }
 
-// Conns returns the RTP and RTCP sockets bound on addr, or nils.
+// Conns returns the RTP and RTCP sockets bound on addr as *net.UDPConn, or
+// nils (also for a socket already handed over by Take). The pair keeps
+// owning them: Release closes them.
 func (p *Pair) Conns(addr netip.Addr) (rtp, rtcp *net.UDPConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for i, a := range p.addrs {
 		if a == addr {
-			return p.rtp[i], p.rtcp[i]
+			return p.rtp[i].udpConn(), p.rtcp[i].udpConn()
 		}
 	}
 	return nil, nil
+}
+
+// Take hands the RTP (or, with rtcp, the RTCP) socket bound on addr over to
+// the caller as a non-blocking descriptor: the caller closes it, Release no
+// longer does. It reports false if there is none (unbound address, already
+// taken, or pair released).
+func (p *Pair) Take(addr netip.Addr, rtcp bool) (int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.released {
+		return -1, false
+	}
+	for i, a := range p.addrs {
+		if a != addr {
+			continue
+		}
+		s := &p.rtp[i]
+		if rtcp {
+			s = &p.rtcp[i]
+		}
+		return s.take()
+	}
+	return -1, false
 }
 
 // Allocate binds an even RTP port and the following RTCP port on every
@@ -128,11 +171,13 @@ func (a *Allocator) Release(p *Pair) {
 	p.mu.Lock()
 	done := p.released
 	p.released = true
+	if !done {
+		p.close()
+	}
 	p.mu.Unlock()
 	if done {
 		return
 	}
-	p.close()
 	a.mu.Lock()
 	a.queue.push(p.RTP)
 	a.inUse--
@@ -160,7 +205,8 @@ func (a *Allocator) LastUsed() int {
 }
 
 func bindPair(base int, addrs []netip.Addr) (*Pair, error) {
-	p := &Pair{RTP: base, RTCP: base + 1}
+	p := &Pair{RTP: base, RTCP: base + 1, addrs: make([]netip.Addr, 0, len(addrs)),
+		rtp: make([]sock, 0, len(addrs)), rtcp: make([]sock, 0, len(addrs))}
 	for _, addr := range addrs {
 		rtp, err := listen(addr, base)
 		if err != nil {
@@ -169,30 +215,117 @@ func bindPair(base int, addrs []netip.Addr) (*Pair, error) {
 		}
 		rtcp, err := listen(addr, base+1)
 		if err != nil {
-			_ = rtp.Close()
+			unix.Close(rtp)
 			p.close()
 			return nil, err
 		}
 		p.addrs = append(p.addrs, addr)
-		p.rtp = append(p.rtp, rtp)
-		p.rtcp = append(p.rtcp, rtcp)
+		p.rtp = append(p.rtp, sock{fd: rtp})
+		p.rtcp = append(p.rtcp, sock{fd: rtcp})
 	}
 	return p, nil
 }
 
-func listen(addr netip.Addr, port int) (*net.UDPConn, error) {
-	network := "udp4"
+// listen binds a non-blocking UDP socket on addr:port: socket and bind,
+// nothing else. An IPv4 (or IPv4-mapped) address gets an AF_INET socket, as
+// net.ListenUDP("udp4") would; an IPv6 one an AF_INET6 socket, IPv6-only
+// like net.ListenUDP("udp6") (which matters for the wildcard address only).
+func listen(addr netip.Addr, port int) (int, error) {
+	family, network := unix.AF_INET, "udp4"
+	var sa unix.Sockaddr
 	if addr.Is6() && !addr.Is4In6() {
-		network = "udp6"
+		family, network = unix.AF_INET6, "udp6"
+		sa6 := &unix.SockaddrInet6{Port: port, Addr: addr.As16()}
+		if z := addr.Zone(); z != "" {
+			if ifi, err := net.InterfaceByName(z); err == nil {
+				sa6.ZoneId = uint32(ifi.Index)
+			}
+		}
+		sa = sa6
+	} else {
+		sa = &unix.SockaddrInet4{Port: port, Addr: addr.Unmap().As4()}
 	}
-	return net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return -1, fmt.Errorf("listen %s %s: socket: %w", network, netip.AddrPortFrom(addr, uint16(port)), os.NewSyscallError("socket", err))
+	}
+	if family == unix.AF_INET6 && addr.IsUnspecified() {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("listen %s %s: %w", network, netip.AddrPortFrom(addr, uint16(port)), os.NewSyscallError("setsockopt", err))
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("listen %s %s: %w", network, netip.AddrPortFrom(addr, uint16(port)), os.NewSyscallError("bind", err))
+	}
+	return fd, nil
 }
 
+// close closes every socket still owned by the pair; p.mu held (or p not
+// yet shared).
 func (p *Pair) close() {
 	for i := range p.rtp {
-		_ = p.rtp[i].Close()
-		_ = p.rtcp[i].Close()
+		p.rtp[i].close()
+		p.rtcp[i].close()
 	}
+}
+
+func (s *sock) close() {
+	if s.conn != nil {
+		_ = s.conn.Close()
+		s.conn = nil
+	}
+	if s.fd >= 0 {
+		unix.Close(s.fd)
+		s.fd = -1
+	}
+}
+
+// udpConn wraps the descriptor in a *net.UDPConn on first use (the
+// descriptor then belongs to the conn).
+func (s *sock) udpConn() *net.UDPConn {
+	if s.conn != nil || s.fd < 0 {
+		return s.conn
+	}
+	f := os.NewFile(uintptr(s.fd), "udp")
+	pc, err := net.FilePacketConn(f) // duplicates the descriptor
+	_ = f.Close()
+	s.fd = -1
+	if err != nil {
+		return nil
+	}
+	c, ok := pc.(*net.UDPConn)
+	if !ok {
+		_ = pc.Close()
+		return nil
+	}
+	s.conn = c
+	return c
+}
+
+// take hands the socket over as a descriptor the caller owns.
+func (s *sock) take() (int, bool) {
+	if s.fd >= 0 {
+		fd := s.fd
+		s.fd = -1
+		return fd, true
+	}
+	if s.conn == nil {
+		return -1, false
+	}
+	// Wrapped by Conns: hand over a duplicate and close the conn.
+	rc, err := s.conn.SyscallConn()
+	fd, derr := -1, error(nil)
+	if err == nil {
+		err = rc.Control(func(c uintptr) { fd, derr = unix.FcntlInt(c, unix.F_DUPFD_CLOEXEC, 0) })
+	}
+	_ = s.conn.Close()
+	s.conn = nil
+	if err != nil || derr != nil {
+		return -1, false
+	}
+	return fd, true
 }
 
 // isInUse reports whether a bind failed because the port is taken (by

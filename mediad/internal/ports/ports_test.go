@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -24,7 +26,7 @@ func freeRange(t *testing.T, n int) int {
 		var held []*net.UDPConn
 		for p := base; p < base+n && ok; p++ {
 			for _, a := range []netip.Addr{lo4, lo6} {
-				c, err := listen(a, p)
+				c, err := listenUDP(a, p)
 				if err != nil {
 					ok = false
 					break
@@ -115,7 +117,7 @@ func TestExhaustionLeaksNothing(t *testing.T) {
 	// Released ports are really closed: a foreign socket can take them.
 	for _, addr := range addrs {
 		for _, port := range []int{p1.RTP, p1.RTCP} {
-			c, err := listen(addr, port)
+			c, err := listenUDP(addr, port)
 			if err != nil {
 				t.Errorf("port %v:%d still bound after release: %v", addr, port, err)
 				continue
@@ -141,7 +143,7 @@ func TestForeignSocketIsSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another process holds the RTCP port of the first pair on ::1 only.
-	foreign, err := listen(lo6, base+1)
+	foreign, err := listenUDP(lo6, base+1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +157,7 @@ func TestForeignSocketIsSkipped(t *testing.T) {
 		t.Fatalf("allocated %d, want %d (the pair not held by the foreign socket)", p.RTP, base+2)
 	}
 	// Nothing of the failed attempt stayed bound: base on lo4 is free.
-	c, err := listen(lo4, base)
+	c, err := listenUDP(lo4, base)
 	if err != nil {
 		t.Fatalf("partial bind leaked: %v", err)
 	}
@@ -164,7 +166,7 @@ func TestForeignSocketIsSkipped(t *testing.T) {
 	if _, err := a.Allocate(addrs); !errors.Is(err, ErrExhausted) {
 		t.Fatalf("got %v, want ErrExhausted", err)
 	}
-	if c, err := listen(lo4, base); err != nil {
+	if c, err := listenUDP(lo4, base); err != nil {
 		t.Fatalf("partial bind leaked after exhaustion: %v", err)
 	} else {
 		c.Close()
@@ -296,5 +298,55 @@ func BenchmarkAllocateRelease(b *testing.B) {
 			b.Fatal(err)
 		}
 		a.Release(p)
+	}
+}
+
+// listenUDP binds a socket the way another program would (through the
+// net package), outside the allocator.
+func listenUDP(addr netip.Addr, port int) (*net.UDPConn, error) {
+	return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
+}
+
+func TestTakeHandsOverTheSocket(t *testing.T) {
+	base := freeRange(t, 2)
+	a, err := New(base, base+1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.Allocate([]netip.Addr{lo4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, ok := p.Take(lo4, true)
+	if !ok {
+		t.Fatal("Take of the RTCP socket failed")
+	}
+	if _, ok := p.Take(lo4, true); ok {
+		t.Error("second Take of the same socket succeeded")
+	}
+	if _, ok := p.Take(netip.MustParseAddr("127.0.0.2"), false); ok {
+		t.Error("Take for an unbound address succeeded")
+	}
+	if _, rtcp := p.Conns(lo4); rtcp != nil {
+		t.Error("Conns returned a taken socket")
+	}
+	a.Release(p)
+	// The taken socket is the caller's: still bound after Release.
+	if c, err := listenUDP(lo4, base+1); err == nil {
+		c.Close()
+		t.Fatal("taken socket was closed by Release")
+	}
+	if sa, err := unix.Getsockname(fd); err != nil || sa.(*unix.SockaddrInet4).Port != base+1 {
+		t.Errorf("taken descriptor: %v %v", sa, err)
+	}
+	unix.Close(fd)
+	// The untaken RTP socket was closed by Release.
+	c, err := listenUDP(lo4, base)
+	if err != nil {
+		t.Fatalf("rtp port still bound after release: %v", err)
+	}
+	c.Close()
+	if _, ok := p.Take(lo4, false); ok {
+		t.Error("Take after Release succeeded")
 	}
 }

@@ -141,6 +141,21 @@ func (e *Engine) NewStream(conn *net.UDPConn, comp Component) (*Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay: new stream: %w", err)
 	}
+	return e.newStream(fd, local, v6, comp)
+}
+
+// NewStreamFD is NewStream for a raw socket the caller hands over: fd is a
+// bound, non-blocking UDP socket on local (an AF_INET socket when local's
+// address is IPv4 or IPv4-mapped, AF_INET6 otherwise). The stream owns fd
+// from then on, also on error. This spares the system calls of a
+// *net.UDPConn (netpoller registration, duplicate, getsockname).
+func (e *Engine) NewStreamFD(fd int, local netip.AddrPort, comp Component) (*Stream, error) {
+	a := local.Addr()
+	v6 := a.Is6() && !a.Is4In6()
+	return e.newStream(fd, netip.AddrPortFrom(a.Unmap().WithZone(""), local.Port()), v6, comp)
+}
+
+func (e *Engine) newStream(fd int, local netip.AddrPort, v6 bool, comp Component) (*Stream, error) {
 	s := &Stream{eng: e, comp: comp, local: local, v6: v6, fd: fd, fdDone: make(chan struct{})}
 
 	e.mu.Lock()
