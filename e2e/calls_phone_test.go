@@ -21,13 +21,13 @@ func checkMediaThrough(t *testing.T, ng string, a, b *phone.Call) {
 	})
 	if !ok {
 		t.Fatalf("RTP through the media daemon: caller got %d from callee, callee got %d from caller (sent %d/%d); caller's SDP peer %v, callee's %v",
-			a.RTP.ReceivedFrom(b.RTP.SSRC), b.RTP.ReceivedFrom(a.RTP.SSRC), a.RTP.Sent(), b.RTP.Sent(), a.Remote, b.Remote)
+			a.RTP.ReceivedFrom(b.RTP.SSRC), b.RTP.ReceivedFrom(a.RTP.SSRC), a.RTP.Sent(), b.RTP.Sent(), a.RemoteAddr(), b.RemoteAddr())
 	}
-	if a.Remote == b.RTP.Addr() || b.Remote == a.RTP.Addr() {
-		t.Fatalf("SDP not rewritten: the phones talk directly (%v, %v)", a.Remote, b.Remote)
+	if a.RemoteAddr() == b.RTP.Addr() || b.RemoteAddr() == a.RTP.Addr() {
+		t.Fatalf("SDP not rewritten: the phones talk directly (%v, %v)", a.RemoteAddr(), b.RemoteAddr())
 	}
-	if src := a.RTP.LastSource(); src != a.Remote {
-		t.Errorf("caller's RTP comes from %v, want the daemon's port %v", src, a.Remote)
+	if src := a.RTP.LastSource(); src != a.RemoteAddr() {
+		t.Errorf("caller's RTP comes from %v, want the daemon's port %v", src, a.RemoteAddr())
 	}
 	q := ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": a.ID})
 	if q.Result() != "ok" || rtpTotal(q) < 50 {
@@ -53,8 +53,9 @@ func hangupAndCheck(t *testing.T, ng string, c *phone.Call, other *phone.Call) {
 }
 
 // TestCallsPhoneToPhone: two UDP phones registered at sipproxy call each
-// other with media through mediad, early offer and late offer (INVITE
-// without SDP: offer in the 200 OK, answer in the ACK, tags swapped).
+// other with media through mediad, early offer (with a re-INVITE from
+// each side) and late offer (INVITE without SDP: offer in the 200 OK,
+// answer in the ACK, tags swapped).
 func TestCallsPhoneToPhone(t *testing.T) {
 	_, opts := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
 	px := startProxy(t, []string{opts.NG})
@@ -84,8 +85,40 @@ func TestCallsPhoneToPhone(t *testing.T) {
 			}
 			b := <-ans
 			checkMediaThrough(t, opts.NG, a, b)
+			if !late {
+				reinviteBothWays(t, opts.NG, a, b)
+			}
 			hangupAndCheck(t, opts.NG, a, b)
 		})
+	}
+}
+
+// reinviteBothWays: the caller, then the callee re-INVITEs; both offers
+// and answers go through the daemon (in-dialog, the proxy has no SRC_WS:
+// the media step's remembered orientation applies) and media keeps
+// flowing on the same call.
+func reinviteBothWays(t *testing.T, ng string, a, b *phone.Call) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for i, c := range []*phone.Call{a, b} {
+		before := c.RTP.Received()
+		if err := c.Reinvite(ctx); err != nil {
+			t.Fatalf("re-INVITE %d: %v", i, err)
+		}
+		other := b
+		if c == b {
+			other = a
+		}
+		if c.RemoteAddr() == other.RTP.Addr() {
+			t.Fatalf("re-INVITE %d: answer not rewritten, media would bypass the daemon", i)
+		}
+		if !eventually(5*time.Second, func() bool { return c.RTP.Received() >= before+25 }) {
+			t.Fatalf("re-INVITE %d: media stopped (%d then %d packets)", i, before, c.RTP.Received())
+		}
+	}
+	if ids := ngCalls(t, ng); len(ids) != 1 {
+		t.Fatalf("daemon holds %v after the re-INVITEs, want the one call", ids)
 	}
 }
 

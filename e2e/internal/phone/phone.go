@@ -174,7 +174,10 @@ func (p *Phone) request(m *Msg) {
 			return
 		}
 		if c != nil {
-			// re-INVITE: answer with our current SDP.
+			// re-INVITE: follow the new offer, answer with our address.
+			if ap, err := MediaAddr(m.Body); err == nil {
+				c.setRemote(ap, m.Body)
+			}
 			res := p.reply(m, 200, "OK", c.LocalTag)
 			res.Hdrs = append(res.Hdrs, Hdr{"Contact", p.contact()}, Hdr{"Content-Type", "application/sdp"})
 			res.Body = sdpFor(c.RTP.Addr(), m.Body)
@@ -187,11 +190,9 @@ func (p *Phone) request(m *Msg) {
 		}
 	case "ACK":
 		if c != nil {
-			if len(m.Body) > 0 && c.Remote == (netip.AddrPort{}) {
+			if len(m.Body) > 0 && !c.RemoteAddr().IsValid() {
 				if ap, err := MediaAddr(m.Body); err == nil {
-					c.Received = m.Body
-					c.Remote = ap
-					c.RTP.Send(ap)
+					c.setRemote(ap, m.Body)
 				}
 			}
 			c.ackOnce.Do(func() { close(c.acked) })
@@ -397,6 +398,47 @@ func (c *Call) sendAck(res *Msg, body []byte) error {
 		return err
 	}
 	return c.p.send(ack, hop)
+}
+
+// Reinvite sends an in-dialog INVITE with a new offer, follows the
+// answer's media address and ACKs.
+func (c *Call) Reinvite(ctx context.Context) error {
+	c.cseq++
+	req := c.inDialog("INVITE", c.cseq)
+	req.Hdrs = append(req.Hdrs, Hdr{"Contact", c.p.contact()}, Hdr{"Content-Type", "application/sdp"})
+	req.Body = offerSDP(c.RTP.Addr())
+	hop, err := c.nextHop()
+	if err != nil {
+		return err
+	}
+	res, err := c.p.transact(ctx, req, hop, nil)
+	if err != nil {
+		return err
+	}
+	if res.Code != 200 {
+		return &StatusError{res.Code, res.Reason}
+	}
+	ap, err := MediaAddr(res.Body)
+	if err != nil {
+		return err
+	}
+	c.setRemote(ap, res.Body)
+	return c.sendAck(res, nil)
+}
+
+// setRemote follows a new remote media address.
+func (c *Call) setRemote(ap netip.AddrPort, sdp []byte) {
+	c.p.mu.Lock()
+	c.Remote, c.Received = ap, sdp
+	c.p.mu.Unlock()
+	c.RTP.Send(ap)
+}
+
+// RemoteAddr is the current remote media address.
+func (c *Call) RemoteAddr() netip.AddrPort {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	return c.Remote
 }
 
 // Hangup sends BYE and waits for its final reply.
