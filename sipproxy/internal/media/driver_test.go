@@ -464,3 +464,37 @@ func TestBadMatrix(t *testing.T) {
 		t.Fatal("bad socket accepted")
 	}
 }
+
+// A forked INVITE: each branch's offer carries its own Via branch, so the
+// daemon gives each callee a party (and ports) of its own; the answer of
+// the branch that wins is matched to its party.
+func TestForkedOffers(t *testing.T) {
+	forEachDaemon(t, func(t *testing.T, ng string) {
+		d, _ := newDriver(t, ng)
+		ctx := context.Background()
+		body := fmt.Sprintf(phoneSDP, 7000)
+		a := invite(t, msgSpec{fromTag: "a1", callID: "fork-1", via: "brA", body: body})
+		b := invite(t, msgSpec{fromTag: "a1", callID: "fork-1", via: "brB", body: body})
+		if err := d.Offer(ctx, a, router.Flags{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Offer(ctx, b, router.Flags{}); err != nil {
+			t.Fatal(err)
+		}
+		pa, pb := mediaPort(t, string(a.Body())), mediaPort(t, string(b.Body()))
+		if pa == pb {
+			t.Fatalf("both branches got port %d: the forks share one party", pa)
+		}
+		res := reply(t, b, 200, "calleeB", fmt.Sprintf(phoneSDP, 8000))
+		if err := d.Reply(ctx, b, res, router.Flags{}); err != nil {
+			t.Fatalf("answer of branch B: %v", err)
+		}
+		q := query(t, ng, "fork-1")
+		if _, ok := q.Sub("tags")["calleeB"]; !ok {
+			t.Fatalf("branch B's answerer not tagged: %v", tagsOf(q))
+		}
+		if err := d.Delete(ctx, invite(t, msgSpec{method: "BYE", fromTag: "a1", toTag: "calleeB", callID: "fork-1", via: "x"})); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
