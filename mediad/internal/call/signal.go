@@ -61,7 +61,9 @@ func (r *Registry) Offer(p *Params) (string, error) {
 		r.log.Warn("offer failed", "call-id", p.CallID, "from-tag", p.FromTag, "err", err)
 		return "", err
 	}
-	r.log.Info("offer", "call-id", p.CallID, "from-tag", p.FromTag, "medias", len(in.Media))
+	if r.infoOn() {
+		r.log.Info("offer", "call-id", p.CallID, "from-tag", p.FromTag, "medias", len(in.Media))
+	}
 	return out, nil
 }
 
@@ -118,7 +120,9 @@ func (r *Registry) Answer(p *Params) (string, error) {
 		return "", err
 	}
 	c.answered = true
-	r.log.Info("answer", "call-id", p.CallID, "from-tag", p.FromTag, "to-tag", p.ToTag)
+	if r.infoOn() {
+		r.log.Info("answer", "call-id", p.CallID, "from-tag", p.FromTag, "to-tag", p.ToTag)
+	}
 	return out, nil
 }
 

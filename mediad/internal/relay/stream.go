@@ -124,6 +124,11 @@ func (s *Stream) Stats() StreamStats {
 // the port can be bound again. Idempotent.
 func (s *Stream) Close() error {
 	s.eng.removeStream(s)
+	select {
+	case <-s.fdDone:
+		return nil // the usual case: no read loop held it, no timer needed
+	default:
+	}
 	// A read loop may hold the descriptor for the rest of its round
 	// (microseconds); wait for it, but never forever (Close called from
 	// inside a round, e.g. by a Transform, must not deadlock).
