@@ -142,3 +142,37 @@ func TestCallsNoMediaDaemon(t *testing.T) {
 		t.Fatal("callee was rung although the offer failed")
 	}
 }
+
+// TestCallsCancel: the caller cancels a ringing call whose INVITE carried
+// SDP: the offer made at the daemon is deleted (CANCEL and the failed
+// INVITE), the caller gets 487.
+func TestCallsCancel(t *testing.T) {
+	_, opts := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
+	px := startProxy(t, []string{opts.NG})
+	alice := newPhone(t, px, "alice", false)
+	bob := newPhone(t, px, "bob", false)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	invc := make(chan *phone.Msg, 1)
+	go func() {
+		inv, err := bob.Ring(ctx)
+		errc <- err
+		invc <- inv
+	}()
+	code, err := alice.CallAndCancel(ctx, "bob")
+	if err != nil || code != 487 {
+		t.Fatalf("cancelled call: %d, %v; want 487", code, err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	// The offer went through mediad: bob was offered one of its ports.
+	ap, err := phone.MediaAddr((<-invc).Body)
+	if err != nil || ap.Port() < callsMediadA || ap.Port() > callsMediadA+999 {
+		t.Fatalf("bob's offer %v (%v) is not on mediad's ports", ap, err)
+	}
+	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, opts.NG)) == 0 }) {
+		t.Fatalf("mediad still holds %v after the CANCEL", ngCalls(t, opts.NG))
+	}
+}

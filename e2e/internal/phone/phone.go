@@ -35,6 +35,7 @@ type Phone struct {
 	waiters  map[string]chan *Msg // by Call-ID + CSeq
 	calls    map[string]*Call
 	invites  chan *Msg
+	ringing  map[string]*Msg // INVITEs rung but not answered (Ring), by Call-ID
 	readDone chan struct{}
 	closed   bool
 }
@@ -73,7 +74,7 @@ func New(cfg Config) (*Phone, error) {
 		return nil, fmt.Errorf("phone: %w", err)
 	}
 	p := &Phone{cfg: cfg, conn: c, waiters: map[string]chan *Msg{}, calls: map[string]*Call{},
-		invites: make(chan *Msg, 16), readDone: make(chan struct{})}
+		invites: make(chan *Msg, 16), ringing: map[string]*Msg{}, readDone: make(chan struct{})}
 	go p.readLoop()
 	return p, nil
 }
@@ -204,6 +205,13 @@ func (p *Phone) request(m *Msg) {
 		}
 	case "CANCEL":
 		_ = p.send(p.reply(m, 200, "OK", ""), viaTarget(m.Get("Via"), m.From))
+		p.mu.Lock()
+		inv := p.ringing[id]
+		delete(p.ringing, id)
+		p.mu.Unlock()
+		if inv != nil {
+			_ = p.send(p.reply(inv, 487, "Request Terminated", newID()), viaTarget(inv.Get("Via"), inv.From))
+		}
 	default:
 		_ = p.send(p.reply(m, 200, "OK", ""), viaTarget(m.Get("Via"), m.From))
 	}
@@ -529,6 +537,54 @@ func (p *Phone) Answer(ctx context.Context) (*Call, error) {
 			return nil, fmt.Errorf("phone %s: no ACK: %w", p.cfg.User, ctx.Err())
 		}
 	}
+}
+
+// Ring waits for an INVITE and answers 180 only; a CANCEL then gets 200
+// and the INVITE 487. It returns the INVITE.
+func (p *Phone) Ring(ctx context.Context) (*Msg, error) {
+	select {
+	case inv := <-p.invites:
+		p.mu.Lock()
+		p.ringing[inv.Get("Call-ID")] = inv
+		p.mu.Unlock()
+		return inv, p.send(p.reply(inv, 180, "Ringing", newID()), viaTarget(inv.Get("Via"), inv.From))
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// CallAndCancel invites target, CANCELs on the first provisional reply
+// above 100 and returns the INVITE's final status (487 expected), ACKed.
+func (p *Phone) CallAndCancel(ctx context.Context, target string) (int, error) {
+	if !strings.HasPrefix(target, "sip:") {
+		target = "sip:" + target + "@" + p.cfg.Domain
+	}
+	rtp, err := newRTP(p.cfg.IP)
+	if err != nil {
+		return 0, err
+	}
+	defer rtp.Close()
+	id, tag := newID()+"@e2e", newID()
+	via := p.via()
+	req := &Msg{Method: "INVITE", URI: target, Hdrs: []Hdr{via, {"Max-Forwards", "70"},
+		{"From", "<" + p.AOR() + ">;tag=" + tag}, {"To", "<" + target + ">"}, {"Call-ID", id}, {"CSeq", "1 INVITE"},
+		{"Contact", p.contact()}, {"Content-Type", "application/sdp"}}, Body: offerSDP(rtp.Addr())}
+	cancelled := false
+	res, err := p.transact(ctx, req, p.cfg.Proxy, func(m *Msg) {
+		if m.Code > 100 && !cancelled {
+			cancelled = true
+			c := &Msg{Method: "CANCEL", URI: target, Hdrs: []Hdr{via, {"Max-Forwards", "70"},
+				{"From", req.Get("From")}, {"To", req.Get("To")}, {"Call-ID", id}, {"CSeq", "1 CANCEL"}}}
+			_ = p.send(c, p.cfg.Proxy)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	ack := &Msg{Method: "ACK", URI: target, Hdrs: []Hdr{via, {"Max-Forwards", "70"},
+		{"From", req.Get("From")}, {"To", res.Get("To")}, {"Call-ID", id}, {"CSeq", "1 ACK"}}}
+	_ = p.send(ack, p.cfg.Proxy)
+	return res.Code, nil
 }
 
 // Reject waits for an INVITE and answers it with code.
