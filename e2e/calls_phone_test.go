@@ -176,3 +176,23 @@ func TestCallsCancel(t *testing.T) {
 		t.Fatalf("mediad still holds %v after the CANCEL", ngCalls(t, opts.NG))
 	}
 }
+
+// TestCallsRejected: the callee answers 486: the caller gets it and the
+// offer made at mediad is deleted (rtpengine_manage on a failed reply).
+func TestCallsRejected(t *testing.T) {
+	_, opts := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
+	px := startProxy(t, []string{opts.NG})
+	alice := newPhone(t, px, "alice", false)
+	bob := newPhone(t, px, "bob", false)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	go func() { _ = bob.Reject(ctx, 486, "Busy Here") }()
+	_, err := alice.Call(ctx, "bob")
+	var se *phone.StatusError
+	if !errors.As(err, &se) || se.Code != 486 {
+		t.Fatalf("rejected call: %v, want 486", err)
+	}
+	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, opts.NG)) == 0 }) {
+		t.Fatalf("mediad still holds %v after the 486", ngCalls(t, opts.NG))
+	}
+}
