@@ -344,7 +344,18 @@ func TestNoDaemon(t *testing.T) {
 func TestFailover(t *testing.T) {
 	ng := startDaemon(t, "mediad")
 	dead := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t, "udp")))
-	d, pool := newDriver(t, dead, ng)
+	// The dead backend weighs 1000:1, so the first new call tries it
+	// first (all but surely) and must fail over.
+	pool, err := ngproto.NewPool([]ngproto.Backend{{Addr: dead, Weight: 1000}, {Addr: ng, Weight: 1}}, ngproto.PoolConfig{
+		Client: ngproto.ClientConfig{Retries: 2, Interval: 300 * time.Millisecond}, PingInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	d, err := New(pool, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	for i := 0; i < 4; i++ {
 		id := "fo-" + strconv.Itoa(i)
