@@ -228,14 +228,17 @@ func (e *env) bench(ctx context.Context, setup string, out io.Writer) (result, e
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
+		pc0, mc0 := groupCPU(px.Pid()), groupCPU(media.Pid())
 		st, err := e.step(ctx, addr, rate)
 		if err != nil {
 			return res, err
 		}
 		st.leftover = waitEmpty(ctx, ng)
+		st.proxyCPU, st.mediaCPU = groupCPU(px.Pid())-pc0, groupCPU(media.Pid())-mc0
 		res.steps = append(res.steps, st)
-		fmt.Fprintf(out, "%-22s offered %5d/s: %6d calls, %6d ok, %5d failed, %.1fs, %d left in the daemon\n",
-			setup, rate, st.calls, st.ok, st.failed, st.elapsed.Seconds(), st.leftover)
+		fmt.Fprintf(out, "%-22s offered %5d/s: %6d calls, %6d ok, %5d failed, %.1fs, %d left in the daemon; CPU per call: %s %.2f ms, %s %.2f ms\n",
+			setup, rate, st.calls, st.ok, st.failed, st.elapsed.Seconds(), st.leftover,
+			pk, perCall(st.proxyCPU, st.ok), mk, perCall(st.mediaCPU, st.ok))
 		slow := st.elapsed > e.cfg.duration*3/2+e.cfg.hold+3*time.Second
 		if st.failed == 0 && st.leftover == 0 && !slow {
 			if failing == 0 {
@@ -357,6 +360,13 @@ func waitEmpty(ctx context.Context, ng string) int {
 		time.Sleep(250 * time.Millisecond)
 	}
 	return n
+}
+
+func perCall(d time.Duration, calls int) float64 {
+	if calls == 0 {
+		return 0
+	}
+	return float64(d) / float64(time.Millisecond) / float64(calls)
 }
 
 func tail(b []byte) string {

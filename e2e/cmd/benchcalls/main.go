@@ -95,6 +95,7 @@ type step struct {
 	rate, calls, ok, failed int
 	elapsed                 time.Duration
 	leftover                int // calls the media daemon still held after the step
+	proxyCPU, mediaCPU      time.Duration
 }
 
 func run(ctx context.Context, cfg config, out io.Writer) error {
@@ -120,6 +121,16 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			ff = "none up to the highest rate offered"
 		}
 		fmt.Fprintf(out, "%-22s %22d calls/s  %s\n", r.setup, r.best, ff)
+	}
+	// CPU per call at the highest holding step: a figure that depends less
+	// on what else the machine runs than the rates do.
+	for _, r := range results {
+		for _, st := range r.steps {
+			if st.rate == r.best {
+				fmt.Fprintf(out, "%-22s CPU per call at %d/s: proxy %.2f ms + media daemon %.2f ms = %.2f ms\n", r.setup, st.rate,
+					perCall(st.proxyCPU, st.ok), perCall(st.mediaCPU, st.ok), perCall(st.proxyCPU+st.mediaCPU, st.ok))
+			}
+		}
 	}
 	if len(results) == 2 && results[1].best > 0 {
 		fmt.Fprintf(out, "ratio %s / %s: %.2f\n", results[0].setup, results[1].setup, float64(results[0].best)/float64(results[1].best))
