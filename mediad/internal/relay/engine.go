@@ -187,10 +187,18 @@ func (e *Engine) removeStream(s *Stream) {
 	if !ok {
 		return
 	}
+	// Close first: the stream is the descriptor's only holder (NewStreamFD
+	// gets it handed over, NewStream closes the conn it duplicated), so
+	// closing it also takes it out of the epoll set, which spares an
+	// epoll_ctl(DEL) per socket. remove then only frees the slot (its
+	// acquire fails). If a read loop still holds the descriptor for the rest
+	// of its round, the socket closes when it lets go; until then it may
+	// report the freed slot, which the loops tolerate (no stream, or a new
+	// stream whose non-blocking read finds nothing).
+	s.markClosed()
 	if s.poller != nil {
 		s.poller.remove(s)
 	}
-	s.markClosed()
 }
 
 func (e *Engine) addLocalLocked(ap netip.AddrPort) {

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // leakCheck fails the test if goroutines started during it outlive it.
@@ -657,4 +659,67 @@ func TestRates(t *testing.T) {
 	if seen == 0 {
 		t.Fatal("no per-second rate reported")
 	}
+}
+
+// TestSlotAndDescriptorReuse closes streams that have unread datagrams
+// (closing takes a socket out of the epoll set; there is no explicit
+// removal) and checks that streams created afterwards, which reuse the
+// freed slots and usually the descriptor numbers, relay normally.
+func TestSlotAndDescriptorReuse(t *testing.T) {
+	for _, noRing := range []bool{false, true} {
+		t.Run(map[bool]string{false: "uring", true: "recvmmsg"}[noRing], func(t *testing.T) {
+			leakCheck(t)
+			e, err := New(Config{Loops: 1, NoURing: noRing})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			phone := listen(t)
+			for round := range 3 {
+				var old []*Stream
+				for range 4 {
+					c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					s, err := e.NewStreamFD(dupFD(t, c), addr(c), ComponentRTP)
+					c.Close()
+					if err != nil {
+						t.Fatal(err)
+					}
+					old = append(old, s)
+				}
+				for _, s := range old {
+					sendTo(t, phone, s.Local(), rtpPacket(1)) // nobody signalled: stays queued or is dropped
+				}
+				for _, s := range old {
+					s.Close()
+				}
+				c := newCall(t, e, LearnOff)
+				sendTo(t, c.phoneA, c.sa.Local(), rtpPacket(uint16(round)))
+				expect(t, c.phoneB, rtpPacket(uint16(round)), c.sb.Local())
+				sendTo(t, c.phoneB, c.sb.Local(), rtpPacket(uint16(round+100)))
+				expect(t, c.phoneA, rtpPacket(uint16(round+100)), c.sa.Local())
+				c.sa.Close()
+				c.sb.Close()
+			}
+			if n := e.NumStreams(); n != 0 {
+				t.Errorf("%d streams left", n)
+			}
+		})
+	}
+}
+
+// dupFD returns a non-blocking duplicate of c's socket the caller owns.
+func dupFD(t *testing.T, c *net.UDPConn) int {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || derr != nil {
+		t.Fatal(err, derr)
+	}
+	return fd
 }
