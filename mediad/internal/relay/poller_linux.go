@@ -174,7 +174,13 @@ func (p *poller) add(s *Stream) error {
 	p.dir[slot>>chunkBits].Load()[slot&(chunkSize-1)].Store(s)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: slot}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, s.fd, &ev); err != nil {
-		p.remove(s)
+		// Free the slot here and detach the stream from this poller, so the
+		// caller's cleanup (removeStream) does not free the slot a second time.
+		p.mu.Lock()
+		p.dir[slot>>chunkBits].Load()[slot&(chunkSize-1)].CompareAndSwap(s, nil)
+		p.mu.free = append(p.mu.free, slot)
+		p.mu.Unlock()
+		s.poller = nil
 		return fmt.Errorf("epoll_ctl add: %w", err)
 	}
 	return nil

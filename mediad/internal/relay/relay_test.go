@@ -723,3 +723,39 @@ func dupFD(t *testing.T, c *net.UDPConn) int {
 	}
 	return fd
 }
+
+// A descriptor epoll refuses (here: already closed) fails NewStreamFD and
+// frees its slot exactly once: two later streams must get distinct slots
+// and both forward.
+func TestNewStreamFDFailureFreesSlotOnce(t *testing.T) {
+	leakCheck(t)
+	e, err := New(Config{Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := dupFD(t, c)
+	local := addr(c)
+	c.Close()
+	if err := unix.Close(fd); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.NewStreamFD(fd, local, ComponentRTP); err == nil {
+		t.Fatal("NewStreamFD accepted a closed descriptor")
+	}
+	if n := e.NumStreams(); n != 0 {
+		t.Fatalf("%d streams after a failed NewStreamFD", n)
+	}
+	call := newCall(t, e, LearnOff)
+	if call.sa.slot == call.sb.slot {
+		t.Fatalf("two live streams share slot %d", call.sa.slot)
+	}
+	sendTo(t, call.phoneA, call.sa.Local(), rtpPacket(7))
+	expect(t, call.phoneB, rtpPacket(7), call.sb.Local())
+	call.sa.Close()
+	call.sb.Close()
+}
