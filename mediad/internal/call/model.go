@@ -9,6 +9,7 @@ import (
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/relay"
 	"sipmedia/mediad/internal/sdp"
+	"sipmedia/mediad/internal/webrtc"
 )
 
 // Call is one SIP call (one call-id). All its signalling state is guarded
@@ -120,6 +121,12 @@ type Media struct {
 	Crypto      []string
 	Fingerprint string
 	Setup       string
+	// Remote is what this party's last SDP said about ICE, DTLS and SDES;
+	// sec is the SRTP negotiation toward this party (nil until SRTP is
+	// written toward it).
+	Remote   webrtc.Remote
+	sec      *webrtc.Security
+	secState mediaSecurityState
 
 	// Family is the address family used toward this party.
 	Family string // "IP4" or "IP6"

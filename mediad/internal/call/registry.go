@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"sipmedia/mediad/internal/ports"
+	"sipmedia/mediad/internal/webrtc/dtlssrtp"
 )
 
 // Interface is one address of a logical interface (rtpengine's
@@ -78,6 +79,10 @@ type Registry struct {
 	log   *slog.Logger
 	start time.Time
 
+	// cert is the process's DTLS certificate (nil: none could be made,
+	// and no DTLS is offered).
+	cert *dtlssrtp.Certificate
+
 	mu    sync.Mutex
 	calls map[string]*Call
 
@@ -113,7 +118,11 @@ func newRegistry(cfg Config, alloc Allocator, log *slog.Logger) *Registry {
 	if cfg.Tick <= 0 {
 		cfg.Tick = time.Second
 	}
-	return &Registry{cfg: cfg, alloc: alloc, log: log, start: time.Now(), calls: make(map[string]*Call)}
+	cert, err := dtlssrtp.NewCertificate()
+	if err != nil {
+		log.Error("no DTLS certificate, DTLS-SRTP disabled", "err", err)
+	}
+	return &Registry{cfg: cfg, alloc: alloc, log: log, start: time.Now(), calls: make(map[string]*Call), cert: cert}
 }
 
 // Config returns the registry's configuration.

@@ -202,6 +202,12 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 		if rtp {
 			mux = r.rtcpLines(add, p, sm, dm, answer, fam)
 		}
+		dm.secState.sentProto, dm.secState.sentICE = om.Proto, false
+		if rtp {
+			if err := r.securityLines(add, p, om.Proto, sm, dm, answer); err != nil {
+				return "", err
+			}
+		}
 		if ptime == "" {
 			// rtpengine keeps the negotiated ptime: the other side's.
 			ptime = dm.Ptime
@@ -209,16 +215,13 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 		if ptime != "" {
 			add("ptime:" + ptime)
 		}
-		// TODO(webrtc issue): SDES crypto and DTLS setup/fingerprint/tls-id
-		// belong here once mediad terminates SRTP; until then the peer's
-		// crypto attributes are consumed (kept on the model) and none are
-		// invented.
 		ice := sm.ICE
 		if answer {
 			// An ICE-capable offerer gets ICE back whatever the answerer did.
 			ice = dm.ICE
 		}
 		if (ice && p.ICE != "remove") || p.ICE == "force" {
+			dm.secState.sentICE = true
 			r.iceLines(add, dst, dm, mux)
 		}
 	}

@@ -24,6 +24,8 @@ type Params struct {
 
 	ICE               string // "", "remove", "force", ...
 	DTLS              string
+	DTLSFingerprint   string   // DTLS-fingerprint: hash for our a=fingerprint
+	SDES              []string // SDES options: "off", "no-SUITE", "only-SUITE", ...
 	TransportProtocol string
 	MediaAddress      string
 	AddressFamily     string // "IP4", "IP6" or ""
@@ -278,6 +280,14 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 			}
 		}
 	}
+	if answer {
+		// The answerer's SRTP answer to what we offered it.
+		for i := range in.Media {
+			if md := src.Medias[i]; md.sec != nil {
+				md.sec.SetAnswer(md.Remote)
+			}
+		}
+	}
 	if !answer {
 		for i := range in.Media {
 			md := src.Medias[i]
@@ -430,10 +440,9 @@ func outProto(in, want string) string {
 	if want == "" || strings.EqualFold(want, "accept") {
 		return in
 	}
-	// Toward a plain RTP peer the SDP is right as soon as it says so; the
-	// SRTP side of such a bridge is the WebRTC issue's.
-	if want == "RTP/AVP" || want == "RTP/AVPF" {
-		return want
+	switch strings.ToUpper(want) {
+	case "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF":
+		return strings.ToUpper(want)
 	}
 	return in
 }
@@ -469,6 +478,13 @@ func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, set
 		md.ICE, md.Trickle = sessICE, sessTrickle
 		md.Mid = ""
 		md.Crypto = nil
+		prevICE := md.Remote.ICE
+		md.Remote = parseRemoteSecurity(in, m)
+		if prevICE.Ufrag != "" && md.Remote.ICE.Ufrag != "" && prevICE != md.Remote.ICE {
+			// The party restarted ICE: our side restarts too (new
+			// credentials in the SDP we write back to it).
+			src.iceUfrag, src.icePwd = "", ""
+		}
 		if p.flag("asymmetric") {
 			md.Asymmetric = true
 		}

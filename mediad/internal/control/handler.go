@@ -151,6 +151,7 @@ func params(req *ngproto.Request) *call.Params {
 		Label: req.Label, SDP: req.SDP,
 		Flags: req.Flags, Replace: set(req.Replace), RTCPMux: set(req.RTCPMux),
 		ICE: req.ICE, DTLS: req.DTLS, TransportProtocol: req.TransportProtocol,
+		DTLSFingerprint: req.DTLSFingerprint, SDES: req.SDES,
 		MediaAddress: req.MediaAddress, AddressFamily: req.AddressFamily,
 		Interface: req.Interface, Direction: req.Direction,
 	}
