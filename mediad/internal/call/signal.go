@@ -238,7 +238,10 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 				continue
 			}
 			want := bindAddrs(side.ifs, sideFamily(in, i, p, dst, answer, k == 1), needICE(in, i, p, dst))
-			if md.pair != nil && covers(md.pair, want) {
+			if md.pair != nil && (covers(md.pair, want) || (answer && k == 0)) {
+				// The answerer was told these ports in the offer: an
+				// answer never moves them (ICE toward the offerer does
+				// not need the answerer's sockets on more addresses).
 				continue
 			}
 			pair, err := r.allocate(want)
