@@ -57,6 +57,8 @@ func (r *Registry) updateRelay(c *Call, a, b *Monologue) {
 	}
 	for i := range min(len(a.Medias), len(b.Medias)) {
 		ma, mb := a.Medias[i], b.Medias[i]
+		r.syncEndpoints(a, ma)
+		r.syncEndpoints(b, mb)
 		r.relayMedia(c, ma, mb)
 		r.relayMedia(c, mb, ma)
 	}
@@ -88,6 +90,9 @@ func (r *Registry) relayMedia(c *Call, a, b *Media) {
 			StrictSource:  a.StrictSource,
 			MediaHandover: a.MediaHandover,
 			LoopProtect:   true,
+		}
+		if ep := a.secState.eps[k]; ep != nil {
+			f.Transform = ep // ICE/DTLS/SRTP toward a's party (endpoints.go)
 		}
 		if k == 0 {
 			f.Sink = r.relayStream(b.Streams[0])
@@ -133,6 +138,7 @@ func (r *Registry) relayStream(s *Stream) *relay.Stream {
 // stopRelay stops relaying on md's sockets; call before releasing its
 // port pair. The final counters stay on the streams.
 func stopRelay(md *Media) {
+	md.secState.closeEndpoints()
 	unkernelize(md)
 	for _, s := range md.Streams {
 		if s == nil || s.rs == nil {

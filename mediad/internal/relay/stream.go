@@ -241,6 +241,22 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 		}
 		pkt = out
 	}
+	if t := sst.fwd.Transform; t != nil {
+		if pw, ok := t.(peerWriter); ok {
+			// The transform sends itself, from the local socket its peer
+			// uses (ICE with several addresses) or not at all (no consent).
+			if handled, err := pw.WritePeer(pkt); handled {
+				if err != nil {
+					sink.out.errors.Add(1)
+					sh.errors.Add(1)
+					return
+				}
+				sink.out.packets.Add(1)
+				sink.out.bytes.Add(uint64(len(pkt)))
+				return
+			}
+		}
+	}
 	if !sendable(sst.fwd.Remote) || !dst.IsValid() {
 		return // the other side has no address (yet) or is on hold with c=0.0.0.0
 	}
@@ -361,6 +377,13 @@ func (s *Stream) swap(old *learnState, ns learnState) {
 }
 
 const rtcpAPP = 204
+
+// peerWriter is implemented by Transforms that send toward their peer
+// themselves (package webrtc's Endpoint): handled=false leaves the send
+// to the relay.
+type peerWriter interface {
+	WritePeer(b []byte) (handled bool, err error)
+}
 
 // isRTCP tells RTCP from RTP on a multiplexed port by the second byte
 // (RFC 5761 section 4: RTCP packet types 192-223).
