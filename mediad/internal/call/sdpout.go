@@ -62,7 +62,8 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 			continue
 		case 'a':
 			name := sdp.ParseAttr(l.Value).Name
-			if consumedSession(name) && !(isDirection(name) && p.flag("original-sendrecv")) {
+			if consumedSession(name) && !(isDirection(name) && p.flag("original-sendrecv")) &&
+				!(strings.EqualFold(name, "group") && keepBundle(in, p, src, dst, answer)) {
 				continue
 			}
 		}

@@ -99,3 +99,22 @@ func (r *Registry) securityLines(add func(string), p *Params, proto string, sm, 
 	}
 	return nil
 }
+
+// keepBundle: a BUNDLE group stays when WebRTC (UDP/TLS) faces WebRTC on
+// every m= line, so the mids stay grouped as both browsers expect;
+// toward a plain or SDES party rtpengine drops it.
+func keepBundle(in *sdp.Session, p *Params, src, dst *Monologue, answer bool) bool {
+	for i, m := range in.Media {
+		out := ""
+		if i < len(dst.Medias) {
+			out = dst.Medias[i].Protocol
+		}
+		if answer && p.TransportProtocol != "" && !strings.EqualFold(p.TransportProtocol, "accept") {
+			out = p.TransportProtocol
+		}
+		if !webrtc.IsDTLS(m.Proto) || !webrtc.IsDTLS(out) {
+			return false
+		}
+	}
+	return len(in.Media) > 0
+}
