@@ -31,10 +31,8 @@ const (
 	browserVethAddr = "198.51.100.1"
 )
 
-// browserDaemons are the media daemons the browser test drives. mediad
-// joins once its call model wires the WebRTC termination (package
-// mediad/internal/webrtc) to the relay.
-var browserDaemons = []string{"rtpengine"}
+// browserDaemons are the media daemons the browser test drives.
+var browserDaemons = []string{"rtpengine", "mediad"}
 
 // TestWebRTCBrowserToPhone: headless Chromium (playwright-core, fake
 // microphone) offers audio from a page on localhost; the test relays the

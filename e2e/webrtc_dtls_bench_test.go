@@ -23,7 +23,7 @@ import (
 // client handshakes with the daemon's port, and the call is deleted. The
 // numbers include the NG round trips, as a proxy would see them.
 func BenchmarkDTLSHandshakeDaemon(b *testing.B) {
-	for _, name := range []string{"rtpengine"} {
+	for _, name := range []string{"rtpengine", "mediad"} {
 		b.Run(name, func(b *testing.B) {
 			opts := daemon.Options{PortMin: 31000, PortMax: 31999}
 			if name == "rtpengine" {

@@ -22,7 +22,7 @@ import (
 )
 
 // srtpBenchDaemons are compared by BenchmarkSRTPBridgeCPU.
-var srtpBenchDaemons = []string{"rtpengine"}
+var srtpBenchDaemons = []string{"rtpengine", "mediad"}
 
 // BenchmarkSRTPBridgeCPU measures the daemon's CPU time per packet when
 // it bridges SDES-SRTP (AES_CM_128_HMAC_SHA1_80) from 500 calls to plain

@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"sipmedia/e2e/internal/daemon"
+	"sipmedia/e2e/internal/ngcmp"
+)
+
+// Browser SDPs as Chromium and Firefox write them (trimmed to audio).
+var (
+	// sdpChromeAnswer is Chromium answering an offer from the daemon.
+	sdpChromeAnswer = sdp(`
+v=0
+o=- 2890844526 2 IN IP4 127.0.0.1
+s=-
+t=0 0
+a=group:BUNDLE 0
+a=msid-semantic: WMS
+m=audio 9 UDP/TLS/RTP/SAVPF 0 101
+c=IN IP4 0.0.0.0
+a=rtcp:9 IN IP4 0.0.0.0
+a=candidate:1467250027 1 udp 2122260223 127.0.0.5 50004 typ host generation 0 network-id 1
+a=ice-ufrag:Ch4n
+a=ice-pwd:Y2hyb21lYW5zd2VycGFzc3dvcmQ
+a=ice-options:trickle
+a=fingerprint:sha-256 1D:A4:6B:33:7D:0E:0C:66:85:2F:47:E8:8E:C6:2C:55:C2:1F:04:86:6A:3B:97:35:2A:8E:62:0D:A6:88:49:14
+a=setup:active
+a=mid:0
+a=sendrecv
+a=msid:- 9f3c2a61-3c52-4a3d-9c59-0b1a7c51f0a2
+a=rtcp-mux
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=ssrc:2002 cname:qrstuvwxyzabcdef
+`)
+	// sdpFirefox is a Firefox offer: fingerprint and ice-options at session
+	// level, credentials and setup in the media section, sha-256.
+	sdpFirefox = sdp(`
+v=0
+o=mozilla...THIS_IS_SDPARTA-99.0 6103224185939409421 0 IN IP4 0.0.0.0
+s=-
+t=0 0
+a=fingerprint:sha-256 4A:B5:1C:80:6E:2D:91:0F:E4:7B:33:C8:12:9A:5D:F0:77:2E:B4:61:0C:DA:93:58:1F:46:A7:E0:3B:89:C2:55
+a=group:BUNDLE 0
+a=ice-options:trickle
+a=msid-semantic:WMS *
+m=audio 9 UDP/TLS/RTP/SAVPF 109 9 0 8 101
+c=IN IP4 0.0.0.0
+a=candidate:0 1 UDP 2122252543 127.0.0.7 52000 typ host
+a=candidate:1 1 TCP 2105524479 127.0.0.7 9 typ host tcptype active
+a=sendrecv
+a=end-of-candidates
+a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level
+a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid
+a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1
+a=fmtp:101 0-15
+a=ice-pwd:ZmlyZWZveHBhc3N3b3JkZmlyZWZveA
+a=ice-ufrag:ff01ab23
+a=mid:0
+a=msid:{0b7c7c21-5f5e-4c4e-8e66-2b0d6cbd0f57} {a1b2c3d4-e5f6-4711-8899-aabbccddeeff}
+a=rtcp-mux
+a=rtpmap:109 opus/48000/2
+a=rtpmap:9 G722/8000/1
+a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=setup:actpass
+a=ssrc:3003 cname:{c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f}
+`)
+)
+
+// The seed's flag strings, as OpenSIPS translates them (ng-protocol.md §3).
+var (
+	seedB2B    = kv{"ICE": "force-relay", "DTLS": "passive"}
+	seedToRTP  = kv{"transport-protocol": "RTP/AVP", "replace": []string{"session-connection", "origin"}, "ICE": "remove"}
+	seedToWeb  = kv{"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force"}
+	muxDemux   = kv{"rtcp-mux": []string{"demux"}}
+	muxRequire = kv{"rtcp-mux": []string{"require"}}
+)
+
+// webrtcSeedScenarios are the seed's four cases with its literal flags,
+// the same with the rtcp-mux flags browsers need, and Chrome- and
+// Firefox-like offers in each direction.
+func webrtcSeedScenarios() []scenario {
+	return []scenario{
+		{name: "seed-browser-to-browser", desc: "seed: ICE=force-relay DTLS=passive both ways",
+			steps: []step{
+				st("offer", offer("s-b2b", "ta", sdpBrowser, seedB2B)),
+				st("answer", answer("s-b2b", "ta", "tb", sdpChromeAnswer, seedB2B)),
+			}},
+		{name: "seed-browser-to-phone", desc: "seed: browser offer to RTP/AVP, phone answer to UDP/TLS/RTP/SAVPF",
+			steps: []step{
+				st("offer", offer("s-b2p", "ta", sdpBrowser, seedToRTP)),
+				st("answer", answer("s-b2p", "ta", "tb", sdpPhone, seedToWeb)),
+			}},
+		{name: "seed-phone-to-browser", desc: "seed: phone offer to UDP/TLS/RTP/SAVPF, browser answer to RTP/AVP",
+			steps: []step{
+				st("offer", offer("s-p2b", "ta", sdpPhone, seedToWeb)),
+				st("answer", answer("s-p2b", "ta", "tb", sdpChromeAnswer, seedToRTP)),
+			}},
+		{name: "seed-phone-to-phone", desc: "seed: RTP/AVP replace-session-connection replace-origin ICE=remove both ways",
+			steps: []step{
+				st("offer", offer("s-p2p", "ta", sdpPhone, seedToRTP)),
+				st("answer", answer("s-p2p", "ta", "tb", sdpB, seedToRTP)),
+			}},
+		{name: "chrome-to-phone-mux", desc: "Chrome offer to a phone with rtcp-mux demux / require",
+			steps: []step{
+				st("offer", offer("s-c2p", "ta", sdpBrowser, merge(seedToRTP, muxDemux))),
+				st("answer", answer("s-c2p", "ta", "tb", sdpPhone, merge(seedToWeb, muxRequire))),
+			}},
+		{name: "phone-to-chrome-mux", desc: "phone offer to Chrome with rtcp-mux require / demux",
+			steps: []step{
+				st("offer", offer("s-p2c", "ta", sdpPhone, merge(seedToWeb, muxRequire))),
+				st("answer", answer("s-p2c", "ta", "tb", sdpChromeAnswer, merge(seedToRTP, muxDemux))),
+			}},
+		{name: "firefox-to-phone-mux", desc: "Firefox offer (session-level fingerprint) to a phone",
+			steps: []step{
+				st("offer", offer("s-f2p", "ta", sdpFirefox, merge(seedToRTP, muxDemux))),
+				st("answer", answer("s-f2p", "ta", "tb", sdpPhone, merge(seedToWeb, muxRequire))),
+			}},
+		{name: "firefox-dtls-passive", desc: "Firefox offer answered with DTLS=passive",
+			steps: []step{
+				st("offer", offer("s-fpass", "ta", sdpFirefox, merge(seedToRTP, muxDemux))),
+				st("answer", answer("s-fpass", "ta", "tb", sdpPhone, merge(merge(seedToWeb, muxRequire), kv{"DTLS": "passive"}))),
+			}},
+	}
+}
+
+// webrtcPending lists scenarios whose differences are known gaps in
+// mediad, with the reason: they run and their differences are logged, but
+// they do not fail the test. Remove an entry when the gap is closed.
+var webrtcPending = map[string]string{
+	"seed-browser-to-browser": "ICE=force-relay passthrough (rtpengine leaves m=/c= and the parties' ICE/DTLS attributes in place and appends typ relay candidates) is not implemented in mediad's SDP writer",
+	"firefox-to-phone-mux":    "rtpengine treats Firefox's c=0.0.0.0 as hold toward the phone (sendonly), keeps a=end-of-candidates and normalises G722/8000/1; mediad's SDP writer differs",
+	"firefox-dtls-passive":    "as firefox-to-phone-mux",
+}
+
+// TestWebRTCConformance sends the WebRTC scenarios to rtpengine and mediad
+// and compares the replies as TestConformance does (same normalisation,
+// same port ranges; the daemons of the two tests never run together).
+func TestWebRTCConformance(t *testing.T) {
+	if !daemon.HaveRtpengine() {
+		t.Skipf("skipping: %s is not installed (apt-get install rtpengine-daemon)", daemon.RtpenginePath)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rp, ro := daemon.RtpengineTB(t, daemon.Options{PortMin: rtpePortMin, PortMax: rtpePortMax})
+	rtpe := newSide(t, "rtpengine", rp, ro)
+	mp, mo := daemon.MediadTB(t, daemon.Options{PortMin: mediadPortMin, PortMax: mediadPortMax})
+	med := newSide(t, "mediad", mp, mo)
+	for _, sc := range webrtcSeedScenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			rres := rtpe.run(ctx, t, sc)
+			mres := med.run(ctx, t, sc)
+			if why, ok := webrtcPending[sc.name]; ok {
+				t.Logf("PENDING (%s)", why)
+				for i := range sc.steps {
+					want := normalized(sc, rres, rtpePortMin, rtpePortMax)
+					got := normalized(sc, mres, mediadPortMin, mediadPortMax)
+					for _, d := range ngcmp.Compare(want[i], got[i]) {
+						t.Logf("  pending difference in step %s: %s", sc.steps[i].name, d)
+					}
+				}
+				return
+			}
+			compareSides(t, sc, rres, mres)
+		})
+	}
+}
