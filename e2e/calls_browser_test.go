@@ -25,8 +25,8 @@ import (
 // TestWebRTCBrowserToPhone they run in a network namespace with a veth
 // address the daemon also listens on (Chromium gathers no candidates on
 // loopback). Each test runs with rtpengine (the reference: the proxy's
-// signalling and flags) and with mediad; the mediad runs skip, saying so,
-// while mediad does not yet offer DTLS-SRTP toward a browser.
+// signalling and flags) and with mediad; a mediad run skips, saying so,
+// if mediad offers no DTLS-SRTP toward a browser.
 
 const callsNetnsEnv = "E2E_CALLS_NETNS"
 
