@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs, idempotently and only what is missing, what the tests use:
 # Debian's rtpengine (the reference NG daemon) and rtpengine-ctl, sipp,
-# Kamailio with its WebSocket modules, nftables, Chromium and iproute2;
+# Kamailio with its WebSocket modules, nftables, Chromium, iproute2 (netns),
+# util-linux (unshare, setpriv) and openssl (make run's certificate);
 # then node packages from the committed lock file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(rtpengine-daemon rtpengine-utils sip-tester kamailio kamailio-websocket-modules nftables chromium iproute2 procps)
+pkgs=(rtpengine-daemon rtpengine-utils sip-tester kamailio kamailio-websocket-modules nftables chromium iproute2 procps util-linux openssl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
