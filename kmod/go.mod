@@ -1,6 +1,6 @@
 module sipmedia/kmod
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/google/nftables v0.3.0
@@ -9,7 +9,8 @@ require (
 	github.com/ti-mo/netfilter v0.5.3
 	github.com/vishvananda/netlink v1.3.1
 	github.com/vishvananda/netns v0.0.5
-	golang.org/x/sys v0.33.0
+	golang.org/x/net v0.62.0
+	golang.org/x/sys v0.49.0
 	sipmedia/ngproto v0.0.0
 )
 
@@ -18,7 +19,6 @@ require (
 	github.com/jackpal/bencode-go v1.0.2 // indirect
 	github.com/mdlayher/socket v0.5.1 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
-	golang.org/x/net v0.39.0 // indirect
 	golang.org/x/sync v0.14.0 // indirect
 )
 
