@@ -44,7 +44,11 @@ type Server struct {
 	Handler  Handler
 	Logger   *slog.Logger
 	CacheTTL time.Duration // default 30s (entries live TTL..2*TTL)
-	// MaxConcurrent bounds requests handled at once by Serve; default 128.
+	// MaxConcurrent bounds requests handled at once by Serve: it is the
+	// number of loops that each read, handle and reply inline (default 4).
+	// Inline handling spares a goroutine start and a thread wake-up per
+	// request, which cost more than the handling on small VMs; a slow
+	// request (or a duplicate waiting for its original) holds one loop.
 	MaxConcurrent int
 
 	now func() time.Time // tests replace the clock
@@ -224,21 +228,32 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
 	defer stop()
 
-	limit := s.MaxConcurrent
-	if limit <= 0 {
-		limit = 128
+	workers := s.MaxConcurrent
+	if workers <= 0 {
+		workers = 4
 	}
-	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.serveWorker(ctx, conn, p4, p6)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
 
+// serveWorker is one of Serve's read-handle-reply loops.
+func (s *Server) serveWorker(ctx context.Context, conn *net.UDPConn, p4 *ipv4.PacketConn, p6 *ipv6.PacketConn) {
+	log := s.logger()
 	buf := make([]byte, MaxMessageSize+1)
 	oob := make([]byte, 256)
 	for {
 		n, oobn, _, from, err := conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
+				return
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -247,26 +262,14 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 			log.Warn("ngproto: read error", "err", err)
 			continue
 		}
-		data := make([]byte, n)
-		copy(data, buf[:n])
 		src := dstAddr(p4, p6, oob[:oobn])
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil
+		reply := s.Process(ctx, buf[:n], from)
+		if reply == nil {
+			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			reply := s.Process(ctx, data, from)
-			if reply == nil {
-				return
-			}
-			if err := writeFrom(conn, reply, from, src); err != nil {
-				log.Warn("ngproto: cannot send reply", "to", from, "err", err)
-			}
-		}()
+		if err := writeFrom(conn, reply, from, src); err != nil {
+			log.Warn("ngproto: cannot send reply", "to", from, "err", err)
+		}
 	}
 }
 
