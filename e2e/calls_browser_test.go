@@ -205,21 +205,7 @@ func TestCallsBrowserToPhone(t *testing.T) {
 		px := startProxy(t, []string{ng})
 		bob := newPhone(t, px, "bob", false)
 		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&user=alice&target=bob&ws=wss://" + px.WSS
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		calls := make(chan *phone.Call, 1)
-		go func() {
-			c, err := bob.Answer(ctx)
-			if err != nil {
-				t.Errorf("bob: %v", err)
-			}
-			calls <- c
-		}()
-		res := runPage(ctx, t, url)
-		c := <-calls
-		if c == nil {
-			t.FailNow()
-		}
+		res, c := browserCallsPhone(t, url, bob)
 		t.Logf("browser: %+v; bob received %d packets", res, c.RTP.Received())
 		if res.Inbound < 10 {
 			t.Errorf("browser inbound-rtp packets %d, want >= 10", res.Inbound)
@@ -297,6 +283,28 @@ func TestCallsBrowserToBrowser(t *testing.T) {
 			t.Errorf("daemon still holds %v after the hangup", ngCalls(t, ng))
 		}
 	})
+}
+
+// browserCallsPhone runs the call page at url (the browser calls) while
+// bob answers, and returns the page's result and bob's side of the call.
+func browserCallsPhone(t *testing.T, url string, bob *phone.Phone) (pageResult, *phone.Call) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	calls := make(chan *phone.Call, 1)
+	go func() {
+		c, err := bob.Answer(ctx)
+		if err != nil {
+			t.Errorf("bob: %v", err)
+		}
+		calls <- c
+	}()
+	res := runPage(ctx, t, url)
+	c := <-calls
+	if c == nil {
+		t.FailNow()
+	}
+	return res, c
 }
 
 // checkEnded: the browser hung up; the phone got the BYE and the daemon

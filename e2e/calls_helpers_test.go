@@ -157,3 +157,26 @@ func eventually(d time.Duration, cond func() bool) bool {
 }
 
 func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// placeCall runs one call alice -> bob and returns both sides (callee in
+// its own goroutine).
+func placeCall(t *testing.T, alice, bob *phone.Phone, callee string) (*phone.Call, *phone.Call) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	ans := make(chan *phone.Call, 1)
+	errc := make(chan error, 1)
+	go func() {
+		c, err := bob.Answer(ctx)
+		errc <- err
+		ans <- c
+	}()
+	a, err := alice.Call(ctx, callee)
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	return a, <-ans
+}

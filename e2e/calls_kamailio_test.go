@@ -1,17 +1,14 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"sipmedia/e2e/internal/daemon"
-	"sipmedia/e2e/internal/phone"
 )
 
 const kamailioPath = "/usr/sbin/kamailio"
@@ -58,23 +55,7 @@ func TestCallsKamailio(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			alice := newPhone(t, px, "alice-"+name, late)
 			bob := newPhone(t, px, "bob-"+name, false)
-			ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-			defer cancel()
-			ans := make(chan *phone.Call, 1)
-			errc := make(chan error, 1)
-			go func() {
-				c, err := bob.Answer(ctx)
-				errc <- err
-				ans <- c
-			}()
-			a, err := alice.Call(ctx, "bob-"+name)
-			if err != nil {
-				t.Fatalf("call: %v", err)
-			}
-			if err := <-errc; err != nil {
-				t.Fatalf("answer: %v", err)
-			}
-			b := <-ans
+			a, b := placeCall(t, alice, bob, "bob-"+name)
 			checkMediaThrough(t, opts.NG, a, b)
 			hangupAndCheck(t, opts.NG, a, b)
 		})
@@ -96,21 +77,7 @@ func TestCallsKamailioBrowserToPhone(t *testing.T) {
 		px := startKamailio(t, ng, 2)
 		bob := newPhone(t, px, "bob", false)
 		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&user=alice&target=bob&ws=ws://" + px.WS
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		calls := make(chan *phone.Call, 1)
-		go func() {
-			c, err := bob.Answer(ctx)
-			if err != nil {
-				t.Errorf("bob: %v", err)
-			}
-			calls <- c
-		}()
-		res := runPage(ctx, t, url)
-		c := <-calls
-		if c == nil {
-			t.FailNow()
-		}
+		res, c := browserCallsPhone(t, url, bob)
 		t.Logf("browser: %+v; bob received %d packets", res, c.RTP.Received())
 		if res.Inbound < 10 || c.RTP.Received() < 10 {
 			t.Errorf("media: browser inbound-rtp %d, bob received %d; want >= 10 each", res.Inbound, c.RTP.Received())

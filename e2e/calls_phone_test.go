@@ -67,23 +67,7 @@ func TestCallsPhoneToPhone(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			alice := newPhone(t, px, "alice-"+name, late)
 			bob := newPhone(t, px, "bob-"+name, false)
-			ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-			defer cancel()
-			ans := make(chan *phone.Call, 1)
-			errc := make(chan error, 1)
-			go func() {
-				c, err := bob.Answer(ctx)
-				errc <- err
-				ans <- c
-			}()
-			a, err := alice.Call(ctx, "bob-"+name)
-			if err != nil {
-				t.Fatalf("call: %v", err)
-			}
-			if err := <-errc; err != nil {
-				t.Fatalf("answer: %v", err)
-			}
-			b := <-ans
+			a, b := placeCall(t, alice, bob, "bob-"+name)
 			checkMediaThrough(t, opts.NG, a, b)
 			if !late {
 				reinviteBothWays(t, opts.NG, a, b)

@@ -10,29 +10,6 @@ import (
 	"sipmedia/ngproto"
 )
 
-// placeCall runs one call alice -> bob and returns both sides (callee in
-// its own goroutine).
-func placeCall(t *testing.T, alice, bob *phone.Phone, callee string) (*phone.Call, *phone.Call) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	defer cancel()
-	ans := make(chan *phone.Call, 1)
-	errc := make(chan error, 1)
-	go func() {
-		c, err := bob.Answer(ctx)
-		errc <- err
-		ans <- c
-	}()
-	a, err := alice.Call(ctx, callee)
-	if err != nil {
-		t.Fatalf("call: %v", err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatalf("answer: %v", err)
-	}
-	return a, <-ans
-}
-
 func hasCall(t *testing.T, ng, id string) bool {
 	return ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": id}).Result() == "ok"
 }
