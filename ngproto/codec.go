@@ -306,18 +306,14 @@ func canonInts(b []byte) []byte {
 	return out
 }
 
-// appendBencode encodes through bencode-go after making sure every value
-// is of a kind it can write.
+// appendBencode encodes a reply (see bencode_append.go for why this is not
+// bencode-go's Marshal).
 func appendBencode(dst []byte, d Dict) ([]byte, error) {
-	nd, _, err := canonical(d, 0)
+	out, err := appendBencodeDict(dst, d, 0)
 	if err != nil {
 		return nil, fmt.Errorf("encode bencode: %w", err)
 	}
-	buf := bytes.NewBuffer(dst)
-	if err := bencode.Marshal(buf, nd); err != nil {
-		return nil, fmt.Errorf("encode bencode: %w", err)
-	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
 // ---- JSON ----

@@ -30,6 +30,7 @@ type config struct {
 	clients          []int
 	mediad, rtpe     string
 	only             string
+	addr             string
 	logLevel         int
 }
 
@@ -43,6 +44,7 @@ func main() {
 	flag.StringVar(&cfg.rtpe, "rtpengine", daemon.RtpenginePath, "rtpengine binary")
 	flag.StringVar(&cfg.only, "only", "", "measure only this daemon (mediad or rtpengine)")
 	flag.IntVar(&cfg.logLevel, "L", 3, "log level passed to both daemons")
+	flag.StringVar(&cfg.addr, "addr", "", "measure an already running daemon at this NG address instead of starting both (for profiling)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	for _, s := range strings.Split(clients, ",") {
@@ -72,10 +74,13 @@ type target struct {
 
 func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error {
 	var targets []*target
-	if cfg.only == "" || cfg.only == "mediad" {
+	if cfg.addr != "" {
+		targets = append(targets, &target{name: "external", ng: cfg.addr})
+	}
+	if cfg.addr == "" && cfg.only == "" || cfg.only == "mediad" {
 		targets = append(targets, startMediad(ctx, cfg, log))
 	}
-	if cfg.only == "" || cfg.only == "rtpengine" {
+	if cfg.addr == "" && (cfg.only == "" || cfg.only == "rtpengine") {
 		targets = append(targets, startRtpengine(ctx, cfg, log))
 	}
 	if len(targets) == 0 {
@@ -119,7 +124,9 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
-			if gone, werr := t.proc.Exited(); gone {
+			if t.proc == nil {
+				// external daemon: nothing to watch
+			} else if gone, werr := t.proc.Exited(); gone {
 				t.err = fmt.Errorf("exited during the run: %v", werr)
 				notes = append(notes, fmt.Sprintf("%s %v; output:\n%s", t.name, t.err, t.proc.Output()))
 			}
