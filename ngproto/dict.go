@@ -94,6 +94,10 @@ func (d Dict) Delete(key string) {
 // Str returns a string value ("" if absent); integers are formatted.
 func (d Dict) Str(key string) string {
 	v, _ := d.Get(key)
+	return toStr(v)
+}
+
+func toStr(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x

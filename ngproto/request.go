@@ -121,7 +121,8 @@ func ParseRequest(d Dict) (*Request, error) {
 		}
 		d = mergeFlagDict(fd, d)
 	}
-	cmd, ok := d.Get("command")
+	v := newKeyView(d)
+	cmd, ok := v.Get("command")
 	if !ok {
 		return nil, ErrNoCommand
 	}
@@ -130,87 +131,87 @@ func ParseRequest(d Dict) (*Request, error) {
 	if r.Command == "" {
 		return nil, ErrNoCommand
 	}
-	r.CallID = d.Str("call-id")
-	r.FromTag = d.Str("from-tag")
-	r.ToTag = d.Str("to-tag")
-	r.ViaBranch = d.Str("via-branch")
-	r.Label = d.Str("label")
+	r.CallID = v.Str("call-id")
+	r.FromTag = v.Str("from-tag")
+	r.ToTag = v.Str("to-tag")
+	r.ViaBranch = v.Str("via-branch")
+	r.Label = v.Str("label")
 	if r.Label == "" {
-		r.Label = d.Str("from-label")
+		r.Label = v.Str("from-label")
 	}
-	r.ToLabel = d.Str("to-label")
-	r.SetLabel = d.Str("set-label")
-	r.SDP = d.Str("sdp")
-	r.TransportProtocol = d.Str("transport-protocol")
-	r.MediaAddress = d.Str("media-address")
-	r.AddressFamily = strings.ToUpper(d.Str("address-family"))
-	r.Interface = d.Str("interface")
-	r.DTLSFingerprint = d.Str("DTLS-fingerprint")
-	r.Body = d.Str("body")
-	if n, ok := d.Int("limit"); ok {
+	r.ToLabel = v.Str("to-label")
+	r.SetLabel = v.Str("set-label")
+	r.SDP = v.Str("sdp")
+	r.TransportProtocol = v.Str("transport-protocol")
+	r.MediaAddress = v.Str("media-address")
+	r.AddressFamily = strings.ToUpper(v.Str("address-family"))
+	r.Interface = v.Str("interface")
+	r.DTLSFingerprint = v.Str("DTLS-fingerprint")
+	r.Body = v.Str("body")
+	if n, ok := v.Int("limit"); ok {
 		r.Limit = n
 	}
-	if n, ok := d.Int("delete-delay"); ok {
+	if n, ok := v.Int("delete-delay"); ok {
 		r.DeleteDelay, r.HasDeleteDelay = n, true
 	}
-	if v, ok := d.Get("received-from"); ok {
-		if s, isStr := v.(string); isStr {
+	if x, ok := v.Get("received-from"); ok {
+		if s, isStr := x.(string); isStr {
 			r.ReceivedFrom = []string{"", s}
 		} else {
-			r.ReceivedFrom = toList(v)
+			r.ReceivedFrom = toList(x)
 		}
 	}
-	if v, ok := d.Get("direction"); ok {
-		r.Direction = toList(v)
+	if x, ok := v.Get("direction"); ok {
+		r.Direction = toList(x)
 	}
-	if from, to := d.Str("from-interface"), d.Str("to-interface"); from != "" || to != "" {
+	if from, to := v.Str("from-interface"), v.Str("to-interface"); from != "" || to != "" {
 		r.Direction = []string{from, to}
 	}
-	if c := d.Sub("codec"); c != nil {
+	if c := v.Sub("codec"); c != nil {
 		r.Codec = c.Clone()
 	}
-	for _, s := range d.List("replace") {
+	for _, s := range v.List("replace") {
 		r.addReplace(s)
 	}
-	for _, s := range d.List("rtcp-mux") {
+	for _, s := range v.List("rtcp-mux") {
 		r.RTCPMux = appendUniq(r.RTCPMux, strings.ToLower(s))
 	}
-	for _, s := range d.List("ICE") {
+	for _, s := range v.List("ICE") {
 		r.setICE(s)
 	}
-	if s := d.Str("ICE-lite"); s != "" {
+	if s := v.Str("ICE-lite"); s != "" {
 		r.ICELite = canonICELite(s)
 	}
-	for _, s := range d.List("DTLS") {
+	for _, s := range v.List("DTLS") {
 		r.DTLS = canonDTLS(s)
 	}
-	if s := d.Str("DTLS-reverse"); s != "" {
+	if s := v.Str("DTLS-reverse"); s != "" {
 		r.DTLSReverse = canonDTLS(s)
 	}
-	for _, s := range d.List("SDES") {
+	for _, s := range v.List("SDES") {
 		r.SDES = appendUniq(r.SDES, canonSDES(s))
 	}
-	for _, s := range d.List("OSRTP") {
+	for _, s := range v.List("OSRTP") {
 		r.OSRTP = appendUniq(r.OSRTP, strings.ToLower(s))
 	}
-	for _, s := range d.List("bundle") {
+	for _, s := range v.List("bundle") {
 		r.Bundle = appendUniq(r.Bundle, strings.ToLower(s))
 	}
-	for _, s := range d.List("T.38") {
+	for _, s := range v.List("T.38") {
 		r.T38 = appendUniq(r.T38, s)
 	}
-	if v, ok := d.Get("T38"); ok {
-		for _, s := range toList(v) {
+	if x, ok := v.Get("T38"); ok {
+		for _, s := range toList(x) {
 			r.T38 = appendUniq(r.T38, s)
 		}
 	}
-	for _, s := range d.List("endpoint-learning") {
+	for _, s := range v.List("endpoint-learning") {
 		r.EndpointLearning = strings.ToLower(s)
 	}
-	r.Supports = d.List("supports")
-	r.FromTags = d.List("from-tags")
+	r.Supports = v.List("supports")
+	r.FromTags = v.List("from-tags")
 	// Flags last: WebRTC only fills in what explicit keys left open.
-	for _, f := range d.List("flags") {
+	for _, f := range v.List("flags") {
 		r.addFlag(f)
 	}
 	return r, nil
