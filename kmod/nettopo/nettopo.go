@@ -124,6 +124,10 @@ func (t *Topology) newNS(suffix string) (netns.NsHandle, error) {
 }
 
 func (t *Topology) withHandle(ns netns.NsHandle, fn func(*netlink.Handle) error) error {
+	return withNS(ns, fn)
+}
+
+func withNS(ns netns.NsHandle, fn func(*netlink.Handle) error) error {
 	nl, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		return err
@@ -213,6 +217,21 @@ func UDPInDatagrams(ns netns.NsHandle) (uint64, error) {
 	return out, err
 }
 
+// UDPStat returns one IPv4 "Udp:" counter of /proc/net/snmp in ns, e.g.
+// RcvbufErrors (datagrams dropped because a socket's buffer was full).
+func UDPStat(ns netns.NsHandle, field string) (uint64, error) {
+	var out uint64
+	err := Do(ns, func() error {
+		b, err := os.ReadFile("/proc/thread-self/net/snmp")
+		if err != nil {
+			return err
+		}
+		out, err = snmpField(string(b), "Udp:", field)
+		return err
+	})
+	return out, err
+}
+
 func snmp6Field(s, field string) (uint64, error) {
 	for _, line := range strings.Split(s, "\n") {
 		if f := strings.Fields(line); len(f) == 2 && f[0] == field {
@@ -240,6 +259,20 @@ func snmpField(s, proto, field string) (uint64, error) {
 		}
 	}
 	return 0, fmt.Errorf("snmp %s %s not found", proto, field)
+}
+
+// HardwareAddr returns the MAC address of interface name in ns.
+func HardwareAddr(ns netns.NsHandle, name string) (net.HardwareAddr, error) {
+	var mac net.HardwareAddr
+	err := withNS(ns, func(nl *netlink.Handle) error {
+		l, err := nl.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("link %s: %w", name, err)
+		}
+		mac = l.Attrs().HardwareAddr
+		return nil
+	})
+	return mac, err
 }
 
 // ListenUDP binds a UDP socket inside ns; the socket stays in ns.

@@ -76,29 +76,32 @@ func selfCPU() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-// ksoftirqdPids finds the per-CPU softirq threads: softirq work that is not
-// done inline in a sender's syscall is charged to them.
-func ksoftirqdPids() []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/comm")
-		if err == nil && strings.HasPrefix(string(b), "ksoftirqd/") {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-func sumProcCPU(pids []int) uint64 {
+// sumProcCPUErr sums utime+stime of processes, in ticks.
+func sumProcCPUErr(pids []int) (uint64, error) {
 	var s uint64
 	for _, p := range pids {
-		v, _ := procCPU(p)
+		v, err := procCPU(p)
+		if err != nil {
+			return 0, err
+		}
 		s += v
+	}
+	return s, nil
+}
+
+// softnetDrops sums the per-CPU "dropped" column of /proc/net/softnet_stat:
+// packets dropped because a CPU's input backlog was full (machine-wide).
+func softnetDrops() uint64 {
+	b, err := os.ReadFile("/proc/net/softnet_stat")
+	if err != nil {
+		return 0
+	}
+	var s uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 1 {
+			v, _ := strconv.ParseUint(f[1], 16, 64)
+			s += v
+		}
 	}
 	return s
 }

@@ -26,7 +26,7 @@ import (
 
 const (
 	basePort = 20000
-	maxCalls = 10000
+	maxCalls = 13000
 	peerPort = 50000
 )
 
@@ -153,7 +153,7 @@ func forward(wg *sync.WaitGroup, reads *atomic.Uint64, in, out *net.UDPConn, to 
 
 // relayHandle is the relay process under test in R, whichever it is.
 type relayHandle struct {
-	pid                int
+	pids               []int // relay processes
 	setup              time.Duration
 	toFromRA, toFromRB func(int) netip.AddrPort // where call i's packets go / come from, per side
 	// ready, if set, reports after each second of warm-up traffic whether
@@ -204,7 +204,7 @@ func startStandIn(topo *nettopo.Topology, mode string, calls int) (*relayHandle,
 	viaR := func(r netip.Addr) func(int) netip.AddrPort {
 		return func(i int) netip.AddrPort { return netip.AddrPortFrom(r, callPort(i)) }
 	}
-	h := &relayHandle{pid: cmd.Process.Pid, setup: time.Duration(setupNs),
+	h := &relayHandle{pids: []int{cmd.Process.Pid}, setup: time.Duration(setupNs),
 		toFromRA: viaR(nettopo.AddrRA), toFromRB: viaR(nettopo.AddrRB), stop: stop}
 	h.finish = func() (relayStats, error) {
 		var st relayStats
