@@ -105,3 +105,30 @@ func softnetDrops() uint64 {
 	}
 	return s
 }
+
+// ksoftirqdPids finds the per-CPU softirq threads: softirq work that is not
+// done inline in a sender's (or the relay's) syscall is charged to them.
+func ksoftirqdPids() []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/comm")
+		if err == nil && strings.HasPrefix(string(b), "ksoftirqd/") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func sumProcCPU(pids []int) uint64 {
+	var s uint64
+	for _, p := range pids {
+		v, _ := procCPU(p)
+		s += v
+	}
+	return s
+}

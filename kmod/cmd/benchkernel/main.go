@@ -26,15 +26,16 @@ import (
 )
 
 type options struct {
-	calls     []int
-	modes     []string
-	pps       int
-	duration  time.Duration
-	settle    time.Duration
-	payload   int
-	mediad    string // path of the mediad binary; "" runs the stand-in relay
-	instances int    // mediad processes in R; 0: as few as the descriptor limit allows
-	ramp      rampOptions
+	calls      []int
+	modes      []string
+	pps        int
+	duration   time.Duration
+	settle     time.Duration
+	payload    int
+	mediad     string  // path of the mediad binary; "" runs the stand-in relay
+	instances  int     // mediad processes in R; 0: as few as the descriptor limit allows
+	endpointNs float64 // calibrated CPU ns per packet of the endpoints (send + count-and-drop)
+	ramp       rampOptions
 }
 
 func main() {
@@ -111,6 +112,12 @@ func run(opt options, log *slog.Logger) error {
 		fmt.Printf("relay: %s in R, instances: %s; each its own media ports (of %d-%d), NG/CLI port and, in kernel mode, table (-t k)\n",
 			opt.mediad, inst, mediaPortMin, mediaPortMax)
 	}
+	ns, pps, err := calibrate(opt, 1000, 3*time.Second)
+	if err != nil {
+		return err
+	}
+	opt.endpointNs = ns
+	fmt.Printf("endpoints (A and B sending frames + counting and dropping at ingress), calibrated without R: %.0f ns/pkt at %.0f pps\n", ns, pps)
 	if len(opt.calls) > 0 {
 		fmt.Printf("fixed call counts, %s of traffic each:\n", opt.duration)
 		printHeader()
@@ -131,9 +138,11 @@ func run(opt options, log *slog.Logger) error {
 	}
 	fmt.Println("m-user/m-kernel: the real mediad in R (-mediad; -t -1 / -t k -F, calls over NG, measured after every call is latched")
 	fmt.Println("  and, for m-kernel, offloaded); user/kernel: the stand-in relay; inst: relay processes in R.")
-	fmt.Println("relay_cpu: the relay process(es) in R; R_cpu: relay + machine-wide softirq (R's forwarding, and A's/B's ingress")
-	fmt.Println("  count-and-drop); gen_cpu: the senders' own syscalls (process context); *_ns: CPU ns per delivered packet;")
-	fmt.Println("  softirq and machine: machine-wide /proc/stat (includes unrelated load on a shared host); % of one core.")
+	fmt.Println("relay_cpu: the relay process(es) in R (with softirq run inline in their syscalls); gen_cpu: the senders (with the")
+	fmt.Println("  softirq, i.e. R's forwarding, run inline in their sendmmsg); R_cpu: R's total, softirq included = relay + gen +")
+	fmt.Println("  ksoftirqd (tick accounting charges each tick to one task, so this is the run's whole cost once, other load")
+	fmt.Println("  excluded) minus the endpoints' calibrated cost; *_ns: CPU ns per delivered packet; softirq and machine:")
+	fmt.Println("  machine-wide /proc/stat (includes unrelated load on a shared host); % of one core.")
 	fmt.Println("R_rcvbuf_errors: datagrams R's sockets dropped (relay too slow); backlog_drops: softnet input-queue drops.")
 	return nil
 }

@@ -45,8 +45,8 @@ func runRamps(opt options, log *slog.Logger) error {
 		line := fmt.Sprintf("  %-8s ", c.mode)
 		if c.best != nil {
 			b := c.best
-			line += fmt.Sprintf("%5d calls (%d inst, %.0f pps offered) relay %.0f ns/pkt, R %.0f ns/pkt (relay+softirq), machine %.0f%%",
-				b.calls, b.instances, b.offered, b.perPkt(b.relayCPU), b.perPkt(b.relayCPU+b.softirq), 100*b.busy/b.dur)
+			line += fmt.Sprintf("%5d calls (%d inst, %.0f pps offered) relay %.0f ns/pkt, R %.0f ns/pkt (softirq included), machine %.0f%%",
+				b.calls, b.instances, b.offered, b.perPkt(b.relayCPU), b.perPkt(b.rCPU()), 100*b.busy/b.dur)
 			switch c.mode {
 			case "user", "m-user":
 				user = b.calls

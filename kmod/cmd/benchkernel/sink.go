@@ -18,6 +18,7 @@ const sinkTable = "benchsink"
 
 // installSink adds the counting chain on dev in namespace nsName.
 func installSink(nsName, dev string, from netip.Addr) error {
+	table := sinkTable + "_" + dev
 	rules := fmt.Sprintf(`table netdev %[1]s {
 	counter good {}
 	counter bad {}
@@ -27,7 +28,7 @@ func installSink(nsName, dev string, from netip.Addr) error {
 		udp dport %[4]d counter name "bad" drop
 	}
 }
-`, sinkTable, dev, from, peerPort)
+`, table, dev, from, peerPort)
 	cmd := exec.Command("ip", "netns", "exec", nsName, "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(rules)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -36,9 +37,9 @@ func installSink(nsName, dev string, from netip.Addr) error {
 	return nil
 }
 
-// readSink returns the good and bad packet counts in nsName.
-func readSink(nsName string) (good, bad uint64, err error) {
-	out, err := exec.Command("ip", "netns", "exec", nsName, "nft", "-j", "list", "counters", "table", "netdev", sinkTable).Output()
+// readSink returns the good and bad packet counts of dev's sink in nsName.
+func readSink(nsName, dev string) (good, bad uint64, err error) {
+	out, err := exec.Command("ip", "netns", "exec", nsName, "nft", "-j", "list", "counters", "table", "netdev", sinkTable+"_"+dev).Output()
 	if err != nil {
 		return 0, 0, fmt.Errorf("read sink counters in %s: %w", nsName, err)
 	}
