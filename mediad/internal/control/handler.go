@@ -72,7 +72,9 @@ func (h *Handler) ServeNG(ctx context.Context, d ngproto.Dict, from netip.AddrPo
 	h.stats.record(from, req.Command, time.Since(start), isErr)
 	if isErr {
 		h.log.Info("NG error", "command", req.Command, "call-id", req.CallID, "from", from, "reason", reply.Str("error-reason"))
-	} else {
+	} else if h.log.Enabled(ctx, slog.LevelDebug) {
+		// Guarded: boxing the arguments costs an allocation per request
+		// even when debug logging is off.
 		h.log.Debug("NG reply", "command", req.Command, "call-id", req.CallID, "from", from)
 	}
 	return reply
