@@ -7,7 +7,7 @@
 #   usage: bench-sip.sh [path/to/sipproxy]
 #   env:   PAIRS (3) REGS per client (15000) RRATE per client (4000/s)
 #          CALLS per pair (3000) CRATE per pair (400/s) ROUNDS (2)
-#          KEEP=file (sipp errors)
+#          KEEP=file (sipp errors) PARTS ("reg calls"; "reg" or "calls" for one)
 # On 2 cores sipp itself takes most of the CPU: the figures are for the
 # whole loopback setup and the failure counts matter as much as the rates.
 # The two proxies run alternately ROUNDS times; each figure is the best
@@ -21,6 +21,7 @@ RRATE=${RRATE:-4000}
 CALLS=${CALLS:-3000}
 CRATE=${CRATE:-400}
 ROUNDS=${ROUNDS:-2}
+PARTS=${PARTS:-reg calls}
 work=$(mktemp -d)
 pids=""
 # Every process started here is listed in $work/pids (bench_one runs in a
@@ -53,7 +54,7 @@ clients() {
 	while [ $i -lt "$PAIRS" ]; do
 		args=$(echo "$@" | sed "s/@i@/$i/g")
 		# shellcheck disable=SC2086
-		sipp $args -i 127.0.0.1 -p "$(port)" -mp "$(port)" -m "$count" -r "$rate" -l 3000 -nostdin -timeout 100s \
+		sipp $args -i 127.0.0.1 -p "$(port)" -mp "$(port)" -m "$count" -r "$rate" -l 3000 -nostdin -timeout 100s -recv_timeout 20s \
 			-trace_stat -fd 1 -stf "$work/stat.$i.csv" -trace_err -error_file "$work/err.$i.log" >/dev/null 2>&1 &
 		cp="$cp $!"; echo $! >>"$work/pids"; i=$((i+1))
 	done
@@ -73,8 +74,18 @@ clients() {
 bench_one() { # NAME -> "reg_rate reg_fail call_rate call_fail"
 	p=$(port)
 	start_proxy "$1" "$p"
-	clients "$REGS" "$RRATE" -sf "$here/register.xml" "127.0.0.1:$p"
-	reg_rate=$(echo "$ok / $secs" | bc -l); reg_fail=$bad
+	reg_rate=0; reg_fail=0; call_rate=0; call_fail=0
+	case " $PARTS " in *" reg "*)
+		clients "$REGS" "$RRATE" -sf "$here/register.xml" "127.0.0.1:$p"
+		reg_rate=$(echo "$ok / $secs" | bc -l); reg_fail=$bad
+	esac
+	case " $PARTS " in *" calls "*) bench_calls "$p"; esac
+	stop_proxy
+	printf '%.0f %s %.0f %s\n' "$reg_rate" "$reg_fail" "$call_rate" "$call_fail"
+}
+
+bench_calls() { # PORT: sets call_rate, call_fail
+	p=$1
 	i=0; uas=""
 	while [ $i -lt "$PAIRS" ]; do
 		up=$(port)
@@ -85,8 +96,6 @@ bench_one() { # NAME -> "reg_rate reg_fail call_rate call_fail"
 	clients "$CALLS" "$CRATE" -sf "$here/../test/scenarios/uac_call.xml" -key user b@i@ "127.0.0.1:$p"
 	call_rate=$(echo "$ok / $secs" | bc -l); call_fail=$bad
 	for u in $uas; do kill "$u" 2>/dev/null || true; wait "$u" 2>/dev/null || true; done
-	stop_proxy
-	printf '%.0f %s %.0f %s\n' "$reg_rate" "$reg_fail" "$call_rate" "$call_fail"
 }
 
 command -v sipp >/dev/null || { echo "sipp missing (make deps)"; exit 1; }
@@ -109,9 +118,10 @@ while [ $n -lt "$ROUNDS" ]; do
 	k=$(best "$k" "$(bench_one kamailio)")
 	n=$((n+1))
 done
+ratio() { if [ "$2" -gt 0 ]; then printf '%.2f' "$(echo "$1 / $2" | bc -l)"; else echo -; fi; }
 set -- $s $k
 printf '%-18s %10s %10s %7s\n' "best of $ROUNDS" sipproxy kamailio ratio
-printf '%-18s %10s %10s %7.2f\n' "REGISTER/s" "$1" "$5" "$(echo "$1 / $5" | bc -l)"
+printf '%-18s %10s %10s %7s\n' "REGISTER/s" "$1" "$5" "$(ratio "$1" "$5")"
 printf '%-18s %10s %10s\n' "REGISTER failed" "$2" "$6"
-printf '%-18s %10s %10s %7.2f\n' "calls/s" "$3" "$7" "$(echo "$3 / $7" | bc -l)"
+printf '%-18s %10s %10s %7s\n' "calls/s" "$3" "$7" "$(ratio "$3" "$7")"
 printf '%-18s %10s %10s\n' "calls failed" "$4" "$8"

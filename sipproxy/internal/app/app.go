@@ -113,6 +113,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 		ua.TransactionLayer(), mgr, p.Registrar, media)
 	p.Router = rt
 	srv.OnNoRoute(rt.Handle)
+	mgr.SetStateless(transport.StatelessHandler{Methods: rt.StatelessMethods(), Serve: rt.HandleStateless})
 
 	ctx, cancel := context.WithCancel(ctx)
 	p.cancel = cancel

@@ -59,6 +59,14 @@ type SaveRequest struct {
 	UserAgent string
 }
 
+// RetransmitWindow is how long after a binding was written a REGISTER
+// with the same Call-ID and the same CSeq counts as a retransmission of
+// the one that wrote it (Kamailio's cseq_delay; here 64*T1, the lifetime
+// a server transaction would have absorbed it in). REGISTER over UDP is
+// answered without a transaction (as OpenSIPS' and Kamailio's save() do),
+// so retransmissions reach the registrar.
+const RetransmitWindow = 32 * time.Second
+
 // Registrar implements save and lookup on a Store.
 type Registrar struct {
 	Store  Store
@@ -147,6 +155,9 @@ func (r *Registrar) Save(ctx context.Context, sr SaveRequest) ([]Binding, error)
 				}
 			}
 			if idx >= 0 && cur[idx].CallID == sr.CallID && sr.CSeq <= cur[idx].CSeq {
+				if sr.CSeq == cur[idx].CSeq && now.Sub(cur[idx].Updated) < RetransmitWindow {
+					continue // retransmission: the binding already says what it asked
+				}
 				return nil, ErrInvalidCSeq
 			}
 			if ch.exp == 0 {
@@ -160,6 +171,7 @@ func (r *Registrar) Save(ctx context.Context, sr SaveRequest) ([]Binding, error)
 				Expires: now.Add(time.Duration(ch.exp) * time.Second),
 				CallID:  sr.CallID, CSeq: sr.CSeq, Received: sr.Received, Socket: sr.Socket,
 				DstWS: sr.DstWS, Methods: sr.Methods, UserAgent: sr.UserAgent, Instance: ch.in.Instance,
+				Updated: now,
 			}
 			if idx >= 0 {
 				cur[idx] = b

@@ -26,11 +26,23 @@ func TestSaveRules(t *testing.T) {
 	if r.Remaining(bs[0]) != 3600 || r.Remaining(bs[1]) != 60 {
 		t.Errorf("default/min clamp: %d %d", r.Remaining(bs[0]), r.Remaining(bs[1]))
 	}
-	// Same Call-ID, CSeq not higher: refused, nothing changed.
+	// Same Call-ID, lower CSeq: refused, nothing changed.
 	sr = base
+	sr.CSeq = 0
 	sr.Contacts = []ContactIn{{URI: "sip:bob@10.0.0.1", Expires: "0"}}
 	if _, err := r.Save(ctx, sr); !errors.Is(err, ErrInvalidCSeq) {
 		t.Fatalf("out-of-order CSeq: %v", err)
+	}
+	// Same Call-ID and CSeq soon after: a retransmission, answered with
+	// the bindings as they are.
+	sr.CSeq = 1
+	if bs, err := r.Save(ctx, sr); err != nil || len(bs) != 2 {
+		t.Fatalf("retransmission: %v %v", bs, err)
+	}
+	// ... but not once the window has passed.
+	now = now.Add(RetransmitWindow)
+	if _, err := r.Save(ctx, sr); !errors.Is(err, ErrInvalidCSeq) {
+		t.Fatalf("equal CSeq after the window: %v", err)
 	}
 	// Refresh with max clamp.
 	sr.CSeq = 2

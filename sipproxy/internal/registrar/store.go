@@ -25,7 +25,8 @@ type Binding struct {
 	DstWS     bool     // branch flag DST_WS
 	Methods   []string // from Allow; nil: all methods
 	UserAgent string
-	Instance  string // +sip.instance
+	Instance  string    // +sip.instance
+	Updated   time.Time // when the REGISTER that wrote it was saved
 }
 
 // Store holds bindings. Implementations must be safe for concurrent use.

@@ -26,6 +26,12 @@ func (r *Router) relay(ctx context.Context, c *Ctx) {
 		r.relayHook(ctx, c)
 		return
 	}
+	if c.send != nil {
+		// HandleStateless only takes requests we answer ourselves.
+		r.log.Error("relay of a request taken without a transaction", "method", c.Req.Method.String(), "call-id", c.callID())
+		c.Reply(500, "Server Internal Error")
+		return
+	}
 	req := c.Req
 	if r.media != nil && (req.Method == sip.BYE || req.Method == sip.CANCEL) {
 		if err := r.media.Delete(ctx, req); err != nil {

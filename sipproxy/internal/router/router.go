@@ -121,8 +121,33 @@ func (r *Router) Myself() *Myself { return r.me }
 // Handle is the sipgo request handler. It blocks until routing of this
 // request has finished (sipgo terminates the transaction on return).
 func (r *Router) Handle(req *sip.Request, tx sip.ServerTransaction) {
+	r.serve(newCtx(r, req, tx))
+}
+
+// StatelessMethods are the methods HandleStateless may take.
+func (r *Router) StatelessMethods() []string { return []string{sip.REGISTER.String()} }
+
+// HandleStateless routes a request read on UDP socket in without a server
+// transaction, replying through send, as the seed script's save() does
+// (sl_send_reply): a REGISTER for one of our domains outside any dialog,
+// whose every outcome is a reply of ours. It returns false, having done
+// nothing, for every other request: those need a transaction.
+func (r *Router) HandleStateless(req *sip.Request, in transport.Socket, send func(*sip.Response) error) bool {
+	if req.Method != sip.REGISTER {
+		return false
+	}
+	if to := req.To(); to == nil || to.Params.Has("tag") || !r.me.URI(&req.Recipient) {
+		return false
+	}
+	c := &Ctx{r: r, Orig: req, Req: req, send: send, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source(), In: in,
+		Trace: make([]string, 0, len(r.steps))}
+	r.serve(c)
+	return true
+}
+
+func (r *Router) serve(c *Ctx) {
+	req := c.Orig
 	r.Metrics.Requests.Add(1)
-	c := newCtx(r, req, tx)
 	defer func() {
 		if p := recover(); p != nil {
 			r.Metrics.Panics.Add(1)
@@ -174,6 +199,9 @@ type Ctx struct {
 	Req  *sip.Request // the message steps edit; the relay forwards clones of it
 	Tx   sip.ServerTransaction
 
+	// send replies without a transaction (HandleStateless); nil otherwise.
+	send func(*sip.Response) error
+
 	Proto  string           // UDP, TCP, TLS, WS, WSS as received
 	Source string           // ip:port the request came from
 	In     transport.Socket // receiving socket (zero when unknown)
@@ -203,7 +231,8 @@ func newCtx(r *Router, req *sip.Request, tx sip.ServerTransaction) *Ctx {
 	// builds from the transaction's request (100, 487) never carry our Via;
 	// the edits steps make here (Max-Forwards, our Route entries removed,
 	// received=, P-hint, R-URI) do not matter for those responses.
-	c := &Ctx{r: r, Orig: req, Req: req, Tx: tx, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source()}
+	c := &Ctx{r: r, Orig: req, Req: req, Tx: tx, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source(),
+		Trace: make([]string, 0, len(r.steps))}
 	if st, ok := tx.(*sip.ServerTx); ok && st.Connection() != nil && st.Connection().LocalAddr() != nil {
 		c.In = r.socketFor(c.Proto, st.Connection().LocalAddr().String())
 	}
@@ -229,11 +258,18 @@ func (c *Ctx) Reply(code int, reason string) {
 func (c *Ctx) ReplyWith(res *sip.Response) {
 	c.Replied = res.StatusCode
 	c.r.Metrics.reply(res.StatusCode)
-	if c.Tx == nil {
+	if c.Tx == nil && c.send == nil {
 		return
 	}
 	if c.Proto == "UDP" {
 		res.SetDestination(replyAddr(c.Orig))
+	}
+	if c.send != nil {
+		if err := c.send(res); err != nil {
+			c.r.Metrics.SendFailures.Add(1)
+			c.r.log.Debug("stateless reply failed", "code", res.StatusCode, "error", err, "call-id", c.callID())
+		}
+		return
 	}
 	if err := c.Tx.Respond(res); err != nil {
 		c.r.log.Debug("reply failed", "code", res.StatusCode, "error", err, "call-id", c.callID())

@@ -56,6 +56,9 @@ type Manager struct {
 	sockets atomic.Pointer[[]Socket] // immutable snapshot, read per message
 	closers []func() error
 	wg      sync.WaitGroup
+
+	stateless         StatelessHandler // set before Start (stateless.go)
+	statelessPrefixes [][]byte
 }
 
 // New returns a Manager serving on srv (built on ua).
@@ -107,7 +110,8 @@ func (m *Manager) start(ctx context.Context, l config.Listen) error {
 			return err
 		}
 		a := pc.LocalAddr().(*net.UDPAddr)
-		m.add(Socket{"udp", a.IP.String(), a.Port}, pc.Close, func() error { return m.srv.ServeUDP(pc) })
+		s := Socket{"udp", a.IP.String(), a.Port}
+		m.add(s, pc.Close, func() error { return m.srv.ServeUDP(m.wrapUDP(pc, s)) })
 	case "tcp", "tls":
 		ln, err := lc.Listen(ctx, "tcp", l.Addr())
 		if err != nil {

@@ -1,0 +1,120 @@
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Stateless UDP requests.
+//
+// sipgo hands every message it reads to a new goroutine and builds a server
+// transaction for every request (with a 32 s timer for a REGISTER over
+// UDP). A registrar does not need either: OpenSIPS' and Kamailio's save()
+// answer REGISTER without a transaction. So a UDP listener is served to
+// sipgo through udpConn, whose ReadFrom first offers the datagrams of the
+// methods a StatelessHandler asks for to that handler, inline in the read
+// loop, and passes on to sipgo only what the handler declines. Everything
+// else goes to sipgo untouched and unparsed.
+
+// StatelessHandler answers requests read on a UDP listener without a
+// transaction. Serve returns false to hand the request to sipgo instead
+// (it must not have replied then). reply sends a response to the
+// destination set on it (res.Destination(), ip:port) or, when none is set,
+// to the request's source; it may be called more than once.
+type StatelessHandler struct {
+	Methods []string // request methods offered to Serve; others go to sipgo
+	Serve   func(req *sip.Request, in Socket, reply func(*sip.Response) error) bool
+}
+
+// SetStateless installs h for the UDP listeners started afterwards.
+func (m *Manager) SetStateless(h StatelessHandler) {
+	m.stateless = h
+	m.statelessPrefixes = nil
+	for _, meth := range h.Methods {
+		m.statelessPrefixes = append(m.statelessPrefixes, []byte(meth+" "))
+	}
+}
+
+// udpConn is a UDP listener as sipgo reads it.
+type udpConn struct {
+	net.PacketConn
+	m      *Manager
+	sock   Socket
+	parser *sip.Parser
+}
+
+func (m *Manager) wrapUDP(pc net.PacketConn, s Socket) net.PacketConn {
+	if m.stateless.Serve == nil {
+		return pc
+	}
+	return &udpConn{PacketConn: pc, m: m, sock: s, parser: sip.NewParser()}
+}
+
+// ReadFrom returns the next datagram sipgo must handle.
+func (c *udpConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil || !c.wants(b[:n]) || !c.serve(b[:n], addr) {
+			return n, addr, err
+		}
+	}
+}
+
+func (c *udpConn) wants(data []byte) bool {
+	for _, p := range c.m.statelessPrefixes {
+		if bytes.HasPrefix(data, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// serve handles one datagram statelessly; false passes it to sipgo.
+func (c *udpConn) serve(data []byte, addr net.Addr) bool {
+	info := sip.TransportReadProps{Transport: "UDP", LocalAddr: c.LocalAddr(), RemoteAddr: addr}
+	if out, _ := c.m.Filter(info, data); len(out) == 0 {
+		return true // dropped (and counted) by the filter
+	}
+	msg, err := c.parser.ParseSIP(data)
+	if err != nil {
+		c.m.ParseFailed.Add(1)
+		c.m.log.Debug("stateless: parse failed", "source", addr.String(), "error", err)
+		return true
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok {
+		return false
+	}
+	req.SetTransport("UDP")
+	req.SetSource(addr.String())
+	return c.m.stateless.Serve(req, c.sock, func(res *sip.Response) error { return c.reply(res, addr) })
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+var errNoDestination = errors.New("bad response destination")
+
+func (c *udpConn) reply(res *sip.Response, src net.Addr) error {
+	dst := src
+	if d := res.Destination(); d != "" && d != src.String() {
+		ap, err := netip.ParseAddrPort(d)
+		if err != nil {
+			return fmt.Errorf("%w %q: %w", errNoDestination, d, err)
+		}
+		dst = net.UDPAddrFromAddrPort(ap)
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	buf.Reset()
+	res.StringWrite(buf)
+	if _, err := c.WriteTo(buf.Bytes(), dst); err != nil {
+		return fmt.Errorf("udp reply to %s: %w", dst, err)
+	}
+	return nil
+}
