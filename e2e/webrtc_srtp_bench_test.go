@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -151,7 +149,7 @@ func srtpLoad(b *testing.B, ngAddr string, pid, calls, pps int, dur time.Duratio
 		send(seq)
 	}
 	time.Sleep(100 * time.Millisecond)
-	cpu0, err := procCPU(pid)
+	cpu0, err := daemon.ProcCPU(pid)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -165,7 +163,7 @@ func srtpLoad(b *testing.B, ngAddr string, pid, calls, pps int, dur time.Duratio
 		sent += len(flows)
 	}
 	time.Sleep(200 * time.Millisecond)
-	cpu1, err := procCPU(pid)
+	cpu1, err := daemon.ProcCPU(pid)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -174,17 +172,4 @@ func srtpLoad(b *testing.B, ngAddr string, pid, calls, pps int, dur time.Duratio
 		return 0, 1, fmt.Errorf("no packets forwarded")
 	}
 	return float64(cpu1-cpu0) / float64(got), 1 - float64(got)/float64(sent), nil
-}
-
-// procCPU is the process's user+system CPU time.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100, nil // USER_HZ is 100 on Linux
 }

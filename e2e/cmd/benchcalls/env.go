@@ -228,13 +228,13 @@ func (e *env) bench(ctx context.Context, setup string, out io.Writer) (result, e
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		pc0, mc0 := groupCPU(px.Pid()), groupCPU(media.Pid())
+		pc0, mc0 := daemon.GroupCPU(px.Pid()), daemon.GroupCPU(media.Pid())
 		st, err := e.step(ctx, addr, rate)
 		if err != nil {
 			return res, err
 		}
 		st.leftover = waitEmpty(ctx, ng)
-		st.proxyCPU, st.mediaCPU = groupCPU(px.Pid())-pc0, groupCPU(media.Pid())-mc0
+		st.proxyCPU, st.mediaCPU = daemon.GroupCPU(px.Pid())-pc0, daemon.GroupCPU(media.Pid())-mc0
 		res.steps = append(res.steps, st)
 		fmt.Fprintf(out, "%-22s offered %5d/s: %6d calls, %6d ok, %5d failed, %.1fs, %d left in the daemon; CPU per call: %s %.2f ms, %s %.2f ms\n",
 			setup, rate, st.calls, st.ok, st.failed, st.elapsed.Seconds(), st.leftover,

@@ -29,6 +29,7 @@ type result struct {
 	Cycles   int
 	Errors   int
 	Elapsed  time.Duration
+	Warmup   time.Duration
 	P50, P99 time.Duration
 	FirstErr string
 }
@@ -113,7 +114,7 @@ func measure(ctx context.Context, addr string, n int, warmup, d time.Duration, t
 		}
 	}
 	slices.Sort(all)
-	res.Cycles, res.Elapsed = len(all), elapsed
+	res.Cycles, res.Elapsed, res.Warmup = len(all), elapsed, warmup
 	res.P50, res.P99 = percentile(all, 0.50), percentile(all, 0.99)
 	return res, nil
 }

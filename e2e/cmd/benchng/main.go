@@ -98,7 +98,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		cfg.duration, cfg.warmup, runtime.NumCPU())
 	header := fmt.Sprintf("%7s", "clients")
 	for _, t := range targets {
-		header += fmt.Sprintf(" | %-9s %10s %9s %9s %7s", t.name, "cycles/s", "p50", "p99", "errors")
+		header += fmt.Sprintf(" | %-9s %10s %9s %9s %7s %9s", t.name, "cycles/s", "p50", "p99", "errors", "CPU/cycle")
 	}
 	if len(targets) == 2 {
 		header += " | mediad/rtpengine"
@@ -112,12 +112,14 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		var notes []string
 		for _, t := range targets {
 			if t.err != nil {
-				line += fmt.Sprintf(" | %-9s %10s %9s %9s %7s", t.name, "-", "-", "-", "-")
+				line += fmt.Sprintf(" | %-9s %10s %9s %9s %7s %9s", t.name, "-", "-", "-", "-", "-")
 				rates = append(rates, 0)
 				failed = true
 				continue
 			}
+			cpu0 := t.cpu()
 			r, err := measure(ctx, t.ng, n, cfg.warmup, cfg.duration, t.name[:1])
+			cpu := t.cpu() - cpu0
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -130,7 +132,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 				t.err = fmt.Errorf("exited during the run: %v", werr)
 				notes = append(notes, fmt.Sprintf("%s %v; output:\n%s", t.name, t.err, t.proc.Output()))
 			}
-			line += fmt.Sprintf(" | %-9s %10.0f %9s %9s %7d", t.name, r.rate(), fmtDur(r.P50), fmtDur(r.P99), r.Errors)
+			line += fmt.Sprintf(" | %-9s %10.0f %9s %9s %7d %9s", t.name, r.rate(), fmtDur(r.P50), fmtDur(r.P99), r.Errors, perCycle(cpu, r))
 			rates = append(rates, r.rate())
 			if r.Errors > 0 {
 				failed = true
@@ -158,6 +160,27 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("errors or missing measurements (see above)")
 	}
 	return nil
+}
+
+// cpu is the daemon's CPU time so far (0 for a daemon not started here).
+func (t *target) cpu() time.Duration {
+	if t.proc == nil {
+		return 0
+	}
+	c, _ := daemon.ProcCPU(t.proc.Pid())
+	return c
+}
+
+// perCycle is the daemon's CPU per completed cycle over warm-up and
+// measurement (the cycles of the warm-up are estimated at the measured
+// rate). A figure that depends less on what else the machine runs than
+// the rate does.
+func perCycle(cpu time.Duration, r result) string {
+	cycles := r.rate() * (r.Elapsed + r.Warmup).Seconds()
+	if cpu <= 0 || cycles <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fµs", float64(cpu.Microseconds())/cycles)
 }
 
 func fmtDur(d time.Duration) string {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sipmedia/e2e/internal/daemon"
 	"sipmedia/e2e/internal/loadgen"
 	"sipmedia/ngproto"
 )
@@ -144,7 +145,7 @@ func measure(ctx context.Context, cfg config, name, ng string, pid int, log *slo
 			return n - rxBase
 		}
 		sleep(ctx, cfg.warmup)
-		cpu0, err := cpuTime(pid)
+		cpu0, err := daemon.ProcCPU(pid)
 		if err != nil {
 			stopTx()
 			stopRx()
@@ -153,7 +154,7 @@ func measure(ctx context.Context, cfg config, name, ng string, pid int, log *slo
 		rx0 := received()
 		w0 := time.Now()
 		sleep(ctx, cfg.duration)
-		cpu1, err := cpuTime(pid)
+		cpu1, err := daemon.ProcCPU(pid)
 		rx1 := received()
 		r.windowTime = time.Since(w0)
 		stopTx()
@@ -320,25 +321,6 @@ func deleteCalls(ctx context.Context, cl *ngproto.Client, calls []*benchCall, wo
 		return fmt.Errorf("%d deletes failed", n)
 	}
 	return nil
-}
-
-// cpuTime is utime+stime of pid (all threads) from /proc/PID/stat.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command name (which may contain spaces) start at
-	// state (field 3); utime and stime are fields 14 and 15.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const hz = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / hz, nil
 }
 
 // rss is VmRSS of pid in bytes.
