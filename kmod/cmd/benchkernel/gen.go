@@ -114,12 +114,12 @@ func (b *blaster) send(lo, hi int) uint64 {
 }
 
 // sendLoop sends, for opt.duration from start, every call's frame once per
-// 1/pps seconds: the period is cut into 1 ms slots and each slot sends its
-// contiguous share of the calls in one burst. A sender that falls behind
+// 1/pps seconds: the period is cut into slots of opt.slot and each slot
+// sends its contiguous share of the calls in one burst. A sender that falls behind
 // catches up without sleeping and stops at the end, so sent/duration is the
 // rate it really offered.
 func sendLoop(b *blaster, calls int, opt options, start time.Time) uint64 {
-	slots := max(1, 1000/opt.pps)
+	slots := max(1, int(time.Second/time.Duration(opt.pps)/max(opt.slot, time.Millisecond)))
 	period := time.Second / time.Duration(opt.pps*slots)
 	end := start.Add(opt.duration)
 	next := start
