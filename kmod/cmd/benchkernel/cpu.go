@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,15 +19,23 @@ func numCPU() int { return runtime.NumCPU() }
 // cpuTimes is the machine-wide /proc/stat "cpu" line in ticks.
 type cpuTimes struct{ busy, softirq, total uint64 }
 
-func readCPU() (cpuTimes, error) {
+func readCPU() (cpuTimes, error) { return readCPUOf("cpu") }
+
+// readCPUOf reads one line of /proc/stat: "cpu" (all) or "cpuN".
+func readCPUOf(name string) (cpuTimes, error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return cpuTimes{}, err
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return cpuTimes{}, fmt.Errorf("unexpected /proc/stat: %q", line)
+	var f []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f = strings.Fields(line); len(f) > 0 && f[0] == name {
+			break
+		}
+		f = nil
+	}
+	if len(f) < 8 {
+		return cpuTimes{}, fmt.Errorf("no %s line in /proc/stat", name)
 	}
 	var v []uint64
 	for _, s := range f[1:] {
@@ -131,4 +140,24 @@ func sumProcCPU(pids []int) uint64 {
 		s += v
 	}
 	return s
+}
+
+// pinThread locks the calling goroutine to its OS thread and that thread
+// to cpu. The goroutine must not unlock: the thread then ends with it
+// instead of carrying the affinity back into the runtime's pool.
+func pinThread(cpu int) error {
+	runtime.LockOSThread()
+	var set unix.CPUSet
+	set.Set(cpu)
+	return unix.SchedSetaffinity(0, &set)
+}
+
+// steerRx sets the RPS CPU mask (hex) of dev's receive queue in nsName.
+func steerRx(nsName, dev, mask string) error {
+	path := "/sys/class/net/" + dev + "/queues/rx-0/rps_cpus"
+	out, err := exec.Command("ip", "netns", "exec", nsName, "sh", "-c", "echo "+mask+" > "+path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("rps on %s in %s: %w: %s", dev, nsName, err, out)
+	}
+	return nil
 }

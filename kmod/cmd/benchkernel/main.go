@@ -32,6 +32,7 @@ type options struct {
 	duration   time.Duration
 	settle     time.Duration
 	slot       time.Duration // pacing: each slot sends its share of the calls in one burst
+	pin        bool          // R on CPU 1 alone (relay pinned, R's devices steered there), endpoints on CPU 0
 	payload    int
 	mediad     string  // path of the mediad binary; "" runs the stand-in relay
 	instances  int     // mediad processes in R; 0: as few as the descriptor limit allows
@@ -47,6 +48,7 @@ func main() {
 	duration := flag.Duration("duration", 8*time.Second, "traffic time per fixed-count run")
 	settle := flag.Duration("settle", time.Second, "quiet time after warm-up before each measured window")
 	slot := flag.Duration("slot", 20*time.Millisecond, "pacing slot: the 1/pps period is cut into slots, each sending its share of the calls in one burst (each wake-up costs tens of µs on this VM: 1ms slots doubled the generator's cost per packet at 100 kpps)")
+	pin := flag.Bool("pin", false, "give R its own core: relay pinned to CPU 1 and R's receive processing steered there (RPS); senders and A's/B's receive on CPU 0 (use with -slot 1ms: R's input backlog holds 1000 packets)")
 	payload := flag.Int("payload", 172, "UDP payload bytes (G.711 20 ms RTP = 172)")
 	mediadBin := flag.String("mediad", "", "mediad binary: user and kernel modes run the real daemon in R (-t -1 / -t k, calls over NG) instead of the stand-in relay")
 	instances := flag.Int("instances", 0, "mediad instances in R, each with its own port range, NG/CLI port and table (0: as few as RLIMIT_NOFILE allows)")
@@ -73,7 +75,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchkernel needs root (network namespaces, nftables)")
 		os.Exit(2)
 	}
-	opt := options{pps: *pps, duration: *duration, settle: *settle, slot: *slot, payload: *payload, mediad: *mediadBin, instances: *instances,
+	opt := options{pps: *pps, duration: *duration, settle: *settle, slot: *slot, pin: *pin, payload: *payload, mediad: *mediadBin, instances: *instances,
 		ramp: rampOptions{on: *ramp, duration: *rampDur, start: *rampStart, max: *rampMax, res: *rampRes, tries: max(1, *tries)}}
 	for _, s := range strings.Split(*callsFlag, ",") {
 		if strings.TrimSpace(s) == "" {
@@ -92,6 +94,10 @@ func main() {
 			os.Exit(2)
 		}
 		opt.modes = append(opt.modes, m)
+	}
+	if opt.pin && numCPU() < 2 {
+		fmt.Fprintln(os.Stderr, "-pin needs 2 CPUs")
+		os.Exit(2)
 	}
 	if opt.payload < headerLen || opt.pps < 1 || opt.pps > 1000 || opt.ramp.start < 1 || opt.ramp.max > maxCalls {
 		fmt.Fprintln(os.Stderr, "bad -payload, -pps, -ramp-start or -ramp-max")
@@ -120,6 +126,9 @@ func run(opt options, log *slog.Logger) error {
 	}
 	opt.endpointNs = ns
 	fmt.Printf("endpoints (A and B sending frames + counting and dropping at ingress), calibrated without R: %.0f ns/pkt at %.0f pps\n", ns, pps)
+	if opt.pin {
+		fmt.Println("pinned: R (relay processes and, by RPS, the receive processing of R's devices) on CPU 1 alone; senders and A's/B's receive processing on CPU 0; R_core: CPU 1 busy (machine-wide view of that CPU)")
+	}
 	if len(opt.calls) > 0 {
 		fmt.Printf("fixed call counts, %s of traffic each:\n", opt.duration)
 		printHeader()

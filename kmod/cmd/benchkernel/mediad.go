@@ -204,6 +204,9 @@ func startMediad(opt options, topo *nettopo.Topology, mode string, k, lo, hi int
 		args = append(args, "-F") // the kernel mode must not silently measure userspace
 	}
 	cmd := exec.Command("ip", args...)
+	if opt.pin {
+		cmd = exec.Command("taskset", append([]string{"-c", "1", "ip"}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -173,8 +173,12 @@ type relayStats struct {
 }
 
 // startStandIn starts this program's stand-in relay in R.
-func startStandIn(topo *nettopo.Topology, mode string, calls int) (*relayHandle, error) {
-	cmd := exec.Command(os.Args[0], "-role", "relay", "-ns", topo.Name("r"), "-mode", mode, "-n", fmt.Sprint(calls))
+func startStandIn(topo *nettopo.Topology, mode string, calls int, pin bool) (*relayHandle, error) {
+	args := []string{"-role", "relay", "-ns", topo.Name("r"), "-mode", mode, "-n", fmt.Sprint(calls)}
+	cmd := exec.Command(os.Args[0], args...)
+	if pin {
+		cmd = exec.Command("taskset", append([]string{"-c", "1", os.Args[0]}, args...)...)
+	}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

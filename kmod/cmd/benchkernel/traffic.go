@@ -24,6 +24,7 @@ type result struct {
 	pathCPU             float64 // generator + relay + ksoftirqd: all CPU this run cost, each tick once
 	endpointNs          float64 // calibrated cost of sending and counting one packet (A/B side)
 	busy, softirq       float64 // machine-wide CPU seconds (other load included)
+	rCore               float64 // -pin: CPU 1's busy seconds
 	rcvbufErr, backlog  uint64  // R's UDP RcvbufErrors, machine-wide softnet drops
 	setup, warmup       time.Duration
 	relayReads, kernPkt uint64
@@ -83,6 +84,9 @@ func (r result) print() {
 	}
 	fmt.Printf("       relay_reads=%d kernel_pkts=%d misrouted=%d R_rcvbuf_errors=%d backlog_drops=%d",
 		r.relayReads, r.kernPkt, r.misrouted, r.rcvbufErr, r.backlog)
+	if r.rCore > 0 {
+		fmt.Printf(" R_core=%s (%.0f ns/pkt)", pct(r.rCore), r.perPkt(r.rCore))
+	}
 	if r.warmup > 0 {
 		fmt.Printf(" warmup=%s", r.warmup.Round(time.Second))
 	}
@@ -110,14 +114,42 @@ func (e *endpoints) counts() (good, bad uint64, err error) {
 	return ga + gb, ba + bb, err
 }
 
+// quiesce waits until no packet arrives at the sinks for 300 ms (at most
+// 20 s) and returns the counts.
+func (e *endpoints) quiesce() (good, bad uint64, err error) {
+	good, bad, err = e.counts()
+	for deadline := time.Now().Add(20 * time.Second); err == nil && time.Now().Before(deadline); {
+		time.Sleep(300 * time.Millisecond)
+		var g, b uint64
+		g, b, err = e.counts()
+		if g == good && b == bad {
+			break
+		}
+		good, bad = g, b
+	}
+	return good, bad, err
+}
+
 // send runs both directions for opt.duration from now.
 func (e *endpoints) send(calls int, opt options) (sent uint64) {
 	var wg sync.WaitGroup
 	var sa, sb uint64
 	start := time.Now()
 	wg.Add(2)
-	go func() { defer wg.Done(); sa = sendLoop(e.sa, calls, opt, start) }()
-	go func() { defer wg.Done(); sb = sendLoop(e.sb, calls, opt, start) }()
+	for _, side := range []struct {
+		b *blaster
+		n *uint64
+	}{{e.sa, &sa}, {e.sb, &sb}} {
+		go func() {
+			defer wg.Done()
+			if opt.pin {
+				if err := pinThread(0); err != nil {
+					return
+				}
+			}
+			*side.n = sendLoop(side.b, calls, opt, start)
+		}()
+	}
 	wg.Wait()
 	return sa + sb
 }
@@ -173,12 +205,21 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 		return res, err
 	}
 	defer func() { err = errors.Join(err, topo.Close()) }()
+	if opt.pin {
+		for _, s := range []struct{ ns, dev, mask string }{
+			{topo.Name("r"), "ethA", "2"}, {topo.Name("r"), "ethB", "2"}, {topo.Name("a"), "eth0", "1"}, {topo.Name("b"), "eth0", "1"},
+		} {
+			if err := steerRx(s.ns, s.dev, s.mask); err != nil {
+				return res, err
+			}
+		}
+	}
 
 	var h *relayHandle
 	if opt.mediad != "" && mode != "direct" {
 		h, err = startMediads(opt, topo, mode, calls, log)
 	} else {
-		h, err = startStandIn(topo, mode, calls)
+		h, err = startStandIn(topo, mode, calls, opt.pin)
 	}
 	if err != nil {
 		return res, err
@@ -225,8 +266,10 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 			return res, err
 		}
 	}
-	time.Sleep(opt.settle) // warm-up packets drain, the relay goes quiet
-	good0, bad0, err := ep.counts()
+	// Warm-up packets drain (a busy relay may still be forwarding queued
+	// ones): wait opt.settle, then until the sinks stop counting.
+	time.Sleep(opt.settle)
+	good0, bad0, err := ep.quiesce()
 	if err != nil {
 		return res, err
 	}
@@ -237,6 +280,10 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 	bl0 := softnetDrops()
 	cpu0, err := readCPU()
 	if err != nil {
+		return res, err
+	}
+	core0, err := readCPUOf("cpu1")
+	if err != nil && opt.pin {
 		return res, err
 	}
 	rel0, err := sumProcCPUErr(h.pids)
@@ -252,13 +299,13 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 	if err != nil {
 		return res, err
 	}
+	core1, _ := readCPUOf("cpu1")
 	rel1, err := sumProcCPUErr(h.pids)
 	if err != nil {
 		return res, err
 	}
 	ks1, self1 := sumProcCPU(ksoft), selfCPU()
-	time.Sleep(300 * time.Millisecond) // in-flight tail (relay socket queues)
-	good1, bad1, err := ep.counts()
+	good1, bad1, err := ep.quiesce() // in-flight tail (relay socket queues)
 	if err != nil {
 		return res, err
 	}
@@ -279,5 +326,8 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 	res.pathCPU = res.relayCPU + res.genCPU + float64(ks1-ks0)/userHZ
 	res.busy = float64(cpu1.busy-cpu0.busy) / userHZ
 	res.softirq = float64(cpu1.softirq-cpu0.softirq) / userHZ
+	if opt.pin {
+		res.rCore = float64(core1.busy-core0.busy) / userHZ
+	}
 	return res, nil
 }
