@@ -262,9 +262,6 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 			}
 		}
 		res.warmup = time.Since(t0)
-		if err := h.mark(); err != nil {
-			return res, err
-		}
 	}
 	// Warm-up packets drain (a busy relay may still be forwarding queued
 	// ones): wait opt.settle, then until the sinks stop counting.
@@ -272,6 +269,11 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 	good0, bad0, err := ep.quiesce()
 	if err != nil {
 		return res, err
+	}
+	if h.mark != nil {
+		if err := h.mark(); err != nil {
+			return res, err
+		}
 	}
 	rcv0, err := nettopo.UDPStat(topo.R, "RcvbufErrors")
 	if err != nil {
