@@ -67,6 +67,30 @@ func runRamps(opt options, log *slog.Logger) error {
 	if user > 0 && kern > 0 {
 		fmt.Printf("kernel/user 0-loss ceiling ratio: %.2fx (%d / %d calls)\n", float64(kern)/float64(user), kern, user)
 	}
+	// What the per-packet costs imply for an otherwise idle host, and for
+	// R alone: the ceilings above are bounded by whatever else runs here.
+	var rns [2]float64 // user, kernel
+	for _, c := range cs {
+		if c.best == nil {
+			continue
+		}
+		v := c.best.perPkt(c.best.rCPU())
+		switch c.mode {
+		case "user", "m-user":
+			rns[0] = v
+		case "kernel", "m-kernel":
+			rns[1] = v
+		}
+	}
+	if rns[0] > 0 && rns[1] > 0 {
+		calls := func(ns float64) float64 { return float64(numCPU()) * 1e9 / ns / float64(2*opt.pps) }
+		e := opt.endpointNs
+		fmt.Printf("projection from the per-packet costs at the ceilings (endpoints %.0f ns/pkt, R user %.0f, R kernel %.0f):\n", e, rns[0], rns[1])
+		fmt.Printf("  %d idle cores shared with the endpoints: user %.0f calls, kernel %.0f calls, ratio %.2fx\n",
+			numCPU(), calls(e+rns[0]), calls(e+rns[1]), (e+rns[0])/(e+rns[1]))
+		fmt.Printf("  R's own CPU per call (R on dedicated cores): ratio %.2fx; 5x would need R kernel <= %.0f ns/pkt\n",
+			rns[0]/rns[1], rns[0]/5)
+	}
 	return nil
 }
 
