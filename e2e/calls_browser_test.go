@@ -2,11 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -14,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"sipmedia/e2e/browsertest"
 	"sipmedia/e2e/internal/daemon"
 	"sipmedia/e2e/internal/phone"
 	"sipmedia/ngproto"
@@ -28,8 +25,6 @@ import (
 // signalling and flags) and with mediad; a mediad run skips, saying so,
 // if mediad offers no DTLS-SRTP toward a browser.
 
-const callsNetnsEnv = "E2E_CALLS_NETNS"
-
 var (
 	subResult  = regexp.MustCompile(`--- (PASS|SKIP): (\S+) \(`)
 	skipReason = regexp.MustCompile(`(?m)(skipping: .*)$`)
@@ -40,40 +35,16 @@ var (
 // when already inside.
 func inCallsNetns(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv(callsNetnsEnv) != "" {
-		for _, args := range [][]string{
-			{"link", "set", "lo", "up"},
-			{"link", "add", "cb0", "type", "veth", "peer", "name", "cb1"},
-			{"addr", "add", browserVethAddr + "/24", "dev", "cb0"},
-			{"link", "set", "cb0", "up"},
-			{"link", "set", "cb1", "up"},
-		} {
-			if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil && !strings.Contains(string(out), "File exists") {
-				t.Fatalf("ip %v: %v %s", args, err, out)
-			}
-		}
+	inside, out := browsertest.Enter(t, browsertest.Netns{
+		Timeout: 5 * time.Minute,
+		Need:    []string{filepath.Join("node_modules", "jssip"), filepath.Join("node_modules", ".bin", "esbuild")},
+	})
+	if inside {
 		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root to create a network namespace for Chromium")
-	}
-	for _, need := range []string{"/usr/bin/chromium", filepath.Join("web", "node_modules", "jssip"), filepath.Join("web", "node_modules", ".bin", "esbuild")} {
-		if _, err := os.Stat(need); err != nil {
-			t.Fatalf("missing %s (run scripts/install-deps.sh): %v", need, err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "unshare", "-n", "--", os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), callsNetnsEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	t.Logf("in netns:\n%s", out)
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()+" (") {
-		t.Fatalf("%s in netns failed: %v", t.Name(), err)
 	}
 	// Mirror the subtests' outcomes (a skipped daemon shows as skipped,
 	// with its reason, here too).
-	for _, m := range subResult.FindAllStringSubmatch(string(out), -1) {
+	for _, m := range subResult.FindAllStringSubmatch(out, -1) {
 		if !strings.HasPrefix(m[2], t.Name()+"/") {
 			continue
 		}
@@ -81,7 +52,7 @@ func inCallsNetns(t *testing.T) bool {
 		t.Run(sub, func(t *testing.T) {
 			if status == "SKIP" {
 				reason := "skipped in the namespace"
-				if r := skipReason.FindStringSubmatch(string(out[:strings.Index(string(out), m[0])])); r != nil {
+				if r := skipReason.FindStringSubmatch(out[:strings.Index(out, m[0])]); r != nil {
 					reason = r[len(r)-1]
 				}
 				t.Skip(reason)
@@ -108,7 +79,7 @@ func jssipBundle(t *testing.T) string {
 // address, for the browser tests.
 func browserDaemon(t *testing.T, name string) string {
 	t.Helper()
-	opts := daemon.Options{PortMin: callsRtpengie, PortMax: callsRtpengie + 999, Extra: []string{"-i", browserVethAddr}}
+	opts := daemon.Options{PortMin: callsRtpengie, PortMax: callsRtpengie + 999, Extra: []string{"-i", browsertest.VethAddr}}
 	if name == "rtpengine" {
 		_, opts = daemon.RtpengineTB(t, opts)
 	} else {
@@ -145,9 +116,6 @@ type pageResult struct {
 func servePage(t *testing.T, bundle string, registered chan<- struct{}) string {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join("web", "sipcall.html"))
-	})
 	mux.HandleFunc("/jssip.min.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, bundle) })
 	mux.HandleFunc("/registered", func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -155,33 +123,15 @@ func servePage(t *testing.T, bundle string, registered chan<- struct{}) string {
 		default:
 		}
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return fmt.Sprintf("http://localhost:%d/", ln.Addr().(*net.TCPAddr).Port)
+	return browsertest.Serve(t, filepath.Join("web", "sipcall.html"), mux)
 }
 
 // runPage opens url in headless Chromium and returns the page's result.
 func runPage(ctx context.Context, t *testing.T, url string) pageResult {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, "node", "run-page.mjs", url, "60000")
-	cmd.Dir = "web"
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("run-page: %v\n%s", err, stderr.String())
-	}
 	var res pageResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("page result %q: %v\n%s", out, err, stderr.String())
-	}
-	if res.Error != "" {
-		t.Fatalf("page error: %s\n%s", res.Error, stderr.String())
+	if err := browsertest.RunPage(ctx, "web", url, time.Minute, &res); err != nil {
+		t.Fatal(err)
 	}
 	return res
 }

@@ -13,6 +13,7 @@ require (
 	github.com/pion/webrtc/v4 v4.2.26
 	github.com/prometheus/client_golang v1.25.0
 	golang.org/x/sys v0.50.0
+	sipmedia/e2e v0.0.0
 	sipmedia/kmod v0.0.0
 	sipmedia/ngproto v0.0.0
 )
@@ -55,6 +56,7 @@ require (
 )
 
 replace (
+	sipmedia/e2e => ../e2e
 	sipmedia/kmod => ../kmod
 	sipmedia/ngproto => ../ngproto
 )

@@ -1,0 +1,114 @@
+// Package browsertest is the harness shared by the tests that drive a real
+// headless Chromium: the re-run of a test inside a network namespace of its
+// own (Chromium gathers no ICE candidates on loopback, so the namespace gets
+// a veth pair with VethAddr), the prerequisite checks, the web directory
+// (e2e/web: the pages and run-page.mjs, the playwright-core driver with a
+// fake microphone), serving a page and running it, and a plain PCMU phone
+// for the non-browser side of a call.
+//
+// It lives in the e2e module, not in an internal directory, so that
+// mediad's own WebRTC test can import it too: mediad's go.mod requires
+// sipmedia/e2e (replaced by ../e2e) for its tests only. That adds no cycle
+// (e2e builds mediad as a program, it never imports it), and e2e's
+// requirements are a subset of mediad's, so mediad's build list does not
+// change. The other way round (the package in mediad, e2e requiring
+// mediad) would pull prometheus, nftables and kmod into e2e's graph.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sipmedia/e2e/internal/daemon"
+)
+
+// VethAddr is the address (TEST-NET-2) of the veth end inside the test's
+// namespace: Chromium's candidates carry it, and a daemon under test
+// listens on it.
+const VethAddr = "198.51.100.1"
+
+// netnsEnv, set to a test's name, marks the re-run of that test inside its
+// namespace.
+const netnsEnv = "SIPMEDIA_BROWSER_NETNS"
+
+// Chromium is Debian's browser, the one run-page.mjs starts.
+const Chromium = "/usr/bin/chromium"
+
+// WebDir returns e2e/web of the workspace holding the working directory.
+func WebDir(t testing.TB) string {
+	t.Helper()
+	root, err := daemon.WorkspaceRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "e2e", "web")
+}
+
+// Netns says how a test re-runs itself in a network namespace.
+type Netns struct {
+	// Timeout bounds the whole re-run.
+	Timeout time.Duration
+	// Need lists files below the web directory the test needs besides
+	// playwright-core (e.g. node_modules/jssip).
+	Need []string
+}
+
+// Enter runs the calling test in a network namespace of its own. Outside
+// one it skips without root, fails on a missing prerequisite, re-runs just
+// this test under `unshare -n`, fails unless that run passed, and returns
+// false and the run's output: the caller then returns. Inside the re-run it
+// sets the namespace up (loopback and a veth pair with VethAddr) and
+// returns true: the caller does the real work.
+func Enter(t *testing.T, n Netns) (inside bool, out string) {
+	t.Helper()
+	if os.Getenv(netnsEnv) == t.Name() {
+		setupVeth(t)
+		return true, ""
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: needs root to create a network namespace for Chromium")
+	}
+	web := WebDir(t)
+	need := []string{Chromium, filepath.Join(web, "node_modules", "playwright-core")}
+	for _, p := range n.Need {
+		need = append(need, filepath.Join(web, p))
+	}
+	for _, p := range need {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("missing %s (run scripts/install-deps.sh): %v", p, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), n.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unshare", "-n", "--", os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), netnsEnv+"="+t.Name())
+	b, err := cmd.CombinedOutput()
+	out = string(b)
+	t.Logf("in netns:\n%s", out)
+	if err != nil || !strings.Contains(out, "--- PASS: "+t.Name()+" (") {
+		t.Fatalf("%s in netns failed: %v", t.Name(), err)
+	}
+	return false, out
+}
+
+// setupVeth brings loopback up and adds the veth pair; an address or link
+// already there (a second call in one namespace) is fine.
+func setupVeth(t *testing.T) {
+	t.Helper()
+	for _, args := range [][]string{
+		{"link", "set", "lo", "up"},
+		{"link", "add", "bt0", "type", "veth", "peer", "name", "bt1"},
+		{"addr", "add", VethAddr + "/24", "dev", "bt0"},
+		{"link", "set", "bt0", "up"},
+		{"link", "set", "bt1", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil && !strings.Contains(string(out), "File exists") {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+}
