@@ -36,7 +36,7 @@ port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DG
 
 start_proxy() { # NAME PORT
 	if [ "$1" = sipproxy ]; then
-		GOGC=400 "$bin" --listen=udp:127.0.0.1:$2 --mgmt= --log-level=error >"$work/sipproxy.log" 2>&1 &
+		"$bin" --listen=udp:127.0.0.1:$2 --mgmt= --log-level=error >"$work/sipproxy.log" 2>&1 &
 		pids="$pids $!"; echo $! >>"$work/pids"; sleep 0.5
 	else
 		sed "s/PORT/$2/g" "$here/kamailio.cfg" >"$work/kamailio.cfg"

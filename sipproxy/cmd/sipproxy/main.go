@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -42,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sipproxy:", err)
 		return 2
 	}
+	tuneGC(cfg)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
 	if path := os.Getenv("SIPPROXY_CPUPROFILE"); path != "" {
 		// Profiling aid for bench-sip; not a supported interface.
@@ -113,6 +115,17 @@ func ctl(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// tuneGC applies the GC settings unless the Go environment variables
+// already chose.
+func tuneGC(cfg config.Config) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 }
 
 func level(s string) slog.Level {

@@ -83,6 +83,14 @@ type Config struct {
 	WSOrigins     []string      // allowed Origin values for WS/WSS; empty: any
 	WSIdleTimeout time.Duration // a WS connection silent this long is closed
 
+	// GCPercent is the Go GC target used when GOGC is not set in the
+	// environment: a proxy's live heap is small and its garbage is per
+	// message, so a higher target trades a little memory for fewer GC
+	// cycles. MemoryLimit (bytes, 0: none) bounds that memory (unless
+	// GOMEMLIMIT is set).
+	GCPercent   int
+	MemoryLimit int64
+
 	MaxMessageSize int    // bigger messages are refused
 	UDPMTU         int    // sipgo's UDP send limit is raised to this
 	Mgmt           string // loopback HTTP address of the management API; empty: off
@@ -98,6 +106,7 @@ func Default() Config {
 		MinExpires:     60,
 		WSIdleTimeout:  120 * time.Second,
 		MaxMessageSize: 32 * 1024,
+		GCPercent:      400,
 		UDPMTU:         65000,
 		Mgmt:           "127.0.0.1:5099",
 		LogLevel:       "info",
@@ -135,6 +144,8 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.WSIdleTimeout, "ws-idle-timeout", cfg.WSIdleTimeout, "close WS connections idle this long")
 	fs.IntVar(&cfg.MaxMessageSize, "max-message-size", cfg.MaxMessageSize, "largest SIP message accepted (bytes)")
 	fs.IntVar(&cfg.UDPMTU, "udp-mtu", cfg.UDPMTU, "largest UDP datagram sent (bytes)")
+	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "Go GC target percent when GOGC is unset (-1: GC off)")
+	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes when GOMEMLIMIT is unset (0: none)")
 	fs.StringVar(&cfg.Mgmt, "mgmt", cfg.Mgmt, "management HTTP address on loopback; empty disables")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -217,6 +228,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageSize < 1024 || c.MaxMessageSize > 65535 {
 		return errors.New("max-message-size must be within 1024..65535")
+	}
+	if c.GCPercent < -1 || c.GCPercent == 0 || c.MemoryLimit < 0 {
+		return errors.New("gc-percent must be -1 or positive, memory-limit not negative")
 	}
 	if c.UDPMTU < 1500 || c.UDPMTU > 65507 {
 		return errors.New("udp-mtu must be within 1500..65507")

@@ -23,6 +23,9 @@ func TestParse(t *testing.T) {
 	if cfg.FrInvTimeout != 10*time.Second || cfg.FrTimeout != 5*time.Second {
 		t.Errorf("timeouts %v %v", cfg.FrTimeout, cfg.FrInvTimeout)
 	}
+	if cfg.GCPercent != 400 {
+		t.Errorf("default gc-percent %d", cfg.GCPercent)
+	}
 	if len(cfg.Domains) != 1 || len(cfg.RTPEngineSocks) != 2 {
 		t.Errorf("domains %v rtpengine %v", cfg.Domains, cfg.RTPEngineSocks)
 	}
@@ -32,6 +35,7 @@ func TestParse(t *testing.T) {
 		{"--listen=udp:nohost:5060"},
 		{"--listen=udp:127.0.0.1:5060", "--tls-certificate=x"},
 		{"--listen=udp:127.0.0.1:5060", "--config=/nonexistent"},
+		{"--listen=udp:127.0.0.1:5060", "--gc-percent=0"},
 	} {
 		if _, err := Parse(bad, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)
