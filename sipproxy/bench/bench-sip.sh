@@ -93,7 +93,7 @@ bench_calls() { # PORT: sets call_rate, call_fail
 		sipp -sf "$here/uas.xml" -key user "b$i" -i 127.0.0.1 -p "$up" -mp "$(port)" -nostdin >/dev/null 2>&1 &
 		uas="$uas $!"; echo $! >>"$work/pids"; i=$((i+1))
 	done
-	clients "$CALLS" "$CRATE" -sf "$here/../test/scenarios/uac_call.xml" -key user b@i@ "127.0.0.1:$p"
+	clients "$CALLS" "$CRATE" -sf "$here/../test/scenarios/uac_call_ringing.xml" -key user b@i@ "127.0.0.1:$p"
 	call_rate=$(echo "$ok / $secs" | bc -l); call_fail=$bad
 	for u in $uas; do kill "$u" 2>/dev/null || true; wait "$u" 2>/dev/null || true; done
 }

@@ -56,7 +56,11 @@ func TestSippCall(t *testing.T) {
 	p := startProxy(t)
 	for _, tp := range transports {
 		t.Run(tp, func(t *testing.T) {
-			call(t, p, tp, "uas_register_answer.xml", "uac_call.xml", "callee"+tp)
+			uac := "uac_call.xml"
+			if tp == "udp" {
+				uac = "uac_call_ringing.xml" // the 180 must come, before the 200
+			}
+			call(t, p, tp, "uas_register_answer.xml", uac, "callee"+tp)
 		})
 	}
 	c, _ := p.counters()

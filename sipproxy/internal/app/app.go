@@ -104,6 +104,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 	}
 	mgr = transport.New(log, ua, srv, transport.Options{
 		TLS: tlsConf, WSOrigins: cfg.WSOrigins, WSIdleTimeout: cfg.WSIdleTimeout, MaxMessageSize: cfg.MaxMessageSize,
+		UDPReadBuffer: cfg.UDPReadBuffer,
 	})
 	p.Transport = mgr
 	store := registrar.NewMemStore()
@@ -113,7 +114,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 		ua.TransactionLayer(), mgr, p.Registrar, media)
 	p.Router = rt
 	srv.OnNoRoute(rt.Handle)
-	mgr.SetStateless(transport.StatelessHandler{Methods: rt.StatelessMethods(), Serve: rt.HandleStateless})
+	mgr.SetStateless(transport.StatelessHandler{Methods: rt.StatelessMethods(), Serve: rt.HandleStateless,
+		Response: rt.HandleResponse})
 
 	ctx, cancel := context.WithCancel(ctx)
 	p.cancel = cancel
@@ -162,6 +164,7 @@ func (p *Proxy) Counters(parse *transport.Stats) map[string]int64 {
 		"timer_c_expired":       m.TimerC.Load(),
 		"fr_timeout_expired":    m.FrTimeouts.Load(),
 		"send_failures":         m.SendFailures.Load(),
+		"inbox_full":            m.InboxFull.Load(),
 		"panics":                m.Panics.Load(),
 		"registrations":         int64(len(all)),
 		"drop_oversized":        t.Oversized.Load(),

@@ -93,6 +93,7 @@ type Config struct {
 
 	MaxMessageSize int    // bigger messages are refused
 	UDPMTU         int    // sipgo's UDP send limit is raised to this
+	UDPReadBuffer  int    // SO_RCVBUF of UDP listeners (bytes, 0: system default)
 	Mgmt           string // loopback HTTP address of the management API; empty: off
 	LogLevel       string
 }
@@ -108,6 +109,7 @@ func Default() Config {
 		MaxMessageSize: 32 * 1024,
 		GCPercent:      400,
 		UDPMTU:         65000,
+		UDPReadBuffer:  4 << 20,
 		Mgmt:           "127.0.0.1:5099",
 		LogLevel:       "info",
 		Media:          mediacfg.DefaultSettings(),
@@ -144,6 +146,7 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.WSIdleTimeout, "ws-idle-timeout", cfg.WSIdleTimeout, "close WS connections idle this long")
 	fs.IntVar(&cfg.MaxMessageSize, "max-message-size", cfg.MaxMessageSize, "largest SIP message accepted (bytes)")
 	fs.IntVar(&cfg.UDPMTU, "udp-mtu", cfg.UDPMTU, "largest UDP datagram sent (bytes)")
+	fs.IntVar(&cfg.UDPReadBuffer, "udp-rcvbuf", cfg.UDPReadBuffer, "receive buffer of UDP listeners in bytes (capped by net.core.rmem_max; 0: system default)")
 	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "Go GC target percent when GOGC is unset (-1: GC off)")
 	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes when GOMEMLIMIT is unset (0: none)")
 	fs.StringVar(&cfg.Mgmt, "mgmt", cfg.Mgmt, "management HTTP address on loopback; empty disables")
@@ -228,6 +231,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageSize < 1024 || c.MaxMessageSize > 65535 {
 		return errors.New("max-message-size must be within 1024..65535")
+	}
+	if c.UDPReadBuffer < 0 {
+		return errors.New("udp-rcvbuf must not be negative")
 	}
 	if c.GCPercent < -1 || c.GCPercent == 0 || c.MemoryLimit < 0 {
 		return errors.New("gc-percent must be -1 or positive, memory-limit not negative")

@@ -15,6 +15,7 @@ type Metrics struct {
 	TimerC       atomic.Int64    // branches ended by fr_inv_timeout
 	FrTimeouts   atomic.Int64    // branches ended by fr_timeout
 	SendFailures atomic.Int64
+	InboxFull    atomic.Int64 // responses dropped: their branch had inboxSize waiting
 }
 
 func (m *Metrics) reply(code int) {

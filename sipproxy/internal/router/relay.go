@@ -314,6 +314,14 @@ func (run *relayRun) run(branches []Branch) {
 			}
 		}
 		st.req = out
+		var inbox chan *sip.Response
+		if out.Transport() == "UDP" {
+			// Registered before sending: the first reply may come at once.
+			if key, err := sip.ClientTxKeyMake(out); err == nil {
+				inbox = r.inbox.add(key)
+				defer r.inbox.remove(key) // before close(run.done)
+			}
+		}
 		tx, err := r.txl.Request(run.ctx, out)
 		if err != nil {
 			r.Metrics.SendFailures.Add(1)
@@ -322,6 +330,9 @@ func (run *relayRun) run(branches []Branch) {
 			continue
 		}
 		st.tx = tx
+		if inbox != nil {
+			go run.deliver(inbox, tx)
+		}
 		if invite {
 			tx.OnRetransmission(func(res *sip.Response) { run.retransmit2xx(st, res) })
 		}

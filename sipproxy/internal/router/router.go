@@ -63,6 +63,7 @@ type Router struct {
 	media   Media // nil: no media control
 	me      *Myself
 	steps   []Step
+	inbox   inboxes
 	Metrics Metrics
 
 	// relayHook replaces relay in unit tests of single steps.

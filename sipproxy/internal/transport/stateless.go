@@ -11,25 +11,33 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// Stateless UDP requests.
+// Inline handling of UDP datagrams.
 //
 // sipgo hands every message it reads to a new goroutine and builds a server
 // transaction for every request (with a 32 s timer for a REGISTER over
 // UDP). A registrar does not need either: OpenSIPS' and Kamailio's save()
-// answer REGISTER without a transaction. So a UDP listener is served to
-// sipgo through udpConn, whose ReadFrom first offers the datagrams of the
-// methods a StatelessHandler asks for to that handler, inline in the read
-// loop, and passes on to sipgo only what the handler declines. Everything
-// else goes to sipgo untouched and unparsed.
+// answer REGISTER without a transaction. And a goroutine per response lets
+// a 180 and a 200 sent back to back reach their client transaction in
+// either order (the 180 is then lost). So a UDP listener is served to sipgo
+// through udpConn, whose ReadFrom first offers the datagrams a
+// StatelessHandler asks for to that handler, inline and in arrival order,
+// and passes on to sipgo only what the handler declines. Everything else
+// goes to sipgo untouched and unparsed.
 
-// StatelessHandler answers requests read on a UDP listener without a
-// transaction. Serve returns false to hand the request to sipgo instead
-// (it must not have replied then). reply sends a response to the
-// destination set on it (res.Destination(), ip:port) or, when none is set,
-// to the request's source; it may be called more than once.
+// StatelessHandler takes messages read on a UDP listener before sipgo.
+//
+// Serve answers requests of Methods without a transaction; it returns false
+// to hand the request to sipgo instead (it must not have replied then).
+// reply sends a response to the destination set on it (res.Destination(),
+// ip:port) or, when none is set, to the request's source; it may be called
+// more than once.
+//
+// Response (optional) is offered every response; it returns false to hand
+// it to sipgo. It runs in the read loop, so it must not block.
 type StatelessHandler struct {
-	Methods []string // request methods offered to Serve; others go to sipgo
-	Serve   func(req *sip.Request, in Socket, reply func(*sip.Response) error) bool
+	Methods  []string // request methods offered to Serve; others go to sipgo
+	Serve    func(req *sip.Request, in Socket, reply func(*sip.Response) error) bool
+	Response func(res *sip.Response) bool
 }
 
 // SetStateless installs h for the UDP listeners started afterwards.
@@ -38,6 +46,9 @@ func (m *Manager) SetStateless(h StatelessHandler) {
 	m.statelessPrefixes = nil
 	for _, meth := range h.Methods {
 		m.statelessPrefixes = append(m.statelessPrefixes, []byte(meth+" "))
+	}
+	if h.Response != nil {
+		m.statelessPrefixes = append(m.statelessPrefixes, []byte("SIP/2.0 "))
 	}
 }
 
@@ -50,7 +61,7 @@ type udpConn struct {
 }
 
 func (m *Manager) wrapUDP(pc net.PacketConn, s Socket) net.PacketConn {
-	if m.stateless.Serve == nil {
+	if m.stateless.Serve == nil && m.stateless.Response == nil {
 		return pc
 	}
 	return &udpConn{PacketConn: pc, m: m, sock: s, parser: sip.NewParser()}
@@ -87,13 +98,16 @@ func (c *udpConn) serve(data []byte, addr net.Addr) bool {
 		c.m.log.Debug("stateless: parse failed", "source", addr.String(), "error", err)
 		return true
 	}
-	req, ok := msg.(*sip.Request)
-	if !ok {
-		return false
+	msg.SetTransport("UDP")
+	msg.SetSource(addr.String())
+	switch msg := msg.(type) {
+	case *sip.Request:
+		return c.m.stateless.Serve != nil &&
+			c.m.stateless.Serve(msg, c.sock, func(res *sip.Response) error { return c.reply(res, addr) })
+	case *sip.Response:
+		return c.m.stateless.Response != nil && c.m.stateless.Response(msg)
 	}
-	req.SetTransport("UDP")
-	req.SetSource(addr.String())
-	return c.m.stateless.Serve(req, c.sock, func(res *sip.Response) error { return c.reply(res, addr) })
+	return false
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -29,6 +29,11 @@ type Options struct {
 	WSOrigins      []string      // allowed Origin host patterns; empty: any
 	WSIdleTimeout  time.Duration // close WS connections without traffic this long
 	MaxMessageSize int           // larger messages are dropped (counted)
+	// UDPReadBuffer is the receive buffer asked for each UDP listener
+	// (SO_RCVBUF, capped by net.core.rmem_max); 0 keeps the system's.
+	// Datagrams arriving while the read loop waits for a CPU queue there
+	// instead of being dropped.
+	UDPReadBuffer int
 }
 
 // Socket is one bound listener as the router sees it.
@@ -108,6 +113,11 @@ func (m *Manager) start(ctx context.Context, l config.Listen) error {
 		pc, err := lc.ListenPacket(ctx, "udp", l.Addr())
 		if err != nil {
 			return err
+		}
+		if uc, ok := pc.(*net.UDPConn); ok && m.opts.UDPReadBuffer > 0 {
+			if err := uc.SetReadBuffer(m.opts.UDPReadBuffer); err != nil {
+				m.log.Warn("udp receive buffer", "error", err)
+			}
 		}
 		a := pc.LocalAddr().(*net.UDPAddr)
 		s := Socket{"udp", a.IP.String(), a.Port}
