@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzRoute feeds bytes through the transport's structural check, sipgo's
-// parser and the whole routing chain (relay recorded, not sent): bad input
+// parser and the whole routing chain (relay recorded, not sent), with and
+// without a transaction, and responses through HandleResponse: bad input
 // must end in a reply or a drop, never a panic.
 func FuzzRoute(f *testing.F) {
 	for _, s := range []string{inviteBob, registerBob,
@@ -29,13 +30,20 @@ func FuzzRoute(f *testing.F) {
 		if err != nil {
 			return
 		}
-		req, ok := msg.(*sip.Request)
-		if !ok {
+		if res, ok := msg.(*sip.Response); ok {
+			r.HandleResponse(res)
 			return
 		}
+		req := msg.(*sip.Request)
 		req.SetTransport("UDP")
 		req.SetSource("10.0.0.9:5070")
 		r.Handle(req, newRecTx())
+		// The UDP listener's stateless path, on a fresh copy.
+		msg, _ = sip.ParseMessage(data)
+		req = msg.(*sip.Request)
+		req.SetTransport("UDP")
+		req.SetSource("10.0.0.9:5070")
+		r.HandleStateless(req, testSockets[0], func(*sip.Response) error { return nil })
 		if r.Metrics.Panics.Load() != 0 {
 			t.Fatalf("routing panicked on %q", data)
 		}

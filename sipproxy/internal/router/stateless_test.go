@@ -1,0 +1,88 @@
+package router
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// TestHandleStateless: a REGISTER for us is answered through send, with
+// the reply addressed per Via (rport: the source); anything that needs a
+// transaction is left alone.
+func TestHandleStateless(t *testing.T) {
+	r, relayed := testRouter(t)
+	udpRegister := strings.Replace(registerBob, "SIP/2.0/WSS df7jal23ls0d.invalid;branch", "SIP/2.0/UDP 192.168.1.2:5070;rport;branch", 1)
+	var sent []*sip.Response
+	send := func(res *sip.Response) error { sent = append(sent, res); return nil }
+
+	if !r.HandleStateless(parse(t, udpRegister, "UDP", "10.0.0.9:40000"), testSockets[0], send) {
+		t.Fatal("REGISTER for us not taken")
+	}
+	if len(sent) != 1 || sent[0].StatusCode != 200 {
+		t.Fatalf("replies %v", sent)
+	}
+	if d := sent[0].Destination(); d != "10.0.0.9:40000" {
+		t.Errorf("reply to %q, want the source (rport)", d)
+	}
+	if ct := sent[0].GetHeaders("Contact"); len(ct) != 1 || !strings.Contains(ct[0].Value(), "10.0.0.9:40000") {
+		t.Errorf("contacts %v", ct)
+	}
+	if bs, _ := r.reg.Lookup(t.Context(), "bob", "INVITE"); len(bs) != 1 {
+		t.Errorf("bindings %v", bs)
+	}
+
+	for name, raw := range map[string]string{
+		"INVITE":         inviteBob,
+		"foreign domain": strings.Replace(udpRegister, "REGISTER sip:127.0.0.1 ", "REGISTER sip:elsewhere.invalid ", 1),
+		"To tag":         strings.Replace(udpRegister, "To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=x", 1),
+	} {
+		sent = nil
+		if r.HandleStateless(parse(t, raw, "UDP", "10.0.0.9:40000"), testSockets[0], send) || len(sent) != 0 {
+			t.Errorf("%s taken (replies %v)", name, sent)
+		}
+	}
+	if len(*relayed) != 0 {
+		t.Errorf("stateless path relayed %d requests", len(*relayed))
+	}
+}
+
+// TestHandleResponse: only responses of a branch being relayed over UDP
+// are taken, and they are queued in arrival order.
+func TestHandleResponse(t *testing.T) {
+	r, _ := testRouter(t)
+	res := func(code int, method string) *sip.Response {
+		raw := map[int]string{180: "SIP/2.0 180 Ringing", 200: "SIP/2.0 200 OK"}[code] + "\r\n" +
+			"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKours\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\n" +
+			"Call-ID: x\r\nCSeq: 1 " + method + "\r\nContent-Length: 0\r\n\r\n"
+		m, err := sip.ParseMessage([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.(*sip.Response)
+	}
+	if r.HandleResponse(res(180, "INVITE")) {
+		t.Fatal("response of no branch taken")
+	}
+	key, _ := sip.ClientTxKeyMake(res(180, "INVITE"))
+	ch := r.inbox.add(key)
+	if !r.HandleResponse(res(180, "INVITE")) || !r.HandleResponse(res(200, "INVITE")) {
+		t.Fatal("branch responses not taken")
+	}
+	if r.HandleResponse(res(200, "CANCEL")) {
+		t.Error("CANCEL response (same branch) taken for the INVITE")
+	}
+	if a, b := <-ch, <-ch; a.StatusCode != 180 || b.StatusCode != 200 {
+		t.Errorf("order %d, %d", a.StatusCode, b.StatusCode)
+	}
+	for range inboxSize + 1 {
+		r.HandleResponse(res(180, "INVITE"))
+	}
+	if r.Metrics.InboxFull.Load() != 1 {
+		t.Errorf("inbox_full %d, want 1", r.Metrics.InboxFull.Load())
+	}
+	r.inbox.remove(key)
+	if r.HandleResponse(res(200, "INVITE")) {
+		t.Error("response taken after the branch ended")
+	}
+}
