@@ -3,7 +3,6 @@ package ngproto
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -44,11 +43,9 @@ type Server struct {
 	Handler  Handler
 	Logger   *slog.Logger
 	CacheTTL time.Duration // default 30s (entries live TTL..2*TTL)
-	// MaxConcurrent bounds requests handled at once by Serve: it is the
-	// number of loops that each read, handle and reply inline (default 4).
-	// Inline handling spares a goroutine start and a thread wake-up per
-	// request, which cost more than the handling on small VMs; a slow
-	// request (or a duplicate waiting for its original) holds one loop.
+	// MaxConcurrent bounds requests handled at once by Serve (default 4).
+	// Requests are handled inline by the loop that read them; loops beyond
+	// the first run only while requests queue up (see udpLoop).
 	MaxConcurrent int
 
 	now func() time.Time // tests replace the clock
@@ -232,45 +229,7 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 	if workers <= 0 {
 		workers = 4
 	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.serveWorker(ctx, conn, p4, p6)
-		}()
-	}
-	wg.Wait()
-	return nil
-}
-
-// serveWorker is one of Serve's read-handle-reply loops.
-func (s *Server) serveWorker(ctx context.Context, conn *net.UDPConn, p4 *ipv4.PacketConn, p6 *ipv6.PacketConn) {
-	log := s.logger()
-	buf := make([]byte, MaxMessageSize+1)
-	oob := make([]byte, 256)
-	for {
-		n, oobn, _, from, err := conn.ReadMsgUDPAddrPort(buf, oob)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			log.Warn("ngproto: read error", "err", err)
-			continue
-		}
-		src := dstAddr(p4, p6, oob[:oobn])
-		reply := s.Process(ctx, buf[:n], from)
-		if reply == nil {
-			continue
-		}
-		if err := writeFrom(conn, reply, from, src); err != nil {
-			log.Warn("ngproto: cannot send reply", "to", from, "err", err)
-		}
-	}
+	return s.serveUDP(ctx, conn, p4, p6, workers)
 }
 
 // dstAddr extracts the local address a datagram reached from its control
