@@ -43,6 +43,14 @@ func (c ClientConfig) withDefaults() ClientConfig {
 
 // Client talks NG to one daemon over one connected UDP socket. Many
 // requests may be in flight; replies are matched by cookie.
+//
+// There is no reader goroutine: the callers waiting in Do take turns
+// reading the socket for everybody. The one reading keeps its own reply
+// and passes the others' to them; when it is done it hands the turn to
+// another waiting caller, if any. With one request in flight (a proxy at
+// ordinary load) the reply wakes its caller directly, where a reader
+// goroutine cost a second goroutine wake-up, and usually a second thread
+// wake-up, per reply.
 type Client struct {
 	cfg  ClientConfig
 	addr string
@@ -50,14 +58,28 @@ type Client struct {
 	seq  atomic.Uint64
 
 	mu      sync.Mutex
-	pending map[string]chan []byte
+	pending map[string]*waiter
+	reading bool   // a caller holds the turn to read (under mu)
+	rbuf    []byte // the reading caller's buffer
 
 	closeOnce sync.Once
 	closed    chan struct{}
-	readDone  chan struct{}
+
+	// beforeTurn, when set by a test, runs where a caller has looked for
+	// its reply and is about to take the turn to read: the race window.
+	beforeTurn func()
 }
 
-// Dial opens the UDP socket to addr ("host:port") and starts its reader.
+// waiter is one request in flight.
+type waiter struct {
+	reply chan []byte   // cap 1: the reply, from whoever read it
+	turn  chan struct{} // cap 1: the socket is free to read
+	// gone is set (under Client.mu) when the request stops waiting for
+	// good: a turn must not be handed to it any more.
+	gone bool
+}
+
+// Dial opens the UDP socket to addr ("host:port").
 func Dial(addr string, cfg ClientConfig) (*Client, error) {
 	raddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
@@ -67,28 +89,25 @@ func Dial(addr string, cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ngproto: dial %s: %w", addr, err)
 	}
-	c := &Client{
-		cfg:      cfg.withDefaults(),
-		addr:     addr,
-		conn:     conn,
-		pending:  make(map[string]chan []byte),
-		closed:   make(chan struct{}),
-		readDone: make(chan struct{}),
-	}
-	go c.readLoop()
-	return c, nil
+	return &Client{
+		cfg:     cfg.withDefaults(),
+		addr:    addr,
+		conn:    conn,
+		pending: make(map[string]*waiter),
+		rbuf:    make([]byte, MaxMessageSize+1),
+		closed:  make(chan struct{}),
+	}, nil
 }
 
 // Addr is the daemon address the client was dialled with.
 func (c *Client) Addr() string { return c.addr }
 
-// Close stops the reader and closes the socket. Requests in flight fail.
+// Close closes the socket. Requests in flight fail with ErrClosed.
 func (c *Client) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.closed)
 		err = c.conn.Close()
-		<-c.readDone
 	})
 	return err
 }
@@ -96,39 +115,138 @@ func (c *Client) Close() error {
 // ErrClosed is returned by Do on a closed Client or Pool.
 var ErrClosed = errors.New("ngproto: client closed")
 
-func (c *Client) readLoop() {
-	defer close(c.readDone)
-	buf := make([]byte, MaxMessageSize+1)
+// await waits for w's reply until deadline (nil, nil: this try timed
+// out), reading the socket itself whenever nobody else does.
+func (c *Client) await(ctx context.Context, w *waiter, cookie string, deadline time.Time) ([]byte, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
-		n, err := c.conn.Read(buf)
+		select {
+		case raw := <-w.reply:
+			c.passTurn(w, true)
+			return raw, nil
+		default:
+		}
+		if c.beforeTurn != nil {
+			c.beforeTurn()
+		}
+		c.mu.Lock()
+		if !c.reading && len(w.reply) > 0 {
+			// The last reader delivered it after the check above.
+			c.mu.Unlock()
+			continue
+		}
+		if !c.reading {
+			c.reading = true
+			c.mu.Unlock()
+			raw, done, err := c.readFor(ctx, cookie, deadline)
+			c.mu.Lock()
+			c.reading = false
+			c.mu.Unlock()
+			c.passTurn(w, done)
+			if done {
+				return raw, err
+			}
+			if !time.Now().Before(deadline) {
+				return nil, nil
+			}
+			continue
+		}
+		c.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(time.Until(deadline))
+		}
+		select {
+		case raw := <-w.reply:
+			c.passTurn(w, true)
+			return raw, nil
+		case <-w.turn:
+		case <-timer.C:
+			c.passTurn(w, false)
+			return nil, nil
+		case <-ctx.Done():
+			c.passTurn(w, true)
+			return nil, ctx.Err()
+		case <-c.closed:
+			return nil, ErrClosed
+		}
+	}
+}
+
+// passTurn gives the turn to read to another waiting caller when nobody
+// reads: a turn handed to w is unused when w leaves or is busy sending.
+// final marks w gone in the same step, so that no turn is handed to it
+// afterwards (one handed before is passed on here).
+func (c *Client) passTurn(w *waiter, final bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if final {
+		w.gone = true
+	}
+	if c.reading {
+		return
+	}
+	for _, o := range c.pending {
+		if o != w && !o.gone && len(o.reply) == 0 {
+			select {
+			case o.turn <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
+}
+
+// readFor reads replies, passing on the others', until cookie's reply
+// (done), the deadline (not done), or a reason to stop (done, with err).
+func (c *Client) readFor(ctx context.Context, cookie string, deadline time.Time) (raw []byte, done bool, err error) {
+	_ = c.conn.SetReadDeadline(deadline)
+	for {
+		n, err := c.conn.Read(c.rbuf)
 		if err != nil {
 			select {
 			case <-c.closed:
-				return
+				return nil, true, ErrClosed
 			default:
 			}
 			if errors.Is(err, net.ErrClosed) {
-				return
+				return nil, true, ErrClosed
+			}
+			if ctx.Err() != nil {
+				return nil, true, ctx.Err()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				if !time.Now().Before(deadline) {
+					return nil, false, nil
+				}
+				// Another caller's cancellation cut the read short.
+				_ = c.conn.SetReadDeadline(deadline)
 			}
 			// ECONNREFUSED from an ICMP error and the like: the daemon
 			// may come back, and the retransmissions will tell.
 			continue
 		}
-		sp := bytes.IndexByte(buf[:n], ' ')
+		b := c.rbuf[:n]
+		sp := bytes.IndexByte(b, ' ')
 		if sp <= 0 {
 			continue
 		}
-		c.mu.Lock()
-		ch := c.pending[string(buf[:sp])]
-		c.mu.Unlock()
-		if ch == nil {
-			continue // late or foreign reply
+		if string(b[:sp]) == cookie {
+			return bytes.Clone(b), true, nil
 		}
-		msg := make([]byte, n)
-		copy(msg, buf[:n])
-		select {
-		case ch <- msg:
-		default: // a duplicate reply; the first one is enough
+		c.mu.Lock()
+		o := c.pending[string(b[:sp])]
+		c.mu.Unlock()
+		if o != nil {
+			select {
+			case o.reply <- bytes.Clone(b):
+			default: // a duplicate reply; the first one is enough
+			}
 		}
 	}
 }
@@ -150,37 +268,40 @@ func (c *Client) Do(ctx context.Context, req Dict) (Dict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ngproto: encode request: %w", err)
 	}
-	ch := make(chan []byte, 1)
+	select {
+	case <-c.closed:
+		return nil, ErrClosed
+	default:
+	}
+	w := &waiter{reply: make(chan []byte, 1), turn: make(chan struct{}, 1)}
 	c.mu.Lock()
-	c.pending[cookie] = ch
+	c.pending[cookie] = w
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		delete(c.pending, cookie)
 		c.mu.Unlock()
 	}()
+	if ctx.Done() != nil {
+		// Wake whoever reads (perhaps this call) when ctx ends.
+		stop := context.AfterFunc(ctx, func() { _ = c.conn.SetReadDeadline(time.Now()) })
+		defer stop()
+	}
 
-	timer := time.NewTimer(c.cfg.Interval)
-	defer timer.Stop()
 	for try := 0; try < c.cfg.Retries; try++ {
-		if try > 0 {
-			timer.Reset(c.cfg.Interval)
-		}
 		// A send error (ECONNREFUSED after an ICMP unreachable) counts as
 		// a lost datagram: the next try may reach a restarted daemon.
 		_, _ = c.conn.Write(msg)
-		select {
-		case raw := <-ch:
+		raw, err := c.await(ctx, w, cookie, time.Now().Add(c.cfg.Interval))
+		if err != nil {
+			return nil, err
+		}
+		if raw != nil {
 			m, err := DecodeMessage(raw)
 			if err != nil {
 				return nil, fmt.Errorf("ngproto: reply from %s: %w", c.addr, err)
 			}
 			return m.Body, nil
-		case <-timer.C:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-c.closed:
-			return nil, ErrClosed
 		}
 	}
 	return nil, fmt.Errorf("ngproto: %s after %d tries: %w", c.addr, c.cfg.Retries, ErrTimeout)
