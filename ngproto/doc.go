@@ -2,16 +2,22 @@
 // mediad (the daemon side) and sipproxy (the proxy side):
 //
 //   - codec.go, dict.go, errors.go: "<cookie> <body>" framing, bencode
-//     (through github.com/jackpal/bencode-go, after a cheap structural
-//     pre-scan that bounds nesting and string lengths) and JSON bodies,
-//     the lenient Dict accessors with rtpengine's key aliases, reply
-//     helpers and rtpengine's exact error reasons.
-//   - request.go: ParseRequest, the typed view of a command with flag
-//     canonicalisation, prefix folding, WebRTC expansion and rtpp-flags.
+//     decoding (through github.com/jackpal/bencode-go, after a cheap
+//     structural pre-scan that bounds nesting and string lengths) and JSON
+//     bodies, the lenient Dict accessors with rtpengine's key aliases,
+//     reply helpers and rtpengine's exact error reasons.
+//   - bencode_append.go: the reply encoder, byte-for-byte what bencode-go
+//     writes, without its fmt/reflection cost.
+//   - request.go, keyview.go: ParseRequest, the typed view of a command
+//     with flag canonicalisation, prefix folding, WebRTC expansion and
+//     rtpp-flags; key aliases are folded once per request.
 //   - flagstring.go: ParseFlagString, the OpenSIPS/Kamailio module flag
 //     strings (and the daemon's own rtpp-flags rules) as NG keys.
 //   - client.go, pool.go: a UDP client with cookie matching and
-//     retransmission, and a pool of daemons with stickiness, health checks
-//     and failover.
-//   - server.go: the daemon side framing with rtpengine's cookie cache.
+//     retransmission (callers take turns reading the socket; no reader
+//     goroutine), and a pool of daemons with stickiness, health checks and
+//     failover.
+//   - server.go, serve_udp.go: the daemon side framing with rtpengine's
+//     cookie cache; one loop handles datagrams inline and more start only
+//     while datagrams queue up.
 package ngproto
