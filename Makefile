@@ -69,7 +69,9 @@ bench-relay: build
 
 # Kernel fast path vs userspace relay in an A-R-B netns topology (root):
 # the real mediad with -t -1 (m-user) and -t 0 (m-kernel), plain routing as
-# the baseline. BENCH_KERNEL_ARGS e.g. "-calls 1000,4800 -duration 10s"
+# the baseline; fixed points at 1000 and 5000 calls, then each mode's
+# highest call count at 0 loss. BENCH_KERNEL_ARGS e.g.
+# "-calls 1000 -ramp=false" or "-ramp-start 1500 -tries 1"
 # ("-mediad=" runs kmod's stand-in relay instead).
 bench-kernel: build
 	$(GO) run ./kmod/cmd/benchkernel -mediad $(BIN)/mediad $(BENCH_KERNEL_ARGS)
