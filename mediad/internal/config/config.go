@@ -66,6 +66,9 @@ type Config struct {
 	// MaxSessions limits concurrent calls as rtpengine does: -1 (default)
 	// is unlimited, 0 refuses every new call.
 	MaxSessions int
+	// NumThreads is rtpengine's --num-threads: here the most NG commands
+	// handled at once (0: one per CPU, at least two).
+	NumThreads int
 
 	DTLSPassive      bool
 	EndpointLearning string // delayed (default), immediate, off, heuristic

@@ -146,7 +146,7 @@ var optionTable = []option{
 	{long: "dtmf-digit-delay", kind: kindInt},
 	{long: "log-format", kind: kindString},
 	{long: "xmlrpc-format", short: 'x', kind: kindInt},
-	{long: "num-threads", kind: kindInt},
+	{long: "num-threads", kind: kindInt, set: intVar(func(c *Config) *int { return &c.NumThreads }), help: "Most NG commands handled at once (default: one per CPU, at least 2)"},
 	{long: "media-num-threads", kind: kindInt},
 	{long: "delete-delay", short: 'd', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.DeleteDelay }), help: "Seconds a deleted call stays in memory (default 30)", arg: "SECS"},
 	{long: "sip-source", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.SIPSource }), help: "Use the SIP source address by default"},
