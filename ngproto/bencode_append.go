@@ -3,7 +3,6 @@ package ngproto
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 )
@@ -55,9 +54,8 @@ func appendBencodeInt(dst []byte, i int64) []byte {
 	return append(dst, 'e')
 }
 
-// appendBencodeValue writes every kind canonicalValue accepts, converted
-// the same way (bool as 0/1, []byte and Stringers as strings, uint64 above
-// MaxInt64 as a decimal string).
+// appendBencodeValue writes the kinds replies are made of directly and
+// leaves the rarer ones to canonicalValue, so both encoders convert alike.
 func appendBencodeValue(dst []byte, v any, depth int) ([]byte, error) {
 	switch x := v.(type) {
 	case string:
@@ -85,44 +83,15 @@ func appendBencodeValue(dst []byte, v any, depth int) ([]byte, error) {
 			}
 		}
 		return append(dst, 'e'), nil
-	case []string:
-		dst = append(dst, 'l')
-		for _, s := range x {
-			dst = appendBencodeString(dst, s)
-		}
-		return append(dst, 'e'), nil
-	case map[string]string:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		dst = append(dst, 'd')
-		for _, k := range keys {
-			dst = appendBencodeString(dst, k)
-			dst = appendBencodeString(dst, x[k])
-		}
-		return append(dst, 'e'), nil
-	case int32:
-		return appendBencodeInt(dst, int64(x)), nil
-	case uint16:
-		return appendBencodeInt(dst, int64(x)), nil
-	case uint32:
-		return appendBencodeInt(dst, int64(x)), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return appendBencodeString(dst, strconv.FormatUint(x, 10)), nil
-		}
-		return appendBencodeInt(dst, int64(x)), nil
-	case bool:
-		if x {
-			return appendBencodeInt(dst, 1), nil
-		}
-		return appendBencodeInt(dst, 0), nil
-	case []byte:
-		return appendBencodeString(dst, string(x)), nil
-	case fmt.Stringer:
-		return appendBencodeString(dst, x.String()), nil
 	}
-	return nil, fmt.Errorf("unsupported value type %T", v)
+	// The other kinds a reply may hold ([]string, bool, uint64, Stringers
+	// ...) convert as for JSON, then take one of the cases above.
+	nv, _, err := canonicalValue(v, depth)
+	if err != nil {
+		return nil, err
+	}
+	if nv == nil {
+		return dst, nil // nil: the callers skip it before it gets here
+	}
+	return appendBencodeValue(dst, nv, depth)
 }
