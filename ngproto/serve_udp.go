@@ -45,6 +45,16 @@ type udpLoop struct {
 	idle atomic.Bool
 	poke chan struct{}
 	wg   sync.WaitGroup // drains
+	// bufs keeps the drains' receive buffers: drains start and end with
+	// every burst, and 64 KiB each would otherwise be garbage every time.
+	bufs sync.Pool
+}
+
+// rxBuf is one loop's datagram and control-message buffers.
+type rxBuf struct{ data, oob []byte }
+
+func newRxBuf() *rxBuf {
+	return &rxBuf{data: make([]byte, MaxMessageSize+1), oob: make([]byte, 256)}
 }
 
 const (
@@ -69,6 +79,7 @@ func (s *Server) serveUDP(ctx context.Context, conn *net.UDPConn, p4 *ipv4.Packe
 	}
 	defer unix.Close(fd)
 	l := &udpLoop{srv: s, conn: conn, fd: fd, p4: p4, p6: p6, max: int32(workers), poke: make(chan struct{}, 1)}
+	l.bufs.New = func() any { return newRxBuf() }
 	l.active.Store(1)
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -86,8 +97,8 @@ func (s *Server) serveUDP(ctx context.Context, conn *net.UDPConn, p4 *ipv4.Packe
 
 func (l *udpLoop) main(ctx context.Context) {
 	log := l.srv.logger()
-	buf := make([]byte, MaxMessageSize+1)
-	oob := make([]byte, 256)
+	rb := newRxBuf()
+	buf, oob := rb.data, rb.oob
 	for {
 		n, oobn, _, from, err := l.conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
@@ -140,8 +151,9 @@ func (l *udpLoop) spawn(ctx context.Context) {
 func (l *udpLoop) drain(ctx context.Context) {
 	defer l.wg.Done()
 	defer l.active.Add(-1)
-	buf := make([]byte, MaxMessageSize+1)
-	oob := make([]byte, 256)
+	rb := l.bufs.Get().(*rxBuf)
+	defer l.bufs.Put(rb)
+	buf, oob := rb.data, rb.oob
 	for ctx.Err() == nil {
 		n, oobn, _, sa, err := unix.Recvmsg(l.fd, buf, oob, unix.MSG_DONTWAIT)
 		if err == unix.EINTR {
