@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -45,9 +41,12 @@ func (r result) rate() float64 {
 // each, as n proxy processes would have) for d after a warm-up, and
 // reports completed cycles per second and cycle latency percentiles.
 func measure(ctx context.Context, addr string, n int, warmup, d time.Duration, tag string) (result, error) {
-	clients := make([]*syncClient, n)
+	clients := make([]*ngproto.Client, n)
 	for i := range clients {
-		c, err := dialSync(addr)
+		// One client per worker, one request in flight each, as a proxy
+		// worker has. A lost datagram is retried once after a second
+		// (and counted if that fails).
+		c, err := ngproto.Dial(addr, ngproto.ClientConfig{Retries: 2, Interval: time.Second})
 		if err != nil {
 			for _, c := range clients[:i] {
 				c.Close()
@@ -131,14 +130,14 @@ var errNotOK = errors.New("reply not ok")
 
 // cycle runs one call: offer, answer, delete. Any reply that is not "ok"
 // (or an offer/answer reply without SDP) is an error.
-func cycle(ctx context.Context, c *syncClient, callID string) error {
+func cycle(ctx context.Context, c *ngproto.Client, callID string) error {
 	steps := []ngproto.Dict{
 		{"command": "offer", "call-id": callID, "from-tag": "a", "sdp": benchSDPA},
 		{"command": "answer", "call-id": callID, "from-tag": "a", "to-tag": "b", "sdp": benchSDPB},
 		{"command": "delete", "call-id": callID, "from-tag": "a"},
 	}
 	for _, req := range steps {
-		r, err := c.do(ctx, req)
+		r, err := c.Do(ctx, req)
 		if err != nil {
 			return fmt.Errorf("%s: %w", req.Str("command"), err)
 		}
@@ -150,86 +149,4 @@ func cycle(ctx context.Context, c *syncClient, callID string) error {
 		}
 	}
 	return nil
-}
-
-// syncClient is the load generator's NG client: one connected socket and
-// one request at a time, as each worker process of a proxy has. It is
-// lighter than ngproto.Client (no reader goroutine handing replies over
-// by cookie), so on a 2-core machine more of the CPU is left to the daemon
-// under test; both daemons are driven by the same client.
-type syncClient struct {
-	conn   *net.UDPConn
-	prefix string // cookies must be unique across clients: the daemon caches replies by cookie alone
-	out    []byte
-	in     []byte
-	seq    uint64
-}
-
-func dialSync(addr string) (*syncClient, error) {
-	ra, err := net.ResolveUDPAddr("udp", addr)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := net.DialUDP("udp", nil, ra)
-	if err != nil {
-		return nil, err
-	}
-	prefix := fmt.Sprintf("%d_%d_", os.Getpid(), rand.Uint32())
-	return &syncClient{conn: conn, prefix: prefix, in: make([]byte, ngproto.MaxMessageSize)}, nil
-}
-
-func (c *syncClient) Close() error { return c.conn.Close() }
-
-// Retransmission as ngproto.Client's defaults would do it on loopback: a
-// lost datagram is retried once after a second (and counted if that fails).
-const (
-	syncTries    = 2
-	syncInterval = time.Second
-)
-
-func (c *syncClient) do(ctx context.Context, req ngproto.Dict) (ngproto.Dict, error) {
-	c.seq++
-	cookie := c.prefix + strconv.FormatUint(c.seq, 10)
-	var err error
-	c.out, err = ngproto.AppendMessage(c.out[:0], ngproto.Message{Cookie: cookie, Body: req})
-	if err != nil {
-		return nil, err
-	}
-	for try := 0; try < syncTries; try++ {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if _, err := c.conn.Write(c.out); err != nil {
-			return nil, err
-		}
-		deadline := time.Now().Add(syncInterval)
-		ctxDeadline := false
-		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-			deadline, ctxDeadline = d, true
-		}
-		_ = c.conn.SetReadDeadline(deadline)
-		for {
-			n, err := c.conn.Read(c.in)
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					if ctxDeadline {
-						// ctx.Err() may lag its deadline by a moment.
-						return nil, context.DeadlineExceeded
-					}
-					break // retransmit
-				}
-				return nil, err
-			}
-			m, err := ngproto.DecodeMessage(c.in[:n])
-			if m.Cookie != cookie {
-				continue // a late reply to an earlier try
-			}
-			if err != nil {
-				return nil, err
-			}
-			return m.Body, nil
-		}
-	}
-	return nil, fmt.Errorf("no reply after %d tries: %w", syncTries, ngproto.ErrTimeout)
 }

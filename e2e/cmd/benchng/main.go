@@ -126,9 +126,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
-			if t.proc == nil {
-				// external daemon: nothing to watch
-			} else if gone, werr := t.proc.Exited(); gone {
+			if gone, werr := t.exited(); gone {
 				t.err = fmt.Errorf("exited during the run: %v", werr)
 				notes = append(notes, fmt.Sprintf("%s %v; output:\n%s", t.name, t.err, t.proc.Output()))
 			}
@@ -160,6 +158,15 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("errors or missing measurements (see above)")
 	}
 	return nil
+}
+
+// exited reports whether a daemon started here has ended (an external
+// one, -addr, is not watched).
+func (t *target) exited() (bool, error) {
+	if t.proc == nil {
+		return false, nil
+	}
+	return t.proc.Exited()
 }
 
 // cpu is the daemon's CPU time so far (0 for a daemon not started here).
