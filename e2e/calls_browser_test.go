@@ -156,14 +156,7 @@ func TestCallsBrowserToPhone(t *testing.T) {
 		bob := newPhone(t, px, "bob", false)
 		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&user=alice&target=bob&ws=wss://" + px.WSS
 		res, c := browserCallsPhone(t, url, bob)
-		t.Logf("browser: %+v; bob received %d packets", res, c.RTP.Received())
-		if res.Inbound < 10 {
-			t.Errorf("browser inbound-rtp packets %d, want >= 10", res.Inbound)
-		}
-		if c.RTP.Received() < 10 {
-			t.Errorf("bob received %d RTP packets from the browser, want >= 10", c.RTP.Received())
-		}
-		checkEnded(t, c, ng)
+		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
 
@@ -201,11 +194,7 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 		if c == nil {
 			t.FailNow()
 		}
-		t.Logf("browser: %+v; bob received %d packets", res, c.RTP.Received())
-		if res.Inbound < 10 || c.RTP.Received() < 10 {
-			t.Errorf("media: browser inbound-rtp %d, bob received %d; want >= 10 each", res.Inbound, c.RTP.Received())
-		}
-		checkEnded(t, c, ng)
+		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
 
@@ -269,4 +258,15 @@ func checkEnded(t *testing.T, c *phone.Call, ng string) {
 	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
 		t.Errorf("daemon still holds %v after the hangup", ngCalls(t, ng))
 	}
+}
+
+// checkBrowserPhoneMedia: audio went both ways between the browser and the
+// phone, and the call is over everywhere once the page has hung up.
+func checkBrowserPhoneMedia(t *testing.T, res pageResult, c *phone.Call, ng string) {
+	t.Helper()
+	t.Logf("browser: %+v; bob received %d packets", res, c.RTP.Received())
+	if res.Inbound < 10 || c.RTP.Received() < 10 {
+		t.Errorf("media: browser inbound-rtp %d, bob received %d; want >= 10 each", res.Inbound, c.RTP.Received())
+	}
+	checkEnded(t, c, ng)
 }
