@@ -223,9 +223,31 @@ type sipp struct {
 	errFile string
 	out     bytes.Buffer
 	cancel  context.CancelFunc
+	done    chan error // cmd.Wait's result
 }
 
+// startSipp starts sipp on fresh ports. The ports are free when chosen but
+// other test packages running at the same time may take one before sipp
+// binds it ("Unable to bind main socket"); sipp then exits at once and is
+// started again on other ports.
 func startSipp(t *testing.T, scenario, transport string, target string, keys map[string]string) *sipp {
+	t.Helper()
+	for try := 1; ; try++ {
+		s := startSippOnce(t, scenario, transport, target, keys)
+		select {
+		case err := <-s.done:
+			if err != nil && try < 3 && s.bindFailed() {
+				t.Logf("sipp could not bind its ports (try %d), again on others", try)
+				continue
+			}
+			s.done <- err // for Wait
+		case <-time.After(200 * time.Millisecond):
+		}
+		return s
+	}
+}
+
+func startSippOnce(t *testing.T, scenario, transport string, target string, keys map[string]string) *sipp {
 	t.Helper()
 	dir := t.TempDir()
 	s := &sipp{errFile: filepath.Join(dir, "err.log")}
@@ -253,13 +275,21 @@ func startSipp(t *testing.T, scenario, transport string, target string, keys map
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.cmd.Wait() }()
 	t.Cleanup(func() { cancel() })
 	return s
 }
 
+// bindFailed reports whether sipp exited for want of its ports.
+func (s *sipp) bindFailed() bool {
+	e, _ := os.ReadFile(s.errFile)
+	return bytes.Contains(e, []byte("Unable to bind")) || bytes.Contains(s.out.Bytes(), []byte("Unable to bind"))
+}
+
 func (s *sipp) Wait() error {
 	defer s.cancel()
-	err := s.cmd.Wait()
+	err := <-s.done
 	if err != nil {
 		e, _ := os.ReadFile(s.errFile)
 		msgs, _ := os.ReadFile(strings.Replace(s.errFile, "err.log", "msg.log", 1))
