@@ -41,9 +41,11 @@
 // flow's tuples created before its keys existed; Remove deletes the elements
 // and then the flow's entry, so the next packet goes to userspace.
 //
-// Counters are per-element counters of a set keyed by the sending side's
-// mark, counted once per packet where it enters (prerouting from a device,
-// or output from a local socket), so peers on this host are covered too.
+// Counters are per-element counters on the leg keys themselves (a set
+// holding the same keys as the leg map): the raw chains look every packet
+// up once, before conntrack, where it enters (prerouting from a device, or
+// output from a local socket, so peers on this host are covered too); a hit
+// counts it and leaves it tracked, a miss on a relay port makes it notrack.
 // They start at zero on each Add.
 //
 // # Lifecycle and safety

@@ -112,7 +112,7 @@ func Open(ctx context.Context, cfg Config) (*Offloader, error) {
 		return nil, classify("kmod: conntrack netlink", err)
 	}
 	o.rs = newRuleset(TableName(cfg.Table), o.spec)
-	cr, err := dialCounterReader(cfg.NetNS, byte(o.spec.table), o.rs.table.Name, o.rs.acct.Name)
+	cr, err := dialCounterReader(cfg.NetNS, byte(o.spec.table), o.rs.table.Name, o.rs.leg.Name)
 	if err != nil {
 		nft.CloseLasting()
 		ct.Close()
@@ -369,19 +369,18 @@ func (o *Offloader) allocID() (uint32, error) {
 }
 
 // queueElements adds or deletes, in the pending batch, the eight elements
-// of a flow: two leg keys, two DNAT and two SNAT targets, two counters.
+// of a flow: two leg keys (with their counters), the same two keys mapping
+// to marks, two DNAT and two SNAT targets.
 func (o *Offloader) queueElements(e *entry, add bool) {
 	s := o.spec
 	f := e.flow
 	la, pa, lb, pb := o.wire(f.LocalA), o.wire(f.PeerA), o.wire(f.LocalB), o.wire(f.PeerB)
 	ma, mb := o.markA(e.id), o.markB(e.id)
-	leg := []nftables.SetElement{
-		{Key: s.quad(pa, la), Val: markBytes(ma)},
-		{Key: s.quad(pb, lb), Val: markBytes(mb)},
-	}
+	ka, kb := o.legKeys(f)
+	leg := []nftables.SetElement{{Key: ka}, {Key: kb}}
+	legMark := []nftables.SetElement{{Key: ka, Val: markBytes(ma)}, {Key: kb, Val: markBytes(mb)}}
 	dst := []nftables.SetElement{{Key: markBytes(ma), Val: s.pair(pb)}, {Key: markBytes(mb), Val: s.pair(pa)}}
 	src := []nftables.SetElement{{Key: markBytes(ma), Val: s.pair(lb)}, {Key: markBytes(mb), Val: s.pair(la)}}
-	acct := []nftables.SetElement{{Key: markBytes(ma)}, {Key: markBytes(mb)}}
 	op := o.nft.SetAddElements
 	if !add {
 		op = o.nft.SetDeleteElements
@@ -389,9 +388,15 @@ func (o *Offloader) queueElements(e *entry, add bool) {
 	// Errors here are marshalling errors of fixed-size keys; Flush reports
 	// them too, so they are not lost.
 	_ = op(o.rs.leg, leg)
+	_ = op(o.rs.legMark, legMark)
 	_ = op(o.rs.dst, dst)
 	_ = op(o.rs.src, src)
-	_ = op(o.rs.acct, acct)
+}
+
+// legKeys returns the flow's two leg keys, A's and B's: the packet keys of
+// what each peer sends, which also carry the per-direction counters.
+func (o *Offloader) legKeys(f Flow) (a, b []byte) {
+	return o.spec.quad(o.wire(f.PeerA), o.wire(f.LocalA)), o.spec.quad(o.wire(f.PeerB), o.wire(f.LocalB))
 }
 
 // deleteConntrack deletes the flow's conntrack entry: a lookup by the
@@ -450,7 +455,7 @@ func (o *Offloader) Counters(f Flow) (Stats, error) {
 }
 
 func (o *Offloader) stats(e *entry) (Stats, error) {
-	c, err := o.cr.get(markBytes(o.markA(e.id)), markBytes(o.markB(e.id)))
+	c, err := o.cr.get(o.legKeys(e.flow))
 	if err != nil {
 		return Stats{}, fmt.Errorf("kmod: read counters of %s: %w", e.flow, err)
 	}
@@ -458,7 +463,7 @@ func (o *Offloader) stats(e *entry) (Stats, error) {
 }
 
 // AllCounters returns the kernel counters of every offloaded flow with one
-// dump of the counter set. Counters start at zero on each Add.
+// dump of the leg map. Counters start at zero on each Add.
 func (o *Offloader) AllCounters() (map[FlowKey]Stats, error) {
 	if o == nil {
 		return nil, ErrDisabled
@@ -468,19 +473,20 @@ func (o *Offloader) AllCounters() (map[FlowKey]Stats, error) {
 	if o.closed {
 		return nil, ErrClosed
 	}
-	elems, err := o.nft.GetSetElements(o.rs.acct)
+	elems, err := o.nft.GetSetElements(o.rs.leg)
 	if err != nil {
 		return nil, fmt.Errorf("kmod: read counters: %w", err)
 	}
-	byMark := make(map[uint32]Counter, len(elems))
+	byKey := make(map[string]Counter, len(elems))
 	for _, el := range elems {
-		if len(el.Key) == 4 && el.Counter != nil {
-			byMark[nativeUint32(el.Key)] = Counter{Packets: el.Counter.Packets, Bytes: el.Counter.Bytes}
+		if el.Counter != nil {
+			byKey[string(el.Key)] = Counter{Packets: el.Counter.Packets, Bytes: el.Counter.Bytes}
 		}
 	}
 	out := make(map[FlowKey]Stats, len(o.flows))
 	for k, e := range o.flows {
-		out[k] = Stats{FromA: byMark[o.markA(e.id)], FromB: byMark[o.markB(e.id)]}
+		ka, kb := o.legKeys(e.flow)
+		out[k] = Stats{FromA: byKey[string(ka)], FromB: byKey[string(kb)]}
 	}
 	return out, nil
 }

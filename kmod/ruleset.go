@@ -10,28 +10,30 @@ import (
 // The table (IPv4 shown; ip6 is the same with 16-byte addresses):
 //
 //	table ip mediad_N {
-//	  map leg  { type ipv4_addr . inet_service . ipv4_addr . inet_service : mark }
-//	           # latched peer . peer port . local addr . local port -> mark
+//	  set leg_rx { type ipv4_addr . inet_service . ipv4_addr . inet_service; counter }
+//	           # latched peer . peer port . local addr . local port,
+//	           # each element counting the packets its side sends
+//	  map leg  { type (the same) : mark }   # leg key -> conntrack mark
 //	  map dnat_to { type mark : ipv4_addr . inet_service }   # mark -> peer to send to
 //	  map snat_to { type mark : ipv4_addr . inet_service }   # mark -> local endpoint to send from
-//	  set counts { type mark; counter }   # per-element counters, by sending side
-//	  chain raw_pre  { prerouting, raw: udp dport RANGE, key !@leg, fib daddr local
-//	                   (or: socket mark SOCKMARK) -> notrack }
-//	  chain raw_out  { output, raw: udp sport RANGE, key !@leg -> notrack;
-//	                   udp dport RANGE, key !@leg, fib daddr local -> notrack
+//	  chain raw_pre  { prerouting, raw: udp dport RANGE, iiftype != loopback, key @leg_rx -> accept (counted);
+//	                   udp dport RANGE, fib daddr local (or: socket mark SOCKMARK) -> notrack
+//	                   (on loopback only if key !@leg_rx) }
+//	  chain raw_out  { output, raw: udp dport RANGE, key @leg_rx -> accept (counted);
+//	                   udp sport RANGE -> notrack;
+//	                   udp dport RANGE, fib daddr local -> notrack
 //	                   (or: meta mark SOCKMARK -> notrack) }
 //	  chain nat_pre  { prerouting, dstnat: udp dport RANGE, ct mark set key map @leg,
 //	                   dnat to ct mark map @dnat_to }
 //	  chain nat_out  { output, dstnat: same (peers on this host) }
 //	  chain nat_post { postrouting, srcnat: snat to ct mark map @snat_to }
 //	  chain nat_in   { input, srcnat: same (peer B on this host) }
-//	  chain acct_pre { prerouting, filter: iiftype != loopback,
-//	                   ct direction original ct mark @counts; ct direction reply ct mark ^ 1 @counts }
-//	  chain acct_out { output, filter: the same without the iiftype test }
 //	}
 //
 // NAT chains see only the first packet of a conntrack entry; every later
-// packet of the flow is forwarded by conntrack alone.
+// packet of the flow is forwarded by conntrack alone. The raw chains run
+// before conntrack, on the packet as its sender wrote it, so the one leg
+// lookup there both counts the packet and decides notrack.
 
 // Register numbers: NFT_REG32_00 is 8; a concatenation occupies
 // consecutive 32-bit registers, each part padded to 4 bytes.
@@ -66,8 +68,8 @@ func (s famSpec) regPort2() uint32 { return reg0 + 2*s.words() + 1 }
 
 // ruleset is the table and its sets as sent in the creating batch.
 type ruleset struct {
-	table               *nftables.Table
-	leg, dst, src, acct *nftables.Set
+	table                  *nftables.Table
+	leg, legMark, dst, src *nftables.Set
 }
 
 func newRuleset(name string, spec famSpec) *ruleset {
@@ -76,14 +78,18 @@ func newRuleset(name string, spec famSpec) *ruleset {
 	pair := nftables.MustConcatSetType(spec.addrTyp, nftables.TypeInetService)
 	return &ruleset{
 		table: t,
-		leg: &nftables.Set{Table: t, Name: "leg", IsMap: true, Concatenation: true,
+		// Counter: every element added gets its own counter, which the
+		// lookup in raw_pre/raw_out updates.
+		leg: &nftables.Set{Table: t, Name: "leg_rx", Concatenation: true, Counter: true, KeyType: quad},
+		// The same keys without counters for the NAT chains: any lookup
+		// that finds an element updates its counter, and NAT's lookup of
+		// each entry's first packet would count that packet twice.
+		legMark: &nftables.Set{Table: t, Name: "leg", IsMap: true, Concatenation: true,
 			KeyType: quad, DataType: nftables.TypeMark},
 		dst: &nftables.Set{Table: t, Name: "dnat_to", IsMap: true,
 			KeyType: nftables.TypeMark, DataType: pair, KeyByteOrder: binaryutil.NativeEndian},
 		src: &nftables.Set{Table: t, Name: "snat_to", IsMap: true,
 			KeyType: nftables.TypeMark, DataType: pair, KeyByteOrder: binaryutil.NativeEndian},
-		acct: &nftables.Set{Table: t, Name: "counts", Counter: true, KeyType: nftables.TypeMark,
-			KeyByteOrder: binaryutil.NativeEndian},
 	}
 }
 
@@ -93,7 +99,7 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 	c.AddTable(rs.table)
 	c.DelTable(rs.table)
 	c.AddTable(rs.table)
-	for _, s := range []*nftables.Set{rs.leg, rs.dst, rs.src, rs.acct} {
+	for _, s := range []*nftables.Set{rs.leg, rs.legMark, rs.dst, rs.src} {
 		if err := c.AddSet(s, nil); err != nil {
 			return err
 		}
@@ -129,35 +135,57 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 		&expr.Payload{DestRegister: spec.regAddr2(), Base: expr.PayloadBaseNetworkHeader, Offset: spec.daddrAt, Len: al},
 		&expr.Payload{DestRegister: spec.regPort2(), Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 	}
+	isLeg := []expr.Any{&expr.Lookup{SourceRegister: reg0, SetName: rs.leg.Name, SetID: rs.leg.ID}}
 	notLeg := []expr.Any{&expr.Lookup{SourceRegister: reg0, SetName: rs.leg.Name, SetID: rs.leg.ID, Invert: true}}
 	daddrLocal := []expr.Any{
 		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
 	}
+	iifLoopback := func(op expr.CmpOp) []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyIIFTYPE, Register: 1},
+			&expr.Cmp{Op: op, Register: 1, Data: binaryutil.NativeEndian.PutUint16(unix.ARPHRD_LOOPBACK)},
+		}
+	}
 	notrack := []expr.Any{&expr.Notrack{}}
+	accept := []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}
 
+	// Per-packet accounting: a packet of an offloaded flow matches its
+	// sender's leg key where it enters, from a device (prerouting) or from a
+	// local socket (output), and the lookup counts it on that element. On
+	// loopback, prerouting sees again what output already counted (with the
+	// NATed header, so it would not match anyway), hence not counted there.
+	// The match ends the chain: the packet stays tracked, for the NAT chains.
 	rawPre := chain("raw_pre", nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw)
 	rawOut := chain("raw_out", nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityRaw)
+	rule(rawPre, udp, dportInRange, iifLoopback(expr.CmpOpNeq), key, isLeg, accept)
+	rule(rawOut, udp, dportInRange, key, isLeg, accept)
+	// What follows sees no offloaded packet from a device (nor from a local
+	// socket in raw_out): their keys matched above.
 	if sockMark != 0 {
 		// Only the relay's own sockets: packets it sends (skb mark from
 		// SO_MARK) and packets to it that are not offloaded.
 		markIs := func(e expr.Any) []expr.Any {
 			return []expr.Any{e, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(sockMark)}}
 		}
-		rule(rawPre, udp, dportInRange, key, notLeg,
-			markIs(&expr.Socket{Key: expr.SocketKeyMark, Register: 1}), notrack)
+		sockMarked := markIs(&expr.Socket{Key: expr.SocketKeyMark, Register: 1})
+		rule(rawPre, udp, dportInRange, iifLoopback(expr.CmpOpNeq), sockMarked, notrack)
+		rule(rawPre, udp, dportInRange, iifLoopback(expr.CmpOpEq), key, notLeg, sockMarked, notrack)
 		rule(rawOut, udp, markIs(&expr.Meta{Key: expr.MetaKeyMARK, Register: 1}), notrack)
 	} else {
 		// The whole port range (the reference design): the range must be
 		// the relay's alone, or other local UDP traffic loses conntrack.
-		rule(rawPre, udp, dportInRange, key, notLeg, daddrLocal, notrack)
-		rule(rawOut, udp, sportInRange, key, notLeg, notrack)
-		rule(rawOut, udp, dportInRange, key, notLeg, daddrLocal, notrack)
+		rule(rawPre, udp, dportInRange, iifLoopback(expr.CmpOpNeq), daddrLocal, notrack)
+		rule(rawPre, udp, dportInRange, iifLoopback(expr.CmpOpEq), key, notLeg, daddrLocal, notrack)
+		// A leg key always has its local port in the range, so a packet
+		// here (no key matched) is not offloaded, whatever its dport.
+		rule(rawOut, udp, sportInRange, notrack)
+		rule(rawOut, udp, dportInRange, daddrLocal, notrack)
 	}
 
 	// First packet of a kernelized flow: mark the entry, DNAT to the peer.
 	dnat := []expr.Any{
-		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.leg.Name, SetID: rs.leg.ID},
+		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.legMark.Name, SetID: rs.legMark.ID},
 		&expr.Ct{Key: expr.CtKeyMARK, Register: reg0, SourceRegister: true},
 		// Reload the mark, as nft itself does: the CLI cannot decompile a
 		// register reused after a ct set (`nft list` would abort).
@@ -183,31 +211,6 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 	natIn := chain("nat_in", nftables.ChainTypeNAT, nftables.ChainHookInput, nftables.ChainPriorityNATSource)
 	rule(natIn, udp, snat)
 
-	// Per-packet accounting, keyed by the sending side's mark: an entry
-	// marked A (even) counts from-A packets in its original direction, one
-	// marked B (odd) in its reply direction, so reply packets look up
-	// mark^1. Every packet enters once, from a device (prerouting, loopback
-	// excluded) or from a local socket (output).
-	dirIs := func(d byte) []expr.Any {
-		return []expr.Any{
-			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{d}},
-			&expr.Ct{Key: expr.CtKeyMARK, Register: reg0},
-		}
-	}
-	flipSide := []expr.Any{&expr.Bitwise{SourceRegister: reg0, DestRegister: reg0, Len: 4,
-		Mask: binaryutil.NativeEndian.PutUint32(0xffffffff), Xor: binaryutil.NativeEndian.PutUint32(1)}}
-	count := []expr.Any{&expr.Lookup{SourceRegister: reg0, SetName: rs.acct.Name, SetID: rs.acct.ID}}
-	notLoopback := []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyIIFTYPE, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint16(unix.ARPHRD_LOOPBACK)},
-	}
-	acctPre := chain("acct_pre", nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityFilter)
-	rule(acctPre, udp, notLoopback, dirIs(0), count)
-	rule(acctPre, udp, notLoopback, dirIs(1), flipSide, count)
-	acctOut := chain("acct_out", nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityFilter)
-	rule(acctOut, udp, dirIs(0), count)
-	rule(acctOut, udp, dirIs(1), flipSide, count)
 	return nil
 }
 
