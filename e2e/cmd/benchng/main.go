@@ -4,7 +4,12 @@
 // run, printed side by side with the ratio. It starts both daemons itself
 // (userspace only, --delete-delay=0) and stops them at the end.
 //
-//	go run ./e2e/cmd/benchng [-duration 10s] [-clients 1,16] [-only mediad|rtpengine]
+// The generator shares the two cores with the daemon it measures, so it is
+// made cheap (-client lean: one thread, one epoll set, n sockets); its own
+// CPU per cycle is printed (gen/cycle) beside the daemon's. -client ngproto
+// drives the daemons through the product's ngproto.Client instead.
+//
+//	go run ./e2e/cmd/benchng [-duration 10s] [-clients 1,16] [-only mediad|rtpengine] [-client lean|ngproto]
 package main
 
 import (
@@ -31,6 +36,7 @@ type config struct {
 	mediad, rtpe     string
 	only             string
 	addr             string
+	client           string // lean or ngproto
 	logLevel         int
 }
 
@@ -44,6 +50,7 @@ func main() {
 	flag.StringVar(&cfg.rtpe, "rtpengine", daemon.RtpenginePath, "rtpengine binary")
 	flag.StringVar(&cfg.only, "only", "", "measure only this daemon (mediad or rtpengine)")
 	flag.IntVar(&cfg.logLevel, "L", 3, "log level passed to both daemons")
+	flag.StringVar(&cfg.client, "client", "lean", "load generator: lean (one thread, epoll, replies checked by cookie, result and sdp) or ngproto (one ngproto.Client and goroutine per client, replies fully decoded)")
 	flag.StringVar(&cfg.addr, "addr", "", "measure an already running daemon at this NG address instead of starting both (for profiling)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -98,7 +105,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		cfg.duration, cfg.warmup, runtime.NumCPU())
 	header := fmt.Sprintf("%7s", "clients")
 	for _, t := range targets {
-		header += fmt.Sprintf(" | %-9s %10s %9s %9s %7s %9s", t.name, "cycles/s", "p50", "p99", "errors", "CPU/cycle")
+		header += fmt.Sprintf(" | %-9s %10s %9s %9s %7s %9s %9s", t.name, "cycles/s", "p50", "p99", "errors", "CPU/cycle", "gen/cycle")
 	}
 	if len(targets) == 2 {
 		header += " | mediad/rtpengine"
@@ -112,14 +119,18 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		var notes []string
 		for _, t := range targets {
 			if t.err != nil {
-				line += fmt.Sprintf(" | %-9s %10s %9s %9s %7s %9s", t.name, "-", "-", "-", "-", "-")
+				line += fmt.Sprintf(" | %-9s %10s %9s %9s %7s %9s %9s", t.name, "-", "-", "-", "-", "-", "-")
 				rates = append(rates, 0)
 				failed = true
 				continue
 			}
-			cpu0 := t.cpu()
-			r, err := measure(ctx, t.ng, n, cfg.warmup, cfg.duration, t.name[:1])
-			cpu := t.cpu() - cpu0
+			cpu0, gen0 := t.cpu(), selfCPU()
+			measureFn := measureLean
+			if cfg.client == "ngproto" {
+				measureFn = measure
+			}
+			r, err := measureFn(ctx, t.ng, n, cfg.warmup, cfg.duration, t.name[:1])
+			cpu, gen := t.cpu()-cpu0, selfCPU()-gen0
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -130,7 +141,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 				t.err = fmt.Errorf("exited during the run: %v", werr)
 				notes = append(notes, fmt.Sprintf("%s %v; output:\n%s", t.name, t.err, t.proc.Output()))
 			}
-			line += fmt.Sprintf(" | %-9s %10.0f %9s %9s %7d %9s", t.name, r.rate(), fmtDur(r.P50), fmtDur(r.P99), r.Errors, perCycle(cpu, r))
+			line += fmt.Sprintf(" | %-9s %10.0f %9s %9s %7d %9s %9s", t.name, r.rate(), fmtDur(r.P50), fmtDur(r.P99), r.Errors, perCycle(cpu, r), perCycle(gen, r))
 			rates = append(rates, r.rate())
 			if r.Errors > 0 {
 				failed = true
@@ -175,6 +186,13 @@ func (t *target) cpu() time.Duration {
 		return 0
 	}
 	c, _ := daemon.ProcCPU(t.proc.Pid())
+	return c
+}
+
+// selfCPU is the generator's own CPU time so far, for its share of the
+// two cores the daemons also run on.
+func selfCPU() time.Duration {
+	c, _ := daemon.ProcCPU(os.Getpid())
 	return c
 }
 
