@@ -85,6 +85,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"rtpengine-sock", cfg.RTPEngineSocks, "mgmt", cfg.Mgmt)
 	<-ctx.Done()
 	log.Info("sipproxy stopping")
+	if path := os.Getenv("SIPPROXY_MEMPROFILE"); path != "" {
+		// Profiling aid like SIPPROXY_CPUPROFILE: what is in use at the
+		// end of a run (transactions still waiting for their timers).
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	done := make(chan error, 1)
 	go func() { done <- p.Close() }()
 	select {

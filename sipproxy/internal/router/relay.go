@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -26,8 +27,9 @@ func (r *Router) relay(ctx context.Context, c *Ctx) {
 		r.relayHook(ctx, c)
 		return
 	}
-	if c.send != nil {
-		// HandleStateless only takes requests we answer ourselves.
+	if c.send != nil && !c.Req.IsAck() {
+		// HandleStateless only takes requests we answer ourselves and
+		// ACKs, which are relayed statelessly anyway.
 		r.log.Error("relay of a request taken without a transaction", "method", c.Req.Method.String(), "call-id", c.callID())
 		c.Reply(500, "Server Internal Error")
 		return
@@ -151,7 +153,12 @@ func (r *Router) pickSocket(c *Ctx, forced *transport.Socket, tp string, dstHost
 // prepare builds the request for branch b: R-URI, Record-Route, our Via,
 // transport and destination.
 func (r *Router) prepare(c *Ctx, b Branch) (*sip.Request, transport.Socket, error) {
-	out := c.Req.Clone()
+	out := c.Req
+	if c.send == nil {
+		// A request taken with a transaction is shared with it; one taken
+		// statelessly (HandleStateless) is ours alone.
+		out = c.Req.Clone()
+	}
 	out.Recipient = *b.URI.Clone()
 	dst := b.Dst
 	if dst == nil {
@@ -266,8 +273,25 @@ type branchState struct {
 	cancelWanted bool
 	cancelSent   bool
 	fr, timerC   *time.Timer
-	sent2xx      *sip.Response // processed 2xx, resent on retransmission
-	mu           sync.Mutex    // guards sent2xx (read from sipgo's goroutine)
+	retx         *retransmitter // INVITE: resends the processed 2xx
+}
+
+// retransmitter resends the processed 2xx upstream when the UAS
+// retransmits its 2xx (sipgo's client transaction hook).
+type retransmitter struct {
+	r           *Router
+	addr, proto string // where the request came from
+	mu          sync.Mutex
+	sent2xx     *sip.Response // guarded by mu (read from sipgo's goroutine)
+}
+
+// cancelHook passes the upstream CANCEL to the relay while it runs.
+type cancelHook struct{ run atomic.Pointer[relayRun] }
+
+func (h *cancelHook) cancel(cr *sip.Request) {
+	if run := h.run.Load(); run != nil {
+		go run.send(event{kind: evCancel, cancel: cr})
+	}
 }
 
 type relayRun struct {
@@ -297,6 +321,11 @@ func (run *relayRun) run(branches []Branch) {
 	run.done = make(chan struct{})
 	defer close(run.done)
 	invite := c.Req.IsInvite()
+	var (
+		oneResp <-chan *sip.Response // the only branch's, read by the loop
+		oneDone <-chan struct{}
+		oneTx   sip.ClientTransaction
+	)
 
 	for i, b := range branches {
 		st := &branchState{flags: Flags{SrcWS: c.SrcWS, DstWS: b.DstWS}}
@@ -334,18 +363,47 @@ func (run *relayRun) run(branches []Branch) {
 			go run.deliver(inbox, tx)
 		}
 		if invite {
-			tx.OnRetransmission(func(res *sip.Response) { run.retransmit2xx(st, res) })
+			// The hook outlives the relay (sipgo keeps the transaction
+			// 64*T1 after a 2xx), so it holds only what it resends.
+			rt := &retransmitter{r: r, addr: c.Source, proto: c.Proto}
+			if c.Proto == "UDP" {
+				rt.addr = replyAddr(c.Orig)
+			}
+			st.retx = rt
+			tx.OnRetransmission(rt.retransmit2xx)
+		}
+		if len(branches) == 1 {
+			// One branch: the loop below reads its transaction itself,
+			// without a goroutine and a hand-off per response.
+			oneResp, oneDone, oneTx = tx.Responses(), tx.Done(), tx
+		} else {
+			go run.read(i, tx)
 		}
 		i := i
-		go run.read(i, tx)
 		st.fr = time.AfterFunc(r.cfg.FrTimeout, func() { run.send(event{kind: evFrTimer, i: i}) })
 	}
 	if invite && c.Tx != nil {
-		c.Tx.OnCancel(func(cr *sip.Request) { go run.send(event{kind: evCancel, cancel: cr}) })
+		// Like the retransmission hook, this one stays with sipgo's
+		// transaction after the relay: it reaches the relay only while
+		// it runs.
+		hook := &cancelHook{}
+		hook.run.Store(run)
+		defer hook.run.Store(nil)
+		c.Tx.OnCancel(hook.cancel)
 	}
 	for !run.allFinal() {
-		e := <-run.events
-		run.handle(e)
+		select {
+		case e := <-run.events:
+			run.handle(e)
+		case res := <-oneResp:
+			if res.StatusCode >= 200 {
+				oneResp, oneDone = nil, nil
+			}
+			run.handle(event{kind: evResponse, i: 0, res: res})
+		case <-oneDone:
+			oneResp, oneDone = nil, nil
+			run.handle(event{kind: evDone, i: 0, err: oneTx.Err()})
+		}
 	}
 	for _, st := range run.brs {
 		st.stopTimers()
@@ -545,10 +603,10 @@ func (run *relayRun) forward(st *branchState, res *sip.Response) {
 	if fwd == nil {
 		return
 	}
-	if st != nil && res.StatusCode >= 200 && res.StatusCode < 300 {
-		st.mu.Lock()
-		st.sent2xx = fwd
-		st.mu.Unlock()
+	if st != nil && st.retx != nil && res.StatusCode >= 200 && res.StatusCode < 300 {
+		st.retx.mu.Lock()
+		st.retx.sent2xx = fwd
+		st.retx.mu.Unlock()
 	}
 	run.c.ReplyWith(fwd)
 }
@@ -574,23 +632,18 @@ func (r *Router) prepareResponse(ctx context.Context, c *Ctx, st *branchState, r
 
 // retransmit2xx resends the processed 2xx when the downstream UAS
 // retransmits it (runs on a sipgo goroutine).
-func (run *relayRun) retransmit2xx(st *branchState, res *sip.Response) {
+func (rt *retransmitter) retransmit2xx(res *sip.Response) {
 	if res.StatusCode < 200 || res.StatusCode >= 300 {
 		return
 	}
-	st.mu.Lock()
-	fwd := st.sent2xx
-	st.mu.Unlock()
+	rt.mu.Lock()
+	fwd := rt.sent2xx
+	rt.mu.Unlock()
 	if fwd == nil {
 		return
 	}
-	c := run.c
-	addr := c.Source
-	if c.Proto == "UDP" {
-		addr = replyAddr(c.Orig)
-	}
-	if err := run.r.tpl.WriteMsgTo(fwd, addr, c.Proto); err != nil {
-		run.r.log.Debug("2xx retransmission not relayed", "error", err)
+	if err := rt.r.tpl.WriteMsgTo(fwd, rt.addr, rt.proto); err != nil {
+		rt.r.log.Debug("2xx retransmission not relayed", "error", err)
 	}
 }
 

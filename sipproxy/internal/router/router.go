@@ -64,6 +64,7 @@ type Router struct {
 	me      *Myself
 	steps   []Step
 	inbox   inboxes
+	invites inviteBranches // see ackpath.go
 	Metrics Metrics
 
 	// relayHook replaces relay in unit tests of single steps.
@@ -126,18 +127,28 @@ func (r *Router) Handle(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // StatelessMethods are the methods HandleStateless may take.
-func (r *Router) StatelessMethods() []string { return []string{sip.REGISTER.String()} }
+func (r *Router) StatelessMethods() []string {
+	return []string{sip.REGISTER.String(), sip.ACK.String()}
+}
 
 // HandleStateless routes a request read on UDP socket in without a server
-// transaction, replying through send, as the seed script's save() does
-// (sl_send_reply): a REGISTER for one of our domains outside any dialog,
-// whose every outcome is a reply of ours. It returns false, having done
-// nothing, for every other request: those need a transaction.
+// transaction, replying through send: a REGISTER for one of our domains
+// outside any dialog, whose every outcome is a reply of ours, as the seed
+// script's save() does (sl_send_reply), and an in-dialog ACK without body
+// that is not for a non-2xx reply of ours, which is relayed statelessly
+// (ackpath.go). It returns false, having done nothing, for every other
+// request: those need a transaction.
 func (r *Router) HandleStateless(req *sip.Request, in transport.Socket, send func(*sip.Response) error) bool {
-	if req.Method != sip.REGISTER {
-		return false
-	}
-	if to := req.To(); to == nil || to.Params.Has("tag") || !r.me.URI(&req.Recipient) {
+	switch req.Method {
+	case sip.REGISTER:
+		if to := req.To(); to == nil || to.Params.Has("tag") || !r.me.URI(&req.Recipient) {
+			return false
+		}
+	case sip.ACK:
+		if !r.statelessAck(req) {
+			return false
+		}
+	default:
 		return false
 	}
 	c := &Ctx{r: r, Orig: req, Req: req, send: send, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source(), In: in,
@@ -215,6 +226,8 @@ type Ctx struct {
 	RecordRoute bool              // record_route() was called
 	Trace       []string          // names of the steps run, for tests and debug
 	Replied     int               // status of the reply sent by a step, 0 if none
+
+	tracked bool // the INVITE's branch is in r.invites (ackpath.go)
 }
 
 // Branch is one destination of a relay.
@@ -240,6 +253,7 @@ func newCtx(r *Router, req *sip.Request, tx sip.ServerTransaction) *Ctx {
 	if c.In.Proto == "" {
 		c.In = r.firstSocket(c.Proto)
 	}
+	c.trackInvite()
 	return c
 }
 
@@ -259,6 +273,9 @@ func (c *Ctx) Reply(code int, reason string) {
 func (c *Ctx) ReplyWith(res *sip.Response) {
 	c.Replied = res.StatusCode
 	c.r.Metrics.reply(res.StatusCode)
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		c.answered2xx()
+	}
 	if c.Tx == nil && c.send == nil {
 		return
 	}

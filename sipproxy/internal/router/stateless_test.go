@@ -86,3 +86,63 @@ func TestHandleResponse(t *testing.T) {
 		t.Error("response taken after the branch ended")
 	}
 }
+
+const ackBob = `
+ACK sip:bob@192.168.1.3:5080 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKack1
+Route: <sip:127.0.0.1;lr>
+From: <sip:alice@127.0.0.1>;tag=a1
+To: <sip:bob@127.0.0.1>;tag=b1
+Call-ID: c1@test
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+`
+
+// TestHandleStatelessAck: an in-dialog ACK without body is relayed inline
+// (never replied to); one with a body, one without To tag and one for a
+// non-2xx reply of an INVITE transaction (its branch) are left to sipgo,
+// until that INVITE is answered with a 2xx.
+func TestHandleStatelessAck(t *testing.T) {
+	r, relayed := testRouter(t)
+	var sent []*sip.Response
+	send := func(res *sip.Response) error { sent = append(sent, res); return nil }
+
+	if !r.HandleStateless(parse(t, ackBob, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
+		t.Fatal("in-dialog ACK not taken")
+	}
+	if len(*relayed) != 1 || !(*relayed)[0].Req.IsAck() || len(sent) != 0 {
+		t.Fatalf("relayed %d, replies %v", len(*relayed), sent)
+	}
+	if c := (*relayed)[0]; c.DstURI != nil || c.Req.Route() != nil {
+		t.Errorf("loose_route: $du %v, Route %v", c.DstURI, c.Req.Route())
+	}
+
+	withSDP := strings.Replace(ackBob, "Content-Length: 0\n", "Content-Type: application/sdp\nContent-Length: 4\n\nv=0\n", 1)
+	noTag := strings.Replace(ackBob, ";tag=b1", "", 1)
+	for name, raw := range map[string]string{"body": withSDP, "no To tag": noTag} {
+		if r.HandleStateless(parse(t, raw, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
+			t.Errorf("ACK with %s taken", name)
+		}
+	}
+
+	// An INVITE transaction with the ACK's branch, not answered 2xx: its
+	// ACK belongs to sipgo's transaction.
+	inv := strings.Replace(inviteBob, "branch=z9hG4bK1", "branch=z9hG4bKack1", 1)
+	c, _ := ctxFor(t, r, inv)
+	if r.HandleStateless(parse(t, ackBob, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
+		t.Fatal("ACK with a pending INVITE's branch taken")
+	}
+	c.Reply(486, "Busy Here")
+	if r.HandleStateless(parse(t, ackBob, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
+		t.Fatal("ACK for a non-2xx reply taken")
+	}
+	c.Reply(200, "OK")
+	if !r.HandleStateless(parse(t, ackBob, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
+		t.Fatal("ACK taken by nobody after the INVITE's 2xx")
+	}
+	if len(sent) != 0 {
+		t.Errorf("replies to ACKs: %v", sent)
+	}
+}
