@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -37,6 +38,8 @@ type udpLoop struct {
 	p4   *ipv4.PacketConn
 	p6   *ipv6.PacketConn
 	max  int32
+	// raw: replies go out by sendRaw on fd; v6 is fd's family.
+	raw, v6 bool
 
 	active atomic.Int32 // loops handling or reading, main loop included
 	seen   atomic.Uint64
@@ -79,6 +82,9 @@ func (s *Server) serveUDP(ctx context.Context, conn *net.UDPConn, p4 *ipv4.Packe
 	}
 	defer unix.Close(fd)
 	l := &udpLoop{srv: s, conn: conn, fd: fd, p4: p4, p6: p6, max: int32(workers), poke: make(chan struct{}, 1)}
+	if dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil {
+		l.raw, l.v6 = dom == unix.AF_INET || dom == unix.AF_INET6, dom == unix.AF_INET6
+	}
 	l.bufs.New = func() any { return newRxBuf() }
 	l.active.Store(1)
 
@@ -129,8 +135,10 @@ func (l *udpLoop) main(ctx context.Context) {
 
 // queued reports whether another datagram waits in the socket.
 func (l *udpLoop) queued() bool {
-	n, err := unix.IoctlGetInt(l.fd, unix.SIOCINQ)
-	return err == nil && n > 0
+	// RawSyscall: see sendRaw.
+	var n int32
+	_, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(l.fd), unix.SIOCINQ, uintptr(unsafe.Pointer(&n)))
+	return e == 0 && n > 0
 }
 
 // spawn starts a drain unless max loops already run.
@@ -174,7 +182,11 @@ func (l *udpLoop) handle(ctx context.Context, b, oob []byte, from netip.AddrPort
 	if reply == nil {
 		return
 	}
-	if err := writeFrom(l.conn, reply, from, dstAddr(l.p4, l.p6, oob)); err != nil {
+	src := dstAddr(l.p4, l.p6, oob)
+	if l.raw && sendRaw(l.fd, l.v6, reply, srcControl(src), from) {
+		return
+	}
+	if err := writeFrom(l.conn, reply, from, src); err != nil {
 		l.srv.logger().Warn("ngproto: cannot send reply", "to", from, "err", err)
 	}
 }

@@ -261,19 +261,25 @@ func writeFrom(conn *net.UDPConn, b []byte, to netip.AddrPort, src netip.Addr) e
 		_, err := conn.WriteToUDPAddrPort(b, to)
 		return err
 	}
-	var oob []byte
+	_, _, err := conn.WriteMsgUDPAddrPort(b, srcControl(src), to)
+	return err
+}
+
+// srcControl is the control message that makes a reply leave from src (nil
+// for none).
+func srcControl(src netip.Addr) []byte {
+	if !src.IsValid() {
+		return nil
+	}
 	if src.Is4() || src.Is4In6() {
 		// IPv4 (also to a v4-mapped peer on a dual-stack socket, where
 		// Linux honours IP_PKTINFO but not a mapped IPV6_PKTINFO source)
 		cm := ipv4.ControlMessage{Src: src.Unmap().AsSlice()}
-		oob = cm.Marshal()
-	} else {
-		cm := ipv6.ControlMessage{Src: src.WithZone("").AsSlice()}
-		if src.IsLinkLocalUnicast() {
-			cm.IfIndex, _ = strconv.Atoi(src.Zone())
-		}
-		oob = cm.Marshal()
+		return cm.Marshal()
 	}
-	_, _, err := conn.WriteMsgUDPAddrPort(b, oob, to)
-	return err
+	cm := ipv6.ControlMessage{Src: src.WithZone("").AsSlice()}
+	if src.IsLinkLocalUnicast() {
+		cm.IfIndex, _ = strconv.Atoi(src.Zone())
+	}
+	return cm.Marshal()
 }
