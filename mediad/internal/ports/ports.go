@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"sipmedia/mediad/internal/rawsys"
 )
 
 // ErrExhausted is returned when no pair in the range can be bound. Its text
@@ -232,18 +234,14 @@ func bindPair(base int, addrs []netip.Addr) (*Pair, error) {
 // like net.ListenUDP("udp6") (which matters for the wildcard address only).
 func listen(addr netip.Addr, port int) (int, error) {
 	family, network := unix.AF_INET, "udp4"
-	var sa unix.Sockaddr
+	var zone uint32
 	if addr.Is6() && !addr.Is4In6() {
 		family, network = unix.AF_INET6, "udp6"
-		sa6 := &unix.SockaddrInet6{Port: port, Addr: addr.As16()}
 		if z := addr.Zone(); z != "" {
 			if ifi, err := net.InterfaceByName(z); err == nil {
-				sa6.ZoneId = uint32(ifi.Index)
+				zone = uint32(ifi.Index)
 			}
 		}
-		sa = sa6
-	} else {
-		sa = &unix.SockaddrInet4{Port: port, Addr: addr.Unmap().As4()}
 	}
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 	if err != nil {
@@ -255,7 +253,7 @@ func listen(addr netip.Addr, port int) (int, error) {
 			return -1, fmt.Errorf("listen %s %s: %w", network, netip.AddrPortFrom(addr, uint16(port)), os.NewSyscallError("setsockopt", err))
 		}
 	}
-	if err := unix.Bind(fd, sa); err != nil {
+	if err := rawsys.Bind(fd, addr, port, zone); err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("listen %s %s: %w", network, netip.AddrPortFrom(addr, uint16(port)), os.NewSyscallError("bind", err))
 	}
@@ -277,7 +275,7 @@ func (s *sock) close() {
 		s.conn = nil
 	}
 	if s.fd >= 0 {
-		unix.Close(s.fd)
+		_ = rawsys.Close(s.fd)
 		s.fd = -1
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"sipmedia/mediad/internal/rawsys"
 )
 
 const (
@@ -173,7 +175,7 @@ func (p *poller) add(s *Stream) error {
 	s.poller, s.slot = p, slot
 	p.dir[slot>>chunkBits].Load()[slot&(chunkSize-1)].Store(s)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: slot}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, s.fd, &ev); err != nil {
+	if err := rawsys.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, s.fd, &ev); err != nil {
 		// Free the slot here and detach the stream from this poller, so the
 		// caller's cleanup (removeStream) does not free the slot a second time.
 		p.mu.Lock()
@@ -193,7 +195,7 @@ func (p *poller) remove(s *Stream) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.mu.closed && s.acquire() {
-		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
+		_ = rawsys.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
 		s.release()
 	}
 	p.dir[s.slot>>chunkBits].Load()[s.slot&(chunkSize-1)].CompareAndSwap(s, nil)
@@ -509,4 +511,4 @@ func takeSocket(conn *net.UDPConn) (fd int, local netip.AddrPort, v6 bool, err e
 	return fd, local, v6, nil
 }
 
-func closeFD(fd int) { unix.Close(fd) }
+func closeFD(fd int) { _ = rawsys.Close(fd) }
