@@ -11,7 +11,11 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // ClientConfig configures a Client. Zero values take the defaults that
@@ -59,8 +63,9 @@ type Client struct {
 
 	mu      sync.Mutex
 	pending map[string]*waiter
-	reading bool   // a caller holds the turn to read (under mu)
-	rbuf    []byte // the reading caller's buffer
+	raw     syscall.RawConn // conn's, for send
+	reading bool            // a caller holds the turn to read (under mu)
+	rbuf    []byte          // the reading caller's buffer
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -89,7 +94,9 @@ func Dial(addr string, cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ngproto: dial %s: %w", addr, err)
 	}
+	raw, _ := conn.SyscallConn()
 	return &Client{
+		raw:     raw,
 		cfg:     cfg.withDefaults(),
 		addr:    addr,
 		conn:    conn,
@@ -97,6 +104,20 @@ func Dial(addr string, cfg ClientConfig) (*Client, error) {
 		rbuf:    make([]byte, MaxMessageSize+1),
 		closed:  make(chan struct{}),
 	}, nil
+}
+
+// send writes one datagram. A UDP send on the connected, non-blocking
+// socket completes at once, so it goes through RawSyscall (see the
+// server's sendRaw); a send error counts as a lost datagram.
+func (c *Client) send(msg []byte) {
+	if c.raw == nil {
+		_, _ = c.conn.Write(msg)
+		return
+	}
+	_ = c.raw.Write(func(fd uintptr) bool {
+		_, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(msg))), uintptr(len(msg)))
+		return e != unix.EAGAIN // a full send buffer: wait for room as conn.Write would
+	})
 }
 
 // Addr is the daemon address the client was dialled with.
@@ -291,7 +312,7 @@ func (c *Client) Do(ctx context.Context, req Dict) (Dict, error) {
 	for try := 0; try < c.cfg.Retries; try++ {
 		// A send error (ECONNREFUSED after an ICMP unreachable) counts as
 		// a lost datagram: the next try may reach a restarted daemon.
-		_, _ = c.conn.Write(msg)
+		c.send(msg)
 		raw, err := c.await(ctx, w, cookie, time.Now().Add(c.cfg.Interval))
 		if err != nil {
 			return nil, err

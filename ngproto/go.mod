@@ -6,5 +6,5 @@ require github.com/jackpal/bencode-go v1.0.2
 
 require (
 	golang.org/x/net v0.62.0
-	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/sys v0.49.0
 )
