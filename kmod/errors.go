@@ -11,11 +11,12 @@ import (
 // first two so that the daemon can log a single line and fall back to
 // userspace forwarding (or refuse to start with --no-fallback).
 var (
-	// ErrPermission means the process may not program nftables or
-	// conntrack (no CAP_NET_ADMIN in the network namespace).
-	ErrPermission = errors.New("kmod: no permission for nftables/conntrack netlink")
+	// ErrPermission means the process may not program nftables (no
+	// CAP_NET_ADMIN in the network namespace).
+	ErrPermission = errors.New("kmod: no permission for nftables netlink")
 	// ErrUnsupported means the kernel lacks a needed feature (nf_tables,
-	// nat, conntrack, an expression type) or forwarding is disabled.
+	// an expression type) or the namespace does not forward or, for IPv4,
+	// does not accept its own addresses as sources (see the package doc).
 	ErrUnsupported = errors.New("kmod: kernel fast path not supported here")
 	// ErrDisabled is returned by the methods of a nil *Offloader.
 	ErrDisabled = errors.New("kmod: kernel fast path disabled")
@@ -30,8 +31,8 @@ var (
 	// ErrBusy means another live process owns the same table in the same
 	// network namespace.
 	ErrBusy = errors.New("kmod: table in use by another process")
-	// ErrFull means no flow ids are left in the mark space.
-	ErrFull = errors.New("kmod: no free flow ids")
+	// ErrFull means the Offloader holds its maximum number of flows.
+	ErrFull = errors.New("kmod: flow table full")
 )
 
 // classify maps a netlink error onto ErrPermission or ErrUnsupported when it

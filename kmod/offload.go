@@ -11,20 +11,12 @@ import (
 	"sync"
 
 	"github.com/google/nftables"
-	"github.com/mdlayher/netlink"
-	"github.com/ti-mo/conntrack"
-	"github.com/ti-mo/netfilter"
-	"golang.org/x/sys/unix"
 )
 
-// Mark layout: the top byte tags the table (0x80|Table), the rest carries
-// flow id << 1 | side (0: A sent first, 1: B sent first).
-const (
-	markTagMask = 0xff000000
-	maxFlowID   = 1<<23 - 1
-)
+// maxFlows bounds the flows of one Offloader (two map elements each).
+const maxFlows = 1 << 23
 
-// Offloader owns one nftables table and the conntrack entries its marks tag.
+// Offloader owns one nftables table.
 // Its methods are safe for concurrent use; netlink requests are serialized.
 // A nil *Offloader is the disabled kernel path: its methods return
 // ErrDisabled (Close and Flows do nothing), so callers need no nil checks.
@@ -32,31 +24,22 @@ type Offloader struct {
 	cfg  Config
 	log  *slog.Logger
 	spec famSpec
-	tag  uint32
 
 	mu     sync.Mutex
 	nft    *nftables.Conn
-	ct     *conntrack.Conn
 	cr     *counterReader
 	lock   *os.File // instance lock, nil if none could be taken
 	rs     *ruleset
 	flows  map[FlowKey]*entry
 	locals map[netip.AddrPort]FlowKey // local endpoint -> flow using it
-	free   []uint32                   // released flow ids
-	nextID uint32
 	closed bool
 }
 
 type entry struct {
 	flow Flow
-	id   uint32
 }
 
-func (o *Offloader) markA(id uint32) uint32 { return o.tag | id<<1 }
-func (o *Offloader) markB(id uint32) uint32 { return o.tag | id<<1 | 1 }
-
-// Open creates the table (atomically replacing a stale one of the same name),
-// removes conntrack entries a crashed instance left with this table's marks,
+// Open creates the table (atomically replacing a stale one of the same name)
 // and returns an Offloader. Errors wrap ErrPermission or ErrUnsupported when
 // the kernel path cannot run here, so the caller can fall back to userspace.
 func Open(ctx context.Context, cfg Config) (*Offloader, error) {
@@ -83,10 +66,8 @@ func Open(ctx context.Context, cfg Config) (*Offloader, error) {
 		cfg:    cfg,
 		log:    log.With("table", TableName(cfg.Table), "family", cfg.Family.String()),
 		spec:   specFor(cfg.Family),
-		tag:    uint32(0x80|cfg.Table) << 24,
 		flows:  make(map[FlowKey]*entry),
 		locals: make(map[netip.AddrPort]FlowKey),
-		nextID: 1,
 	}
 	if err := o.checkForwarding(); err != nil {
 		return nil, err
@@ -105,21 +86,14 @@ func Open(ctx context.Context, cfg Config) (*Offloader, error) {
 		o.unlock()
 		return nil, classify("kmod: nftables netlink", err)
 	}
-	ct, err := conntrack.Dial(&netlink.Config{NetNS: cfg.NetNS})
-	if err != nil {
-		nft.CloseLasting()
-		o.unlock()
-		return nil, classify("kmod: conntrack netlink", err)
-	}
 	o.rs = newRuleset(TableName(cfg.Table), o.spec)
 	cr, err := dialCounterReader(cfg.NetNS, byte(o.spec.table), o.rs.table.Name, o.rs.leg.Name)
 	if err != nil {
 		nft.CloseLasting()
-		ct.Close()
 		o.unlock()
 		return nil, classify("kmod: nftables netlink", err)
 	}
-	o.nft, o.ct, o.cr = nft, ct, cr
+	o.nft, o.cr = nft, cr
 	if err := o.rs.install(nft, o.spec, uint16(cfg.PortMin), uint16(cfg.PortMax), cfg.SocketMark); err != nil {
 		o.closeConns()
 		return nil, fmt.Errorf("kmod: build table: %w", err)
@@ -128,51 +102,32 @@ func Open(ctx context.Context, cfg Config) (*Offloader, error) {
 		o.closeConns()
 		return nil, classify("kmod: create table "+TableName(cfg.Table), err)
 	}
-	// The new table's maps are empty, so no new entry can get our tag now:
-	// what remains is residue of an earlier instance.
-	if err := o.flushMarks(); err != nil {
-		o.deleteTable()
-		o.closeConns()
-		return nil, err
-	}
-	o.log.Info("kernel fast path ready", "ports", fmt.Sprintf("%d-%d", cfg.PortMin, cfg.PortMax),
-		"mark_tag", fmt.Sprintf("%#08x", o.tag))
+	o.log.Info("kernel fast path ready", "ports", fmt.Sprintf("%d-%d", cfg.PortMin, cfg.PortMax))
 	return o, nil
 }
 
-// checkForwarding refuses to run when the namespace does not forward:
-// kernelized packets to remote peers would be dropped silently.
+// checkForwarding refuses to run when the namespace does not forward
+// (kernelized packets to remote peers would be dropped silently) or, for
+// IPv4, does not accept packets from its own addresses: a rewritten packet
+// carries the relay's address as its source before it is routed, which
+// IPv4 input routing drops as martian unless accept_local is set.
 func (o *Offloader) checkForwarding() error {
-	path := "/proc/sys/net/ipv4/ip_forward"
+	paths := []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv4/conf/all/accept_local"}
 	if o.cfg.Family == IPv6 {
-		path = "/proc/sys/net/ipv6/conf/all/forwarding"
+		paths = []string{"/proc/sys/net/ipv6/conf/all/forwarding"}
 	}
-	var val []byte
-	err := inNetNS(o.cfg.NetNS, func() error {
-		var err error
-		val, err = os.ReadFile(path)
-		return err
+	return inNetNS(o.cfg.NetNS, func() error {
+		for _, path := range paths {
+			val, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("kmod: read %s: %w: %w", path, ErrUnsupported, err)
+			}
+			if strings.TrimSpace(string(val)) != "1" {
+				return fmt.Errorf("kmod: %s is 0: %w", path, ErrUnsupported)
+			}
+		}
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("kmod: read %s: %w: %w", path, ErrUnsupported, err)
-	}
-	if strings.TrimSpace(string(val)) != "1" {
-		return fmt.Errorf("kmod: %s is 0: %w", path, ErrUnsupported)
-	}
-	return nil
-}
-
-// flushMarks deletes every conntrack entry carrying this table's tag.
-func (o *Offloader) flushMarks() error {
-	pf := netfilter.ProtoIPv4
-	if o.cfg.Family == IPv6 {
-		pf = netfilter.ProtoIPv6
-	}
-	f := conntrack.NewFilter().Family(pf).Mark(o.tag).MarkMask(markTagMask)
-	if err := o.ct.FlushFilter(f); err != nil {
-		return classify("kmod: flush conntrack entries of tag", err)
-	}
-	return nil
 }
 
 func (o *Offloader) deleteTable() error {
@@ -182,7 +137,6 @@ func (o *Offloader) deleteTable() error {
 
 func (o *Offloader) closeConns() {
 	o.nft.CloseLasting()
-	o.ct.Close()
 	o.cr.Close()
 	o.unlock()
 }
@@ -194,8 +148,7 @@ func (o *Offloader) unlock() {
 	}
 }
 
-// Close removes the table and every conntrack entry of its marks; the
-// relay's sockets receive all packets again.
+// Close removes the table; the relay's sockets receive all packets again.
 func (o *Offloader) Close() error {
 	if o == nil {
 		return nil
@@ -209,9 +162,6 @@ func (o *Offloader) Close() error {
 	var errs []error
 	if err := o.deleteTable(); err != nil {
 		errs = append(errs, fmt.Errorf("kmod: delete table: %w", err))
-	}
-	if err := o.flushMarks(); err != nil {
-		errs = append(errs, err)
 	}
 	o.closeConns()
 	o.log.Info("kernel fast path closed", "flows", len(o.flows))
@@ -279,29 +229,22 @@ func (o *Offloader) Add(f Flow) error {
 			return err
 		}
 	}
-	id, err := o.allocID()
-	if err != nil {
-		return err
+	if len(o.flows) >= maxFlows {
+		return ErrFull
 	}
-	e := &entry{flow: f, id: id}
+	e := &entry{flow: f}
 	o.queueElements(e, true)
 	if err := o.nft.Flush(); err != nil {
-		o.free = append(o.free, id)
 		return fmt.Errorf("kmod: add flow %s: %w", f, err)
 	}
 	o.flows[f.Key()] = e
 	o.locals[f.LocalA], o.locals[f.LocalB] = f.Key(), f.Key()
-	// An entry created before the elements existed (tracked userspace
-	// traffic, or from before the table) would keep bypassing the NAT
-	// chains. Deleting after the add is race-free: the next packet creates
-	// the entry through them. At worst a fresh NATed entry is recreated.
-	o.deleteConntrack(f, true)
-	o.log.Debug("flow offloaded", "flow", f.String(), "id", id)
+	o.log.Debug("flow offloaded", "flow", f.String())
 	return nil
 }
 
-// Remove hands a flow back to userspace: its elements and its conntrack
-// entry are deleted, so the next packet reaches the still-bound socket.
+// Remove hands a flow back to userspace: its elements are deleted, so the
+// next packet reaches the still-bound socket.
 // RemoveStats also returns the final counters.
 func (o *Offloader) Remove(f Flow) error {
 	_, err := o.remove2(f, false)
@@ -346,41 +289,18 @@ func (o *Offloader) remove(e *entry) error {
 	delete(o.flows, e.flow.Key())
 	delete(o.locals, e.flow.LocalA)
 	delete(o.locals, e.flow.LocalB)
-	o.free = append(o.free, e.id)
-	// The NAT binding lives in conntrack: without this the flow would keep
-	// forwarding until the entry times out.
-	o.deleteConntrack(e.flow, false)
-	o.log.Debug("flow returned to userspace", "flow", e.flow.String(), "id", e.id)
+	o.log.Debug("flow returned to userspace", "flow", e.flow.String())
 	return nil
 }
 
-func (o *Offloader) allocID() (uint32, error) {
-	if n := len(o.free); n > 0 {
-		id := o.free[n-1]
-		o.free = o.free[:n-1]
-		return id, nil
-	}
-	if o.nextID > maxFlowID {
-		return 0, ErrFull
-	}
-	id := o.nextID
-	o.nextID++
-	return id, nil
-}
-
-// queueElements adds or deletes, in the pending batch, the eight elements
-// of a flow: two leg keys (with their counters), the same two keys mapping
-// to marks, two DNAT and two SNAT targets.
+// queueElements adds or deletes, in the pending batch, the flow's two leg
+// elements: what A sends leaves from LocalB to PeerB, and the reverse.
 func (o *Offloader) queueElements(e *entry, add bool) {
 	s := o.spec
 	f := e.flow
 	la, pa, lb, pb := o.wire(f.LocalA), o.wire(f.PeerA), o.wire(f.LocalB), o.wire(f.PeerB)
-	ma, mb := o.markA(e.id), o.markB(e.id)
 	ka, kb := o.legKeys(f)
-	leg := []nftables.SetElement{{Key: ka}, {Key: kb}}
-	legMark := []nftables.SetElement{{Key: ka, Val: markBytes(ma)}, {Key: kb, Val: markBytes(mb)}}
-	dst := []nftables.SetElement{{Key: markBytes(ma), Val: s.pair(pb)}, {Key: markBytes(mb), Val: s.pair(pa)}}
-	src := []nftables.SetElement{{Key: markBytes(ma), Val: s.pair(lb)}, {Key: markBytes(mb), Val: s.pair(la)}}
+	leg := []nftables.SetElement{{Key: ka, Val: s.rewrite(lb, pb)}, {Key: kb, Val: s.rewrite(la, pa)}}
 	op := o.nft.SetAddElements
 	if !add {
 		op = o.nft.SetDeleteElements
@@ -388,37 +308,12 @@ func (o *Offloader) queueElements(e *entry, add bool) {
 	// Errors here are marshalling errors of fixed-size keys; Flush reports
 	// them too, so they are not lost.
 	_ = op(o.rs.leg, leg)
-	_ = op(o.rs.legMark, legMark)
-	_ = op(o.rs.dst, dst)
-	_ = op(o.rs.src, src)
 }
 
 // legKeys returns the flow's two leg keys, A's and B's: the packet keys of
 // what each peer sends, which also carry the per-direction counters.
 func (o *Offloader) legKeys(f Flow) (a, b []byte) {
 	return o.spec.quad(o.wire(f.PeerA), o.wire(f.LocalA)), o.spec.quad(o.wire(f.PeerB), o.wire(f.LocalB))
-}
-
-// deleteConntrack deletes the flow's conntrack entry: a lookup by the
-// A-side tuple finds the NATed entry whichever side sent first (it is either
-// its original or its reply tuple). With bothSides it also deletes a
-// separate un-NATed entry on the B side.
-func (o *Offloader) deleteConntrack(f Flow, bothSides bool) {
-	tuples := [][2]netip.AddrPort{{f.PeerA, f.LocalA}, {f.PeerB, f.LocalB}}
-	if !bothSides {
-		tuples = tuples[:1]
-	}
-	for _, t := range tuples {
-		var ctf conntrack.Flow
-		ctf.TupleOrig.IP.SourceAddress = t[0].Addr()
-		ctf.TupleOrig.IP.DestinationAddress = t[1].Addr()
-		ctf.TupleOrig.Proto.Protocol = unix.IPPROTO_UDP
-		ctf.TupleOrig.Proto.SourcePort = t[0].Port()
-		ctf.TupleOrig.Proto.DestinationPort = t[1].Port()
-		if err := o.ct.Delete(ctf); err != nil && !errors.Is(err, unix.ENOENT) {
-			o.log.Warn("delete conntrack entry", "flow", f.String(), "err", err)
-		}
-	}
 }
 
 // Flows returns the offloaded flows.

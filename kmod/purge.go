@@ -7,13 +7,10 @@ import (
 	"log/slog"
 
 	"github.com/google/nftables"
-	"github.com/mdlayher/netlink"
-	"github.com/ti-mo/conntrack"
-	"github.com/ti-mo/netfilter"
 )
 
 // Purge removes what an earlier instance with this configuration left
-// behind (its table and the conntrack entries of its marks) without opening
+// behind (its table, which keeps forwarding after a crash) without opening
 // an Offloader: for a daemon started with the kernel path disabled after one
 // that used it crashed. Only Table, Family, NetNS and Log are used. It fails
 // with ErrBusy while a live Offloader owns the table.
@@ -55,18 +52,5 @@ func Purge(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	ct, err := conntrack.Dial(&netlink.Config{NetNS: cfg.NetNS})
-	if err != nil {
-		return errors.Join(append(errs, classify("kmod: purge: conntrack netlink", err))...)
-	}
-	defer ct.Close()
-	pf := netfilter.ProtoIPv4
-	if cfg.Family == IPv6 {
-		pf = netfilter.ProtoIPv6
-	}
-	tag := uint32(0x80|cfg.Table) << 24
-	if err := ct.FlushFilter(conntrack.NewFilter().Family(pf).Mark(tag).MarkMask(markTagMask)); err != nil {
-		errs = append(errs, classify("kmod: purge: flush conntrack entries", err))
-	}
 	return errors.Join(errs...)
 }

@@ -7,33 +7,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The table (IPv4 shown; ip6 is the same with 16-byte addresses):
+// The table (IPv4 shown; ip6 is the same with 16-byte addresses, no header
+// checksum, and "ip6 nexthdr udp" instead of the fragment test):
 //
 //	table ip mediad_N {
-//	  set leg_rx { type ipv4_addr . inet_service . ipv4_addr . inet_service; counter }
-//	           # latched peer . peer port . local addr . local port,
-//	           # each element counting the packets its side sends
-//	  map leg  { type (the same) : mark }   # leg key -> conntrack mark
-//	  map dnat_to { type mark : ipv4_addr . inet_service }   # mark -> peer to send to
-//	  map snat_to { type mark : ipv4_addr . inet_service }   # mark -> local endpoint to send from
-//	  chain raw_pre  { prerouting, raw: udp dport RANGE, iiftype != loopback, key @leg_rx -> accept (counted);
-//	                   udp dport RANGE, fib daddr local (or: socket mark SOCKMARK) -> notrack
-//	                   (on loopback only if key !@leg_rx) }
-//	  chain raw_out  { output, raw: udp dport RANGE, key @leg_rx -> accept (counted);
-//	                   udp sport RANGE -> notrack;
-//	                   udp dport RANGE, fib daddr local -> notrack
-//	                   (or: meta mark SOCKMARK -> notrack) }
-//	  chain nat_pre  { prerouting, dstnat: udp dport RANGE, ct mark set key map @leg,
-//	                   dnat to ct mark map @dnat_to }
-//	  chain nat_out  { output, dstnat: same (peers on this host) }
-//	  chain nat_post { postrouting, srcnat: snat to ct mark map @snat_to }
-//	  chain nat_in   { input, srcnat: same (peer B on this host) }
+//	  map leg { type ipv4_addr . inet_service . ipv4_addr . inet_service :
+//	                 ipv4_addr . ipv4_addr . mark; counter }
+//	      # latched peer . peer port . local addr . local port ->
+//	      # new saddr . new daddr . new sport,dport (2+2 bytes, listed as a mark);
+//	      # each element counts the packets its side sends
+//	  chain raw_pre { type filter hook prerouting priority raw;
+//	      udp dport RANGE, not a fragment, iiftype != loopback,
+//	        ip saddr . udp sport . ip daddr . udp dport map @leg ->
+//	        ip saddr . ip daddr set (header and UDP checksums), udp sport . udp dport set,
+//	        notrack, accept
+//	      udp dport RANGE, iiftype != loopback, fib daddr local (or: socket mark SOCKMARK) -> notrack
+//	      udp dport RANGE, iiftype loopback, key !@leg, the same -> notrack }
+//	  chain raw_out { type route hook output priority raw;
+//	      the first rule without the iiftype test (peers on this host; the
+//	        route chain routes the packet again for its new addresses)
+//	      udp sport RANGE -> notrack; udp dport RANGE, fib daddr local -> notrack
+//	      (or: meta mark SOCKMARK -> notrack) }
 //	}
 //
-// NAT chains see only the first packet of a conntrack entry; every later
-// packet of the flow is forwarded by conntrack alone. The raw chains run
-// before conntrack, on the packet as its sender wrote it, so the one leg
-// lookup there both counts the packet and decides notrack.
+// Offloaded packets are rewritten before conntrack and routing, and are
+// never tracked: one map lookup per packet. Everything else to or from the
+// relay's ports is notrack as well, so conntrack (when another table turns
+// it on) never holds the relay's traffic.
 
 // Register numbers: NFT_REG32_00 is 8; a concatenation occupies
 // consecutive 32-bit registers, each part padded to 4 bytes.
@@ -66,30 +66,24 @@ func (s famSpec) regPort1() uint32 { return reg0 + s.words() }
 func (s famSpec) regAddr2() uint32 { return reg0 + s.words() + 1 }
 func (s famSpec) regPort2() uint32 { return reg0 + 2*s.words() + 1 }
 
-// ruleset is the table and its sets as sent in the creating batch.
+// ruleset is the table and its map as sent in the creating batch.
 type ruleset struct {
-	table                  *nftables.Table
-	leg, legMark, dst, src *nftables.Set
+	table *nftables.Table
+	leg   *nftables.Set
 }
 
 func newRuleset(name string, spec famSpec) *ruleset {
 	t := &nftables.Table{Name: name, Family: spec.table}
 	quad := nftables.MustConcatSetType(spec.addrTyp, nftables.TypeInetService, spec.addrTyp, nftables.TypeInetService)
-	pair := nftables.MustConcatSetType(spec.addrTyp, nftables.TypeInetService)
+	// The ports travel as one 4-byte word (one payload write); nft has no
+	// 4-byte port-pair type, so listings show it as a mark.
+	rewrite := nftables.MustConcatSetType(spec.addrTyp, spec.addrTyp, nftables.TypeMark)
 	return &ruleset{
 		table: t,
 		// Counter: every element added gets its own counter, which the
-		// lookup in raw_pre/raw_out updates.
-		leg: &nftables.Set{Table: t, Name: "leg_rx", Concatenation: true, Counter: true, KeyType: quad},
-		// The same keys without counters for the NAT chains: any lookup
-		// that finds an element updates its counter, and NAT's lookup of
-		// each entry's first packet would count that packet twice.
-		legMark: &nftables.Set{Table: t, Name: "leg", IsMap: true, Concatenation: true,
-			KeyType: quad, DataType: nftables.TypeMark},
-		dst: &nftables.Set{Table: t, Name: "dnat_to", IsMap: true,
-			KeyType: nftables.TypeMark, DataType: pair, KeyByteOrder: binaryutil.NativeEndian},
-		src: &nftables.Set{Table: t, Name: "snat_to", IsMap: true,
-			KeyType: nftables.TypeMark, DataType: pair, KeyByteOrder: binaryutil.NativeEndian},
+		// lookup updates for each packet it rewrites.
+		leg: &nftables.Set{Table: t, Name: "leg", IsMap: true, Concatenation: true, Counter: true,
+			KeyType: quad, DataType: rewrite},
 	}
 }
 
@@ -99,10 +93,8 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 	c.AddTable(rs.table)
 	c.DelTable(rs.table)
 	c.AddTable(rs.table)
-	for _, s := range []*nftables.Set{rs.leg, rs.legMark, rs.dst, rs.src} {
-		if err := c.AddSet(s, nil); err != nil {
-			return err
-		}
+	if err := c.AddSet(rs.leg, nil); err != nil {
+		return err
 	}
 	chain := func(name string, typ nftables.ChainType, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
 		return c.AddChain(&nftables.Chain{Name: name, Table: rs.table, Type: typ,
@@ -118,6 +110,23 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 	udp := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
+	}
+	// Offloaded packets must carry their UDP header right behind a fixed
+	// header and be whole datagrams: a rewritten first fragment would leave
+	// the others to a reassembly that never completes. Fragments and IPv6
+	// extension headers (not seen in RTP) go to the socket instead.
+	plainUDP := []expr.Any{ // ip6 nexthdr udp
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 6, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
+	}
+	if spec.addrLen == 4 {
+		plainUDP = []expr.Any{
+			udp[0], udp[1],
+			// ip frag-off & 0x3fff == 0: neither more fragments nor an offset.
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 6, Len: 2},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: []byte{0x3f, 0xff}, Xor: []byte{0, 0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0}},
+		}
 	}
 	inRange := func(off uint32) []expr.Any {
 		return []expr.Any{
@@ -135,7 +144,6 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 		&expr.Payload{DestRegister: spec.regAddr2(), Base: expr.PayloadBaseNetworkHeader, Offset: spec.daddrAt, Len: al},
 		&expr.Payload{DestRegister: spec.regPort2(), Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 	}
-	isLeg := []expr.Any{&expr.Lookup{SourceRegister: reg0, SetName: rs.leg.Name, SetID: rs.leg.ID}}
 	notLeg := []expr.Any{&expr.Lookup{SourceRegister: reg0, SetName: rs.leg.Name, SetID: rs.leg.ID, Invert: true}}
 	daddrLocal := []expr.Any{
 		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
@@ -150,21 +158,49 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 	notrack := []expr.Any{&expr.Notrack{}}
 	accept := []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}
 
-	// Per-packet accounting: a packet of an offloaded flow matches its
-	// sender's leg key where it enters, from a device (prerouting) or from a
-	// local socket (output), and the lookup counts it on that element. On
-	// loopback, prerouting sees again what output already counted (with the
-	// NATed header, so it would not match anyway), hence not counted there.
-	// The match ends the chain: the packet stays tracked, for the NAT chains.
+	// The forwarding rule: the lookup counts the packet on its sender's
+	// element and loads the rewrite (new saddr . new daddr . ports) into
+	// the registers the key came from; two writes apply it.
+	//
+	// Checksums: the address write updates the IPv4 header checksum and, by
+	// the pseudo-header flag, the UDP checksum (the kernel leaves a zero,
+	// i.e. absent, IPv4 UDP checksum alone and handles CHECKSUM_PARTIAL).
+	// The port write needs the same UDP update without a header checksum,
+	// but google/nftables v0.3.0 sends the flags only with a checksum type:
+	// it names "inet" with the checksum offset inside the bytes being
+	// written, so the write itself overwrites that field (the kernel takes
+	// both sums before it changes anything, and stores the data last). The
+	// IPv6 address write, with no header checksum, does the same.
+	addrCsum := spec.saddrAt // IPv6: inside the written addresses
+	if spec.addrLen == 4 {
+		addrCsum = 10 // the IPv4 header checksum
+	}
+	forward := []expr.Any{
+		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.leg.Name, SetID: rs.leg.ID},
+		&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: reg0, Base: expr.PayloadBaseNetworkHeader,
+			Offset: spec.saddrAt, Len: 2 * al, CsumType: expr.CsumTypeInet, CsumOffset: addrCsum,
+			CsumFlags: unix.NFT_PAYLOAD_L4CSUM_PSEUDOHDR},
+		&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: reg0 + 2*spec.words(), Base: expr.PayloadBaseTransportHeader,
+			Offset: 0, Len: 4, CsumType: expr.CsumTypeInet, CsumOffset: 0,
+			CsumFlags: unix.NFT_PAYLOAD_L4CSUM_PSEUDOHDR},
+	}
+
+	// Packets enter once: from a device (prerouting; on loopback they come
+	// back from output, already rewritten and counted there) or from a local
+	// socket (output; peers on this host). The raw priority runs before
+	// conntrack and before routing; the output chain is of type route, so
+	// the kernel routes the rewritten packet again.
 	rawPre := chain("raw_pre", nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw)
-	rawOut := chain("raw_out", nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityRaw)
-	rule(rawPre, udp, dportInRange, iifLoopback(expr.CmpOpNeq), key, isLeg, accept)
-	rule(rawOut, udp, dportInRange, key, isLeg, accept)
-	// What follows sees no offloaded packet from a device (nor from a local
-	// socket in raw_out): their keys matched above.
+	rawOut := chain("raw_out", nftables.ChainTypeRoute, nftables.ChainHookOutput, nftables.ChainPriorityRaw)
+	rule(rawPre, plainUDP, dportInRange, iifLoopback(expr.CmpOpNeq), key, forward, notrack, accept)
+	rule(rawOut, plainUDP, dportInRange, key, forward, notrack, accept)
+
+	// Not offloaded: keep the relay's userspace traffic out of conntrack.
+	// No offloadable packet from a device, nor from a local socket in
+	// raw_out, gets here: their keys matched above.
 	if sockMark != 0 {
 		// Only the relay's own sockets: packets it sends (skb mark from
-		// SO_MARK) and packets to it that are not offloaded.
+		// SO_MARK) and packets to it.
 		markIs := func(e expr.Any) []expr.Any {
 			return []expr.Any{e, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(sockMark)}}
 		}
@@ -177,47 +213,16 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 		// the relay's alone, or other local UDP traffic loses conntrack.
 		rule(rawPre, udp, dportInRange, iifLoopback(expr.CmpOpNeq), daddrLocal, notrack)
 		rule(rawPre, udp, dportInRange, iifLoopback(expr.CmpOpEq), key, notLeg, daddrLocal, notrack)
-		// A leg key always has its local port in the range, so a packet
-		// here (no key matched) is not offloaded, whatever its dport.
 		rule(rawOut, udp, sportInRange, notrack)
 		rule(rawOut, udp, dportInRange, daddrLocal, notrack)
 	}
-
-	// First packet of a kernelized flow: mark the entry, DNAT to the peer.
-	dnat := []expr.Any{
-		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.legMark.Name, SetID: rs.legMark.ID},
-		&expr.Ct{Key: expr.CtKeyMARK, Register: reg0, SourceRegister: true},
-		// Reload the mark, as nft itself does: the CLI cannot decompile a
-		// register reused after a ct set (`nft list` would abort).
-		&expr.Ct{Key: expr.CtKeyMARK, Register: reg0},
-		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.dst.Name, SetID: rs.dst.ID},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: spec.nfproto,
-			RegAddrMin: spec.regAddr1(), RegProtoMin: spec.regPort1(), Specified: true},
-	}
-	natPre := chain("nat_pre", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest)
-	rule(natPre, udp, dportInRange, key, dnat)
-	natOut := chain("nat_out", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest)
-	rule(natOut, udp, dportInRange, key, dnat)
-
-	// SNAT to the relay's other local endpoint, found by the entry's mark.
-	snat := []expr.Any{
-		&expr.Ct{Key: expr.CtKeyMARK, Register: reg0},
-		&expr.Lookup{SourceRegister: reg0, DestRegister: reg0, IsDestRegSet: true, SetName: rs.src.Name, SetID: rs.src.ID},
-		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: spec.nfproto,
-			RegAddrMin: spec.regAddr1(), RegProtoMin: spec.regPort1(), Specified: true},
-	}
-	natPost := chain("nat_post", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
-	rule(natPost, udp, snat)
-	natIn := chain("nat_in", nftables.ChainTypeNAT, nftables.ChainHookInput, nftables.ChainPriorityNATSource)
-	rule(natIn, udp, snat)
-
 	return nil
 }
 
 func ptr[T any](v T) *T { return &v }
 
-// Element encodings. Ports are big-endian and padded to 4 bytes; marks and
-// ct directions are host-endian, as the kernel registers hold them.
+// Element encodings. Ports are big-endian and padded to 4 bytes in a key;
+// a rewrite holds both ports in one word.
 
 func (s famSpec) appendAddrPort(b []byte, ap addrPort) []byte {
 	b = append(b, ap.addr...)
@@ -230,12 +235,13 @@ func (s famSpec) quad(a, b addrPort) []byte {
 	return s.appendAddrPort(s.appendAddrPort(out, a), b)
 }
 
-// pair encodes addr . port.
-func (s famSpec) pair(a addrPort) []byte {
-	return s.appendAddrPort(make([]byte, 0, s.addrLen+4), a)
+// rewrite encodes the value of a leg element: the packet leaves from src
+// to dst.
+func (s famSpec) rewrite(src, dst addrPort) []byte {
+	out := make([]byte, 0, 2*s.addrLen+4)
+	out = append(append(out, src.addr...), dst.addr...)
+	return append(out, byte(src.port>>8), byte(src.port), byte(dst.port>>8), byte(dst.port))
 }
-
-func markBytes(m uint32) []byte { return binaryutil.NativeEndian.PutUint32(m) }
 
 // addrPort is an address in wire form plus a port.
 type addrPort struct {

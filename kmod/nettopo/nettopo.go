@@ -88,6 +88,11 @@ func New() (*Topology, error) {
 	if err := t.Sysctl(t.R, "net/ipv6/conf/all/forwarding", "1"); err != nil {
 		return nil, t.fail(err)
 	}
+	// kmod's kernel path rewrites packets to come from R's own addresses
+	// before they are routed; IPv4 accepts that only with accept_local.
+	if err := t.Sysctl(t.R, "net/ipv4/conf/all/accept_local", "1"); err != nil {
+		return nil, t.fail(err)
+	}
 	return t, nil
 }
 

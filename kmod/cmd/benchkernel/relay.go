@@ -16,8 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mdlayher/netlink"
-	"github.com/ti-mo/conntrack"
 	"github.com/vishvananda/netns"
 
 	"sipmedia/kmod"
@@ -96,23 +94,9 @@ func runRelay(nsName, mode string, n int, log *slog.Logger) error {
 	io.Copy(io.Discard, os.Stdin)
 
 	var kpkts uint64
-	var dump, ctDump time.Duration
-	var ctEntries int
+	var dump time.Duration
 	if off != nil {
-		// For comparison: dumping the table's conntrack entries, the other
-		// way to get per-flow counters (needs nf_conntrack_acct=1).
-		ct, err := conntrack.Dial(&netlink.Config{NetNS: int(ns)})
-		if err != nil {
-			return err
-		}
 		t0 := time.Now()
-		fl, err := ct.DumpFilter(conntrack.NewFilter().Mark(0x80<<24).MarkMask(0xff000000), nil)
-		ctDump, ctEntries = time.Since(t0), len(fl)
-		ct.Close()
-		if err != nil {
-			return err
-		}
-		t0 = time.Now()
 		all, err := off.AllCounters()
 		dump = time.Since(t0)
 		if err != nil {
@@ -127,7 +111,7 @@ func runRelay(nsName, mode string, n int, log *slog.Logger) error {
 		}
 		log.Info("offloader closed", "flows", n, "took", time.Since(t0))
 	}
-	fmt.Printf("STATS %d %d %d %d %d\n", reads.Load(), kpkts, dump.Nanoseconds(), ctDump.Nanoseconds(), ctEntries)
+	fmt.Printf("STATS %d %d %d\n", reads.Load(), kpkts, dump.Nanoseconds())
 	return nil
 }
 
@@ -168,8 +152,7 @@ type relayHandle struct {
 
 type relayStats struct {
 	reads, kpkts uint64
-	dump, ctDump time.Duration
-	ctEntries    int
+	dump         time.Duration
 }
 
 // startStandIn starts this program's stand-in relay in R.
@@ -214,9 +197,9 @@ func startStandIn(topo *nettopo.Topology, mode string, calls int, pin bool) (*re
 		var st relayStats
 		stdin.Close()
 		if lines.Scan() {
-			var dumpNs, ctNs int64
-			fmt.Sscanf(lines.Text(), "STATS %d %d %d %d %d", &st.reads, &st.kpkts, &dumpNs, &ctNs, &st.ctEntries)
-			st.dump, st.ctDump = time.Duration(dumpNs), time.Duration(ctNs)
+			var dumpNs int64
+			fmt.Sscanf(lines.Text(), "STATS %d %d %d", &st.reads, &st.kpkts, &dumpNs)
+			st.dump = time.Duration(dumpNs)
 		}
 		return st, nil
 	}

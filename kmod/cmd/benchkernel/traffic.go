@@ -28,8 +28,7 @@ type result struct {
 	rcvbufErr, backlog  uint64  // R's UDP RcvbufErrors, machine-wide softnet drops
 	setup, warmup       time.Duration
 	relayReads, kernPkt uint64
-	dump, ctDump        time.Duration
-	ctEntries           int
+	dump                time.Duration
 }
 
 func (r result) loss() float64 {
@@ -91,8 +90,8 @@ func (r result) print() {
 		fmt.Printf(" warmup=%s", r.warmup.Round(time.Second))
 	}
 	if r.mode == "kernel" { // stand-in only: mediad's counters are its own business
-		fmt.Printf(" counters_dump=%s conntrack_dump=%s (%d entries) add=%s/flow",
-			r.dump.Round(time.Microsecond), r.ctDump.Round(time.Microsecond), r.ctEntries,
+		fmt.Printf(" counters_dump=%s add=%s/flow",
+			r.dump.Round(time.Microsecond),
 			(r.setup / time.Duration(r.calls)).Round(time.Microsecond))
 	}
 	fmt.Println()
@@ -320,7 +319,7 @@ func runOne(opt options, mode string, calls int, log *slog.Logger) (res result, 
 	if err != nil {
 		return res, err
 	}
-	res.relayReads, res.kernPkt, res.dump, res.ctDump, res.ctEntries = st.reads, st.kpkts, st.dump, st.ctDump, st.ctEntries
+	res.relayReads, res.kernPkt, res.dump = st.reads, st.kpkts, st.dump
 	res.delivered, res.misrouted, res.rcvbufErr = good1-good0, bad1-bad0, rcv1-rcv0
 	res.offered = float64(res.sent) / res.dur
 	res.relayCPU = float64(rel1-rel0) / userHZ

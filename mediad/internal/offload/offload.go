@@ -7,10 +7,12 @@
 // model (package call, kernel.go); this package knows nothing about calls.
 //
 // Requirements of the kernel path (checked by kmod.Open): CAP_NET_ADMIN,
-// nf_tables with nat and conntrack, and forwarding enabled in the network
-// namespace (net.ipv4.ip_forward=1, net.ipv6.conf.all.forwarding=1 for
-// IPv6): a kernelized packet to a remote peer is DNATed and then routed, so
-// it takes the forward path. mediad never changes these sysctls itself.
+// nf_tables, and forwarding enabled in the network namespace
+// (net.ipv4.ip_forward=1, net.ipv6.conf.all.forwarding=1 for IPv6) plus
+// net.ipv4.conf.all.accept_local=1 for IPv4: a kernelized packet is
+// rewritten to come from the relay's own address and then routed, taking
+// the forward path to a remote peer. mediad never changes these sysctls
+// itself.
 package offload
 
 import (
@@ -221,7 +223,7 @@ func (k *Kernel) AllCounters() (map[kmod.FlowKey]kmod.Stats, error) {
 	return out, nil
 }
 
-// Close removes the tables and their conntrack entries.
+// Close removes the tables.
 func (k *Kernel) Close() error {
 	if k == nil {
 		return nil
