@@ -165,6 +165,7 @@ func (p *Proxy) Counters(parse *transport.Stats) map[string]int64 {
 		"fr_timeout_expired":    m.FrTimeouts.Load(),
 		"send_failures":         m.SendFailures.Load(),
 		"inbox_full":            m.InboxFull.Load(),
+		"retransmissions_kept":  m.Retransmissions.Load(),
 		"panics":                m.Panics.Load(),
 		"registrations":         int64(len(all)),
 		"drop_oversized":        t.Oversized.Load(),

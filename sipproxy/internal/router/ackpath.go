@@ -1,7 +1,6 @@
 package router
 
 import (
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -21,48 +20,9 @@ import (
 // body (the late answer) also goes to sipgo: the media step would block
 // the read loop.
 
-// inviteBranches are the top Via branches of INVITE server transactions
-// over UDP that have not (yet) been answered with a 2xx.
-type inviteBranches struct {
-	mu        sync.Mutex
-	m         map[string]time.Time
-	lastSweep time.Time
-}
-
-// branchKeep is how long a branch is remembered: Timer H (64*T1), after
-// which sipgo's transaction no longer waits for the ACK.
+// branchKeep is how long an INVITE's branch is remembered: Timer H
+// (64*T1), after which sipgo's transaction no longer waits for the ACK.
 const branchKeep = 64 * 500 * time.Millisecond
-
-func (b *inviteBranches) add(branch string) {
-	now := time.Now()
-	b.mu.Lock()
-	if b.m == nil {
-		b.m = map[string]time.Time{}
-	}
-	b.m[branch] = now
-	if now.Sub(b.lastSweep) > time.Second {
-		b.lastSweep = now
-		for k, t := range b.m {
-			if now.Sub(t) > branchKeep {
-				delete(b.m, k)
-			}
-		}
-	}
-	b.mu.Unlock()
-}
-
-func (b *inviteBranches) remove(branch string) {
-	b.mu.Lock()
-	delete(b.m, branch)
-	b.mu.Unlock()
-}
-
-func (b *inviteBranches) has(branch string) bool {
-	b.mu.Lock()
-	_, ok := b.m[branch]
-	b.mu.Unlock()
-	return ok
-}
 
 func topViaBranch(m interface{ Via() *sip.ViaHeader }) string {
 	if v := m.Via(); v != nil {
@@ -77,7 +37,7 @@ func topViaBranch(m interface{ Via() *sip.ViaHeader }) string {
 func (c *Ctx) trackInvite() {
 	if c.Orig.IsInvite() && c.Proto == "UDP" && c.Tx != nil {
 		if b := topViaBranch(c.Orig); b != "" {
-			c.r.invites.add(b)
+			c.r.invites.put(b, struct{}{})
 			c.tracked = true
 		}
 	}
@@ -96,5 +56,9 @@ func (r *Router) statelessAck(req *sip.Request) bool {
 		return false
 	}
 	b := topViaBranch(req)
-	return b != "" && !r.invites.has(b)
+	if b == "" {
+		return false
+	}
+	_, pending := r.invites.get(b)
+	return !pending
 }

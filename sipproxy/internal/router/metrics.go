@@ -16,6 +16,8 @@ type Metrics struct {
 	FrTimeouts   atomic.Int64    // branches ended by fr_timeout
 	SendFailures atomic.Int64
 	InboxFull    atomic.Int64 // responses dropped: their branch had inboxSize waiting
+	// Retransmissions handled for transactions ended early (finished.go).
+	Retransmissions atomic.Int64
 }
 
 func (m *Metrics) reply(code int) {

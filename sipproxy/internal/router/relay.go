@@ -63,7 +63,11 @@ func (r *Router) relay(ctx context.Context, c *Ctx) {
 	r.Metrics.Relayed.Add(1)
 	r.Metrics.ActiveTx.Add(1)
 	defer r.Metrics.ActiveTx.Add(-1)
-	(&relayRun{r: r, c: c, ctx: ctx}).run(branches)
+	run := &relayRun{r: r, c: c, ctx: ctx}
+	run.run(branches)
+	for _, st := range run.brs {
+		r.finishClient(st)
+	}
 }
 
 // addReceived adds received= to the top Via when its host is not the
@@ -218,6 +222,9 @@ func (r *Router) relayAck(c *Ctx) {
 // (typically a 2xx retransmission after the transaction ended) statelessly
 // along its Via, if the top Via is ours.
 func (r *Router) HandleStrayResponse(res *sip.Response) {
+	if key, err := sip.ClientTxKeyMake(res); err == nil && r.absorbResponse(key, res) {
+		return
+	}
 	via := res.Via()
 	if via == nil || !r.me.Host(via.Host, via.Port, via.Transport) {
 		return
@@ -266,7 +273,8 @@ type event struct {
 
 type branchState struct {
 	req          *sip.Request
-	tx           sip.ClientTransaction
+	tx           interface{ Terminate() } // sipgo's or utx
+	utx          *udpClientTx             // the branch goes over UDP
 	flags        Flags
 	prov         bool
 	final        int
@@ -301,6 +309,7 @@ type relayRun struct {
 
 	brs       []*branchState
 	events    chan event
+	posted    chan event // responses from the UDP read loop (post)
 	done      chan struct{}
 	answered  bool
 	cancelled bool
@@ -315,9 +324,29 @@ func (run *relayRun) send(e event) {
 	}
 }
 
+// postedSize bounds the responses waiting for a relay; beyond it a
+// response is dropped as the network could have (the UAS retransmits
+// finals).
+const postedSize = 32
+
+// post passes an event from the UDP read loop without ever blocking it.
+func (run *relayRun) post(e event) {
+	select {
+	case <-run.done:
+		return
+	default:
+	}
+	select {
+	case run.posted <- e:
+	default:
+		run.r.Metrics.InboxFull.Add(1)
+	}
+}
+
 func (run *relayRun) run(branches []Branch) {
 	r, c := run.r, run.c
 	run.events = make(chan event, 8)
+	run.posted = make(chan event, postedSize)
 	run.done = make(chan struct{})
 	defer close(run.done)
 	invite := c.Req.IsInvite()
@@ -343,41 +372,47 @@ func (run *relayRun) run(branches []Branch) {
 			}
 		}
 		st.req = out
-		var inbox chan *sip.Response
-		if out.Transport() == "UDP" {
-			// Registered before sending: the first reply may come at once.
-			if key, err := sip.ClientTxKeyMake(out); err == nil {
-				inbox = r.inbox.add(key)
-				defer r.inbox.remove(key) // before close(run.done)
-			}
-		}
-		tx, err := r.txl.Request(run.ctx, out)
-		if err != nil {
-			r.Metrics.SendFailures.Add(1)
-			r.log.Debug("branch send failed", "error", err, "call-id", c.callID())
-			run.localFinal(st, errSendFailed)
-			continue
-		}
-		st.tx = tx
-		if inbox != nil {
-			go run.deliver(inbox, tx)
-		}
+		var rt *retransmitter
 		if invite {
-			// The hook outlives the relay (sipgo keeps the transaction
+			// The hook may outlive the relay (sipgo keeps its transaction
 			// 64*T1 after a 2xx), so it holds only what it resends.
-			rt := &retransmitter{r: r, addr: c.Source, proto: c.Proto}
+			rt = &retransmitter{r: r, addr: c.Source, proto: c.Proto}
 			if c.Proto == "UDP" {
 				rt.addr = replyAddr(c.Orig)
 			}
 			st.retx = rt
-			tx.OnRetransmission(rt.retransmit2xx)
 		}
-		if len(branches) == 1 {
-			// One branch: the loop below reads its transaction itself,
-			// without a goroutine and a hand-off per response.
-			oneResp, oneDone, oneTx = tx.Responses(), tx.Done(), tx
+		if out.Transport() == "UDP" {
+			utx, err := r.startUDPTx(run, i, out)
+			if err != nil {
+				r.Metrics.SendFailures.Add(1)
+				r.log.Debug("branch send failed", "error", err, "call-id", c.callID())
+				run.localFinal(st, errSendFailed)
+				continue
+			}
+			utx.mu.Lock()
+			utx.retx = rt
+			utx.mu.Unlock()
+			st.tx, st.utx = utx, utx
 		} else {
-			go run.read(i, tx)
+			tx, err := r.txl.Request(run.ctx, out)
+			if err != nil {
+				r.Metrics.SendFailures.Add(1)
+				r.log.Debug("branch send failed", "error", err, "call-id", c.callID())
+				run.localFinal(st, errSendFailed)
+				continue
+			}
+			st.tx = tx
+			if rt != nil {
+				tx.OnRetransmission(rt.retransmit2xx)
+			}
+			if oneTx == nil {
+				// The loop below reads one sipgo transaction itself,
+				// without a goroutine and a hand-off per response.
+				oneResp, oneDone, oneTx = tx.Responses(), tx.Done(), tx
+			} else {
+				go run.read(i, tx)
+			}
 		}
 		i := i
 		st.fr = time.AfterFunc(r.cfg.FrTimeout, func() { run.send(event{kind: evFrTimer, i: i}) })
@@ -394,6 +429,8 @@ func (run *relayRun) run(branches []Branch) {
 	for !run.allFinal() {
 		select {
 		case e := <-run.events:
+			run.handle(e)
+		case e := <-run.posted:
 			run.handle(e)
 		case res := <-oneResp:
 			if res.StatusCode >= 200 {
@@ -627,6 +664,18 @@ func (r *Router) prepareResponse(ctx context.Context, c *Ctx, st *branchState, r
 			}
 		}
 	}
+	return fwd
+}
+
+// take returns the processed 2xx and forgets it.
+func (rt *retransmitter) take() *sip.Response {
+	if rt == nil {
+		return nil
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	fwd := rt.sent2xx
+	rt.sent2xx = nil
 	return fwd
 }
 

@@ -63,12 +63,18 @@ type Router struct {
 	media   Media // nil: no media control
 	me      *Myself
 	steps   []Step
-	inbox   inboxes
-	invites inviteBranches // see ackpath.go
-	Metrics Metrics
+	udpTxs  udpTxs            // client transactions of branches over UDP (udptx.go)
+	invites *recent[struct{}] // INVITE branches not answered 2xx (ackpath.go)
+	// transactions ended before sipgo would end them (finished.go)
+	finishedSrv *recent[finishedServer]
+	finishedCli *recent[finishedClient]
+	Metrics     Metrics
 
 	// relayHook replaces relay in unit tests of single steps.
 	relayHook func(ctx context.Context, c *Ctx)
+	// resendHook and writeHook replace the transport in unit tests.
+	resendHook func(m sip.Message, addr string)
+	writeHook  func(req *sip.Request) error
 }
 
 // New builds the router and its chain.
@@ -79,7 +85,9 @@ func New(log *slog.Logger, cfg Config, txl *sip.TransactionLayer, socks Sockets,
 	if cfg.FrInvTimeout <= 0 {
 		cfg.FrInvTimeout = 30 * time.Second
 	}
-	r := &Router{log: log, cfg: cfg, txl: txl, sockets: socks, reg: reg, media: media}
+	r := &Router{log: log, cfg: cfg, txl: txl, sockets: socks, reg: reg, media: media,
+		invites: newRecent[struct{}](branchKeep), finishedSrv: newRecent[finishedServer](txKeep),
+		finishedCli: newRecent[finishedClient](txKeep)}
 	if txl != nil {
 		r.tpl = txl.Transport()
 	}
@@ -123,7 +131,12 @@ func (r *Router) Myself() *Myself { return r.me }
 // Handle is the sipgo request handler. It blocks until routing of this
 // request has finished (sipgo terminates the transaction on return).
 func (r *Router) Handle(req *sip.Request, tx sip.ServerTransaction) {
-	r.serve(newCtx(r, req, tx))
+	if r.absorbRequest(req, tx) {
+		return
+	}
+	c := newCtx(r, req, tx)
+	r.serve(c)
+	r.finishServer(c)
 }
 
 // StatelessMethods are the methods HandleStateless may take.
@@ -227,7 +240,8 @@ type Ctx struct {
 	Trace       []string          // names of the steps run, for tests and debug
 	Replied     int               // status of the reply sent by a step, 0 if none
 
-	tracked bool // the INVITE's branch is in r.invites (ackpath.go)
+	tracked bool          // the INVITE's branch is in r.invites (ackpath.go)
+	final   *sip.Response // the first final response sent upstream
 }
 
 // Branch is one destination of a relay.
@@ -273,6 +287,9 @@ func (c *Ctx) Reply(code int, reason string) {
 func (c *Ctx) ReplyWith(res *sip.Response) {
 	c.Replied = res.StatusCode
 	c.r.Metrics.reply(res.StatusCode)
+	if res.StatusCode >= 200 && c.final == nil {
+		c.final = res
+	}
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
 		c.answered2xx()
 	}

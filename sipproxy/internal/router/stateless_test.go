@@ -48,11 +48,14 @@ func TestHandleStateless(t *testing.T) {
 }
 
 // TestHandleResponse: only responses of a branch being relayed over UDP
-// are taken, and they are queued in arrival order.
+// are taken, and they reach the relay in arrival order; a failure is
+// ACKed (again for its retransmission, which the relay does not see).
 func TestHandleResponse(t *testing.T) {
 	r, _ := testRouter(t)
+	var written []*sip.Request
+	r.writeHook = func(req *sip.Request) error { written = append(written, req); return nil }
 	res := func(code int, method string) *sip.Response {
-		raw := map[int]string{180: "SIP/2.0 180 Ringing", 200: "SIP/2.0 200 OK"}[code] + "\r\n" +
+		raw := map[int]string{180: "SIP/2.0 180 Ringing", 200: "SIP/2.0 200 OK", 486: "SIP/2.0 486 Busy Here"}[code] + "\r\n" +
 			"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKours\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\n" +
 			"Call-ID: x\r\nCSeq: 1 " + method + "\r\nContent-Length: 0\r\n\r\n"
 		m, err := sip.ParseMessage([]byte(raw))
@@ -61,30 +64,60 @@ func TestHandleResponse(t *testing.T) {
 		}
 		return m.(*sip.Response)
 	}
+	inv := parse(t, strings.Replace(inviteBob, "Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bK1",
+		"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKours", 1), "UDP", "")
+	inv.SetDestination("127.0.0.1:5080")
+	newRun := func() *relayRun {
+		return &relayRun{r: r, events: make(chan event, 8), posted: make(chan event, postedSize), done: make(chan struct{})}
+	}
 	if r.HandleResponse(res(180, "INVITE")) {
 		t.Fatal("response of no branch taken")
 	}
-	key, _ := sip.ClientTxKeyMake(res(180, "INVITE"))
-	ch := r.inbox.add(key)
+	run := newRun()
+	tx, err := r.startUDPTx(run, 0, inv)
+	if err != nil || len(written) != 1 {
+		t.Fatalf("start: %v, %d sent", err, len(written))
+	}
 	if !r.HandleResponse(res(180, "INVITE")) || !r.HandleResponse(res(200, "INVITE")) {
 		t.Fatal("branch responses not taken")
 	}
 	if r.HandleResponse(res(200, "CANCEL")) {
 		t.Error("CANCEL response (same branch) taken for the INVITE")
 	}
-	if a, b := <-ch, <-ch; a.StatusCode != 180 || b.StatusCode != 200 {
-		t.Errorf("order %d, %d", a.StatusCode, b.StatusCode)
+	if a, b := <-run.posted, <-run.posted; a.res.StatusCode != 180 || b.res.StatusCode != 200 {
+		t.Errorf("order %d, %d", a.res.StatusCode, b.res.StatusCode)
 	}
-	for range inboxSize + 1 {
-		r.HandleResponse(res(180, "INVITE"))
+	r.HandleResponse(res(200, "INVITE")) // a 2xx retransmission goes to the hook, not the relay
+	if len(run.posted) != 0 {
+		t.Errorf("2xx retransmission posted")
 	}
-	if r.Metrics.InboxFull.Load() != 1 {
-		t.Errorf("inbox_full %d, want 1", r.Metrics.InboxFull.Load())
-	}
-	r.inbox.remove(key)
+	tx.Terminate()
 	if r.HandleResponse(res(200, "INVITE")) {
 		t.Error("response taken after the branch ended")
 	}
+
+	// A failure: ACKed at once, and again for its retransmission.
+	run = newRun()
+	if _, err := r.startUDPTx(run, 0, inv); err != nil {
+		t.Fatal(err)
+	}
+	written = nil
+	r.HandleResponse(res(486, "INVITE"))
+	r.HandleResponse(res(486, "INVITE"))
+	if len(written) != 2 || !written[0].IsAck() || !strings.Contains(written[0].To().Value(), "tag=2") ||
+		!strings.Contains(written[0].Via().Value(), "branch=z9hG4bKours") {
+		t.Fatalf("ACKs %v", written)
+	}
+	if len(run.posted) != 1 {
+		t.Errorf("%d responses posted, want the failure once", len(run.posted))
+	}
+	for range postedSize + 1 {
+		run.post(event{})
+	}
+	if r.Metrics.InboxFull.Load() == 0 {
+		t.Error("inbox_full not counted")
+	}
+	close(run.done)
 }
 
 const ackBob = `
