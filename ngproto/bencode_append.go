@@ -66,6 +66,8 @@ func appendBencodeValue(dst []byte, v any, depth int) ([]byte, error) {
 		return appendBencodeInt(dst, int64(x)), nil
 	case Dict:
 		return appendBencodeDict(dst, x, depth)
+	case Bencoded:
+		return append(dst, x...), nil
 	case map[string]any:
 		return appendBencodeDict(dst, Dict(x), depth)
 	case []any:

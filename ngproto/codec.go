@@ -557,6 +557,13 @@ func canonicalValue(v any, depth int) (any, bool, error) {
 	case map[string]any:
 		nd, _, err := canonical(Dict(x), depth)
 		return nd, true, err
+	case Bencoded:
+		d, err := decodeBencode(x)
+		if err != nil {
+			return nil, false, fmt.Errorf("bencoded value: %w", err)
+		}
+		nd, _, err := canonical(d, depth)
+		return nd, true, err
 	case map[string]string:
 		nd := make(Dict, len(x))
 		for k, s := range x {
