@@ -133,6 +133,21 @@ func newTestRegistry(t testing.TB, minPort, maxPort int) (*call.Registry, *ports
 	return reg, alloc
 }
 
+// onWire returns the reply as a client decodes it: parts of it are written
+// as bencode already (ngproto.Bencoded).
+func onWire(t *testing.T, reply ngproto.Dict) ngproto.Dict {
+	t.Helper()
+	b, err := ngproto.EncodeBody(reply, ngproto.Bencode)
+	if err != nil {
+		t.Fatalf("encode reply: %v", err)
+	}
+	d, _, err := ngproto.DecodeBody(b)
+	if err != nil {
+		t.Fatalf("decode reply %q: %v", b, err)
+	}
+	return d
+}
+
 func TestGolden(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.txt")
 	if len(files) < 25 {
@@ -155,7 +170,7 @@ func TestGolden(t *testing.T) {
 				if st.sdp != "" {
 					req["sdp"] = st.sdp
 				}
-				reply := h.ServeNG(context.Background(), req, from)
+				reply := onWire(t, h.ServeNG(context.Background(), req, from))
 				label := fmt.Sprintf("%s#%d %v", name, i+1, st.req)
 				if why, ok := deviations[fmt.Sprintf("%s#%d", name, i+1)]; ok {
 					t.Logf("%s: deliberate deviation (%s)", label, why)
