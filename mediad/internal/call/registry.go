@@ -74,6 +74,9 @@ type Allocator interface {
 
 // Registry is the table of calls.
 type Registry struct {
+	// ifs holds the configured interface addresses by logical name, in
+	// configuration order; shared, read-only.
+	ifs map[string][]Interface
 	cfg   Config
 	alloc Allocator
 	log   *slog.Logger
@@ -122,7 +125,11 @@ func newRegistry(cfg Config, alloc Allocator, log *slog.Logger) *Registry {
 	if err != nil {
 		log.Error("no DTLS certificate, DTLS-SRTP disabled", "err", err)
 	}
-	return &Registry{cfg: cfg, alloc: alloc, log: log, start: time.Now(), calls: make(map[string]*Call), cert: cert}
+	ifs := make(map[string][]Interface)
+	for _, i := range cfg.Interfaces {
+		ifs[i.Name] = append(ifs[i.Name], i)
+	}
+	return &Registry{cfg: cfg, alloc: alloc, log: log, start: time.Now(), calls: make(map[string]*Call), cert: cert, ifs: ifs}
 }
 
 // Config returns the registry's configuration.
@@ -369,29 +376,17 @@ func (r *Registry) TerminateAll() int {
 func (r *Registry) Close() { r.TerminateAll() }
 
 // interfaceAddrs returns the addresses of the named logical interface
-// (the first configured name when name is empty or unknown).
+// (the first configured name when name is empty or unknown). The slice
+// is shared: callers must not modify it.
 func (r *Registry) interfaceAddrs(name string) (string, []Interface) {
 	if len(r.cfg.Interfaces) == 0 {
 		return "", nil
 	}
-	pick := name
-	found := false
-	for _, i := range r.cfg.Interfaces {
-		if i.Name == pick {
-			found = true
-			break
-		}
+	if ifs, ok := r.ifs[name]; ok {
+		return name, ifs
 	}
-	if !found {
-		pick = r.cfg.Interfaces[0].Name
-	}
-	var out []Interface
-	for _, i := range r.cfg.Interfaces {
-		if i.Name == pick {
-			out = append(out, i)
-		}
-	}
-	return pick, out
+	name = r.cfg.Interfaces[0].Name
+	return name, r.ifs[name]
 }
 
 // allocate binds a port pair on the given interface addresses.
