@@ -76,7 +76,7 @@ type Allocator interface {
 type Registry struct {
 	// ifs holds the configured interface addresses by logical name, in
 	// configuration order; shared, read-only.
-	ifs map[string][]Interface
+	ifs   map[string][]Interface
 	cfg   Config
 	alloc Allocator
 	log   *slog.Logger
