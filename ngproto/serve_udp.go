@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,15 +162,15 @@ func (l *udpLoop) drain(ctx context.Context) {
 	defer l.bufs.Put(rb)
 	buf, oob := rb.data, rb.oob
 	for ctx.Err() == nil {
-		n, oobn, _, sa, err := unix.Recvmsg(l.fd, buf, oob, unix.MSG_DONTWAIT)
-		if err == unix.EINTR {
+		n, oobn, from, errno := recvRaw(l.fd, buf, oob)
+		if errno == unix.EINTR {
 			continue
 		}
-		if err != nil {
+		if errno != 0 {
 			return // EAGAIN: the queue is empty
 		}
 		l.seen.Add(1)
-		if from := addrPortOf(sa); from.IsValid() {
+		if from.IsValid() {
 			l.handle(ctx, buf[:n], oob[:oobn], from)
 		}
 	}
@@ -228,21 +227,4 @@ func (l *udpLoop) watch(ctx context.Context) {
 		last, quiet = l.seen.Load(), 0
 		t.Reset(watchTick)
 	}
-}
-
-// addrPortOf converts a received source address as Go's UDPConn does
-// (IPv4 peers on an IPv6 socket stay v4-mapped; the zone is the interface
-// index, which WriteToUDPAddrPort accepts).
-func addrPortOf(sa unix.Sockaddr) netip.AddrPort {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-	case *unix.SockaddrInet6:
-		ip := netip.AddrFrom16(a.Addr)
-		if a.ZoneId != 0 {
-			ip = ip.WithZone(strconv.FormatUint(uint64(a.ZoneId), 10))
-		}
-		return netip.AddrPortFrom(ip, uint16(a.Port))
-	}
-	return netip.AddrPort{}
 }
