@@ -1,6 +1,7 @@
 package router
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -29,7 +30,7 @@ import (
 // sipgo's Timer L (the Accepted state) is not stopped when the
 // transaction is terminated, so its closure keeps an INVITE transaction
 // reachable for 64*T1 anyway, with the request and the last response it
-// points at. When they fire they only run the deletion, which reads no
+// points at. When it fires it only runs the deletion, which reads no
 // message; so once terminated, those messages (ours alone by then) are
 // emptied and only the transaction's own small struct stays behind.
 func releaseRequest(m *sip.Request)   { *m = sip.Request{} }
@@ -37,8 +38,10 @@ func releaseResponse(m *sip.Response) { *m = sip.Response{} }
 
 // finishedServer is what remains of a server transaction.
 type finishedServer struct {
-	res  []byte // final response to resend (non-INVITE); nil: absorb
-	addr string // where it goes (UDP)
+	method sip.RequestMethod
+	sentBy string // top Via host:port, with the branch (the map's key)
+	res    []byte // final response to resend (non-INVITE); nil: absorb
+	addr   string // where it goes (UDP)
 }
 
 // finishedClient is what remains of a client transaction over UDP: an
@@ -46,6 +49,7 @@ type finishedServer struct {
 // the ACK of its failure (resent on a retransmission of the failure); a
 // non-INVITE's absorbs retransmissions of its final reply.
 type finishedClient struct {
+	method      sip.RequestMethod
 	res         []byte
 	addr, proto string
 	ack         *sip.Request
@@ -66,14 +70,12 @@ func (r *Router) finishServer(c *Ctx) {
 	if c.Tx == nil || c.Proto != "UDP" || c.final == nil || !rfc3261Branch(c.Orig) {
 		return
 	}
-	key, err := sip.ServerTxKeyMake(c.Orig)
-	if err != nil {
-		return
-	}
+	key, via := topViaBranch(c.Orig), c.Orig.Via()
+	f := finishedServer{method: c.Orig.Method, sentBy: sentBy(via)}
 	code := c.final.StatusCode
 	switch {
 	case c.Orig.IsInvite() && code < 300:
-		r.finishedSrv.put(key, finishedServer{})
+		r.finishedSrv.put(key, f)
 		c.Tx.Terminate()
 		// Handle's caller reads the transaction's last response once
 		// more (TerminateGracefully): emptied, it reads as not final,
@@ -83,9 +85,14 @@ func (r *Router) finishServer(c *Ctx) {
 	case c.Orig.IsInvite():
 		// sipgo retransmits the failure until the ACK.
 	default:
-		r.finishedSrv.put(key, finishedServer{res: []byte(c.final.String()), addr: replyAddr(c.Orig)})
+		f.res, f.addr = []byte(c.final.String()), replyAddr(c.Orig)
+		r.finishedSrv.put(key, f)
 		c.Tx.Terminate() // Timer J is stopped: nothing stays
 	}
+}
+
+func sentBy(via *sip.ViaHeader) string {
+	return via.Host + ":" + strconv.Itoa(via.Port)
 }
 
 // finishClient ends the client transaction of a branch once its relay
@@ -100,39 +107,41 @@ func (r *Router) finishClient(st *branchState) {
 // absorbRequest handles a request of a finished server transaction (a
 // retransmission, or a CANCEL of an INVITE answered 2xx); false: not one.
 func (r *Router) absorbRequest(req *sip.Request, tx sip.ServerTransaction) bool {
-	if req.IsAck() || req.Transport() != "UDP" || !rfc3261Branch(req) {
+	if req.IsAck() || req.Transport() != "UDP" || !rfc3261Branch(req) || r.finishedSrv.len() == 0 {
 		return false
 	}
-	key, err := sip.ServerTxKeyMake(req)
-	if err != nil {
+	f, ok := r.finishedSrv.get(topViaBranch(req))
+	if !ok || f.sentBy != sentBy(req.Via()) {
 		return false
 	}
-	if req.IsCancel() {
-		key = strings.TrimSuffix(key, string(sip.CANCEL)) + string(sip.INVITE)
-	}
-	f, ok := r.finishedSrv.get(key)
-	if !ok {
-		return false
-	}
-	r.Metrics.Retransmissions.Add(1)
 	switch {
-	case req.IsCancel():
+	case req.IsCancel() && f.method == sip.INVITE:
 		// As sipgo's Accepted INVITE transaction: 200 to the CANCEL,
 		// nothing else.
+		r.Metrics.Retransmissions.Add(1)
 		if tx != nil {
 			_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		}
-	case f.res != nil:
-		r.resend(f.res, f.addr, "UDP")
+	case req.Method == f.method:
+		r.Metrics.Retransmissions.Add(1)
+		if f.res != nil {
+			r.resend(f.res, f.addr, "UDP")
+		}
+	default:
+		return false
 	}
 	return true
 }
 
 // absorbResponse handles a response of a finished client transaction;
 // false: not one.
-func (r *Router) absorbResponse(key string, res *sip.Response) bool {
-	f, ok := r.finishedCli.get(key)
-	if !ok {
+func (r *Router) absorbResponse(res *sip.Response) bool {
+	branch, method, ok := responseBranch(res)
+	if !ok || r.finishedCli.len() == 0 {
+		return false
+	}
+	f, ok := r.finishedCli.get(branch)
+	if !ok || f.method != method {
 		return false
 	}
 	r.Metrics.Retransmissions.Add(1)

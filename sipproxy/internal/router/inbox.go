@@ -13,13 +13,24 @@ import (
 // sent back to back could reach the relay in either order and the 180 was
 // lost.
 func (r *Router) HandleResponse(res *sip.Response) bool {
-	key, err := sip.ClientTxKeyMake(res)
-	if err != nil {
+	branch, method, ok := responseBranch(res)
+	if !ok {
 		return false
 	}
-	if tx, ok := r.udpTxs.get(key); ok {
+	if tx, ok := r.udpTxs.get(branch); ok && tx.req.Method == method {
 		tx.receive(res)
 		return true
 	}
-	return r.absorbResponse(key, res)
+	return r.absorbResponse(res)
+}
+
+// responseBranch returns what matches a response to a client transaction
+// of ours: the top Via branch (ours, unique) and the CSeq method
+// (RFC 3261 17.1.3), without building sipgo's key string.
+func responseBranch(res *sip.Response) (branch string, method sip.RequestMethod, ok bool) {
+	cseq := res.CSeq()
+	if cseq == nil || !rfc3261Branch(res) {
+		return "", "", false
+	}
+	return topViaBranch(res), cseq.MethodName, true
 }

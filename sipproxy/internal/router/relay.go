@@ -222,7 +222,7 @@ func (r *Router) relayAck(c *Ctx) {
 // (typically a 2xx retransmission after the transaction ended) statelessly
 // along its Via, if the top Via is ours.
 func (r *Router) HandleStrayResponse(res *sip.Response) {
-	if key, err := sip.ClientTxKeyMake(res); err == nil && r.absorbResponse(key, res) {
+	if r.absorbResponse(res) {
 		return
 	}
 	via := res.Via()
@@ -308,8 +308,7 @@ type relayRun struct {
 	ctx context.Context
 
 	brs       []*branchState
-	events    chan event
-	posted    chan event // responses from the UDP read loop (post)
+	events    chan event // timers, sipgo goroutines (send), UDP read loop (post)
 	done      chan struct{}
 	answered  bool
 	cancelled bool
@@ -324,10 +323,10 @@ func (run *relayRun) send(e event) {
 	}
 }
 
-// postedSize bounds the responses waiting for a relay; beyond it a
-// response is dropped as the network could have (the UAS retransmits
-// finals).
-const postedSize = 32
+// eventsSize bounds the events waiting for a relay; beyond it a response
+// from the UDP read loop is dropped as the network could have (the UAS
+// retransmits finals).
+const eventsSize = 16
 
 // post passes an event from the UDP read loop without ever blocking it.
 func (run *relayRun) post(e event) {
@@ -337,7 +336,7 @@ func (run *relayRun) post(e event) {
 	default:
 	}
 	select {
-	case run.posted <- e:
+	case run.events <- e:
 	default:
 		run.r.Metrics.InboxFull.Add(1)
 	}
@@ -345,8 +344,7 @@ func (run *relayRun) post(e event) {
 
 func (run *relayRun) run(branches []Branch) {
 	r, c := run.r, run.c
-	run.events = make(chan event, 8)
-	run.posted = make(chan event, postedSize)
+	run.events = make(chan event, eventsSize)
 	run.done = make(chan struct{})
 	defer close(run.done)
 	invite := c.Req.IsInvite()
@@ -429,8 +427,6 @@ func (run *relayRun) run(branches []Branch) {
 	for !run.allFinal() {
 		select {
 		case e := <-run.events:
-			run.handle(e)
-		case e := <-run.posted:
 			run.handle(e)
 		case res := <-oneResp:
 			if res.StatusCode >= 200 {
@@ -649,7 +645,13 @@ func (run *relayRun) forward(st *branchState, res *sip.Response) {
 }
 
 func (r *Router) prepareResponse(ctx context.Context, c *Ctx, st *branchState, res *sip.Response) *sip.Response {
-	fwd := res.Clone()
+	fwd := res
+	if st == nil || st.utx == nil {
+		// sipgo's client transaction keeps the response it passed up; a
+		// UDP branch's own transaction does not (udptx.go), so that one
+		// is edited in place.
+		fwd = res.Clone()
+	}
 	fwd.RemoveHeader("Via")
 	if fwd.Via() == nil {
 		return nil

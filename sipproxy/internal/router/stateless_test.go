@@ -68,7 +68,7 @@ func TestHandleResponse(t *testing.T) {
 		"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKours", 1), "UDP", "")
 	inv.SetDestination("127.0.0.1:5080")
 	newRun := func() *relayRun {
-		return &relayRun{r: r, events: make(chan event, 8), posted: make(chan event, postedSize), done: make(chan struct{})}
+		return &relayRun{r: r, events: make(chan event, eventsSize), done: make(chan struct{})}
 	}
 	if r.HandleResponse(res(180, "INVITE")) {
 		t.Fatal("response of no branch taken")
@@ -84,11 +84,11 @@ func TestHandleResponse(t *testing.T) {
 	if r.HandleResponse(res(200, "CANCEL")) {
 		t.Error("CANCEL response (same branch) taken for the INVITE")
 	}
-	if a, b := <-run.posted, <-run.posted; a.res.StatusCode != 180 || b.res.StatusCode != 200 {
+	if a, b := <-run.events, <-run.events; a.res.StatusCode != 180 || b.res.StatusCode != 200 {
 		t.Errorf("order %d, %d", a.res.StatusCode, b.res.StatusCode)
 	}
 	r.HandleResponse(res(200, "INVITE")) // a 2xx retransmission goes to the hook, not the relay
-	if len(run.posted) != 0 {
+	if len(run.events) != 0 {
 		t.Errorf("2xx retransmission posted")
 	}
 	tx.Terminate()
@@ -108,10 +108,10 @@ func TestHandleResponse(t *testing.T) {
 		!strings.Contains(written[0].Via().Value(), "branch=z9hG4bKours") {
 		t.Fatalf("ACKs %v", written)
 	}
-	if len(run.posted) != 1 {
-		t.Errorf("%d responses posted, want the failure once", len(run.posted))
+	if len(run.events) != 1 {
+		t.Errorf("%d responses posted, want the failure once", len(run.events))
 	}
-	for range postedSize + 1 {
+	for range eventsSize + 1 {
 		run.post(event{})
 	}
 	if r.Metrics.InboxFull.Load() == 0 {

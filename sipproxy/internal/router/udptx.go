@@ -24,16 +24,16 @@ import (
 type udpClientTx struct {
 	r      *Router
 	run    *relayRun
-	i      int // branch index in run
-	key    string
+	i      int    // branch index in run
+	key    string // our top Via branch
 	req    *sip.Request
 	invite bool
 
 	mu       sync.Mutex
 	state    udpTxState
-	interval time.Duration // current Timer A/E
-	timerA   *time.Timer
-	timerB   *time.Timer
+	interval time.Duration  // current Timer A/E
+	deadline time.Time      // Timer B/F
+	timer    *time.Timer    // A/E and B/F: one timer, the earlier of both
 	ack      *sip.Request   // ACK of a non-2xx final reply (INVITE)
 	retx     *retransmitter // 2xx retransmissions (INVITE)
 }
@@ -48,8 +48,8 @@ const (
 	txTerminated
 )
 
-// udpTxs indexes the running UDP client transactions by sipgo's client
-// transaction key (branch and method).
+// udpTxs indexes the running UDP client transactions by our top Via
+// branch (the method is checked on the transaction).
 type udpTxs struct {
 	mu sync.Mutex
 	m  map[string]*udpClientTx
@@ -85,20 +85,17 @@ func (t *udpTxs) get(key string) (*udpClientTx, bool) {
 
 // startUDPTx sends req (branch i of run) and starts its transaction.
 func (r *Router) startUDPTx(run *relayRun, i int, req *sip.Request) (*udpClientTx, error) {
-	key, err := sip.ClientTxKeyMake(req)
-	if err != nil {
-		return nil, err
-	}
+	key := topViaBranch(req)
 	tx := &udpClientTx{r: r, run: run, i: i, key: key, req: req, invite: req.IsInvite(), interval: sip.Timer_A}
 	timeout := sip.Timer_F
 	if tx.invite {
 		timeout = sip.Timer_B
 	}
-	// Timers first and registered before sending: the first reply may
+	// Timer first and registered before sending: the first reply may
 	// come at once.
 	tx.mu.Lock()
-	tx.timerA = time.AfterFunc(tx.interval, tx.retransmit)
-	tx.timerB = time.AfterFunc(timeout, tx.timeout)
+	tx.deadline = time.Now().Add(timeout)
+	tx.timer = time.AfterFunc(min(tx.interval, timeout), tx.tick)
 	tx.mu.Unlock()
 	if !r.udpTxs.add(tx) {
 		tx.Terminate()
@@ -118,38 +115,35 @@ func (r *Router) writeRequest(req *sip.Request) error {
 	return r.tpl.WriteMsg(req)
 }
 
-// retransmit is Timer A (INVITE) or E (non-INVITE).
-func (tx *udpClientTx) retransmit() {
-	tx.mu.Lock()
-	if tx.state != txCalling && (tx.invite || tx.state != txProceeding) {
-		tx.mu.Unlock()
-		return
-	}
-	if tx.invite || tx.state == txCalling {
-		tx.interval *= 2
-	}
-	if !tx.invite && tx.interval > sip.T2 || tx.state == txProceeding {
-		tx.interval = sip.T2
-	}
-	tx.timerA.Reset(tx.interval)
-	tx.mu.Unlock()
-	if err := tx.r.writeRequest(tx.req); err != nil {
-		tx.r.log.Debug("request retransmission failed", "error", err)
-	}
-}
-
-// timeout is Timer B (INVITE) or F (non-INVITE).
-func (tx *udpClientTx) timeout() {
+// tick is Timer A (INVITE) or E (non-INVITE), the retransmissions, and
+// Timer B or F, the timeout, on one timer: an INVITE stops both at its
+// first provisional reply, a non-INVITE retransmits every T2 from then
+// on until its final reply or the timeout.
+func (tx *udpClientTx) tick() {
 	tx.mu.Lock()
 	if tx.state != txCalling && tx.state != txProceeding {
 		tx.mu.Unlock()
 		return
 	}
-	tx.state = txTerminated
-	tx.timerA.Stop()
+	left := time.Until(tx.deadline)
+	if left <= 0 {
+		tx.state = txTerminated
+		tx.mu.Unlock()
+		tx.r.udpTxs.remove(tx)
+		tx.run.send(event{kind: evDone, i: tx.i, err: sip.ErrTransactionTimeout})
+		return
+	}
+	if tx.invite || tx.state == txCalling {
+		tx.interval *= 2
+	}
+	if !tx.invite && (tx.interval > sip.T2 || tx.state == txProceeding) {
+		tx.interval = sip.T2
+	}
+	tx.timer.Reset(min(tx.interval, left))
 	tx.mu.Unlock()
-	tx.r.udpTxs.remove(tx)
-	tx.run.send(event{kind: evDone, i: tx.i, err: sip.ErrTransactionTimeout})
+	if err := tx.r.writeRequest(tx.req); err != nil {
+		tx.r.log.Debug("request retransmission failed", "error", err)
+	}
 }
 
 // receive takes a response of this branch, in the listener's read loop:
@@ -163,7 +157,7 @@ func (tx *udpClientTx) receive(res *sip.Response) {
 		case code < 200:
 			tx.state = txProceeding
 			if tx.invite {
-				tx.timerA.Stop()
+				tx.timer.Stop() // Timers A and B
 			}
 		case code < 300 && tx.invite:
 			tx.state = txAccepted
@@ -216,10 +210,7 @@ func (tx *udpClientTx) sendAck(ack *sip.Request) {
 }
 
 // stopTimers; tx.mu is held.
-func (tx *udpClientTx) stopTimers() {
-	tx.timerA.Stop()
-	tx.timerB.Stop()
-}
+func (tx *udpClientTx) stopTimers() { tx.timer.Stop() }
 
 // finish keeps what remains of the transaction once its relay has ended
 // and it has its final reply (finished.go) and ends it; one still waiting
@@ -233,10 +224,10 @@ func (tx *udpClientTx) finish() {
 		return
 	case txAccepted:
 		if fwd := rt.take(); fwd != nil {
-			tx.r.finishedCli.put(tx.key, finishedClient{res: []byte(fwd.String()), addr: rt.addr, proto: rt.proto})
+			tx.r.finishedCli.put(tx.key, finishedClient{method: tx.req.Method, res: []byte(fwd.String()), addr: rt.addr, proto: rt.proto})
 		}
 	case txCompleted:
-		tx.r.finishedCli.put(tx.key, finishedClient{ack: ack})
+		tx.r.finishedCli.put(tx.key, finishedClient{method: tx.req.Method, ack: ack})
 	}
 	tx.Terminate()
 }
