@@ -87,6 +87,20 @@ func trackConntrack(t *testing.T, topo *nettopo.Topology) {
 	}
 }
 
+// untrackConntrack undoes trackConntrack: R's conntrack hooks (and its
+// defragmentation) go with the last rule that needed them.
+func untrackConntrack(t *testing.T, topo *nettopo.Topology) {
+	t.Helper()
+	c, err := nftables.New(nftables.WithNetNSFd(int(topo.R)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.DelTable(&nftables.Table{Name: "test_conntrack", Family: nftables.TableFamilyINet})
+	if err := c.Flush(); err != nil {
+		t.Fatalf("turn conntrack off in R: %v", err)
+	}
+}
+
 func listen(t *testing.T, ns netns.NsHandle, ap netip.AddrPort) *net.UDPConn {
 	t.Helper()
 	c, err := nettopo.ListenUDP(ns, ap)

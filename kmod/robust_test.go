@@ -1,9 +1,11 @@
 package kmod
 
 import (
+	"bytes"
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -105,4 +107,46 @@ func TestConcurrentUse(t *testing.T) {
 
 func netipPort(ap netip.AddrPort, port uint16) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr(), port)
+}
+
+// A fragmented datagram (never RTP, but possible) is not half-forwarded:
+// with conntrack on, its defragmentation runs before the kernel path, which
+// forwards the whole datagram (R fragments it again); without it, the
+// fragments miss the rule and the relay socket gets the reassembled one.
+func TestFragments(t *testing.T) {
+	topo := newTopo(t)
+	relay := newStandIn(t, topo, localA, localB, 0)
+	a := listen(t, topo.A, peerA)
+	b := listen(t, topo.B, peerB)
+	o := openR(t, topo, 12, 0)
+	send(t, b, localB, "latch", 1) // the relay knows B: it can forward A's datagram
+	waitReads(t, relay, 1)
+	if err := o.Add(Flow{LocalA: localA, PeerA: peerA, LocalB: localB, PeerB: peerB}); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("f"), 3000) // veth MTU 1500: three fragments
+	if _, err := a.WriteToUDPAddrPort(big, localA); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	b.SetReadDeadline(time.Now().Add(recvWait))
+	n, from, err := b.ReadFromUDPAddrPort(buf)
+	if err != nil || n != len(big) || from != localB || !bytes.Equal(buf[:n], big) {
+		t.Fatalf("B got %d bytes from %s (%v), want the whole %d-byte datagram from %s", n, from, err, len(big), localB)
+	}
+	if n := relay.reads.Load(); n != 1 {
+		t.Errorf("relay read %d datagrams with conntrack on, want 1 (the latch)", n)
+	}
+
+	untrackConntrack(t, topo)
+	if _, err := a.WriteToUDPAddrPort(big, localA); err != nil {
+		t.Fatal(err)
+	}
+	waitReads(t, relay, 2) // reassembled for the socket (the stand-in truncates it)
+	drain(b, 50*time.Millisecond)
+	send(t, a, localA, "k", 3) // whole datagrams still take the kernel path
+	expect(t, b, localB, "k", 3)
+	if n := relay.reads.Load(); n != 2 {
+		t.Errorf("relay reads %d, want 2", n)
+	}
 }

@@ -120,12 +120,12 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
 	}
 	if spec.addrLen == 4 {
+		// One load of frag-off . ttl . protocol: neither more fragments
+		// nor an offset, and UDP.
 		plainUDP = []expr.Any{
-			udp[0], udp[1],
-			// ip frag-off & 0x3fff == 0: neither more fragments nor an offset.
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 6, Len: 2},
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: []byte{0x3f, 0xff}, Xor: []byte{0, 0}},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0}},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 6, Len: 4},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{0x3f, 0xff, 0, 0xff}, Xor: []byte{0, 0, 0, 0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, unix.IPPROTO_UDP}},
 		}
 	}
 	inRange := func(off uint32) []expr.Any {
