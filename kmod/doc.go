@@ -2,7 +2,7 @@
 // rewrites the addresses and ports of established plain-RTP flows' packets
 // (stateless, no conntrack), programmed over netlink, so that they are
 // forwarded without userspace. It needs no kernel module beyond nf_tables
-// (with nft_fib, nft_socket in socket-mark mode, and notrack support). It
+// (nft_ct for notrack, nft_fib, nft_socket in socket-mark mode). It
 // knows nothing about calls or SDP: the relay decides what to offload and
 // when to take it back.
 //
@@ -62,7 +62,8 @@
 // routed, which IPv4 input routing otherwise drops as martian. kmod checks
 // these and never sets them. Strict reverse-path filtering (rp_filter=1)
 // drops rewritten packets whose new source address sits on another
-// interface than the one they arrived on; use loose mode (2) or 0 there.
+// interface than the one they arrived on; use loose mode (2) or 0 there
+// (Open logs a warning when conf/all says strict).
 // Forwarded media passes the forward hook untracked: a filter chain there
 // with policy drop (Docker, firewalld) must accept it, and a rule accepting
 // only "ct state established" does not.

@@ -126,6 +126,13 @@ func (o *Offloader) checkForwarding() error {
 				return fmt.Errorf("kmod: %s is 0: %w", path, ErrUnsupported)
 			}
 		}
+		// Strict reverse-path filtering works only where each relay
+		// address sits on the interface its peers' packets arrive on.
+		if o.cfg.Family == IPv4 {
+			if val, err := os.ReadFile("/proc/sys/net/ipv4/conf/all/rp_filter"); err == nil && strings.TrimSpace(string(val)) == "1" {
+				o.log.Warn("net.ipv4.conf.all.rp_filter=1 (strict) drops kernel-forwarded media whose new source address is on another interface than the one it arrived on; 2 (loose) avoids that")
+			}
+		}
 		return nil
 	})
 }
@@ -300,7 +307,7 @@ func (o *Offloader) queueElements(e *entry, add bool) {
 	f := e.flow
 	la, pa, lb, pb := o.wire(f.LocalA), o.wire(f.PeerA), o.wire(f.LocalB), o.wire(f.PeerB)
 	ka, kb := o.legKeys(f)
-	leg := []nftables.SetElement{{Key: ka, Val: s.rewrite(lb, pb)}, {Key: kb, Val: s.rewrite(la, pa)}}
+	leg := []nftables.SetElement{{Key: ka, Val: s.tuple(lb, pb)}, {Key: kb, Val: s.tuple(la, pa)}}
 	op := o.nft.SetAddElements
 	if !add {
 		op = o.nft.SetDeleteElements
@@ -313,7 +320,7 @@ func (o *Offloader) queueElements(e *entry, add bool) {
 // legKeys returns the flow's two leg keys, A's and B's: the packet keys of
 // what each peer sends, which also carry the per-direction counters.
 func (o *Offloader) legKeys(f Flow) (a, b []byte) {
-	return o.spec.quad(o.wire(f.PeerA), o.wire(f.LocalA)), o.spec.quad(o.wire(f.PeerB), o.wire(f.LocalB))
+	return o.spec.tuple(o.wire(f.PeerA), o.wire(f.LocalA)), o.spec.tuple(o.wire(f.PeerB), o.wire(f.LocalB))
 }
 
 // Flows returns the offloaded flows.

@@ -11,14 +11,13 @@ import (
 // checksum, and "ip6 nexthdr udp" instead of the fragment test):
 //
 //	table ip mediad_N {
-//	  map leg { type ipv4_addr . inet_service . ipv4_addr . inet_service :
-//	                 ipv4_addr . ipv4_addr . mark; counter }
-//	      # latched peer . peer port . local addr . local port ->
-//	      # new saddr . new daddr . new sport,dport (2+2 bytes, listed as a mark);
+//	  map leg { type ipv4_addr . ipv4_addr . mark : ipv4_addr . ipv4_addr . mark; counter }
+//	      # latched peer . local addr . peer port,local port (2+2 bytes, listed
+//	      # as a mark) -> new saddr . new daddr . new sport,dport;
 //	      # each element counts the packets its side sends
 //	  chain raw_pre { type filter hook prerouting priority raw;
 //	      udp dport RANGE, not a fragment, iiftype != loopback,
-//	        ip saddr . udp sport . ip daddr . udp dport map @leg ->
+//	        ip saddr . ip daddr . udp sport,dport map @leg ->
 //	        ip saddr . ip daddr set (header and UDP checksums), udp sport . udp dport set,
 //	        notrack, accept
 //	      udp dport RANGE, iiftype != loopback, fib daddr local (or: socket mark SOCKMARK) -> notrack
@@ -42,29 +41,24 @@ const reg0 = unix.NFT_REG32_00
 // famSpec holds what differs between ip and ip6.
 type famSpec struct {
 	table   nftables.TableFamily
-	nfproto uint32
 	addrLen int
-	saddrAt uint32 // network header offsets
-	daddrAt uint32
+	saddrAt uint32 // network header offset; daddr follows
 	addrTyp nftables.SetDatatype
 }
 
 func specFor(f Family) famSpec {
 	if f == IPv6 {
-		return famSpec{nftables.TableFamilyIPv6, unix.NFPROTO_IPV6, 16, 8, 24, nftables.TypeIP6Addr}
+		return famSpec{nftables.TableFamilyIPv6, 16, 8, nftables.TypeIP6Addr}
 	}
-	return famSpec{nftables.TableFamilyIPv4, unix.NFPROTO_IPV4, 4, 12, 16, nftables.TypeIPAddr}
+	return famSpec{nftables.TableFamilyIPv4, 4, 12, nftables.TypeIPAddr}
 }
 
 // words is the register count of one address.
 func (s famSpec) words() uint32 { return uint32(s.addrLen / 4) }
 
-// Register layout of an addr . port . addr . port concatenation (the leg
-// key); a NAT target addr . port uses the first two.
-func (s famSpec) regAddr1() uint32 { return reg0 }
-func (s famSpec) regPort1() uint32 { return reg0 + s.words() }
-func (s famSpec) regAddr2() uint32 { return reg0 + s.words() + 1 }
-func (s famSpec) regPort2() uint32 { return reg0 + 2*s.words() + 1 }
+// regPorts is the register of the ports in a tuple (see tuple): the
+// addresses come first, from reg0.
+func (s famSpec) regPorts() uint32 { return reg0 + 2*s.words() }
 
 // ruleset is the table and its map as sent in the creating batch.
 type ruleset struct {
@@ -74,16 +68,17 @@ type ruleset struct {
 
 func newRuleset(name string, spec famSpec) *ruleset {
 	t := &nftables.Table{Name: name, Family: spec.table}
-	quad := nftables.MustConcatSetType(spec.addrTyp, nftables.TypeInetService, spec.addrTyp, nftables.TypeInetService)
-	// The ports travel as one 4-byte word (one payload write); nft has no
-	// 4-byte port-pair type, so listings show it as a mark.
-	rewrite := nftables.MustConcatSetType(spec.addrTyp, spec.addrTyp, nftables.TypeMark)
+	// Key and value are both tuples saddr . daddr . sport,dport, in the
+	// order of the headers: one load (or write) covers both addresses, one
+	// both ports. nft has no 4-byte port-pair type, so listings show the
+	// ports as a mark.
+	tuple := nftables.MustConcatSetType(spec.addrTyp, spec.addrTyp, nftables.TypeMark)
 	return &ruleset{
 		table: t,
 		// Counter: every element added gets its own counter, which the
 		// lookup updates for each packet it rewrites.
 		leg: &nftables.Set{Table: t, Name: "leg", IsMap: true, Concatenation: true, Counter: true,
-			KeyType: quad, DataType: rewrite},
+			KeyType: tuple, DataType: tuple},
 	}
 }
 
@@ -137,12 +132,10 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 	}
 	sportInRange, dportInRange := inRange(0), inRange(2)
 	al := uint32(spec.addrLen)
-	// Packet key saddr . sport . daddr . dport, the leg map's key layout.
+	// The packet's tuple, the leg map's key.
 	key := []expr.Any{
-		&expr.Payload{DestRegister: spec.regAddr1(), Base: expr.PayloadBaseNetworkHeader, Offset: spec.saddrAt, Len: al},
-		&expr.Payload{DestRegister: spec.regPort1(), Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
-		&expr.Payload{DestRegister: spec.regAddr2(), Base: expr.PayloadBaseNetworkHeader, Offset: spec.daddrAt, Len: al},
-		&expr.Payload{DestRegister: spec.regPort2(), Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Payload{DestRegister: reg0, Base: expr.PayloadBaseNetworkHeader, Offset: spec.saddrAt, Len: 2 * al},
+		&expr.Payload{DestRegister: spec.regPorts(), Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 4},
 	}
 	notLeg := []expr.Any{&expr.Lookup{SourceRegister: reg0, SetName: rs.leg.Name, SetID: rs.leg.ID, Invert: true}}
 	daddrLocal := []expr.Any{
@@ -180,7 +173,7 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 		&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: reg0, Base: expr.PayloadBaseNetworkHeader,
 			Offset: spec.saddrAt, Len: 2 * al, CsumType: expr.CsumTypeInet, CsumOffset: addrCsum,
 			CsumFlags: unix.NFT_PAYLOAD_L4CSUM_PSEUDOHDR},
-		&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: reg0 + 2*spec.words(), Base: expr.PayloadBaseTransportHeader,
+		&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: spec.regPorts(), Base: expr.PayloadBaseTransportHeader,
 			Offset: 0, Len: 4, CsumType: expr.CsumTypeInet, CsumOffset: 0,
 			CsumFlags: unix.NFT_PAYLOAD_L4CSUM_PSEUDOHDR},
 	}
@@ -221,23 +214,10 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 
 func ptr[T any](v T) *T { return &v }
 
-// Element encodings. Ports are big-endian and padded to 4 bytes in a key;
-// a rewrite holds both ports in one word.
-
-func (s famSpec) appendAddrPort(b []byte, ap addrPort) []byte {
-	b = append(b, ap.addr...)
-	return append(b, byte(ap.port>>8), byte(ap.port), 0, 0)
-}
-
-// quad encodes addr . port . addr . port.
-func (s famSpec) quad(a, b addrPort) []byte {
-	out := make([]byte, 0, 2*(s.addrLen+4))
-	return s.appendAddrPort(s.appendAddrPort(out, a), b)
-}
-
-// rewrite encodes the value of a leg element: the packet leaves from src
-// to dst.
-func (s famSpec) rewrite(src, dst addrPort) []byte {
+// tuple encodes a packet from src to dst as the leg map holds it (key: as
+// received, value: as sent): saddr . daddr . sport . dport, addresses and
+// ports in network byte order, exactly the bytes of the headers.
+func (s famSpec) tuple(src, dst addrPort) []byte {
 	out := make([]byte, 0, 2*s.addrLen+4)
 	out = append(append(out, src.addr...), dst.addr...)
 	return append(out, byte(src.port>>8), byte(src.port), byte(dst.port>>8), byte(dst.port))
