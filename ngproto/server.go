@@ -50,17 +50,23 @@ type Server struct {
 
 	now func() time.Time // tests replace the clock
 
-	mu      sync.Mutex
-	cur     map[string]*cacheEntry
-	prev    map[string]*cacheEntry
-	rotated time.Time
+	mu sync.Mutex
+	// cur and prev hold finished replies by cookie: a few hundred
+	// thousand entries at full load, so an entry is just the map slot and
+	// the reply's bytes.
+	cur, prev map[string][]byte
+	inflight  map[string]*flight // cookies being handled
+	rotated   time.Time
+	flights   sync.Pool // *flight without waiters, for reuse
 
 	scratch sync.Pool // *[]byte: reply encoding buffers
 }
 
-type cacheEntry struct {
+// flight is a request being handled. done is made only when a duplicate
+// arrives meanwhile (rare), and closed once reply is set.
+type flight struct {
 	done  chan struct{}
-	reply []byte // set before done is closed
+	reply []byte
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -77,14 +83,15 @@ func (s *Server) ttl() time.Duration {
 	return 30 * time.Second
 }
 
-// lookupOrStart returns the cache entry for cookie and whether this caller
-// owns it (must fill it). Generations rotate lazily on access.
-func (s *Server) lookupOrStart(cookie string, now time.Time) (*cacheEntry, bool) {
+// lookupOrStart returns the cached reply for cookie, or the flight that
+// handles it and whether this caller owns it (must handle the request and
+// finish the flight). Generations rotate lazily on access.
+func (s *Server) lookupOrStart(cookie string, now time.Time) (reply []byte, f *flight, owner bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ttl := s.ttl()
 	if s.cur == nil {
-		s.cur, s.rotated = make(map[string]*cacheEntry), now
+		s.cur, s.inflight, s.rotated = make(map[string][]byte), make(map[string]*flight), now
 	}
 	if el := now.Sub(s.rotated); el >= ttl {
 		if el >= 2*ttl {
@@ -92,24 +99,47 @@ func (s *Server) lookupOrStart(cookie string, now time.Time) (*cacheEntry, bool)
 		} else {
 			s.prev = s.cur
 		}
-		s.cur, s.rotated = make(map[string]*cacheEntry), now
+		s.cur, s.rotated = make(map[string][]byte), now
 	}
-	if e, ok := s.cur[cookie]; ok {
-		return e, false
+	if r, ok := s.cur[cookie]; ok {
+		return r, nil, false
 	}
-	if e, ok := s.prev[cookie]; ok {
-		return e, false
+	if r, ok := s.prev[cookie]; ok {
+		return r, nil, false
 	}
-	e := &cacheEntry{done: make(chan struct{})}
-	s.cur[cookie] = e
-	return e, true
+	if f, ok := s.inflight[cookie]; ok {
+		if f.done == nil {
+			f.done = make(chan struct{})
+		}
+		return nil, f, false
+	}
+	f, _ = s.flights.Get().(*flight)
+	if f == nil {
+		f = new(flight)
+	}
+	s.inflight[cookie] = f
+	return nil, f, true
+}
+
+// finish caches the reply and hands it to duplicates waiting for it.
+func (s *Server) finish(cookie string, f *flight, reply []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur[cookie] = reply
+	delete(s.inflight, cookie)
+	if f.done != nil {
+		f.reply = reply
+		close(f.done) // f stays with its waiters
+		return
+	}
+	s.flights.Put(f)
 }
 
 // CacheLen is the number of cached replies (both generations).
 func (s *Server) CacheLen() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.cur) + len(s.prev)
+	return len(s.cur) + len(s.prev) + len(s.inflight)
 }
 
 // Process handles one framed datagram and returns the framed reply (nil =
@@ -125,19 +155,23 @@ func (s *Server) Process(ctx context.Context, datagram []byte, from netip.AddrPo
 	if s.now != nil {
 		now = s.now
 	}
-	e, owner := s.lookupOrStart(cookie, now())
+	cached, f, owner := s.lookupOrStart(cookie, now())
+	if cached != nil {
+		s.logger().Info("ngproto: duplicate command answered from cache", "from", from, "cookie", cookie)
+		return cached
+	}
 	if !owner {
 		select {
-		case <-e.done:
-			s.logger().Info("ngproto: duplicate command answered from cache", "from", from, "cookie", cookie)
-			return e.reply
+		case <-f.done:
+			s.logger().Info("ngproto: duplicate command answered once handled", "from", from, "cookie", cookie)
+			return f.reply
 		case <-ctx.Done():
 			return nil
 		}
 	}
-	e.reply = s.process(ctx, datagram, from)
-	close(e.done)
-	return e.reply
+	reply := s.process(ctx, datagram, from)
+	s.finish(cookie, f, reply)
+	return reply
 }
 
 // ProcessPlain handles an NG body without cookie (HTTP /ng-plain): no
