@@ -32,13 +32,30 @@ func (v keyView) Get(key string) (any, bool) {
 	if x, ok := v.d[key]; ok {
 		return x, true
 	}
-	f := foldKey(key)
-	if f != key {
+	// The folded form is built on the stack: a map index by string(bytes)
+	// does not allocate. (Callers ask for constants like "transport
+	// protocol", which fold to another string, on every request.)
+	var buf [64]byte
+	if len(key) > len(buf) {
+		f := foldKey(key)
 		if x, ok := v.d[f]; ok {
 			return x, true
 		}
+		x, ok := v.aliases[f]
+		return x, ok
 	}
-	x, ok := v.aliases[f]
+	f := buf[:len(key)]
+	changed := false
+	for i := 0; i < len(key); i++ {
+		f[i] = foldKeyByte(key[i])
+		changed = changed || f[i] != key[i]
+	}
+	if changed {
+		if x, ok := v.d[string(f)]; ok {
+			return x, true
+		}
+	}
+	x, ok := v.aliases[string(f)]
 	return x, ok
 }
 
