@@ -116,7 +116,16 @@ type Media struct {
 
 // Attrs returns the a= lines of a slice of lines in order.
 func Attrs(lines []Line) []Attr {
-	var out []Attr
+	n := 0
+	for _, l := range lines {
+		if l.Type == 'a' {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Attr, 0, n)
 	for _, l := range lines {
 		if l.Type == 'a' {
 			out = append(out, ParseAttr(l.Value))
