@@ -149,6 +149,9 @@ func (r *Registry) Delete(p DeleteParams) (*CallStats, error) {
 // in only when only is not nil.
 func (c *Call) statsLocked(only []*Monologue) *CallStats {
 	st := &CallStats{CallID: c.ID, Created: c.created, LastSignal: c.lastSignal, Proxy: c.proxy, Deleting: !c.deleteAt.IsZero()}
+	// Slices are sized up front (flags at most about six each): growing
+	// them one append at a time was most of a delete's allocations.
+	st.Tags = make([]TagStats, 0, len(c.monologues))
 	for _, m := range c.monologues {
 		if only != nil && !contains(only, m) {
 			continue
@@ -160,8 +163,10 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 		for _, x := range m.subscribers {
 			ts.Subscribers = append(ts.Subscribers, x.Tag)
 		}
+		ts.Medias = make([]MediaStats, 0, len(m.Medias))
 		for _, md := range m.Medias {
-			ms := MediaStats{Index: md.Index, Type: md.Type, Protocol: md.Protocol}
+			ms := MediaStats{Index: md.Index, Type: md.Type, Protocol: md.Protocol,
+				Flags: make([]string, 0, 6), Streams: make([]StreamStats, 0, len(md.Streams))}
 			if m.sdpSeen {
 				ms.Flags = append(ms.Flags, "initialized")
 			}
@@ -187,7 +192,7 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 				ss := StreamStats{
 					LocalPort: s.LocalPort, LocalAddr: s.LocalAddr,
 					Endpoint: s.Endpoint, Advertised: s.Advertised,
-					Counts: s.counts(),
+					Counts: s.counts(), Flags: make([]string, 0, 6),
 				}
 				ss.LastPacket = c.lastSignal
 				if ns := s.lastPacketNs(); ns > 0 {
