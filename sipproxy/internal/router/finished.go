@@ -7,41 +7,35 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// Early end of sipgo's UDP server transactions.
+// What remains of finished UDP transactions.
 //
-// sipgo keeps a UDP server transaction 64*T1 (32 s) after its final
-// response, with the parsed request and response, its timers and hooks:
-// at hundreds of calls per second that is tens of MB that every GC marks
-// and that the heap keeps growing into. What such a transaction still
-// does on the wire is little, so once the router is done with a request
-// over UDP it terminates sipgo's transaction and keeps only that, for as
-// long:
+// sipgo keeps a UDP transaction 64*T1 (32 s) after its final response,
+// with the parsed request and responses, its timers and hooks: at
+// hundreds of calls per second that is tens of MB that every GC marks and
+// that the heap keeps growing into. The router's own UDP transactions
+// (udpserver.go, udptx.go) end with their final reply instead and leave
+// here only what still answers on the wire, for as long:
 //
-//   - INVITE answered 2xx (Accepted, RFC 6026): a retransmitted INVITE is
-//     absorbed, a CANCEL gets 200;
-//   - non-INVITE (Completed): a retransmitted request gets the final
-//     response again.
+//   - server INVITE answered 2xx (Accepted, RFC 6026): a retransmitted
+//     INVITE is absorbed, a CANCEL gets 200;
+//   - server non-INVITE (Completed): a retransmitted request gets the
+//     final response again;
+//   - client INVITE answered 2xx (Accepted): a retransmitted 2xx gets the
+//     2xx as relayed upstream (media step applied) again;
+//   - client INVITE answered with a failure (Completed): a retransmitted
+//     failure gets the ACK again;
+//   - client non-INVITE (Completed): retransmitted final replies are
+//     absorbed.
 //
-// An INVITE answered with a failure keeps sipgo's transaction (it
-// retransmits the reply until the ACK). Client transactions over UDP are
-// the router's own (udptx.go); what remains of them is kept here too
-// (finishedClient). Only RFC 3261 branches are matched.
-
-// sipgo's Timer L (the Accepted state) is not stopped when the
-// transaction is terminated, so its closure keeps an INVITE transaction
-// reachable for 64*T1 anyway, with the request and the last response it
-// points at. When it fires it only runs the deletion, which reads no
-// message; so once terminated, those messages (ours alone by then) are
-// emptied and only the transaction's own small struct stays behind.
-func releaseRequest(m *sip.Request)   { *m = sip.Request{} }
-func releaseResponse(m *sip.Response) { *m = sip.Response{} }
+// Matching is by top Via branch (RFC 3261 branches only), method and, on
+// the server side, sent-by.
 
 // finishedServer is what remains of a server transaction.
 type finishedServer struct {
 	method sip.RequestMethod
-	sentBy string // top Via host:port, with the branch (the map's key)
-	res    []byte // final response to resend (non-INVITE); nil: absorb
-	addr   string // where it goes (UDP)
+	sentBy string                    // top Via host:port, with the branch (the map's key)
+	res    []byte                    // final response to resend (non-INVITE); nil: absorb
+	send   func(*sip.Response) error // through the listener the request came on
 }
 
 // finishedClient is what remains of a client transaction over UDP: an
@@ -64,33 +58,6 @@ func rfc3261Branch(m interface{ Via() *sip.ViaHeader }) bool {
 	return len(b) > len(sip.RFC3261BranchMagicCookie) && strings.HasPrefix(b, sip.RFC3261BranchMagicCookie)
 }
 
-// finishServer ends the server transaction of a request routed over UDP
-// once it has its final response.
-func (r *Router) finishServer(c *Ctx) {
-	if c.Tx == nil || c.Proto != "UDP" || c.final == nil || !rfc3261Branch(c.Orig) {
-		return
-	}
-	key, via := topViaBranch(c.Orig), c.Orig.Via()
-	f := finishedServer{method: c.Orig.Method, sentBy: sentBy(via)}
-	code := c.final.StatusCode
-	switch {
-	case c.Orig.IsInvite() && code < 300:
-		r.finishedSrv.put(key, f)
-		c.Tx.Terminate()
-		// Handle's caller reads the transaction's last response once
-		// more (TerminateGracefully): emptied, it reads as not final,
-		// and the transaction is already terminated.
-		releaseResponse(c.final)
-		releaseRequest(c.Orig)
-	case c.Orig.IsInvite():
-		// sipgo retransmits the failure until the ACK.
-	default:
-		f.res, f.addr = []byte(c.final.String()), replyAddr(c.Orig)
-		r.finishedSrv.put(key, f)
-		c.Tx.Terminate() // Timer J is stopped: nothing stays
-	}
-}
-
 func sentBy(via *sip.ViaHeader) string {
 	return via.Host + ":" + strconv.Itoa(via.Port)
 }
@@ -106,8 +73,8 @@ func (r *Router) finishClient(st *branchState) {
 
 // absorbRequest handles a request of a finished server transaction (a
 // retransmission, or a CANCEL of an INVITE answered 2xx); false: not one.
-func (r *Router) absorbRequest(req *sip.Request, tx sip.ServerTransaction) bool {
-	if req.IsAck() || req.Transport() != "UDP" || !rfc3261Branch(req) || r.finishedSrv.len() == 0 {
+func (r *Router) absorbRequest(req *sip.Request, send func(*sip.Response) error) bool {
+	if req.IsAck() || r.finishedSrv.len() == 0 {
 		return false
 	}
 	f, ok := r.finishedSrv.get(topViaBranch(req))
@@ -116,16 +83,20 @@ func (r *Router) absorbRequest(req *sip.Request, tx sip.ServerTransaction) bool 
 	}
 	switch {
 	case req.IsCancel() && f.method == sip.INVITE:
-		// As sipgo's Accepted INVITE transaction: 200 to the CANCEL,
-		// nothing else.
+		// As an Accepted INVITE transaction: 200 to the CANCEL, nothing
+		// else.
 		r.Metrics.Retransmissions.Add(1)
-		if tx != nil {
-			_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-		}
+		ok := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		ok.SetDestination(replyAddr(req))
+		_ = send(ok)
 	case req.Method == f.method:
 		r.Metrics.Retransmissions.Add(1)
 		if f.res != nil {
-			r.resend(f.res, f.addr, "UDP")
+			if m, err := sip.ParseMessage(f.res); err == nil {
+				res := m.(*sip.Response)
+				res.SetDestination(replyAddr(req))
+				_ = f.send(res)
+			}
 		}
 	default:
 		return false

@@ -63,8 +63,8 @@ type Router struct {
 	media   Media // nil: no media control
 	me      *Myself
 	steps   []Step
-	udpTxs  udpTxs            // client transactions of branches over UDP (udptx.go)
-	invites *recent[struct{}] // INVITE branches not answered 2xx (ackpath.go)
+	udpTxs  udpTxs    // client transactions of branches over UDP (udptx.go)
+	srvTxs  udpSrvTxs // server transactions of requests over UDP (udpserver.go)
 	// transactions ended before sipgo would end them (finished.go)
 	finishedSrv *recent[finishedServer]
 	finishedCli *recent[finishedClient]
@@ -86,7 +86,7 @@ func New(log *slog.Logger, cfg Config, txl *sip.TransactionLayer, socks Sockets,
 		cfg.FrInvTimeout = 30 * time.Second
 	}
 	r := &Router{log: log, cfg: cfg, txl: txl, sockets: socks, reg: reg, media: media,
-		invites: newRecent[struct{}](branchKeep), finishedSrv: newRecent[finishedServer](txKeep),
+		finishedSrv: newRecent[finishedServer](txKeep),
 		finishedCli: newRecent[finishedClient](txKeep)}
 	if txl != nil {
 		r.tpl = txl.Transport()
@@ -131,43 +131,43 @@ func (r *Router) Myself() *Myself { return r.me }
 // Handle is the sipgo request handler. It blocks until routing of this
 // request has finished (sipgo terminates the transaction on return).
 func (r *Router) Handle(req *sip.Request, tx sip.ServerTransaction) {
-	if r.absorbRequest(req, tx) {
-		return
-	}
-	c := newCtx(r, req, tx)
-	r.serve(c)
-	r.finishServer(c)
+	r.serve(newCtx(r, req, tx))
 }
 
-// StatelessMethods are the methods HandleStateless may take.
+// StatelessMethods are the methods HandleStateless may take: the ones
+// the chain knows (others go to sipgo).
 func (r *Router) StatelessMethods() []string {
-	return []string{sip.REGISTER.String(), sip.ACK.String()}
+	var out []string
+	for _, m := range []sip.RequestMethod{sip.REGISTER, sip.ACK, sip.INVITE, sip.BYE, sip.CANCEL, sip.OPTIONS,
+		sip.MESSAGE, sip.INFO, sip.UPDATE, sip.PRACK, sip.REFER, sip.NOTIFY, sip.SUBSCRIBE, sip.PUBLISH} {
+		out = append(out, m.String())
+	}
+	return out
 }
 
-// HandleStateless routes a request read on UDP socket in without a server
-// transaction, replying through send: a REGISTER for one of our domains
-// outside any dialog, whose every outcome is a reply of ours, as the seed
-// script's save() does (sl_send_reply), and an in-dialog ACK without body
-// that is not for a non-2xx reply of ours, which is relayed statelessly
-// (ackpath.go). It returns false, having done nothing, for every other
-// request: those need a transaction.
+// HandleStateless routes a request read on UDP socket in, in the read
+// loop, replying through send. A REGISTER for one of our domains outside
+// any dialog, whose every outcome is a reply of ours, is answered without
+// a transaction, as the seed script's save() does (sl_send_reply); an
+// in-dialog ACK without body is relayed statelessly (ackpath.go); the
+// rest gets a server transaction of the router's own and is routed on a
+// goroutine (udpserver.go). It returns false, having done nothing, for a
+// request without an RFC 3261 branch: sipgo takes those.
 func (r *Router) HandleStateless(req *sip.Request, in transport.Socket, send func(*sip.Response) error) bool {
-	switch req.Method {
-	case sip.REGISTER:
-		if to := req.To(); to == nil || to.Params.Has("tag") || !r.me.URI(&req.Recipient) {
-			return false
+	if req.Method == sip.REGISTER {
+		if to := req.To(); to != nil && !to.Params.Has("tag") && r.me.URI(&req.Recipient) {
+			r.serve(r.statelessCtx(req, in, send))
+			return true
 		}
-	case sip.ACK:
-		if !r.statelessAck(req) {
-			return false
-		}
-	default:
-		return false
 	}
-	c := &Ctx{r: r, Orig: req, Req: req, send: send, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source(), In: in,
+	return r.serveUDP(req, in, send)
+}
+
+// statelessCtx is the routing state of a request taken without a
+// transaction.
+func (r *Router) statelessCtx(req *sip.Request, in transport.Socket, send func(*sip.Response) error) *Ctx {
+	return &Ctx{r: r, Orig: req, Req: req, send: send, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source(), In: in,
 		Trace: make([]string, 0, len(r.steps))}
-	r.serve(c)
-	return true
 }
 
 func (r *Router) serve(c *Ctx) {
@@ -240,8 +240,6 @@ type Ctx struct {
 	Trace       []string          // names of the steps run, for tests and debug
 	Replied     int               // status of the reply sent by a step, 0 if none
 
-	tracked bool          // the INVITE's branch is in r.invites (ackpath.go)
-	final   *sip.Response // the first final response sent upstream
 }
 
 // Branch is one destination of a relay.
@@ -267,7 +265,6 @@ func newCtx(r *Router, req *sip.Request, tx sip.ServerTransaction) *Ctx {
 	if c.In.Proto == "" {
 		c.In = r.firstSocket(c.Proto)
 	}
-	c.trackInvite()
 	return c
 }
 
@@ -287,12 +284,6 @@ func (c *Ctx) Reply(code int, reason string) {
 func (c *Ctx) ReplyWith(res *sip.Response) {
 	c.Replied = res.StatusCode
 	c.r.Metrics.reply(res.StatusCode)
-	if res.StatusCode >= 200 && c.final == nil {
-		c.final = res
-	}
-	if res.StatusCode >= 200 && res.StatusCode < 300 {
-		c.answered2xx()
-	}
 	if c.Tx == nil && c.send == nil {
 		return
 	}

@@ -32,18 +32,12 @@ func TestHandleStateless(t *testing.T) {
 		t.Errorf("bindings %v", bs)
 	}
 
-	for name, raw := range map[string]string{
-		"INVITE":         inviteBob,
-		"foreign domain": strings.Replace(udpRegister, "REGISTER sip:127.0.0.1 ", "REGISTER sip:elsewhere.invalid ", 1),
-		"To tag":         strings.Replace(udpRegister, "To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=x", 1),
-	} {
-		sent = nil
-		if r.HandleStateless(parse(t, raw, "UDP", "10.0.0.9:40000"), testSockets[0], send) || len(sent) != 0 {
-			t.Errorf("%s taken (replies %v)", name, sent)
-		}
-	}
 	if len(*relayed) != 0 {
 		t.Errorf("stateless path relayed %d requests", len(*relayed))
+	}
+	noBranch := strings.Replace(inviteBob, "branch=z9hG4bK1", "branch=1", 1)
+	if r.HandleStateless(parse(t, noBranch, "UDP", "10.0.0.9:40000"), testSockets[0], send) {
+		t.Error("request without an RFC 3261 branch taken")
 	}
 }
 
@@ -134,9 +128,7 @@ Content-Length: 0
 `
 
 // TestHandleStatelessAck: an in-dialog ACK without body is relayed inline
-// (never replied to); one with a body, one without To tag and one for a
-// non-2xx reply of an INVITE transaction (its branch) are left to sipgo,
-// until that INVITE is answered with a 2xx.
+// (never replied to).
 func TestHandleStatelessAck(t *testing.T) {
 	r, relayed := testRouter(t)
 	var sent []*sip.Response
@@ -152,29 +144,6 @@ func TestHandleStatelessAck(t *testing.T) {
 		t.Errorf("loose_route: $du %v, Route %v", c.DstURI, c.Req.Route())
 	}
 
-	withSDP := strings.Replace(ackBob, "Content-Length: 0\n", "Content-Type: application/sdp\nContent-Length: 4\n\nv=0\n", 1)
-	noTag := strings.Replace(ackBob, ";tag=b1", "", 1)
-	for name, raw := range map[string]string{"body": withSDP, "no To tag": noTag} {
-		if r.HandleStateless(parse(t, raw, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
-			t.Errorf("ACK with %s taken", name)
-		}
-	}
-
-	// An INVITE transaction with the ACK's branch, not answered 2xx: its
-	// ACK belongs to sipgo's transaction.
-	inv := strings.Replace(inviteBob, "branch=z9hG4bK1", "branch=z9hG4bKack1", 1)
-	c, _ := ctxFor(t, r, inv)
-	if r.HandleStateless(parse(t, ackBob, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
-		t.Fatal("ACK with a pending INVITE's branch taken")
-	}
-	c.Reply(486, "Busy Here")
-	if r.HandleStateless(parse(t, ackBob, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
-		t.Fatal("ACK for a non-2xx reply taken")
-	}
-	c.Reply(200, "OK")
-	if !r.HandleStateless(parse(t, ackBob, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
-		t.Fatal("ACK taken by nobody after the INVITE's 2xx")
-	}
 	if len(sent) != 0 {
 		t.Errorf("replies to ACKs: %v", sent)
 	}

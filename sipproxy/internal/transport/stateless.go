@@ -58,6 +58,13 @@ type udpConn struct {
 	m      *Manager
 	sock   Socket
 	parser *sip.Parser
+
+	// sipgo's connection for this listener, and the last source handed
+	// to sipgo's pool: sipgo sends a response over UDP only to an
+	// address its pool knows, and its read loop adds every source it
+	// sees; the datagrams taken here must be known the same way.
+	sipgoConn sip.Connection
+	lastSrc   string
 }
 
 func (m *Manager) wrapUDP(pc net.PacketConn, s Socket) net.PacketConn {
@@ -98,8 +105,10 @@ func (c *udpConn) serve(data []byte, addr net.Addr) bool {
 		c.m.log.Debug("stateless: parse failed", "source", addr.String(), "error", err)
 		return true
 	}
+	src := addr.String()
 	msg.SetTransport("UDP")
-	msg.SetSource(addr.String())
+	msg.SetSource(src)
+	c.remember(src)
 	switch msg := msg.(type) {
 	case *sip.Request:
 		return c.m.stateless.Serve != nil &&
@@ -108,6 +117,26 @@ func (c *udpConn) serve(data []byte, addr net.Addr) bool {
 		return c.m.stateless.Response != nil && c.m.stateless.Response(msg)
 	}
 	return false
+}
+
+// remember adds src to sipgo's UDP pool as sipgo's own read loop does.
+func (c *udpConn) remember(src string) {
+	if src == c.lastSrc || c.m.ua == nil {
+		return
+	}
+	pool := c.m.ua.TransportLayer().Pool("udp")
+	if pool == nil {
+		return
+	}
+	if c.sipgoConn == nil {
+		// Serve put the listener in the pool before reading.
+		c.sipgoConn = pool.Get(c.LocalAddr().String())
+		if c.sipgoConn == nil {
+			return
+		}
+	}
+	pool.Add(src, c.sipgoConn)
+	c.lastSrc = src
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

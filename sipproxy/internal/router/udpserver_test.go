@@ -1,0 +1,124 @@
+package router
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// TestUDPServerTx: requests over UDP get the router's own server
+// transaction: retransmissions get the last reply (nothing before one), a
+// CANCEL gets 200, reaches the relay and the INVITE gets 487, retransmitted
+// until its ACK; a non-INVITE's final reply is resent for its
+// retransmission after the transaction ended; a 2xx'd INVITE's
+// retransmission is absorbed and a late CANCEL gets 200.
+func TestUDPServerTx(t *testing.T) {
+	t1, t2, t4 := sip.T1, sip.T2, sip.T4
+	sip.SetTimers(20*time.Millisecond, 80*time.Millisecond, 50*time.Millisecond)
+	t.Cleanup(func() { sip.SetTimers(t1, t2, t4) })
+
+	r, _ := testRouter(t)
+	routed := make(chan *Ctx, 4)
+	release := make(chan struct{})
+	r.relayHook = func(_ context.Context, c *Ctx) { routed <- c; <-release }
+	var mu sync.Mutex
+	var sent []int
+	send := func(res *sip.Response) error {
+		mu.Lock()
+		sent = append(sent, res.StatusCode)
+		mu.Unlock()
+		return nil
+	}
+	codes := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		var b strings.Builder
+		for _, c := range sent {
+			b.WriteString(" ")
+			b.WriteString(map[int]string{100: "100", 200: "200", 487: "487"}[c])
+		}
+		return b.String()
+	}
+	take := func(raw string) {
+		t.Helper()
+		if !r.HandleStateless(parse(t, raw, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
+			t.Fatalf("not taken: %s", strings.SplitN(strings.TrimSpace(raw), "\n", 2)[0])
+		}
+	}
+	reg := strings.Replace(registerBob, "SIP/2.0/WSS df7jal23ls0d.invalid;branch", "SIP/2.0/UDP 192.168.1.2:5070;rport;branch", 1)
+	take(reg)
+	mu.Lock()
+	sent = nil
+	mu.Unlock()
+	inv := strings.Replace(inviteBob, "branch=z9hG4bK1", "branch=z9hG4bKsrv1", 1)
+	cancel := strings.NewReplacer("INVITE sip:", "CANCEL sip:", "1 INVITE", "1 CANCEL").Replace(inv)
+	ack := strings.NewReplacer("INVITE sip:", "ACK sip:", "1 INVITE", "1 ACK", "To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=x").Replace(inv)
+
+	take(inv)
+	c := <-routed
+	if _, ok := c.Tx.(*udpServerTx); !ok || c.In != testSockets[0] {
+		t.Fatalf("routed with %T on %v", c.Tx, c.In)
+	}
+	cancelled := make(chan struct{}, 1)
+	c.Tx.OnCancel(func(*sip.Request) { cancelled <- struct{}{} })
+	take(inv) // nothing to resend yet
+	c.Reply(100, "Trying")
+	take(inv)
+	if got := codes(); got != " 100 100" {
+		t.Fatalf("replies%s, want 100 and its resend", got)
+	}
+	take(cancel)
+	<-cancelled
+	time.Sleep(3 * sip.T1) // Timer G resends the 487
+	take(ack)
+	mu.Lock()
+	n := len(sent)
+	mu.Unlock()
+	time.Sleep(4 * sip.T1) // no more after the ACK
+	if got := codes(); !strings.HasPrefix(got, " 100 100 200 487 487") || len(sent) != n {
+		t.Errorf("replies%s (%d after the ACK, want %d)", got, len(sent), n)
+	}
+	release <- struct{}{}
+
+	// A non-INVITE: the final reply ends the transaction; its
+	// retransmission gets it again.
+	bye := strings.NewReplacer("INVITE sip:", "BYE sip:", "1 INVITE", "2 BYE", "branch=z9hG4bKsrv1", "branch=z9hG4bKsrv2").Replace(inv)
+	take(bye)
+	c = <-routed
+	c.Reply(200, "OK")
+	release <- struct{}{}
+	mu.Lock()
+	sent = nil
+	mu.Unlock()
+	take(bye)
+	if got := codes(); got != " 200" {
+		t.Errorf("BYE retransmission got%s", got)
+	}
+
+	// An INVITE answered 2xx: retransmission absorbed, late CANCEL 200.
+	inv3 := strings.Replace(inv, "branch=z9hG4bKsrv1", "branch=z9hG4bKsrv3", 1)
+	take(inv3)
+	c = <-routed
+	c.Reply(200, "OK")
+	release <- struct{}{}
+	mu.Lock()
+	sent = nil
+	mu.Unlock()
+	take(inv3)
+	take(strings.Replace(cancel, "branch=z9hG4bKsrv1", "branch=z9hG4bKsrv3", 1))
+	if got := codes(); got != " 200" {
+		t.Errorf("after the 2xx: replies%s, want the CANCEL's 200 only", got)
+	}
+	select {
+	case c := <-routed:
+		t.Errorf("%s routed again", c.Req.Method)
+	default:
+	}
+	if r.srvTxs.get("z9hG4bKsrv3") != nil {
+		t.Error("finished transaction still live")
+	}
+}
