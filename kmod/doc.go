@@ -17,17 +17,17 @@
 //	off.Close()                                                           // table gone
 //
 // A nil *Offloader is the disabled path (ErrDisabled), so the daemon can
-// hold one unconditionally. One Offloader serves one family (IPv4 or IPv6). RTP and RTCP on separate
-// ports are two Flows. A flow must be removed when it stops being a plain
+// hold one unconditionally. One Offloader serves one family (IPv4 or
+// IPv6). RTP and RTCP on separate ports are two Flows. A flow must be removed when it stops being a plain
 // two-way relay: re-latching (Add with new peers replaces it), hold or
 // one-way media, SRTP or ICE on either side, delete, timeout. Add and Remove
-// cost netlink round trips (about 0.3-2 ms here): call them from
-// signalling, never from the packet loop.
+// cost a netlink round trip each: call them from signalling, never from
+// the packet loop.
 //
 // # How a packet goes
 //
 // The relay keeps its sockets bound. Per flow the table's map holds a key
-// for each side (peer address . peer port . local address . local port, the
+// for each side (peer address . local address . peer port . local port: the
 // packet as that peer sends it) whose value is the rewrite: the other local
 // endpoint as source, the other peer as destination. One rule at raw
 // priority, before conntrack and routing, looks each UDP packet to a relay

@@ -29,15 +29,15 @@ func (f Family) String() string {
 // Config describes the table an Offloader owns. The zero Family means IPv4.
 type Config struct {
 	// Table is rtpengine's -t/--table number (0..127). It names the nftables
-	// table (see TableName) and tags every conntrack mark the table sets,
-	// so two daemons with different tables never touch each other's flows.
+	// table (see TableName), so two daemons with different tables never
+	// touch each other's flows.
 	// A negative -t disables the kernel path: the caller does not call Open.
 	Table int
 	// Family is IPv4 (default) or IPv6.
 	Family Family
 	// PortMin and PortMax are the relay's media port range (inclusive).
 	// Packets to or from these ports that are not offloaded are kept out of
-	// conntrack (notrack), so no stale entry can block NAT later.
+	// conntrack (notrack), as offloaded ones are.
 	PortMin, PortMax int
 	// SocketMark, when non-zero, is the SO_MARK the relay sets on its media
 	// sockets (see MarkSocket). Then only packets of those sockets are kept

@@ -1,14 +1,11 @@
 package kmod
 
 import (
-	"encoding/binary"
 	"fmt"
 	"runtime"
 
 	"github.com/vishvananda/netns"
 )
-
-func nativeUint32(b []byte) uint32 { return binary.NativeEndian.Uint32(b) }
 
 // inNetNS runs fn on a thread inside network namespace fd (0: the current
 // one). The thread is discarded if it cannot be switched back.
