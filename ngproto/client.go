@@ -94,7 +94,11 @@ func Dial(addr string, cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ngproto: dial %s: %w", addr, err)
 	}
-	raw, _ := conn.SyscallConn()
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ngproto: dial %s: %w", addr, err)
+	}
 	return &Client{
 		raw:     raw,
 		cfg:     cfg.withDefaults(),
@@ -110,10 +114,6 @@ func Dial(addr string, cfg ClientConfig) (*Client, error) {
 // socket completes at once, so it goes through RawSyscall (see the
 // server's sendRaw); a send error counts as a lost datagram.
 func (c *Client) send(msg []byte) {
-	if c.raw == nil {
-		_, _ = c.conn.Write(msg)
-		return
-	}
 	_ = c.raw.Write(func(fd uintptr) bool {
 		_, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(msg))), uintptr(len(msg)))
 		return e != unix.EAGAIN // a full send buffer: wait for room as conn.Write would
@@ -226,8 +226,23 @@ func (c *Client) passTurn(w *waiter, final bool) {
 // (done), the deadline (not done), or a reason to stop (done, with err).
 func (c *Client) readFor(ctx context.Context, cookie string, deadline time.Time) (raw []byte, done bool, err error) {
 	_ = c.conn.SetReadDeadline(deadline)
+	// A raw read inside the poller's wait, not a system call in the
+	// scheduler's sense (see the server's main loop: entering one after an
+	// idle gap wakes sysmon).
+	var (
+		n     int
+		errno unix.Errno
+	)
+	recv := func(fd uintptr) bool {
+		r, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(c.rbuf))), uintptr(len(c.rbuf)))
+		n, errno = int(r), e
+		return e != unix.EAGAIN
+	}
 	for {
-		n, err := c.conn.Read(c.rbuf)
+		err := c.raw.Read(recv)
+		if err == nil && errno != 0 {
+			err = errno
+		}
 		if err != nil {
 			select {
 			case <-c.closed:

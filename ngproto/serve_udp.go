@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -34,6 +35,7 @@ type udpLoop struct {
 	srv  *Server
 	conn *net.UDPConn
 	fd   int // duplicate of conn's descriptor, for the drains' reads
+	rc   syscall.RawConn
 	p4   *ipv4.PacketConn
 	p6   *ipv6.PacketConn
 	max  int32
@@ -80,7 +82,7 @@ func (s *Server) serveUDP(ctx context.Context, conn *net.UDPConn, p4 *ipv4.Packe
 		return derr
 	}
 	defer unix.Close(fd)
-	l := &udpLoop{srv: s, conn: conn, fd: fd, p4: p4, p6: p6, max: int32(workers), poke: make(chan struct{}, 1)}
+	l := &udpLoop{srv: s, conn: conn, fd: fd, rc: rc, p4: p4, p6: p6, max: int32(workers), poke: make(chan struct{}, 1)}
 	if dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil {
 		l.raw, l.v6 = dom == unix.AF_INET || dom == unix.AF_INET6, dom == unix.AF_INET6
 	}
@@ -104,9 +106,22 @@ func (l *udpLoop) main(ctx context.Context) {
 	log := l.srv.logger()
 	rb := newRxBuf()
 	buf, oob := rb.data, rb.oob
+	// The read itself is a raw non-blocking recvmsg inside the poller's
+	// wait (rc.Read), not a system call in the scheduler's sense: after an
+	// idle gap, entering a system call wakes the runtime's sysmon thread,
+	// which then polls every 20 µs for a while. At a few hundred requests
+	// a second that was most of the daemon's context switches.
+	var (
+		n, oobn int
+		from    netip.AddrPort
+		errno   unix.Errno
+	)
+	recv := func(fd uintptr) bool {
+		n, oobn, from, errno = recvRaw(int(fd), buf, oob)
+		return errno != unix.EAGAIN
+	}
 	for {
-		n, oobn, _, from, err := l.conn.ReadMsgUDPAddrPort(buf, oob)
-		if err != nil {
+		if err := l.rc.Read(recv); err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -115,6 +130,12 @@ func (l *udpLoop) main(ctx context.Context) {
 				continue
 			}
 			log.Warn("ngproto: read error", "err", err)
+			continue
+		}
+		if errno != 0 || !from.IsValid() {
+			if errno != unix.EINTR {
+				log.Warn("ngproto: read error", "err", errno)
+			}
 			continue
 		}
 		// Dekker-style with watch: count first, then look at idle.
