@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -125,14 +126,17 @@ func ctl(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// tuneGC applies the GC settings unless the Go environment variables
-// already chose.
+// tuneGC applies the GC and thread settings unless the Go environment
+// variables already chose.
 func tuneGC(cfg config.Config) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(cfg.GCPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
+	if os.Getenv("GOMAXPROCS") == "" && cfg.Procs > 0 {
+		runtime.GOMAXPROCS(cfg.Procs)
 	}
 }
 
