@@ -459,6 +459,13 @@ func normalize(v any, depth int) any {
 	case []any:
 		out := x[:0]
 		for _, e := range x {
+			switch e.(type) {
+			case string, int64:
+				// Already canonical: keep the interface value as it is
+				// (normalize's result would be boxed again).
+				out = append(out, e)
+				continue
+			}
 			if n := normalize(e, depth+1); n != nil {
 				out = append(out, n)
 			}
@@ -469,6 +476,10 @@ func normalize(v any, depth int) any {
 		return normalize(Dict(x), depth)
 	case Dict:
 		for k, e := range x {
+			switch e.(type) {
+			case string, int64:
+				continue // already canonical; storing it again would box it again
+			}
 			if n := normalize(e, depth+1); n != nil {
 				x[k] = n
 			} else {
