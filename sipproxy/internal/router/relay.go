@@ -328,17 +328,14 @@ func (run *relayRun) send(e event) {
 // retransmits finals).
 const eventsSize = 16
 
-// post passes an event from the UDP read loop without ever blocking it.
-func (run *relayRun) post(e event) {
-	select {
-	case <-run.done:
-		return
-	default:
-	}
+// tryPost passes an event from the UDP read loop without ever blocking
+// it; false: the relay has eventsSize events waiting.
+func (run *relayRun) tryPost(e event) bool {
 	select {
 	case run.events <- e:
+		return true
 	default:
-		run.r.Metrics.InboxFull.Add(1)
+		return false
 	}
 }
 

@@ -92,7 +92,8 @@ func TestHandleResponse(t *testing.T) {
 
 	// A failure: ACKed at once, and again for its retransmission.
 	run = newRun()
-	if _, err := r.startUDPTx(run, 0, inv); err != nil {
+	failed, err := r.startUDPTx(run, 0, inv)
+	if err != nil {
 		t.Fatal(err)
 	}
 	written = nil
@@ -105,12 +106,30 @@ func TestHandleResponse(t *testing.T) {
 	if len(run.events) != 1 {
 		t.Errorf("%d responses posted, want the failure once", len(run.events))
 	}
-	for range eventsSize + 1 {
-		run.post(event{})
+	close(run.done)
+	failed.Terminate()
+
+	// A full relay: the response is dropped before the transaction
+	// changes state, so its retransmission is taken.
+	run = newRun()
+	tx, err = r.startUDPTx(run, 0, inv)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if r.Metrics.InboxFull.Load() == 0 {
+	for range eventsSize {
+		run.tryPost(event{})
+	}
+	if r.HandleResponse(res(200, "INVITE")); r.Metrics.InboxFull.Load() != 1 {
 		t.Error("inbox_full not counted")
 	}
+	for range eventsSize {
+		<-run.events
+	}
+	r.HandleResponse(res(200, "INVITE"))
+	if e := <-run.events; e.res == nil || e.res.StatusCode != 200 {
+		t.Errorf("retransmitted 200 not passed on: %+v", e)
+	}
+	tx.Terminate()
 	close(run.done)
 }
 

@@ -153,6 +153,21 @@ func (tx *udpClientTx) receive(res *sip.Response) {
 	tx.mu.Lock()
 	switch tx.state {
 	case txCalling, txProceeding:
+		runDone := false
+		select {
+		case <-tx.run.done:
+			// The relay has ended (Timer C, fr_timeout after a
+			// provisional): a final reply only ends the transaction.
+			runDone = true
+		default:
+			if !tx.run.tryPost(event{kind: evResponse, i: tx.i, res: res}) {
+				// Dropped as the network could have, before it changed
+				// anything: the UAS retransmits its final reply.
+				tx.mu.Unlock()
+				tx.r.Metrics.InboxFull.Add(1)
+				return
+			}
+		}
 		switch {
 		case code < 200:
 			tx.state = txProceeding
@@ -174,15 +189,8 @@ func (tx *udpClientTx) receive(res *sip.Response) {
 		if ack != nil && code >= 300 {
 			tx.sendAck(ack)
 		}
-		select {
-		case <-tx.run.done:
-			// The relay has ended (Timer C, fr_timeout after a
-			// provisional): the final reply only ends the transaction.
-			if code >= 200 {
-				tx.finish()
-			}
-		default:
-			tx.run.post(event{kind: evResponse, i: tx.i, res: res})
+		if runDone && code >= 200 {
+			tx.finish()
 		}
 	case txAccepted:
 		rt := tx.retx
