@@ -95,6 +95,85 @@ func (r *counterReader) get(keys ...[]byte) ([]Counter, error) {
 	}
 }
 
+// dump calls fn with the key and counter of every element of the set,
+// from one NFT_MSG_GETSETELEM dump. key is only valid during the call.
+// Parsing the messages in place costs a fraction of google/nftables'
+// GetSetElements, which decodes every element into allocated structs.
+func (r *counterReader) dump(fn func(key []byte, c Counter)) error {
+	ae := netlink.NewAttributeEncoder()
+	ae.String(unix.NFTA_SET_ELEM_LIST_TABLE, r.table)
+	ae.String(unix.NFTA_SET_ELEM_LIST_SET, r.set)
+	attrs, err := ae.Encode()
+	if err != nil {
+		return err
+	}
+	req := netlink.Message{
+		Header: netlink.Header{
+			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETSETELEM),
+			Flags: netlink.Request | netlink.Dump,
+		},
+		Data: append([]byte{r.family, unix.NFNETLINK_V0, 0, 0}, attrs...),
+	}
+	sent, err := r.c.Send(req)
+	if err != nil {
+		return err
+	}
+	// Receive gathers the parts of a dump up to its Done message.
+	msgs, err := r.c.Receive()
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if m.Header.Sequence != sent.Header.Sequence || m.Header.Type == netlink.Done {
+			continue
+		}
+		if err := parseElems(m.Data, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseElems decodes a NEWSETELEM message, calling fn for each element.
+func parseElems(b []byte, fn func(key []byte, c Counter)) error {
+	if len(b) < 4 {
+		return errors.New("short set element message")
+	}
+	return walk(b[4:], func(t uint16, v []byte) error {
+		if t != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
+			return nil
+		}
+		return walk(v, func(_ uint16, elem []byte) error { // NFTA_LIST_ELEM
+			var key []byte
+			var c Counter
+			err := walk(elem, func(t uint16, v []byte) error {
+				switch t {
+				case unix.NFTA_SET_ELEM_KEY:
+					return walk(v, func(t uint16, v []byte) error {
+						if t == unix.NFTA_DATA_VALUE {
+							key = v
+						}
+						return nil
+					})
+				case unix.NFTA_SET_ELEM_EXPR:
+					return parseCounterExpr(v, &c)
+				case nftaSetElemExpressions:
+					return walk(v, func(_ uint16, e []byte) error { return parseCounterExpr(e, &c) })
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if key == nil {
+				return errors.New("set element without key")
+			}
+			fn(key, c)
+			return nil
+		})
+	})
+}
+
 // parseElemCounter decodes a NEWSETELEM message holding one element.
 func parseElemCounter(b []byte) (key []byte, c Counter, err error) {
 	if len(b) < 4 {
@@ -159,17 +238,25 @@ func parseCounterExpr(b []byte, c *Counter) error {
 }
 
 // walk calls fn for each netlink attribute in b.
+// It parses the headers in place (no decoder allocated per level: a dump
+// of thousands of elements nests four deep). Types lose the nested and
+// byte-order flags, as netlink.AttributeDecoder reports them.
 func walk(b []byte, fn func(t uint16, v []byte) error) error {
-	ad, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
-		return err
-	}
-	for ad.Next() {
-		if err := fn(ad.Type(), ad.Bytes()); err != nil {
+	for len(b) > 0 {
+		if len(b) < unix.SizeofNlAttr {
+			return errors.New("truncated netlink attribute")
+		}
+		n := int(binary.NativeEndian.Uint16(b))
+		if n < unix.SizeofNlAttr || n > len(b) {
+			return fmt.Errorf("bad netlink attribute length %d", n)
+		}
+		t := binary.NativeEndian.Uint16(b[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+		if err := fn(t, b[unix.SizeofNlAttr:n]); err != nil {
 			return err
 		}
+		b = b[min((n+unix.NLA_ALIGNTO-1)&^(unix.NLA_ALIGNTO-1), len(b)):]
 	}
-	return ad.Err()
+	return nil
 }
 
 // nftaSetElemExpressions is NFTA_SET_ELEM_EXPRESSIONS (several stateful

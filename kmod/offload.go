@@ -32,11 +32,18 @@ type Offloader struct {
 	rs     *ruleset
 	flows  map[FlowKey]*entry
 	locals map[netip.AddrPort]FlowKey // local endpoint -> flow using it
+	legs   map[string]legRef          // leg key (tuple bytes) -> its flow and side
 	closed bool
 }
 
 type entry struct {
 	flow Flow
+}
+
+// legRef names the flow and side a leg element counts.
+type legRef struct {
+	flow  FlowKey
+	fromB bool
 }
 
 // Open creates the table (atomically replacing a stale one of the same name)
@@ -68,6 +75,7 @@ func Open(ctx context.Context, cfg Config) (*Offloader, error) {
 		spec:   specFor(cfg.Family),
 		flows:  make(map[FlowKey]*entry),
 		locals: make(map[netip.AddrPort]FlowKey),
+		legs:   make(map[string]legRef),
 	}
 	if err := o.checkForwarding(); err != nil {
 		return nil, err
@@ -246,6 +254,8 @@ func (o *Offloader) Add(f Flow) error {
 	}
 	o.flows[f.Key()] = e
 	o.locals[f.LocalA], o.locals[f.LocalB] = f.Key(), f.Key()
+	ka, kb := o.legKeys(f)
+	o.legs[string(ka)], o.legs[string(kb)] = legRef{f.Key(), false}, legRef{f.Key(), true}
 	o.log.Debug("flow offloaded", "flow", f.String())
 	return nil
 }
@@ -296,6 +306,9 @@ func (o *Offloader) remove(e *entry) error {
 	delete(o.flows, e.flow.Key())
 	delete(o.locals, e.flow.LocalA)
 	delete(o.locals, e.flow.LocalB)
+	ka, kb := o.legKeys(e.flow)
+	delete(o.legs, string(ka))
+	delete(o.legs, string(kb))
 	o.log.Debug("flow returned to userspace", "flow", e.flow.String())
 	return nil
 }
@@ -375,20 +388,25 @@ func (o *Offloader) AllCounters() (map[FlowKey]Stats, error) {
 	if o.closed {
 		return nil, ErrClosed
 	}
-	elems, err := o.nft.GetSetElements(o.rs.leg)
+	out := make(map[FlowKey]Stats, len(o.flows))
+	for k := range o.flows {
+		out[k] = Stats{}
+	}
+	err := o.cr.dump(func(key []byte, c Counter) {
+		l, ok := o.legs[string(key)]
+		if !ok {
+			return
+		}
+		st := out[l.flow]
+		if l.fromB {
+			st.FromB = c
+		} else {
+			st.FromA = c
+		}
+		out[l.flow] = st
+	})
 	if err != nil {
 		return nil, fmt.Errorf("kmod: read counters: %w", err)
-	}
-	byKey := make(map[string]Counter, len(elems))
-	for _, el := range elems {
-		if el.Counter != nil {
-			byKey[string(el.Key)] = Counter{Packets: el.Counter.Packets, Bytes: el.Counter.Bytes}
-		}
-	}
-	out := make(map[FlowKey]Stats, len(o.flows))
-	for k, e := range o.flows {
-		ka, kb := o.legKeys(e.flow)
-		out[k] = Stats{FromA: byKey[string(ka)], FromB: byKey[string(kb)]}
 	}
 	return out, nil
 }
