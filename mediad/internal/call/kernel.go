@@ -31,9 +31,10 @@ import (
 // totals; query and delete read their call's flows directly.
 //
 // The relay keeps its sockets, so packets the kernel does not match (a
-// moved or stray source) still reach userspace and are handled there; they
-// leave through marked sockets that the kernel table keeps out of
-// conntrack, so they cannot disturb the kernelized flow's NAT.
+// moved or stray source) still reach userspace and are handled there: the
+// kernel rule rewrites only packets from the latched peer's exact address
+// and port to the relay's, and the kernel path keeps no per-flow state
+// (no conntrack) that such packets could disturb.
 
 // kernelLink is the registry's connection to the kernel fast path.
 type kernelLink struct {
