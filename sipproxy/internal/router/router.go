@@ -1,9 +1,11 @@
 // Package router owns the routing logic: the OpenSIPS residential script of
 // the seed as an ordered chain of small named steps (one per script
 // function, in the script's order), the stateful relay (t_relay with
-// fr_timeout, Timer C and parallel forking), Record-Route/Route handling and
-// the hooks where media control plugs in. It does not own sockets
-// (transport) nor the location table (registrar).
+// fr_timeout, Timer C and parallel forking), the SIP transactions of
+// requests and branches over UDP (udpserver.go, udptx.go, finished.go;
+// sipgo's serve the other transports), Record-Route/Route handling and the
+// hooks where media control plugs in. It does not own sockets (transport)
+// nor the location table (registrar).
 package router
 
 import (
