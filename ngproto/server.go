@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -51,10 +52,9 @@ type Server struct {
 	now func() time.Time // tests replace the clock
 
 	mu sync.Mutex
-	// cur and prev hold finished replies by cookie: a few hundred
-	// thousand entries at full load, so an entry is just the map slot and
-	// the reply's bytes.
-	cur, prev map[string][]byte
+	// cur and prev hold finished replies by cookie (see replyStore).
+	cur, prev *replyStore
+	seed      maphash.Seed
 	inflight  map[string]*flight // cookies being handled
 	rotated   time.Time
 	flights   sync.Pool // *flight without waiters, for reuse
@@ -91,7 +91,8 @@ func (s *Server) lookupOrStart(cookie string, now time.Time) (reply []byte, f *f
 	defer s.mu.Unlock()
 	ttl := s.ttl()
 	if s.cur == nil {
-		s.cur, s.inflight, s.rotated = make(map[string][]byte), make(map[string]*flight), now
+		s.seed = maphash.MakeSeed()
+		s.cur, s.inflight, s.rotated = newReplyStore(s.seed), make(map[string]*flight), now
 	}
 	if el := now.Sub(s.rotated); el >= ttl {
 		if el >= 2*ttl {
@@ -99,12 +100,12 @@ func (s *Server) lookupOrStart(cookie string, now time.Time) (reply []byte, f *f
 		} else {
 			s.prev = s.cur
 		}
-		s.cur, s.rotated = make(map[string][]byte), now
+		s.cur, s.rotated = newReplyStore(s.seed), now
 	}
-	if r, ok := s.cur[cookie]; ok {
+	if r, ok := s.cur.get(cookie); ok {
 		return r, nil, false
 	}
-	if r, ok := s.prev[cookie]; ok {
+	if r, ok := s.prev.get(cookie); ok {
 		return r, nil, false
 	}
 	if f, ok := s.inflight[cookie]; ok {
@@ -121,25 +122,27 @@ func (s *Server) lookupOrStart(cookie string, now time.Time) (reply []byte, f *f
 	return nil, f, true
 }
 
-// finish caches the reply and hands it to duplicates waiting for it.
-func (s *Server) finish(cookie string, f *flight, reply []byte) {
+// finish caches the reply, hands it to duplicates waiting for it and
+// returns the cached copy (reply itself may be a scratch buffer).
+func (s *Server) finish(cookie string, f *flight, reply []byte) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cur[cookie] = reply
+	stored := s.cur.put(cookie, reply)
 	delete(s.inflight, cookie)
 	if f.done != nil {
-		f.reply = reply
+		f.reply = stored
 		close(f.done) // f stays with its waiters
-		return
+		return stored
 	}
 	s.flights.Put(f)
+	return stored
 }
 
 // CacheLen is the number of cached replies (both generations).
 func (s *Server) CacheLen() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.cur) + len(s.prev) + len(s.inflight)
+	return s.cur.len() + s.prev.len() + len(s.inflight)
 }
 
 // Process handles one framed datagram and returns the framed reply (nil =
@@ -169,8 +172,14 @@ func (s *Server) Process(ctx context.Context, datagram []byte, from netip.AddrPo
 			return nil
 		}
 	}
-	reply := s.process(ctx, datagram, from)
-	s.finish(cookie, f, reply)
+	scratch, _ := s.scratch.Get().(*[]byte)
+	if scratch == nil {
+		b := make([]byte, 0, 4096)
+		scratch = &b
+	}
+	*scratch = s.process(ctx, datagram, from, (*scratch)[:0])
+	reply := s.finish(cookie, f, *scratch)
+	s.scratch.Put(scratch)
 	return reply
 }
 
@@ -191,7 +200,7 @@ func (s *Server) ProcessPlain(ctx context.Context, body []byte, from netip.AddrP
 	return out
 }
 
-func (s *Server) process(ctx context.Context, datagram []byte, from netip.AddrPort) []byte {
+func (s *Server) process(ctx context.Context, datagram []byte, from netip.AddrPort, dst []byte) []byte {
 	m, err := DecodeMessage(datagram)
 	var reply Dict
 	if err != nil {
@@ -200,22 +209,12 @@ func (s *Server) process(ctx context.Context, datagram []byte, from netip.AddrPo
 	} else {
 		reply = s.dispatch(ctx, m.Body, from)
 	}
-	// Encode into a pooled scratch buffer and keep an exact copy (the reply
-	// cache holds it): one allocation instead of a dozen growth steps.
-	scratch, _ := s.scratch.Get().(*[]byte)
-	if scratch == nil {
-		b := make([]byte, 0, 4096)
-		scratch = &b
-	}
-	out, err := AppendMessage((*scratch)[:0], Message{Cookie: m.Cookie, Body: reply, Encoding: m.Encoding})
-	if err == nil {
-		*scratch = out
-		out = bytes.Clone(out)
-	}
-	s.scratch.Put(scratch)
+	// Encoded into the caller's scratch buffer: the cache keeps its own
+	// copy.
+	out, err := AppendMessage(dst, Message{Cookie: m.Cookie, Body: reply, Encoding: m.Encoding})
 	if err != nil {
 		s.logger().Error("ngproto: cannot encode reply", "from", from, "cookie", m.Cookie, "err", err)
-		out, _ = AppendMessage(nil, Message{Cookie: m.Cookie, Body: ErrorReply(ReasonInternal), Encoding: m.Encoding})
+		out, _ = AppendMessage(dst[:0], Message{Cookie: m.Cookie, Body: ErrorReply(ReasonInternal), Encoding: m.Encoding})
 	}
 	return out
 }
