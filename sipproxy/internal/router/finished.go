@@ -21,7 +21,8 @@ import (
 //   - server non-INVITE (Completed): a retransmitted request gets the
 //     final response again;
 //   - client INVITE answered 2xx (Accepted): a retransmitted 2xx gets the
-//     2xx as relayed upstream (media step applied) again;
+//     2xx as relayed upstream (media step applied) again; only for T4 once
+//     its ACK has passed (ackpath.go);
 //   - client INVITE answered with a failure (Completed): a retransmitted
 //     failure gets the ACK again;
 //   - client non-INVITE (Completed): retransmitted final replies are
@@ -108,10 +109,13 @@ func (r *Router) absorbRequest(req *sip.Request, send func(*sip.Response) error)
 // false: not one.
 func (r *Router) absorbResponse(res *sip.Response) bool {
 	branch, method, ok := responseBranch(res)
-	if !ok || r.finishedCli.len() == 0 {
+	if !ok || r.finishedCli.len()+r.ackedCli.len() == 0 {
 		return false
 	}
 	f, ok := r.finishedCli.get(branch)
+	if !ok {
+		f, ok = r.ackedCli.get(branch)
+	}
 	if !ok || f.method != method {
 		return false
 	}

@@ -206,6 +206,7 @@ func (r *Router) prepare(c *Ctx, b Branch) (*sip.Request, transport.Socket, erro
 
 // relayAck forwards an end-to-end ACK statelessly.
 func (r *Router) relayAck(c *Ctx) {
+	r.ackSeen(c.Req)
 	out, _, err := r.prepare(c, Branch{URI: c.Req.Recipient, Dst: c.DstURI, DstWS: c.DstWS, Socket: c.OutSocket})
 	if err != nil {
 		r.Metrics.SendFailures.Add(1)
@@ -291,6 +292,9 @@ type retransmitter struct {
 	addr, proto string // where the request came from
 	mu          sync.Mutex
 	sent2xx     *sip.Response // guarded by mu (read from sipgo's goroutine)
+	dialog      string        // dialogKey of sent2xx (UDP branches), guarded by mu
+	acked       bool          // its ACK has been relayed, guarded by mu
+	branch      string        // our Via branch (UDP branches)
 }
 
 // cancelHook passes the upstream CANCEL to the relay while it runs.
@@ -384,6 +388,9 @@ func (run *relayRun) run(branches []Branch) {
 				r.log.Debug("branch send failed", "error", err, "call-id", c.callID())
 				run.localFinal(st, errSendFailed)
 				continue
+			}
+			if rt != nil {
+				rt.branch = utx.key
 			}
 			utx.mu.Lock()
 			utx.retx = rt
@@ -634,9 +641,15 @@ func (run *relayRun) forward(st *branchState, res *sip.Response) {
 		return
 	}
 	if st != nil && st.retx != nil && res.StatusCode >= 200 && res.StatusCode < 300 {
-		st.retx.mu.Lock()
-		st.retx.sent2xx = fwd
-		st.retx.mu.Unlock()
+		rt := st.retx
+		rt.mu.Lock()
+		rt.sent2xx = fwd
+		if st.utx != nil && rt.dialog == "" {
+			// Known before the caller can ACK it (ackpath.go).
+			rt.dialog = dialogKey(fwd)
+			run.r.dialogs.put(rt.dialog, rt)
+		}
+		rt.mu.Unlock()
 	}
 	run.c.ReplyWith(fwd)
 }
@@ -666,16 +679,17 @@ func (r *Router) prepareResponse(ctx context.Context, c *Ctx, st *branchState, r
 	return fwd
 }
 
-// take returns the processed 2xx and forgets it.
-func (rt *retransmitter) take() *sip.Response {
+// take returns the processed 2xx, forgetting it, and whether its ACK has
+// passed.
+func (rt *retransmitter) take() (*sip.Response, bool) {
 	if rt == nil {
-		return nil
+		return nil, false
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	fwd := rt.sent2xx
 	rt.sent2xx = nil
-	return fwd
+	return fwd, rt.acked
 }
 
 // retransmit2xx resends the processed 2xx when the downstream UAS

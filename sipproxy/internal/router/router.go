@@ -70,6 +70,8 @@ type Router struct {
 	// transactions ended before sipgo would end them (finished.go)
 	finishedSrv *recent[finishedServer]
 	finishedCli *recent[finishedClient]
+	ackedCli    *recent[finishedClient] // 2xx whose ACK has passed (ackpath.go)
+	dialogs     *recent[*retransmitter] // relayed 2xx waiting for their ACK
 	Metrics     Metrics
 
 	// relayHook replaces relay in unit tests of single steps.
@@ -89,7 +91,8 @@ func New(log *slog.Logger, cfg Config, txl *sip.TransactionLayer, socks Sockets,
 	}
 	r := &Router{log: log, cfg: cfg, txl: txl, sockets: socks, reg: reg, media: media,
 		finishedSrv: newRecent[finishedServer](txKeep),
-		finishedCli: newRecent[finishedClient](txKeep)}
+		finishedCli: newRecent[finishedClient](txKeep), ackedCli: newRecent[finishedClient](ackedKeep),
+		dialogs: newRecent[*retransmitter](txKeep)}
 	if txl != nil {
 		r.tpl = txl.Transport()
 	}

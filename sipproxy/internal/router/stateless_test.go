@@ -167,3 +167,30 @@ func TestHandleStatelessAck(t *testing.T) {
 		t.Errorf("replies to ACKs: %v", sent)
 	}
 }
+
+// TestAckShortensKept2xx: the ACK of a relayed 2xx moves the 2xx kept for
+// retransmissions to the short-lived map, or marks it for finish.
+func TestAckShortensKept2xx(t *testing.T) {
+	r, _ := testRouter(t)
+	ack := parse(t, ackBob, "UDP", "10.0.0.9:5070")
+	key := dialogKey(ack)
+	if key != "c1@test 1 b1" {
+		t.Fatalf("dialog key %q", key)
+	}
+	rt := &retransmitter{r: r, branch: "z9hG4bKx", dialog: key}
+	r.dialogs.put(key, rt)
+	r.finishedCli.put("z9hG4bKx", finishedClient{method: sip.INVITE, res: []byte("kept")})
+	r.ackSeen(ack)
+	if _, ok := r.finishedCli.get("z9hG4bKx"); ok {
+		t.Error("2xx still kept 64*T1 after its ACK")
+	}
+	if f, ok := r.ackedCli.get("z9hG4bKx"); !ok || string(f.res) != "kept" {
+		t.Errorf("2xx not kept for T4: %v %v", f, ok)
+	}
+	if _, acked := rt.take(); !acked {
+		t.Error("retransmitter not marked acked")
+	}
+	if _, ok := r.dialogs.get(key); ok {
+		t.Error("dialog still waiting for its ACK")
+	}
+}

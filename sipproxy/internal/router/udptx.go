@@ -231,8 +231,13 @@ func (tx *udpClientTx) finish() {
 	case txCalling, txProceeding:
 		return
 	case txAccepted:
-		if fwd := rt.take(); fwd != nil {
-			tx.r.finishedCli.put(tx.key, finishedClient{method: tx.req.Method, res: []byte(fwd.String()), addr: rt.addr, proto: rt.proto})
+		if fwd, acked := rt.take(); fwd != nil {
+			f := finishedClient{method: tx.req.Method, res: []byte(fwd.String()), addr: rt.addr, proto: rt.proto}
+			if acked {
+				tx.r.ackedCli.put(tx.key, f)
+			} else {
+				tx.r.finishedCli.put(tx.key, f)
+			}
 		}
 	case txCompleted:
 		tx.r.finishedCli.put(tx.key, finishedClient{method: tx.req.Method, ack: ack})
