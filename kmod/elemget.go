@@ -176,33 +176,13 @@ func parseElems(b []byte, fn func(key []byte, c Counter)) error {
 
 // parseElemCounter decodes a NEWSETELEM message holding one element.
 func parseElemCounter(b []byte) (key []byte, c Counter, err error) {
-	if len(b) < 4 {
-		return nil, c, errors.New("short set element message")
-	}
-	err = walk(b[4:], func(t uint16, v []byte) error {
-		if t != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
-			return nil
+	found := false
+	err = parseElems(b, func(k []byte, kc Counter) {
+		if !found {
+			key, c, found = k, kc, true
 		}
-		return walk(v, func(_ uint16, elem []byte) error { // NFTA_LIST_ELEM
-			return walk(elem, func(t uint16, v []byte) error {
-				switch t {
-				case unix.NFTA_SET_ELEM_KEY:
-					return walk(v, func(t uint16, v []byte) error {
-						if t == unix.NFTA_DATA_VALUE {
-							key = v
-						}
-						return nil
-					})
-				case unix.NFTA_SET_ELEM_EXPR:
-					return parseCounterExpr(v, &c)
-				case nftaSetElemExpressions:
-					return walk(v, func(_ uint16, e []byte) error { return parseCounterExpr(e, &c) })
-				}
-				return nil
-			})
-		})
 	})
-	if err == nil && key == nil {
+	if err == nil && !found {
 		err = errors.New("set element without key")
 	}
 	return key, c, err
