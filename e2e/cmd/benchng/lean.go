@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
-	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -140,19 +139,11 @@ func measureLean(ctx context.Context, addr string, n int, warmup, d time.Duratio
 		}
 	}
 	elapsed := time.Since(measureFrom)
-	var all []time.Duration
-	var res result
-	for _, c := range clients {
-		all = append(all, c.lat...)
-		res.Errors += c.errs
-		if res.FirstErr == "" {
-			res.FirstErr = c.first
-		}
+	tallies := make([]tally, len(clients))
+	for i, c := range clients {
+		tallies[i] = tally{c.lat, c.errs, c.first}
 	}
-	slices.Sort(all)
-	res.Cycles, res.Elapsed, res.Warmup = len(all), elapsed, warmup
-	res.P50, res.P99 = percentile(all, 0.50), percentile(all, 0.99)
-	return res, nil
+	return summarize(tallies, elapsed, warmup), nil
 }
 
 func dialUDP(ap netip.AddrPort) (int, error) {

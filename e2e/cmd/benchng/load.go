@@ -102,20 +102,35 @@ func measure(ctx context.Context, addr string, n int, warmup, d time.Duration, t
 	}
 	wg.Wait()
 	elapsed := time.Since(measureFrom)
+	tallies := make([]tally, len(outs))
+	for i, o := range outs {
+		tallies[i] = tally{o.lat, o.errs, o.firstErr}
+	}
+	return summarize(tallies, elapsed, warmup), nil
+}
 
+// tally is one client's share of a measurement.
+type tally struct {
+	lat   []time.Duration
+	errs  int
+	first string
+}
+
+// summarize merges the clients' tallies into one result.
+func summarize(tallies []tally, elapsed, warmup time.Duration) result {
 	var all []time.Duration
 	var res result
-	for _, o := range outs {
-		all = append(all, o.lat...)
-		res.Errors += o.errs
+	for _, t := range tallies {
+		all = append(all, t.lat...)
+		res.Errors += t.errs
 		if res.FirstErr == "" {
-			res.FirstErr = o.firstErr
+			res.FirstErr = t.first
 		}
 	}
 	slices.Sort(all)
 	res.Cycles, res.Elapsed, res.Warmup = len(all), elapsed, warmup
 	res.P50, res.P99 = percentile(all, 0.50), percentile(all, 0.99)
-	return res, nil
+	return res
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
