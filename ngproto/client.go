@@ -90,7 +90,7 @@ func Dial(addr string, cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ngproto: resolve %s: %w", addr, err)
 	}
-	conn, err := net.DialUDP("udp", nil, raddr)
+	conn, err := dialNotSelf(raddr)
 	if err != nil {
 		return nil, fmt.Errorf("ngproto: dial %s: %w", addr, err)
 	}
@@ -118,6 +118,31 @@ func (c *Client) send(msg []byte) {
 		_, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(msg))), uintptr(len(msg)))
 		return e != unix.EAGAIN // a full send buffer: wait for room as conn.Write would
 	})
+}
+
+// dialNotSelf connects a UDP socket to raddr. When nothing listens there
+// and raddr's port is in the ephemeral range, the kernel can give the
+// socket raddr itself as its local address: every request would then come
+// back as its own "reply" (seen in a test that dialled a daemon still
+// starting). Such a socket is dropped and another taken.
+func dialNotSelf(raddr *net.UDPAddr) (*net.UDPConn, error) {
+	var self []*net.UDPConn // kept open until the end, so the port is not handed out again
+	defer func() {
+		for _, c := range self {
+			c.Close()
+		}
+	}()
+	for range 8 {
+		conn, err := net.DialUDP("udp", nil, raddr)
+		if err != nil {
+			return nil, err
+		}
+		if la, ok := conn.LocalAddr().(*net.UDPAddr); !ok || la.Port != raddr.Port || !la.IP.Equal(raddr.IP) {
+			return conn, nil
+		}
+		self = append(self, conn)
+	}
+	return nil, errors.New("the kernel keeps connecting the socket to itself")
 }
 
 // Addr is the daemon address the client was dialled with.
