@@ -30,12 +30,33 @@ func dialCounterReader(netns int, family byte, table, set string) (*counterReade
 
 func (r *counterReader) Close() error { return r.c.Close() }
 
-// get returns the counters of the elements with the given keys, in order.
-// Every key must exist.
-func (r *counterReader) get(keys ...[]byte) ([]Counter, error) {
+// setAttrs starts a GETSETELEM request's attributes: the table and set.
+func (r *counterReader) setAttrs() *netlink.AttributeEncoder {
 	ae := netlink.NewAttributeEncoder()
 	ae.String(unix.NFTA_SET_ELEM_LIST_TABLE, r.table)
 	ae.String(unix.NFTA_SET_ELEM_LIST_SET, r.set)
+	return ae
+}
+
+// send sends a GETSETELEM request with the given flags besides Request.
+func (r *counterReader) send(ae *netlink.AttributeEncoder, flags netlink.HeaderFlags) (netlink.Message, error) {
+	attrs, err := ae.Encode()
+	if err != nil {
+		return netlink.Message{}, err
+	}
+	return r.c.Send(netlink.Message{
+		Header: netlink.Header{
+			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETSETELEM),
+			Flags: netlink.Request | flags,
+		},
+		Data: append([]byte{r.family, unix.NFNETLINK_V0, 0, 0}, attrs...),
+	})
+}
+
+// get returns the counters of the elements with the given keys, in order.
+// Every key must exist.
+func (r *counterReader) get(keys ...[]byte) ([]Counter, error) {
+	ae := r.setAttrs()
 	ae.Nested(unix.NFTA_SET_ELEM_LIST_ELEMENTS, func(ae *netlink.AttributeEncoder) error {
 		for _, k := range keys {
 			ae.Nested(unix.NFTA_LIST_ELEM, func(ae *netlink.AttributeEncoder) error {
@@ -48,18 +69,7 @@ func (r *counterReader) get(keys ...[]byte) ([]Counter, error) {
 		}
 		return nil
 	})
-	attrs, err := ae.Encode()
-	if err != nil {
-		return nil, err
-	}
-	req := netlink.Message{
-		Header: netlink.Header{
-			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETSETELEM),
-			Flags: netlink.Request | netlink.Acknowledge,
-		},
-		Data: append([]byte{r.family, unix.NFNETLINK_V0, 0, 0}, attrs...),
-	}
-	sent, err := r.c.Send(req)
+	sent, err := r.send(ae, netlink.Acknowledge)
 	if err != nil {
 		return nil, err
 	}
@@ -100,21 +110,7 @@ func (r *counterReader) get(keys ...[]byte) ([]Counter, error) {
 // Parsing the messages in place costs a fraction of google/nftables'
 // GetSetElements, which decodes every element into allocated structs.
 func (r *counterReader) dump(fn func(key []byte, c Counter)) error {
-	ae := netlink.NewAttributeEncoder()
-	ae.String(unix.NFTA_SET_ELEM_LIST_TABLE, r.table)
-	ae.String(unix.NFTA_SET_ELEM_LIST_SET, r.set)
-	attrs, err := ae.Encode()
-	if err != nil {
-		return err
-	}
-	req := netlink.Message{
-		Header: netlink.Header{
-			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETSETELEM),
-			Flags: netlink.Request | netlink.Dump,
-		},
-		Data: append([]byte{r.family, unix.NFNETLINK_V0, 0, 0}, attrs...),
-	}
-	sent, err := r.c.Send(req)
+	sent, err := r.send(r.setAttrs(), netlink.Dump)
 	if err != nil {
 		return err
 	}
