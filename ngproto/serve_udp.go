@@ -39,8 +39,7 @@ type udpLoop struct {
 	p4   *ipv4.PacketConn
 	p6   *ipv6.PacketConn
 	max  int32
-	// raw: replies go out by sendRaw on fd; v6 is fd's family.
-	raw, v6 bool
+	v6   bool // fd is an AF_INET6 socket (for sendRaw's addresses)
 
 	active atomic.Int32 // loops handling or reading, main loop included
 	seen   atomic.Uint64
@@ -84,7 +83,7 @@ func (s *Server) serveUDP(ctx context.Context, conn *net.UDPConn, p4 *ipv4.Packe
 	defer unix.Close(fd)
 	l := &udpLoop{srv: s, conn: conn, fd: fd, rc: rc, p4: p4, p6: p6, max: int32(workers), poke: make(chan struct{}, 1)}
 	if dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil {
-		l.raw, l.v6 = dom == unix.AF_INET || dom == unix.AF_INET6, dom == unix.AF_INET6
+		l.v6 = dom == unix.AF_INET6
 	}
 	l.bufs.New = func() any { return newRxBuf() }
 	l.active.Store(1)
@@ -203,7 +202,7 @@ func (l *udpLoop) handle(ctx context.Context, b, oob []byte, from netip.AddrPort
 		return
 	}
 	src := dstAddr(l.p4, l.p6, oob)
-	if l.raw && sendRaw(l.fd, l.v6, reply, srcControl(src), from) {
+	if sendRaw(l.fd, l.v6, reply, srcControl(src), from) {
 		return
 	}
 	if err := writeFrom(l.conn, reply, from, src); err != nil {
