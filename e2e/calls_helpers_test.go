@@ -56,15 +56,11 @@ type proxy struct {
 	Proc *daemon.Process
 }
 
-func freePort(t *testing.T, network string) int {
+// freePort returns a loopback port free for UDP and TCP, never the same
+// twice in this process.
+func freePort(t *testing.T) int {
 	t.Helper()
-	var p int
-	var err error
-	if network == "udp" {
-		p, err = daemon.FreeUDPPort("127.0.0.1")
-	} else {
-		p, err = daemon.FreeTCPPort("127.0.0.1")
-	}
+	p, err := daemon.FreePort("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,16 +73,7 @@ func hostPort(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(
 // with the media daemons ngAddrs (each "IP:PORT[=WEIGHT]") and extra flags.
 func startProxy(t *testing.T, ngAddrs []string, extra ...string) *proxy {
 	t.Helper()
-	sip := freePort(t, "udp")
-	for i := 0; i < 20; i++ {
-		// the same port must be free for TCP too
-		if l, err := net.Listen("tcp", hostPort(sip)); err == nil {
-			l.Close()
-			break
-		}
-		sip = freePort(t, "udp")
-	}
-	ws, wss, mgmt := freePort(t, "tcp"), freePort(t, "tcp"), freePort(t, "tcp")
+	sip, ws, wss, mgmt := freePort(t), freePort(t), freePort(t), freePort(t)
 	args := []string{"--listen=udp:" + hostPort(sip), "--listen=tcp:" + hostPort(sip),
 		"--listen=ws:" + hostPort(ws), "--listen=wss:" + hostPort(wss), "--mgmt=" + hostPort(mgmt),
 		"--log-level=debug", "--rtpengine-ping-interval=500ms", "--domain=" + callsDomain}

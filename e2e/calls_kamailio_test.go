@@ -24,7 +24,7 @@ func startKamailio(t *testing.T, ng string, children int) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, ws := freePort(t, "tcp"), freePort(t, "tcp")
+	port, ws := freePort(t), freePort(t)
 	cfg := strings.NewReplacer("PORT", strconv.Itoa(port), "HTTPLISTEN", strconv.Itoa(ws), "NGSOCK", "udp:"+ng,
 		"CHILDREN", strconv.Itoa(children)).Replace(string(b))
 	dir := t.TempDir()

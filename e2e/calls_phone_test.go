@@ -109,7 +109,7 @@ func reinviteBothWays(t *testing.T, ng string, a, b *phone.Call) {
 // TestCallsNoMediaDaemon: the only media daemon is dead; the caller gets a
 // 5xx, the callee is never rung, and no call stays anywhere.
 func TestCallsNoMediaDaemon(t *testing.T) {
-	dead := hostPort(freePort(t, "udp"))
+	dead := hostPort(freePort(t))
 	px := startProxy(t, []string{dead}, "--rtpengine-timeout=200ms", "--rtpengine-retries=2")
 	alice := newPhone(t, px, "alice", false)
 	bob := newPhone(t, px, "bob", false)

@@ -115,7 +115,7 @@ func (e *env) startMedia(ctx context.Context, kind string) (*daemon.Process, str
 // startProxy runs sipproxy or Kamailio on a free port with ng as its
 // media daemon.
 func (e *env) startProxy(ctx context.Context, kind, ng string) (*daemon.Process, string, error) {
-	port, err := daemon.FreeTCPPort("127.0.0.1")
+	port, err := daemon.FreePort("127.0.0.1")
 	if err != nil {
 		return nil, "", err
 	}
@@ -132,7 +132,7 @@ func (e *env) startProxy(ctx context.Context, kind, ng string) (*daemon.Process,
 		if err != nil {
 			return nil, "", err
 		}
-		ws, err := daemon.FreeTCPPort("127.0.0.1")
+		ws, err := daemon.FreePort("127.0.0.1")
 		if err != nil {
 			return nil, "", err
 		}
@@ -180,7 +180,7 @@ func (p *sippProc) stop() {
 }
 
 func freeUDP() string {
-	p, err := daemon.FreeUDPPort("127.0.0.1")
+	p, err := daemon.FreePort("127.0.0.1")
 	if err != nil {
 		return "0"
 	}

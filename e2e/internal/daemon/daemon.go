@@ -213,39 +213,6 @@ func TCPReady(addr string) func(ctx context.Context) error {
 	}
 }
 
-// FreeUDPPort returns a UDP port on host that was free a moment ago.
-func FreeUDPPort(host string) (int, error) {
-	c, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("free udp port: %w", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
-}
-
-// FreeTCPPort returns a TCP port on host that was free a moment ago.
-func FreeTCPPort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("free tcp port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// FreeAddrs returns loopback NG (UDP) and CLI (TCP) addresses.
-func FreeAddrs() (ng, cli string, err error) {
-	u, err := FreeUDPPort("127.0.0.1")
-	if err != nil {
-		return "", "", err
-	}
-	t, err := FreeTCPPort("127.0.0.1")
-	if err != nil {
-		return "", "", err
-	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(u)), net.JoinHostPort("127.0.0.1", strconv.Itoa(t)), nil
-}
-
 // HaveRtpengine reports whether Debian's rtpengine is installed.
 func HaveRtpengine() bool {
 	st, err := os.Stat(RtpenginePath)
