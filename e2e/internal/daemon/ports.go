@@ -17,12 +17,15 @@ import (
 // binding port 0 or connecting. So ports come from above the kernel's
 // ephemeral range, each one at most once per process, starting at a random
 // point so that test binaries running side by side rarely meet, and only
-// if both UDP and TCP can bind it right now.
+// if both UDP and TCP can bind it right now. Ports go out portStride apart:
+// sipp, given a media port p (-mp), also binds p+1 to p+3.
 var ports struct {
 	sync.Mutex
 	lo, hi, next int
 	given        map[int]bool
 }
+
+const portStride = 4
 
 func portWindow() (lo, hi int) {
 	const top = 65535
@@ -38,20 +41,21 @@ func portWindow() (lo, hi int) {
 }
 
 // FreePort returns a port on host that is free for both UDP and TCP and
-// that this process has not returned before.
+// that this process has not returned before, nor any of the three ports
+// above it.
 func FreePort(host string) (int, error) {
 	ports.Lock()
 	defer ports.Unlock()
 	if ports.given == nil {
 		ports.lo, ports.hi = portWindow()
-		ports.next = ports.lo + rand.IntN(ports.hi-ports.lo+1)
+		ports.next = ports.lo + rand.IntN(ports.hi-ports.lo+1-portStride)
 		ports.given = map[int]bool{}
 	}
-	for range ports.hi - ports.lo + 1 {
+	for range (ports.hi - ports.lo + 1) / portStride {
 		p := ports.next
-		ports.next++
-		if ports.next > ports.hi {
-			ports.next = ports.lo
+		ports.next += portStride
+		if ports.next+portStride-1 > ports.hi {
+			ports.next = ports.lo + (ports.next-ports.lo)%portStride
 		}
 		if ports.given[p] || !bindable(host, p) {
 			continue
