@@ -111,8 +111,8 @@ func Dial(addr string, cfg ClientConfig) (*Client, error) {
 }
 
 // send writes one datagram. A UDP send on the connected, non-blocking
-// socket completes at once, so it goes through RawSyscall (see the
-// server's sendRaw); a send error counts as a lost datagram.
+// socket completes at once, so it goes through RawSyscall (see
+// package rawudp); a send error counts as a lost datagram.
 func (c *Client) send(msg []byte) {
 	_ = c.raw.Write(func(fd uintptr) bool {
 		_, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(msg))), uintptr(len(msg)))

@@ -14,6 +14,8 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
+
+	"sipmedia/ngproto/rawudp"
 )
 
 // udpLoop is Serve's machinery. One main loop reads through Go's poller
@@ -39,7 +41,7 @@ type udpLoop struct {
 	p4   *ipv4.PacketConn
 	p6   *ipv6.PacketConn
 	max  int32
-	v6   bool // fd is an AF_INET6 socket (for sendRaw's addresses)
+	v6   bool // fd is an AF_INET6 socket (for rawudp.Send's addresses)
 
 	active atomic.Int32 // loops handling or reading, main loop included
 	seen   atomic.Uint64
@@ -116,7 +118,7 @@ func (l *udpLoop) main(ctx context.Context) {
 		errno   unix.Errno
 	)
 	recv := func(fd uintptr) bool {
-		n, oobn, from, errno = recvRaw(int(fd), buf, oob)
+		n, oobn, from, errno = rawudp.Recv(int(fd), buf, oob)
 		return errno != unix.EAGAIN
 	}
 	for {
@@ -154,7 +156,7 @@ func (l *udpLoop) main(ctx context.Context) {
 
 // queued reports whether another datagram waits in the socket.
 func (l *udpLoop) queued() bool {
-	// RawSyscall: see sendRaw.
+	// RawSyscall: see package rawudp.
 	var n int32
 	_, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(l.fd), unix.SIOCINQ, uintptr(unsafe.Pointer(&n)))
 	return e == 0 && n > 0
@@ -182,7 +184,7 @@ func (l *udpLoop) drain(ctx context.Context) {
 	defer l.bufs.Put(rb)
 	buf, oob := rb.data, rb.oob
 	for ctx.Err() == nil {
-		n, oobn, from, errno := recvRaw(l.fd, buf, oob)
+		n, oobn, from, errno := rawudp.Recv(l.fd, buf, oob)
 		if errno == unix.EINTR {
 			continue
 		}
@@ -202,7 +204,7 @@ func (l *udpLoop) handle(ctx context.Context, b, oob []byte, from netip.AddrPort
 		return
 	}
 	src := dstAddr(l.p4, l.p6, oob)
-	if sendRaw(l.fd, l.v6, reply, srcControl(src), from) {
+	if rawudp.Send(l.fd, l.v6, reply, srcControl(src), from) {
 		return
 	}
 	if err := writeFrom(l.conn, reply, from, src); err != nil {
