@@ -55,6 +55,7 @@ func (m *Manager) SetStateless(h StatelessHandler) {
 // udpConn is a UDP listener as sipgo reads it.
 type udpConn struct {
 	net.PacketConn
+	raw    *rawIO // nil: the PacketConn's own calls
 	m      *Manager
 	sock   Socket
 	parser *sip.Parser
@@ -71,17 +72,32 @@ func (m *Manager) wrapUDP(pc net.PacketConn, s Socket) net.PacketConn {
 	if m.stateless.Serve == nil && m.stateless.Response == nil {
 		return pc
 	}
-	return &udpConn{PacketConn: pc, m: m, sock: s, parser: sip.NewParser()}
+	return &udpConn{PacketConn: pc, raw: newRawIO(pc), m: m, sock: s, parser: sip.NewParser()}
 }
 
 // ReadFrom returns the next datagram sipgo must handle.
 func (c *udpConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
-		n, addr, err := c.PacketConn.ReadFrom(b)
+		n, addr, err := c.readFrom(b)
 		if err != nil || !c.wants(b[:n]) || !c.serve(b[:n], addr) {
 			return n, addr, err
 		}
 	}
+}
+
+func (c *udpConn) readFrom(b []byte) (int, net.Addr, error) {
+	if c.raw != nil {
+		return c.raw.readFrom(b)
+	}
+	return c.PacketConn.ReadFrom(b)
+}
+
+// WriteTo is how sipgo and the router send on the listener.
+func (c *udpConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if ua, ok := addr.(*net.UDPAddr); ok && c.raw != nil && c.raw.writeTo(b, ua.AddrPort()) {
+		return len(b), nil
+	}
+	return c.PacketConn.WriteTo(b, addr)
 }
 
 func (c *udpConn) wants(data []byte) bool {
