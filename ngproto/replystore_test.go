@@ -2,43 +2,76 @@ package ngproto
 
 import (
 	"bytes"
-	"hash/maphash"
 	"strconv"
 	"testing"
+	"time"
 )
 
-// TestReplyStore: replies come back byte for byte across chunk
-// boundaries, one larger than a chunk included; unknown cookies miss; a
-// returned reply cannot be appended into the next record.
-func TestReplyStore(t *testing.T) {
-	s := newReplyStore(maphash.MakeSeed())
+// TestReplyCache: replies come back byte for byte across chunk boundaries
+// and as copies; a record larger than a chunk is not kept; unknown cookies
+// miss; rotation keeps one generation and recycles the dropped one's
+// chunks; release leaves nothing.
+func TestReplyCache(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	c := newReplyCache(t0)
 	want := map[string][]byte{}
 	for i := range 3000 {
-		c := "c" + strconv.Itoa(i)
+		k := "c" + strconv.Itoa(i)
 		r := bytes.Repeat([]byte{byte(i)}, 700+i%900)
 		if i == 1234 {
-			r = bytes.Repeat([]byte("x"), storeChunk+10)
+			c.cur.put(k, bytes.Repeat([]byte("x"), storeChunk+10))
+			continue
 		}
-		got := s.put(c, r)
-		if !bytes.Equal(got, r) {
-			t.Fatalf("put %s returned other bytes", c)
-		}
-		want[c] = r
+		c.cur.put(k, r)
+		want[k] = r
 	}
-	if len(s.chunks) < 3 {
-		t.Fatalf("%d chunks for about 4 MB", len(s.chunks))
+	if len(c.cur.chunks) < 3 {
+		t.Fatalf("%d chunks for about 4 MB", len(c.cur.chunks))
 	}
-	for c, r := range want {
-		got, ok := s.get(c)
+	for k, r := range want {
+		got, ok := c.get(k)
 		if !ok || !bytes.Equal(got, r) {
-			t.Fatalf("get %s: ok %v, %d bytes, want %d", c, ok, len(got), len(r))
+			t.Fatalf("get %s: ok %v, %d bytes, want %d", k, ok, len(got), len(r))
 		}
-		if cap(got) != len(got) {
-			t.Fatalf("get %s: capacity %d beyond the reply", c, cap(got))
+		got[0]++ // a copy: the cache must not change
+	}
+	if got, _ := c.get("c7"); !bytes.Equal(got, want["c7"]) {
+		t.Fatal("a returned reply aliases the cache")
+	}
+	for _, k := range []string{"missing", "c1234"} {
+		if _, ok := c.get(k); ok {
+			t.Fatalf("%s found", k)
 		}
 	}
-	if _, ok := s.get("missing"); ok {
-		t.Fatal("unknown cookie found")
+
+	// One TTL later the replies are in prev and still found.
+	ttl := 30 * time.Second
+	n := len(c.cur.chunks)
+	c.rotate(t0.Add(ttl), ttl)
+	if _, ok := c.get("c7"); !ok || c.len() != len(want) {
+		t.Fatalf("after one rotation: c7 %v, len %d", ok, c.len())
+	}
+	// Another TTL: they are dropped and their chunks serve the new
+	// generation.
+	c.rotate(t0.Add(2*ttl), ttl)
+	if _, ok := c.get("c7"); ok || c.len() != 0 || len(c.free) != n {
+		t.Fatalf("after two rotations: c7 found %v, len %d, %d free chunks, want %d", ok, c.len(), len(c.free), n)
+	}
+	c.cur.put("new", []byte("reply"))
+	if len(c.free) != n-1 {
+		t.Fatalf("a put took no free chunk (%d free)", len(c.free))
+	}
+	if got, ok := c.get("new"); !ok || string(got) != "reply" {
+		t.Fatalf("recycled chunk: %q %v", got, ok)
+	}
+	// A gap of two TTLs drops both generations.
+	c.rotate(t0.Add(5*ttl), ttl)
+	if c.len() != 0 || c.prev != nil {
+		t.Fatal("a long gap kept replies")
+	}
+	c.release()
+	if c.len() != 0 || c.free != nil {
+		t.Fatal("release kept chunks")
 	}
 	var none *replyStore
 	if _, ok := none.get("c1"); ok || none.len() != 0 {

@@ -199,7 +199,9 @@ func (l *udpLoop) drain(ctx context.Context) {
 }
 
 func (l *udpLoop) handle(ctx context.Context, b, oob []byte, from netip.AddrPort) {
-	reply := l.srv.Process(ctx, b, from)
+	scratch := l.srv.getScratch()
+	defer l.srv.scratch.Put(scratch)
+	reply := l.srv.handle(ctx, b, from, scratch)
 	if reply == nil {
 		return
 	}

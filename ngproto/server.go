@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -51,13 +51,10 @@ type Server struct {
 
 	now func() time.Time // tests replace the clock
 
-	mu sync.Mutex
-	// cur and prev hold finished replies by cookie (see replyStore).
-	cur, prev *replyStore
-	seed      maphash.Seed
-	inflight  map[string]*flight // cookies being handled
-	rotated   time.Time
-	flights   sync.Pool // *flight without waiters, for reuse
+	mu       sync.Mutex
+	cache    *replyCache        // finished replies by cookie
+	inflight map[string]*flight // cookies being handled
+	flights  sync.Pool          // *flight without waiters, for reuse
 
 	scratch sync.Pool // *[]byte: reply encoding buffers
 }
@@ -83,29 +80,20 @@ func (s *Server) ttl() time.Duration {
 	return 30 * time.Second
 }
 
-// lookupOrStart returns the cached reply for cookie, or the flight that
-// handles it and whether this caller owns it (must handle the request and
-// finish the flight). Generations rotate lazily on access.
+// lookupOrStart returns a copy of the cached reply for cookie, or the
+// flight that handles it and whether this caller owns it (must handle the
+// request and finish the flight). Generations rotate lazily on access.
 func (s *Server) lookupOrStart(cookie string, now time.Time) (reply []byte, f *flight, owner bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ttl := s.ttl()
-	if s.cur == nil {
-		s.seed = maphash.MakeSeed()
-		s.cur, s.inflight, s.rotated = newReplyStore(s.seed), make(map[string]*flight), now
+	if s.cache == nil {
+		s.cache, s.inflight = newReplyCache(now), make(map[string]*flight)
+		// The chunks live outside the Go heap: unmap them once the
+		// server is gone.
+		runtime.AddCleanup(s, (*replyCache).release, s.cache)
 	}
-	if el := now.Sub(s.rotated); el >= ttl {
-		if el >= 2*ttl {
-			s.prev = nil
-		} else {
-			s.prev = s.cur
-		}
-		s.cur, s.rotated = newReplyStore(s.seed), now
-	}
-	if r, ok := s.cur.get(cookie); ok {
-		return r, nil, false
-	}
-	if r, ok := s.prev.get(cookie); ok {
+	s.cache.rotate(now, s.ttl())
+	if r, ok := s.cache.get(cookie); ok {
 		return r, nil, false
 	}
 	if f, ok := s.inflight[cookie]; ok {
@@ -122,32 +110,64 @@ func (s *Server) lookupOrStart(cookie string, now time.Time) (reply []byte, f *f
 	return nil, f, true
 }
 
-// finish caches the reply, hands it to duplicates waiting for it and
-// returns the cached copy (reply itself may be a scratch buffer).
-func (s *Server) finish(cookie string, f *flight, reply []byte) []byte {
+// finish caches a copy of the reply and hands another to duplicates
+// waiting for it (reply itself is the owner's scratch buffer).
+func (s *Server) finish(cookie string, f *flight, reply []byte) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	stored := s.cur.put(cookie, reply)
+	s.cache.cur.put(cookie, reply)
 	delete(s.inflight, cookie)
 	if f.done != nil {
-		f.reply = stored
+		f.reply = append([]byte(nil), reply...)
 		close(f.done) // f stays with its waiters
-		return stored
+	} else {
+		s.flights.Put(f)
 	}
-	s.flights.Put(f)
-	return stored
+	refill := s.cache.wantSpare
+	s.cache.wantSpare = false
+	s.mu.Unlock()
+	if refill {
+		// The next generation chunk, mapped outside the lock.
+		ch := mapChunk()
+		s.mu.Lock()
+		if s.cache.spare.b == nil {
+			s.cache.spare, ch = ch, chunk{}
+		}
+		s.mu.Unlock()
+		s.cache.unmap([]chunk{ch})
+	}
 }
 
 // CacheLen is the number of cached replies (both generations).
 func (s *Server) CacheLen() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cur.len() + s.prev.len() + len(s.inflight)
+	return s.cache.len() + len(s.inflight)
 }
 
 // Process handles one framed datagram and returns the framed reply (nil =
-// drop). Used by UDP serving and by HTTP POST /ng.
+// drop). Used by HTTP POST /ng; Serve uses handle, which spares the copy.
 func (s *Server) Process(ctx context.Context, datagram []byte, from netip.AddrPort) []byte {
+	scratch := s.getScratch()
+	defer s.scratch.Put(scratch)
+	reply := s.handle(ctx, datagram, from, scratch)
+	if reply == nil {
+		return nil
+	}
+	return append([]byte(nil), reply...)
+}
+
+func (s *Server) getScratch() *[]byte {
+	scratch, _ := s.scratch.Get().(*[]byte)
+	if scratch == nil {
+		b := make([]byte, 0, 4096)
+		scratch = &b
+	}
+	return scratch
+}
+
+// handle is Process with the reply valid until scratch goes back to the
+// pool: the encoded reply in *scratch, or a copy from the cache.
+func (s *Server) handle(ctx context.Context, datagram []byte, from netip.AddrPort, scratch *[]byte) []byte {
 	sp := bytes.IndexByte(datagram, ' ')
 	if sp <= 0 {
 		s.logger().Warn("ngproto: dropping NG data without cookie", "from", from, "len", len(datagram))
@@ -172,15 +192,9 @@ func (s *Server) Process(ctx context.Context, datagram []byte, from netip.AddrPo
 			return nil
 		}
 	}
-	scratch, _ := s.scratch.Get().(*[]byte)
-	if scratch == nil {
-		b := make([]byte, 0, 4096)
-		scratch = &b
-	}
 	*scratch = s.process(ctx, datagram, from, (*scratch)[:0])
-	reply := s.finish(cookie, f, *scratch)
-	s.scratch.Put(scratch)
-	return reply
+	s.finish(cookie, f, *scratch)
+	return *scratch
 }
 
 // ProcessPlain handles an NG body without cookie (HTTP /ng-plain): no
