@@ -84,10 +84,12 @@ type Config struct {
 	WSIdleTimeout time.Duration // a WS connection silent this long is closed
 
 	// GCPercent is the Go GC target used when GOGC is not set in the
-	// environment: a proxy's live heap is small and its garbage is per
-	// message, so a higher target trades a little memory for fewer GC
-	// cycles. MemoryLimit (bytes, 0: none) bounds that memory (unless
-	// GOMEMLIMIT is set).
+	// environment. Go's 100 by default: the live heap grows with the
+	// transactions kept 32 s after they end, and a higher target makes
+	// every message's garbage land on fresh pages while it grows (CPU per
+	// call at 1500 calls/s sustained for 20 s: 0.37-0.38 ms at 100,
+	// 0.42-0.44 at 200, 0.38-0.50 at 400). MemoryLimit (bytes, 0: none)
+	// bounds the heap (unless GOMEMLIMIT is set).
 	GCPercent   int
 	MemoryLimit int64
 
@@ -116,7 +118,7 @@ func Default() Config {
 		MinExpires:     60,
 		WSIdleTimeout:  120 * time.Second,
 		MaxMessageSize: 32 * 1024,
-		GCPercent:      400,
+		GCPercent:      100,
 		UDPMTU:         65000,
 		UDPReadBuffer:  4 << 20,
 		Mgmt:           "127.0.0.1:5099",

@@ -23,7 +23,7 @@ func TestParse(t *testing.T) {
 	if cfg.FrInvTimeout != 10*time.Second || cfg.FrTimeout != 5*time.Second {
 		t.Errorf("timeouts %v %v", cfg.FrTimeout, cfg.FrInvTimeout)
 	}
-	if cfg.GCPercent != 400 {
+	if cfg.GCPercent != 100 {
 		t.Errorf("default gc-percent %d", cfg.GCPercent)
 	}
 	if len(cfg.Domains) != 1 || len(cfg.RTPEngineSocks) != 2 {
