@@ -123,8 +123,7 @@ func (e *env) startProxy(ctx context.Context, kind, ng string) (*daemon.Process,
 	var spec daemon.Spec
 	switch kind {
 	case "sipproxy":
-		// GOGC=400 as in sipproxy's bench-sip (env execs sipproxy: same pid).
-		spec = daemon.Spec{Name: kind, Path: "/usr/bin/env", Args: []string{"GOGC=400", e.sipproxy,
+		spec = daemon.Spec{Name: kind, Path: e.sipproxy, Args: []string{
 			"--listen=udp:" + addr, "--listen=tcp:" + addr,
 			"--domain=e2e.test", "--rtpengine-sock=udp:" + ng, "--log-level=error", "--mgmt="}}
 	case "kamailio":

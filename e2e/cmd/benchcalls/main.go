@@ -39,7 +39,7 @@ type config struct {
 func main() {
 	var cfg config
 	var rates, setups string
-	flag.StringVar(&rates, "rates", "100,200,300,400,600,800,1000,1200,1500,2000,2500,3000", "offered call rates (calls/s), in order")
+	flag.StringVar(&rates, "rates", "100,200,300,400,500,600,700,800,900,1000,1200,1400,1600,1800,2000,2200,2400,2600,2800,3000", "offered call rates (calls/s), in order: 100 apart up to 1000, then 200 apart")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "time each rate is offered")
 	flag.DurationVar(&cfg.hold, "hold", 100*time.Millisecond, "time between ACK and BYE")
 	flag.IntVar(&cfg.pairs, "pairs", 2, "sipp caller/callee pairs sharing the rate")
