@@ -135,12 +135,8 @@ func tuneGC(cfg config.Config) {
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
-	if os.Getenv("GOMAXPROCS") == "" {
-		n := cfg.Procs
-		if n == 0 {
-			n = max(1, runtime.NumCPU()/2)
-		}
-		runtime.GOMAXPROCS(n)
+	if os.Getenv("GOMAXPROCS") == "" && cfg.Procs > 0 {
+		runtime.GOMAXPROCS(cfg.Procs)
 	}
 }
 
