@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -65,8 +66,10 @@ func (r *rawIO) readFrom(b []byte) (int, net.Addr, error) {
 	addr := net.UDPAddrFromAddrPort(r.rfrom)
 	if z := r.rfrom.Addr().Zone(); z != "" {
 		// rawudp gives the interface index; the net package names it.
-		if ifi, err := net.InterfaceByIndex(atoi(z)); err == nil {
-			addr.Zone = ifi.Name
+		if i, err := strconv.Atoi(z); err == nil {
+			if ifi, err := net.InterfaceByIndex(i); err == nil {
+				addr.Zone = ifi.Name
+			}
 		}
 	}
 	return r.rn, addr, nil
@@ -81,15 +84,4 @@ func (r *rawIO) writeTo(b []byte, to netip.AddrPort) bool {
 		return true
 	})
 	return err == nil && sent
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return -1
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
