@@ -61,7 +61,7 @@ func (c *replyCache) rotate(now time.Time, ttl time.Duration) {
 		return
 	}
 	// Free chunks not reused during a whole generation are surplus.
-	c.unmap(c.free)
+	unmapAll(c.free)
 	c.free = c.free[:0]
 	if c.prev != nil {
 		c.free = append(c.free, c.prev.chunks...)
@@ -100,22 +100,28 @@ func mapChunk() chunk {
 	return chunk{b: b[:0], mapped: true}
 }
 
-func (c *replyCache) unmap(cs []chunk) {
+// unmap gives a mapped chunk back to the system (a heap chunk, or none,
+// is left to the collector).
+func (ch chunk) unmap() {
+	if ch.mapped {
+		_ = unix.Munmap(ch.b[:cap(ch.b)])
+	}
+}
+
+func unmapAll(cs []chunk) {
 	for _, ch := range cs {
-		if ch.mapped {
-			_ = unix.Munmap(ch.b[:cap(ch.b)])
-		}
+		ch.unmap()
 	}
 }
 
 // release unmaps every chunk: the cleanup of a Server nobody references.
 func (c *replyCache) release() {
-	c.unmap(c.free)
-	c.unmap([]chunk{c.spare})
+	unmapAll(c.free)
+	c.spare.unmap()
 	if c.prev != nil {
-		c.unmap(c.prev.chunks)
+		unmapAll(c.prev.chunks)
 	}
-	c.unmap(c.cur.chunks)
+	unmapAll(c.cur.chunks)
 	c.free, c.prev, c.cur = nil, nil, nil
 }
 
