@@ -17,9 +17,7 @@ import (
 // retransmission after the transaction ended; a 2xx'd INVITE's
 // retransmission is absorbed and a late CANCEL gets 200.
 func TestUDPServerTx(t *testing.T) {
-	t1, t2, t4 := sip.T1, sip.T2, sip.T4
-	sip.SetTimers(20*time.Millisecond, 80*time.Millisecond, 50*time.Millisecond)
-	t.Cleanup(func() { sip.SetTimers(t1, t2, t4) })
+	shortTimers(t, 20*time.Millisecond, 80*time.Millisecond, 50*time.Millisecond)
 
 	r, _ := testRouter(t)
 	routed := make(chan *Ctx, 4)
@@ -50,10 +48,13 @@ func TestUDPServerTx(t *testing.T) {
 		}
 	}
 	reg := strings.Replace(registerBob, "SIP/2.0/WSS df7jal23ls0d.invalid;branch", "SIP/2.0/UDP 192.168.1.2:5070;rport;branch", 1)
+	forget := func() {
+		mu.Lock()
+		sent = nil
+		mu.Unlock()
+	}
 	take(reg)
-	mu.Lock()
-	sent = nil
-	mu.Unlock()
+	forget()
 	inv := strings.Replace(inviteBob, "branch=z9hG4bK1", "branch=z9hG4bKsrv1", 1)
 	cancel := strings.NewReplacer("INVITE sip:", "CANCEL sip:", "1 INVITE", "1 CANCEL").Replace(inv)
 	ack := strings.NewReplacer("INVITE sip:", "ACK sip:", "1 INVITE", "1 ACK", "To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=x").Replace(inv)
@@ -87,13 +88,14 @@ func TestUDPServerTx(t *testing.T) {
 	// A non-INVITE: the final reply ends the transaction; its
 	// retransmission gets it again.
 	bye := strings.NewReplacer("INVITE sip:", "BYE sip:", "1 INVITE", "2 BYE", "branch=z9hG4bKsrv1", "branch=z9hG4bKsrv2").Replace(inv)
-	take(bye)
-	c = <-routed
-	c.Reply(200, "OK")
-	release <- struct{}{}
-	mu.Lock()
-	sent = nil
-	mu.Unlock()
+	answer200 := func(req string) {
+		t.Helper()
+		take(req)
+		(<-routed).Reply(200, "OK")
+		release <- struct{}{}
+		forget()
+	}
+	answer200(bye)
 	take(bye)
 	if got := codes(); got != " 200" {
 		t.Errorf("BYE retransmission got%s", got)
@@ -101,13 +103,7 @@ func TestUDPServerTx(t *testing.T) {
 
 	// An INVITE answered 2xx: retransmission absorbed, late CANCEL 200.
 	inv3 := strings.Replace(inv, "branch=z9hG4bKsrv1", "branch=z9hG4bKsrv3", 1)
-	take(inv3)
-	c = <-routed
-	c.Reply(200, "OK")
-	release <- struct{}{}
-	mu.Lock()
-	sent = nil
-	mu.Unlock()
+	answer200(inv3)
 	take(inv3)
 	take(strings.Replace(cancel, "branch=z9hG4bKsrv1", "branch=z9hG4bKsrv3", 1))
 	if got := codes(); got != " 200" {

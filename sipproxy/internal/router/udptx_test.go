@@ -15,9 +15,7 @@ import (
 // sip.ErrTransactionTimeout; an INVITE stops both at its first
 // provisional reply.
 func TestUDPTxTimers(t *testing.T) {
-	t1, t2, t4 := sip.T1, sip.T2, sip.T4
-	sip.SetTimers(10*time.Millisecond, 40*time.Millisecond, 50*time.Millisecond)
-	t.Cleanup(func() { sip.SetTimers(t1, t2, t4) })
+	shortTimers(t, 10*time.Millisecond, 40*time.Millisecond, 50*time.Millisecond)
 
 	r, _ := testRouter(t)
 	var mu sync.Mutex
@@ -95,4 +93,12 @@ func TestUDPTxTimers(t *testing.T) {
 		t.Error("timeout after a provisional reply")
 	}
 	tx.Terminate()
+}
+
+// shortTimers sets sipgo's T1, T2 and T4 (package-wide) for the test and
+// restores them after it.
+func shortTimers(t *testing.T, t1, t2, t4 time.Duration) {
+	o1, o2, o4 := sip.T1, sip.T2, sip.T4
+	sip.SetTimers(t1, t2, t4)
+	t.Cleanup(func() { sip.SetTimers(o1, o2, o4) })
 }
