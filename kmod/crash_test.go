@@ -46,10 +46,7 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 func testCrashRecovery(t *testing.T, purge bool) {
-	topo := newTopo(t)
-	relay := newStandIn(t, topo, localA, localB, 0)
-	a := listen(t, topo.A, peerA)
-	b := listen(t, topo.B, peerB)
+	topo, relay, a, b := newCall(t, 0)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -216,10 +216,7 @@ func notrackModes(t *testing.T, fn func(t *testing.T, sockMark uint32)) {
 func TestBypassLifecycle(t *testing.T) { notrackModes(t, testBypassLifecycle) }
 
 func testBypassLifecycle(t *testing.T, sockMark uint32) {
-	topo := newTopo(t)
-	relay := newStandIn(t, topo, localA, localB, sockMark)
-	a := listen(t, topo.A, peerA)
-	b := listen(t, topo.B, peerB)
+	topo, relay, a, b := newCall(t, sockMark)
 	const table = 3
 	o := openR(t, topo, table, sockMark)
 	if !tableExists(t, topo, table) {

@@ -113,3 +113,12 @@ func recvN(c *net.UDPConn, n int, wait time.Duration) []datagram {
 func drain(c *net.UDPConn, wait time.Duration) []datagram {
 	return recvN(c, 1<<30, wait)
 }
+
+// newCall builds the A - R - B topology with the stand-in relay on R
+// (sockets marked mark) between localA and localB, and the endpoints'
+// sockets on A (peerA) and B (peerB): the IPv4 call most tests use.
+func newCall(t *testing.T, mark uint32) (*nettopo.Topology, *standIn, *net.UDPConn, *net.UDPConn) {
+	t.Helper()
+	topo := newTopo(t)
+	return topo, newStandIn(t, topo, localA, localB, mark), listen(t, topo.A, peerA), listen(t, topo.B, peerB)
+}

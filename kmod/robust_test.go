@@ -16,10 +16,7 @@ import (
 // through the rewrite: an update of the zero field would make B drop it as
 // corrupt. Rewritten checksums are verified by every test (see newTopo).
 func TestZeroChecksum(t *testing.T) {
-	topo := newTopo(t)
-	relay := newStandIn(t, topo, localA, localB, 0)
-	a := listen(t, topo.A, peerA)
-	b := listen(t, topo.B, peerB)
+	topo, relay, a, b := newCall(t, 0)
 	o := openR(t, topo, 10, 0)
 	raw, err := a.SyscallConn()
 	if err != nil {
@@ -114,10 +111,7 @@ func netipPort(ap netip.AddrPort, port uint16) netip.AddrPort {
 // forwards the whole datagram (R fragments it again); without it, the
 // fragments miss the rule and the relay socket gets the reassembled one.
 func TestFragments(t *testing.T) {
-	topo := newTopo(t)
-	relay := newStandIn(t, topo, localA, localB, 0)
-	a := listen(t, topo.A, peerA)
-	b := listen(t, topo.B, peerB)
+	topo, relay, a, b := newCall(t, 0)
 	o := openR(t, topo, 12, 0)
 	send(t, b, localB, "latch", 1) // the relay knows B: it can forward A's datagram
 	waitReads(t, relay, 1)
