@@ -18,6 +18,12 @@ type Counts struct {
 	Packets, Bytes, Errors uint64
 }
 
+func (c *counters) reset() {
+	c.packets.Store(0)
+	c.bytes.Store(0)
+	c.errors.Store(0)
+}
+
 func (c *counters) load() Counts {
 	return Counts{Packets: c.packets.Load(), Bytes: c.bytes.Load(), Errors: c.errors.Load()}
 }

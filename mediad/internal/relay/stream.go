@@ -42,6 +42,9 @@ type Stream struct {
 
 	in, out    counters
 	lastPacket atomic.Int64 // unix nanoseconds; 0: never
+	// parked: between two calls (see Park), what arrives is dropped
+	// without counting.
+	parked atomic.Bool
 }
 
 // learnState is the immutable per-stream snapshot the packet path works from.
@@ -141,6 +144,26 @@ func (s *Stream) Close() error {
 	return nil
 }
 
+// Park detaches the stream from its call while its socket stays bound and
+// read: what arrives is dropped uncounted until Reuse. The socket's owner
+// (package ports) keeps parked streams warm for the next call on the same
+// port, which spares the system calls of closing, creating, binding and
+// registering a socket.
+func (s *Stream) Park() {
+	s.parked.Store(true)
+	s.st.Store(nil)
+}
+
+// Reuse readies a parked stream for a new call: no forwarding, no learned
+// address, counters and last-packet time from zero.
+func (s *Stream) Reuse() {
+	s.st.Store(nil)
+	s.in.reset()
+	s.out.reset()
+	s.lastPacket.Store(0)
+	s.parked.Store(false)
+}
+
 func (s *Stream) acquire() bool {
 	if s.ref.Add(1)&closedBit != 0 {
 		s.release()
@@ -185,6 +208,9 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 	st := s.st.Load()
 	if st == nil || st.fwd == nil {
 		// Not (or no longer) signalled: nothing to do with it.
+		if s.parked.Load() {
+			return // a late packet of the last call
+		}
 		s.in.errors.Add(1)
 		sh.errors.Add(1)
 		return
