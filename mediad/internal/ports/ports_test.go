@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -348,5 +349,163 @@ func TestTakeHandsOverTheSocket(t *testing.T) {
 	c.Close()
 	if _, ok := p.Take(lo4, false); ok {
 		t.Error("Take after Release succeeded")
+	}
+}
+
+// parkedFD stands in for the relay stream a caller parks on a pair.
+type parkedFD struct {
+	fd     int
+	closed bool
+}
+
+func (p *parkedFD) Close() error {
+	if !p.closed {
+		p.closed = true
+		return unix.Close(p.fd)
+	}
+	return nil
+}
+
+// churn allocates and recycles n pairs, the last second's rate that makes
+// Recycle keep sockets warm.
+func churn(t *testing.T, a *Allocator, addrs []netip.Addr, n int) {
+	t.Helper()
+	for range n {
+		p, err := a.Allocate(addrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Recycle(p)
+	}
+}
+
+func TestRecycleKeepsSocketsWarmUnderChurn(t *testing.T) {
+	base := freeRange(t, 8)
+	a, err := New(base, base+7, nil) // four pairs
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{lo4}
+	// A quiet allocator closes what is released, as Release does.
+	churn(t, a, addrs, 1)
+	if a.Warm() != 0 {
+		t.Fatalf("%d warm pairs without churn", a.Warm())
+	}
+	// A second of churn well above the range's size makes the next pair's
+	// turn come within warmHorizon.
+	churn(t, a, addrs, 40)
+	time.Sleep(time.Second + 50*time.Millisecond)
+
+	p, err := a.Allocate(addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, ok := p.Take(lo4, false)
+	if !ok {
+		t.Fatal("no RTP socket to take")
+	}
+	h := &parkedFD{fd: fd}
+	if !p.Park(lo4, false, h) || p.Park(lo4, false, h) {
+		t.Fatal("Park: first must succeed, second must not")
+	}
+	rtp := p.RTP
+	a.Recycle(p)
+	if a.Warm() != 1 || a.InUse() != 0 {
+		t.Fatalf("after recycle under churn: warm %d, in use %d", a.Warm(), a.InUse())
+	}
+	if h.closed {
+		t.Fatal("parked socket closed by a warm recycle")
+	}
+	// Its port stays bound while warm.
+	if c, err := listenUDP(lo4, rtp); err == nil {
+		c.Close()
+		t.Fatal("warm port could be bound by someone else")
+	}
+	// The queue comes round to it: the same socket is handed out again,
+	// still parked on the new pair.
+	var q *Pair
+	for range 4 {
+		x, err := a.Allocate(addrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.RTP == rtp {
+			q = x
+			break
+		}
+		a.Release(x)
+	}
+	if q == nil {
+		t.Fatal("recycled pair never came round")
+	}
+	got, ok := q.Unpark(lo4, false)
+	if !ok || got != h {
+		t.Fatalf("Unpark = %v %v, want the parked socket", got, ok)
+	}
+	if _, ok := q.Unpark(lo4, false); ok {
+		t.Fatal("a socket unparked twice")
+	}
+	if !q.Park(lo4, false, h) {
+		t.Fatal("park again")
+	}
+	// Not wanted on other addresses: closed, and the pair bound afresh.
+	a.Recycle(q)
+	r, err := a.Allocate([]netip.Addr{lo6})
+	for err == nil && r.RTP != rtp {
+		a.Release(r)
+		r, err = a.Allocate([]netip.Addr{lo6})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.closed {
+		t.Fatal("warm socket on another address not closed")
+	}
+	a.Release(r)
+
+	// Sweep closes warm pairs that waited too long.
+	churn(t, a, addrs, 1)
+	if a.Warm() == 0 {
+		t.Fatal("no warm pair to sweep")
+	}
+	a.Sweep(time.Now().Add(warmTTL / 2))
+	if a.Warm() == 0 {
+		t.Fatal("swept a pair before its time")
+	}
+	a.Sweep(time.Now().Add(warmTTL + time.Second))
+	if a.Warm() != 0 {
+		t.Fatalf("%d warm pairs after sweep", a.Warm())
+	}
+	for p := base; p < base+8; p++ {
+		c, err := listenUDP(lo4, p)
+		if err != nil {
+			t.Fatalf("port %d still bound after sweep: %v", p, err)
+		}
+		c.Close()
+	}
+}
+
+func TestFlushClosesWarmPairs(t *testing.T) {
+	base := freeRange(t, 8)
+	a, err := New(base, base+7, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{lo4}
+	churn(t, a, addrs, 40)
+	time.Sleep(time.Second + 50*time.Millisecond)
+	churn(t, a, addrs, 3)
+	if n := a.Warm(); n == 0 {
+		t.Fatal("no warm pairs")
+	}
+	if n := a.Flush(); n == 0 || a.Warm() != 0 {
+		t.Fatalf("Flush = %d, warm after %d", n, a.Warm())
+	}
+	for p := base; p < base+8; p++ {
+		c, err := listenUDP(lo4, p)
+		if err != nil {
+			t.Fatalf("port %d still bound after flush: %v", p, err)
+		}
+		c.Close()
 	}
 }
