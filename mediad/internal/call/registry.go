@@ -69,6 +69,9 @@ type Config struct {
 type Allocator interface {
 	Allocate(addrs []netip.Addr) (*ports.Pair, error)
 	Release(p *ports.Pair)
+	Recycle(p *ports.Pair)
+	Sweep(now time.Time)
+	Flush() int
 	InUse() int
 }
 
@@ -197,8 +200,13 @@ func (r *Registry) destroyLocked(c *Call, reason string, now time.Time) {
 		delete(r.calls, c.ID)
 	}
 	r.mu.Unlock()
+	// Every party goes at once, so their sockets can go back warm (see
+	// parkRelay): first no stream forwards into another any more.
+	warm := r.parkCall(c)
 	for _, m := range c.monologues {
-		r.releaseMonologue(m)
+		for _, md := range m.Medias {
+			r.releaseMediaAs(md, warm)
+		}
 	}
 	c.monologues = nil
 	r.counters.Ended.Add(1)
@@ -216,18 +224,30 @@ func (r *Registry) releaseMonologue(m *Monologue) {
 
 // releaseMedia closes a media's sockets; its streams are replaced by
 // socket-less ones that keep the endpoints (for statistics).
-func (r *Registry) releaseMedia(md *Media) {
+func (r *Registry) releaseMedia(md *Media) { r.releaseMediaAs(md, false) }
+
+// releaseMediaAs is releaseMedia; with warm (the call's streams are all
+// parked) the sockets may stay bound for the pair's next user.
+func (r *Registry) releaseMediaAs(md *Media, warm bool) {
 	if md == nil || md.pair == nil {
 		return
 	}
-	stopRelay(md)
+	if warm {
+		warm = parkRelay(md)
+	} else {
+		stopRelay(md)
+	}
 	for k, s := range md.Streams {
 		if s != nil {
 			s.SetForwarding(nil)
 			md.Streams[k] = &Stream{RTCP: s.RTCP, Endpoint: s.Endpoint, Advertised: s.Advertised}
 		}
 	}
-	r.alloc.Release(md.pair)
+	if warm {
+		r.alloc.Recycle(md.pair)
+	} else {
+		r.alloc.Release(md.pair)
+	}
 	md.pair = nil
 }
 
@@ -306,6 +326,7 @@ func (r *Registry) sweep(now time.Time) {
 		r.sweepCall(c, now)
 		c.mu.Unlock()
 	}
+	r.alloc.Sweep(now)
 }
 
 func (r *Registry) sweepCall(c *Call, now time.Time) {
@@ -373,7 +394,10 @@ func (r *Registry) TerminateAll() int {
 }
 
 // Close deletes every call, releasing all ports.
-func (r *Registry) Close() { r.TerminateAll() }
+func (r *Registry) Close() {
+	r.TerminateAll()
+	r.alloc.Flush()
+}
 
 // interfaceAddrs returns the addresses of the named logical interface
 // (the first configured name when name is empty or unknown). The slice

@@ -118,6 +118,18 @@ func (r *Registry) relayStream(s *Stream) *relay.Stream {
 	if s.RTCP {
 		comp = relay.ComponentRTCP
 	}
+	if h, ok := s.Pair.Unpark(s.LocalAddr, s.RTCP); ok {
+		// A warm socket from an ended call (parkRelay).
+		if rs, ok := h.(*relay.Stream); ok && rs.Local().Addr() == s.LocalAddr.Unmap() {
+			rs.Reuse()
+			if s.rs != nil {
+				s.rs.Close()
+			}
+			s.rs = rs
+			return rs
+		}
+		_ = h.Close()
+	}
 	fd, ok := s.Pair.Take(s.LocalAddr, s.RTCP)
 	if !ok {
 		return s.rs
@@ -145,14 +157,71 @@ func stopRelay(md *Media) {
 			continue
 		}
 		s.rs.Close()
-		st := s.rs.Stats()
-		s.Packets.Store(st.In.Packets)
-		s.Bytes.Store(st.In.Bytes)
-		s.Errors.Store(st.In.Errors)
-		if !st.LastPacket.IsZero() {
-			s.LastPacket.Store(st.LastPacket.UnixNano())
+		s.saveStats()
+		s.rs = nil
+	}
+}
+
+// parkCall parks every relay stream of a call that is going as a whole,
+// so that none forwards into another any more, and reports whether the
+// call's sockets may go back to the allocator warm: only with plain
+// streams (no ICE, DTLS or SRTP endpoint, which could still write through
+// a stream after it went to another call).
+func (r *Registry) parkCall(c *Call) bool {
+	if r.relay == nil {
+		return false
+	}
+	plain := true
+	for _, m := range c.monologues {
+		for _, md := range m.Medias {
+			if md == nil {
+				continue
+			}
+			for _, ep := range md.secState.eps {
+				if ep != nil {
+					plain = false
+				}
+			}
+			for _, s := range md.Streams {
+				if s != nil && s.rs != nil {
+					s.rs.Park()
+				}
+			}
+		}
+	}
+	return plain
+}
+
+// parkRelay is stopRelay for a media whose streams parkCall parked: each
+// relay stream goes back to its pair (ports.Pair.Park) with its socket
+// still bound and registered, for the pair's next user (relayStream).
+// It reports false if some stream could not be parked (it is closed).
+func parkRelay(md *Media) bool {
+	md.secState.closeEndpoints()
+	unkernelize(md)
+	ok := true
+	for _, s := range md.Streams {
+		if s == nil || s.rs == nil {
+			continue
+		}
+		s.saveStats()
+		if !md.pair.Park(s.rs.Local().Addr(), s.RTCP, s.rs) {
+			s.rs.Close()
+			ok = false
 		}
 		s.rs = nil
+	}
+	return ok
+}
+
+// saveStats copies the relay's final counters to the stream.
+func (s *Stream) saveStats() {
+	st := s.rs.Stats()
+	s.Packets.Store(st.In.Packets)
+	s.Bytes.Store(st.In.Bytes)
+	s.Errors.Store(st.In.Errors)
+	if !st.LastPacket.IsZero() {
+		s.LastPacket.Store(st.LastPacket.UnixNano())
 	}
 }
 

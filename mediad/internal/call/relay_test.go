@@ -267,3 +267,77 @@ func TestRelayNoMediaTimeoutDeletesCall(t *testing.T) {
 		t.Errorf("%d relay streams after timeout", n)
 	}
 }
+
+// relayStreams returns the relay streams of a call's first media, both parties.
+func relayStreams(r *Registry, id string) []*relay.Stream {
+	r.mu.Lock()
+	c := r.calls[id]
+	r.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*relay.Stream
+	for _, m := range c.monologues {
+		for _, s := range m.Medias[0].Streams {
+			if s.rs != nil {
+				out = append(out, s.rs)
+			}
+		}
+	}
+	return out
+}
+
+// Under churn a deleted call's sockets go back warm and the next call on
+// the same ports relays through them: media flows, counters start at zero.
+func TestRelayReusesWarmSockets(t *testing.T) {
+	eng, err := relay.New(relay.Config{Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	r, alloc := newReg(t, Config{}, testPortBase+4000, testPortBase+4011) // six pairs
+	if err := r.UseRelay(eng); err != nil {
+		t.Fatal(err)
+	}
+	a, b := newPhone(t), newPhone(t)
+	cycle := func(id string) []*relay.Stream {
+		c := setupRelayCall(t, r, id, a, b, nil)
+		send(t, a.rtp, c.toA, rtpPkt)
+		recv(t, b.rtp, rtpPkt, c.toB)
+		send(t, b.rtp, c.toB, rtpPkt)
+		recv(t, a.rtp, rtpPkt, c.toA)
+		if rtp, _ := streamCounts(t, r, id, "a"); rtp.Packets != 1 {
+			t.Fatalf("call %s: offerer's RTP counters %+v, want 1 packet", id, rtp)
+		}
+		rs := relayStreams(r, id)
+		if _, err := r.Delete(DeleteParams{CallID: id, FromTag: "a"}); err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	for i := range 30 {
+		cycle("churn-" + strconv.Itoa(i))
+	}
+	time.Sleep(time.Second + 50*time.Millisecond) // the allocator's rate window
+	old := map[*relay.Stream]bool{}
+	for _, s := range cycle("warm") {
+		old[s] = true
+	}
+	if alloc.Warm() == 0 {
+		t.Fatal("no warm pair after a deleted call under churn")
+	}
+	reused := 0
+	for i := range 4 {
+		for _, s := range cycle("next-" + strconv.Itoa(i)) {
+			if old[s] {
+				reused++
+			}
+		}
+	}
+	if reused == 0 {
+		t.Fatal("no relay stream of the warm call was reused")
+	}
+	alloc.Sweep(time.Now().Add(time.Minute))
+	if n := eng.NumStreams(); n != 0 || alloc.Warm() != 0 {
+		t.Fatalf("after sweep: %d relay streams, %d warm pairs", n, alloc.Warm())
+	}
+}
