@@ -55,14 +55,14 @@ type Allocator struct {
 // Warm sockets: creating, binding, registering and closing a socket costs
 // about 11 µs of system calls on a paravirtualised host, four sockets per
 // call. Under heavy churn a released pair comes round again in the queue
-// within a fraction of a second, so Recycle keeps its sockets bound (and
+// within a second or two, so Recycle keeps its sockets bound (and
 // the relay's registration with them) for the next allocation of the same
 // pair. The queue order, and so the quarantine, is unchanged; a pair whose
 // turn is not near is closed at once, as Release does, and Sweep closes
 // warm pairs that waited longer than warmTTL.
 const (
-	warmHorizon = time.Second     // keep a pair warm if its turn is expected within this
-	warmTTL     = 2 * time.Second // close warm sockets unused this long
+	warmHorizon = 2 * time.Second // keep a pair warm if its turn is expected within this
+	warmTTL     = 3 * time.Second // close warm sockets unused this long
 )
 
 // New creates an allocator for the inclusive port range [min, max].
