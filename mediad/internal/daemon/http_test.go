@@ -91,7 +91,7 @@ func TestHTTPMetricsAndPaths(t *testing.T) {
 	m := scrape()
 	expect("idle", m, map[string]float64{
 		`mediad_sessions{type="own"}`: 0, `mediad_sessions_total`: 0, `mediad_ports_used`: 0,
-		`mediad_ports`: 100, `mediad_ports_free`: 100, `mediad_packets_total{type="userspace"}`: 0,
+		`mediad_ports`: 100, `mediad_ports_free`: 100, `mediad_ports_warm`: 0, `mediad_packets_total{type="userspace"}`: 0,
 		`mediad_packets_total{type="kernel"}`: 0, `mediad_closed_sessions_total{reason="offer_timeout"}`: 0,
 	})
 	for k := range m {

@@ -31,6 +31,7 @@ type statsCollector struct {
 	sessions, sessionsTotal, closed         *prometheus.Desc
 	packets, bytes, errors, streams         *prometheus.Desc
 	portsUsed, portsFree, portsAll, callDur *prometheus.Desc
+	portsWarm                               *prometheus.Desc
 }
 
 func newStatsCollector(calls cli.Calls, ports cli.PortStats) *statsCollector {
@@ -50,6 +51,7 @@ func newStatsCollector(calls cli.Calls, ports cli.PortStats) *statsCollector {
 		portsUsed:     d("ports_used", "Media ports in use."),
 		portsFree:     d("ports_free", "Media ports free."),
 		portsAll:      d("ports", "Media ports in the configured range."),
+		portsWarm:     d("ports_warm", "Free media ports whose sockets stay bound for their next call (under churn)."),
 		callDur:       d("call_duration_seconds_total", "Summed duration of ended calls."),
 	}
 }
@@ -57,7 +59,7 @@ func newStatsCollector(calls cli.Calls, ports cli.PortStats) *statsCollector {
 // Describe implements prometheus.Collector.
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.sessions, c.sessionsTotal, c.closed, c.packets, c.bytes,
-		c.errors, c.streams, c.portsUsed, c.portsFree, c.portsAll, c.callDur} {
+		c.errors, c.streams, c.portsUsed, c.portsFree, c.portsAll, c.portsWarm, c.callDur} {
 		ch <- d
 	}
 }
@@ -106,5 +108,8 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.portsUsed, float64(used))
 		gauge(c.portsFree, float64(total-used))
 		gauge(c.portsAll, float64(total))
+		if w, ok := c.ports.(interface{ Warm() int }); ok {
+			gauge(c.portsWarm, float64(2*w.Warm())) // pairs
+		}
 	}
 }
