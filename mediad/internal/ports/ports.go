@@ -218,20 +218,14 @@ func (a *Allocator) Allocate(addrs []netip.Addr) (*Pair, error) {
 		}
 		if w != nil {
 			if p := w.rewarm(addrs); p != nil {
-				a.mu.Lock()
-				a.inUse++
-				a.last = base
-				a.mu.Unlock()
+				a.handedOut(base)
 				return p, nil
 			}
 			w.closeAll() // bound on other addresses: bind afresh
 		}
 		p, err := bindPair(base, addrs)
 		if err == nil {
-			a.mu.Lock()
-			a.inUse++
-			a.last = base
-			a.mu.Unlock()
+			a.handedOut(base)
 			return p, nil
 		}
 		a.mu.Lock()
@@ -250,6 +244,14 @@ func (a *Allocator) Allocate(addrs []netip.Addr) (*Pair, error) {
 		a.log.Debug("port pair in use by another socket, skipping", "rtp", base, "err", err)
 	}
 	return nil, ErrExhausted
+}
+
+// handedOut counts the pair at base as in use.
+func (a *Allocator) handedOut(base int) {
+	a.mu.Lock()
+	a.inUse++
+	a.last = base
+	a.mu.Unlock()
 }
 
 // Release closes the pair's sockets and returns its numbers to the back of
