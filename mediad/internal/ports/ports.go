@@ -256,25 +256,7 @@ func (a *Allocator) handedOut(base int) {
 
 // Release closes the pair's sockets and returns its numbers to the back of
 // the free queue. Releasing twice is harmless.
-func (a *Allocator) Release(p *Pair) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	done := p.released
-	p.released = true
-	if !done {
-		p.close()
-	}
-	p.mu.Unlock()
-	if done {
-		return
-	}
-	a.mu.Lock()
-	a.queue.push(p.RTP)
-	a.inUse--
-	a.mu.Unlock()
-}
+func (a *Allocator) Release(p *Pair) { a.release(p, false, 0) }
 
 // Recycle is Release for a pair whose sockets may be kept: if the pair's
 // turn in the queue is expected within warmHorizon at the current
@@ -290,31 +272,39 @@ func (a *Allocator) Recycle(p *Pair) {
 	a.advanceLocked(now)
 	keep := a.rate > 0 && a.queue.size < a.rate*int(warmHorizon/time.Second)
 	a.mu.Unlock()
-	if !keep {
-		a.Release(p)
+	a.release(p, keep, now)
+}
+
+// release marks p released and queues its numbers; its sockets are closed
+// unless keep, which makes it warm from now on. A pair's number is queued
+// at most once and loses its warm entry when handed out, so the entry is
+// free here.
+func (a *Allocator) release(p *Pair, keep bool, now int64) {
+	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	done := p.released
 	p.released = true
-	p.idle = now
+	if !done {
+		if keep {
+			p.idle = now
+		} else {
+			p.close()
+		}
+	}
 	p.mu.Unlock()
 	if done {
 		return
 	}
 	a.mu.Lock()
-	i := a.index(p.RTP)
-	old := a.warm[i]
-	a.warm[i] = p
-	if old == nil {
+	if keep {
+		a.warm[a.index(p.RTP)] = p
 		a.nwarm++
 	}
 	a.queue.push(p.RTP)
 	a.inUse--
 	a.mu.Unlock()
-	if old != nil {
-		old.closeAll() // cannot happen: a warm pair is not handed out
-	}
 }
 
 // Sweep closes warm pairs unused for warmTTL; the registry calls it on its
