@@ -201,7 +201,7 @@ func (r *Registry) destroyLocked(c *Call, reason string, now time.Time) {
 	}
 	r.mu.Unlock()
 	// Every party goes at once, so their sockets can go back warm (see
-	// parkRelay): first no stream forwards into another any more.
+	// endRelay): first no stream forwards into another any more.
 	warm := r.parkCall(c)
 	for _, m := range c.monologues {
 		for _, md := range m.Medias {
@@ -232,11 +232,7 @@ func (r *Registry) releaseMediaAs(md *Media, warm bool) {
 	if md == nil || md.pair == nil {
 		return
 	}
-	if warm {
-		warm = parkRelay(md)
-	} else {
-		stopRelay(md)
-	}
+	warm = endRelay(md, warm)
 	for k, s := range md.Streams {
 		if s != nil {
 			s.SetForwarding(nil)

@@ -119,7 +119,7 @@ func (r *Registry) relayStream(s *Stream) *relay.Stream {
 		comp = relay.ComponentRTCP
 	}
 	if h, ok := s.Pair.Unpark(s.LocalAddr, s.RTCP); ok {
-		// A warm socket from an ended call (parkRelay).
+		// A warm socket from an ended call (endRelay).
 		if rs, ok := h.(*relay.Stream); ok && rs.Local().Addr() == s.LocalAddr.Unmap() {
 			rs.Reuse()
 			if s.rs != nil {
@@ -149,17 +149,34 @@ func (r *Registry) relayStream(s *Stream) *relay.Stream {
 
 // stopRelay stops relaying on md's sockets; call before releasing its
 // port pair. The final counters stay on the streams.
-func stopRelay(md *Media) {
+func stopRelay(md *Media) { endRelay(md, false) }
+
+// endRelay is stopRelay; with park (the call's streams parked by
+// parkCall), each relay stream goes back to its pair (ports.Pair.Park)
+// with its socket still bound and registered, for the pair's next user
+// (relayStream). It reports whether every stream was parked; one that
+// could not be is closed.
+func endRelay(md *Media, park bool) bool {
 	md.secState.closeEndpoints()
 	unkernelize(md)
+	parked := park
 	for _, s := range md.Streams {
 		if s == nil || s.rs == nil {
 			continue
+		}
+		if park {
+			s.saveStats() // before the pair can hand the stream to another call
+			if md.pair.Park(s.rs.Local().Addr(), s.RTCP, s.rs) {
+				s.rs = nil
+				continue
+			}
+			parked = false
 		}
 		s.rs.Close()
 		s.saveStats()
 		s.rs = nil
 	}
+	return parked
 }
 
 // parkCall parks every relay stream of a call that is going as a whole,
@@ -190,28 +207,6 @@ func (r *Registry) parkCall(c *Call) bool {
 		}
 	}
 	return plain
-}
-
-// parkRelay is stopRelay for a media whose streams parkCall parked: each
-// relay stream goes back to its pair (ports.Pair.Park) with its socket
-// still bound and registered, for the pair's next user (relayStream).
-// It reports false if some stream could not be parked (it is closed).
-func parkRelay(md *Media) bool {
-	md.secState.closeEndpoints()
-	unkernelize(md)
-	ok := true
-	for _, s := range md.Streams {
-		if s == nil || s.rs == nil {
-			continue
-		}
-		s.saveStats()
-		if !md.pair.Park(s.rs.Local().Addr(), s.RTCP, s.rs) {
-			s.rs.Close()
-			ok = false
-		}
-		s.rs = nil
-	}
-	return ok
 }
 
 // saveStats copies the relay's final counters to the stream.
