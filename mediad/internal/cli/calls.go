@@ -127,4 +127,5 @@ type PortStats interface {
 	InUse() int
 	Total() int
 	LastUsed() int
+	Warm() int // free pairs whose sockets stay bound (ports.Allocator.Recycle)
 }

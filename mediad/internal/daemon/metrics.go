@@ -108,8 +108,6 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.portsUsed, float64(used))
 		gauge(c.portsFree, float64(total-used))
 		gauge(c.portsAll, float64(total))
-		if w, ok := c.ports.(interface{ Warm() int }); ok {
-			gauge(c.portsWarm, float64(2*w.Warm())) // pairs
-		}
+		gauge(c.portsWarm, float64(2*c.ports.Warm())) // Warm counts pairs
 	}
 }
