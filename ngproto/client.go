@@ -84,6 +84,9 @@ type waiter struct {
 	gone bool
 }
 
+// readBuffer is the receive buffer asked for a client's socket.
+const readBuffer = 1 << 20
+
 // Dial opens the UDP socket to addr ("host:port").
 func Dial(addr string, cfg ClientConfig) (*Client, error) {
 	raddr, err := net.ResolveUDPAddr("udp", addr)
@@ -94,6 +97,11 @@ func Dial(addr string, cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ngproto: dial %s: %w", addr, err)
 	}
+	// Room for the replies of a burst: at thousands of requests a second
+	// the default buffer (about a hundred replies) overflows in a pause of
+	// a few milliseconds, and each lost reply costs its caller a whole
+	// retry interval. Best effort: capped by net.core.rmem_max.
+	_ = conn.SetReadBuffer(readBuffer)
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		conn.Close()

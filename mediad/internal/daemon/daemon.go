@@ -240,7 +240,16 @@ func listenUDP(addr string) (*net.UDPConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return net.ListenUDP("udp", ua)
+	c, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, err
+	}
+	// Room for a burst of requests while the control plane is busy: the
+	// default buffer holds about a hundred, and a request lost there costs
+	// its proxy a whole retry interval. Best effort: capped by
+	// net.core.rmem_max.
+	_ = c.SetReadBuffer(4 << 20)
+	return c, nil
 }
 
 func writePidFile(path string) error {
