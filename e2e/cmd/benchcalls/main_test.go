@@ -40,7 +40,7 @@ func TestSmoke(t *testing.T) {
 	}
 	var out bytes.Buffer
 	cfg := config{rates: []int{40}, duration: time.Second, hold: 50 * time.Millisecond, pairs: 2,
-		setups: []string{"sipproxy+mediad", "kamailio+rtpengine"}, children: 2, stopAfter: 1}
+		setups: []string{"sipproxy+mediad", "kamailio+rtpengine"}, children: 2, stopAfter: 1, rounds: 1}
 	if err := run(t.Context(), cfg, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}

@@ -62,3 +62,27 @@ func GroupCPU(pgid int) time.Duration {
 	}
 	return total
 }
+
+// MachineCPU is the CPU time every processor has spent busy since boot
+// (/proc/stat: all but idle and iowait), the whole machine's cost of a
+// benchmark step, load generators and kernel included.
+func MachineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * clockTick
+}
