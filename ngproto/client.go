@@ -333,7 +333,7 @@ func (c *Client) newCookie() string {
 // the context's error, or ErrClosed.
 func (c *Client) Do(ctx context.Context, req Dict) (Dict, error) {
 	cookie := c.newCookie()
-	msg, err := AppendMessage(nil, Message{Cookie: cookie, Body: req, Encoding: c.cfg.Encoding})
+	msg, err := AppendMessage(make([]byte, 0, sizeHint(req)+len(cookie)+1), Message{Cookie: cookie, Body: req, Encoding: c.cfg.Encoding})
 	if err != nil {
 		return nil, fmt.Errorf("ngproto: encode request: %w", err)
 	}
@@ -374,6 +374,25 @@ func (c *Client) Do(ctx context.Context, req Dict) (Dict, error) {
 		}
 	}
 	return nil, fmt.Errorf("ngproto: %s after %d tries: %w", c.addr, c.cfg.Retries, ErrTimeout)
+}
+
+// sizeHint guesses the encoded size of req from its top-level strings (an
+// offer's SDP is most of it), so that the request is written into one
+// buffer instead of one grown four or five times.
+func sizeHint(req Dict) int {
+	n := 64
+	for k, v := range req {
+		n += len(k) + 8
+		switch v := v.(type) {
+		case string:
+			n += len(v)
+		case []any:
+			n += 16 * len(v)
+		default:
+			n += 16
+		}
+	}
+	return n
 }
 
 // Ping sends "ping" and checks for "pong".

@@ -7,13 +7,17 @@ import (
 
 // recent is a map whose entries expire a fixed time after they were put.
 // Entries are put in time order, so expiry walks a FIFO from its head
-// instead of scanning the map.
+// instead of scanning the map. The FIFO is a ring: at thousands of calls
+// a second a slice re-sliced from its head and appended to at its tail
+// was reallocated and copied every few hundred milliseconds.
 type recent[V any] struct {
 	keep time.Duration
 
-	mu    sync.Mutex
-	m     map[string]recentEntry[V]
-	queue []recentKey // put order; head at queue[0]
+	mu   sync.Mutex
+	m    map[string]recentEntry[V]
+	ring []recentKey // put order, from ring[head], n of them
+	head int
+	n    int
 }
 
 type recentEntry[V any] struct {
@@ -30,13 +34,27 @@ func newRecent[V any](keep time.Duration) *recent[V] {
 	return &recent[V]{keep: keep, m: map[string]recentEntry[V]{}}
 }
 
-func (r *recent[V]) put(k string, v V) {
-	now := time.Now()
+func (r *recent[V]) put(k string, v V) { r.putAt(k, v, time.Now()) }
+
+func (r *recent[V]) putAt(k string, v V, now time.Time) {
 	r.mu.Lock()
 	r.expire(now)
 	r.m[k] = recentEntry[V]{v, now}
-	r.queue = append(r.queue, recentKey{k, now})
+	if r.n == len(r.ring) {
+		r.resize(max(2*len(r.ring), 64))
+	}
+	r.ring[(r.head+r.n)%len(r.ring)] = recentKey{k, now}
+	r.n++
 	r.mu.Unlock()
+}
+
+// resize moves the FIFO into a ring of size entries (>= r.n); r.mu is held.
+func (r *recent[V]) resize(size int) {
+	ring := make([]recentKey, size)
+	for i := range r.n {
+		ring[i] = r.ring[(r.head+i)%len(r.ring)]
+	}
+	r.ring, r.head = ring, 0
 }
 
 // get returns the entry for k if it has not expired.
@@ -65,19 +83,21 @@ func (r *recent[V]) len() int {
 
 // expire drops the entries older than keep; r.mu is held.
 func (r *recent[V]) expire(now time.Time) {
-	n := 0
-	for n < len(r.queue) && now.Sub(r.queue[n].at) > r.keep {
-		q := r.queue[n]
+	expired := false
+	for r.n > 0 {
+		q := &r.ring[r.head]
+		if now.Sub(q.at) <= r.keep {
+			break
+		}
 		if e, ok := r.m[q.k]; ok && e.at.Equal(q.at) {
 			delete(r.m, q.k)
 		}
-		r.queue[n] = recentKey{}
-		n++
+		*q = recentKey{}
+		r.head = (r.head + 1) % len(r.ring)
+		r.n--
+		expired = true
 	}
-	if n > 0 {
-		r.queue = r.queue[n:]
-		if cap(r.queue) > 1024 && len(r.queue) < cap(r.queue)/4 {
-			r.queue = append([]recentKey(nil), r.queue...)
-		}
+	if expired && len(r.ring) > 1024 && r.n < len(r.ring)/4 {
+		r.resize(len(r.ring) / 2) // the rate fell: give memory back
 	}
 }

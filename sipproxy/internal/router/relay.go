@@ -327,10 +327,11 @@ func (run *relayRun) send(e event) {
 	}
 }
 
-// eventsSize bounds the events waiting for a relay; beyond it a response
-// from the UDP read loop is dropped as the network could have (the UAS
-// retransmits finals).
-const eventsSize = 16
+// eventsSize bounds the events waiting for a relay, per branch (up to 8
+// branches); beyond it a response from the UDP read loop is dropped as the
+// network could have (the UAS retransmits finals). A branch rarely has
+// more than two (a provisional and the final) waiting at once.
+const eventsSize = 8
 
 // tryPost passes an event from the UDP read loop without ever blocking
 // it; false: the relay has eventsSize events waiting.
@@ -345,7 +346,7 @@ func (run *relayRun) tryPost(e event) bool {
 
 func (run *relayRun) run(branches []Branch) {
 	r, c := run.r, run.c
-	run.events = make(chan event, eventsSize)
+	run.events = make(chan event, eventsSize*min(max(len(branches), 1), 8))
 	run.done = make(chan struct{})
 	defer close(run.done)
 	invite := c.Req.IsInvite()
