@@ -83,7 +83,6 @@ func (r *recent[V]) len() int {
 
 // expire drops the entries older than keep; r.mu is held.
 func (r *recent[V]) expire(now time.Time) {
-	expired := false
 	for r.n > 0 {
 		q := &r.ring[r.head]
 		if now.Sub(q.at) <= r.keep {
@@ -95,9 +94,8 @@ func (r *recent[V]) expire(now time.Time) {
 		*q = recentKey{}
 		r.head = (r.head + 1) % len(r.ring)
 		r.n--
-		expired = true
 	}
-	if expired && len(r.ring) > 1024 && r.n < len(r.ring)/4 {
+	if len(r.ring) > 1024 && r.n < len(r.ring)/4 {
 		r.resize(len(r.ring) / 2) // the rate fell: give memory back
 	}
 }

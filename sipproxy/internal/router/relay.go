@@ -334,7 +334,7 @@ func (run *relayRun) send(e event) {
 const eventsSize = 8
 
 // tryPost passes an event from the UDP read loop without ever blocking
-// it; false: the relay has eventsSize events waiting.
+// it; false: the relay's inbox (eventsSize per branch) is full.
 func (run *relayRun) tryPost(e event) bool {
 	select {
 	case run.events <- e:
