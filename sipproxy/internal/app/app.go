@@ -18,6 +18,7 @@ import (
 	"sipmedia/sipproxy/internal/certs"
 	"sipmedia/sipproxy/internal/config"
 	"sipmedia/sipproxy/internal/mgmt"
+	"sipmedia/sipproxy/internal/overload"
 	"sipmedia/sipproxy/internal/registrar"
 	"sipmedia/sipproxy/internal/router"
 	"sipmedia/sipproxy/internal/transport"
@@ -29,6 +30,7 @@ type Proxy struct {
 	Router    *router.Router
 	Registrar *registrar.Registrar
 	Mgmt      *mgmt.Server
+	Overload  *overload.Detector // new INVITEs refused while the proxy falls behind
 
 	ua     *sipgo.UserAgent
 	cancel context.CancelFunc
@@ -102,15 +104,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 		ua.Close()
 		return nil, fmt.Errorf("sipgo server: %w", err)
 	}
+	p.Overload = overload.New(cfg.OverloadWait, log.With("component", "overload"))
 	mgr = transport.New(log, ua, srv, transport.Options{
 		TLS: tlsConf, WSOrigins: cfg.WSOrigins, WSIdleTimeout: cfg.WSIdleTimeout, MaxMessageSize: cfg.MaxMessageSize,
-		UDPReadBuffer: cfg.UDPReadBuffer,
+		UDPReadBuffer: cfg.UDPReadBuffer, Overload: p.Overload,
 	})
 	p.Transport = mgr
 	store := registrar.NewMemStore()
 	p.Registrar = &registrar.Registrar{Store: store, Limits: registrar.Limits{
 		Default: cfg.DefaultExpires, Min: cfg.MinExpires, Max: cfg.MaxExpires}}
-	rt = router.New(log, router.Config{Domains: cfg.Domains, FrTimeout: cfg.FrTimeout, FrInvTimeout: cfg.FrInvTimeout},
+	rt = router.New(log, router.Config{Domains: cfg.Domains, FrTimeout: cfg.FrTimeout, FrInvTimeout: cfg.FrInvTimeout,
+		Overload: p.Overload},
 		ua.TransactionLayer(), mgr, p.Registrar, media)
 	p.Router = rt
 	srv.OnNoRoute(rt.Handle)
@@ -175,6 +179,9 @@ func (p *Proxy) Counters(parse *transport.Stats) map[string]int64 {
 		"ws_connections":        t.WSConns.Load(),
 		"ws_rejected":           t.WSRejected.Load(),
 		"ws_idle_closed":        t.WSIdleClosed.Load(),
+		"overload_refused":      p.Overload.Shed.Load(),
+		"overload_episodes":     p.Overload.Episodes.Load(),
+		"udp_queue_wait_us":     p.Overload.Wait().Microseconds(),
 	}
 }
 

@@ -103,11 +103,17 @@ type Config struct {
 	// 2200.
 	Procs int
 
-	MaxMessageSize int    // bigger messages are refused
-	UDPMTU         int    // sipgo's UDP send limit is raised to this
-	UDPReadBuffer  int    // SO_RCVBUF of UDP listeners (bytes, 0: system default)
-	Mgmt           string // loopback HTTP address of the management API; empty: off
-	LogLevel       string
+	MaxMessageSize int // bigger messages are refused
+	UDPMTU         int // sipgo's UDP send limit is raised to this
+	UDPReadBuffer  int // SO_RCVBUF of UDP listeners (bytes, 0: system default)
+	// OverloadWait: new INVITEs over UDP get 503 from an average wait of
+	// datagrams in the socket of half this (a share growing with the
+	// wait) to all of them at this wait (package overload); 0: never.
+	// 300 ms keeps the admitted calls' wait under the UAs' first
+	// retransmission (T1, 500 ms).
+	OverloadWait time.Duration
+	Mgmt         string // loopback HTTP address of the management API; empty: off
+	LogLevel     string
 }
 
 // Default returns the seed's values.
@@ -122,6 +128,7 @@ func Default() Config {
 		GCPercent:      100,
 		UDPMTU:         65000,
 		UDPReadBuffer:  4 << 20,
+		OverloadWait:   300 * time.Millisecond,
 		Mgmt:           "127.0.0.1:5099",
 		LogLevel:       "info",
 		Media:          mediacfg.DefaultSettings(),
@@ -158,6 +165,7 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.WSIdleTimeout, "ws-idle-timeout", cfg.WSIdleTimeout, "close WS connections idle this long")
 	fs.IntVar(&cfg.MaxMessageSize, "max-message-size", cfg.MaxMessageSize, "largest SIP message accepted (bytes)")
 	fs.IntVar(&cfg.UDPMTU, "udp-mtu", cfg.UDPMTU, "largest UDP datagram sent (bytes)")
+	fs.DurationVar(&cfg.OverloadWait, "overload-wait", cfg.OverloadWait, "average wait of UDP datagrams in the socket at which every new INVITE gets 503; refusing starts at half of it (0: never)")
 	fs.IntVar(&cfg.UDPReadBuffer, "udp-rcvbuf", cfg.UDPReadBuffer, "receive buffer of UDP listeners in bytes (capped by net.core.rmem_max; 0: system default)")
 	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "Go GC target percent when GOGC is unset (-1: GC off)")
 	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes when GOMEMLIMIT is unset (0: none)")
@@ -244,6 +252,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageSize < 1024 || c.MaxMessageSize > 65535 {
 		return errors.New("max-message-size must be within 1024..65535")
+	}
+	if c.OverloadWait < 0 {
+		return errors.New("overload-wait must not be negative")
 	}
 	if c.UDPReadBuffer < 0 {
 		return errors.New("udp-rcvbuf must not be negative")

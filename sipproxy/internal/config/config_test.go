@@ -11,7 +11,7 @@ import (
 func TestParse(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "sipproxy.cfg")
-	os.WriteFile(file, []byte("# comment\nlisten=udp:127.0.0.1:5070\nfr_inv_timeout=10s\ndomain=file.example\n"), 0o644)
+	os.WriteFile(file, []byte("# comment\nlisten=udp:127.0.0.1:5070\nfr_inv_timeout=10s\ndomain=file.example\noverload-wait=1s\n"), 0o644)
 	cfg, err := Parse([]string{"--config=" + file, "--listen=wss:127.0.0.1:8443", "--rtpengine-sock=udp:127.0.0.1:22222",
 		"--rtpengine-sock=udp:127.0.0.1:22223"}, io.Discard)
 	if err != nil {
@@ -22,6 +22,9 @@ func TestParse(t *testing.T) {
 	}
 	if cfg.FrInvTimeout != 10*time.Second || cfg.FrTimeout != 5*time.Second {
 		t.Errorf("timeouts %v %v", cfg.FrTimeout, cfg.FrInvTimeout)
+	}
+	if cfg.OverloadWait != time.Second {
+		t.Errorf("overload-wait from the file: %v", cfg.OverloadWait)
 	}
 	if cfg.GCPercent != 100 {
 		t.Errorf("default gc-percent %d", cfg.GCPercent)
@@ -36,6 +39,7 @@ func TestParse(t *testing.T) {
 		{"--listen=udp:127.0.0.1:5060", "--tls-certificate=x"},
 		{"--listen=udp:127.0.0.1:5060", "--config=/nonexistent"},
 		{"--listen=udp:127.0.0.1:5060", "--gc-percent=0"},
+		{"--listen=udp:127.0.0.1:5060", "--overload-wait=-1s"},
 	} {
 		if _, err := Parse(bad, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)

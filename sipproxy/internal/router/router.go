@@ -19,6 +19,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"sipmedia/sipproxy/internal/overload"
 	"sipmedia/sipproxy/internal/registrar"
 	"sipmedia/sipproxy/internal/transport"
 )
@@ -52,6 +53,9 @@ type Config struct {
 	Domains      []string
 	FrTimeout    time.Duration
 	FrInvTimeout time.Duration
+	// Overload, when it says so, has new INVITEs over UDP refused with
+	// 503 before any routing or media work (nil: never).
+	Overload *overload.Detector
 }
 
 // Router runs the chain for every request sipgo hands it.

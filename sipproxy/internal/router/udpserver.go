@@ -110,6 +110,15 @@ func (r *Router) serveUDP(req *sip.Request, in transport.Socket, send func(*sip.
 	}
 	tx := &udpServerTx{r: r, key: key, sentBy: sb, req: req, send: send, done: make(chan struct{})}
 	r.srvTxs.add(tx)
+	if req.IsInvite() && !hasTag(req) && r.cfg.Overload.Refuse() {
+		// Refused through its transaction, so that retransmissions get
+		// the 503 again and its ACK is absorbed, as for any failure.
+		res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+		res.SetDestination(replyAddr(req))
+		r.Metrics.reply(503)
+		_ = tx.Respond(res)
+		return true
+	}
 	c := &Ctx{r: r, Orig: req, Req: req, Tx: tx, Proto: "UDP", Source: req.Source(), In: in,
 		Trace: make([]string, 0, len(r.steps))}
 	go func() {

@@ -1,11 +1,13 @@
 package transport
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -28,10 +30,19 @@ type rawIO struct {
 	rfrom  netip.AddrPort
 	rerr   unix.Errno
 	readFn func(fd uintptr) bool
+
+	// With stamps, the kernel stamps each datagram on arrival and roob
+	// receives the stamp; rwait is how long the last one waited.
+	stamps bool
+	roob   []byte
+	roobn  int
+	rwait  time.Duration
 }
 
-// newRawIO returns nil when pc is not a UDP socket it can drive.
-func newRawIO(pc net.PacketConn) *rawIO {
+// newRawIO returns nil when pc is not a UDP socket it can drive. With
+// stamps it asks for arrival times (SO_TIMESTAMPNS), if the socket gives
+// them.
+func newRawIO(pc net.PacketConn, stamps bool) *rawIO {
 	uc, ok := pc.(*net.UDPConn)
 	if !ok {
 		return nil
@@ -45,11 +56,42 @@ func newRawIO(pc net.PacketConn) *rawIO {
 		return nil
 	}
 	r := &rawIO{rc: rc, v6: dom == unix.AF_INET6}
+	if stamps {
+		var serr error
+		if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) }); err == nil && serr == nil {
+			r.stamps, r.roob = true, make([]byte, 64)
+		}
+	}
 	r.readFn = func(fd uintptr) bool {
-		r.rn, _, r.rfrom, r.rerr = rawudp.Recv(int(fd), r.rbuf, nil)
+		r.rn, r.roobn, r.rfrom, r.rerr = rawudp.Recv(int(fd), r.rbuf, r.roob)
 		return r.rerr != unix.EAGAIN
 	}
 	return r
+}
+
+// arrival returns the SCM_TIMESTAMPNS stamp among control messages,
+// false if there is none.
+func arrival(oob []byte) (time.Time, bool) {
+	const hdr = unix.SizeofCmsghdr // len (8), level (4), type (4)
+	for len(oob) >= hdr {
+		l := int(binary.NativeEndian.Uint64(oob))
+		if l < hdr || l > len(oob) {
+			return time.Time{}, false
+		}
+		level := int32(binary.NativeEndian.Uint32(oob[8:]))
+		typ := int32(binary.NativeEndian.Uint32(oob[12:]))
+		if level == unix.SOL_SOCKET && typ == unix.SCM_TIMESTAMPNS && l >= hdr+16 {
+			sec := int64(binary.NativeEndian.Uint64(oob[hdr:]))
+			nsec := int64(binary.NativeEndian.Uint64(oob[hdr+8:]))
+			return time.Unix(sec, nsec), true
+		}
+		next := (l + 7) &^ 7 // CMSG_ALIGN
+		if next >= len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return time.Time{}, false
 }
 
 // readFrom waits for and reads one datagram.
@@ -62,6 +104,12 @@ func (r *rawIO) readFrom(b []byte) (int, net.Addr, error) {
 	}
 	if r.rerr != 0 {
 		return 0, nil, &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvmsg", r.rerr)}
+	}
+	r.rwait = 0
+	if r.stamps {
+		if at, ok := arrival(r.roob[:r.roobn]); ok {
+			r.rwait = time.Since(at)
+		}
 	}
 	addr := net.UDPAddrFromAddrPort(r.rfrom)
 	if z := r.rfrom.Addr().Zone(); z != "" {

@@ -1,10 +1,13 @@
 package transport
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestRawIOReadWriteClose(t *testing.T) {
@@ -17,7 +20,7 @@ func TestRawIOReadWriteClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ra, rb := newRawIO(a), newRawIO(b)
+	ra, rb := newRawIO(a, false), newRawIO(b, true)
 	if ra == nil || rb == nil {
 		t.Fatal("newRawIO refused a UDP socket")
 	}
@@ -49,7 +52,72 @@ func TestRawIOReadWriteClose(t *testing.T) {
 	if rb.writeTo([]byte("x"), a.LocalAddr().(*net.UDPAddr).AddrPort()) {
 		t.Fatal("writeTo on a closed socket reported success")
 	}
-	if newRawIO(nil) != nil {
+	if newRawIO(nil, false) != nil {
 		t.Fatal("newRawIO(nil) should be nil")
+	}
+}
+
+// TestRawIOArrivalStamp: with stamps, the wait of a datagram left in the
+// socket is known (at least the time it was left there).
+func TestRawIOArrivalStamp(t *testing.T) {
+	a, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ra, rb := newRawIO(a, false), newRawIO(b, true)
+	if !rb.stamps {
+		t.Fatal("SO_TIMESTAMPNS refused on a UDP socket")
+	}
+	if !ra.writeTo([]byte("OPTIONS"), b.LocalAddr().(*net.UDPAddr).AddrPort()) {
+		t.Fatal("writeTo failed")
+	}
+	const left = 50 * time.Millisecond
+	time.Sleep(left)
+	buf := make([]byte, 64)
+	if _, _, err := rb.readFrom(buf); err != nil {
+		t.Fatal(err)
+	}
+	if rb.rwait < left || rb.rwait > time.Minute {
+		t.Fatalf("wait %v for a datagram left %v in the socket", rb.rwait, left)
+	}
+}
+
+// TestArrivalMalformed: control data that is short, truncated or of
+// another kind gives no stamp and no panic.
+func TestArrivalMalformed(t *testing.T) {
+	cmsg := func(l uint64, level, typ int32, data int) []byte {
+		b := make([]byte, 16+data)
+		binary.NativeEndian.PutUint64(b, l)
+		binary.NativeEndian.PutUint32(b[8:], uint32(level))
+		binary.NativeEndian.PutUint32(b[12:], uint32(typ))
+		return b
+	}
+	good := cmsg(32, unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, 16)
+	binary.NativeEndian.PutUint64(good[16:], 1700000000)
+	if at, ok := arrival(good); !ok || at.Unix() != 1700000000 {
+		t.Fatalf("good stamp: %v %v", at, ok)
+	}
+	other := cmsg(20, unix.SOL_IP, unix.IP_PKTINFO, 8) // 20: padded to 24
+	if at, ok := arrival(append(other, good...)); !ok || at.Unix() != 1700000000 {
+		t.Fatalf("stamp after another message: %v %v", at, ok)
+	}
+	for name, b := range map[string][]byte{
+		"empty":     nil,
+		"short":     good[:10],
+		"truncated": good[:24],
+		"len 0":     cmsg(0, unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, 16),
+		"len huge":  cmsg(1<<40, unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, 16),
+		"too small": cmsg(20, unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, 16),
+		"other":     other,
+	} {
+		if _, ok := arrival(b); ok {
+			t.Errorf("%s: a stamp found", name)
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"sipmedia/sipproxy/internal/config"
+	"sipmedia/sipproxy/internal/overload"
 )
 
 // Options configure a Manager. Zero values mean "no limit"/"any".
@@ -34,6 +35,9 @@ type Options struct {
 	// Datagrams arriving while the read loop waits for a CPU queue there
 	// instead of being dropped.
 	UDPReadBuffer int
+	// Overload, when enabled, is told how long each UDP datagram waited
+	// in its socket (package overload).
+	Overload *overload.Detector
 }
 
 // Socket is one bound listener as the router sees it.
