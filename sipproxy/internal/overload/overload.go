@@ -110,10 +110,10 @@ func (d *Detector) Refuse() bool {
 	if s == 0 {
 		return false
 	}
-	if s < shareUnit && d.debt.Add(s) < shareUnit {
-		return false
-	}
 	if s < shareUnit {
+		if d.debt.Add(s) < shareUnit {
+			return false
+		}
 		d.debt.Add(-shareUnit)
 	}
 	d.Shed.Add(1)

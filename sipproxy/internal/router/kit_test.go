@@ -100,3 +100,37 @@ Max-Forwards: 70
 Content-Length: 0
 
 `
+
+// sentLog records the status codes of the replies sent over UDP.
+type sentLog struct {
+	mu    sync.Mutex
+	codes []int
+}
+
+func (l *sentLog) send(res *sip.Response) error {
+	l.mu.Lock()
+	l.codes = append(l.codes, res.StatusCode)
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *sentLog) get() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]int(nil), l.codes...)
+}
+
+func (l *sentLog) reset() {
+	l.mu.Lock()
+	l.codes = nil
+	l.mu.Unlock()
+}
+
+// takeUDP hands raw to the router as read on the UDP listener; the
+// router must take it.
+func takeUDP(t *testing.T, r *Router, raw string, send func(*sip.Response) error) {
+	t.Helper()
+	if !r.HandleStateless(parse(t, raw, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
+		t.Fatalf("not taken: %s", strings.SplitN(strings.TrimSpace(raw), "\n", 2)[0])
+	}
+}

@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,25 +22,12 @@ func TestOverloadShedsNewInvites(t *testing.T) {
 	r.cfg.Overload = det
 	routed := make(chan *Ctx, 4)
 	r.relayHook = func(_ context.Context, c *Ctx) { routed <- c }
-	var mu sync.Mutex
-	var sent []int
-	send := func(res *sip.Response) error {
-		mu.Lock()
-		sent = append(sent, res.StatusCode)
-		mu.Unlock()
-		return nil
-	}
+	var sent sentLog
 	take := func(raw string) {
 		t.Helper()
-		if !r.HandleStateless(parse(t, raw, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
-			t.Fatalf("not taken: %s", strings.SplitN(strings.TrimSpace(raw), "\n", 2)[0])
-		}
+		takeUDP(t, r, raw, sent.send)
 	}
-	codes := func() []int {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]int(nil), sent...)
-	}
+	codes := sent.get
 	for range 100 {
 		det.Observe(time.Second)
 	}

@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,19 +22,10 @@ func TestUDPServerTx(t *testing.T) {
 	routed := make(chan *Ctx, 4)
 	release := make(chan struct{})
 	r.relayHook = func(_ context.Context, c *Ctx) { routed <- c; <-release }
-	var mu sync.Mutex
-	var sent []int
-	send := func(res *sip.Response) error {
-		mu.Lock()
-		sent = append(sent, res.StatusCode)
-		mu.Unlock()
-		return nil
-	}
+	var sent sentLog
 	codes := func() string {
-		mu.Lock()
-		defer mu.Unlock()
 		var b strings.Builder
-		for _, c := range sent {
+		for _, c := range sent.get() {
 			b.WriteString(" ")
 			b.WriteString(map[int]string{100: "100", 200: "200", 487: "487"}[c])
 		}
@@ -43,16 +33,10 @@ func TestUDPServerTx(t *testing.T) {
 	}
 	take := func(raw string) {
 		t.Helper()
-		if !r.HandleStateless(parse(t, raw, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
-			t.Fatalf("not taken: %s", strings.SplitN(strings.TrimSpace(raw), "\n", 2)[0])
-		}
+		takeUDP(t, r, raw, sent.send)
 	}
 	reg := strings.Replace(registerBob, "SIP/2.0/WSS df7jal23ls0d.invalid;branch", "SIP/2.0/UDP 192.168.1.2:5070;rport;branch", 1)
-	forget := func() {
-		mu.Lock()
-		sent = nil
-		mu.Unlock()
-	}
+	forget := sent.reset
 	take(reg)
 	forget()
 	inv := strings.Replace(inviteBob, "branch=z9hG4bK1", "branch=z9hG4bKsrv1", 1)
@@ -76,12 +60,10 @@ func TestUDPServerTx(t *testing.T) {
 	<-cancelled
 	time.Sleep(3 * sip.T1) // Timer G resends the 487
 	take(ack)
-	mu.Lock()
-	n := len(sent)
-	mu.Unlock()
+	n := len(sent.get())
 	time.Sleep(4 * sip.T1) // no more after the ACK
-	if got := codes(); !strings.HasPrefix(got, " 100 100 200 487 487") || len(sent) != n {
-		t.Errorf("replies%s (%d after the ACK, want %d)", got, len(sent), n)
+	if got, m := codes(), len(sent.get()); !strings.HasPrefix(got, " 100 100 200 487 487") || m != n {
+		t.Errorf("replies%s (%d after the ACK, want %d)", got, m, n)
 	}
 	release <- struct{}{}
 

@@ -31,18 +31,17 @@ type rawIO struct {
 	rerr   unix.Errno
 	readFn func(fd uintptr) bool
 
-	// With stamps, the kernel stamps each datagram on arrival and roob
-	// receives the stamp; rwait is how long the last one waited.
-	stamps bool
-	roob   []byte
-	roobn  int
-	rwait  time.Duration
+	// With observe, the kernel stamps each datagram on arrival, roob
+	// receives the stamp and observe is told how long it waited.
+	observe func(wait time.Duration)
+	roob    []byte
+	roobn   int
 }
 
-// newRawIO returns nil when pc is not a UDP socket it can drive. With
-// stamps it asks for arrival times (SO_TIMESTAMPNS), if the socket gives
-// them.
-func newRawIO(pc net.PacketConn, stamps bool) *rawIO {
+// newRawIO returns nil when pc is not a UDP socket it can drive. A
+// non-nil observe is told each datagram's wait in the socket, if the
+// socket gives arrival times (SO_TIMESTAMPNS).
+func newRawIO(pc net.PacketConn, observe func(time.Duration)) *rawIO {
 	uc, ok := pc.(*net.UDPConn)
 	if !ok {
 		return nil
@@ -56,10 +55,10 @@ func newRawIO(pc net.PacketConn, stamps bool) *rawIO {
 		return nil
 	}
 	r := &rawIO{rc: rc, v6: dom == unix.AF_INET6}
-	if stamps {
+	if observe != nil {
 		var serr error
 		if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) }); err == nil && serr == nil {
-			r.stamps, r.roob = true, make([]byte, 64)
+			r.observe, r.roob = observe, make([]byte, 64)
 		}
 	}
 	r.readFn = func(fd uintptr) bool {
@@ -105,10 +104,9 @@ func (r *rawIO) readFrom(b []byte) (int, net.Addr, error) {
 	if r.rerr != 0 {
 		return 0, nil, &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvmsg", r.rerr)}
 	}
-	r.rwait = 0
-	if r.stamps {
+	if r.observe != nil {
 		if at, ok := arrival(r.roob[:r.roobn]); ok {
-			r.rwait = time.Since(at)
+			r.observe(time.Since(at))
 		}
 	}
 	addr := net.UDPAddrFromAddrPort(r.rfrom)

@@ -10,17 +10,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// udpPair returns two loopback UDP sockets, closed at the end of the test.
+func udpPair(t *testing.T) (a, b net.PacketConn) {
+	t.Helper()
+	for _, p := range []*net.PacketConn{&a, &b} {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		*p = c
+	}
+	return a, b
+}
+
 func TestRawIOReadWriteClose(t *testing.T) {
-	a, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ra, rb := newRawIO(a, false), newRawIO(b, true)
+	a, b := udpPair(t)
+	ra, rb := newRawIO(a, nil), newRawIO(b, func(time.Duration) {})
 	if ra == nil || rb == nil {
 		t.Fatal("newRawIO refused a UDP socket")
 	}
@@ -52,7 +58,7 @@ func TestRawIOReadWriteClose(t *testing.T) {
 	if rb.writeTo([]byte("x"), a.LocalAddr().(*net.UDPAddr).AddrPort()) {
 		t.Fatal("writeTo on a closed socket reported success")
 	}
-	if newRawIO(nil, false) != nil {
+	if newRawIO(nil, nil) != nil {
 		t.Fatal("newRawIO(nil) should be nil")
 	}
 }
@@ -60,18 +66,10 @@ func TestRawIOReadWriteClose(t *testing.T) {
 // TestRawIOArrivalStamp: with stamps, the wait of a datagram left in the
 // socket is known (at least the time it was left there).
 func TestRawIOArrivalStamp(t *testing.T) {
-	a, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	ra, rb := newRawIO(a, false), newRawIO(b, true)
-	if !rb.stamps {
+	a, b := udpPair(t)
+	var waits []time.Duration
+	ra, rb := newRawIO(a, nil), newRawIO(b, func(w time.Duration) { waits = append(waits, w) })
+	if rb.observe == nil {
 		t.Fatal("SO_TIMESTAMPNS refused on a UDP socket")
 	}
 	if !ra.writeTo([]byte("OPTIONS"), b.LocalAddr().(*net.UDPAddr).AddrPort()) {
@@ -83,8 +81,8 @@ func TestRawIOArrivalStamp(t *testing.T) {
 	if _, _, err := rb.readFrom(buf); err != nil {
 		t.Fatal(err)
 	}
-	if rb.rwait < left || rb.rwait > time.Minute {
-		t.Fatalf("wait %v for a datagram left %v in the socket", rb.rwait, left)
+	if len(waits) != 1 || waits[0] < left || waits[0] > time.Minute {
+		t.Fatalf("waits %v for a datagram left %v in the socket", waits, left)
 	}
 }
 

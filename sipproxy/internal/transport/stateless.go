@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -72,16 +73,17 @@ func (m *Manager) wrapUDP(pc net.PacketConn, s Socket) net.PacketConn {
 	if m.stateless.Serve == nil && m.stateless.Response == nil {
 		return pc
 	}
-	return &udpConn{PacketConn: pc, raw: newRawIO(pc, m.opts.Overload.Enabled()), m: m, sock: s, parser: sip.NewParser()}
+	var observe func(time.Duration)
+	if m.opts.Overload.Enabled() {
+		observe = m.opts.Overload.Observe
+	}
+	return &udpConn{PacketConn: pc, raw: newRawIO(pc, observe), m: m, sock: s, parser: sip.NewParser()}
 }
 
 // ReadFrom returns the next datagram sipgo must handle.
 func (c *udpConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.readFrom(b)
-		if c.raw != nil && c.raw.stamps && err == nil {
-			c.m.opts.Overload.Observe(c.raw.rwait)
-		}
 		if err != nil || !c.wants(b[:n]) || !c.serve(b[:n], addr) {
 			return n, addr, err
 		}
