@@ -14,6 +14,7 @@ import (
 	"sipmedia/e2e/internal/daemon"
 	"sipmedia/e2e/internal/phone"
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 )
 
 // Media port ranges of the calls tests (other e2e tests use 10000-13999
@@ -56,24 +57,13 @@ type proxy struct {
 	Proc *daemon.Process
 }
 
-// freePort returns a loopback port free for UDP and TCP, never the same
-// twice in this process.
-func freePort(t *testing.T) int {
-	t.Helper()
-	p, err := daemon.FreePort("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func hostPort(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
 
 // startProxy runs sipproxy on loopback (udp+tcp on one port, ws, wss)
 // with the media daemons ngAddrs (each "IP:PORT[=WEIGHT]") and extra flags.
 func startProxy(t *testing.T, ngAddrs []string, extra ...string) *proxy {
 	t.Helper()
-	sip, ws, wss, mgmt := freePort(t), freePort(t), freePort(t), freePort(t)
+	sip, ws, wss, mgmt := testport.Get(t), testport.Get(t), testport.Get(t), testport.Get(t)
 	args := []string{"--listen=udp:" + hostPort(sip), "--listen=tcp:" + hostPort(sip),
 		"--listen=ws:" + hostPort(ws), "--listen=wss:" + hostPort(wss), "--mgmt=" + hostPort(mgmt),
 		"--log-level=debug", "--rtpengine-ping-interval=500ms", "--domain=" + callsDomain}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"sipmedia/e2e/internal/daemon"
+	"sipmedia/ngproto/testport"
 )
 
 const kamailioPath = "/usr/sbin/kamailio"
@@ -24,7 +25,7 @@ func startKamailio(t *testing.T, ng string, children int) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, ws := freePort(t), freePort(t)
+	port, ws := testport.Get(t), testport.Get(t)
 	cfg := strings.NewReplacer("PORT", strconv.Itoa(port), "HTTPLISTEN", strconv.Itoa(ws), "NGSOCK", "udp:"+ng,
 		"CHILDREN", strconv.Itoa(children)).Replace(string(b))
 	dir := t.TempDir()

@@ -9,6 +9,7 @@ import (
 	"sipmedia/e2e/internal/daemon"
 	"sipmedia/e2e/internal/phone"
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 )
 
 // checkMediaThrough asserts both phones receive each other's RTP, coming
@@ -109,7 +110,7 @@ func reinviteBothWays(t *testing.T, ng string, a, b *phone.Call) {
 // TestCallsNoMediaDaemon: the only media daemon is dead; the caller gets a
 // 5xx, the callee is never rung, and no call stays anywhere.
 func TestCallsNoMediaDaemon(t *testing.T) {
-	dead := hostPort(freePort(t))
+	dead := hostPort(testport.Get(t))
 	px := startProxy(t, []string{dead}, "--rtpengine-timeout=200ms", "--rtpengine-retries=2")
 	alice := newPhone(t, px, "alice", false)
 	bob := newPhone(t, px, "bob", false)

@@ -14,6 +14,7 @@ import (
 
 	"sipmedia/e2e/internal/daemon"
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 )
 
 // writeMulawWAV writes seconds of mu-law silence as a WAV file (sipp's
@@ -78,7 +79,7 @@ func TestCallsSippToPhone(t *testing.T) {
 	wav := filepath.Join(dir, "silence.wav")
 	writeMulawWAV(t, wav, 2)
 	scen := sippScenario(t, "uac_rtp.xml", map[string]string{"WAV": wav, "HOLD": "3000"})
-	sipPort, mediaPort := freePort(t), freePort(t)
+	sipPort, mediaPort := testport.Get(t), testport.Get(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	sipp := exec.CommandContext(ctx, "sipp", "-sf", scen, "-s", "bob", "-i", "127.0.0.1",

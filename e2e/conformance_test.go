@@ -17,6 +17,7 @@ import (
 	"sipmedia/e2e/internal/ngcmp"
 	"sipmedia/e2e/internal/ngraw"
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/conformance goldens from rtpengine's replies")
@@ -402,7 +403,7 @@ func checkScenarios(t *testing.T, scs []scenario) {
 
 // tryMediad starts mediad for an -update run, where it is optional.
 func tryMediad(ctx context.Context, t *testing.T) *side {
-	ng, cli, err := daemon.FreeAddrs()
+	ng, cli, err := testport.FreeAddrs()
 	if err != nil {
 		t.Logf("mediad not compared in -update run: %v", err)
 		return nil

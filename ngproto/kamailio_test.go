@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sipmedia/ngproto/testport"
 )
 
 const kamailioBin = "/usr/sbin/kamailio"
@@ -42,7 +44,7 @@ func TestFlagStringMatchesKamailio(t *testing.T) {
 		return r
 	})}
 	ng := startServer(t, srv, "127.0.0.1:0")
-	sipPort := freePort(t, "udp")
+	sipPort := testport.Get(t)
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`#!KAMAILIO
 debug=1

@@ -4,35 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"sipmedia/ngproto/testport"
 )
 
 const rtpengineBin = "/usr/bin/rtpengine"
-
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	switch network {
-	case "udp":
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	default:
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
-	}
-}
 
 // startRtpengine runs Debian's rtpengine on loopback for the test and
 // returns its NG address.
@@ -41,8 +22,8 @@ func startRtpengine(t *testing.T) string {
 	if _, err := os.Stat(rtpengineBin); err != nil {
 		t.Skipf("skipping: %s not installed (%v)", rtpengineBin, err)
 	}
-	ng := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
-	cli := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
+	ng := fmt.Sprintf("127.0.0.1:%d", testport.Get(t))
+	cli := fmt.Sprintf("127.0.0.1:%d", testport.Get(t))
 	cmd := exec.Command(rtpengineBin, "--config-file=none", "-t", "-1", "-i", "127.0.0.1",
 		"-n", ng, "-c", cli, "-f", "-E", "-L", "3", "--delete-delay=0")
 	var out bytes.Buffer

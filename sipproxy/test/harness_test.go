@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"sipmedia/ngproto/testport"
 )
 
 var binPath string
@@ -43,59 +44,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var portMu sync.Mutex
-var usedPorts = map[int]bool{}
-
-// freePort returns a port free for both UDP and TCP on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for i := 0; i < 100; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		l.Close()
-		if err != nil || usedPorts[p] {
-			continue
-		}
-		u.Close()
-		usedPorts[p] = true
-		return p
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-// freeRange returns a port p with p..p+3 free (sipp's media ports).
-func freeRange(t *testing.T) int {
-	t.Helper()
-	for {
-		p := freePort(t)
-		ok := true
-		for i := 1; i <= 3; i++ {
-			l, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+i)))
-			if err != nil {
-				ok = false
-				break
-			}
-			l.Close()
-		}
-		portMu.Lock()
-		for i := 1; i <= 3; i++ {
-			ok = ok && !usedPorts[p+i]
-			usedPorts[p+i] = true
-		}
-		portMu.Unlock()
-		if ok {
-			return p
-		}
-	}
-}
-
 // proxy is a running bin/sipproxy.
 type proxy struct {
 	SIP, TLS, WS, WSS, Mgmt int
@@ -104,9 +52,29 @@ type proxy struct {
 
 func (p *proxy) addr() string { return "127.0.0.1:" + strconv.Itoa(p.SIP) }
 
+// startProxy runs bin/sipproxy on free ports and waits until its
+// management port answers. A port found free can be taken by another
+// process before sipproxy binds it, so a bind failure means another try
+// on other ports.
 func startProxy(t *testing.T, extra ...string) *proxy {
 	t.Helper()
-	p := &proxy{SIP: freePort(t), TLS: freePort(t), WS: freePort(t), WSS: freePort(t), Mgmt: freePort(t), log: &bytes.Buffer{}}
+	for try := 1; ; try++ {
+		p, exited := startProxyOnce(t, extra)
+		if !exited {
+			return p
+		}
+		if try == 5 || !strings.Contains(p.log.String(), "address already in use") {
+			t.Fatalf("sipproxy did not come up:\n%s", p.log.String())
+		}
+		t.Logf("sipproxy could not bind its ports (try %d), again on others", try)
+	}
+}
+
+// startProxyOnce starts sipproxy and reports whether it exited before
+// its management port answered.
+func startProxyOnce(t *testing.T, extra []string) (p *proxy, exited bool) {
+	t.Helper()
+	p = &proxy{SIP: testport.Get(t), TLS: testport.Get(t), WS: testport.Get(t), WSS: testport.Get(t), Mgmt: testport.Get(t), log: &bytes.Buffer{}}
 	args := []string{
 		"--listen=udp:127.0.0.1:" + strconv.Itoa(p.SIP),
 		"--listen=tcp:127.0.0.1:" + strconv.Itoa(p.SIP),
@@ -124,10 +92,10 @@ func startProxy(t *testing.T, extra ...string) *proxy {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
@@ -144,12 +112,16 @@ func startProxy(t *testing.T, extra ...string) *proxy {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		if _, err := p.counters(); err == nil {
-			return p
+			return p, false
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-done:
+			return p, true
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	t.Fatalf("sipproxy did not come up:\n%s", p.log.String())
-	return nil
+	return nil, false
 }
 
 type lockedWriter struct {
@@ -252,10 +224,10 @@ func startSippOnce(t *testing.T, scenario, transport string, target string, keys
 	dir := t.TempDir()
 	s := &sipp{errFile: filepath.Join(dir, "err.log")}
 	tmode := map[string]string{"udp": "u1", "tcp": "t1"}[transport]
-	args := []string{"-sf", filepath.Join("scenarios", scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)),
+	args := []string{"-sf", filepath.Join("scenarios", scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(testport.Get(t)),
 		"-t", tmode, "-m", "1", "-timeout", "20s", "-timeout_error", "-max_recv_loops", "1000",
 		"-trace_err", "-error_file", s.errFile, "-trace_msg", "-message_file", filepath.Join(dir, "msg.log"),
-		"-mp", strconv.Itoa(freeRange(t))}
+		"-mp", strconv.Itoa(testport.Get(t))}
 	for k, v := range keys {
 		if k == "cid" {
 			// Both sipp instances of a call use this Call-ID, so the

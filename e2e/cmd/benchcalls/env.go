@@ -17,6 +17,7 @@ import (
 
 	"sipmedia/e2e/internal/daemon"
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 )
 
 // env holds the binaries, the work directory and the scenario files.
@@ -98,7 +99,7 @@ func (e *env) logFile(name string) io.Writer {
 // range (30000-40000: 5000 pairs, far more than the few hundred calls that
 // are up at once at the highest rates).
 func (e *env) startMedia(ctx context.Context, kind string) (*daemon.Process, string, error) {
-	ng, cli, err := daemon.FreeAddrs()
+	ng, cli, err := testport.FreeAddrs()
 	if err != nil {
 		return nil, "", err
 	}
@@ -117,7 +118,7 @@ func (e *env) startMedia(ctx context.Context, kind string) (*daemon.Process, str
 // startProxy runs sipproxy or Kamailio on a free port with ng as its
 // media daemon.
 func (e *env) startProxy(ctx context.Context, kind, ng string) (*daemon.Process, string, error) {
-	port, err := daemon.FreePort("127.0.0.1")
+	port, err := testport.Free("127.0.0.1")
 	if err != nil {
 		return nil, "", err
 	}
@@ -133,7 +134,7 @@ func (e *env) startProxy(ctx context.Context, kind, ng string) (*daemon.Process,
 		if err != nil {
 			return nil, "", err
 		}
-		ws, err := daemon.FreePort("127.0.0.1")
+		ws, err := testport.Free("127.0.0.1")
 		if err != nil {
 			return nil, "", err
 		}
@@ -181,7 +182,7 @@ func (p *sippProc) stop() {
 }
 
 func freeUDP() string {
-	p, err := daemon.FreePort("127.0.0.1")
+	p, err := testport.Free("127.0.0.1")
 	if err != nil {
 		return "0"
 	}

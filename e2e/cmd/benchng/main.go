@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"sipmedia/e2e/internal/daemon"
+	"sipmedia/ngproto/testport"
 )
 
 type config struct {
@@ -266,7 +267,7 @@ func startMediad(ctx context.Context, cfg config, log *slog.Logger) *target {
 // disjoint, below the kernel's ephemeral range (32768+, where the client
 // sockets live) and outside the conformance test's 10000-13999.
 func options(min, max, logLevel int) (daemon.Options, error) {
-	ng, cli, err := daemon.FreeAddrs()
+	ng, cli, err := testport.FreeAddrs()
 	if err != nil {
 		return daemon.Options{}, err
 	}

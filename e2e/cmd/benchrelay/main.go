@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"sipmedia/e2e/internal/daemon"
+	"sipmedia/ngproto/testport"
 )
 
 type config struct {
@@ -139,7 +140,7 @@ func measureDaemon(ctx context.Context, cfg config, name string, log *slog.Logge
 	} else if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("not installed: %w", err)
 	}
-	ng, _, err := daemon.FreeAddrs()
+	ng, _, err := testport.FreeAddrs()
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"sipmedia/ngproto/testport"
 )
 
 func TestRtpengineStartPingStop(t *testing.T) {
@@ -32,7 +34,7 @@ func TestRtpengineStartPingStop(t *testing.T) {
 }
 
 func TestStartFailsForDeadDaemon(t *testing.T) {
-	ng, _, err := FreeAddrs()
+	ng, _, err := testport.FreeAddrs()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestReadyCheckReplacesPing(t *testing.T) {
 		t.Skipf("skipping: %s is not installed", RtpenginePath)
 	}
 	// rtpengine's CLI port is TCP: readiness by TCP connect, no NG ping.
-	ng, cli, err := FreeAddrs()
+	ng, cli, err := testport.FreeAddrs()
 	if err != nil {
 		t.Fatal(err)
 	}

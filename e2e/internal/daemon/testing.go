@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"sipmedia/ngproto/testport"
 )
 
 // StartTB starts spec and stops it when the test ends; it fails the test if
@@ -67,7 +69,7 @@ func MediadBinaryTB(tb testing.TB) string {
 func withAddrs(tb testing.TB, o Options) Options {
 	tb.Helper()
 	if o.NG == "" || o.CLI == "" {
-		ng, cli, err := FreeAddrs()
+		ng, cli, err := testport.FreeAddrs()
 		if err != nil {
 			tb.Fatalf("%v", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 )
 
 // daemonProc is a started media daemon (mediad or rtpengine) on loopback.
@@ -21,7 +22,7 @@ type daemonProc struct {
 
 func startDaemon(t *testing.T, ctx context.Context, bin string, extra ...string) *daemonProc {
 	t.Helper()
-	ngPort, cliPort := freePort(t), freePort(t)
+	ngPort, cliPort := testport.Get(t), testport.Get(t)
 	d := &daemonProc{ng: fmt.Sprintf("127.0.0.1:%d", ngPort), cli: fmt.Sprintf("127.0.0.1:%d", cliPort)}
 	args := append([]string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-n", d.ng, "-c", d.cli, "-f", "-E",
 		"-m", "42000", "-M", "42999"}, extra...)

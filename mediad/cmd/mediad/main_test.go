@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 )
 
 func TestRunExitCodes(t *testing.T) {
@@ -39,25 +40,6 @@ func TestRunExitCodes(t *testing.T) {
 			t.Errorf("run(%q) = %d\nstdout %q\nstderr %q", tc.args, code, out.String(), errs.String())
 		}
 	}
-}
-
-// freePort returns a port free for both UDP and TCP on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
 }
 
 var (
@@ -121,7 +103,7 @@ func TestBinaryLifecycle(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := buildBinary(t)
-	ng, cliPort := freePort(t), freePort(t)
+	ng, cliPort := testport.Get(t), testport.Get(t)
 	pidfile := filepath.Join(dir, "mediad.pid")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 )
 
 // The tests drive real daemons: mediad built from this workspace (once per
@@ -64,24 +65,6 @@ func workspaceRoot(t *testing.T) string {
 	}
 }
 
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	if network == "udp" {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 var portBase struct {
 	sync.Mutex
 	next int
@@ -109,8 +92,8 @@ func startDaemon(t *testing.T, kind string) string {
 	} else if _, err := os.Stat(path); err != nil {
 		t.Skipf("skipping: %s not installed", path)
 	}
-	ng := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t, "udp")))
-	cli := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t, "tcp")))
+	ng := net.JoinHostPort("127.0.0.1", strconv.Itoa(testport.Get(t)))
+	cli := net.JoinHostPort("127.0.0.1", strconv.Itoa(testport.Get(t)))
 	lo, hi := mediaRange()
 	args := []string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-n", ng, "-c", cli,
 		"-f", "-E", "-L", "4", "--delete-delay=0", "-m", strconv.Itoa(lo), "-M", strconv.Itoa(hi)}

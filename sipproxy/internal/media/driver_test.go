@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 	"sipmedia/sipproxy/internal/media/mediacfg"
 	"sipmedia/sipproxy/internal/router"
 )
@@ -314,7 +315,7 @@ func TestBrowserToPhoneAndReinvite(t *testing.T) {
 // the failed INVITE sends nothing (it would only wait for the dead daemon).
 func TestNoDaemon(t *testing.T) {
 	checkGoroutines(t)
-	dead := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t, "udp")))
+	dead := net.JoinHostPort("127.0.0.1", strconv.Itoa(testport.Get(t)))
 	d, pool := newDriver(t, dead)
 	ctx := context.Background()
 	inv := invite(t, msgSpec{fromTag: "a1", callID: "dead-1", via: "b1", body: fmt.Sprintf(phoneSDP, 7000)})
@@ -343,7 +344,7 @@ func TestNoDaemon(t *testing.T) {
 // call stays on the live one.
 func TestFailover(t *testing.T) {
 	ng := startDaemon(t, "mediad")
-	dead := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t, "udp")))
+	dead := net.JoinHostPort("127.0.0.1", strconv.Itoa(testport.Get(t)))
 	// The dead backend weighs 1000:1, so the first new call tries it
 	// first (all but surely) and must fail over.
 	pool, err := ngproto.NewPool([]ngproto.Backend{{Addr: dead, Weight: 1000}, {Addr: ng, Weight: 1}}, ngproto.PoolConfig{

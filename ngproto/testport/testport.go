@@ -1,4 +1,6 @@
-package daemon
+// Package testport hands out loopback ports for tests and benchmarks that
+// start daemons (sipproxy, mediad, rtpengine, kamailio, sipp) as processes.
+package testport
 
 import (
 	"fmt"
@@ -8,9 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 )
 
-// The tests start many daemons, each on ports picked before it runs. Asking
+// Tests start many daemons, each on ports picked before it runs. Asking
 // the kernel for port 0 and closing the socket is not enough: the kernel
 // may hand the same port out again to the next pick of the same test (seen:
 // sipproxy's ws and mgmt listeners got one port), or to any socket anywhere
@@ -40,10 +43,10 @@ func portWindow() (lo, hi int) {
 	return lo, top
 }
 
-// FreePort returns a port on host that is free for both UDP and TCP and
+// Free returns a port on host that is free for both UDP and TCP and
 // that this process has not returned before, nor any of the three ports
 // above it.
-func FreePort(host string) (int, error) {
+func Free(host string) (int, error) {
 	ports.Lock()
 	defer ports.Unlock()
 	if ports.given == nil {
@@ -82,13 +85,23 @@ func bindable(host string, p int) bool {
 
 // FreeAddrs returns loopback NG (UDP) and CLI (TCP) addresses.
 func FreeAddrs() (ng, cli string, err error) {
-	u, err := FreePort("127.0.0.1")
+	u, err := Free("127.0.0.1")
 	if err != nil {
 		return "", "", err
 	}
-	t, err := FreePort("127.0.0.1")
+	t, err := Free("127.0.0.1")
 	if err != nil {
 		return "", "", err
 	}
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(u)), net.JoinHostPort("127.0.0.1", strconv.Itoa(t)), nil
+}
+
+// Get is Free on 127.0.0.1 for a test: it fails the test if no port is left.
+func Get(tb testing.TB) int {
+	tb.Helper()
+	p, err := Free("127.0.0.1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }

@@ -1,11 +1,11 @@
-package daemon
+package testport
 
 import "testing"
 
-func TestFreePortNeverRepeatsNorNeighbours(t *testing.T) {
+func TestFreeNeverRepeatsNorNeighbours(t *testing.T) {
 	seen := map[int]bool{}
 	for range 300 {
-		p, err := FreePort("127.0.0.1")
+		p, err := Free("127.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}
