@@ -106,7 +106,7 @@ type Config struct {
 	MaxMessageSize int // bigger messages are refused
 	UDPMTU         int // sipgo's UDP send limit is raised to this
 	UDPReadBuffer  int // SO_RCVBUF of UDP listeners (bytes, 0: system default)
-	// OverloadWait: new INVITEs over UDP get 503 from a standing wait of
+	// OverloadWait: new INVITEs over UDP get 503 from an average wait of
 	// datagrams in the socket of half this (a share growing with the
 	// wait) to all of them at this wait (package overload); 0: never.
 	// 300 ms keeps the admitted calls' wait under the UAs' first
@@ -165,7 +165,7 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.WSIdleTimeout, "ws-idle-timeout", cfg.WSIdleTimeout, "close WS connections idle this long")
 	fs.IntVar(&cfg.MaxMessageSize, "max-message-size", cfg.MaxMessageSize, "largest SIP message accepted (bytes)")
 	fs.IntVar(&cfg.UDPMTU, "udp-mtu", cfg.UDPMTU, "largest UDP datagram sent (bytes)")
-	fs.DurationVar(&cfg.OverloadWait, "overload-wait", cfg.OverloadWait, "standing wait of UDP datagrams in the socket (the shortest over 4 times this) at which every new INVITE gets 503; refusing starts at half of it (0: never)")
+	fs.DurationVar(&cfg.OverloadWait, "overload-wait", cfg.OverloadWait, "average wait of UDP datagrams in the socket at which every new INVITE gets 503; refusing starts at half of it (0: never)")
 	fs.IntVar(&cfg.UDPReadBuffer, "udp-rcvbuf", cfg.UDPReadBuffer, "receive buffer of UDP listeners in bytes (capped by net.core.rmem_max; 0: system default)")
 	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "Go GC target percent when GOGC is unset (-1: GC off)")
 	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes when GOMEMLIMIT is unset (0: none)")

@@ -32,16 +32,16 @@ type rawIO struct {
 	readFn func(fd uintptr) bool
 
 	// With observe, the kernel stamps each datagram on arrival, roob
-	// receives the stamp and observe is given it.
-	observe func(arrived time.Time)
+	// receives the stamp and observe is told how long it waited.
+	observe func(wait time.Duration)
 	roob    []byte
 	roobn   int
 }
 
 // newRawIO returns nil when pc is not a UDP socket it can drive. A
-// non-nil observe is given each datagram's arrival time as it is read, if
-// the socket gives arrival times (SO_TIMESTAMPNS).
-func newRawIO(pc net.PacketConn, observe func(arrived time.Time)) *rawIO {
+// non-nil observe is told each datagram's wait in the socket, if the
+// socket gives arrival times (SO_TIMESTAMPNS).
+func newRawIO(pc net.PacketConn, observe func(time.Duration)) *rawIO {
 	uc, ok := pc.(*net.UDPConn)
 	if !ok {
 		return nil
@@ -106,7 +106,7 @@ func (r *rawIO) readFrom(b []byte) (int, net.Addr, error) {
 	}
 	if r.observe != nil {
 		if at, ok := arrival(r.roob[:r.roobn]); ok {
-			r.observe(at)
+			r.observe(time.Since(at))
 		}
 	}
 	addr := net.UDPAddrFromAddrPort(r.rfrom)

@@ -26,7 +26,7 @@ func udpPair(t *testing.T) (a, b net.PacketConn) {
 
 func TestRawIOReadWriteClose(t *testing.T) {
 	a, b := udpPair(t)
-	ra, rb := newRawIO(a, nil), newRawIO(b, func(time.Time) {})
+	ra, rb := newRawIO(a, nil), newRawIO(b, func(time.Duration) {})
 	if ra == nil || rb == nil {
 		t.Fatal("newRawIO refused a UDP socket")
 	}
@@ -68,7 +68,7 @@ func TestRawIOReadWriteClose(t *testing.T) {
 func TestRawIOArrivalStamp(t *testing.T) {
 	a, b := udpPair(t)
 	var waits []time.Duration
-	ra, rb := newRawIO(a, nil), newRawIO(b, func(at time.Time) { waits = append(waits, time.Since(at)) })
+	ra, rb := newRawIO(a, nil), newRawIO(b, func(w time.Duration) { waits = append(waits, w) })
 	if rb.observe == nil {
 		t.Fatal("SO_TIMESTAMPNS refused on a UDP socket")
 	}

@@ -73,7 +73,7 @@ func (m *Manager) wrapUDP(pc net.PacketConn, s Socket) net.PacketConn {
 	if m.stateless.Serve == nil && m.stateless.Response == nil {
 		return pc
 	}
-	var observe func(time.Time)
+	var observe func(time.Duration)
 	if m.opts.Overload.Enabled() {
 		observe = m.opts.Overload.Observe
 	}
