@@ -40,7 +40,7 @@ func TestSmoke(t *testing.T) {
 	}
 	var out bytes.Buffer
 	cfg := config{rates: []int{40}, duration: time.Second, hold: 50 * time.Millisecond, pairs: 2,
-		setups: []string{"sipproxy+mediad", "kamailio+rtpengine"}, children: 2, stopAfter: 1, rounds: 1}
+		setups: []string{"sipproxy+mediad", "kamailio+rtpengine"}, children: 2, stopAfter: 1, rounds: 2}
 	if err := run(t.Context(), cfg, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
@@ -57,5 +57,8 @@ func TestSmoke(t *testing.T) {
 	peer := regexp.MustCompile(`(?m)^kamailio\+rtpengine +\d+ calls/s`)
 	if !peer.MatchString(summary) {
 		t.Errorf("summary has no kamailio+rtpengine row")
+	}
+	if !regexp.MustCompile(`(?m)^ratio within each round: [\d.]+ \(40/\d+\), [\d.]+ \(40/\d+\)$`).MatchString(summary) {
+		t.Errorf("no ratio for each of the 2 rounds")
 	}
 }
