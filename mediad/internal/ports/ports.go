@@ -270,7 +270,8 @@ func (a *Allocator) Recycle(p *Pair) {
 	now := time.Now().UnixNano()
 	a.mu.Lock()
 	a.advanceLocked(now)
-	keep := a.rate > 0 && a.queue.size < a.rate*int(warmHorizon/time.Second)
+	rate := a.rateLocked(now)
+	keep := rate > 0 && a.queue.size < rate*int(warmHorizon/time.Second)
 	a.mu.Unlock()
 	a.release(p, keep, now)
 }
@@ -372,6 +373,26 @@ func (a *Allocator) takeWarmLocked(base int) *Pair {
 func (a *Allocator) countLocked(now int64) {
 	a.advanceLocked(now)
 	a.winCount++
+}
+
+// rateProbe is how long the current second must have run before its
+// rate so far counts.
+const rateProbe = 100 * time.Millisecond
+
+// rateLocked is the allocation rate Recycle plans with: the last full
+// second's, or the current second's so far once it has run rateProbe if
+// that is higher. A rise in load is then seen within rateProbe. Planning
+// with the last full second alone closed the pairs released in the first
+// second of a bench-calls step, and they came round cold: going from 1300
+// to 1500 calls/s, mediad's CPU in the step's first 2.5 s was 9-45% above
+// the next 2.5 s, with binding fresh sockets at 4.5% of its samples; with
+// the current second's rate, 5-6% and 0.7%.
+func (a *Allocator) rateLocked(now int64) int {
+	rate := a.rate
+	if d := now - a.winStart; d >= int64(rateProbe) {
+		rate = max(rate, int(int64(a.winCount)*int64(time.Second)/d))
+	}
+	return rate
 }
 
 // advanceLocked closes the rate window once a second has passed.

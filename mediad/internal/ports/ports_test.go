@@ -379,6 +379,27 @@ func churn(t *testing.T, a *Allocator, addrs []netip.Addr, n int) {
 	}
 }
 
+// TestRecycleSeesALoadStepEarly: churn starting after a quiet spell keeps
+// sockets warm once it has run rateProbe, not only after a whole second.
+func TestRecycleSeesALoadStepEarly(t *testing.T) {
+	base := freeRange(t, 8)
+	a, err := New(base, base+7, nil) // four pairs
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{lo4}
+	churn(t, a, addrs, 40)
+	if a.Warm() != 0 {
+		t.Fatalf("%d warm pairs before the churn has run %v", a.Warm(), rateProbe)
+	}
+	time.Sleep(rateProbe + 20*time.Millisecond)
+	churn(t, a, addrs, 1)
+	if a.Warm() != 1 {
+		t.Fatalf("%d warm pairs after %v of churn, want 1", a.Warm(), rateProbe)
+	}
+	a.Flush()
+}
+
 func TestRecycleKeepsSocketsWarmUnderChurn(t *testing.T) {
 	base := freeRange(t, 8)
 	a, err := New(base, base+7, nil) // four pairs
