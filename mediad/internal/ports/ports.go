@@ -381,12 +381,10 @@ const rateProbe = 100 * time.Millisecond
 
 // rateLocked is the allocation rate Recycle plans with: the last full
 // second's, or the current second's so far once it has run rateProbe if
-// that is higher. A rise in load is then seen within rateProbe. Planning
-// with the last full second alone closed the pairs released in the first
-// second of a bench-calls step, and they came round cold: going from 1300
-// to 1500 calls/s, mediad's CPU in the step's first 2.5 s was 9-45% above
-// the next 2.5 s, with binding fresh sockets at 4.5% of its samples; with
-// the current second's rate, 5-6% and 0.7%.
+// that is higher. With the last full second alone, the pairs released in
+// the first second after load rose were closed and came round cold (fresh
+// binds were 4.5% of mediad's samples in the first 2.5 s of a bench-calls
+// step, 0.7% with this).
 func (a *Allocator) rateLocked(now int64) int {
 	rate := a.rate
 	if d := now - a.winStart; d >= int64(rateProbe) {

@@ -379,14 +379,23 @@ func churn(t *testing.T, a *Allocator, addrs []netip.Addr, n int) {
 	}
 }
 
-// TestRecycleSeesALoadStepEarly: churn starting after a quiet spell keeps
-// sockets warm once it has run rateProbe, not only after a whole second.
-func TestRecycleSeesALoadStepEarly(t *testing.T) {
+// fourPairs returns an allocator of four pairs on free ports, and its
+// first port. Warm pairs left at the end are closed.
+func fourPairs(t *testing.T) (*Allocator, int) {
+	t.Helper()
 	base := freeRange(t, 8)
-	a, err := New(base, base+7, nil) // four pairs
+	a, err := New(base, base+7, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { a.Flush() })
+	return a, base
+}
+
+// TestRecycleSeesALoadStepEarly: churn starting after a quiet spell keeps
+// sockets warm once it has run rateProbe, not only after a whole second.
+func TestRecycleSeesALoadStepEarly(t *testing.T) {
+	a, _ := fourPairs(t)
 	addrs := []netip.Addr{lo4}
 	churn(t, a, addrs, 40)
 	if a.Warm() != 0 {
@@ -397,15 +406,10 @@ func TestRecycleSeesALoadStepEarly(t *testing.T) {
 	if a.Warm() != 1 {
 		t.Fatalf("%d warm pairs after %v of churn, want 1", a.Warm(), rateProbe)
 	}
-	a.Flush()
 }
 
 func TestRecycleKeepsSocketsWarmUnderChurn(t *testing.T) {
-	base := freeRange(t, 8)
-	a, err := New(base, base+7, nil) // four pairs
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, base := fourPairs(t)
 	addrs := []netip.Addr{lo4}
 	// A quiet allocator closes what is released, as Release does.
 	churn(t, a, addrs, 1)
@@ -507,11 +511,7 @@ func TestRecycleKeepsSocketsWarmUnderChurn(t *testing.T) {
 }
 
 func TestFlushClosesWarmPairs(t *testing.T) {
-	base := freeRange(t, 8)
-	a, err := New(base, base+7, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, base := fourPairs(t)
 	addrs := []netip.Addr{lo4}
 	churn(t, a, addrs, 40)
 	time.Sleep(time.Second + 50*time.Millisecond)
