@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -15,6 +14,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"sipmedia/ngproto/genstore"
 )
 
 // Handler answers one decoded NG command. req always has a string
@@ -52,7 +53,7 @@ type Server struct {
 	now func() time.Time // tests replace the clock
 
 	mu       sync.Mutex
-	cache    *replyCache        // finished replies by cookie
+	cache    *genstore.Store    // finished replies by cookie
 	inflight map[string]*flight // cookies being handled
 	flights  sync.Pool          // *flight without waiters, for reuse
 
@@ -87,13 +88,9 @@ func (s *Server) lookupOrStart(cookie string, now time.Time) (reply []byte, f *f
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cache == nil {
-		s.cache, s.inflight = newReplyCache(now), make(map[string]*flight)
-		// The chunks live outside the Go heap: unmap them once the
-		// server is gone.
-		runtime.AddCleanup(s, (*replyCache).release, s.cache)
+		s.cache, s.inflight = genstore.New(s.ttl(), now), make(map[string]*flight)
 	}
-	s.cache.rotate(now, s.ttl())
-	if r, ok := s.cache.get(cookie); ok {
+	if r, ok := s.cache.Get(now, cookie); ok {
 		return r, nil, false
 	}
 	if f, ok := s.inflight[cookie]; ok {
@@ -112,9 +109,9 @@ func (s *Server) lookupOrStart(cookie string, now time.Time) (reply []byte, f *f
 
 // finish caches a copy of the reply and hands another to duplicates
 // waiting for it (reply itself is the owner's scratch buffer).
-func (s *Server) finish(cookie string, f *flight, reply []byte) {
+func (s *Server) finish(cookie string, f *flight, reply []byte, now time.Time) {
 	s.mu.Lock()
-	s.cache.cur.put(cookie, reply)
+	refill := s.cache.Put(now, cookie, reply)
 	delete(s.inflight, cookie)
 	if f.done != nil {
 		f.reply = append([]byte(nil), reply...)
@@ -122,18 +119,9 @@ func (s *Server) finish(cookie string, f *flight, reply []byte) {
 	} else {
 		s.flights.Put(f)
 	}
-	refill := s.cache.wantSpare
-	s.cache.wantSpare = false
 	s.mu.Unlock()
 	if refill {
-		// The next generation chunk, mapped outside the lock.
-		ch := mapChunk()
-		s.mu.Lock()
-		if s.cache.spare.b == nil {
-			s.cache.spare, ch = ch, chunk{}
-		}
-		s.mu.Unlock()
-		ch.unmap() // a no-op unless another finish installed a spare first
+		s.cache.Refill() // outside the lock
 	}
 }
 
@@ -141,7 +129,10 @@ func (s *Server) finish(cookie string, f *flight, reply []byte) {
 func (s *Server) CacheLen() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cache.len() + len(s.inflight)
+	if s.cache == nil {
+		return 0
+	}
+	return s.cache.Len() + len(s.inflight)
 }
 
 // Process handles one framed datagram and returns the framed reply (nil =
@@ -178,7 +169,8 @@ func (s *Server) handle(ctx context.Context, datagram []byte, from netip.AddrPor
 	if s.now != nil {
 		now = s.now
 	}
-	cached, f, owner := s.lookupOrStart(cookie, now())
+	t := now()
+	cached, f, owner := s.lookupOrStart(cookie, t)
 	if cached != nil {
 		s.logger().Info("ngproto: duplicate command answered from cache", "from", from, "cookie", cookie)
 		return cached
@@ -193,7 +185,7 @@ func (s *Server) handle(ctx context.Context, datagram []byte, from netip.AddrPor
 		}
 	}
 	*scratch = s.process(ctx, datagram, from, (*scratch)[:0])
-	s.finish(cookie, f, *scratch)
+	s.finish(cookie, f, *scratch, t)
 	return *scratch
 }
 
