@@ -72,9 +72,11 @@ func (r *Router) ackSeen(ack *sip.Request) {
 	branch := rt.branch
 	rt.mu.Unlock()
 	// Already finished: move what is kept to the short map.
-	if f, ok := r.finishedCli.get(branch); ok && f.res != nil {
-		r.finishedCli.remove(branch)
-		r.ackedCli.put(branch, f)
+	if rec, ok := r.finishedCli.record(branch); ok {
+		if f, ok := parseClient(rec); ok && f.res != nil {
+			r.finishedCli.remove(branch)
+			r.ackedCli.putRecord(branch, rec)
+		}
 	}
 }
 

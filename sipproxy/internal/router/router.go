@@ -72,9 +72,9 @@ type Router struct {
 	udpTxs  udpTxs    // client transactions of branches over UDP (udptx.go)
 	srvTxs  udpSrvTxs // server transactions of requests over UDP (udpserver.go)
 	// transactions ended before sipgo would end them (finished.go)
-	finishedSrv *recent[finishedServer]
-	finishedCli *recent[finishedClient]
-	ackedCli    *recent[finishedClient] // 2xx whose ACK has passed (ackpath.go)
+	finishedSrv kept
+	finishedCli kept
+	ackedCli    kept                    // 2xx whose ACK has passed (ackpath.go)
 	dialogs     *recent[*retransmitter] // relayed 2xx waiting for their ACK
 	Metrics     Metrics
 
@@ -94,8 +94,7 @@ func New(log *slog.Logger, cfg Config, txl *sip.TransactionLayer, socks Sockets,
 		cfg.FrInvTimeout = 30 * time.Second
 	}
 	r := &Router{log: log, cfg: cfg, txl: txl, sockets: socks, reg: reg, media: media,
-		finishedSrv: newRecent[finishedServer](txKeep),
-		finishedCli: newRecent[finishedClient](txKeep), ackedCli: newRecent[finishedClient](ackedKeep),
+		finishedSrv: newKept(txKeep), finishedCli: newKept(txKeep), ackedCli: newKept(ackedKeep),
 		dialogs: newRecent[*retransmitter](txKeep)}
 	if txl != nil {
 		r.tpl = txl.Transport()

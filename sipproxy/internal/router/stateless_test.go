@@ -1,6 +1,7 @@
 package router
 
 import (
+	"net"
 	"strings"
 	"testing"
 
@@ -61,6 +62,7 @@ func TestHandleResponse(t *testing.T) {
 	inv := parse(t, strings.Replace(inviteBob, "Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bK1",
 		"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKours", 1), "UDP", "")
 	inv.SetDestination("127.0.0.1:5080")
+	inv.Laddr = sip.Addr{IP: net.IPv4(127, 0, 0, 1), Port: 5060}
 	newRun := func() *relayRun {
 		return &relayRun{r: r, events: make(chan event, eventsSize), done: make(chan struct{})}
 	}
@@ -107,7 +109,21 @@ func TestHandleResponse(t *testing.T) {
 		t.Errorf("%d responses posted, want the failure once", len(run.events))
 	}
 	close(run.done)
-	failed.Terminate()
+	// Once the transaction is finished, what is kept of it ACKs a
+	// retransmission of the failure, from the same listener to the same
+	// place.
+	failed.finish()
+	written = nil
+	if !r.HandleResponse(res(486, "INVITE")) || len(written) != 1 {
+		t.Fatalf("failure retransmission after finish: %d ACKs", len(written))
+	}
+	if a := written[0]; !a.IsAck() || a.Destination() != "127.0.0.1:5080" || a.Transport() != "UDP" ||
+		a.Laddr.String() != "127.0.0.1:5060" || !strings.Contains(a.To().Value(), "tag=2") {
+		t.Errorf("kept ACK: %s to %s over %s from %s", a.StartLine(), a.Destination(), a.Transport(), a.Laddr.String())
+	}
+	if f, ok := r.finishedCli.client("z9hG4bKours"); !ok || f.method != sip.INVITE || f.res != nil {
+		t.Errorf("kept: %+v %v", f, ok)
+	}
 
 	// A full relay: the response is dropped before the transaction
 	// changes state, so its retransmission is taken.
@@ -179,13 +195,14 @@ func TestAckShortensKept2xx(t *testing.T) {
 	}
 	rt := &retransmitter{r: r, branch: "z9hG4bKx", dialog: key}
 	r.dialogs.put(key, rt)
-	r.finishedCli.put("z9hG4bKx", finishedClient{method: sip.INVITE, res: []byte("kept")})
+	ok200 := sip.NewResponse(200, "OK")
+	r.finishedCli.putClient("z9hG4bKx", sip.INVITE, ok200, "10.0.0.9:5070", "UDP", "")
 	r.ackSeen(ack)
-	if _, ok := r.finishedCli.get("z9hG4bKx"); ok {
+	if _, ok := r.finishedCli.client("z9hG4bKx"); ok {
 		t.Error("2xx still kept 64*T1 after its ACK")
 	}
-	if f, ok := r.ackedCli.get("z9hG4bKx"); !ok || string(f.res) != "kept" {
-		t.Errorf("2xx not kept for T4: %v %v", f, ok)
+	if f, ok := r.ackedCli.client("z9hG4bKx"); !ok || string(f.res) != ok200.String() || f.addr != "10.0.0.9:5070" || f.proto != "UDP" {
+		t.Errorf("2xx not kept for T4: %+v %v", f, ok)
 	}
 	if _, acked := rt.take(); !acked {
 		t.Error("retransmitter not marked acked")

@@ -161,11 +161,10 @@ func (tx *udpServerTx) Respond(res *sip.Response) error {
 // finish leaves what answers retransmissions (finished.go) and ends the
 // transaction.
 func (tx *udpServerTx) finish(res *sip.Response) {
-	f := finishedServer{method: tx.req.Method, sentBy: tx.sentBy, send: tx.send}
-	if !tx.req.IsInvite() {
-		f.res = []byte(res.String())
+	if tx.req.IsInvite() {
+		res = nil // absorbed, never resent
 	}
-	tx.r.finishedSrv.put(tx.key, f)
+	tx.r.finishedSrv.putServer(tx.key, tx.req.Method, tx.sentBy, res)
 	tx.end(nil)
 }
 

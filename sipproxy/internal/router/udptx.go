@@ -232,15 +232,18 @@ func (tx *udpClientTx) finish() {
 		return
 	case txAccepted:
 		if fwd, acked := rt.take(); fwd != nil {
-			f := finishedClient{method: tx.req.Method, res: []byte(fwd.String()), addr: rt.addr, proto: rt.proto}
+			to := tx.r.finishedCli
 			if acked {
-				tx.r.ackedCli.put(tx.key, f)
-			} else {
-				tx.r.finishedCli.put(tx.key, f)
+				to = tx.r.ackedCli
 			}
+			to.putClient(tx.key, tx.req.Method, fwd, rt.addr, rt.proto, "")
 		}
 	case txCompleted:
-		tx.r.finishedCli.put(tx.key, finishedClient{method: tx.req.Method, ack: ack})
+		if ack == nil {
+			tx.r.finishedCli.putClient(tx.key, tx.req.Method, nil, "", "", "")
+		} else {
+			tx.r.finishedCli.putClient(tx.key, tx.req.Method, ack, ack.Destination(), ack.Transport(), ack.Laddr.String())
+		}
 	}
 	tx.Terminate()
 }
