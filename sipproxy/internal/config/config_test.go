@@ -26,7 +26,7 @@ func TestParse(t *testing.T) {
 	if cfg.OverloadWait != time.Second {
 		t.Errorf("overload-wait from the file: %v", cfg.OverloadWait)
 	}
-	if cfg.GCPercent != 100 {
+	if cfg.GCPercent != 400 {
 		t.Errorf("default gc-percent %d", cfg.GCPercent)
 	}
 	if len(cfg.Domains) != 1 || len(cfg.RTPEngineSocks) != 2 {

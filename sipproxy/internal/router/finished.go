@@ -85,7 +85,8 @@ func (k kept) len() int                         { return k.s.Len() }
 // one.
 var recordBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// putServer keeps f; res, when not nil, is written straight into the
+// putServer keeps what remains of a server transaction; res (a
+// non-INVITE's final reply, else nil) is written straight into the
 // record.
 func (k kept) putServer(key string, method sip.RequestMethod, sentBy string, res *sip.Response) {
 	b := recordBufs.Get().(*bytes.Buffer)
