@@ -79,25 +79,33 @@ func (k kept) putRecord(key string, rec []byte) {
 
 func (k kept) record(key string) ([]byte, bool) { return k.s.Get(time.Now(), key) }
 func (k kept) remove(key string)                { k.s.Delete(key) }
-func (k kept) len() int                         { return k.s.Len() }
 
-// records are built in pooled buffers: a response kept whole is most of
-// one.
+// records are built in pooled buffers (newRecord, then putBuilt): a
+// response kept whole is most of one.
 var recordBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func newRecord() *bytes.Buffer {
+	b := recordBufs.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func (k kept) putBuilt(key string, b *bytes.Buffer) {
+	k.putRecord(key, b.Bytes())
+	recordBufs.Put(b)
+}
 
 // putServer keeps what remains of a server transaction; res (a
 // non-INVITE's final reply, else nil) is written straight into the
 // record.
 func (k kept) putServer(key string, method sip.RequestMethod, sentBy string, res *sip.Response) {
-	b := recordBufs.Get().(*bytes.Buffer)
-	b.Reset()
+	b := newRecord()
 	writeField(b, string(method))
 	writeField(b, sentBy)
 	if res != nil {
 		res.StringWrite(b)
 	}
-	k.putRecord(key, b.Bytes())
-	recordBufs.Put(b)
+	k.putBuilt(key, b)
 }
 
 func (k kept) server(key string) (f finishedServer, ok bool) {
@@ -122,8 +130,7 @@ func (k kept) server(key string) (f finishedServer, ok bool) {
 // putClient keeps what remains of a client transaction: msg is the 2xx
 // relayed upstream or the ACK of a failure (an *sip.Request), or nil.
 func (k kept) putClient(key string, method sip.RequestMethod, msg sip.Message, addr, proto, laddr string) {
-	b := recordBufs.Get().(*bytes.Buffer)
-	b.Reset()
+	b := newRecord()
 	writeField(b, string(method))
 	writeField(b, addr)
 	writeField(b, proto)
@@ -136,8 +143,7 @@ func (k kept) putClient(key string, method sip.RequestMethod, msg sip.Message, a
 		b.WriteByte('a')
 		msg.StringWrite(b)
 	}
-	k.putRecord(key, b.Bytes())
-	recordBufs.Put(b)
+	k.putBuilt(key, b)
 }
 
 func (k kept) client(key string) (finishedClient, bool) {
@@ -204,7 +210,7 @@ func (r *Router) finishClient(st *branchState) {
 // absorbRequest handles a request of a finished server transaction (a
 // retransmission, or a CANCEL of an INVITE answered 2xx); false: not one.
 func (r *Router) absorbRequest(req *sip.Request, send func(*sip.Response) error) bool {
-	if req.IsAck() || r.finishedSrv.len() == 0 {
+	if req.IsAck() {
 		return false
 	}
 	f, ok := r.finishedSrv.server(topViaBranch(req))
@@ -238,7 +244,7 @@ func (r *Router) absorbRequest(req *sip.Request, send func(*sip.Response) error)
 // false: not one.
 func (r *Router) absorbResponse(res *sip.Response) bool {
 	branch, method, ok := responseBranch(res)
-	if !ok || r.finishedCli.len()+r.ackedCli.len() == 0 {
+	if !ok {
 		return false
 	}
 	f, ok := r.finishedCli.client(branch)
