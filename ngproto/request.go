@@ -62,20 +62,8 @@ func (r *Request) SupportsLoadLimit() bool {
 	return false
 }
 
-// canonFlag lower-cases and turns space/underscore into '-'.
-func canonFlag(s string) string {
-	s = strings.TrimSpace(s)
-	b := []byte(s)
-	for i, c := range b {
-		switch {
-		case c == ' ' || c == '_':
-			b[i] = '-'
-		case c >= 'A' && c <= 'Z':
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
+// canonFlag lower-cases and turns space/underscore into '-', as for keys.
+func canonFlag(s string) string { return normKey(strings.TrimSpace(s)) }
 
 // flagAliases maps spellings rtpengine treats as the same flag onto one
 // canonical name (daemon/call_flags.c, call_ng_flags_flags).
