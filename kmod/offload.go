@@ -278,15 +278,11 @@ func (o *Offloader) remove2(f Flow, withStats bool) (Stats, error) {
 	if o == nil {
 		return Stats{}, ErrDisabled
 	}
-	f = normalize(f)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closed {
-		return Stats{}, ErrClosed
-	}
-	e, ok := o.flows[f.Key()]
-	if !ok {
-		return Stats{}, fmt.Errorf("%w: %s", ErrNotFound, f)
+	e, err := o.lookup(f)
+	if err != nil {
+		return Stats{}, err
 	}
 	var st Stats
 	if withStats {
@@ -356,17 +352,26 @@ func (o *Offloader) Counters(f Flow) (Stats, error) {
 	if o == nil {
 		return Stats{}, ErrDisabled
 	}
-	f = normalize(f)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closed {
-		return Stats{}, ErrClosed
-	}
-	e, ok := o.flows[f.Key()]
-	if !ok {
-		return Stats{}, fmt.Errorf("%w: %s", ErrNotFound, f)
+	e, err := o.lookup(f)
+	if err != nil {
+		return Stats{}, err
 	}
 	return o.stats(e)
+}
+
+// lookup finds an installed flow; o.mu is held.
+func (o *Offloader) lookup(f Flow) (*entry, error) {
+	if o.closed {
+		return nil, ErrClosed
+	}
+	f = normalize(f)
+	e, ok := o.flows[f.Key()]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, f)
+	}
+	return e, nil
 }
 
 func (o *Offloader) stats(e *entry) (Stats, error) {
