@@ -2,8 +2,9 @@ package control
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -141,11 +142,7 @@ func (h *Handler) statistics() ngproto.Dict {
 func (s *ctlStats) render() ngproto.Dict {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keys := make([]string, 0, len(s.proxies))
-	for k := range s.proxies {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s.proxies))
 	out := ngproto.Dict{}
 	sums := map[string]int64{}
 	proxies := make([]any, 0, len(keys))
@@ -175,11 +172,7 @@ func (s *ctlStats) render() ngproto.Dict {
 func (s *ctlStats) cliProxies() []cli.ProxyStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keys := make([]string, 0, len(s.proxies))
-	for k := range s.proxies {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s.proxies))
 	out := make([]cli.ProxyStats, 0, len(keys))
 	for _, k := range keys {
 		p := s.proxies[k]
