@@ -12,7 +12,8 @@ import (
 // config-file keys; bad sockets and flag strings are refused.
 func TestMediaKeys(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "sipproxy.cfg")
-	body := "rtpengine_sock=udp:127.0.0.1:2223=3\nrtpengine_sock=udp:127.0.0.1:2224\n" +
+	// Several sockets in one value, space-separated, as the modules take them.
+	body := "rtpengine_sock=udp:127.0.0.1:2223=3 udp6:[::1]:2225\nrtpengine_sock=udp:127.0.0.1:2224\n" +
 		"rtpengine-offer-ws-udp=RTP/AVP ICE=remove rtcp-mux-demux\nrtpengine_timeout=250ms\nhttp-demo=127.0.0.1:8444\n"
 	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
@@ -22,7 +23,7 @@ func TestMediaKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := cfg.Media
-	if len(m.Socks) != 2 || m.Socks[0] != "udp:127.0.0.1:2223=3" || len(cfg.RTPEngineSocks) != 2 {
+	if len(m.Socks) != 3 || m.Socks[0] != "udp:127.0.0.1:2223=3" || m.Socks[1] != "udp6:[::1]:2225" || len(cfg.RTPEngineSocks) != 3 {
 		t.Errorf("sockets %v", m.Socks)
 	}
 	if m.Matrix.Offer[1][0] != "RTP/AVP ICE=remove rtcp-mux-demux" || m.Timeout != 250*time.Millisecond || m.Retries != 2 {
@@ -32,7 +33,8 @@ func TestMediaKeys(t *testing.T) {
 		t.Errorf("defaults lost: answer %q, demo %+v", m.Matrix.Answer[1][0], cfg.Demo)
 	}
 	for _, bad := range [][]string{
-		{"--listen=udp:127.0.0.1:5060", "--rtpengine-sock=udp:localhost:2223"},
+		{"--listen=udp:127.0.0.1:5060", "--rtpengine-sock=tcp:127.0.0.1:2223"},
+		{"--listen=udp:127.0.0.1:5060", "--rtpengine-sock=1 == udp:127.0.0.1:2223"},
 		{"--listen=udp:127.0.0.1:5060", "--rtpengine-offer-udp-ws=in-iface=x"},
 		{"--listen=udp:127.0.0.1:5060", "--rtpengine-timeout=0s"},
 	} {

@@ -452,8 +452,11 @@ func TestParseSock(t *testing.T) {
 		{in: "127.0.0.1:2223", want: ngproto.Backend{Addr: "127.0.0.1:2223", Weight: 1}},
 		{in: "udp:[::1]:2223=2", want: ngproto.Backend{Addr: "[::1]:2223", Weight: 2}},
 		{in: "udp:127.0.0.1:2223=0", bad: true},
-		{in: "udp:localhost:2223", bad: true},
+		{in: "udp6:[::1]:2223", want: ngproto.Backend{Addr: "[::1]:2223", Weight: 1}},
+		{in: "UDP:localhost:2223=3", want: ngproto.Backend{Addr: "127.0.0.1:2223", Weight: 3}},
+		{in: "udp6:127.0.0.1:2223", bad: true},
 		{in: "tcp:127.0.0.1:2223", bad: true},
+		{in: "unix:/run/rtpengine.sock", bad: true},
 		{in: "udp:127.0.0.1", bad: true},
 		{in: "udp:127.0.0.1:99999", bad: true},
 	} {

@@ -14,7 +14,7 @@ import (
 // Settings are the media step's configuration keys (flags and config-file
 // keys alike). The zero value has no backend: media control is off.
 type Settings struct {
-	// Socks are --rtpengine-sock values: udp:IP:PORT[=WEIGHT].
+	// Socks are --rtpengine-sock values: [udp:|udp6:]HOST:PORT[=WEIGHT].
 	Socks []string
 	// Timeout is the wait per try and Retries the tries per request
 	// (the modules' rtpengine_tout_ms and rtpengine_retr).
@@ -32,13 +32,22 @@ func DefaultSettings() Settings {
 
 type socks []string
 
-func (s *socks) String() string     { return strings.Join(*s, ",") }
-func (s *socks) Set(v string) error { *s = append(*s, v); return nil }
+func (s *socks) String() string { return strings.Join(*s, ",") }
+
+// Set takes one value or, as the modules' rtpengine_sock does, several
+// separated by spaces.
+func (s *socks) Set(v string) error {
+	if strings.Contains(v, "==") {
+		return fmt.Errorf("rtpengine-sock %q: sets (N == ...) are not supported, list the sockets of the one set", v)
+	}
+	*s = append(*s, strings.Fields(v)...)
+	return nil
+}
 
 // AddFlags registers the media keys on fs, storing into st (which should
 // start as DefaultSettings). --rtpengine-sock is repeatable.
 func AddFlags(fs *flag.FlagSet, st *Settings) {
-	fs.Var((*socks)(&st.Socks), "rtpengine-sock", "NG control socket of a media daemon, udp:IP:PORT[=WEIGHT] (repeatable; none: no media control)")
+	fs.Var((*socks)(&st.Socks), "rtpengine-sock", "NG control socket of a media daemon, udp:IP:PORT[=WEIGHT] or udp6:[IP]:PORT[=WEIGHT], a host name resolved at startup (repeatable; none: no media control)")
 	fs.DurationVar(&st.Timeout, "rtpengine-timeout", st.Timeout, "wait per NG try (rtpengine_tout_ms)")
 	fs.IntVar(&st.Retries, "rtpengine-retries", st.Retries, "NG tries per request (rtpengine_retr)")
 	fs.DurationVar(&st.PingInterval, "rtpengine-ping-interval", st.PingInterval, "health ping interval per media daemon")
@@ -58,8 +67,11 @@ func describe(s, d int) string {
 	return f[s] + "SRC_WS && " + f[d] + "DST_WS"
 }
 
-// ParseSock parses one rtpengine_sock value: udp:IP:PORT[=WEIGHT] (the
-// "udp:" is optional; IPv6 in brackets).
+// ParseSock parses one rtpengine_sock value as the Kamailio and OpenSIPS
+// modules write it: [udp:|udp6:]HOST:PORT[=WEIGHT], IPv6 in brackets. A
+// host name is resolved now, to IPv4 for udp: (and no prefix) and to IPv6
+// for udp6:, as the modules do at startup, so that a module's
+// "udp:localhost:22222" works unchanged.
 func ParseSock(s string) (ngproto.Backend, error) {
 	v := strings.TrimSpace(s)
 	w := 1
@@ -70,22 +82,35 @@ func ParseSock(s string) (ngproto.Backend, error) {
 		}
 		w, v = n, v[:i]
 	}
-	if p, rest, ok := strings.Cut(v, ":"); ok && strings.EqualFold(p, "udp") {
-		v = rest
-	} else if ok && (strings.EqualFold(p, "udp6") || strings.EqualFold(p, "tcp")) {
-		return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: only udp is supported", s)
+	network := "udp4"
+	if p, rest, ok := strings.Cut(v, ":"); ok {
+		switch strings.ToLower(p) {
+		case "udp":
+			v = rest
+		case "udp6":
+			network, v = "udp6", rest
+		case "unix", "tcp", "tls", "ws", "wss":
+			return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: only udp and udp6 are supported", s)
+		}
 	}
 	host, port, err := net.SplitHostPort(v)
 	if err != nil {
 		return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: %w", s, err)
 	}
-	if net.ParseIP(host) == nil {
-		return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: %q is not an IP address", s, host)
-	}
 	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
 		return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: bad port", s)
 	}
-	return ngproto.Backend{Addr: net.JoinHostPort(host, port), Weight: w}, nil
+	if ip := net.ParseIP(host); ip != nil {
+		if network == "udp6" && ip.To4() != nil {
+			return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: udp6 with an IPv4 address", s)
+		}
+		return ngproto.Backend{Addr: net.JoinHostPort(host, port), Weight: w}, nil
+	}
+	a, err := net.ResolveUDPAddr(network, v)
+	if err != nil {
+		return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: %w", s, err)
+	}
+	return ngproto.Backend{Addr: a.String(), Weight: w}, nil
 }
 
 // Validate checks the sockets and the flag strings.
