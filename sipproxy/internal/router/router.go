@@ -174,8 +174,7 @@ func (r *Router) HandleStateless(req *sip.Request, in transport.Socket, send fun
 // statelessCtx is the routing state of a request taken without a
 // transaction.
 func (r *Router) statelessCtx(req *sip.Request, in transport.Socket, send func(*sip.Response) error) *Ctx {
-	return &Ctx{r: r, Orig: req, Req: req, send: send, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source(), In: in,
-		Trace: make([]string, 0, len(r.steps))}
+	return &Ctx{r: r, Orig: req, Req: req, send: send, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source(), In: in}
 }
 
 func (r *Router) serve(c *Ctx) {
@@ -202,8 +201,8 @@ func (r *Router) serve(c *Ctx) {
 
 // Route runs the chain on c.
 func (r *Router) Route(ctx context.Context, c *Ctx) {
-	for _, s := range r.steps {
-		c.Trace = append(c.Trace, s.Name())
+	for i, s := range r.steps {
+		c.ran = i + 1
 		if s.Serve(ctx, c) == Stop {
 			return
 		}
@@ -245,10 +244,12 @@ type Ctx struct {
 	OutSocket   *transport.Socket // forced send socket (loose_route r2, lookup)
 	Branches    []Branch          // extra parallel branches appended by lookup
 	RecordRoute bool              // record_route() was called
-	Trace       []string          // names of the steps run, for tests and debug
 	Replied     int               // status of the reply sent by a step, 0 if none
-
+	ran         int               // steps run: r.steps[:ran] (Trace)
 }
+
+// Trace names the steps run on c, for tests and debug.
+func (c *Ctx) Trace() []string { return c.r.StepNames()[:c.ran] }
 
 // Branch is one destination of a relay.
 type Branch struct {
@@ -265,8 +266,7 @@ func newCtx(r *Router, req *sip.Request, tx sip.ServerTransaction) *Ctx {
 	// builds from the transaction's request (100, 487) never carry our Via;
 	// the edits steps make here (Max-Forwards, our Route entries removed,
 	// received=, P-hint, R-URI) do not matter for those responses.
-	c := &Ctx{r: r, Orig: req, Req: req, Tx: tx, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source(),
-		Trace: make([]string, 0, len(r.steps))}
+	c := &Ctx{r: r, Orig: req, Req: req, Tx: tx, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source()}
 	if st, ok := tx.(*sip.ServerTx); ok && st.Connection() != nil && st.Connection().LocalAddr() != nil {
 		c.In = r.socketFor(c.Proto, st.Connection().LocalAddr().String())
 	}

@@ -214,7 +214,10 @@ func TestRegisterAndLookup(t *testing.T) {
 	r.Route(ctx, c)
 	tx := c.Tx.(*recTx)
 	if !slices.Equal(tx.codes(), []int{200}) {
-		t.Fatalf("REGISTER: %v (trace %v)", tx.codes(), c.Trace)
+		t.Fatalf("REGISTER: %v (trace %v)", tx.codes(), c.Trace())
+	}
+	if tr := c.Trace(); len(tr) == 0 || tr[len(tr)-1] != "save(location)" || tr[0] != "mf_process_maxfwd_header" {
+		t.Errorf("REGISTER ran %v, want the chain up to save(location)", tr)
 	}
 	res := tx.replies[0]
 	ct := res.GetHeaders("Contact")

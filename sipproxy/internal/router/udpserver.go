@@ -119,8 +119,7 @@ func (r *Router) serveUDP(req *sip.Request, in transport.Socket, send func(*sip.
 		_ = tx.Respond(res)
 		return true
 	}
-	c := &Ctx{r: r, Orig: req, Req: req, Tx: tx, Proto: "UDP", Source: req.Source(), In: in,
-		Trace: make([]string, 0, len(r.steps))}
+	c := &Ctx{r: r, Orig: req, Req: req, Tx: tx, Proto: "UDP", Source: req.Source(), In: in}
 	go func() {
 		r.serve(c)
 		tx.handlerDone()
