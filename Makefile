@@ -22,9 +22,15 @@ build:
 run: build
 	@scripts/run.sh
 
-# Installs what the tests need (idempotent), builds, vets and runs every test.
+# The daemons' and libraries' own packages, run again under the race
+# detector (e2e drives the built binaries, so it is left out there).
+RACEPKGS := ./ngproto/... ./mediad/... ./sipproxy/... ./kmod/...
+
+# Installs what the tests need (idempotent), builds, vets and runs every
+# test, then the packages above with -race.
 test: deps build lint
 	$(GO) test -count=1 -timeout $(TESTTIMEOUT) $(PKGS)
+	$(GO) test -race -count=1 -timeout $(TESTTIMEOUT) $(RACEPKGS)
 
 # Unit and integration tests without the dependency step (for quick loops).
 test-unit: build
