@@ -28,6 +28,12 @@ type udpClientTx struct {
 	key    string // our top Via branch
 	req    *sip.Request
 	invite bool
+	// sendMu keeps one write of req at a time: sipgo's WriteMsg stores
+	// the resolved address in the request, and the first send and the
+	// retransmissions run on different goroutines (the race detector
+	// caught two ticks with no order between their writes). Not mu: a
+	// send may block, and the read loop takes mu.
+	sendMu sync.Mutex
 
 	mu       sync.Mutex
 	state    udpTxState
@@ -101,11 +107,18 @@ func (r *Router) startUDPTx(run *relayRun, i int, req *sip.Request) (*udpClientT
 		tx.Terminate()
 		return nil, errSendFailed
 	}
-	if err := r.writeRequest(req); err != nil {
+	if err := tx.write(); err != nil {
 		tx.Terminate()
 		return nil, err
 	}
 	return tx, nil
+}
+
+// write sends the transaction's request (first time or again).
+func (tx *udpClientTx) write() error {
+	tx.sendMu.Lock()
+	defer tx.sendMu.Unlock()
+	return tx.r.writeRequest(tx.req)
 }
 
 func (r *Router) writeRequest(req *sip.Request) error {
@@ -141,7 +154,7 @@ func (tx *udpClientTx) tick() {
 	}
 	tx.timer.Reset(min(tx.interval, left))
 	tx.mu.Unlock()
-	if err := tx.r.writeRequest(tx.req); err != nil {
+	if err := tx.write(); err != nil {
 		tx.r.log.Debug("request retransmission failed", "error", err)
 	}
 }
