@@ -22,15 +22,15 @@ build:
 run: build
 	@scripts/run.sh
 
-# The daemons' and libraries' own packages, run again under the race
-# detector (e2e drives the built binaries, so it is left out there).
-RACEPKGS := ./ngproto/... ./mediad/... ./sipproxy/... ./kmod/...
-
 # Installs what the tests need (idempotent), builds, vets and runs every
-# test, then the packages above with -race.
+# test; then every test again under the race detector. GOFLAGS reaches the
+# `go build` of the daemons the process tests start, so sipproxy and mediad
+# run race-instrumented under real traffic, and halt_on_error makes a race
+# in one of them kill it and fail its test (a test binary's own races fail
+# it anyway).
 test: deps build lint
 	$(GO) test -count=1 -timeout $(TESTTIMEOUT) $(PKGS)
-	$(GO) test -race -count=1 -timeout $(TESTTIMEOUT) $(RACEPKGS)
+	GOFLAGS=-race GORACE=halt_on_error=1 $(GO) test -count=1 -timeout $(TESTTIMEOUT) $(PKGS)
 
 # Unit and integration tests without the dependency step (for quick loops).
 test-unit: build
