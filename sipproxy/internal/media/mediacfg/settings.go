@@ -73,50 +73,65 @@ func describe(s, d int) string {
 // for udp6:, as the modules do at startup, so that a module's
 // "udp:localhost:22222" works unchanged.
 func ParseSock(s string) (ngproto.Backend, error) {
+	sk, err := splitSock(s)
+	if err != nil {
+		return ngproto.Backend{}, err
+	}
+	if net.ParseIP(sk.host) != nil {
+		return ngproto.Backend{Addr: net.JoinHostPort(sk.host, sk.port), Weight: sk.weight}, nil
+	}
+	a, err := net.ResolveUDPAddr(sk.network, net.JoinHostPort(sk.host, sk.port))
+	if err != nil {
+		return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: %w", s, err)
+	}
+	return ngproto.Backend{Addr: a.String(), Weight: sk.weight}, nil
+}
+
+// sock is an rtpengine_sock value taken apart, its host not yet resolved.
+type sock struct {
+	network, host, port string // network: udp4 or udp6
+	weight              int
+}
+
+// splitSock checks the syntax of one rtpengine_sock value without name
+// lookups (Validate; ParseSock resolves once, when the driver opens).
+func splitSock(s string) (sock, error) {
 	v := strings.TrimSpace(s)
-	w := 1
+	sk := sock{network: "udp4", weight: 1}
 	if i := strings.LastIndexByte(v, '='); i >= 0 {
 		n, err := strconv.Atoi(v[i+1:])
 		if err != nil || n <= 0 {
-			return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: bad weight", s)
+			return sock{}, fmt.Errorf("rtpengine-sock %q: bad weight", s)
 		}
-		w, v = n, v[:i]
+		sk.weight, v = n, v[:i]
 	}
-	network := "udp4"
 	if p, rest, ok := strings.Cut(v, ":"); ok {
 		switch strings.ToLower(p) {
 		case "udp":
 			v = rest
 		case "udp6":
-			network, v = "udp6", rest
+			sk.network, v = "udp6", rest
 		case "unix", "tcp", "tls", "ws", "wss":
-			return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: only udp and udp6 are supported", s)
+			return sock{}, fmt.Errorf("rtpengine-sock %q: only udp and udp6 are supported", s)
 		}
 	}
-	host, port, err := net.SplitHostPort(v)
-	if err != nil {
-		return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: %w", s, err)
+	var err error
+	if sk.host, sk.port, err = net.SplitHostPort(v); err != nil {
+		return sock{}, fmt.Errorf("rtpengine-sock %q: %w", s, err)
 	}
-	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
-		return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: bad port", s)
+	if p, err := strconv.Atoi(sk.port); err != nil || p <= 0 || p > 65535 {
+		return sock{}, fmt.Errorf("rtpengine-sock %q: bad port", s)
 	}
-	if ip := net.ParseIP(host); ip != nil {
-		if network == "udp6" && ip.To4() != nil {
-			return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: udp6 with an IPv4 address", s)
-		}
-		return ngproto.Backend{Addr: net.JoinHostPort(host, port), Weight: w}, nil
+	if ip := net.ParseIP(sk.host); ip != nil && sk.network == "udp6" && ip.To4() != nil {
+		return sock{}, fmt.Errorf("rtpengine-sock %q: udp6 with an IPv4 address", s)
 	}
-	a, err := net.ResolveUDPAddr(network, v)
-	if err != nil {
-		return ngproto.Backend{}, fmt.Errorf("rtpengine-sock %q: %w", s, err)
-	}
-	return ngproto.Backend{Addr: a.String(), Weight: w}, nil
+	return sk, nil
 }
 
-// Validate checks the sockets and the flag strings.
+// Validate checks the sockets' syntax and the flag strings.
 func (st Settings) Validate() error {
 	for _, s := range st.Socks {
-		if _, err := ParseSock(s); err != nil {
+		if _, err := splitSock(s); err != nil {
 			return err
 		}
 	}
