@@ -30,11 +30,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "sipproxy")
-	args := []string{"build", "-o", binPath}
-	if os.Getenv("SIPPROXY_RACE") != "" {
-		args = append(args, "-race") // SIPPROXY_RACE=1 go test ./test: race-check the binary
-	}
-	out, err := exec.Command("go", append(args, "../cmd/sipproxy")...).CombinedOutput()
+	// GOFLAGS=-race (make test's second pass) reaches this build too.
+	out, err := exec.Command("go", "build", "-o", binPath, "../cmd/sipproxy").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build sipproxy: %v\n%s", err, out)
 		os.Exit(1)
