@@ -71,6 +71,8 @@ type Router struct {
 	steps   []Step
 	udpTxs  udpTxs    // client transactions of branches over UDP (udptx.go)
 	srvTxs  udpSrvTxs // server transactions of requests over UDP (udpserver.go)
+	// handlers runs the chain for srvTxs (workers.go)
+	handlers workers
 	// transactions ended before sipgo would end them (finished.go)
 	finishedSrv kept
 	finishedCli kept

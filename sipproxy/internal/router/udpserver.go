@@ -102,7 +102,7 @@ func (r *Router) serveUDP(req *sip.Request, in transport.Socket, send func(*sip.
 		// block (an ACK with a body: the late answer).
 		c := r.statelessCtx(req, in, send)
 		if req.IsAck() && !statelessAck(req) {
-			go r.serve(c)
+			r.handlers.run(func() { r.serve(c) })
 		} else {
 			r.serve(c)
 		}
@@ -120,10 +120,10 @@ func (r *Router) serveUDP(req *sip.Request, in transport.Socket, send func(*sip.
 		return true
 	}
 	c := &Ctx{r: r, Orig: req, Req: req, Tx: tx, Proto: "UDP", Source: req.Source(), In: in}
-	go func() {
+	r.handlers.run(func() {
 		r.serve(c)
 		tx.handlerDone()
-	}()
+	})
 	return true
 }
 
