@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,6 +37,8 @@ type rawIO struct {
 	observe func(wait time.Duration)
 	roob    []byte
 	roobn   int
+
+	writers sync.Pool // of *rawWrite
 }
 
 // newRawIO returns nil when pc is not a UDP socket it can drive. A
@@ -55,6 +58,14 @@ func newRawIO(pc net.PacketConn, observe func(time.Duration)) *rawIO {
 		return nil
 	}
 	r := &rawIO{rc: rc, v6: dom == unix.AF_INET6}
+	r.writers.New = func() any {
+		w := &rawWrite{}
+		w.fn = func(fd uintptr) bool {
+			w.sent = rawudp.Send(int(fd), r.v6, w.b, nil, w.to)
+			return true
+		}
+		return w
+	}
 	if observe != nil {
 		var serr error
 		if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) }); err == nil && serr == nil {
@@ -124,10 +135,22 @@ func (r *rawIO) readFrom(b []byte) (int, net.Addr, error) {
 // writeTo sends b in one system call and reports whether it did; on false
 // the caller sends through the conn, which waits or reports the error.
 func (r *rawIO) writeTo(b []byte, to netip.AddrPort) bool {
-	sent := false
-	err := r.rc.Write(func(fd uintptr) bool {
-		sent = rawudp.Send(int(fd), r.v6, b, nil, to)
-		return true
-	})
-	return err == nil && sent
+	// Senders run concurrently, so each send's state is its own; pooled
+	// with its callback made once, since a closure per datagram was
+	// 2% of the proxy's allocated bytes.
+	w := r.writers.Get().(*rawWrite)
+	w.b, w.to, w.sent = b, to, false
+	err := r.rc.Write(w.fn)
+	sent := err == nil && w.sent
+	w.b = nil
+	r.writers.Put(w)
+	return sent
+}
+
+// rawWrite is one send's state for writeTo.
+type rawWrite struct {
+	b    []byte
+	to   netip.AddrPort
+	sent bool
+	fn   func(fd uintptr) bool
 }
