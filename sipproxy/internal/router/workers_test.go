@@ -18,6 +18,19 @@ func waitIdle(t *testing.T, w *workers, n int) {
 	}
 }
 
+// runBlocked starts n handlers that wait, once all have started, until
+// the returned release is called.
+func runBlocked(w *workers, n int) (release func()) {
+	var started, hold sync.WaitGroup
+	started.Add(n)
+	hold.Add(1)
+	for range n {
+		w.run(func() { started.Done(); hold.Wait() })
+	}
+	started.Wait()
+	return hold.Done
+}
+
 func TestWorkersReuse(t *testing.T) {
 	var w workers
 	for range 5 {
@@ -27,30 +40,17 @@ func TestWorkersReuse(t *testing.T) {
 		waitIdle(t, &w, 1) // one worker, parked again after each call
 	}
 	// Three handlers at once need three workers; all park afterwards.
-	var started, release sync.WaitGroup
-	started.Add(3)
-	release.Add(1)
-	for range 3 {
-		w.run(func() { started.Done(); release.Wait() })
-	}
-	started.Wait()
+	release := runBlocked(&w, 3)
 	if n := w.idleCount(); n != 0 {
 		t.Fatalf("idle workers while 3 handlers run: %d, want 0", n)
 	}
-	release.Done()
+	release()
 	waitIdle(t, &w, 3)
 }
 
 func TestWorkersLetGoOfIdle(t *testing.T) {
 	var w workers
-	var started, release sync.WaitGroup
-	started.Add(2)
-	release.Add(1)
-	for range 2 {
-		w.run(func() { started.Done(); release.Wait() })
-	}
-	started.Wait()
-	release.Done()
+	runBlocked(&w, 2)()
 	waitIdle(t, &w, 2)
 	// Age the bottom worker past workerIdle; the next park lets it go.
 	w.mu.Lock()
