@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"sipmedia/ngproto/genstore"
+	"sipmedia/sipproxy/internal/transport"
 )
 
 // What remains of finished UDP transactions.
@@ -95,17 +96,20 @@ func (k kept) putBuilt(key string, b *bytes.Buffer) {
 	recordBufs.Put(b)
 }
 
-// putServer keeps what remains of a server transaction; res (a
-// non-INVITE's final reply, else nil) is written straight into the
-// record.
-func (k kept) putServer(key string, method sip.RequestMethod, sentBy string, res *sip.Response) {
+// serverRecord builds what remains of a server transaction, to keep with
+// putBuilt: res is a non-INVITE's final reply (else nil), written
+// straight into the record and returned with it as its bytes on the
+// wire.
+func serverRecord(method sip.RequestMethod, sentBy string, res *sip.Response) (rec *bytes.Buffer, wire []byte) {
 	b := newRecord()
 	writeField(b, string(method))
 	writeField(b, sentBy)
-	if res != nil {
-		res.StringWrite(b)
+	if res == nil {
+		return b, nil
 	}
-	k.putBuilt(key, b)
+	at := b.Len()
+	res.StringWrite(b)
+	return b, b.Bytes()[at:]
 }
 
 func (k kept) server(key string) (f finishedServer, ok bool) {
@@ -130,6 +134,13 @@ func (k kept) server(key string) (f finishedServer, ok bool) {
 // putClient keeps what remains of a client transaction: msg is the 2xx
 // relayed upstream or the ACK of a failure (an *sip.Request), or nil.
 func (k kept) putClient(key string, method sip.RequestMethod, msg sip.Message, addr, proto, laddr string) {
+	rec, _ := clientRecord(method, msg, addr, proto, laddr)
+	k.putBuilt(key, rec)
+}
+
+// clientRecord builds what putClient keeps, for putBuilt, and returns
+// with it the part that is msg on the wire.
+func clientRecord(method sip.RequestMethod, msg sip.Message, addr, proto, laddr string) (rec *bytes.Buffer, wire []byte) {
 	b := newRecord()
 	writeField(b, string(method))
 	writeField(b, addr)
@@ -138,12 +149,14 @@ func (k kept) putClient(key string, method sip.RequestMethod, msg sip.Message, a
 	switch msg.(type) {
 	case *sip.Response:
 		b.WriteByte('r')
-		msg.StringWrite(b)
 	case *sip.Request:
 		b.WriteByte('a')
-		msg.StringWrite(b)
+	default:
+		return b, nil
 	}
-	k.putBuilt(key, b)
+	at := b.Len()
+	msg.StringWrite(b)
+	return b, b.Bytes()[at:]
 }
 
 func (k kept) client(key string) (finishedClient, bool) {
@@ -209,7 +222,7 @@ func (r *Router) finishClient(st *branchState) {
 
 // absorbRequest handles a request of a finished server transaction (a
 // retransmission, or a CANCEL of an INVITE answered 2xx); false: not one.
-func (r *Router) absorbRequest(req *sip.Request, send func(*sip.Response) error) bool {
+func (r *Router) absorbRequest(req *sip.Request, send transport.Replier) bool {
 	if req.IsAck() {
 		return false
 	}
@@ -224,15 +237,11 @@ func (r *Router) absorbRequest(req *sip.Request, send func(*sip.Response) error)
 		r.Metrics.Retransmissions.Add(1)
 		ok := sip.NewResponseFromRequest(req, 200, "OK", nil)
 		ok.SetDestination(replyAddr(req))
-		_ = send(ok)
+		_ = send.Reply(ok)
 	case req.Method == f.method:
 		r.Metrics.Retransmissions.Add(1)
 		if f.res != nil {
-			if m, err := sip.ParseMessage(f.res); err == nil {
-				res := m.(*sip.Response)
-				res.SetDestination(replyAddr(req))
-				_ = send(res)
-			}
+			_ = send.ReplyWire(f.res, replyAddr(req))
 		}
 	default:
 		return false

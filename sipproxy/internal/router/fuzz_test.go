@@ -43,7 +43,7 @@ func FuzzRoute(f *testing.F) {
 		req = msg.(*sip.Request)
 		req.SetTransport("UDP")
 		req.SetSource("10.0.0.9:5070")
-		r.HandleStateless(req, testSockets[0], func(*sip.Response) error { return nil })
+		r.HandleStateless(req, testSockets[0], replyFunc(func(*sip.Response) error { return nil }))
 		if r.Metrics.Panics.Load() != 0 {
 			t.Fatalf("routing panicked on %q", data)
 		}

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -126,11 +127,30 @@ func (l *sentLog) reset() {
 	l.mu.Unlock()
 }
 
+// replyFunc is a transport.Replier for tests: every reply, those sent as
+// bytes parsed back, goes to the function.
+type replyFunc func(*sip.Response) error
+
+func (f replyFunc) Reply(res *sip.Response) error { return f(res) }
+
+func (f replyFunc) ReplyWire(wire []byte, dst string) error {
+	m, err := sip.ParseMessage(wire)
+	if err != nil {
+		return err
+	}
+	res, ok := m.(*sip.Response)
+	if !ok {
+		return fmt.Errorf("not a response: %q", wire)
+	}
+	res.SetDestination(dst)
+	return f(res)
+}
+
 // takeUDP hands raw to the router as read on the UDP listener; the
 // router must take it.
 func takeUDP(t *testing.T, r *Router, raw string, send func(*sip.Response) error) {
 	t.Helper()
-	if !r.HandleStateless(parse(t, raw, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
+	if !r.HandleStateless(parse(t, raw, "UDP", "10.0.0.9:5070"), testSockets[0], replyFunc(send)) {
 		t.Fatalf("not taken: %s", strings.SplitN(strings.TrimSpace(raw), "\n", 2)[0])
 	}
 }

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -292,6 +293,7 @@ type retransmitter struct {
 	addr, proto string // where the request came from
 	mu          sync.Mutex
 	sent2xx     *sip.Response // guarded by mu (read from sipgo's goroutine)
+	rec         *bytes.Buffer // sent2xx's record for finishedCli, if built when sent; guarded by mu
 	dialog      string        // dialogKey of sent2xx (UDP branches), guarded by mu
 	acked       bool          // its ACK has been relayed, guarded by mu
 	branch      string        // our Via branch (UDP branches)
@@ -641,18 +643,33 @@ func (run *relayRun) forward(st *branchState, res *sip.Response) {
 	if fwd == nil {
 		return
 	}
-	if st != nil && st.retx != nil && res.StatusCode >= 200 && res.StatusCode < 300 {
-		rt := st.retx
-		rt.mu.Lock()
-		rt.sent2xx = fwd
-		if st.utx != nil && rt.dialog == "" {
-			// Known before the caller can ACK it (ackpath.go).
-			rt.dialog = dialogKey(fwd)
-			run.r.dialogs.put(rt.dialog, rt)
-		}
-		rt.mu.Unlock()
+	if st == nil || st.retx == nil || res.StatusCode < 200 || res.StatusCode >= 300 {
+		run.c.ReplyWith(fwd)
+		return
 	}
-	run.c.ReplyWith(fwd)
+	rt := st.retx
+	rt.mu.Lock()
+	rt.sent2xx = fwd
+	if st.utx != nil && rt.dialog == "" {
+		// Known before the caller can ACK it (ackpath.go).
+		rt.dialog = dialogKey(fwd)
+		run.r.dialogs.put(rt.dialog, rt)
+	}
+	rt.mu.Unlock()
+	if _, ours := run.c.Tx.(*udpServerTx); !ours || st.utx == nil {
+		run.c.ReplyWith(fwd)
+		return
+	}
+	// Both transactions are the router's own over UDP: the 2xx is
+	// serialised once, into what the client transaction keeps for the
+	// UAS's retransmissions (finished.go), and sent from there. The
+	// record is handed over only once sent: keeping it returns the buffer
+	// to its pool.
+	rec, wire := clientRecord(st.req.Method, fwd, rt.addr, rt.proto, "")
+	run.c.replyWith(fwd, wire)
+	rt.mu.Lock()
+	rt.rec = rec
+	rt.mu.Unlock()
 }
 
 func (r *Router) prepareResponse(ctx context.Context, c *Ctx, st *branchState, res *sip.Response) *sip.Response {
@@ -680,17 +697,17 @@ func (r *Router) prepareResponse(ctx context.Context, c *Ctx, st *branchState, r
 	return fwd
 }
 
-// take returns the processed 2xx, forgetting it, and whether its ACK has
-// passed.
-func (rt *retransmitter) take() (*sip.Response, bool) {
+// take returns the processed 2xx and its record if it was built when
+// sent (else nil), forgetting both, and whether its ACK has passed.
+func (rt *retransmitter) take() (*sip.Response, *bytes.Buffer, bool) {
 	if rt == nil {
-		return nil, false
+		return nil, nil, false
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	fwd := rt.sent2xx
-	rt.sent2xx = nil
-	return fwd, rt.acked
+	fwd, rec := rt.sent2xx, rt.rec
+	rt.sent2xx, rt.rec = nil, nil
+	return fwd, rec, rt.acked
 }
 
 // retransmit2xx resends the processed 2xx when the downstream UAS

@@ -163,7 +163,7 @@ func (r *Router) StatelessMethods() []string {
 // rest gets a server transaction of the router's own and is routed on a
 // goroutine (udpserver.go). It returns false, having done nothing, for a
 // request without an RFC 3261 branch: sipgo takes those.
-func (r *Router) HandleStateless(req *sip.Request, in transport.Socket, send func(*sip.Response) error) bool {
+func (r *Router) HandleStateless(req *sip.Request, in transport.Socket, send transport.Replier) bool {
 	if req.Method == sip.REGISTER {
 		if to := req.To(); to != nil && !to.Params.Has("tag") && r.me.URI(&req.Recipient) {
 			r.serve(r.statelessCtx(req, in, send))
@@ -175,7 +175,7 @@ func (r *Router) HandleStateless(req *sip.Request, in transport.Socket, send fun
 
 // statelessCtx is the routing state of a request taken without a
 // transaction.
-func (r *Router) statelessCtx(req *sip.Request, in transport.Socket, send func(*sip.Response) error) *Ctx {
+func (r *Router) statelessCtx(req *sip.Request, in transport.Socket, send transport.Replier) *Ctx {
 	return &Ctx{r: r, Orig: req, Req: req, send: send, Proto: sip.NetworkToUpper(req.Transport()), Source: req.Source(), In: in}
 }
 
@@ -234,7 +234,7 @@ type Ctx struct {
 	Tx   sip.ServerTransaction
 
 	// send replies without a transaction (HandleStateless); nil otherwise.
-	send func(*sip.Response) error
+	send transport.Replier
 
 	Proto  string           // UDP, TCP, TLS, WS, WSS as received
 	Source string           // ip:port the request came from
@@ -291,7 +291,11 @@ func (c *Ctx) Reply(code int, reason string) {
 }
 
 // ReplyWith sends a prepared response.
-func (c *Ctx) ReplyWith(res *sip.Response) {
+func (c *Ctx) ReplyWith(res *sip.Response) { c.replyWith(res, nil) }
+
+// replyWith is ReplyWith with res already serialised as wire, or nil;
+// wire is used by the router's own UDP server transactions only.
+func (c *Ctx) replyWith(res *sip.Response, wire []byte) {
 	c.Replied = res.StatusCode
 	c.r.Metrics.reply(res.StatusCode)
 	if c.Tx == nil && c.send == nil {
@@ -301,13 +305,19 @@ func (c *Ctx) ReplyWith(res *sip.Response) {
 		res.SetDestination(replyAddr(c.Orig))
 	}
 	if c.send != nil {
-		if err := c.send(res); err != nil {
+		if err := c.send.Reply(res); err != nil {
 			c.r.Metrics.SendFailures.Add(1)
 			c.r.log.Debug("stateless reply failed", "code", res.StatusCode, "error", err, "call-id", c.callID())
 		}
 		return
 	}
-	if err := c.Tx.Respond(res); err != nil {
+	var err error
+	if tx, ok := c.Tx.(*udpServerTx); ok && wire != nil {
+		err = tx.respond(res, wire)
+	} else {
+		err = c.Tx.Respond(res)
+	}
+	if err != nil {
 		c.r.log.Debug("reply failed", "code", res.StatusCode, "error", err, "call-id", c.callID())
 	}
 }

@@ -17,7 +17,7 @@ func TestHandleStateless(t *testing.T) {
 	var sent []*sip.Response
 	send := func(res *sip.Response) error { sent = append(sent, res); return nil }
 
-	if !r.HandleStateless(parse(t, udpRegister, "UDP", "10.0.0.9:40000"), testSockets[0], send) {
+	if !r.HandleStateless(parse(t, udpRegister, "UDP", "10.0.0.9:40000"), testSockets[0], replyFunc(send)) {
 		t.Fatal("REGISTER for us not taken")
 	}
 	if len(sent) != 1 || sent[0].StatusCode != 200 {
@@ -37,7 +37,7 @@ func TestHandleStateless(t *testing.T) {
 		t.Errorf("stateless path relayed %d requests", len(*relayed))
 	}
 	noBranch := strings.Replace(inviteBob, "branch=z9hG4bK1", "branch=1", 1)
-	if r.HandleStateless(parse(t, noBranch, "UDP", "10.0.0.9:40000"), testSockets[0], send) {
+	if r.HandleStateless(parse(t, noBranch, "UDP", "10.0.0.9:40000"), testSockets[0], replyFunc(send)) {
 		t.Error("request without an RFC 3261 branch taken")
 	}
 }
@@ -169,7 +169,7 @@ func TestHandleStatelessAck(t *testing.T) {
 	var sent []*sip.Response
 	send := func(res *sip.Response) error { sent = append(sent, res); return nil }
 
-	if !r.HandleStateless(parse(t, ackBob, "UDP", "10.0.0.9:5070"), testSockets[0], send) {
+	if !r.HandleStateless(parse(t, ackBob, "UDP", "10.0.0.9:5070"), testSockets[0], replyFunc(send)) {
 		t.Fatal("in-dialog ACK not taken")
 	}
 	if len(*relayed) != 1 || !(*relayed)[0].Req.IsAck() || len(sent) != 0 {
@@ -204,7 +204,7 @@ func TestAckShortensKept2xx(t *testing.T) {
 	if f, ok := r.ackedCli.client("z9hG4bKx"); !ok || string(f.res) != ok200.String() || f.addr != "10.0.0.9:5070" || f.proto != "UDP" {
 		t.Errorf("2xx not kept for T4: %+v %v", f, ok)
 	}
-	if _, acked := rt.take(); !acked {
+	if _, _, acked := rt.take(); !acked {
 		t.Error("retransmitter not marked acked")
 	}
 	if _, ok := r.dialogs.get(key); ok {

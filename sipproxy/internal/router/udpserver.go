@@ -27,7 +27,7 @@ type udpServerTx struct {
 	key    string // top Via branch
 	sentBy string
 	req    *sip.Request
-	send   func(*sip.Response) error // through the listener it came on
+	send   transport.Replier // through the listener it came on
 
 	mu       sync.Mutex
 	state    udpTxState // txProceeding (also before any reply), txCompleted, txAccepted, txTerminated
@@ -75,7 +75,7 @@ func (t *udpSrvTxs) remove(tx *udpServerTx) {
 // does not answer statelessly: a retransmission or CANCEL of one of our
 // transactions, or a new transaction routed on its own goroutine. It
 // returns false for requests left to sipgo (no RFC 3261 branch).
-func (r *Router) serveUDP(req *sip.Request, in transport.Socket, send func(*sip.Response) error) bool {
+func (r *Router) serveUDP(req *sip.Request, in transport.Socket, send transport.Replier) bool {
 	if !rfc3261Branch(req) || req.Via() == nil || req.CSeq() == nil {
 		return false
 	}
@@ -128,7 +128,10 @@ func (r *Router) serveUDP(req *sip.Request, in transport.Socket, send func(*sip.
 }
 
 // Respond sends res and moves the transaction on.
-func (tx *udpServerTx) Respond(res *sip.Response) error {
+func (tx *udpServerTx) Respond(res *sip.Response) error { return tx.respond(res, nil) }
+
+// respond is Respond with res already serialised as wire (or nil).
+func (tx *udpServerTx) respond(res *sip.Response, wire []byte) error {
 	code := res.StatusCode
 	tx.mu.Lock()
 	if tx.state != txCalling && tx.state != txProceeding {
@@ -150,21 +153,36 @@ func (tx *udpServerTx) Respond(res *sip.Response) error {
 		tx.timer = time.AfterFunc(tx.interval, tx.tick)
 	}
 	tx.mu.Unlock()
-	err := tx.send(res)
 	if final && !failedInvite {
-		tx.finish(res)
+		return tx.finish(res, wire)
 	}
-	return err
+	return tx.sendRes(res, wire)
 }
 
-// finish leaves what answers retransmissions (finished.go) and ends the
-// transaction.
-func (tx *udpServerTx) finish(res *sip.Response) {
-	if tx.req.IsInvite() {
-		res = nil // absorbed, never resent
+func (tx *udpServerTx) sendRes(res *sip.Response, wire []byte) error {
+	if wire != nil {
+		return tx.send.ReplyWire(wire, res.Destination())
 	}
-	tx.r.finishedSrv.putServer(tx.key, tx.req.Method, tx.sentBy, res)
+	return tx.send.Reply(res)
+}
+
+// finish sends the final reply res, leaves what answers retransmissions
+// (finished.go) and ends the transaction. A non-INVITE's reply is kept
+// to be resent: it is serialised once, into the record, and sent from
+// there.
+func (tx *udpServerTx) finish(res *sip.Response, wire []byte) error {
+	var err error
+	if tx.req.IsInvite() {
+		err = tx.sendRes(res, wire)
+		rec, _ := serverRecord(tx.req.Method, tx.sentBy, nil) // absorbed, never resent
+		tx.r.finishedSrv.putBuilt(tx.key, rec)
+	} else {
+		rec, kept := serverRecord(tx.req.Method, tx.sentBy, res)
+		err = tx.send.ReplyWire(kept, res.Destination())
+		tx.r.finishedSrv.putBuilt(tx.key, rec)
+	}
 	tx.end(nil)
+	return err
 }
 
 // tick is Timer G (retransmit the failure) then H (give up), or I.
@@ -179,7 +197,7 @@ func (tx *udpServerTx) tick() {
 	tx.interval = min(2*tx.interval, sip.T2)
 	tx.timer.Reset(min(tx.interval, time.Until(tx.deadline)))
 	tx.mu.Unlock()
-	_ = tx.send(res)
+	_ = tx.send.Reply(res)
 }
 
 // retransmission answers a retransmitted request with the last reply.
@@ -189,7 +207,7 @@ func (tx *udpServerTx) retransmission() {
 	tx.mu.Unlock()
 	if res != nil {
 		tx.r.Metrics.Retransmissions.Add(1)
-		_ = tx.send(res)
+		_ = tx.send.Reply(res)
 	}
 }
 
@@ -207,10 +225,10 @@ func (tx *udpServerTx) ack() {
 
 // cancel is a CANCEL of this INVITE: 200 to it; while no final reply was
 // sent, the relay is told and the INVITE answered 487.
-func (tx *udpServerTx) cancel(cr *sip.Request, send func(*sip.Response) error) {
+func (tx *udpServerTx) cancel(cr *sip.Request, send transport.Replier) {
 	ok := sip.NewResponseFromRequest(cr, 200, "OK", nil)
 	ok.SetDestination(replyAddr(cr))
-	_ = send(ok)
+	_ = send.Reply(ok)
 	tx.mu.Lock()
 	pending := tx.state == txCalling || tx.state == txProceeding
 	hook := tx.onCancel

@@ -244,12 +244,15 @@ func (tx *udpClientTx) finish() {
 	case txCalling, txProceeding:
 		return
 	case txAccepted:
-		if fwd, acked := rt.take(); fwd != nil {
+		if fwd, rec, acked := rt.take(); fwd != nil {
 			to := tx.r.finishedCli
 			if acked {
 				to = tx.r.ackedCli
 			}
-			to.putClient(tx.key, tx.req.Method, fwd, rt.addr, rt.proto, "")
+			if rec == nil {
+				rec, _ = clientRecord(tx.req.Method, fwd, rt.addr, rt.proto, "")
+			}
+			to.putBuilt(tx.key, rec)
 		}
 	case txCompleted:
 		if ack == nil {

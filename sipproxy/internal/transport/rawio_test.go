@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"golang.org/x/sys/unix"
 )
 
@@ -117,5 +119,42 @@ func TestArrivalMalformed(t *testing.T) {
 		if _, ok := arrival(b); ok {
 			t.Errorf("%s: a stamp found", name)
 		}
+	}
+}
+
+// TestReplierDestinations: a reply goes to the request's source unless
+// another destination is set, as a sipgo response or as bytes.
+func TestReplierDestinations(t *testing.T) {
+	l, src := udpPair(t)
+	_, other := udpPair(t)
+	c := &udpConn{PacketConn: l, raw: newRawIO(l, nil)}
+	r := &udpReplier{c: c, src: src.LocalAddr()}
+	read := func(pc net.PacketConn) string {
+		t.Helper()
+		buf := make([]byte, 2048)
+		_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(buf[:n])
+	}
+	wire := []byte("SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if err := r.ReplyWire(wire, ""); err != nil || read(src) != string(wire) {
+		t.Fatal("ReplyWire to the source:", err)
+	}
+	if err := r.ReplyWire(wire, src.LocalAddr().String()); err != nil || read(src) != string(wire) {
+		t.Fatal("ReplyWire to the source named:", err)
+	}
+	if err := r.ReplyWire(wire, other.LocalAddr().String()); err != nil || read(other) != string(wire) {
+		t.Fatal("ReplyWire elsewhere:", err)
+	}
+	if err := r.ReplyWire(wire, "not-an-address"); !errors.Is(err, errNoDestination) {
+		t.Fatalf("ReplyWire to a bad destination: %v", err)
+	}
+	res := sip.NewResponse(486, "Busy Here")
+	res.SetDestination(other.LocalAddr().String())
+	if err := r.Reply(res); err != nil || !strings.HasPrefix(read(other), "SIP/2.0 486 Busy Here\r\n") {
+		t.Fatal("Reply elsewhere:", err)
 	}
 }

@@ -29,16 +29,47 @@ import (
 //
 // Serve answers requests of Methods without a transaction; it returns false
 // to hand the request to sipgo instead (it must not have replied then).
-// reply sends a response to the destination set on it (res.Destination(),
-// ip:port) or, when none is set, to the request's source; it may be called
-// more than once.
+// It answers through reply, which it may keep and use more than once.
 //
 // Response (optional) is offered every response; it returns false to hand
 // it to sipgo. It runs in the read loop, so it must not block.
 type StatelessHandler struct {
 	Methods  []string // request methods offered to Serve; others go to sipgo
-	Serve    func(req *sip.Request, in Socket, reply func(*sip.Response) error) bool
+	Serve    func(req *sip.Request, in Socket, reply Replier) bool
 	Response func(res *sip.Response) bool
+}
+
+// Replier answers a request read on a UDP listener, through that
+// listener.
+type Replier interface {
+	// Reply sends res to the destination set on it (res.Destination(),
+	// ip:port) or, when none is set, to the request's source.
+	Reply(res *sip.Response) error
+	// ReplyWire sends a response already serialised to dst (ip:port),
+	// or to the request's source when dst is "": for a response the
+	// caller also keeps as bytes, so it is serialised once.
+	ReplyWire(wire []byte, dst string) error
+}
+
+// udpReplier is the Replier of one datagram's request.
+type udpReplier struct {
+	c   *udpConn
+	src net.Addr
+}
+
+func (r *udpReplier) Reply(res *sip.Response) error {
+	return r.c.reply(res, r.src)
+}
+
+func (r *udpReplier) ReplyWire(wire []byte, dst string) error {
+	to, err := r.c.replyDst(dst, r.src)
+	if err != nil {
+		return err
+	}
+	if _, err := r.c.WriteTo(wire, to); err != nil {
+		return fmt.Errorf("udp reply to %s: %w", to, err)
+	}
+	return nil
 }
 
 // SetStateless installs h for the UDP listeners started afterwards.
@@ -133,7 +164,7 @@ func (c *udpConn) serve(data []byte, addr net.Addr) bool {
 	switch msg := msg.(type) {
 	case *sip.Request:
 		return c.m.stateless.Serve != nil &&
-			c.m.stateless.Serve(msg, c.sock, func(res *sip.Response) error { return c.reply(res, addr) })
+			c.m.stateless.Serve(msg, c.sock, &udpReplier{c: c, src: addr})
 	case *sip.Response:
 		return c.m.stateless.Response != nil && c.m.stateless.Response(msg)
 	}
@@ -164,14 +195,27 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 var errNoDestination = errors.New("bad response destination")
 
-func (c *udpConn) reply(res *sip.Response, src net.Addr) error {
-	dst := src
-	if d := res.Destination(); d != "" && d != src.String() {
-		ap, err := netip.ParseAddrPort(d)
-		if err != nil {
-			return fmt.Errorf("%w %q: %w", errNoDestination, d, err)
+// replyDst is d (ip:port) or, when d is "" or the source itself, src.
+func (c *udpConn) replyDst(d string, src net.Addr) (net.Addr, error) {
+	if d == "" {
+		return src, nil
+	}
+	ap, err := netip.ParseAddrPort(d)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", errNoDestination, d, err)
+	}
+	if ua, ok := src.(*net.UDPAddr); ok {
+		if sp := ua.AddrPort(); sp.Port() == ap.Port() && sp.Addr().Unmap() == ap.Addr().Unmap() {
+			return src, nil
 		}
-		dst = net.UDPAddrFromAddrPort(ap)
+	}
+	return net.UDPAddrFromAddrPort(ap), nil
+}
+
+func (c *udpConn) reply(res *sip.Response, src net.Addr) error {
+	dst, err := c.replyDst(res.Destination(), src)
+	if err != nil {
+		return err
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer bufPool.Put(buf)
