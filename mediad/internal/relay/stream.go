@@ -57,6 +57,11 @@ type learnState struct {
 	detected    [4]netip.AddrPort
 }
 
+// dropAll is the state of a stream without forwarding, shared: states
+// are never modified once stored (a change stores a new one), and every
+// call's deletion stops four streams.
+var dropAll = &learnState{}
+
 const closedBit = int64(1) << 62
 
 // Local is the stream's local socket address.
@@ -70,20 +75,22 @@ func (s *Stream) Component() Component { return s.comp }
 // address did not change and otherwise falls back to the new address, as
 // rtpengine does on a re-INVITE.
 func (s *Stream) SetForwarding(f *Forwarding) {
+	if f == nil {
+		s.st.Store(dropAll)
+		return
+	}
 	ns := &learnState{fwd: f}
-	if f != nil {
-		ns.endpoint = unmapAP(f.Remote)
-		if !f.Signalled.IsZero() {
-			ns.signalledNs = f.Signalled.UnixNano()
+	ns.endpoint = unmapAP(f.Remote)
+	if !f.Signalled.IsZero() {
+		ns.signalledNs = f.Signalled.UnixNano()
+	}
+	ns.confirmed = f.Learning == LearnOff
+	if old := s.st.Load(); old != nil && old.fwd != nil && f.Learning != LearnOff &&
+		unmapAP(old.fwd.Remote) == ns.endpoint && old.learned.IsValid() {
+		if !f.Asymmetric {
+			ns.endpoint = old.endpoint
 		}
-		ns.confirmed = f.Learning == LearnOff
-		if old := s.st.Load(); old != nil && old.fwd != nil && f.Learning != LearnOff &&
-			unmapAP(old.fwd.Remote) == ns.endpoint && old.learned.IsValid() {
-			if !f.Asymmetric {
-				ns.endpoint = old.endpoint
-			}
-			ns.learned = old.learned
-		}
+		ns.learned = old.learned
 	}
 	s.st.Store(ns)
 }
