@@ -205,7 +205,7 @@ func (r *Registry) destroyLocked(c *Call, reason string, now time.Time) {
 	warm := r.parkCall(c)
 	for _, m := range c.monologues {
 		for _, md := range m.Medias {
-			r.releaseMediaAs(md, warm)
+			r.releaseMediaAs(md, warm, true)
 		}
 	}
 	c.monologues = nil
@@ -224,11 +224,12 @@ func (r *Registry) releaseMonologue(m *Monologue) {
 
 // releaseMedia closes a media's sockets; its streams are replaced by
 // socket-less ones that keep the endpoints (for statistics).
-func (r *Registry) releaseMedia(md *Media) { r.releaseMediaAs(md, false) }
+func (r *Registry) releaseMedia(md *Media) { r.releaseMediaAs(md, false, false) }
 
 // releaseMediaAs is releaseMedia; with warm (the call's streams are all
-// parked) the sockets may stay bound for the pair's next user.
-func (r *Registry) releaseMediaAs(md *Media, warm bool) {
+// parked) the sockets may stay bound for the pair's next user; with gone
+// (the call is being destroyed) the streams are dropped, not replaced.
+func (r *Registry) releaseMediaAs(md *Media, warm, gone bool) {
 	if md == nil || md.pair == nil {
 		return
 	}
@@ -236,7 +237,11 @@ func (r *Registry) releaseMediaAs(md *Media, warm bool) {
 	for k, s := range md.Streams {
 		if s != nil {
 			s.SetForwarding(nil)
-			md.Streams[k] = &Stream{RTCP: s.RTCP, Endpoint: s.Endpoint, Advertised: s.Advertised}
+			if gone {
+				md.Streams[k] = nil
+			} else {
+				md.Streams[k] = &Stream{RTCP: s.RTCP, Endpoint: s.Endpoint, Advertised: s.Advertised}
+			}
 		}
 	}
 	if warm {
