@@ -166,10 +166,10 @@ func (tx *udpServerTx) sendRes(res *sip.Response, wire []byte) error {
 	return tx.send.Reply(res)
 }
 
-// finish sends the final reply res, leaves what answers retransmissions
-// (finished.go) and ends the transaction. A non-INVITE's reply is kept
-// to be resent: it is serialised once, into the record, and sent from
-// there.
+// finish sends the final reply res (as wire, when not nil), leaves what
+// answers retransmissions (finished.go) and ends the transaction. A
+// non-INVITE's reply is kept to be resent: it is serialised once, into
+// the record, and sent from there.
 func (tx *udpServerTx) finish(res *sip.Response, wire []byte) error {
 	var err error
 	if tx.req.IsInvite() {

@@ -62,7 +62,7 @@ func (r *udpReplier) Reply(res *sip.Response) error {
 }
 
 func (r *udpReplier) ReplyWire(wire []byte, dst string) error {
-	to, err := r.c.replyDst(dst, r.src)
+	to, err := replyDst(dst, r.src)
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 var errNoDestination = errors.New("bad response destination")
 
 // replyDst is d (ip:port) or, when d is "" or the source itself, src.
-func (c *udpConn) replyDst(d string, src net.Addr) (net.Addr, error) {
+func replyDst(d string, src net.Addr) (net.Addr, error) {
 	if d == "" {
 		return src, nil
 	}
@@ -213,7 +213,7 @@ func (c *udpConn) replyDst(d string, src net.Addr) (net.Addr, error) {
 }
 
 func (c *udpConn) reply(res *sip.Response, src net.Addr) error {
-	dst, err := c.replyDst(res.Destination(), src)
+	dst, err := replyDst(res.Destination(), src)
 	if err != nil {
 		return err
 	}
