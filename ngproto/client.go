@@ -70,6 +70,10 @@ type Client struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 
+	// bufs holds encode buffers (*[]byte): a request's bytes are needed
+	// only until its Do returns.
+	bufs sync.Pool
+
 	// beforeTurn, when set by a test, runs where a caller has looked for
 	// its reply and is about to take the turn to read: the race window.
 	beforeTurn func()
@@ -333,7 +337,18 @@ func (c *Client) newCookie() string {
 // the context's error, or ErrClosed.
 func (c *Client) Do(ctx context.Context, req Dict) (Dict, error) {
 	cookie := c.newCookie()
-	msg, err := AppendMessage(make([]byte, 0, sizeHint(req)+len(cookie)+1), Message{Cookie: cookie, Body: req, Encoding: c.cfg.Encoding})
+	buf, _ := c.bufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	if need := sizeHint(req) + len(cookie) + 1; cap(*buf) < need {
+		*buf = make([]byte, 0, need)
+	}
+	msg, err := AppendMessage((*buf)[:0], Message{Cookie: cookie, Body: req, Encoding: c.cfg.Encoding})
+	defer func() {
+		*buf = msg[:0]
+		c.bufs.Put(buf)
+	}()
 	if err != nil {
 		return nil, fmt.Errorf("ngproto: encode request: %w", err)
 	}
