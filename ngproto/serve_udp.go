@@ -55,8 +55,8 @@ type udpLoop struct {
 	// wake hands a burst to a parked drain (unbuffered: a send succeeds
 	// only if one is waiting).
 	wake chan struct{}
-	// bufs keeps the drains' receive buffers: drains start and end with
-	// every burst, and 64 KiB each would otherwise be garbage every time.
+	// bufs keeps the receive buffers of drains that ended (drainIdle)
+	// for the next ones: 64 KiB each would otherwise be garbage.
 	bufs sync.Pool
 }
 
