@@ -200,6 +200,9 @@ func (p *Proxy) Close() error {
 	if p.ua != nil {
 		err = errors.Join(err, p.ua.Close())
 	}
+	if p.Router != nil {
+		p.Router.Close()
+	}
 	p.wg.Wait()
 	return err
 }

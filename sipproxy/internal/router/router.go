@@ -135,6 +135,10 @@ func (r *Router) StepNames() []string {
 	return out
 }
 
+// Close lets the idle handler goroutines go (the transport has stopped:
+// no new request comes).
+func (r *Router) Close() { r.handlers.stop() }
+
 // Myself exposes the "ours" check.
 func (r *Router) Myself() *Myself { return r.me }
 

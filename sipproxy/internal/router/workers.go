@@ -18,8 +18,9 @@ import (
 // they stay parked, their stacks shrunk by the GC). The zero value is
 // ready.
 type workers struct {
-	mu   sync.Mutex
-	idle []*worker // the most recently parked last
+	mu      sync.Mutex
+	idle    []*worker // the most recently parked last
+	stopped bool      // stop was called: workers end instead of parking
 }
 
 type worker struct {
@@ -49,17 +50,24 @@ func (w *workers) run(f func()) {
 func (wk *worker) loop(w *workers, f func()) {
 	for f != nil {
 		f()
-		w.park(wk)
+		if !w.park(wk) {
+			return
+		}
 		f = <-wk.next
 	}
 }
 
 // park puts wk on the idle stack and lets go of the workers that have
-// waited longer than workerIdle (the bottom of the stack).
-func (w *workers) park(wk *worker) {
+// waited longer than workerIdle (the bottom of the stack); false: stopped,
+// wk ends.
+func (w *workers) park(wk *worker) bool {
 	now := time.Now()
 	wk.since = now
 	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return false
+	}
 	old := 0
 	for old < len(w.idle) && now.Sub(w.idle[old].since) > workerIdle {
 		old++
@@ -71,6 +79,19 @@ func (w *workers) park(wk *worker) {
 	w.mu.Unlock()
 	for _, g := range gone {
 		g.next <- nil
+	}
+	return true
+}
+
+// stop lets every idle worker go; handlers still running end with theirs,
+// and a handler run afterwards gets a worker of its own.
+func (w *workers) stop() {
+	w.mu.Lock()
+	idle := w.idle
+	w.idle, w.stopped = nil, true
+	w.mu.Unlock()
+	for _, wk := range idle {
+		wk.next <- nil
 	}
 }
 

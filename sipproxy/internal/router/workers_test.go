@@ -1,6 +1,7 @@
 package router
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -60,4 +61,32 @@ func TestWorkersLetGoOfIdle(t *testing.T) {
 	w.run(func() { close(done) })
 	<-done
 	waitIdle(t, &w, 1)
+}
+
+// TestWorkersStop: stop lets the idle workers go, a running one ends
+// after its handler instead of parking, and handlers still run after it.
+func TestWorkersStop(t *testing.T) {
+	var w workers
+	runBlocked(&w, 2)()
+	waitIdle(t, &w, 2)
+	release := runBlocked(&w, 1) // takes one of the two
+	before := runtime.NumGoroutine()
+	w.stop()
+	if n := w.idleCount(); n != 0 {
+		t.Fatalf("idle workers after stop: %d", n)
+	}
+	release()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before-2 { // the idle one and the running one end
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines: %d, want at most %d", runtime.NumGoroutine(), before-2)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan struct{})
+	w.run(func() { close(done) })
+	<-done
+	if n := w.idleCount(); n != 0 {
+		t.Fatalf("a worker parked after stop: %d idle", n)
+	}
 }
