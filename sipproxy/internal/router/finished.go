@@ -107,9 +107,7 @@ func serverRecord(method sip.RequestMethod, sentBy string, res *sip.Response) (r
 	if res == nil {
 		return b, nil
 	}
-	at := b.Len()
-	res.StringWrite(b)
-	return b, b.Bytes()[at:]
+	return b, writeWire(b, res)
 }
 
 func (k kept) server(key string) (f finishedServer, ok bool) {
@@ -154,9 +152,14 @@ func clientRecord(method sip.RequestMethod, msg sip.Message, addr, proto, laddr 
 	default:
 		return b, nil
 	}
+	return b, writeWire(b, msg)
+}
+
+// writeWire serialises m at the end of a record and returns its bytes.
+func writeWire(b *bytes.Buffer, m sip.Message) []byte {
 	at := b.Len()
-	msg.StringWrite(b)
-	return b, b.Bytes()[at:]
+	m.StringWrite(b)
+	return b.Bytes()[at:]
 }
 
 func (k kept) client(key string) (finishedClient, bool) {
