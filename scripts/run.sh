@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make run: starts mediad and sipproxy on loopback with defaults, sipproxy
 # driving mediad over NG, plus the demo softphone page over HTTPS.
-# MEDIA=rtpengine uses Debian's rtpengine instead of mediad.
+# MEDIA=rtpengine uses Debian's rtpengine instead of mediad; BIN=dir takes
+# the binaries from dir instead of bin/ (the run files go to dir/run).
 # Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,8 @@ trap cleanup INT TERM EXIT
 
 # One self-signed certificate for WSS, TLS and the demo page, so a browser
 # that accepts it once can use both the page and the WebSocket.
-run=bin/run
+bin=${BIN:-bin}
+run=$bin/run
 mkdir -p "$run"
 if [ ! -s "$run/cert.pem" ] || [ ! -s "$run/key.pem" ]; then
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
@@ -33,12 +35,12 @@ fi
 
 # MEDIA=rtpengine runs Debian's rtpengine instead of mediad (same options).
 media=${MEDIA:-mediad}
-mediabin=bin/mediad
+mediabin=$bin/mediad
 [ "$media" = rtpengine ] && mediabin=/usr/bin/rtpengine
 "$mediabin" --config-file=none -i 127.0.0.1 -n 127.0.0.1:22222 -c 127.0.0.1:9900 -m 30000 -M 40000 -f -E &
 pids+=($!)
 sleep 0.5 # let it answer sipproxy's first health ping
-bin/sipproxy --listen=udp:127.0.0.1:5060 --listen=tcp:127.0.0.1:5060 --listen=tls:127.0.0.1:5061 \
+"$bin/sipproxy" --listen=udp:127.0.0.1:5060 --listen=tcp:127.0.0.1:5060 --listen=tls:127.0.0.1:5061 \
 	--listen=ws:127.0.0.1:8080 --listen=wss:127.0.0.1:8443 --rtpengine-sock=udp:127.0.0.1:22222 \
 	--tls-certificate="$run/cert.pem" --tls-private-key="$run/key.pem" "${demo[@]}" &
 pids+=($!)
@@ -46,8 +48,8 @@ sleep 1
 cat <<TXT
 
 media:    $media, NG udp 127.0.0.1:22222, CLI 127.0.0.1:9900, media ports 30000-40000
-sipproxy: udp+tcp 127.0.0.1:5060, tls 5061, ws 8080, wss 8443 (self-signed, bin/run/cert.pem),
-          media through $media; registrations: bin/sipproxy ctl list
+sipproxy: udp+tcp 127.0.0.1:5060, tls 5061, ws 8080, wss 8443 (self-signed, $run/cert.pem),
+          media through $media; registrations: $bin/sipproxy ctl list
 
 Browser:  open https://127.0.0.1:8444/ (demo softphone, JsSIP), accept the certificate,
           keep wss://127.0.0.1:8443, register as alice (no password), call bob.
