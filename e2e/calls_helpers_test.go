@@ -79,7 +79,13 @@ func startProxy(t *testing.T, ngAddrs []string, extra ...string) *proxy {
 // newPhone opens and registers a UDP phone at the proxy.
 func newPhone(t *testing.T, px *proxy, user string, late bool) *phone.Phone {
 	t.Helper()
-	ph, err := phone.New(phone.Config{User: user, Proxy: px.UDP, Late: late, Domain: callsDomain})
+	return registeredPhone(t, phone.Config{User: user, Proxy: px.UDP, Late: late, Domain: callsDomain})
+}
+
+// registeredPhone opens a UDP phone with cfg and registers it.
+func registeredPhone(t *testing.T, cfg phone.Config) *phone.Phone {
+	t.Helper()
+	ph, err := phone.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,17 @@ func checkMediaThrough(t *testing.T, ng string, a, b *phone.Call) {
 	}
 }
 
+// hangupAndCheck hangs up and checks that the daemon holds no call.
 func hangupAndCheck(t *testing.T, ng string, c *phone.Call, other *phone.Call) {
+	t.Helper()
+	hangup(t, c, other)
+	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
+		t.Fatalf("media daemon still holds calls after BYE: %v", ngCalls(t, ng))
+	}
+}
+
+// hangup sends c's BYE and waits until it reaches the other phone.
+func hangup(t *testing.T, c *phone.Call, other *phone.Call) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -47,9 +57,6 @@ func hangupAndCheck(t *testing.T, ng string, c *phone.Call, other *phone.Call) {
 	case <-other.Ended():
 	case <-ctx.Done():
 		t.Fatal("BYE did not reach the other phone")
-	}
-	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
-		t.Fatalf("media daemon still holds calls after BYE: %v", ngCalls(t, ng))
 	}
 }
 

@@ -1,0 +1,285 @@
+package e2e
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"sipmedia/e2e/browsertest"
+	"sipmedia/e2e/internal/daemon"
+	"sipmedia/e2e/internal/phone"
+)
+
+// The addresses `make run` prints (scripts/run.sh).
+const (
+	runSIP   = "127.0.0.1:5060"
+	runTLS   = "127.0.0.1:5061"
+	runWSS   = "127.0.0.1:8443"
+	runDemo  = "127.0.0.1:8444"
+	runNG    = "127.0.0.1:22222"
+	runCLI   = "9900"
+	runGreet = "Ctrl-C stops everything."
+)
+
+// TestMakeRun runs what `make run` runs after building (scripts/run.sh,
+// with this workspace's binaries) as a person would, in a network
+// namespace of its own since it listens on fixed ports. It waits for the
+// printed instructions and follows them: two UDP phones register at
+// 127.0.0.1:5060 and call with media through the media daemon; the CLI
+// port answers rtpengine-ctl; `sipproxy ctl list` shows the registrations;
+// the demo page, its JsSIP bundle and its settings are served over HTTPS
+// with the certificate the script made, which WSS and TLS present too.
+// Then Ctrl-C (SIGINT to the process group, as a terminal sends it) must
+// stop everything: the script ends and no process of its group is left.
+func TestMakeRun(t *testing.T) {
+	inside, _ := browsertest.Enter(t, browsertest.Netns{
+		Timeout:   4 * time.Minute,
+		NoBrowser: true,
+		Need:      []string{filepath.Join("node_modules", "jssip"), filepath.Join("node_modules", ".bin", "esbuild")},
+	})
+	if !inside {
+		return
+	}
+	if _, err := exec.LookPath("rtpengine-ctl"); err != nil {
+		t.Fatal("rtpengine-ctl is missing (run scripts/install-deps.sh)")
+	}
+	root, err := daemon.WorkspaceRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	for name, path := range map[string]string{"sipproxy": sipproxyBinary(t), "mediad": daemon.MediadBinaryTB(t)} {
+		if err := os.Symlink(path, filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	run := startRunScript(t, filepath.Join(root, "scripts", "run.sh"), bin)
+	if out := run.output(); strings.Contains(out, "demo page off") {
+		t.Fatalf("the demo page is off although the npm packages are installed:\n%s", out)
+	}
+
+	t.Run("call", func(t *testing.T) {
+		cfg := phone.Config{Proxy: mustAddrPort(runSIP), Domain: "127.0.0.1"}
+		cfg.User = "alice"
+		alice := registeredPhone(t, cfg)
+		cfg.User = "bob"
+		bob := registeredPhone(t, cfg)
+		a, b := placeCall(t, alice, bob, "bob")
+		checkMediaThrough(t, runNG, a, b)
+		out, err := exec.Command("rtpengine-ctl", "-ip", "127.0.0.1", "-port", runCLI, "list", "numsessions").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Current sessions own: 1\n") {
+			t.Errorf("rtpengine-ctl list numsessions during the call: %v\n%s", err, out)
+		}
+		out, err = exec.Command(filepath.Join(bin, "sipproxy"), "ctl", "list").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "alice@127.0.0.1") || !strings.Contains(string(out), "bob@127.0.0.1") {
+			t.Errorf("sipproxy ctl list: %v, want alice's and bob's bindings:\n%s", err, out)
+		}
+		// The defaults keep a deleted call for rtpengine's delete-delay
+		// (30 s), so the daemon's log tells that the proxy deleted it.
+		hangup(t, a, b)
+		deleted := "delete scheduled\" component=call call-id=" + a.ID + " "
+		if !eventually(3*time.Second, func() bool { return strings.Contains(run.output(), deleted) }) {
+			t.Errorf("mediad did not log the call's delete after the BYE (%q)", deleted)
+		}
+	})
+
+	t.Run("https", func(t *testing.T) {
+		pem, err := os.ReadFile(filepath.Join(bin, "run", "cert.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			t.Fatal("run/cert.pem holds no certificate")
+		}
+		tc := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
+		web := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+		for path, want := range map[string]string{
+			"/":             `src="/jssip.min.js"`,
+			"/config.json":  `"ws":"wss://` + runWSS + `"`,
+			"/jssip.min.js": "JsSIP",
+		} {
+			body, err := httpGet(web, "https://"+runDemo+path)
+			if err != nil || !strings.Contains(body, want) {
+				t.Errorf("GET %s: %v; want %q in %.200q", path, err, want, body)
+			}
+		}
+		if err := wsUpgrade(tc, runWSS); err != nil {
+			t.Errorf("WSS %s: %v", runWSS, err)
+		}
+		c, err := tls.Dial("tcp", runTLS, tc)
+		if err != nil {
+			t.Errorf("TLS %s: %v", runTLS, err)
+		} else {
+			c.Close()
+		}
+	})
+
+	run.interrupt(t)
+}
+
+// runScript is scripts/run.sh running in its own process group.
+type runScript struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	out    strings.Builder
+	exited chan struct{}
+}
+
+func (r *runScript) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.out.String()
+}
+
+// startRunScript starts the script with BIN=bin and waits until it has
+// printed its instructions.
+func startRunScript(t *testing.T, script, bin string) *runScript {
+	t.Helper()
+	r := &runScript{cmd: exec.Command(script), exited: make(chan struct{})}
+	r.cmd.Dir = filepath.Dir(script)
+	r.cmd.Env = append(os.Environ(), "BIN="+bin)
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	r.cmd.WaitDelay = 5 * time.Second
+	pr, pw := io.Pipe()
+	r.cmd.Stdout, r.cmd.Stderr = pw, pw
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := r.cmd.Process.Pid
+	greeted := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			r.mu.Lock()
+			r.out.WriteString(sc.Text() + "\n")
+			r.mu.Unlock()
+			if sc.Text() == runGreet {
+				close(greeted)
+			}
+		}
+	}()
+	go func() {
+		_ = r.cmd.Wait()
+		pw.Close()
+		close(r.exited)
+	}()
+	t.Cleanup(func() {
+		// Whatever is left, in the group or not (a daemon that
+		// escaped it would hold the script's output pipe: WaitDelay).
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		for _, p := range namespaceProcs(t) {
+			if pid, err := strconv.Atoi(strings.Fields(p)[0]); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		<-r.exited
+		if t.Failed() {
+			t.Logf("run.sh and the daemons said:\n%s", r.output())
+		}
+	})
+	select {
+	case <-greeted:
+	case <-r.exited:
+		t.Fatalf("run.sh ended before printing its instructions:\n%s", r.output())
+	case <-time.After(90 * time.Second):
+		t.Fatalf("run.sh printed no instructions in 90 s:\n%s", r.output())
+	}
+	return r
+}
+
+// interrupt sends SIGINT to the script's process group, as Ctrl-C in a
+// terminal does, and checks that everything stops.
+func (r *runScript) interrupt(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(-r.cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.exited:
+	case <-time.After(15 * time.Second):
+		t.Fatal("run.sh still runs 15 s after Ctrl-C")
+	}
+	if !eventually(5*time.Second, func() bool { return len(namespaceProcs(t)) == 0 }) {
+		t.Fatalf("processes left after Ctrl-C: %v\n%s", namespaceProcs(t), r.output())
+	}
+}
+
+// namespaceProcs lists the processes, other than this one, in this
+// process's network namespace: the test's own (Enter made it), so every
+// one of them was started by the test.
+func namespaceProcs(t *testing.T) []string {
+	t.Helper()
+	self, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/net"); err == nil && ns == self {
+			comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
+			out = append(out, e.Name()+" "+strings.TrimSpace(string(comm)))
+		}
+	}
+	return out
+}
+
+func httpGet(c *http.Client, url string) (string, error) {
+	res, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err == nil && res.StatusCode != http.StatusOK {
+		err = errors.New(res.Status)
+	}
+	return string(b), err
+}
+
+// wsUpgrade opens a TLS connection to addr and asks for a WebSocket with
+// the sip subprotocol (RFC 7118); anything but 101 with "sip" fails.
+func wsUpgrade(tc *tls.Config, addr string) error {
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, tc)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n"
+	if _, err := io.WriteString(c, req); err != nil {
+		return err
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSwitchingProtocols || res.Header.Get("Sec-WebSocket-Protocol") != "sip" {
+		return errors.New("handshake answered " + res.Status + ", subprotocol " + res.Header.Get("Sec-WebSocket-Protocol"))
+	}
+	return nil
+}
