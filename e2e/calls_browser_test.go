@@ -126,11 +126,12 @@ func servePage(t *testing.T, bundle string, registered chan<- struct{}) string {
 	return browsertest.Serve(t, filepath.Join("web", "sipcall.html"), mux)
 }
 
-// runPage opens url in headless Chromium and returns the page's result.
-func runPage(ctx context.Context, t *testing.T, url string) pageResult {
+// runPage opens url in headless Chromium, with driver (a module in web)
+// working the page if not "", and returns the page's result.
+func runPage(ctx context.Context, t *testing.T, url, driver string) pageResult {
 	t.Helper()
 	var res pageResult
-	if err := browsertest.RunPage(ctx, "web", url, time.Minute, &res); err != nil {
+	if err := browsertest.DrivePage(ctx, "web", url, driver, time.Minute, &res); err != nil {
 		t.Fatal(err)
 	}
 	return res
@@ -155,7 +156,7 @@ func TestCallsBrowserToPhone(t *testing.T) {
 		px := startProxy(t, []string{ng})
 		bob := newPhone(t, px, "bob", false)
 		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&user=alice&target=bob&ws=wss://" + px.WSS
-		res, c := browserCallsPhone(t, url, bob)
+		res, c := browserCallsPhone(t, url, "", bob)
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
@@ -189,7 +190,7 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 			}
 			calls <- c
 		}()
-		res := runPage(ctx, t, url)
+		res := runPage(ctx, t, url, "")
 		c := <-calls
 		if c == nil {
 			t.FailNow()
@@ -210,7 +211,7 @@ func TestCallsBrowserToBrowser(t *testing.T) {
 		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=b2b&ws=ws://" + px.WS
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
-		res := runPage(ctx, t, url)
+		res := runPage(ctx, t, url, "")
 		if res.Alice == nil || res.Bob == nil {
 			t.Fatalf("page result %+v", res)
 		}
@@ -224,9 +225,10 @@ func TestCallsBrowserToBrowser(t *testing.T) {
 	})
 }
 
-// browserCallsPhone runs the call page at url (the browser calls) while
-// bob answers, and returns the page's result and bob's side of the call.
-func browserCallsPhone(t *testing.T, url string, bob *phone.Phone) (pageResult, *phone.Call) {
+// browserCallsPhone runs the call page at url (the browser calls; driver
+// as for runPage) while bob answers, and returns the page's result and
+// bob's side of the call.
+func browserCallsPhone(t *testing.T, url, driver string, bob *phone.Phone) (pageResult, *phone.Call) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -238,7 +240,7 @@ func browserCallsPhone(t *testing.T, url string, bob *phone.Phone) (pageResult, 
 		}
 		calls <- c
 	}()
-	res := runPage(ctx, t, url)
+	res := runPage(ctx, t, url, driver)
 	c := <-calls
 	if c == nil {
 		t.FailNow()
@@ -250,13 +252,19 @@ func browserCallsPhone(t *testing.T, url string, bob *phone.Phone) (pageResult, 
 // holds no call.
 func checkEnded(t *testing.T, c *phone.Call, ng string) {
 	t.Helper()
+	waitEnded(t, c)
+	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
+		t.Errorf("daemon still holds %v after the hangup", ngCalls(t, ng))
+	}
+}
+
+// waitEnded: the browser hung up and its BYE reached the phone.
+func waitEnded(t *testing.T, c *phone.Call) {
+	t.Helper()
 	select {
 	case <-c.Ended():
 	case <-time.After(5 * time.Second):
 		t.Error("the browser's BYE did not reach the phone")
-	}
-	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
-		t.Errorf("daemon still holds %v after the hangup", ngCalls(t, ng))
 	}
 }
 
@@ -264,9 +272,16 @@ func checkEnded(t *testing.T, c *phone.Call, ng string) {
 // phone, and the call is over everywhere once the page has hung up.
 func checkBrowserPhoneMedia(t *testing.T, res pageResult, c *phone.Call, ng string) {
 	t.Helper()
+	checkBrowserPhoneAudio(t, res, c)
+	checkEnded(t, c, ng)
+}
+
+// checkBrowserPhoneAudio: audio went both ways between the browser and the
+// phone.
+func checkBrowserPhoneAudio(t *testing.T, res pageResult, c *phone.Call) {
+	t.Helper()
 	t.Logf("browser: %+v; bob received %d packets", res, c.RTP.Received())
 	if res.Inbound < 10 || c.RTP.Received() < 10 {
 		t.Errorf("media: browser inbound-rtp %d, bob received %d; want >= 10 each", res.Inbound, c.RTP.Received())
 	}
-	checkEnded(t, c, ng)
 }

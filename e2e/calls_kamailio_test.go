@@ -78,7 +78,7 @@ func TestCallsKamailioBrowserToPhone(t *testing.T) {
 		px := startKamailio(t, ng, 2)
 		bob := newPhone(t, px, "bob", false)
 		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&user=alice&target=bob&ws=ws://" + px.WS
-		res, c := browserCallsPhone(t, url, bob)
+		res, c := browserCallsPhone(t, url, "", bob)
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }

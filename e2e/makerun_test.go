@@ -40,15 +40,17 @@ const (
 // printed instructions and follows them: two UDP phones register at
 // 127.0.0.1:5060 and call with media through the media daemon; the CLI
 // port answers rtpengine-ctl; `sipproxy ctl list` shows the registrations;
-// the demo page, its JsSIP bundle and its settings are served over HTTPS
-// with the certificate the script made, which WSS and TLS present too.
-// Then Ctrl-C (SIGINT to the process group, as a terminal sends it) must
-// stop everything: the script ends and no process of its group is left.
+// headless Chromium opens the demo page, registers as alice and calls bob,
+// a UDP phone, audio arriving both ways, then hangs up (web/drive-demo.mjs
+// clicks as a person would); the page, its JsSIP bundle and its settings
+// are served over HTTPS with the certificate the script made, which WSS
+// and TLS present too. Then Ctrl-C (SIGINT to the process group, as a
+// terminal sends it) must stop everything: the script ends and no process
+// is left in the namespace.
 func TestMakeRun(t *testing.T) {
 	inside, _ := browsertest.Enter(t, browsertest.Netns{
-		Timeout:   4 * time.Minute,
-		NoBrowser: true,
-		Need:      []string{filepath.Join("node_modules", "jssip"), filepath.Join("node_modules", ".bin", "esbuild")},
+		Timeout: 4 * time.Minute,
+		Need:    []string{filepath.Join("node_modules", "jssip"), filepath.Join("node_modules", ".bin", "esbuild")},
 	})
 	if !inside {
 		return
@@ -88,13 +90,16 @@ func TestMakeRun(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "alice@127.0.0.1") || !strings.Contains(string(out), "bob@127.0.0.1") {
 			t.Errorf("sipproxy ctl list: %v, want alice's and bob's bindings:\n%s", err, out)
 		}
-		// The defaults keep a deleted call for rtpengine's delete-delay
-		// (30 s), so the daemon's log tells that the proxy deleted it.
 		hangup(t, a, b)
-		deleted := "delete scheduled\" component=call call-id=" + a.ID + " "
-		if !eventually(3*time.Second, func() bool { return strings.Contains(run.output(), deleted) }) {
-			t.Errorf("mediad did not log the call's delete after the BYE (%q)", deleted)
-		}
+		run.checkDeleted(t, a.ID)
+	})
+
+	t.Run("browser", func(t *testing.T) {
+		bob := registeredPhone(t, phone.Config{User: "bob", Proxy: mustAddrPort(runSIP), Domain: "127.0.0.1"})
+		res, c := browserCallsPhone(t, "https://"+runDemo+"/?target=bob", "drive-demo.mjs", bob)
+		checkBrowserPhoneAudio(t, res, c)
+		waitEnded(t, c)
+		run.checkDeleted(t, c.ID)
 	})
 
 	t.Run("https", func(t *testing.T) {
@@ -130,6 +135,16 @@ func TestMakeRun(t *testing.T) {
 	})
 
 	run.interrupt(t)
+}
+
+// checkDeleted: the proxy deleted the call at mediad. The defaults keep a
+// deleted call for rtpengine's delete-delay (30 s), so mediad's log tells.
+func (r *runScript) checkDeleted(t *testing.T, callID string) {
+	t.Helper()
+	deleted := "delete scheduled\" component=call call-id=" + callID + " "
+	if !eventually(3*time.Second, func() bool { return strings.Contains(r.output(), deleted) }) {
+		t.Errorf("mediad did not log the call's delete after the BYE (%q)", deleted)
+	}
 }
 
 // runScript is scripts/run.sh running in its own process group.

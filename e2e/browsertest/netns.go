@@ -56,9 +56,6 @@ type Netns struct {
 	// Need lists files below the web directory the test needs besides
 	// playwright-core (e.g. node_modules/jssip).
 	Need []string
-	// NoBrowser: the test starts no Chromium, so neither it nor
-	// playwright-core is needed.
-	NoBrowser bool
 }
 
 // Enter runs the calling test in a network namespace of its own. Outside
@@ -74,13 +71,10 @@ func Enter(t *testing.T, n Netns) (inside bool, out string) {
 		return true, ""
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root to create a network namespace")
+		t.Skip("skipping: needs root to create a network namespace for Chromium")
 	}
 	web := WebDir(t)
-	var need []string
-	if !n.NoBrowser {
-		need = append(need, Chromium, filepath.Join(web, "node_modules", "playwright-core"))
-	}
+	need := []string{Chromium, filepath.Join(web, "node_modules", "playwright-core")}
 	for _, p := range n.Need {
 		need = append(need, filepath.Join(web, p))
 	}

@@ -20,11 +20,21 @@ import (
 // res. A driver failure or a result with a non-empty "error" is an error
 // that carries the driver's stderr (the page's console).
 func RunPage(ctx context.Context, web, url string, timeout time.Duration, res any) error {
+	return DrivePage(ctx, web, url, "", timeout, res)
+}
+
+// DrivePage is RunPage with driver (a module in web, "" for none) working
+// the page, which is not made for tests, until it sets the result.
+func DrivePage(ctx context.Context, web, url, driver string, timeout time.Duration, res any) error {
 	web, err := filepath.Abs(web) // the script's path must hold in cmd.Dir too
 	if err != nil {
 		return fmt.Errorf("run-page: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(web, "run-page.mjs"), url, strconv.FormatInt(timeout.Milliseconds(), 10))
+	args := []string{filepath.Join(web, "run-page.mjs"), url, strconv.FormatInt(timeout.Milliseconds(), 10)}
+	if driver != "" {
+		args = append(args, filepath.Join(web, driver))
+	}
+	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.Dir = web
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -1,10 +1,12 @@
 // Opens a test page in headless Debian Chromium and prints the page's
 // result as JSON on stdout. Usage: node run-page.mjs <url> [timeout-ms]
-// The page signals completion by setting window.__result.
+// [driver.mjs]. The page signals completion by setting window.__result;
+// a driver module's drive(page, timeout), run once the page has loaded,
+// works a page that is not made for tests (clicks, waits) and sets it.
 import { chromium } from 'playwright-core';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 // Debian's /usr/bin/chromium is a shell wrapper that loses Playwright's
 // --remote-debugging-pipe descriptors; the binary behind it works.
@@ -18,6 +20,7 @@ function chromiumPath() {
 
 const url = process.argv[2];
 const timeout = Number(process.argv[3] || 20000);
+const driver = process.argv[4];
 const userDataDir = mkdtempSync(join(tmpdir(), 'mediad-chromium-'));
 const ctx = await chromium.launchPersistentContext(userDataDir, {
   executablePath: chromiumPath(),
@@ -37,6 +40,10 @@ try {
   const page = await ctx.newPage();
   page.on('console', (m) => process.stderr.write(`console: ${m.text()}\n`));
   await page.goto(url);
+  if (driver) {
+    const { drive } = await import(resolve(driver));
+    await drive(page, timeout);
+  }
   const res = await page.waitForFunction(() => window.__result, null, { timeout });
   process.stdout.write(JSON.stringify(await res.jsonValue()) + '\n');
 } catch (e) {

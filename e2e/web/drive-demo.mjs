@@ -1,0 +1,50 @@
+// Works sipproxy's demo softphone (the page `make run` serves) as its
+// instructions tell a person to: register (as the page's default user,
+// alice), call the URL's ?target= (bob), stay in the call until audio has
+// arrived, hang up. The result: the audio packets the page received, the
+// call's state at each step and the page's log.
+export async function drive(page, timeout) {
+  const target = new URL(page.url()).searchParams.get('target') || 'bob';
+  const text = (id) => page.evaluate((id) => document.getElementById(id).textContent, id);
+  // Waits until element id's text starts with one of outcomes; fails
+  // unless it is the first (what the step wants).
+  const until = async (id, ...outcomes) => {
+    await page.waitForFunction(([id, outcomes]) => outcomes.some((o) =>
+      document.getElementById(id).textContent.startsWith(o)), [id, outcomes], { timeout });
+    const got = await text(id);
+    if (!got.startsWith(outcomes[0])) throw new Error(`${id}: ${got}, want ${outcomes[0]}`);
+  };
+  const result = { inbound: 0 };
+  let failure = '';
+  try {
+    // The WebSocket field is filled from /config.json.
+    await page.waitForFunction(() => document.getElementById('ws').value !== '', null, { timeout });
+    await page.click('#register');
+    await until('regstate', 'registered', 'failed');
+    await page.fill('#target', target);
+    await page.click('#call');
+    await until('callstate', 'in call', 'ended');
+    for (let i = 0; i < 100 && result.inbound < 50; i++) {
+      await page.waitForTimeout(100);
+      // session: the page's top-level binding for the current call.
+      result.inbound = await page.evaluate(async () => {
+        let n = 0;
+        (await session.connection.getStats()).forEach((r) => {
+          if (r.type === 'inbound-rtp' && r.kind === 'audio') n = r.packetsReceived;
+        });
+        return n;
+      });
+    }
+    await page.click('#hangup');
+    await until('callstate', 'ended');
+  } catch (e) {
+    failure = String(e);
+  }
+  result.regstate = await text('regstate');
+  result.callstate = await text('callstate');
+  result.log = await text('log');
+  if (failure) {
+    result.error = `${failure}; registration: ${result.regstate}; call: ${result.callstate}; log:\n${result.log}`;
+  }
+  await page.evaluate((r) => { window.__result = r; }, result);
+}
