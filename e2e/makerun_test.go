@@ -46,7 +46,8 @@ const (
 // are served over HTTPS with the certificate the script made, which WSS
 // and TLS present too. Then Ctrl-C (SIGINT to the process group, as a
 // terminal sends it) must stop everything: the script ends and no process
-// is left in the namespace.
+// is left in the namespace. All of it twice: with mediad, and with
+// MEDIA=rtpengine (Debian's rtpengine in its place, as the README offers).
 func TestMakeRun(t *testing.T) {
 	inside, _ := browsertest.Enter(t, browsertest.Netns{
 		Timeout: 4 * time.Minute,
@@ -69,7 +70,14 @@ func TestMakeRun(t *testing.T) {
 		}
 	}
 
-	run := startRunScript(t, filepath.Join(root, "scripts", "run.sh"), bin)
+	for _, media := range []string{"mediad", "rtpengine"} {
+		t.Run(media, func(t *testing.T) { makeRun(t, filepath.Join(root, "scripts", "run.sh"), bin, media) })
+	}
+}
+
+// makeRun is one TestMakeRun with MEDIA=media.
+func makeRun(t *testing.T, script, bin, media string) {
+	run := startRunScript(t, script, bin, media)
 	if out := run.output(); strings.Contains(out, "demo page off") {
 		t.Fatalf("the demo page is off although the npm packages are installed:\n%s", out)
 	}
@@ -137,19 +145,24 @@ func TestMakeRun(t *testing.T) {
 	run.interrupt(t)
 }
 
-// checkDeleted: the proxy deleted the call at mediad. The defaults keep a
-// deleted call for rtpengine's delete-delay (30 s), so mediad's log tells.
+// checkDeleted: the proxy deleted the call at the media daemon. The
+// defaults keep a deleted call for rtpengine's delete-delay (30 s), so the
+// daemon's log tells.
 func (r *runScript) checkDeleted(t *testing.T, callID string) {
 	t.Helper()
 	deleted := "delete scheduled\" component=call call-id=" + callID + " "
+	if r.media == "rtpengine" {
+		deleted = "[" + callID + "]: [core] Scheduling deletion of "
+	}
 	if !eventually(3*time.Second, func() bool { return strings.Contains(r.output(), deleted) }) {
-		t.Errorf("mediad did not log the call's delete after the BYE (%q)", deleted)
+		t.Errorf("%s did not log the call's delete after the BYE (%q)", r.media, deleted)
 	}
 }
 
 // runScript is scripts/run.sh running in its own process group.
 type runScript struct {
 	cmd    *exec.Cmd
+	media  string
 	mu     sync.Mutex
 	out    strings.Builder
 	exited chan struct{}
@@ -161,13 +174,13 @@ func (r *runScript) output() string {
 	return r.out.String()
 }
 
-// startRunScript starts the script with BIN=bin and waits until it has
+// startRunScript starts the script with BIN=bin and MEDIA=media and waits until it has
 // printed its instructions.
-func startRunScript(t *testing.T, script, bin string) *runScript {
+func startRunScript(t *testing.T, script, bin, media string) *runScript {
 	t.Helper()
-	r := &runScript{cmd: exec.Command(script), exited: make(chan struct{})}
+	r := &runScript{cmd: exec.Command(script), media: media, exited: make(chan struct{})}
 	r.cmd.Dir = filepath.Dir(script)
-	r.cmd.Env = append(os.Environ(), "BIN="+bin)
+	r.cmd.Env = append(os.Environ(), "BIN="+bin, "MEDIA="+media)
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	r.cmd.WaitDelay = 5 * time.Second
 	pr, pw := io.Pipe()
