@@ -25,13 +25,13 @@ import (
 
 // The addresses `make run` prints (scripts/run.sh).
 const (
-	runSIP   = "127.0.0.1:5060"
-	runTLS   = "127.0.0.1:5061"
-	runWSS   = "127.0.0.1:8443"
-	runDemo  = "127.0.0.1:8444"
-	runNG    = "127.0.0.1:22222"
-	runCLI   = "9900"
-	runGreet = "Ctrl-C stops everything."
+	runSIP     = "127.0.0.1:5060"
+	runTLS     = "127.0.0.1:5061"
+	runWSS     = "127.0.0.1:8443"
+	runDemo    = "127.0.0.1:8444"
+	runNG      = "127.0.0.1:22222"
+	runCLIPort = "9900"
+	runGreet   = "Ctrl-C stops everything."
 )
 
 // TestMakeRun runs what `make run` runs after building (scripts/run.sh,
@@ -90,7 +90,7 @@ func makeRun(t *testing.T, script, bin, media string) {
 		bob := registeredPhone(t, cfg)
 		a, b := placeCall(t, alice, bob, "bob")
 		checkMediaThrough(t, runNG, a, b)
-		out, err := exec.Command("rtpengine-ctl", "-ip", "127.0.0.1", "-port", runCLI, "list", "numsessions").CombinedOutput()
+		out, err := exec.Command("rtpengine-ctl", "-ip", "127.0.0.1", "-port", runCLIPort, "list", "numsessions").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "Current sessions own: 1\n") {
 			t.Errorf("rtpengine-ctl list numsessions during the call: %v\n%s", err, out)
 		}
@@ -174,8 +174,8 @@ func (r *runScript) output() string {
 	return r.out.String()
 }
 
-// startRunScript starts the script with BIN=bin and MEDIA=media and waits until it has
-// printed its instructions.
+// startRunScript starts the script with BIN=bin and MEDIA=media and
+// waits until it has printed its instructions.
 func startRunScript(t *testing.T, script, bin, media string) *runScript {
 	t.Helper()
 	r := &runScript{cmd: exec.Command(script), media: media, exited: make(chan struct{})}
@@ -192,6 +192,7 @@ func startRunScript(t *testing.T, script, bin, media string) *runScript {
 	greeted := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			r.mu.Lock()
 			r.out.WriteString(sc.Text() + "\n")
@@ -200,6 +201,9 @@ func startRunScript(t *testing.T, script, bin, media string) *runScript {
 				close(greeted)
 			}
 		}
+		// Keep draining after a too long line: a full pipe would block
+		// the daemons' logging.
+		_, _ = io.Copy(io.Discard, pr)
 	}()
 	go func() {
 		_ = r.cmd.Wait()

@@ -17,8 +17,8 @@ import (
 
 // RunPage opens url in headless Chromium through web/run-page.mjs, waits
 // up to timeout for the page to set window.__result and decodes it into
-// res. A driver failure or a result with a non-empty "error" is an error
-// that carries the driver's stderr (the page's console).
+// res. A failure of run-page.mjs or a result with a non-empty "error" is
+// an error that carries run-page.mjs's stderr (the page's console).
 func RunPage(ctx context.Context, web, url string, timeout time.Duration, res any) error {
 	return DrivePage(ctx, web, url, "", timeout, res)
 }
