@@ -13,6 +13,27 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# ready NAME PID PORT...: waits until every port accepts TCP on 127.0.0.1;
+# gives up when the process has exited (a port taken, say) or after 10 s.
+ready() {
+	local name=$1 pid=$2 port i
+	shift 2
+	for port in "$@"; do
+		for ((i = 0; ; i++)); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+			if ! kill -0 "$pid" 2>/dev/null; then
+				echo "$name exited during startup" >&2
+				exit 1
+			fi
+			if ((i == 100)); then
+				echo "$name does not listen on 127.0.0.1:$port after 10 s" >&2
+				exit 1
+			fi
+			sleep 0.1
+		done
+	done
+}
+
 # One self-signed certificate for WSS, TLS and the demo page, so a browser
 # that accepts it once can use both the page and the WebSocket.
 bin=${BIN:-bin}
@@ -39,12 +60,16 @@ mediabin=$bin/mediad
 [ "$media" = rtpengine ] && mediabin=/usr/bin/rtpengine
 "$mediabin" --config-file=none -i 127.0.0.1 -n 127.0.0.1:22222 -c 127.0.0.1:9900 -m 30000 -M 40000 -f -E &
 pids+=($!)
-sleep 0.5 # let it answer sipproxy's first health ping
+# Its CLI port accepting means it has started, NG socket bound, so
+# sipproxy's first health ping gets an answer.
+ready "$media" "$!" 9900
 "$bin/sipproxy" --listen=udp:127.0.0.1:5060 --listen=tcp:127.0.0.1:5060 --listen=tls:127.0.0.1:5061 \
 	--listen=ws:127.0.0.1:8080 --listen=wss:127.0.0.1:8443 --rtpengine-sock=udp:127.0.0.1:22222 \
 	--tls-certificate="$run/cert.pem" --tls-private-key="$run/key.pem" "${demo[@]}" &
 pids+=($!)
-sleep 1
+ports=(5060 5061 8080 8443)
+[ ${#demo[@]} -gt 0 ] && ports+=(8444)
+ready sipproxy "$!" "${ports[@]}"
 cat <<TXT
 
 media:    $media, NG udp 127.0.0.1:22222, CLI 127.0.0.1:9900, media ports 30000-40000
