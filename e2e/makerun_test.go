@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -215,9 +214,7 @@ func startRunScript(t *testing.T, script, bin, media string) *runScript {
 		// escaped it would hold the script's output pipe: WaitDelay).
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		for _, p := range namespaceProcs(t) {
-			if pid, err := strconv.Atoi(strings.Fields(p)[0]); err == nil {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
+			_ = syscall.Kill(p.Pid, syscall.SIGKILL)
 		}
 		<-r.exited
 		if t.Failed() {
@@ -254,28 +251,13 @@ func (r *runScript) interrupt(t *testing.T) {
 // namespaceProcs lists the processes, other than this one, in this
 // process's network namespace: the test's own (Enter made it), so every
 // one of them was started by the test.
-func namespaceProcs(t *testing.T) []string {
+func namespaceProcs(t *testing.T) []browsertest.Proc {
 	t.Helper()
 	self, err := os.Readlink("/proc/self/ns/net")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/net"); err == nil && ns == self {
-			comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
-			out = append(out, e.Name()+" "+strings.TrimSpace(string(comm)))
-		}
-	}
-	return out
+	return browsertest.NetnsProcs(self)
 }
 
 func httpGet(c *http.Client, url string) (string, error) {

@@ -20,7 +20,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +37,11 @@ const VethAddr = "198.51.100.1"
 // netnsEnv, set to a test's name, marks the re-run of that test inside its
 // namespace.
 const netnsEnv = "SIPMEDIA_BROWSER_NETNS"
+
+// netnsFileEnv names the file the re-run writes its namespace to (the
+// link /proc/self/ns/net), so that the outer run can end what the re-run
+// left in it.
+const netnsFileEnv = "SIPMEDIA_BROWSER_NETNS_FILE"
 
 // Chromium is Debian's browser, the one run-page.mjs starts.
 const Chromium = "/usr/bin/chromium"
@@ -67,6 +74,15 @@ type Netns struct {
 func Enter(t *testing.T, n Netns) (inside bool, out string) {
 	t.Helper()
 	if os.Getenv(netnsEnv) == t.Name() {
+		if f := os.Getenv(netnsFileEnv); f != "" {
+			ns, err := os.Readlink("/proc/self/ns/net")
+			if err == nil {
+				err = os.WriteFile(f, []byte(ns), 0o644)
+			}
+			if err != nil {
+				t.Fatalf("telling the outer run the namespace: %v", err)
+			}
+		}
 		setupVeth(t)
 		return true, ""
 	}
@@ -86,14 +102,72 @@ func Enter(t *testing.T, n Netns) (inside bool, out string) {
 	ctx, cancel := context.WithTimeout(t.Context(), n.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "unshare", "-n", "--", os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netnsEnv+"="+t.Name())
+	nsFile := filepath.Join(t.TempDir(), "netns")
+	cmd.Env = append(os.Environ(), netnsEnv+"="+t.Name(), netnsFileEnv+"="+nsFile)
+	// Something left running may hold the output pipe.
+	cmd.WaitDelay = 10 * time.Second
 	b, err := cmd.CombinedOutput()
 	out = string(b)
 	t.Logf("in netns:\n%s", out)
-	if err != nil || !strings.Contains(out, "--- PASS: "+t.Name()+" (") {
+	passed := err == nil && strings.Contains(out, "--- PASS: "+t.Name()+" (")
+	// A re-run that died (a panic, the timeout's kill) ran no cleanup.
+	if left := endLeftovers(t, nsFile); len(left) > 0 {
+		if passed {
+			t.Errorf("the re-run passed but left processes in its namespace: %v", left)
+		} else {
+			t.Logf("killed what the re-run left in its namespace: %v", left)
+		}
+	}
+	if !passed {
 		t.Fatalf("%s in netns failed: %v", t.Name(), err)
 	}
 	return false, out
+}
+
+// endLeftovers kills the processes in the namespace the re-run wrote to
+// nsFile and returns them; never in this process's own namespace.
+func endLeftovers(t *testing.T, nsFile string) []Proc {
+	t.Helper()
+	b, err := os.ReadFile(nsFile)
+	if err != nil {
+		return nil // the re-run did not get that far
+	}
+	self, err := os.Readlink("/proc/self/ns/net")
+	if err != nil || len(b) == 0 || string(b) == self {
+		return nil
+	}
+	left := NetnsProcs(string(b))
+	for _, p := range left {
+		_ = syscall.Kill(p.Pid, syscall.SIGKILL)
+	}
+	return left
+}
+
+// Proc is a process found by NetnsProcs.
+type Proc struct {
+	Pid  int
+	Comm string
+}
+
+func (p Proc) String() string { return strconv.Itoa(p.Pid) + " " + p.Comm }
+
+// NetnsProcs lists the processes, other than this one, in the network
+// namespace ns (a /proc/PID/ns/net link such as "net:[4026532281]").
+func NetnsProcs(ns string) []Proc {
+	ents, _ := os.ReadDir("/proc")
+	var out []Proc
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		// Zombies have no namespace links: they are gone already.
+		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/net"); err == nil && l == ns {
+			comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
+			out = append(out, Proc{Pid: pid, Comm: strings.TrimSpace(string(comm))})
+		}
+	}
+	return out
 }
 
 // setupVeth brings loopback up and adds the veth pair; an address or link
