@@ -176,22 +176,16 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 		url := servePage(t, bundle, registered) + "?mode=answer&user=alice&ws=wss://" + px.WSS
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
-		calls := make(chan *phone.Call, 1)
-		go func() {
+		called := alongside(ctx, t, "bob's call", func(ctx context.Context) (*phone.Call, error) {
 			select {
 			case <-registered:
 			case <-ctx.Done():
-				calls <- nil
-				return
+				return nil, nil // the page's failure says why
 			}
-			c, err := bob.Call(ctx, "alice")
-			if err != nil {
-				t.Errorf("bob's call: %v", err)
-			}
-			calls <- c
-		}()
+			return bob.Call(ctx, "alice")
+		})
 		res := runPage(ctx, t, url, "")
-		c := <-calls
+		c := called()
 		if c == nil {
 			t.FailNow()
 		}
@@ -232,20 +226,37 @@ func browserCallsPhone(t *testing.T, url, driver string, bob *phone.Phone) (page
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	calls := make(chan *phone.Call, 1)
-	go func() {
-		c, err := bob.Answer(ctx)
-		if err != nil {
-			t.Errorf("bob: %v", err)
-		}
-		calls <- c
-	}()
+	answered := alongside(ctx, t, "bob", bob.Answer)
 	res := runPage(ctx, t, url, driver)
-	c := <-calls
+	c := answered()
 	if c == nil {
 		t.FailNow()
 	}
 	return res, c
+}
+
+// alongside runs f, the phone's side of a call, while the test drives the
+// browser, and returns what waits for f's call; f's error fails t. The
+// goroutine ends before the test does, on a Fatal too (the cleanup cancels
+// and waits): an Errorf after the test's end would panic the test binary
+// and skip every cleanup, leaving daemons running.
+func alongside(ctx context.Context, t *testing.T, what string, f func(context.Context) (*phone.Call, error)) func() *phone.Call {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan *phone.Call, 1)
+	go func() {
+		defer close(done)
+		c, err := f(ctx)
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+		done <- c
+	}()
+	t.Cleanup(func() {
+		cancel()
+		for range done {
+		}
+	})
+	return func() *phone.Call { return <-done }
 }
 
 // checkEnded: the browser hung up; the phone got the BYE and the daemon
