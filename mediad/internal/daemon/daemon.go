@@ -158,6 +158,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			Handler:           httpHandler(ngSrv, runner, metrics, httpLog),
 			ReadHeaderTimeout: 10 * time.Second,
 			BaseContext:       func(net.Listener) context.Context { return ctx },
+			ErrorLog:          slog.NewLogLogger(httpLog.Handler(), slog.LevelWarn),
 		}
 		wg.Add(2)
 		go func() {

@@ -78,7 +78,9 @@ func Start(st Settings, tlsConf *tls.Config, page Page, log *slog.Logger) (*Serv
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	s := &Server{ln: ln, done: make(chan struct{}),
-		srv: &http.Server{Handler: mux, TLSConfig: tlsConf.Clone(), ReadHeaderTimeout: 10 * time.Second}}
+		srv: &http.Server{Handler: mux, TLSConfig: tlsConf.Clone(), ReadHeaderTimeout: 10 * time.Second,
+			// Mostly clients leaving a TLS handshake (see transport).
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -158,7 +158,11 @@ func (m *Manager) start(ctx context.Context, l config.Listen) error {
 			ln = tls.NewListener(ln, m.opts.TLS)
 		}
 		b := newBridge(m, s, ln.Addr())
-		hs := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+		// What net/http logs here is mostly clients (scanners, the
+		// readiness probe of scripts/run.sh) leaving a TLS handshake:
+		// debug, through slog rather than bare lines on stderr.
+		hs := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
 		m.add(s, func() error { b.close(); return hs.Close() }, func() error {
 			// sipgo serves the bridged side; see ws.go.
 			go func() {
