@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +33,7 @@ const (
 	runDemo    = "127.0.0.1:8444"
 	runNG      = "127.0.0.1:22222"
 	runCLIPort = "9900"
+	runMgmt    = "127.0.0.1:5099" // sipproxy's default --mgmt
 	runGreet   = "Ctrl-C stops everything."
 )
 
@@ -41,7 +45,8 @@ const (
 // port answers rtpengine-ctl; `sipproxy ctl list` shows the registrations;
 // headless Chromium opens the demo page, registers as alice and calls bob,
 // a UDP phone, audio arriving both ways, then hangs up (web/drive-demo.mjs
-// clicks as a person would); the page, its JsSIP bundle and its settings
+// clicks as a person would); it registers again as carol, and answers
+// dave's call from a UDP phone; the page, its JsSIP bundle and its settings
 // are served over HTTPS with the certificate the script made, which WSS
 // and TLS present too. Then Ctrl-C (SIGINT to the process group, as a
 // terminal sends it) must stop everything: the script ends and no process
@@ -94,7 +99,7 @@ func makeRun(t *testing.T, script, bin, media string) {
 			t.Errorf("rtpengine-ctl list numsessions during the call: %v\n%s", err, out)
 		}
 		out, err = exec.Command(filepath.Join(bin, "sipproxy"), "ctl", "list").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "alice@127.0.0.1") || !strings.Contains(string(out), "bob@127.0.0.1") {
+		if err != nil || !strings.Contains(string(out), `"aor": "alice"`) || !strings.Contains(string(out), `"aor": "bob"`) {
 			t.Errorf("sipproxy ctl list: %v, want alice's and bob's bindings:\n%s", err, out)
 		}
 		hangup(t, a, b)
@@ -104,6 +109,30 @@ func makeRun(t *testing.T, script, bin, media string) {
 	t.Run("browser", func(t *testing.T) {
 		bob := registeredPhone(t, phone.Config{User: "bob", Proxy: mustAddrPort(runSIP), Domain: "127.0.0.1"})
 		res, c := browserCallsPhone(t, "https://"+runDemo+"/?target=bob", "drive-demo.mjs", bob)
+		checkBrowserPhoneAudio(t, res, c)
+		waitEnded(t, c)
+		run.checkDeleted(t, c.ID)
+	})
+
+	t.Run("browser-answers", func(t *testing.T) {
+		dave := registeredPhone(t, phone.Config{User: "dave", Proxy: mustAddrPort(runSIP), Domain: "127.0.0.1"})
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		called := alongside(ctx, t, "dave's call", func(ctx context.Context) (*phone.Call, error) {
+			for !registered(ctx, "carol") {
+				select {
+				case <-ctx.Done():
+					return nil, nil // the page's failure says why
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			return dave.Call(ctx, "carol")
+		})
+		res := runPage(ctx, t, "https://"+runDemo+"/?user=carol&answer", "drive-demo.mjs")
+		c := called()
+		if c == nil {
+			t.FailNow()
+		}
 		checkBrowserPhoneAudio(t, res, c)
 		waitEnded(t, c)
 		run.checkDeleted(t, c.ID)
@@ -258,6 +287,25 @@ func namespaceProcs(t *testing.T) []browsertest.Proc {
 		t.Fatal(err)
 	}
 	return browsertest.NetnsProcs(self)
+}
+
+// registered reports whether sipproxy's management API (its default
+// address) lists a binding of aor (the user part: one domain).
+func registered(ctx context.Context, aor string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+runMgmt+"/registrations", nil)
+	if err != nil {
+		return false
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	var bindings []struct{ AOR string }
+	if err := json.NewDecoder(res.Body).Decode(&bindings); err != nil {
+		return false
+	}
+	return slices.ContainsFunc(bindings, func(b struct{ AOR string }) bool { return b.AOR == aor })
 }
 
 func httpGet(c *http.Client, url string) (string, error) {

@@ -1,10 +1,12 @@
 // Works sipproxy's demo softphone (the page `make run` serves) as its
-// instructions tell a person to: register (as the page's default user,
-// alice), call the URL's ?target= (bob), stay in the call until audio has
-// arrived, hang up. The result: the audio packets the page received, the
-// call's state at each step and the page's log.
+// instructions tell a person to: register (as the URL's ?user=, else the
+// page's default, alice), call the URL's ?target= (bob) or, with ?answer,
+// wait for a call and answer it; stay in the call until audio has arrived,
+// hang up. The result: the audio packets the page received, the call's
+// state at each step and the page's log.
 export async function drive(page, timeout) {
-  const target = new URL(page.url()).searchParams.get('target') || 'bob';
+  const params = new URL(page.url()).searchParams;
+  const target = params.get('target') || 'bob';
   const text = (id) => page.evaluate((id) => document.getElementById(id).textContent, id);
   // Waits until element id's text starts with one of outcomes; fails
   // unless it is the first (what the step wants).
@@ -19,10 +21,17 @@ export async function drive(page, timeout) {
   try {
     // The WebSocket field is filled from /config.json.
     await page.waitForFunction(() => document.getElementById('ws').value !== '', null, { timeout });
+    if (params.get('user')) await page.fill('#user', params.get('user'));
     await page.click('#register');
     await until('regstate', 'registered', 'failed');
-    await page.fill('#target', target);
-    await page.click('#call');
+    if (params.has('answer')) {
+      // The Answer button comes alive with an incoming call.
+      await page.waitForSelector('#answer:enabled', { timeout });
+      await page.click('#answer');
+    } else {
+      await page.fill('#target', target);
+      await page.click('#call');
+    }
     await until('callstate', 'in call', 'ended');
     for (let i = 0; i < 100 && result.inbound < 50; i++) {
       await page.waitForTimeout(100);
