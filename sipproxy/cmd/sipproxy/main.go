@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"sipmedia/sipproxy/internal/app"
 	"sipmedia/sipproxy/internal/config"
 	"sipmedia/sipproxy/internal/media"
@@ -46,6 +48,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	tuneGC(cfg)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	// sipgo's connections log through its package's logger (slog's
+	// default unless set, which printed bare lines past --log-level).
+	sip.SetDefaultLogger(log.With("component", "sipgo"))
 	if path := os.Getenv("SIPPROXY_CPUPROFILE"); path != "" {
 		// Profiling aid for bench-sip; not a supported interface.
 		if f, err := os.Create(path); err == nil {
