@@ -62,14 +62,7 @@ func (r *udpReplier) Reply(res *sip.Response) error {
 }
 
 func (r *udpReplier) ReplyWire(wire []byte, dst string) error {
-	to, err := replyDst(dst, r.src)
-	if err != nil {
-		return err
-	}
-	if _, err := r.c.WriteTo(wire, to); err != nil {
-		return fmt.Errorf("udp reply to %s: %w", to, err)
-	}
-	return nil
+	return r.c.replyWire(wire, dst, r.src)
 }
 
 // SetStateless installs h for the UDP listeners started afterwards.
@@ -213,15 +206,21 @@ func replyDst(d string, src net.Addr) (net.Addr, error) {
 }
 
 func (c *udpConn) reply(res *sip.Response, src net.Addr) error {
-	dst, err := replyDst(res.Destination(), src)
-	if err != nil {
-		return err
-	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer bufPool.Put(buf)
 	buf.Reset()
 	res.StringWrite(buf)
-	if _, err := c.WriteTo(buf.Bytes(), dst); err != nil {
+	return c.replyWire(buf.Bytes(), res.Destination(), src)
+}
+
+// replyWire sends a serialised response to d (ip:port), or to src when d
+// is "".
+func (c *udpConn) replyWire(wire []byte, d string, src net.Addr) error {
+	dst, err := replyDst(d, src)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(wire, dst); err != nil {
 		return fmt.Errorf("udp reply to %s: %w", dst, err)
 	}
 	return nil
