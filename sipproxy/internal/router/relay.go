@@ -665,7 +665,7 @@ func (run *relayRun) forward(st *branchState, res *sip.Response) {
 	// UAS's retransmissions (finished.go), and sent from there. The
 	// record is handed over only once sent: keeping it returns the buffer
 	// to its pool.
-	rec, wire := clientRecord(st.req.Method, fwd, rt.addr, rt.proto, "")
+	rec, wire := rt.record(st.req.Method, fwd)
 	run.c.replyWith(fwd, wire)
 	rt.mu.Lock()
 	rt.rec = rec
@@ -695,6 +695,12 @@ func (r *Router) prepareResponse(ctx context.Context, c *Ctx, st *branchState, r
 		}
 	}
 	return fwd
+}
+
+// record builds what the client transaction keeps of the relayed 2xx
+// fwd (finished.go), and returns with it fwd's bytes on the wire.
+func (rt *retransmitter) record(method sip.RequestMethod, fwd *sip.Response) (*bytes.Buffer, []byte) {
+	return clientRecord(method, fwd, rt.addr, rt.proto, "")
 }
 
 // take returns the processed 2xx and its record if it was built when

@@ -171,16 +171,17 @@ func (tx *udpServerTx) sendRes(res *sip.Response, wire []byte) error {
 // non-INVITE's reply is kept to be resent: it is serialised once, into
 // the record, and sent from there.
 func (tx *udpServerTx) finish(res *sip.Response, wire []byte) error {
-	var err error
+	kept := res
 	if tx.req.IsInvite() {
-		err = tx.sendRes(res, wire)
-		rec, _ := serverRecord(tx.req.Method, tx.sentBy, nil) // absorbed, never resent
-		tx.r.finishedSrv.putBuilt(tx.key, rec)
-	} else {
-		rec, kept := serverRecord(tx.req.Method, tx.sentBy, res)
-		err = tx.send.ReplyWire(kept, res.Destination())
-		tx.r.finishedSrv.putBuilt(tx.key, rec)
+		kept = nil // absorbed, never resent
 	}
+	rec, keptWire := serverRecord(tx.req.Method, tx.sentBy, kept)
+	if keptWire != nil {
+		wire = keptWire
+	}
+	// Sent before the record is kept: keeping returns its buffer.
+	err := tx.sendRes(res, wire)
+	tx.r.finishedSrv.putBuilt(tx.key, rec)
 	tx.end(nil)
 	return err
 }

@@ -250,7 +250,7 @@ func (tx *udpClientTx) finish() {
 				to = tx.r.ackedCli
 			}
 			if rec == nil {
-				rec, _ = clientRecord(tx.req.Method, fwd, rt.addr, rt.proto, "")
+				rec, _ = rt.record(tx.req.Method, fwd)
 			}
 			to.putBuilt(tx.key, rec)
 		}
