@@ -171,12 +171,19 @@ func NetnsProcs(ns string) []Proc {
 }
 
 // setupVeth brings loopback up and adds the veth pair; an address or link
-// already there (a second call in one namespace) is fine.
+// already there (a second call in one namespace) is fine. It returns once
+// the namespace's addresses and links have settled: Chromium aborts a
+// navigation in flight with ERR_NETWORK_CHANGED on any address or link
+// change, and a veth end left to itself gets an IPv6 link-local address
+// whose duplicate address detection ends a second or two later. So the ends
+// get no generated IPv6 address (addrgenmode none) and both must be up.
 func setupVeth(t *testing.T) {
 	t.Helper()
 	for _, args := range [][]string{
 		{"link", "set", "lo", "up"},
 		{"link", "add", "bt0", "type", "veth", "peer", "name", "bt1"},
+		{"link", "set", "bt0", "addrgenmode", "none"},
+		{"link", "set", "bt1", "addrgenmode", "none"},
 		{"addr", "add", VethAddr + "/24", "dev", "bt0"},
 		{"link", "set", "bt0", "up"},
 		{"link", "set", "bt1", "up"},
@@ -184,5 +191,17 @@ func setupVeth(t *testing.T) {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil && !strings.Contains(string(out), "File exists") {
 			t.Fatalf("ip %v: %v %s", args, err, out)
 		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		links, _ := exec.Command("ip", "-o", "link", "show", "type", "veth").CombinedOutput()
+		addrs, _ := exec.Command("ip", "-o", "addr", "show").CombinedOutput()
+		if strings.Count(string(links), "state UP") == 2 && !strings.Contains(string(addrs), "tentative") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("veth pair not settled after 5 s:\n%s%s", links, addrs)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

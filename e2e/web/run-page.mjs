@@ -18,6 +18,21 @@ function chromiumPath() {
   return '/usr/bin/chromium';
 }
 
+// gotoSettled opens url, once more if Chromium aborted the navigation
+// because the host's addresses or links changed (ERR_NETWORK_CHANGED): that
+// is the environment moving under the page, which a person would answer
+// with a reload. The test namespaces are built not to move (browsertest's
+// setupVeth); the retry is said on stderr so it shows in the test log.
+async function gotoSettled(page, url) {
+  try {
+    await page.goto(url);
+  } catch (e) {
+    if (!String(e.message).includes('ERR_NETWORK_CHANGED')) throw e;
+    process.stderr.write(`run-page: ${url}: ERR_NETWORK_CHANGED, loading again\n`);
+    await page.goto(url);
+  }
+}
+
 const url = process.argv[2];
 const timeout = Number(process.argv[3] || 20000);
 const driver = process.argv[4];
@@ -39,7 +54,7 @@ let code = 0;
 try {
   const page = await ctx.newPage();
   page.on('console', (m) => process.stderr.write(`console: ${m.text()}\n`));
-  await page.goto(url);
+  await gotoSettled(page, url);
   if (driver) {
     const { drive } = await import(resolve(driver));
     await drive(page, timeout);
