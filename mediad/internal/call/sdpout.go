@@ -360,8 +360,8 @@ func (r *Registry) rtcpLines(add func(string), p *Params, sm, dm *Media, answer 
 }
 
 // iceLines writes rtpengine-style ICE credentials and one host candidate
-// per local address and component.
-// TODO(webrtc issue): the relay must answer STUN checks on these ports.
+// per local address and component; package webrtc's ICE agent answers
+// the checks on these ports with these credentials.
 func (r *Registry) iceLines(add func(string), dst *Monologue, dm *Media, mux bool) {
 	if dst.iceUfrag == "" {
 		dst.iceUfrag = randomString(8, alnum)
