@@ -28,6 +28,7 @@ import (
 	"sipmedia/sipproxy/internal/media"
 	"sipmedia/sipproxy/internal/mgmt"
 	"sipmedia/sipproxy/internal/router"
+	"sipmedia/sipproxy/internal/transport"
 )
 
 func main() {
@@ -50,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
 	// sipgo's connections log through its package's logger (slog's
 	// default unless set, which printed bare lines past --log-level).
-	sip.SetDefaultLogger(log.With("component", "sipgo"))
+	sip.SetDefaultLogger(slog.New(transport.SipgoLog{Handler: log.Handler()}).With("component", "sipgo"))
 	if path := os.Getenv("SIPPROXY_CPUPROFILE"); path != "" {
 		// Profiling aid for bench-sip; not a supported interface.
 		if f, err := os.Create(path); err == nil {

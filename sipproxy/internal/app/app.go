@@ -73,7 +73,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 	}
 	p := &Proxy{}
 	stats := &transport.Stats{}
-	sipLog := slog.New(transport.CountingHandler{Handler: log.Handler(), Stats: stats})
+	sipLog := slog.New(transport.SipgoLog{Handler: log.Handler(), Stats: stats})
 	var mgr *transport.Manager
 	var rt *router.Router
 	// The filter and the stray-response handler need objects built after

@@ -2,9 +2,7 @@ package transport
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 
@@ -168,29 +166,4 @@ func (m *Manager) reply400(info sip.TransportReadProps, data []byte) {
 	if err := c.WriteMsg(res); err == nil {
 		m.Rejected400.Add(1)
 	}
-}
-
-// CountingHandler wraps a slog handler and counts sipgo's "failed to parse"
-// records: sipgo drops unparsable messages without any other hook.
-type CountingHandler struct {
-	slog.Handler
-	Stats *Stats
-}
-
-// Handle counts parse failures and passes the record on.
-func (h CountingHandler) Handle(ctx context.Context, r slog.Record) error {
-	if strings.Contains(strings.ToLower(r.Message), "parse") && r.Level >= slog.LevelWarn {
-		h.Stats.ParseFailed.Add(1)
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-// WithAttrs keeps the counting wrapper.
-func (h CountingHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return CountingHandler{Handler: h.Handler.WithAttrs(a), Stats: h.Stats}
-}
-
-// WithGroup keeps the counting wrapper.
-func (h CountingHandler) WithGroup(n string) slog.Handler {
-	return CountingHandler{Handler: h.Handler.WithGroup(n), Stats: h.Stats}
 }
