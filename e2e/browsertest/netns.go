@@ -172,11 +172,13 @@ func NetnsProcs(ns string) []Proc {
 
 // setupVeth brings loopback up and adds the veth pair; an address or link
 // already there (a second call in one namespace) is fine. It returns once
-// the namespace's addresses and links have settled: Chromium aborts a
-// navigation in flight with ERR_NETWORK_CHANGED on any address or link
-// change, and a veth end left to itself gets an IPv6 link-local address
-// whose duplicate address detection ends a second or two later. So the ends
-// get no generated IPv6 address (addrgenmode none) and both must be up.
+// the namespace's addresses and links have settled: Chromium may abort a
+// navigation in flight with ERR_NETWORK_CHANGED when an address or link
+// changes (CI saw it on the first page load after this setup), and a veth
+// end left to itself gets an IPv6 link-local address whose duplicate
+// address detection ends a second or two later (`ip monitor` shows it). So
+// the ends get no generated IPv6 address (addrgenmode none) and both must
+// be up.
 func setupVeth(t *testing.T) {
 	t.Helper()
 	for _, args := range [][]string{
