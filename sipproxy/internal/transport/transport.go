@@ -163,7 +163,9 @@ func (m *Manager) start(ctx context.Context, l config.Listen) error {
 		// debug, through slog rather than bare lines on stderr.
 		hs := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
-		m.add(s, func() error { b.close(); return hs.Close() }, func() error {
+		// The listener first, so no client is upgraded while the
+		// bridges end.
+		m.add(s, func() error { err := hs.Close(); b.close(); return err }, func() error {
 			// sipgo serves the bridged side; see ws.go.
 			go func() {
 				var err error

@@ -57,14 +57,33 @@ func (l *pipeListener) Close() error {
 
 func (l *pipeListener) Addr() net.Addr { return l.addr }
 
-// addrConn overrides the pipe's addresses with the real socket's.
+// addrConn is sipgo's side of a bridge's pipe: it overrides the pipe's
+// addresses with the real socket's and tells when sipgo is done upgrading.
 type addrConn struct {
 	net.Conn
 	local, remote net.Addr
+	upgraded      chan struct{}
+	once          sync.Once
 }
 
 func (c *addrConn) LocalAddr() net.Addr  { return c.local }
 func (c *addrConn) RemoteAddr() net.Addr { return c.remote }
+
+// SetDeadline closes upgraded when sipgo clears the deadline, which it
+// does right after answering the upgrade (transport_ws.go); only then may
+// the bridge close the pipe, or sipgo logs "Fail to upgrade" at error
+// level for a client that merely left at once.
+func (c *addrConn) SetDeadline(t time.Time) error {
+	err := c.Conn.SetDeadline(t)
+	if t.IsZero() {
+		c.once.Do(func() { close(c.upgraded) })
+	}
+	return err
+}
+
+// upgradeWait bounds how long a closing bridge waits for sipgo's side of
+// the upgrade; it takes microseconds unless sipgo changes how it signals.
+const upgradeWait = time.Second
 
 type bridge struct {
 	m    *Manager
@@ -73,6 +92,11 @@ type bridge struct {
 	ctx  context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+	// closed, under mu, keeps wg.Add from racing close's Wait: a
+	// connection the HTTP server accepted just before close is turned
+	// away instead.
+	mu     sync.Mutex
+	closed bool
 }
 
 func newBridge(m *Manager, s Socket, addr net.Addr) *bridge {
@@ -87,6 +111,9 @@ func newBridge(m *Manager, s Socket, addr net.Addr) *bridge {
 }
 
 func (b *bridge) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	b.stop()
 	b.ln.Close()
 	b.wg.Wait()
@@ -124,15 +151,23 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.Close(websocket.StatusInternalError, "bad remote address")
 		return
 	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		c.Close(websocket.StatusGoingAway, "shutting down")
+		return
+	}
 	b.wg.Add(1)
+	b.mu.Unlock()
 	defer b.wg.Done()
 	ctx, cancel := context.WithCancel(b.ctx)
 	defer cancel()
 
 	ours, theirs := net.Pipe()
 	defer ours.Close()
+	sipgoSide := &addrConn{Conn: theirs, local: b.ln.addr, remote: remote, upgraded: make(chan struct{})}
 	select {
-	case b.ln.conns <- &addrConn{Conn: theirs, local: b.ln.addr, remote: remote}:
+	case b.ln.conns <- sipgoSide:
 	case <-ctx.Done():
 		c.CloseNow()
 		return
@@ -208,6 +243,12 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		<-ctx.Done()
 	}
+	wait := time.NewTimer(upgradeWait)
+	select {
+	case <-sipgoSide.upgraded:
+	case <-wait.C:
+	}
+	wait.Stop()
 	ours.Close()
 	c.Close(websocket.StatusNormalClosure, "")
 	wg.Wait()

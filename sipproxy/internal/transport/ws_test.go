@@ -1,13 +1,17 @@
 package transport
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +26,13 @@ import (
 // OPTIONS with 200.
 func startWS(t *testing.T, opts Options) (*Manager, string) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return startWSLog(t, opts, io.Discard)
+}
+
+// startWSLog is startWS with sipgo's and the manager's log written to w.
+func startWSLog(t *testing.T, opts Options, w io.Writer) (*Manager, string) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(w, nil))
 	var m *Manager
 	ua, err := sipgo.NewUA(sipgo.WithUserAgentTransportLayerOptions(
 		sip.WithTransportLayerLogger(log),
@@ -242,5 +252,92 @@ func waitGoroutines(t *testing.T, before int) {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the log's concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestWSQuickDisconnects: clients that leave right after the upgrade (a
+// browser reconnecting while the proxy shuts down, a probe) end their
+// bridge without sipgo's side failing its half of the upgrade: the bridge
+// closes the pipe only once sipgo has finished with it.
+func TestWSQuickDisconnects(t *testing.T) {
+	var logs syncBuffer
+	_, addr := startWSLog(t, Options{}, &logs)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 0; i < 200; i++ {
+		c, _, err := dial(t, ctx, addr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.CloseNow()
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := strings.Count(logs.String(), "Fail to upgrade"); n > 0 {
+		t.Errorf("sipgo failed %d upgrades of 200 bridged connections:\n%s", n, logs.String())
+	}
+}
+
+// TestWSShutdownWhileConnecting: clients keep connecting (as JsSIP does
+// when its WebSocket closes) while the manager shuts down: every bridge
+// ends, nothing logs a failed upgrade, and Close returns.
+func TestWSShutdownWhileConnecting(t *testing.T) {
+	var logs syncBuffer
+	m, addr := startWSLog(t, Options{}, &logs)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var connected atomic.Int64
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				c, _, err := websocket.Dial(ctx, "ws://"+addr, &websocket.DialOptions{Subprotocols: []string{"sip"}})
+				if err != nil {
+					var ne net.Error
+					if errors.As(err, &ne) || strings.Contains(err.Error(), "refused") {
+						return // the listener is gone
+					}
+					continue // upgraded and closed at once: try again
+				}
+				connected.Add(1)
+				go func() { _, _, _ = c.Read(ctx); c.CloseNow() }()
+			}
+		}()
+	}
+	for connected.Load() < 50 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- m.Close() }()
+	select {
+	case <-done:
+		t.Logf("Close took %v", time.Since(start))
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return within 10 s")
+	}
+	cancel()
+	wg.Wait()
+	if n := strings.Count(logs.String(), "Fail to upgrade"); n > 0 {
+		t.Errorf("sipgo failed %d upgrades during shutdown:\n%s", n, logs.String())
 	}
 }
