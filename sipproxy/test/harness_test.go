@@ -14,10 +14,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"sipmedia/ngproto/logbuf"
 	"sipmedia/ngproto/testport"
 )
 
@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 // proxy is a running bin/sipproxy.
 type proxy struct {
 	SIP, TLS, WS, WSS, Mgmt int
-	log                     *bytes.Buffer
+	log                     *logbuf.Buffer
 }
 
 func (p *proxy) addr() string { return "127.0.0.1:" + strconv.Itoa(p.SIP) }
@@ -71,7 +71,7 @@ func startProxy(t *testing.T, extra ...string) *proxy {
 // its management port answered.
 func startProxyOnce(t *testing.T, extra []string) (p *proxy, exited bool) {
 	t.Helper()
-	p = &proxy{SIP: testport.Get(t), TLS: testport.Get(t), WS: testport.Get(t), WSS: testport.Get(t), Mgmt: testport.Get(t), log: &bytes.Buffer{}}
+	p = &proxy{SIP: testport.Get(t), TLS: testport.Get(t), WS: testport.Get(t), WSS: testport.Get(t), Mgmt: testport.Get(t), log: &logbuf.Buffer{}}
 	args := []string{
 		"--listen=udp:127.0.0.1:" + strconv.Itoa(p.SIP),
 		"--listen=tcp:127.0.0.1:" + strconv.Itoa(p.SIP),
@@ -84,8 +84,7 @@ func startProxyOnce(t *testing.T, extra []string) (p *proxy, exited bool) {
 		"--fr-inv-timeout=3s",
 	}
 	cmd := exec.Command(binPath, append(args, extra...)...)
-	lw := &lockedWriter{w: p.log}
-	cmd.Stdout, cmd.Stderr = lw, lw
+	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -119,17 +118,6 @@ func startProxyOnce(t *testing.T, extra []string) (p *proxy, exited bool) {
 	}
 	t.Fatalf("sipproxy did not come up:\n%s", p.log.String())
 	return nil, false
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }
 
 func (p *proxy) get(path string, v any) error {

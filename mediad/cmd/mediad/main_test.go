@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/logbuf"
 	"sipmedia/ngproto/testport"
 )
 
@@ -76,23 +77,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestBinaryLifecycle builds the real binary, starts it with the command
 // line of rtpengine's test suite (plus a pidfile and loopback addresses),
 // pings it over NG, queries the CLI with rtpengine-ctl and `mediad ctl`,
@@ -110,7 +94,7 @@ func TestBinaryLifecycle(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bin, "--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-i", "::1",
 		"-n", fmt.Sprintf("127.0.0.1:%d", ng), "-c", fmt.Sprintf("127.0.0.1:%d", cliPort), "-f", "-L", "7", "-E",
 		"-u", "2222", "--silence-detect=0.05", "-p", pidfile, "-m", "41000", "-M", "41999")
-	var stderr syncBuffer
+	var stderr logbuf.Buffer
 	cmd.Stderr = &stderr
 	// Debian's unit runs rtpengine with Type=notify: mediad must say READY=1.
 	notifyPath := filepath.Join(dir, "notify.sock")

@@ -13,13 +13,13 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/logbuf"
 )
 
 func TestRunServesAndShutsDownCleanly(t *testing.T) {
@@ -30,8 +30,8 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	var logs logbuf.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ready := make(chan Addrs, 1)
@@ -182,15 +182,4 @@ func TestSlogLevel(t *testing.T) {
 	if out := buf.String(); strings.Contains(out, "hidden") || !strings.Contains(out, "shown") || strings.Contains(out, "time=") {
 		t.Errorf("log output %q", out)
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

@@ -1,7 +1,6 @@
 package offload_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -22,6 +21,7 @@ import (
 
 	"sipmedia/kmod/nettopo"
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/logbuf"
 )
 
 // The acceptance test: the real mediad binary in R of an A - R - B
@@ -212,25 +212,8 @@ func buildMediad(t *testing.T) string {
 type daemon struct {
 	cmd  *exec.Cmd
 	ng   *ngproto.Client
-	logs *syncBuffer
+	logs *logbuf.Buffer
 	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startMediad runs bin in R with two logical interfaces (A's and B's link,
@@ -238,7 +221,7 @@ func (s *syncBuffer) String() string {
 // learning.
 func startMediad(t *testing.T, bin string, topo *nettopo.Topology, extra ...string) *daemon {
 	t.Helper()
-	d := &daemon{logs: &syncBuffer{}, done: make(chan error, 1)}
+	d := &daemon{logs: &logbuf.Buffer{}, done: make(chan error, 1)}
 	d.cmd = exec.Command("ip", "netns", "exec", topo.Name("r"), bin, "--config-file=none", "-t", strconv.Itoa(table), "-F",
 		"-i", "a/"+nettopo.AddrRA.String(), "-i", "a/"+nettopo.Addr6RA.String(),
 		"-i", "b/"+nettopo.AddrRB.String(), "-i", "b/"+nettopo.Addr6RB.String(), "-n", ngAddr, "-c", cliAddr,

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"sipmedia/ngproto/logbuf"
 	"sipmedia/sipproxy/internal/config"
 )
 
@@ -255,30 +255,12 @@ func waitGoroutines(t *testing.T, before int) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the log's concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestWSQuickDisconnects: clients that leave right after the upgrade (a
 // browser reconnecting while the proxy shuts down, a probe) end their
 // bridge without sipgo's side failing its half of the upgrade: the bridge
 // closes the pipe only once sipgo has finished with it.
 func TestWSQuickDisconnects(t *testing.T) {
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	_, addr := startWSLog(t, Options{}, &logs)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -299,7 +281,7 @@ func TestWSQuickDisconnects(t *testing.T) {
 // when its WebSocket closes) while the manager shuts down: every bridge
 // ends, nothing logs a failed upgrade, and Close returns.
 func TestWSShutdownWhileConnecting(t *testing.T) {
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	m, addr := startWSLog(t, Options{}, &logs)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
