@@ -292,7 +292,7 @@ func TestWSShutdownWhileConnecting(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				c, _, err := websocket.Dial(ctx, "ws://"+addr, &websocket.DialOptions{Subprotocols: []string{"sip"}})
+				c, _, err := dial(t, ctx, addr, nil)
 				if err != nil {
 					var ne net.Error
 					if errors.As(err, &ne) || strings.Contains(err.Error(), "refused") {
