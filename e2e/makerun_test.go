@@ -7,22 +7,24 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"sipmedia/e2e/browsertest"
 	"sipmedia/e2e/internal/daemon"
 	"sipmedia/e2e/internal/phone"
+	"sipmedia/ngproto/logbuf"
 )
 
 // The addresses `make run` prints (scripts/run.sh).
@@ -82,7 +84,7 @@ func TestMakeRun(t *testing.T) {
 // makeRun is one TestMakeRun with MEDIA=media.
 func makeRun(t *testing.T, script, bin, media string) {
 	run := startRunScript(t, script, bin, media)
-	if out := run.output(); strings.Contains(out, "demo page off") {
+	if out := run.out.String(); strings.Contains(out, "demo page off") {
 		t.Fatalf("the demo page is off although the npm packages are installed:\n%s", out)
 	}
 
@@ -159,7 +161,7 @@ func makeRun(t *testing.T, script, bin, media string) {
 				t.Errorf("GET %s: %v; want %q in %.200q", path, err, want, body)
 			}
 		}
-		if err := wsUpgrade(tc, runWSS); err != nil {
+		if err := wsUpgrade(web, runWSS); err != nil {
 			t.Errorf("WSS %s: %v", runWSS, err)
 		}
 		c, err := tls.Dial("tcp", runTLS, tc)
@@ -182,7 +184,7 @@ func (r *runScript) checkDeleted(t *testing.T, callID string) {
 	if r.media == "rtpengine" {
 		deleted = "[" + callID + "]: [core] Scheduling deletion of "
 	}
-	if !eventually(3*time.Second, func() bool { return strings.Contains(r.output(), deleted) }) {
+	if !eventually(3*time.Second, func() bool { return strings.Contains(r.out.String(), deleted) }) {
 		t.Errorf("%s did not log the call's delete after the BYE (%q)", r.media, deleted)
 	}
 }
@@ -191,15 +193,8 @@ func (r *runScript) checkDeleted(t *testing.T, callID string) {
 type runScript struct {
 	cmd    *exec.Cmd
 	media  string
-	mu     sync.Mutex
-	out    strings.Builder
+	out    logbuf.Buffer // what the script and the daemons printed
 	exited chan struct{}
-}
-
-func (r *runScript) output() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.out.String()
 }
 
 // startRunScript starts the script with BIN=bin and MEDIA=media and
@@ -222,9 +217,7 @@ func startRunScript(t *testing.T, script, bin, media string) *runScript {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			r.mu.Lock()
-			r.out.WriteString(sc.Text() + "\n")
-			r.mu.Unlock()
+			r.out.Write([]byte(sc.Text() + "\n"))
 			if sc.Text() == runGreet {
 				close(greeted)
 			}
@@ -247,15 +240,15 @@ func startRunScript(t *testing.T, script, bin, media string) *runScript {
 		}
 		<-r.exited
 		if t.Failed() {
-			t.Logf("run.sh and the daemons said:\n%s", r.output())
+			t.Logf("run.sh and the daemons said:\n%s", r.out.String())
 		}
 	})
 	select {
 	case <-greeted:
 	case <-r.exited:
-		t.Fatalf("run.sh ended before printing its instructions:\n%s", r.output())
+		t.Fatalf("run.sh ended before printing its instructions:\n%s", r.out.String())
 	case <-time.After(90 * time.Second):
-		t.Fatalf("run.sh printed no instructions in 90 s:\n%s", r.output())
+		t.Fatalf("run.sh printed no instructions in 90 s:\n%s", r.out.String())
 	}
 	return r
 }
@@ -273,7 +266,7 @@ func (r *runScript) interrupt(t *testing.T) {
 		t.Fatal("run.sh still runs 15 s after Ctrl-C")
 	}
 	if !eventually(5*time.Second, func() bool { return len(namespaceProcs(t)) == 0 }) {
-		t.Fatalf("processes left after Ctrl-C: %v\n%s", namespaceProcs(t), r.output())
+		t.Fatalf("processes left after Ctrl-C: %v\n%s", namespaceProcs(t), r.out.String())
 	}
 }
 
@@ -321,27 +314,18 @@ func httpGet(c *http.Client, url string) (string, error) {
 	return string(b), err
 }
 
-// wsUpgrade opens a TLS connection to addr and asks for a WebSocket with
-// the sip subprotocol (RFC 7118); anything but 101 with "sip" fails.
-func wsUpgrade(tc *tls.Config, addr string) error {
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, tc)
+// wsUpgrade opens a WebSocket over TLS to addr asking for the sip
+// subprotocol (RFC 7118); anything but an upgrade with "sip" fails.
+func wsUpgrade(web *http.Client, addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "wss://"+addr, &websocket.DialOptions{HTTPClient: web, Subprotocols: []string{"sip"}})
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n"
-	if _, err := io.WriteString(c, req); err != nil {
-		return err
-	}
-	res, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return err
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusSwitchingProtocols || res.Header.Get("Sec-WebSocket-Protocol") != "sip" {
-		return errors.New("handshake answered " + res.Status + ", subprotocol " + res.Header.Get("Sec-WebSocket-Protocol"))
+	defer c.CloseNow()
+	if c.Subprotocol() != "sip" {
+		return fmt.Errorf("upgraded with subprotocol %q", c.Subprotocol())
 	}
 	return nil
 }
