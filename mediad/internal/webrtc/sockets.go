@@ -80,10 +80,20 @@ type via struct {
 }
 
 func (v via) Inbound(buf []byte, n int, from netip.AddrPort) ([]byte, bool) {
-	if n > 0 && buf[0] < 64 { // STUN and DTLS: remember the socket
+	if n > 0 && peerChosen(buf[0]) {
 		v.e.router.learn(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), v.idx)
 	}
 	return v.e.Inbound(buf, n, from)
+}
+
+// peerChosen reports whether a packet starting with b0 arrived on the
+// socket the peer chose to send to: a STUN request or indication (class
+// bit C1, 0x01 of the first byte, clear) or DTLS. A STUN response arrives
+// on whichever socket our own check left from, before the peer's checks
+// told us its socket; learning from it flipped the route back to that
+// socket, and a DTLS flight then left from a socket the peer never saw.
+func peerChosen(b0 byte) bool {
+	return (b0 < 4 && b0&0x01 == 0) || (b0 >= 20 && b0 < 64)
 }
 
 func (v via) Outbound(dst, plain []byte) ([]byte, error) { return v.e.Outbound(dst, plain) }
