@@ -95,7 +95,12 @@ func (p *Phone) Close() {
 		return
 	}
 	p.closed = true
-	calls := p.calls
+	// A copy: the read loop still ends calls (a BYE) until the socket
+	// closes, deleting from the map.
+	calls := make([]*Call, 0, len(p.calls))
+	for _, c := range p.calls {
+		calls = append(calls, c)
+	}
 	p.mu.Unlock()
 	for _, c := range calls {
 		if c.RTP != nil {
