@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"sipmedia/mediad/internal/config"
@@ -44,6 +45,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// dozens of times a second under signalling load: 400% cuts
 		// the CPU of an offer/answer/delete cycle by 8% for a few MB.
 		debug.SetGCPercent(400)
+	}
+	if path := os.Getenv("MEDIAD_CPUPROFILE"); path != "" {
+		// Profiling aid, as sipproxy's SIPPROXY_CPUPROFILE: a profile of
+		// the real daemon under a benchmark's load, not of a patched copy.
+		// Not a supported interface.
+		if f, err := os.Create(path); err == nil {
+			defer f.Close() // runs after StopCPUProfile (defers are LIFO)
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
 	}
 	level := new(slog.LevelVar)
 	log := daemon.NewLogger(cfg, stderr, level)
