@@ -228,9 +228,14 @@ func TestCompareWithRtpengine(t *testing.T) {
 		"list redisdisabletime", "list redisconnecttimeout", "list rediscmdtimeout", "list loglevel core",
 		"list timeoutXYZ", "list jsonstats", "set loglevel 6", "set loglevel core 6", "set",
 	} {
-		want, err := Query(ctx, addr, c)
-		if err != nil {
-			t.Fatalf("rtpengine %q: %v", c, err)
+		// rtpengine 10.5 on a loaded machine now and then closes a CLI
+		// connection without a reply (CI saw it once, on "list foo"); none of
+		// these commands has an empty reply, so an empty one is asked again.
+		var want string
+		for try := 0; try < 3 && want == ""; try++ {
+			if want, err = Query(ctx, addr, c); err != nil {
+				t.Fatalf("rtpengine %q: %v", c, err)
+			}
 		}
 		got := r.Run(ctx, c)
 		want, got = uptimeRE.ReplaceAllString(want, "${1}N"), uptimeRE.ReplaceAllString(got, "${1}N")
