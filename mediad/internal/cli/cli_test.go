@@ -228,17 +228,23 @@ func TestCompareWithRtpengine(t *testing.T) {
 		"list redisdisabletime", "list redisconnecttimeout", "list rediscmdtimeout", "list loglevel core",
 		"list timeoutXYZ", "list jsonstats", "set loglevel 6", "set loglevel core 6", "set",
 	} {
-		// rtpengine 10.5 on a loaded machine now and then closes a CLI
-		// connection without a reply (CI saw it once, on "list foo"); none of
-		// these commands has an empty reply, so an empty one is asked again.
+		got := uptimeRE.ReplaceAllString(r.Run(ctx, c), "${1}N")
+		// rtpengine 10.5 on a loaded machine now and then ends a CLI
+		// connection early: no reply, one cut short, or a reset (CI saw an
+		// empty "list foo"; 300 runs beside a make test cut "list
+		// jsonstats", emptied "set loglevel core 6" and reset "foo"). So a
+		// reply that differs or fails is asked for again; a real difference
+		// stays.
 		var want string
-		for try := 0; try < 3 && want == ""; try++ {
+		for try := 0; try < 5 && want != got; try++ {
 			if want, err = Query(ctx, addr, c); err != nil {
-				t.Fatalf("rtpengine %q: %v", c, err)
+				t.Logf("rtpengine %q, try %d: %v", c, try+1, err)
 			}
+			want = uptimeRE.ReplaceAllString(want, "${1}N")
 		}
-		got := r.Run(ctx, c)
-		want, got = uptimeRE.ReplaceAllString(want, "${1}N"), uptimeRE.ReplaceAllString(got, "${1}N")
+		if err != nil {
+			t.Fatalf("rtpengine %q: %v", c, err)
+		}
 		if got != want {
 			t.Errorf("%q differs:\n--- rtpengine\n%s\n--- mediad\n%s", c, want, got)
 		}
