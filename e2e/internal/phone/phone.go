@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,10 +99,7 @@ func (p *Phone) Close() {
 	p.closed = true
 	// A copy: the read loop still ends calls (a BYE) until the socket
 	// closes, deleting from the map.
-	calls := make([]*Call, 0, len(p.calls))
-	for _, c := range p.calls {
-		calls = append(calls, c)
-	}
+	calls := slices.Collect(maps.Values(p.calls))
 	p.mu.Unlock()
 	for _, c := range calls {
 		if c.RTP != nil {
