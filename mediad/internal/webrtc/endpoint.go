@@ -67,7 +67,10 @@ type Endpoint struct {
 	log    *slog.Logger
 	agent  *ice.Agent // nil without ICE
 	router *router
-	c      counters
+	// on is the socket Inbound's packets arrived on: the only one, or nil
+	// (unknown) with several, whose packets come through Via.
+	on ice.PacketWriter
+	c  counters
 
 	crypto   atomic.Pointer[cryptoState]
 	peer     atomic.Pointer[netip.AddrPort] // explicit peer without ICE (SetPeer)
@@ -108,6 +111,9 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	e := &Endpoint{cfg: cfg, log: cfg.Log, router: &router{sockets: cfg.Sockets}}
+	if len(cfg.Sockets) == 1 {
+		e.on = cfg.Sockets[0].Writer
+	}
 	if cfg.ICE != nil {
 		a, err := ice.NewAgent(ice.Config{
 			Local: cfg.ICE.Local, Controlling: cfg.ICE.Controlling, Component: cfg.Component,
@@ -168,13 +174,32 @@ func (e *Endpoint) SetDTLSHint(addr netip.AddrPort) {
 
 // Peer implements Transform.
 func (e *Endpoint) Peer() (netip.AddrPort, bool) {
+	r, ok := e.route()
+	return r.Remote, ok
+}
+
+// route is where packets to the peer go: ICE's selected pair, else the
+// explicit peer (SetPeer).
+func (e *Endpoint) route() (ice.Route, bool) {
 	if e.agent != nil {
-		return e.agent.Selected()
+		return e.agent.SelectedRoute()
 	}
 	if p := e.peer.Load(); p != nil {
-		return *p, true
+		return ice.Route{Remote: *p}, true
 	}
-	return netip.AddrPort{}, false
+	return ice.Route{}, false
+}
+
+// write sends b along r: from the pair's socket when ICE knows it, else
+// from the socket the router picks for the address.
+func (e *Endpoint) write(b []byte, r ice.Route) error {
+	var err error
+	if r.Via != nil {
+		_, err = r.Via.WriteToUDPAddrPort(b, r.Remote)
+	} else {
+		_, err = e.router.WriteToUDPAddrPort(b, r.Remote)
+	}
+	return err
 }
 
 // SetSDES installs SDES keys: local is our a=crypto line (we encrypt with
@@ -306,7 +331,7 @@ func (e *Endpoint) DTLSDone() <-chan struct{} {
 }
 
 func (e *Endpoint) sendDTLS(b []byte) error {
-	to, ok := e.Peer()
+	r, ok := e.route()
 	if !ok {
 		p := e.dtlsFrom.Load()
 		if p == nil {
@@ -315,14 +340,18 @@ func (e *Endpoint) sendDTLS(b []byte) error {
 		if p == nil {
 			return ErrNoPeer
 		}
-		to = *p
+		r = ice.Route{Remote: *p}
 	}
-	_, err := e.router.WriteToUDPAddrPort(b, to)
-	return err
+	return e.write(b, r)
 }
 
 // Inbound implements Transform.
 func (e *Endpoint) Inbound(buf []byte, n int, from netip.AddrPort) ([]byte, bool) {
+	return e.inbound(buf, n, from, e.on)
+}
+
+// inbound is Inbound for a packet that arrived on socket on (nil: unknown).
+func (e *Endpoint) inbound(buf []byte, n int, from netip.AddrPort, on ice.PacketWriter) ([]byte, bool) {
 	b := buf[:n]
 	switch classify(b) {
 	case classSTUN:
@@ -330,7 +359,7 @@ func (e *Endpoint) Inbound(buf []byte, n int, from netip.AddrPort) ([]byte, bool
 			e.c.stunBad.Add(1)
 			return nil, false
 		}
-		if err := e.agent.HandleSTUN(b, from); err != nil {
+		if err := e.agent.HandleSTUNOn(b, from, on); err != nil {
 			e.c.stunBad.Add(1)
 			return nil, false
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/stun/v3"
 	pion "github.com/pion/webrtc/v4"
 
 	"sipmedia/mediad/internal/webrtc"
@@ -137,4 +138,87 @@ func (c *countingWriter) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, e
 		c.n.Add(1)
 	}
 	return c.w.WriteToUDPAddrPort(b, to)
+}
+
+// recordingWriter keeps the first byte of what is sent through it.
+type recordingWriter struct {
+	mu   sync.Mutex
+	sent []byte
+}
+
+func (r *recordingWriter) WriteToUDPAddrPort(b []byte, _ netip.AddrPort) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, b[0])
+	return len(b), nil
+}
+
+func (r *recordingWriter) take() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.sent
+	r.sent = nil
+	return s
+}
+
+// TestLateCheckKeepsSelectedSocket: the peer nominates the pair on our
+// second socket, then a check of its other pair (to our first socket,
+// which it learned as peer-reflexive from our own checks) arrives. Its
+// response must leave from the first socket, but media stays on the
+// second. The route used to be learned per peer address, so the late
+// check moved media to a socket the peer never selected (the rare
+// TestMultipleLocalSockets failure).
+func TestLateCheckKeepsSelectedSocket(t *testing.T) {
+	creds, _ := mice.NewCredentials()
+	peer, _ := mice.NewCredentials()
+	w0, w1 := &recordingWriter{}, &recordingWriter{}
+	ep, err := webrtc.NewEndpoint(webrtc.Config{
+		Sockets: []webrtc.Socket{
+			{Local: netip.MustParseAddrPort("127.0.0.1:4000"), Writer: w0},
+			{Local: netip.MustParseAddrPort("127.0.0.2:4000"), Writer: w1},
+		},
+		ICE: &webrtc.ICEConfig{Local: creds},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	check := func(nominate bool) []byte {
+		setters := []stun.Setter{stun.TransactionID, stun.BindingRequest,
+			stun.NewUsername(creds.Ufrag + ":" + peer.Ufrag),
+			stun.RawAttribute{Type: stun.AttrICEControlling, Value: make([]byte, 8)}}
+		if nominate {
+			setters = append(setters, stun.RawAttribute{Type: stun.AttrUseCandidate})
+		}
+		setters = append(setters, stun.NewShortTermIntegrity(creds.Pwd), stun.Fingerprint)
+		m, err := stun.Build(setters...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Raw
+	}
+	inbound := func(i int, b []byte) {
+		buf := append([]byte(nil), b...)
+		ep.Via(i).Inbound(buf, len(buf), from)
+	}
+	const stunSuccess = 0x01 // first byte of a Binding success response
+	inbound(1, check(true))
+	if got := w1.take(); len(got) != 1 || got[0] != stunSuccess {
+		t.Fatalf("nomination on socket 1: socket 1 sent %x, want one response", got)
+	}
+	inbound(0, check(false))
+	if got := w0.take(); len(got) != 1 || got[0] != stunSuccess {
+		t.Fatalf("late check on socket 0: socket 0 sent %x, want its response", got)
+	}
+	w1.take()
+	if handled, err := ep.WritePeer([]byte{0x80, 0, 0, 1}); !handled || err != nil {
+		t.Fatalf("WritePeer: handled %v, err %v", handled, err)
+	}
+	if got := w0.take(); len(got) != 0 {
+		t.Fatalf("media left from socket 0, which the peer did not select (%x)", got)
+	}
+	if got := w1.take(); len(got) != 1 || got[0] != 0x80 {
+		t.Fatalf("media on socket 1: %x, want the one packet", got)
+	}
 }

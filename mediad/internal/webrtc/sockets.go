@@ -16,7 +16,10 @@ type Socket struct {
 	Writer ice.PacketWriter
 }
 
-// router remembers which local socket each peer address was heard on.
+// router remembers which local socket each peer's DTLS was heard on, for
+// endpoints without ICE; with ICE, the agent knows the selected pair's
+// socket (ice.Route) and the router only picks for addresses it has not
+// been told about.
 type router struct {
 	sockets []Socket
 	mu      sync.RWMutex
@@ -35,7 +38,7 @@ func (r *router) learn(from netip.AddrPort, idx int) {
 		r.via = make(map[netip.AddrPort]int)
 	}
 	if len(r.via) > 64 {
-		clear(r.via) // bounded: only ICE/DTLS sources are learned
+		clear(r.via) // bounded: only DTLS sources are learned
 	}
 	r.via[from] = idx
 	r.mu.Unlock()
@@ -80,20 +83,14 @@ type via struct {
 }
 
 func (v via) Inbound(buf []byte, n int, from netip.AddrPort) ([]byte, bool) {
-	if n > 0 && peerChosen(buf[0]) {
+	if n > 0 && buf[0] >= 20 && buf[0] < 64 && v.e.agent == nil {
+		// DTLS without ICE: the peer's own choice of our socket. STUN is
+		// the agent's, which keeps the socket with each pair: learning it
+		// per address let a late check on another socket move the
+		// selected pair's DTLS and media there.
 		v.e.router.learn(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), v.idx)
 	}
-	return v.e.Inbound(buf, n, from)
-}
-
-// peerChosen reports whether a packet starting with b0 arrived on the
-// socket the peer chose to send to: a STUN request or indication (class
-// bit C1, 0x01 of the first byte, clear) or DTLS. A STUN response arrives
-// on whichever socket our own check left from, before the peer's checks
-// told us its socket; learning from it flipped the route back to that
-// socket, and a DTLS flight then left from a socket the peer never saw.
-func peerChosen(b0 byte) bool {
-	return (b0 < 4 && b0&0x01 == 0) || (b0 >= 20 && b0 < 64)
+	return v.e.inbound(buf, n, from, v.e.router.sockets[v.idx].Writer)
 }
 
 func (v via) Outbound(dst, plain []byte) ([]byte, error) { return v.e.Outbound(dst, plain) }
@@ -106,13 +103,12 @@ func (v via) WritePeer(b []byte) (bool, error)           { return v.e.WritePeer(
 // selected pair (not yet, or consent lost) the packet is dropped: media
 // must not go where the peer has not consented.
 func (e *Endpoint) WritePeer(b []byte) (handled bool, err error) {
-	to, ok := e.Peer()
+	r, ok := e.route()
 	if !ok {
 		if e.agent != nil {
 			return true, ErrNoPeer
 		}
 		return false, nil
 	}
-	_, err = e.router.WriteToUDPAddrPort(b, to)
-	return true, err
+	return true, e.write(b, r)
 }

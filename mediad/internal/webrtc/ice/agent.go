@@ -28,7 +28,8 @@ var (
 	ErrUnsupportedMsg = errors.New("unsupported STUN message")
 )
 
-// PacketWriter sends one datagram; *net.UDPConn implements it.
+// PacketWriter sends one datagram; *net.UDPConn implements it. The agent
+// compares writers to tell sockets apart: use pointer types.
 type PacketWriter interface {
 	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
 }
@@ -48,6 +49,15 @@ type Config struct {
 	MaxAttempts     int           // check retransmissions per pair; default 7
 	ConsentInterval time.Duration // RFC 7675: default 5s (randomized ±20%)
 	ConsentTimeout  time.Duration // RFC 7675: default 30s
+}
+
+// Route is where packets to the peer go: the selected pair's remote address
+// and the local socket of that pair (nil: Config.Writer). The socket
+// matters when a component is bound on several addresses: the peer checked
+// and nominated one of them, and drops what comes from another.
+type Route struct {
+	Remote netip.AddrPort
+	Via    PacketWriter
 }
 
 // Stats are cumulative counters of one agent.
@@ -74,6 +84,7 @@ const (
 
 type pair struct {
 	remote   netip.AddrPort
+	via      PacketWriter // where the peer last reached us from remote; nil: Config.Writer
 	prio     uint32
 	state    pairState
 	attempts int
@@ -84,6 +95,7 @@ type pair struct {
 type tx struct {
 	p    *pair
 	kind txKind
+	via  PacketWriter // the socket the request left from
 }
 
 // Agent is a full ICE agent for one component of one media stream. All
@@ -95,7 +107,7 @@ type Agent struct {
 	tiebreaker uint64
 
 	reqs, resps, badAuth, malformed, conflicts, consentLost atomic.Uint64
-	sel                                                     atomic.Pointer[netip.AddrPort]
+	sel                                                     atomic.Pointer[Route]
 
 	mu          sync.Mutex
 	local       Credentials
@@ -105,7 +117,8 @@ type Agent struct {
 	pairs       []*pair
 	txs         map[[stun.TransactionIDSize]byte]tx
 	selected    netip.AddrPort // nominated pair's remote
-	provisional netip.AddrPort // first authenticated peer, used until nomination
+	selVia      PacketWriter   // and its local socket
+	provisional Route          // first authenticated peer, used until nomination
 	lastConsent time.Time
 	nextConsent time.Time
 	lost        bool
@@ -187,9 +200,15 @@ func (a *Agent) SetControlling(c bool) {
 // or before nomination the first peer that passed authentication. ok is
 // false when there is none or consent was lost.
 func (a *Agent) Selected() (netip.AddrPort, bool) {
+	r, ok := a.SelectedRoute()
+	return r.Remote, ok
+}
+
+// SelectedRoute is Selected with the local socket to send from.
+func (a *Agent) SelectedRoute() (Route, bool) {
 	p := a.sel.Load()
 	if p == nil {
-		return netip.AddrPort{}, false
+		return Route{}, false
 	}
 	return *p, true
 }
@@ -313,7 +332,7 @@ func (a *Agent) tick(now time.Time) time.Duration {
 			a.publishLocked()
 		} else {
 			if !now.Before(a.nextConsent) {
-				a.sendRequestLocked(a.selectedPairLocked(), txConsent)
+				a.sendRequestLocked(a.selectedPairLocked(), txConsent, a.selVia)
 				a.nextConsent = now.Add(jitter(a.cfg.ConsentInterval))
 			}
 			due(a.nextConsent)
@@ -357,7 +376,7 @@ func (a *Agent) checkLocked(now time.Time, due func(time.Time)) {
 		if p.nominate {
 			kind = txNominate
 		}
-		if !a.sendRequestLocked(p, kind) {
+		if !a.sendRequestLocked(p, kind, p.via) {
 			p.state, p.nominate = pairFailed, false
 			continue
 		}
@@ -385,8 +404,9 @@ func (a *Agent) nominatingLocked() bool {
 	return false
 }
 
-// sendRequestLocked sends a Binding request on p; false if it could not be sent.
-func (a *Agent) sendRequestLocked(p *pair, kind txKind) bool {
+// sendRequestLocked sends a Binding request on p from via (nil:
+// Config.Writer); false if it could not be sent.
+func (a *Agent) sendRequestLocked(p *pair, kind txKind, via PacketWriter) bool {
 	if a.remote.Ufrag == "" {
 		return false
 	}
@@ -408,17 +428,31 @@ func (a *Agent) sendRequestLocked(p *pair, kind txKind) bool {
 	if err != nil {
 		return false
 	}
-	if _, err := a.cfg.Writer.WriteToUDPAddrPort(m.Raw, p.remote); err != nil {
+	if _, err := a.writer(via).WriteToUDPAddrPort(m.Raw, p.remote); err != nil {
 		a.log.Debug("ICE check send failed", "remote", p.remote, "err", err)
 		return false
 	}
-	a.txs[m.TransactionID] = tx{p: p, kind: kind}
+	a.txs[m.TransactionID] = tx{p: p, kind: kind, via: via}
 	return true
+}
+
+func (a *Agent) writer(via PacketWriter) PacketWriter {
+	if via != nil {
+		return via
+	}
+	return a.cfg.Writer
 }
 
 // HandleSTUN processes one STUN packet received from `from`. A non-nil
 // error means the packet was dropped (and counted).
 func (a *Agent) HandleSTUN(b []byte, from netip.AddrPort) error {
+	return a.HandleSTUNOn(b, from, nil)
+}
+
+// HandleSTUNOn is HandleSTUN for a packet that arrived on the local socket
+// on (nil: Config.Writer): the response leaves from it, and a pair the
+// peer nominates there is selected with it.
+func (a *Agent) HandleSTUNOn(b []byte, from netip.AddrPort, on PacketWriter) error {
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	m := &stun.Message{Raw: append([]byte(nil), b...)}
 	if err := m.Decode(); err != nil {
@@ -437,15 +471,15 @@ func (a *Agent) HandleSTUN(b []byte, from netip.AddrPort) error {
 	}
 	switch m.Type.Class {
 	case stun.ClassRequest:
-		return a.handleRequest(m, from)
+		return a.handleRequest(m, from, on)
 	case stun.ClassSuccessResponse, stun.ClassErrorResponse:
-		return a.handleResponse(m, from)
+		return a.handleResponse(m, from, on)
 	default: // indications are keepalives
 		return nil
 	}
 }
 
-func (a *Agent) handleRequest(m *stun.Message, from netip.AddrPort) error {
+func (a *Agent) handleRequest(m *stun.Message, from netip.AddrPort, on PacketWriter) error {
 	var user stun.Username
 	if err := user.GetFrom(m); err != nil {
 		a.badAuth.Add(1)
@@ -470,7 +504,7 @@ func (a *Agent) handleRequest(m *stun.Message, from netip.AddrPort) error {
 		a.conflicts.Add(1)
 		if a.tiebreaker >= binary.BigEndian.Uint64(v) {
 			a.mu.Unlock()
-			return a.respond(m, from, local.Pwd, stun.CodeRoleConflict)
+			return a.respond(m, from, on, local.Pwd, stun.CodeRoleConflict)
 		}
 		a.controlling = false
 		a.clearNominationLocked()
@@ -478,7 +512,7 @@ func (a *Agent) handleRequest(m *stun.Message, from netip.AddrPort) error {
 		a.conflicts.Add(1)
 		if a.tiebreaker < binary.BigEndian.Uint64(v) {
 			a.mu.Unlock()
-			return a.respond(m, from, local.Pwd, stun.CodeRoleConflict)
+			return a.respond(m, from, on, local.Pwd, stun.CodeRoleConflict)
 		}
 		a.controlling = true
 	}
@@ -492,15 +526,18 @@ func (a *Agent) handleRequest(m *stun.Message, from netip.AddrPort) error {
 		a.pairs = append(a.pairs, p)
 		a.checking = a.checking || !a.selected.IsValid()
 	}
+	if on != nil {
+		p.via = on // our checks on this pair must reach the peer where it reached us
+	}
 	if p.state != pairSucceeded && p.state != pairInProgress {
 		// Triggered check.
 		p.state, p.attempts, p.nextSend = pairWaiting, 0, time.Time{}
 	}
-	if !a.provisional.IsValid() {
-		a.provisional = from
+	if !a.provisional.Remote.IsValid() {
+		a.provisional = Route{Remote: from, Via: on}
 	}
-	if m.Contains(stun.AttrUseCandidate) && !a.controlling && (a.selected != from || a.lost || a.checking) {
-		cb = a.selectLocked(from)
+	if m.Contains(stun.AttrUseCandidate) && !a.controlling && (a.selected != from || a.selVia != on || a.lost || a.checking) {
+		cb = a.selectLocked(from, on)
 	} else if a.selected == from {
 		// The peer's own consent checks on the selected pair.
 		a.lastConsent = time.Now()
@@ -508,7 +545,7 @@ func (a *Agent) handleRequest(m *stun.Message, from netip.AddrPort) error {
 	a.publishLocked()
 	a.mu.Unlock()
 	a.kick()
-	err := a.respond(m, from, local.Pwd, 0)
+	err := a.respond(m, from, on, local.Pwd, 0)
 	if cb != nil {
 		cb(from)
 	}
@@ -521,10 +558,11 @@ func (a *Agent) clearNominationLocked() {
 	}
 }
 
-// selectLocked nominates remote and returns the callback to run unlocked.
-func (a *Agent) selectLocked(remote netip.AddrPort) func(netip.AddrPort) {
+// selectLocked nominates remote, reached from via, and returns the
+// callback to run unlocked.
+func (a *Agent) selectLocked(remote netip.AddrPort, via PacketWriter) func(netip.AddrPort) {
 	now := time.Now()
-	a.selected, a.lost = remote, false
+	a.selected, a.selVia, a.lost = remote, via, false
 	a.lastConsent, a.nextConsent = now, now.Add(jitter(a.cfg.ConsentInterval))
 	a.checking = false
 	a.clearNominationLocked()
@@ -536,9 +574,8 @@ func (a *Agent) selectLocked(remote netip.AddrPort) func(netip.AddrPort) {
 func (a *Agent) publishLocked() {
 	switch {
 	case a.selected.IsValid() && !a.lost:
-		v := a.selected
-		a.sel.Store(&v)
-	case a.provisional.IsValid() && !a.selected.IsValid():
+		a.sel.Store(&Route{Remote: a.selected, Via: a.selVia})
+	case a.provisional.Remote.IsValid() && !a.selected.IsValid():
 		v := a.provisional
 		a.sel.Store(&v)
 	default:
@@ -546,7 +583,8 @@ func (a *Agent) publishLocked() {
 	}
 }
 
-func (a *Agent) respond(req *stun.Message, to netip.AddrPort, pwd string, code stun.ErrorCode) error {
+// respond answers req from on, the socket it arrived on (nil: Config.Writer).
+func (a *Agent) respond(req *stun.Message, to netip.AddrPort, on PacketWriter, pwd string, code stun.ErrorCode) error {
 	setters := []stun.Setter{req, stun.BindingSuccess}
 	if code != 0 {
 		setters = []stun.Setter{req, stun.NewType(stun.MethodBinding, stun.ClassErrorResponse), code}
@@ -558,13 +596,13 @@ func (a *Agent) respond(req *stun.Message, to netip.AddrPort, pwd string, code s
 	if err := resp.Build(setters...); err != nil {
 		return fmt.Errorf("build STUN response: %w", err)
 	}
-	if _, err := a.cfg.Writer.WriteToUDPAddrPort(resp.Raw, to); err != nil {
+	if _, err := a.writer(on).WriteToUDPAddrPort(resp.Raw, to); err != nil {
 		return fmt.Errorf("send STUN response: %w", err)
 	}
 	return nil
 }
 
-func (a *Agent) handleResponse(m *stun.Message, from netip.AddrPort) error {
+func (a *Agent) handleResponse(m *stun.Message, from netip.AddrPort, on PacketWriter) error {
 	var cb func(netip.AddrPort)
 	a.mu.Lock()
 	t, ok := a.txs[m.TransactionID]
@@ -606,6 +644,10 @@ func (a *Agent) handleResponse(m *stun.Message, from netip.AddrPort) error {
 	if p.state != pairSucceeded {
 		p.state = pairSucceeded
 	}
+	via := on
+	if via == nil {
+		via = t.via
+	}
 	if p.remote == a.selected {
 		a.lastConsent = time.Now()
 		if a.lost {
@@ -614,10 +656,10 @@ func (a *Agent) handleResponse(m *stun.Message, from netip.AddrPort) error {
 		}
 	}
 	if t.kind == txNominate && a.controlling {
-		cb = a.selectLocked(p.remote)
+		cb = a.selectLocked(p.remote, via)
 	}
-	if !a.provisional.IsValid() {
-		a.provisional = p.remote
+	if !a.provisional.Remote.IsValid() {
+		a.provisional = Route{Remote: p.remote, Via: via}
 		a.publishLocked()
 	}
 	a.mu.Unlock()
