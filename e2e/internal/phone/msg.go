@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -243,5 +242,3 @@ func MediaAddr(sdp []byte) (netip.AddrPort, error) {
 	}
 	return netip.AddrPortFrom(ip, uint16(port)), nil
 }
-
-func udpAddr(ap netip.AddrPort) *net.UDPAddr { return net.UDPAddrFromAddrPort(ap) }

@@ -8,7 +8,6 @@ import (
 
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/relay"
-	"sipmedia/mediad/internal/sdp"
 	"sipmedia/mediad/internal/webrtc"
 )
 
@@ -75,7 +74,6 @@ type Monologue struct {
 // origin-full, SDP-version and friends.
 type outState struct {
 	sent        bool
-	origin      sdp.Origin // origin of the first SDP sent to this party
 	version     uint64
 	versionSet  bool
 	lastBody    string // output without the o= line, to detect changes
@@ -213,15 +211,6 @@ func (c *Call) byTag(tag string) *Monologue {
 	}
 	for _, m := range c.monologues {
 		if m.Tag == tag {
-			return m
-		}
-	}
-	return nil
-}
-
-func (c *Call) byViaBranch(b string) *Monologue {
-	for _, m := range c.monologues {
-		if m.ViaBranch == b {
 			return m
 		}
 	}

@@ -82,10 +82,9 @@ func target(t *testing.T, sdp string) (rtp, rtcp netip.AddrPort) {
 }
 
 type relayCall struct {
-	a, b           *phone
-	toA, toARTCP   netip.AddrPort // where phone A sends
-	toB, toBRTCP   netip.AddrPort // where phone B sends
-	aFlags, bFlags map[string]bool
+	a, b         *phone
+	toA, toARTCP netip.AddrPort // where phone A sends
+	toB, toBRTCP netip.AddrPort // where phone B sends
 }
 
 func setupRelayCall(t *testing.T, r *Registry, id string, a, b *phone, aFlags map[string]bool) *relayCall {

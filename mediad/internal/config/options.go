@@ -54,10 +54,6 @@ func intVar(f func(*Config) *int) func(*Config, value) error {
 	return func(c *Config, v value) error { *f(c) = int(v.i); return nil }
 }
 
-func floatVar(f func(*Config) *float64) func(*Config, value) error {
-	return func(c *Config, v value) error { *f(c) = v.f; return nil }
-}
-
 func stringVar(f func(*Config) *string) func(*Config, value) error {
 	return func(c *Config, v value) error { *f(c) = v.s; return nil }
 }

@@ -139,9 +139,6 @@ func (r *uring) msgOp(op uint8, fd int, msg *unix.Msghdr, flags uint32, userData
 	return nil
 }
 
-// pending is the number of queued, unsubmitted operations.
-func (r *uring) pending() uint32 { return r.tail - r.submitted }
-
 // submitAndWait submits what is queued and waits until wait completions
 // are available.
 func (r *uring) submitAndWait(wait uint32) error {
