@@ -94,12 +94,11 @@ func oneHandshake(ctx context.Context, ng *ngproto.Client, callID string, cert t
 	if err != nil {
 		return err
 	}
-	dc, err := dtls.Client(conn, net.UDPAddrFromAddrPort(media), &dtls.Config{
-		Certificates:           []tls.Certificate{cert},
-		InsecureSkipVerify:     true,
-		SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80},
-		ExtendedMasterSecret:   dtls.RequestExtendedMasterSecret,
-	})
+	dc, err := dtls.ClientWithOptions(conn, net.UDPAddrFromAddrPort(media),
+		dtls.WithCertificates(cert),
+		dtls.WithInsecureSkipVerify(true),
+		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80),
+		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret))
 	if err != nil {
 		return err
 	}

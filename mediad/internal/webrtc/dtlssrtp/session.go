@@ -2,7 +2,6 @@ package dtlssrtp
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -93,18 +92,17 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		cfg.QueueDepth = 32
 	}
 	remote := cfg.Remote
-	dcfg := &dtls.Config{
-		Certificates:           []tls.Certificate{cfg.Cert.TLS},
-		SRTPProtectionProfiles: cfg.Profiles,
-		ExtendedMasterSecret:   dtls.RequireExtendedMasterSecret,
-		ClientAuth:             dtls.RequireAnyClientCert,
-		InsecureSkipVerify:     true, // self-signed: trust comes from a=fingerprint
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+	shared := []dtls.Option{
+		dtls.WithCertificates(cfg.Cert.TLS),
+		dtls.WithSRTPProtectionProfiles(cfg.Profiles...),
+		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
+		dtls.WithInsecureSkipVerify(true), // self-signed: trust comes from a=fingerprint
+		dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509.Certificate) error {
 			if len(raw) == 0 || !remote.Matches(raw[0]) {
 				return ErrFingerprintMismatch
 			}
 			return nil
-		},
+		}),
 	}
 	s := &Session{cfg: cfg, conn: newVConn(cfg.Local, cfg.Send, cfg.QueueDepth), done: make(chan struct{})}
 	var (
@@ -112,9 +110,18 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		err error
 	)
 	if cfg.Role == RoleClient {
-		c, err = dtls.Client(s.conn, s.conn.peer, dcfg)
+		opts := make([]dtls.ClientOption, 0, len(shared))
+		for _, o := range shared {
+			opts = append(opts, o)
+		}
+		c, err = dtls.ClientWithOptions(s.conn, s.conn.peer, opts...)
 	} else {
-		c, err = dtls.Server(s.conn, s.conn.peer, dcfg)
+		opts := make([]dtls.ServerOption, 0, len(shared)+1)
+		for _, o := range shared {
+			opts = append(opts, o)
+		}
+		opts = append(opts, dtls.WithClientAuth(dtls.RequireAnyClientCert))
+		c, err = dtls.ServerWithOptions(s.conn, s.conn.peer, opts...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dtls %s: %w", cfg.Role, err)
