@@ -9,7 +9,7 @@ BIN      := bin
 FUZZTIME ?= 10s
 TESTTIMEOUT ?= 25m
 
-.PHONY: all build run test test-unit deps lint vet fmt-check fuzz bench bench-ng bench-calls bench-relay bench-sip bench-kernel clean
+.PHONY: all build run test test-unit deps lint vet fmt-check staticcheck fuzz bench bench-ng bench-calls bench-relay bench-sip bench-kernel clean
 
 all: build
 
@@ -39,13 +39,18 @@ test-unit: build
 deps:
 	@scripts/install-deps.sh
 
-lint: vet fmt-check
+lint: vet fmt-check staticcheck
 
 vet:
 	$(GO) vet $(PKGS)
 
 fmt-check:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Pinned; fetched from the module proxy on first use.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+staticcheck:
+	$(GO) run $(STATICCHECK) $(PKGS)
 
 # Runs every fuzz target briefly (FUZZTIME each).
 fuzz:

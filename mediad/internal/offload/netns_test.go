@@ -198,6 +198,7 @@ func TestKernelBypassNetns(t *testing.T) {
 func buildMediad(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "mediad")
+	//lint:ignore SA1019 the test binary runs where it was built
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if p, err := exec.LookPath("go"); err == nil {
 		gobin = p

@@ -24,6 +24,8 @@ import (
 
 // ErrExhausted is returned when no pair in the range can be bound. Its text
 // is rtpengine's error-reason, which proxies match on for failover.
+//
+//lint:ignore ST1005 the capital is rtpengine's, on the wire
 var ErrExhausted = errors.New("Ran out of ports")
 
 // Allocator hands out port pairs from [min, max]. Free pairs sit in a FIFO
