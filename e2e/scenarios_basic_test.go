@@ -174,6 +174,18 @@ func basicScenarios() []scenario {
 			},
 		},
 		{
+			name: "sdp-line-order",
+			desc: "SDP out of RFC 4566 order, as phones send it (no s=, b= before c=, a= before t=, LF line ends); pion/sdp refuses it",
+			steps: []step{
+				st("offer", offer("c-order", "ta", "v=0\no=- 1545997027 1 IN IP4 127.0.0.2\nb=AS:64\nc=IN IP4 127.0.0.2\na=sendrecv\nt=0 0\nm=audio 2002 RTP/AVP 8 0\n", nil)),
+				st("answer", answer("c-order", "ta", "tb", sdpB, nil)),
+			},
+			// Exactly these lines, so that any other difference still fails.
+			allow: []ngcmp.Allowance{{Step: "offer", Path: `sdp@\d+`,
+				Value:  `^(v=0|o=- 1545997027 1 IN IP4 127\.0\.0\.2|b=AS:64|c=IN IP4 127\.0\.0\.1|t=0 0|m=audio PORT1 RTP/AVP 8 0)( <LF only>)?$`,
+				Reason: "line ends: mediad ends every line with CRLF (RFC 8866 section 5); rtpengine 10.5 keeps the bare LF of the lines it copies from an LF-only SDP and writes CRLF on the lines it adds, mixing both in one body"}},
+		},
+		{
 			name: "session-level-connection",
 			desc: "only a session-level c= and session-level a=sendrecv in the input",
 			steps: []step{

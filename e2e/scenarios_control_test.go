@@ -213,6 +213,7 @@ func controlScenarios() []scenario {
 				st("offer", offer("c-garbage", "ta", "this is not SDP", nil)),
 				st("offer-no-media", offer("c-garbage2", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nt=0 0\n"), nil)),
 				st("offer-bad-m", offer("c-garbage3", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nt=0 0\nm=audio\n"), nil)),
+				st("offer-unknown-line", offer("c-garbage4", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\ny=foo\nm=audio 2002 RTP/AVP 0\n"), nil)),
 			},
 		},
 		{
