@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"sipmedia/mediad/internal/sdp"
+	"sipmedia/mediad/internal/webrtc"
 )
 
 // buildSDP writes the SDP for dst from src's SDP the way rtpengine 10.5
@@ -451,7 +452,10 @@ func famOf(a netip.Addr) string {
 	return "IP6"
 }
 
-func isRTP(proto string) bool { return strings.Contains(strings.ToUpper(proto), "RTP/") }
+func isRTP(proto string) bool {
+	_, ok := webrtc.RTPProto(proto)
+	return ok
+}
 
 // consumedSession: session attributes rtpengine drops (it regenerates
 // them per media, or they describe transport it terminates).

@@ -9,6 +9,7 @@ import (
 
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/sdp"
+	"sipmedia/mediad/internal/webrtc"
 )
 
 // Params are the parts of an offer or answer the registry acts on.
@@ -466,7 +467,8 @@ func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, set
 	useSource := p.ReceivedFrom.IsValid() && (p.flag("sip-source-address") || (sipSource && !p.flag("trust-address")))
 	for i, m := range in.Media {
 		md := src.Medias[i]
-		md.Type, md.Protocol, md.Port = m.Type, m.Proto, m.Port
+		md.Protocol, _ = webrtc.RTPProto(m.Proto) // rtpengine writes "rtp/avp" as RTP/AVP
+		md.Type, md.Port = m.Type, m.Port
 		md.Formats = m.Formats
 		md.Ptime = ""
 		if a, ok := m.Attr("ptime"); ok {

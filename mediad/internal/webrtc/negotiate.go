@@ -21,15 +21,34 @@ const (
 	protoUDPTLSPref = "UDP/TLS/"
 )
 
+// rtpProtos are the m= protocols rtpengine 10.5 handles as RTP. It takes
+// them in any case and writes them in this one. Any other protocol
+// (TCP/RTP/AVP, TCP/TLS/RTP/SAVPF, DCCP/RTP/AVP, RTP/AVP/TCP, ...) passes
+// through as opaque media: no codec lines, no a=rtcp, no keys.
+var rtpProtos = [...]string{ProtoRTPAVP, ProtoRTPAVPF, ProtoRTPSAVP, ProtoRTPSAVPF, ProtoDTLSSAVP, ProtoDTLSSAVPF}
+
+// RTPProto returns the canonical spelling of an RTP m= protocol, and
+// false (with proto unchanged) for any protocol rtpengine does not handle
+// as RTP.
+func RTPProto(proto string) (string, bool) {
+	for _, p := range rtpProtos {
+		if strings.EqualFold(proto, p) {
+			return p, true
+		}
+	}
+	return proto, false
+}
+
 // IsSRTP reports whether an m= protocol carries SRTP (SDES or DTLS keyed).
 func IsSRTP(proto string) bool {
-	p := strings.ToUpper(proto)
-	return strings.Contains(p, "RTP/SAVP")
+	p, ok := RTPProto(proto)
+	return ok && strings.Contains(p, "RTP/SAVP")
 }
 
 // IsDTLS reports whether an m= protocol is DTLS-SRTP (UDP/TLS/RTP/SAVP[F]).
 func IsDTLS(proto string) bool {
-	return strings.HasPrefix(strings.ToUpper(proto), protoUDPTLSPref)
+	p, ok := RTPProto(proto)
+	return ok && strings.HasPrefix(p, protoUDPTLSPref)
 }
 
 // Options are the NG flags that shape security toward one party in one

@@ -198,3 +198,26 @@ func TestSDESPassthrough(t *testing.T) {
 		})
 	}
 }
+
+func TestRTPProto(t *testing.T) {
+	for _, c := range []struct {
+		in, canon string
+		rtp, srtp bool
+		dtls      bool
+	}{
+		{"RTP/AVP", "RTP/AVP", true, false, false},
+		{"rtp/avpf", "RTP/AVPF", true, false, false},
+		{"RTP/SAVP", "RTP/SAVP", true, true, false},
+		{"udp/tls/rtp/savpf", "UDP/TLS/RTP/SAVPF", true, true, true},
+		{"TCP/TLS/RTP/SAVPF", "TCP/TLS/RTP/SAVPF", false, false, false},
+		{"TCP/RTP/AVP", "TCP/RTP/AVP", false, false, false},
+		{"RTP/AVP/TCP", "RTP/AVP/TCP", false, false, false},
+		{"udptl", "udptl", false, false, false},
+	} {
+		canon, rtp := webrtc.RTPProto(c.in)
+		if canon != c.canon || rtp != c.rtp || webrtc.IsSRTP(c.in) != c.srtp || webrtc.IsDTLS(c.in) != c.dtls {
+			t.Errorf("%s: RTPProto %q %v, IsSRTP %v, IsDTLS %v; want %q %v, %v, %v",
+				c.in, canon, rtp, webrtc.IsSRTP(c.in), webrtc.IsDTLS(c.in), c.canon, c.rtp, c.srtp, c.dtls)
+		}
+	}
+}
