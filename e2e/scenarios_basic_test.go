@@ -174,18 +174,6 @@ func basicScenarios() []scenario {
 			},
 		},
 		{
-			name: "sdp-line-order",
-			desc: "SDP out of RFC 4566 order, as phones send it (no s=, b= before c=, a= before t=, LF line ends); pion/sdp refuses it",
-			steps: []step{
-				st("offer", offer("c-order", "ta", "v=0\no=- 1545997027 1 IN IP4 127.0.0.2\nb=AS:64\nc=IN IP4 127.0.0.2\na=sendrecv\nt=0 0\nm=audio 2002 RTP/AVP 8 0\n", nil)),
-				st("answer", answer("c-order", "ta", "tb", sdpB, nil)),
-			},
-			// Exactly these lines, so that any other difference still fails.
-			allow: []ngcmp.Allowance{{Step: "offer", Path: `sdp@\d+`,
-				Value:  `^(v=0|o=- 1545997027 1 IN IP4 127\.0\.0\.2|b=AS:64|c=IN IP4 127\.0\.0\.1|t=0 0|m=audio PORT1 RTP/AVP 8 0)( <LF only>)?$`,
-				Reason: "line ends: mediad ends every line with CRLF (RFC 8866 section 5); rtpengine 10.5 keeps the bare LF of the lines it copies from an LF-only SDP and writes CRLF on the lines it adds, mixing both in one body"}},
-		},
-		{
 			name: "session-level-connection",
 			desc: "only a session-level c= and session-level a=sendrecv in the input",
 			steps: []step{
@@ -349,6 +337,49 @@ func basicScenarios() []scenario {
 	}
 }
 
+// sdpFormScenarios feed SDP in unusual forms. They run last: their calls
+// shift rtpengine's port allocation, and after that it sometimes gave the
+// IPv4 and IPv6 streams of the address-family scenarios the same port
+// number (4 of 30 runs), which the port normalisation cannot tell apart.
+func sdpFormScenarios() []scenario {
+	return []scenario{
+		{
+			name: "sdp-line-order",
+			desc: "SDP out of RFC 4566 order, as phones send it (no s=, b= before c=, a= before t=, LF line ends); pion/sdp refuses it",
+			steps: []step{
+				st("offer", offer("c-order", "ta", "v=0\no=- 1545997027 1 IN IP4 127.0.0.2\nb=AS:64\nc=IN IP4 127.0.0.2\na=sendrecv\nt=0 0\nm=audio 2002 RTP/AVP 8 0\n", nil)),
+				st("answer", answer("c-order", "ta", "tb", sdpB, nil)),
+			},
+			// Exactly these lines, so that any other difference still fails.
+			allow: []ngcmp.Allowance{{Step: "offer", Path: `sdp@\d+`,
+				Value:  `^(v=0|o=- 1545997027 1 IN IP4 127\.0\.0\.2|b=AS:64|c=IN IP4 127\.0\.0\.1|t=0 0|m=audio PORT1 RTP/AVP 8 0)( <LF only>)?$`,
+				Reason: "line ends: mediad ends every line with CRLF (RFC 8866 section 5); rtpengine 10.5 keeps the bare LF of the lines it copies from an LF-only SDP and writes CRLF on the lines it adds, mixing both in one body"}},
+		},
+		{
+			name: "transport-protocols",
+			desc: "m= protocols: rtpengine's six RTP profiles in any case (written in capitals), and others it passes through as opaque media (TCP/RTP/AVP, TCP/TLS/RTP/SAVPF, DCCP, UDP, udptl, ...: no codec lines, no a=rtcp, no keys)",
+			steps: []step{
+				protoOffer("RTP/AVP", "c-proto0"),
+				protoOffer("RTP/AVPF", "c-proto1"),
+				protoOffer("RTP/SAVP", "c-proto2"),
+				protoOffer("RTP/SAVPF", "c-proto3"),
+				protoOffer("UDP/TLS/RTP/SAVP", "c-proto4"),
+				protoOffer("UDP/TLS/RTP/SAVPF", "c-proto5"),
+				protoOffer("TCP/RTP/AVP", "c-proto6"),
+				protoOffer("TCP/TLS/RTP/SAVPF", "c-proto7"),
+				protoOffer("DCCP/RTP/AVP", "c-proto8"),
+				protoOffer("UDP/RTP/AVP", "c-proto9"),
+				protoOffer("RTP/AVP/TCP", "c-proto10"),
+				protoOffer("rtp/avp", "c-proto11"),
+				protoOffer("TCP/RTP/AVPF", "c-proto12"),
+				protoOffer("UDP", "c-proto13"),
+				protoOffer("udptl", "c-proto14"),
+				protoOffer("TCP/MRCPv2", "c-proto15"),
+			},
+		},
+	}
+}
+
 // globalAllowances are deliberate differences that apply to every
 // scenario. Each entry says why mediad differs from rtpengine 10.5.
 var globalAllowances = []ngcmp.Allowance{
@@ -368,6 +399,12 @@ var globalAllowances = []ngcmp.Allowance{
 // 10.5 allocates when a re-offer or re-answer changes the peer's address:
 // issue 2 requires that a re-offer or re-answer keeps the call's ports
 // (users complain about rtpengine's port changes: rtpengine #1014, #1574).
+// protoOffer is a step, named for proto, that offers one audio stream
+// with that m= protocol.
+func protoOffer(proto, call string) step {
+	return st(proto, offer(call, "ta", "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 2002 "+proto+" 0\r\n", nil))
+}
+
 func keepsPorts(steps string) []ngcmp.Allowance {
 	const why = "issue 2: a re-offer/re-answer keeps its ports; rtpengine 10.5 allocates new ones when the peer address changes"
 	return []ngcmp.Allowance{

@@ -283,5 +283,6 @@ func scenarios() []scenario {
 	out = append(out, mediaScenarios()...)
 	out = append(out, webrtcScenarios()...)
 	out = append(out, controlScenarios()...)
+	out = append(out, sdpFormScenarios()...)
 	return out
 }
