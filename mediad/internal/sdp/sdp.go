@@ -180,7 +180,9 @@ const maxLines = 10000
 // Parse parses an SDP body. It accepts CRLF, LF or lone CR line endings,
 // ignores empty lines and trailing whitespace, and keeps unknown lines.
 // It rejects text that is not SDP (no leading v=, lines without "x=",
-// unparsable o=, m= or c= lines).
+// unparsable o=, m= or c= lines) and, as rtpengine 10.5 does, a second o=
+// or a second c= at the same level (RFC 8866 allows several c= lines only
+// for layered multicast, which rtpengine refuses as well).
 func Parse(text string) (*Session, error) {
 	s := &Session{}
 	var cur *Media
@@ -224,16 +226,20 @@ func Parse(text string) (*Session, error) {
 			cur = m
 		case cur != nil:
 			if typ == 'c' {
+				if cur.Connection != nil {
+					return nil, fmt.Errorf("%w: second c= in media section %d", ErrParse, len(s.Media))
+				}
 				c, err := ParseConnection(val)
 				if err != nil {
 					return nil, err
 				}
-				if cur.Connection == nil {
-					cur.Connection = c
-				}
+				cur.Connection = c
 			}
 			cur.Lines = append(cur.Lines, Line{Type: typ, Value: val})
-		case typ == 'o' && !s.HasOrigin:
+		case typ == 'o':
+			if s.HasOrigin {
+				return nil, fmt.Errorf("%w: second o=", ErrParse)
+			}
 			o, err := ParseOrigin(val)
 			if err != nil {
 				return nil, err
@@ -245,13 +251,14 @@ func Parse(text string) (*Session, error) {
 			s.HasName = true
 		default:
 			if typ == 'c' {
+				if s.Connection != nil {
+					return nil, fmt.Errorf("%w: second session-level c=", ErrParse)
+				}
 				c, err := ParseConnection(val)
 				if err != nil {
 					return nil, err
 				}
-				if s.Connection == nil {
-					s.Connection = c
-				}
+				s.Connection = c
 			}
 			s.Lines = append(s.Lines, Line{Type: typ, Value: val})
 		}

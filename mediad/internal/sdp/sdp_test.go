@@ -118,6 +118,9 @@ func TestParseRejects(t *testing.T) {
 		"host name c":    "v=0\nc=IN IP4 foo.bar\n",
 		"bad addr type":  "v=0\nc=IN IPX 1.2.3.4\n",
 		"bad media c":    "v=0\nm=audio 1 RTP/AVP 0\nc=IN IP6 nope\n",
+		"two o":          "v=0\no=- 1 1 IN IP4 1.2.3.4\no=- 2 2 IN IP4 1.2.3.4\n",
+		"two session c":  "v=0\nc=IN IP4 1.2.3.4\nc=IN IP4 1.2.3.5\n",
+		"two media c":    "v=0\nc=IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 0\nc=IN IP4 1.2.3.4\nc=IN IP4 1.2.3.5\n",
 	} {
 		if _, err := Parse(in); !errors.Is(err, ErrParse) {
 			t.Errorf("%s: err = %v, want ErrParse", name, err)
