@@ -56,10 +56,20 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 		out.Origin = o
 	}
 
+	// With a c= in every media section the session-level one addresses
+	// nothing, and rtpengine leaves it as it came unless told to replace
+	// it (replace: session-connection).
+	keepSessConn := len(in.Media) > 0 && !p.Replace["session-connection"]
+	for _, m := range in.Media {
+		keepSessConn = keepSessConn && m.Connection != nil
+	}
 	for _, l := range in.Lines {
 		switch l.Type {
 		case 'c':
-			out.Lines = append(out.Lines, sdp.Line{Type: 'c', Value: r.connLine(l.Value, p, dst.Medias[0].Interface, sessFam, src.Medias[0].ICE)})
+			if !keepSessConn {
+				l.Value = r.connLine(l.Value, p, dst.Medias[0].Interface, sessFam, src.Medias[0].ICE)
+			}
+			out.Lines = append(out.Lines, l)
 			continue
 		case 'a':
 			name := sdp.ParseAttr(l.Value).Name
