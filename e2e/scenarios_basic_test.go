@@ -344,6 +344,20 @@ func basicScenarios() []scenario {
 func sdpFormScenarios() []scenario {
 	return []scenario{
 		{
+			name: "sdp-repeated-lines",
+			desc: "a second o=, or a second c= at one level, is refused; a second s= and a media c= under a session c= are not. A session c= that every media section overrides is left alone unless replace has session-connection",
+			steps: []step{
+				st("two-o", offer("c-rep1", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\no=- 2 2 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\nm=audio 2002 RTP/AVP 0\n"), nil)),
+				st("two-session-c", offer("c-rep2", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nc=IN IP4 127.0.0.3\nt=0 0\nm=audio 2002 RTP/AVP 0\n"), nil)),
+				st("two-media-c", offer("c-rep3", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nt=0 0\nm=audio 2002 RTP/AVP 0\nc=IN IP4 127.0.0.2\nc=IN IP4 127.0.0.3\n"), nil)),
+				st("two-multicast-c", offer("c-rep4", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nt=0 0\nm=audio 2002 RTP/AVP 0\nc=IN IP4 224.2.1.1/127\nc=IN IP4 224.2.1.2/127\n"), nil)),
+				st("two-s", offer("c-rep5", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\ns=x\nc=IN IP4 127.0.0.2\nt=0 0\nm=audio 2002 RTP/AVP 0\n"), nil)),
+				st("session-and-media-c", offer("c-rep6", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\nm=audio 2002 RTP/AVP 0\nc=IN IP4 127.0.0.3\n"), nil)),
+				st("session-and-media-c-replace", offer("c-rep7", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\nm=audio 2002 RTP/AVP 0\nc=IN IP4 127.0.0.3\n"), kv{"replace": []string{"session-connection"}})),
+				st("session-c-one-of-two-media", offer("c-rep8", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\nm=audio 2002 RTP/AVP 0\nc=IN IP4 127.0.0.3\nm=video 2004 RTP/AVP 96\na=rtpmap:96 H264/90000\n"), nil)),
+			},
+		},
+		{
 			name: "sdp-line-order",
 			desc: "SDP out of RFC 4566 order, as phones send it (no s=, b= before c=, a= before t=, LF line ends); pion/sdp refuses it",
 			steps: []step{
