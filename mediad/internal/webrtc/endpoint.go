@@ -372,6 +372,12 @@ func (e *Endpoint) inbound(buf []byte, n int, from netip.AddrPort, on ice.Packet
 				e.c.dtlsDropped.Add(1)
 				return nil, false
 			}
+		} else if on != nil && len(e.router.sockets) > 1 {
+			// Without ICE, the peer's DTLS tells which of our sockets it
+			// talks to. (With ICE the agent keeps the socket with each
+			// pair: learning per address let a late check on another
+			// socket move the selected pair's DTLS and media there.)
+			e.router.learn(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), on)
 		}
 		s := e.dtls.Load()
 		if s == nil {

@@ -23,24 +23,24 @@ type Socket struct {
 type router struct {
 	sockets []Socket
 	mu      sync.RWMutex
-	via     map[netip.AddrPort]int // peer -> index in sockets
+	via     map[netip.AddrPort]ice.PacketWriter // peer -> one of sockets' writers
 }
 
-func (r *router) learn(from netip.AddrPort, idx int) {
+func (r *router) learn(from netip.AddrPort, w ice.PacketWriter) {
 	r.mu.RLock()
 	cur, ok := r.via[from]
 	r.mu.RUnlock()
-	if ok && cur == idx {
+	if ok && cur == w {
 		return
 	}
 	r.mu.Lock()
 	if r.via == nil {
-		r.via = make(map[netip.AddrPort]int)
+		r.via = make(map[netip.AddrPort]ice.PacketWriter)
 	}
 	if len(r.via) > 64 {
 		clear(r.via) // bounded: only DTLS sources are learned
 	}
-	r.via[from] = idx
+	r.via[from] = w
 	r.mu.Unlock()
 }
 
@@ -48,10 +48,10 @@ func (r *router) learn(from netip.AddrPort, idx int) {
 // its address family, else the first.
 func (r *router) pick(to netip.AddrPort) ice.PacketWriter {
 	r.mu.RLock()
-	idx, ok := r.via[to]
+	w, ok := r.via[to]
 	r.mu.RUnlock()
 	if ok {
-		return r.sockets[idx].Writer
+		return w
 	}
 	v4 := to.Addr().Unmap().Is4()
 	for _, s := range r.sockets {
@@ -74,23 +74,17 @@ func (e *Endpoint) Via(i int) Transform {
 	if i < 0 || i >= len(e.router.sockets) {
 		i = 0
 	}
-	return via{e: e, idx: i}
+	return via{e: e, on: e.router.sockets[i].Writer}
 }
 
+// via is the Endpoint seen from one of its sockets (on).
 type via struct {
-	e   *Endpoint
-	idx int
+	e  *Endpoint
+	on ice.PacketWriter
 }
 
 func (v via) Inbound(buf []byte, n int, from netip.AddrPort) ([]byte, bool) {
-	if n > 0 && buf[0] >= 20 && buf[0] < 64 && v.e.agent == nil {
-		// DTLS without ICE: the peer's own choice of our socket. STUN is
-		// the agent's, which keeps the socket with each pair: learning it
-		// per address let a late check on another socket move the
-		// selected pair's DTLS and media there.
-		v.e.router.learn(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), v.idx)
-	}
-	return v.e.inbound(buf, n, from, v.e.router.sockets[v.idx].Writer)
+	return v.e.inbound(buf, n, from, v.on)
 }
 
 func (v via) Outbound(dst, plain []byte) ([]byte, error) { return v.e.Outbound(dst, plain) }
