@@ -116,9 +116,8 @@ type Agent struct {
 	checking    bool
 	pairs       []*pair
 	txs         map[[stun.TransactionIDSize]byte]tx
-	selected    netip.AddrPort // nominated pair's remote
-	selVia      PacketWriter   // and its local socket
-	provisional Route          // first authenticated peer, used until nomination
+	selected    Route // nominated pair
+	provisional Route // first authenticated peer, used until nomination
 	lastConsent time.Time
 	nextConsent time.Time
 	lost        bool
@@ -217,7 +216,7 @@ func (a *Agent) SelectedRoute() (Route, bool) {
 func (a *Agent) Nominated() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.selected.IsValid() && !a.lost
+	return a.selected.Remote.IsValid() && !a.lost
 }
 
 // SetRemote installs the peer's credentials and candidates. New credentials
@@ -323,16 +322,16 @@ func (a *Agent) tick(now time.Time) time.Duration {
 			next = max(d, time.Millisecond)
 		}
 	}
-	if a.selected.IsValid() && !a.lost {
+	if a.selected.Remote.IsValid() && !a.lost {
 		if now.Sub(a.lastConsent) > a.cfg.ConsentTimeout {
 			a.lost = true
 			a.consentLost.Add(1)
-			a.log.Info("ICE consent lost", "remote", a.selected)
+			a.log.Info("ICE consent lost", "remote", a.selected.Remote)
 			a.checking = true
 			a.publishLocked()
 		} else {
 			if !now.Before(a.nextConsent) {
-				a.sendRequestLocked(a.selectedPairLocked(), txConsent, a.selVia)
+				a.sendRequestLocked(a.selectedPairLocked(), txConsent, a.selected.Via)
 				a.nextConsent = now.Add(jitter(a.cfg.ConsentInterval))
 			}
 			due(a.nextConsent)
@@ -346,10 +345,10 @@ func (a *Agent) tick(now time.Time) time.Duration {
 }
 
 func (a *Agent) selectedPairLocked() *pair {
-	if p := a.findLocked(a.selected); p != nil {
+	if p := a.findLocked(a.selected.Remote); p != nil {
 		return p
 	}
-	p := &pair{remote: a.selected}
+	p := &pair{remote: a.selected.Remote}
 	a.pairs = append(a.pairs, p)
 	return p
 }
@@ -524,7 +523,7 @@ func (a *Agent) handleRequest(m *stun.Message, from netip.AddrPort, on PacketWri
 		}
 		p = &pair{remote: from, prio: prio}
 		a.pairs = append(a.pairs, p)
-		a.checking = a.checking || !a.selected.IsValid()
+		a.checking = a.checking || !a.selected.Remote.IsValid()
 	}
 	if on != nil {
 		p.via = on // our checks on this pair must reach the peer where it reached us
@@ -536,9 +535,9 @@ func (a *Agent) handleRequest(m *stun.Message, from netip.AddrPort, on PacketWri
 	if !a.provisional.Remote.IsValid() {
 		a.provisional = Route{Remote: from, Via: on}
 	}
-	if m.Contains(stun.AttrUseCandidate) && !a.controlling && (a.selected != from || a.selVia != on || a.lost || a.checking) {
+	if m.Contains(stun.AttrUseCandidate) && !a.controlling && (a.selected != Route{Remote: from, Via: on} || a.lost || a.checking) {
 		cb = a.selectLocked(from, on)
-	} else if a.selected == from {
+	} else if a.selected.Remote == from {
 		// The peer's own consent checks on the selected pair.
 		a.lastConsent = time.Now()
 	}
@@ -562,7 +561,7 @@ func (a *Agent) clearNominationLocked() {
 // callback to run unlocked.
 func (a *Agent) selectLocked(remote netip.AddrPort, via PacketWriter) func(netip.AddrPort) {
 	now := time.Now()
-	a.selected, a.selVia, a.lost = remote, via, false
+	a.selected, a.lost = Route{Remote: remote, Via: via}, false
 	a.lastConsent, a.nextConsent = now, now.Add(jitter(a.cfg.ConsentInterval))
 	a.checking = false
 	a.clearNominationLocked()
@@ -573,9 +572,10 @@ func (a *Agent) selectLocked(remote netip.AddrPort, via PacketWriter) func(netip
 
 func (a *Agent) publishLocked() {
 	switch {
-	case a.selected.IsValid() && !a.lost:
-		a.sel.Store(&Route{Remote: a.selected, Via: a.selVia})
-	case a.provisional.Remote.IsValid() && !a.selected.IsValid():
+	case a.selected.Remote.IsValid() && !a.lost:
+		v := a.selected
+		a.sel.Store(&v)
+	case a.provisional.Remote.IsValid() && !a.selected.Remote.IsValid():
 		v := a.provisional
 		a.sel.Store(&v)
 	default:
@@ -648,7 +648,7 @@ func (a *Agent) handleResponse(m *stun.Message, from netip.AddrPort, on PacketWr
 	if via == nil {
 		via = t.via
 	}
-	if p.remote == a.selected {
+	if p.remote == a.selected.Remote {
 		a.lastConsent = time.Now()
 		if a.lost {
 			a.lost = false
