@@ -337,10 +337,7 @@ func basicScenarios() []scenario {
 	}
 }
 
-// sdpFormScenarios feed SDP in unusual forms. They run last: their calls
-// shift rtpengine's port allocation, and after that it sometimes gave the
-// IPv4 and IPv6 streams of the address-family scenarios the same port
-// number (4 of 30 runs), which the port normalisation cannot tell apart.
+// sdpFormScenarios feed SDP in unusual forms, as phones send it.
 func sdpFormScenarios() []scenario {
 	return []scenario{
 		{

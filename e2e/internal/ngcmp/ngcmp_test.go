@@ -21,7 +21,7 @@ func TestSDPNormalisesDaemonValues(t *testing.T) {
 		"a=ice-pwd:hLTjv3j5qvJxV9hX0vDB9Kgt3N",
 		"a=candidate:MBjnFOS7IApuWXCl 1 UDP 2130706431 127.0.0.1 30000 typ host",
 		"a=candidate:LPNzpxavom135stg 1 UDP 2130706175 ::1 30066 typ host",
-		"a=candidate:MBjnFOS7IApuWXCl 2 UDP 2130706430 127.0.0.1 30001 typ relay raddr 127.0.0.1 rport 30066",
+		"a=candidate:MBjnFOS7IApuWXCl 2 UDP 2130706430 127.0.0.1 30001 typ relay raddr ::1 rport 30066",
 		"a=fingerprint:sha-256 AB:CD",
 		"a=tls-id:0123456789abcdef0123456789abcdef",
 		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:Z3J1bnR5c2VjcmV0a2V5aXNncmVhdGJveTEy|2^31",
@@ -44,7 +44,7 @@ func TestSDPNormalisesDaemonValues(t *testing.T) {
 		"a=ice-pwd:ICEPWD1",
 		"a=candidate:FOUNDATION1 1 UDP 2130706431 127.0.0.1 PORT1 typ host",
 		"a=candidate:FOUNDATION2 1 UDP 2130706175 ::1 CPORT1 typ host",
-		"a=candidate:FOUNDATION1 2 UDP 2130706430 127.0.0.1 PORT1+1 typ relay raddr 127.0.0.1 rport CPORT1",
+		"a=candidate:FOUNDATION1 2 UDP 2130706430 127.0.0.1 PORT1+1 typ relay raddr ::1 rport CPORT1",
 		"a=fingerprint:sha-256 FINGERPRINT1",
 		"a=tls-id:TLSID1",
 		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:KEY1(len 36)|2^31",
@@ -55,6 +55,51 @@ func TestSDPNormalisesDaemonValues(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A daemon with an address of each family may give an IPv4 and an IPv6
+// stream the same port number; they are different ports.
+func TestPortsAreToldApartByFamily(t *testing.T) {
+	n := NewNormalizer(30000, 30999)
+	in := strings.Join([]string{
+		"c=IN IP4 127.0.0.1",
+		"m=audio 30000 RTP/AVP 0",
+		"c=IN IP6 ::1",
+		"a=rtcp:30001",
+		"a=candidate:x 1 UDP 1 127.0.0.1 30000 typ host",
+		"m=audio 30000 RTP/AVP 0",
+		"a=rtcp:30001 IN IP6 ::1",
+		"m=audio 30002 RTP/AVP 0",
+		"c=IN IP6 ::1",
+		"",
+	}, "\r\n")
+	want := []string{
+		"c=IN IP4 127.0.0.1",
+		"m=audio PORT1 RTP/AVP 0",
+		"c=IN IP6 ::1",
+		"a=rtcp:PORT1+1",
+		"a=candidate:FOUNDATION1 1 UDP 1 127.0.0.1 CPORT1 typ host",
+		"m=audio PORT2 RTP/AVP 0",
+		"a=rtcp:PORT1+1 IN IP6 ::1",
+		"m=audio PORT3 RTP/AVP 0",
+		"c=IN IP6 ::1",
+	}
+	if got := n.SDP(in); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	got := n.Reply(map[string]any{"streams": []any{
+		map[string]any{"family": "IPv6", "local port": int64(30002)},
+		map[string]any{"family": "IPv4", "local port": int64(30002)},
+		map[string]any{"local port": int64(30000)},
+	}}, Options{})
+	wantReply := map[string]any{"streams": []any{
+		map[string]any{"family": "IPv6", "local port": "PORT3 (int)"},
+		map[string]any{"family": "IPv4", "local port": "PORT4 (int)"},
+		map[string]any{"local port": "PORT2 (int)"},
+	}}
+	if !reflect.DeepEqual(got, wantReply) {
+		t.Fatalf("got %v\nwant %v", got, wantReply)
 	}
 }
 

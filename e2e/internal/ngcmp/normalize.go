@@ -100,25 +100,40 @@ func (n *Normalizer) sym(s *symbols, v string) string {
 	return s.get(v)
 }
 
-// port maps a daemon-chosen port to PORTn, or to PORTn+1 when it is one
-// above an already seen port (RTCP next to RTP), so that relations between
-// ports stay visible after normalisation.
-func (n *Normalizer) port(tok string) string {
+// port maps a daemon-chosen port of address family fam ("IP4", "IP6") to
+// PORTn, or to PORTn+1 when it is one above an already seen port of the
+// same family (RTCP next to RTP), so that relations between ports stay
+// visible after normalisation. Ports are told apart by family as well as
+// number: a daemon with an address of each family may give an IPv4 and an
+// IPv6 stream the same number (rtpengine keeps a port pool per address),
+// and whether it does depends on what it allocated before. With fam ""
+// (no address in sight) a port already seen in either family keeps its
+// symbol; a new one counts as IPv4.
+func (n *Normalizer) port(fam, tok string) string {
 	p, err := strconv.Atoi(tok)
 	if err != nil || p < n.PortMin || p > n.PortMax {
 		return tok
 	}
-	if sym, ok := n.ports.m[tok]; ok {
+	if fam == "" {
+		for _, f := range []string{"IP4", "IP6"} {
+			if sym, ok := n.ports.m[f+" "+tok]; ok {
+				return sym
+			}
+		}
+		fam = "IP4"
+	}
+	key := fam + " " + tok
+	if sym, ok := n.ports.m[key]; ok {
 		return sym
 	}
-	if below, ok := n.ports.m[strconv.Itoa(p-1)]; ok && !strings.Contains(below, "+") {
+	if below, ok := n.ports.m[fam+" "+strconv.Itoa(p-1)]; ok && !strings.Contains(below, "+") {
 		if n.ports.m == nil {
 			n.ports.m = map[string]string{}
 		}
-		n.ports.m[tok] = below + "+1"
+		n.ports.m[key] = below + "+1"
 		return below + "+1"
 	}
-	return n.ports.get(tok)
+	return n.ports.get(key)
 }
 
 // candPort maps a candidate's port: a port already seen in m=/a=rtcp keeps
@@ -126,22 +141,67 @@ func (n *Normalizer) port(tok string) string {
 // address of an interface its own ports) is numbered separately, CPORTn,
 // so that a daemon that differs only there does not shift the numbering of
 // every later port.
-func (n *Normalizer) candPort(tok string) string {
+func (n *Normalizer) candPort(fam, tok string) string {
 	p, err := strconv.Atoi(tok)
 	if err != nil || p < n.PortMin || p > n.PortMax {
 		return tok
 	}
-	if sym, ok := n.ports.m[tok]; ok {
+	if sym, ok := n.ports.m[fam+" "+tok]; ok {
 		return sym
 	}
-	return n.cports.get(tok)
+	return n.cports.get(fam + " " + tok)
+}
+
+// family names the address family of an address as SDP does.
+func family(addr string) string {
+	if strings.Contains(addr, ":") {
+		return "IP6"
+	}
+	return "IP4"
 }
 
 var numRE = regexp.MustCompile(`\b\d{2,5}\b`)
 
-// portsIn replaces every number in the media port range.
-func (n *Normalizer) portsIn(s string) string {
-	return numRE.ReplaceAllStringFunc(s, n.port)
+// portsIn replaces every number in the media port range, as ports of
+// family fam.
+func (n *Normalizer) portsIn(fam, s string) string {
+	return numRE.ReplaceAllStringFunc(s, func(tok string) string { return n.port(fam, tok) })
+}
+
+// lineFamilies gives each SDP line the address family its ports belong to:
+// that of the c= line in force for its section (a media section's own c=,
+// which follows its m= line, else the session's). Lines that name their
+// own address (a=rtcp:PORT IN IP6 ..., candidates) override it.
+func lineFamilies(lines []string) []string {
+	connFam := func(l string) string {
+		if f := strings.Fields(l); len(f) >= 3 && strings.HasPrefix(f[0], "c=") {
+			return f[1]
+		}
+		return ""
+	}
+	fams := make([]string, len(lines))
+	session := ""
+	for i := 0; i < len(lines); {
+		if !strings.HasPrefix(lines[i], "m=") {
+			if c := connFam(lines[i]); c != "" {
+				session = c
+			}
+			fams[i] = session
+			i++
+			continue
+		}
+		// A media section: lines[i:end].
+		end, fam := i+1, session
+		for ; end < len(lines) && !strings.HasPrefix(lines[end], "m="); end++ {
+			if c := connFam(lines[end]); c != "" {
+				fam = c
+			}
+		}
+		for ; i < end; i++ {
+			fams[i] = fam
+		}
+	}
+	return fams
 }
 
 // SDP splits an SDP body into normalised lines. A line ending in a bare
@@ -149,24 +209,29 @@ func (n *Normalizer) portsIn(s string) string {
 // a last pseudo-line.
 func (n *Normalizer) SDP(sdp string) []string {
 	var out []string
-	lines := strings.Split(sdp, "\n")
-	last := lines[len(lines)-1]
-	lines = lines[:len(lines)-1]
-	for _, l := range lines {
-		crlf := strings.HasSuffix(l, "\r")
-		l = n.sdpLine(strings.TrimSuffix(l, "\r"))
-		if !crlf {
+	raw := strings.Split(sdp, "\n")
+	lines := make([]string, len(raw))
+	for i, l := range raw {
+		lines[i] = strings.TrimSuffix(l, "\r")
+	}
+	fams := lineFamilies(lines)
+	last := len(lines) - 1
+	for i, l := range lines[:last] {
+		l = n.sdpLine(fams[i], l)
+		if !strings.HasSuffix(raw[i], "\r") {
 			l += " <LF only>"
 		}
 		out = append(out, l)
 	}
-	if last != "" {
-		out = append(out, n.sdpLine(last)+" <no final line break>")
+	if lines[last] != "" {
+		out = append(out, n.sdpLine(fams[last], lines[last])+" <no final line break>")
 	}
 	return out
 }
 
-func (n *Normalizer) sdpLine(l string) string {
+// sdpLine normalises one line; fam is the address family of the c= line in
+// force for it.
+func (n *Normalizer) sdpLine(fam, l string) string {
 	switch {
 	case strings.HasPrefix(l, "o="):
 		f := strings.Fields(l)
@@ -208,16 +273,25 @@ func (n *Normalizer) sdpLine(l string) string {
 		f := strings.Fields(l)
 		if len(f) >= 6 {
 			f[0] = "a=candidate:" + n.found.get(strings.TrimPrefix(f[0], "a=candidate:"))
-			f[5] = n.candPort(f[5])
+			f[5] = n.candPort(family(f[4]), f[5])
+			rfam := fam
 			for i := 6; i+1 < len(f); i++ {
-				if f[i] == "rport" {
-					f[i+1] = n.candPort(f[i+1])
+				switch f[i] {
+				case "raddr":
+					rfam = family(f[i+1])
+				case "rport":
+					f[i+1] = n.candPort(rfam, f[i+1])
 				}
 			}
 			return strings.Join(f, " ")
 		}
+	case strings.HasPrefix(l, "a=rtcp:"):
+		// a=rtcp:<port> [IN <family> <address>]
+		if f := strings.Fields(l); len(f) >= 4 {
+			fam = f[2]
+		}
 	}
-	return n.portsIn(l)
+	return n.portsIn(fam, l)
 }
 
 // timeKeys hold wall-clock values in query/delete statistics.
@@ -238,28 +312,34 @@ type Options struct {
 // or map[string]any; nested maps of another named type are handled by
 // Plain first). The result is plain data suitable for Diff and JSON.
 func (n *Normalizer) Reply(d map[string]any, o Options) map[string]any {
-	v := n.value("", Plain(d), o)
+	v := n.value("", "", Plain(d), o)
 	m, _ := v.(map[string]any)
 	return m
 }
 
-func (n *Normalizer) value(key string, v any, o Options) any {
+// value normalises v, found under key; fam is the address family of the
+// nearest enclosing dictionary that has a "family" ("IPv4", "IPv6"), the
+// family of its "port" and "local port" values.
+func (n *Normalizer) value(key, fam string, v any, o Options) any {
 	if o.ShapeOnly {
 		return shape(v)
 	}
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
+		if f, ok := x["family"].(string); ok {
+			fam = strings.Replace(f, "IPv", "IP", 1) // statistics say IPv4, SDP IP4
+		}
 		// Visit keys sorted so that symbol numbering does not depend on map
 		// iteration order.
 		for _, k := range sortedKeys(x) {
-			out[k] = n.value(k, x[k], o)
+			out[k] = n.value(k, fam, x[k], o)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = n.value(key, e, o)
+			out[i] = n.value(key, fam, e, o)
 		}
 		if key == "calls" {
 			// "list" returns calls in hash order.
@@ -278,7 +358,7 @@ func (n *Normalizer) value(key string, v any, o Options) any {
 		case timeKeys[key]:
 			return "<time string>"
 		case strings.Contains(key, "port"):
-			return n.port(x)
+			return n.port(fam, x)
 		}
 		return x
 	case int64:
@@ -286,7 +366,7 @@ func (n *Normalizer) value(key string, v any, o Options) any {
 		case timeKeys[key]:
 			return "<time int>"
 		case strings.Contains(key, "port"):
-			if s := n.port(strconv.FormatInt(x, 10)); strings.HasPrefix(s, "PORT") {
+			if s := n.port(fam, strconv.FormatInt(x, 10)); strings.HasPrefix(s, "PORT") {
 				return s + " (int)"
 			}
 		}
