@@ -174,21 +174,23 @@ func TestWSSCallerToUDP(t *testing.T) {
 }
 
 // TestUDPCallerToWS: a UDP sipp caller reaches a WS-registered callee
-// (Contact host .invalid) over the flow it registered on.
+// (Contact host .invalid) over the flow it registered on; and a TLS phone
+// the same way, over the connection it registered on (a phone behind NAT
+// cannot take a new connection).
 func TestUDPCallerToWS(t *testing.T) {
 	needSipp(t)
 	p := startProxy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, tp := range []string{"WS", "WSS"} {
+	for _, tp := range []string{"WS", "WSS", "TLS"} {
 		t.Run(tp, func(t *testing.T) {
-			port := map[string]int{"WSS": p.WSS, "WS": p.WS}[tp]
+			port := map[string]int{"WSS": p.WSS, "WS": p.WS, "TLS": p.TLS}[tp]
 			user := "browser" + tp
 			w := newWSUA(t, user, tp, "127.0.0.1:"+strconv.Itoa(port))
 			w.register(t, ctx)
 			rs := p.waitRegistered(t, user, 1)
-			if !rs[0].DstWS {
-				t.Errorf("no DST_WS on %+v", rs[0])
+			if rs[0].DstWS != (tp != "TLS") {
+				t.Errorf("DST_WS wrong for %s: %+v", tp, rs[0])
 			}
 			runSipp(t, "uac_call.xml", "udp", p.addr(), map[string]string{"user": user})
 			select {
