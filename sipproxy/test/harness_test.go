@@ -55,6 +55,13 @@ func (p *proxy) addr() string { return "127.0.0.1:" + strconv.Itoa(p.SIP) }
 // on other ports.
 func startProxy(t *testing.T, extra ...string) *proxy {
 	t.Helper()
+	return startProxyWith(t, func(*proxy) []string { return extra })
+}
+
+// startProxyWith is startProxy with extra arguments that depend on the
+// ports chosen.
+func startProxyWith(t *testing.T, extra func(*proxy) []string) *proxy {
+	t.Helper()
 	for try := 1; ; try++ {
 		p, exited := startProxyOnce(t, extra)
 		if !exited {
@@ -69,7 +76,7 @@ func startProxy(t *testing.T, extra ...string) *proxy {
 
 // startProxyOnce starts sipproxy and reports whether it exited before
 // its management port answered.
-func startProxyOnce(t *testing.T, extra []string) (p *proxy, exited bool) {
+func startProxyOnce(t *testing.T, extra func(*proxy) []string) (p *proxy, exited bool) {
 	t.Helper()
 	p = &proxy{SIP: testport.Get(t), TLS: testport.Get(t), WS: testport.Get(t), WSS: testport.Get(t), Mgmt: testport.Get(t), log: &logbuf.Buffer{}}
 	args := []string{
@@ -83,7 +90,7 @@ func startProxyOnce(t *testing.T, extra []string) (p *proxy, exited bool) {
 		"--fr-timeout=2s",
 		"--fr-inv-timeout=3s",
 	}
-	cmd := exec.Command(binPath, append(args, extra...)...)
+	cmd := exec.Command(binPath, append(args, extra(p)...)...)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -209,7 +216,11 @@ func startSippOnce(t *testing.T, scenario, transport string, target string, keys
 	dir := t.TempDir()
 	s := &sipp{errFile: filepath.Join(dir, "err.log")}
 	tmode := map[string]string{"udp": "u1", "tcp": "t1"}[transport]
-	args := []string{"-sf", filepath.Join("scenarios", scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(testport.Get(t)),
+	local := "127.0.0.1"
+	if strings.HasPrefix(target, "[") {
+		local = "::1" // sipp's own address in the family it calls
+	}
+	args := []string{"-sf", filepath.Join("scenarios", scenario), "-i", local, "-p", strconv.Itoa(testport.Get(t)),
 		"-t", tmode, "-m", "1", "-timeout", "20s", "-timeout_error", "-max_recv_loops", "1000",
 		"-trace_err", "-error_file", s.errFile, "-trace_msg", "-message_file", filepath.Join(dir, "msg.log"),
 		"-mp", strconv.Itoa(testport.Get(t))}
@@ -244,13 +255,18 @@ func (s *sipp) bindFailed() bool {
 	return bytes.Contains(e, []byte("Unable to bind")) || bytes.Contains(s.out.Bytes(), []byte("Unable to bind"))
 }
 
+// messages is what sipp sent and received (its -trace_msg log).
+func (s *sipp) messages() string {
+	b, _ := os.ReadFile(strings.Replace(s.errFile, "err.log", "msg.log", 1))
+	return string(b)
+}
+
 func (s *sipp) Wait() error {
 	defer s.cancel()
 	err := <-s.done
 	if err != nil {
 		e, _ := os.ReadFile(s.errFile)
-		msgs, _ := os.ReadFile(strings.Replace(s.errFile, "err.log", "msg.log", 1))
-		return fmt.Errorf("sipp: %v\noutput:\n%s\nerrors:\n%s\nmessages:\n%s", err, tail(s.out.Bytes(), 2000), e, tail(msgs, 6000))
+		return fmt.Errorf("sipp: %v\noutput:\n%s\nerrors:\n%s\nmessages:\n%s", err, tail(s.out.Bytes(), 2000), e, tail([]byte(s.messages()), 6000))
 	}
 	return nil
 }

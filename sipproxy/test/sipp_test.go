@@ -69,6 +69,57 @@ func TestSippCall(t *testing.T) {
 	}
 }
 
+// TestSippCallIPv6: calls over IPv6, and from an IPv4 phone to an IPv6
+// one. Crossing families, the proxy record-routes twice (r2=on, as
+// Kamailio's and OpenSIPS's double record-routing): the callee must see
+// the IPv6 address it can reach on top, the caller the IPv4 one.
+func TestSippCallIPv6(t *testing.T) {
+	needSipp(t)
+	// The IPv6 listeners take the IPv4 ones' port number.
+	p := startProxyWith(t, func(p *proxy) []string {
+		return []string{"--listen=udp:[::1]:" + strconv.Itoa(p.SIP), "--listen=tcp:[::1]:" + strconv.Itoa(p.SIP)}
+	})
+	v6 := "[::1]:" + strconv.Itoa(p.SIP)
+	for _, tp := range transports {
+		t.Run(tp, func(t *testing.T) {
+			user := "v6callee" + tp
+			keys := map[string]string{"user": user, "cid": fmt.Sprintf("%s-%d@test", user, time.Now().UnixNano())}
+			callee := startSipp(t, "uas_register_answer.xml", tp, v6, keys)
+			p.waitRegistered(t, user, 1)
+			caller := startSipp(t, "uac_call.xml", tp, v6, keys)
+			if err := caller.Wait(); err != nil {
+				t.Fatalf("caller: %v", err)
+			}
+			if err := callee.Wait(); err != nil {
+				t.Fatalf("callee: %v", err)
+			}
+			if m := callee.messages(); !strings.Contains(m, "Record-Route: <sip:[::1]:") || strings.Contains(m, "r2=on") {
+				t.Errorf("IPv6 only: want one IPv6 Record-Route, callee saw:\n%s", tail([]byte(m), 3000))
+			}
+		})
+	}
+	t.Run("ipv4-to-ipv6", func(t *testing.T) {
+		user := "v6callee-from-v4"
+		keys := map[string]string{"user": user, "cid": fmt.Sprintf("%s-%d@test", user, time.Now().UnixNano())}
+		callee := startSipp(t, "uas_register_answer.xml", "udp", v6, keys)
+		p.waitRegistered(t, user, 1)
+		caller := startSipp(t, "uac_call_ringing.xml", "udp", p.addr(), keys)
+		if err := caller.Wait(); err != nil {
+			t.Fatalf("caller: %v", err)
+		}
+		if err := callee.Wait(); err != nil {
+			t.Fatalf("callee: %v", err)
+		}
+		v4rr, v6rr := "<sip:127.0.0.1:"+strconv.Itoa(p.SIP)+";lr;r2=on>", "<sip:[::1]:"+strconv.Itoa(p.SIP)+";lr;r2=on>"
+		if m := callee.messages(); !strings.Contains(m, "Record-Route: "+v6rr+", "+v4rr) {
+			t.Errorf("callee: want Record-Route %s, %s; saw:\n%s", v6rr, v4rr, tail([]byte(m), 3000))
+		}
+		if m := caller.messages(); !strings.Contains(m, "Route: "+v4rr+", "+v6rr) {
+			t.Errorf("caller: want its ACK and BYE routed %s, %s; saw:\n%s", v4rr, v6rr, tail([]byte(m), 3000))
+		}
+	})
+}
+
 // TestSippLateOffer: INVITE without SDP, offer in the 200, answer in ACK.
 func TestSippLateOffer(t *testing.T) {
 	needSipp(t)
