@@ -298,7 +298,7 @@ func (r *Registry) wantFlow(ma, mb *Media, k int) (f kmod.Flow, ok, confirmed bo
 	}
 	fa, fb := sa.rs.Forwarding(), sb.rs.Forwarding()
 	if fa == nil || fb == nil || fa.Transform != nil || fb.Transform != nil || fa.NoSend || fb.NoSend ||
-		fa.Asymmetric || fb.Asymmetric || !sendableAP(fa.Remote) || !sendableAP(fb.Remote) {
+		fa.Asymmetric || fb.Asymmetric || !relay.Sendable(fa.Remote) || !relay.Sendable(fb.Remote) {
 		return f, false, false
 	}
 	if k == 0 && (fa.Sink != sb.rs || fb.Sink != sa.rs) || k == 1 && (fa.RTCPSink != sb.rs || fb.RTCPSink != sa.rs) {
@@ -321,10 +321,6 @@ func (r *Registry) wantFlow(ma, mb *Media, k int) (f kmod.Flow, ok, confirmed bo
 		return f, false, false
 	}
 	return f, true, ca && cb
-}
-
-func sendableAP(ap netip.AddrPort) bool {
-	return ap.Port() != 0 && ap.Addr().IsValid() && !ap.Addr().IsUnspecified()
 }
 
 // kernelizeLocked brings c's streams in line with the policy: flows no

@@ -97,6 +97,10 @@ type Forwarding struct {
 	// LoopProtect drops packets whose source is one of this engine's own
 	// sockets.
 	LoopProtect bool
+	// SendLearned: Remote is no address to send to (ICE passthrough: the
+	// party wrote c=0.0.0.0 and port 9 and lets ICE find the path), so
+	// packets go to the source learned from the party, once there is one.
+	SendLearned bool
 
 	// Transform, if set, terminates a secure peer on this stream (ICE, DTLS,
 	// SRTP: package webrtc's Endpoint): every received datagram goes through
@@ -124,8 +128,8 @@ type Transform interface {
 // MaxOverhead is the room a Transform's Outbound may add to a packet.
 const MaxOverhead = 64
 
-// sendable reports whether a remote address from signalling may receive
+// Sendable reports whether a remote address from signalling may receive
 // packets at all (rtpengine skips sinks with port 0 or an unspecified address).
-func sendable(ap netip.AddrPort) bool {
+func Sendable(ap netip.AddrPort) bool {
 	return ap.Port() != 0 && ap.Addr().IsValid() && !ap.Addr().IsUnspecified()
 }

@@ -360,6 +360,32 @@ func TestHold(t *testing.T) {
 	expect(t, c.phoneA, rtpPacket(5), c.sa.Local())
 }
 
+// TestSendLearned: ICE passthrough gives no address (c=0.0.0.0, port 9)
+// for either side. Nothing goes out before a side has sent; after, its
+// packets go to where it sent from, STUN and DTLS as they came.
+func TestSendLearned(t *testing.T) {
+	e := newEngine(t)
+	c := &call{phoneA: listen(t), phoneB: listen(t), sa: newStream(t, e, ComponentRTP), sb: newStream(t, e, ComponentRTP)}
+	c.sa.SetForwarding(&Forwarding{Sink: c.sb, Learning: LearnDelayed, DemuxRTCP: true, SendLearned: true})
+	c.sb.SetForwarding(&Forwarding{Sink: c.sa, Learning: LearnDelayed, DemuxRTCP: true, SendLearned: true})
+	stun := append([]byte{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42}, make([]byte, 12)...)
+	sendTo(t, c.phoneA, c.sa.Local(), stun) // B's address is not known yet
+	expectNothing(t, c.phoneB)
+	sendTo(t, c.phoneB, c.sb.Local(), stun)
+	expect(t, c.phoneA, stun, c.sa.Local())
+	dtls := append([]byte{22, 0xfe, 0xfd}, make([]byte, 40)...)
+	sendTo(t, c.phoneA, c.sa.Local(), dtls)
+	expect(t, c.phoneB, dtls, c.sb.Local())
+	sendTo(t, c.phoneB, c.sb.Local(), rtpPacket(1))
+	expect(t, c.phoneA, rtpPacket(1), c.sa.Local())
+
+	// Without SendLearned the same unusable address means hold.
+	c.sb.SetForwarding(&Forwarding{Sink: c.sa, Learning: LearnDelayed, DemuxRTCP: true})
+	sendTo(t, c.phoneB, c.sb.Local(), stun)
+	sendTo(t, c.phoneA, c.sa.Local(), rtpPacket(2))
+	expectNothing(t, c.phoneB)
+}
+
 func TestReInviteToNewPort(t *testing.T) {
 	e := newEngine(t)
 	c := newCall(t, e, LearnImmediate)

@@ -290,7 +290,7 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 			}
 		}
 	}
-	if !sendable(sst.fwd.Remote) || !dst.IsValid() {
+	if !(Sendable(sst.fwd.Remote) || sst.fwd.SendLearned) || !dst.IsValid() {
 		return // the other side has no address (yet) or is on hold with c=0.0.0.0
 	}
 	if err := p.send(sink, pkt, dst, sst.fwd.Transform == nil); err != nil {
