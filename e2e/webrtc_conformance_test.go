@@ -133,9 +133,8 @@ func webrtcSeedScenarios() []scenario {
 // mediad, with the reason: they run and their differences are logged, but
 // they do not fail the test. Remove an entry when the gap is closed.
 var webrtcPending = map[string]string{
-	"seed-browser-to-browser": "ICE=force-relay passthrough (rtpengine leaves m=/c= and the parties' ICE/DTLS attributes in place and appends typ relay candidates) is not implemented in mediad's SDP writer",
-	"firefox-to-phone-mux":    "rtpengine treats Firefox's c=0.0.0.0 as hold toward the phone (sendonly), keeps a=end-of-candidates and normalises G722/8000/1; mediad's SDP writer differs",
-	"firefox-dtls-passive":    "as firefox-to-phone-mux",
+	"firefox-to-phone-mux": "rtpengine treats Firefox's c=0.0.0.0 as hold toward the phone (sendonly), keeps a=end-of-candidates and normalises G722/8000/1; mediad's SDP writer differs",
+	"firefox-dtls-passive": "as firefox-to-phone-mux",
 }
 
 // TestWebRTCConformance sends the WebRTC scenarios to rtpengine and mediad

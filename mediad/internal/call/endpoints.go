@@ -46,7 +46,7 @@ func (r *Registry) syncEndpoints(party *Monologue, md *Media) {
 	if md.sec != nil {
 		_, passthrough = md.sec.Passthrough()
 	}
-	if r.relay == nil || md.pair == nil || !st.needsEndpoint() || (passthrough && !st.sentICE) {
+	if r.relay == nil || md.pair == nil || !st.needsEndpoint() || (passthrough && !st.sentICE) || md.Passthru {
 		st.closeEndpoints()
 		return
 	}

@@ -107,6 +107,12 @@ type Media struct {
 	// ICE: this party's SDP carried ICE credentials or candidates;
 	// Trickle: it announced a=ice-options:trickle.
 	ICE, Trickle bool
+	// Passthru is rtpengine's passthrough: ICE=force-relay between two
+	// ICE parties. Their ICE, DTLS and SDES attributes go through
+	// untouched, our relay candidates are added, and the media plane
+	// relays every datagram (STUN, DTLS, SRTP) as it came, so the parties'
+	// encryption stays end to end. Once set it stays, as in rtpengine.
+	Passthru bool
 	// Mid is this party's a=mid ("" = none).
 	Mid string
 	// SentFormats are the payload types last offered to this party.

@@ -94,6 +94,11 @@ func (r *Registry) relayMedia(c *Call, a, b *Media) {
 		if ep := a.secState.eps[k]; ep != nil {
 			f.Transform = ep // ICE/DTLS/SRTP toward a's party (endpoints.go)
 		}
+		if a.Passthru && !relay.Sendable(s.Endpoint) {
+			// ICE passthrough toward a party that gave no address: send
+			// where its checks come from.
+			f.Remote, f.SendLearned = netip.AddrPort{}, true
+		}
 		if k == 0 {
 			f.Sink = r.relayStream(b.Streams[0])
 			f.DemuxRTCP = true

@@ -36,6 +36,13 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 		sessFam = in.Connection.AddrType
 	}
 	sessLocal := r.localAddr(dst.Medias[0].Interface, sessFam)
+	// In passthrough (ICE=force-relay between ICE parties) rtpengine
+	// leaves the session part as it came: origin, c= and attributes. The
+	// SDP follows the media's passthrough, which stays once set, so that
+	// what is written always matches what the media plane does (rtpengine
+	// would rewrite m= and c= of a later message without force-relay
+	// while still relaying ICE and DTLS untouched).
+	sessPass := dst.Medias[0].Passthru
 
 	if in.HasOrigin {
 		out.HasOrigin = true
@@ -50,7 +57,7 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 		if p.Replace["session-name"] {
 			out.Name = st.sessionName
 		}
-		if p.Replace["origin"] {
+		if p.Replace["origin"] && !sessPass {
 			o.AddrType, o.Address = famOf(sessLocal), sessLocal.String()
 		}
 		out.Origin = o
@@ -66,14 +73,14 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 	for _, l := range in.Lines {
 		switch l.Type {
 		case 'c':
-			if !keepSessConn {
+			if !keepSessConn && !sessPass {
 				l.Value = r.connLine(l.Value, p, dst.Medias[0].Interface, sessFam, src.Medias[0].ICE)
 			}
 			out.Lines = append(out.Lines, l)
 			continue
 		case 'a':
 			name := sdp.ParseAttr(l.Value).Name
-			if consumedSession(name) && !(isDirection(name) && p.flag("original-sendrecv")) &&
+			if !sessPass && consumedSession(name) && !(isDirection(name) && p.flag("original-sendrecv")) &&
 				!(strings.EqualFold(name, "group") && keepBundle(in, p, src, dst, answer)) {
 				continue
 			}
@@ -90,7 +97,12 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 	for i, m := range in.Media {
 		sm, dm := src.Medias[i], dst.Medias[i]
 		om := &sdp.Media{Type: m.Type, Proto: dm.Protocol, Formats: m.Formats, NumPorts: m.NumPorts}
-		if answer {
+		// pass: the m= line, c= and the parties' transport attributes stay
+		// as they came; only our relay candidates are added.
+		pass := dm.Passthru
+		if pass {
+			om.Proto = m.Proto
+		} else if answer {
 			// Toward the offerer: its own protocol, unless told otherwise.
 			om.Proto = dm.Protocol
 			if tp := p.TransportProtocol; tp != "" && !strings.EqualFold(tp, "accept") {
@@ -101,7 +113,9 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 			om.Proto = m.Proto
 		}
 		fam := famFor(i)
-		if m.Port != 0 && dm.pair != nil {
+		if pass {
+			om.Port = m.Port
+		} else if m.Port != 0 && dm.pair != nil {
 			om.Port = dm.pair.RTP
 		}
 		r.setLocal(dm, fam)
@@ -112,8 +126,13 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 			fmtps   = map[string][]string{}
 			fbs     = map[string][]string{}
 			ptime   string
+			eoc     bool // the party ended its candidates (written again last)
 		)
 		for _, l := range m.Lines {
+			if l.Type == 'c' && pass {
+				om.Lines = append(om.Lines, l)
+				continue
+			}
 			if l.Type == 'c' {
 				om.Lines = append(om.Lines, sdp.Line{Type: 'c', Value: r.connLine(l.Value, p, dm.Interface, fam, sm.ICE)})
 				continue
@@ -158,21 +177,37 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 				}
 				continue
 			}
-			if consumedMedia(name) {
+			if pass {
+				// rtpengine's process_media_attributes in passthrough: the
+				// party's relay candidates make way for ours.
+				if name == "end-of-candidates" {
+					eoc = true
+					continue
+				}
+				if name == "candidate" && isRelayCandidate(a.Value) {
+					continue
+				}
+			} else if consumedMedia(name) {
 				continue
 			}
 			om.Lines = append(om.Lines, l)
 		}
+		// codecs are the payload types written as a=rtpmap; the m= line
+		// lists them too, except in passthrough, where it stays as it came.
+		codecs := om.Formats
 		if rtp {
 			if answer {
 				offered := sm.SentFormats
 				if offered == nil {
 					offered = dm.Formats
 				}
-				om.Formats = answerFormats(m.Formats, offered)
+				codecs = answerFormats(m.Formats, offered)
 			} else {
-				om.Formats = filterCodecs(m.Formats, rtpmaps, p)
-				dm.SentFormats = om.Formats
+				codecs = filterCodecs(m.Formats, rtpmaps, p)
+				dm.SentFormats = codecs
+			}
+			if !pass {
+				om.Formats = codecs
 			}
 		}
 		out.Media = append(out.Media, om)
@@ -193,7 +228,7 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 			add("mid:" + mid)
 		}
 		if rtp {
-			for _, pt := range om.Formats {
+			for _, pt := range codecs {
 				enc, ok := rtpmaps[pt]
 				if !ok {
 					enc = staticCodec(pt)
@@ -212,10 +247,10 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 		}
 		mux := false
 		if rtp {
-			mux = r.rtcpLines(add, p, sm, dm, answer, fam)
+			mux = r.rtcpLines(add, p, sm, dm, answer, fam, pass)
 		}
 		dm.secState.sentProto, dm.secState.sentICE = om.Proto, false
-		if rtp {
+		if rtp && !pass {
 			if err := r.securityLines(add, p, om.Proto, sm, dm, answer); err != nil {
 				return "", err
 			}
@@ -232,7 +267,13 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 			// An ICE-capable offerer gets ICE back whatever the answerer did.
 			ice = dm.ICE
 		}
-		if (ice && p.ICE != "remove") || p.ICE == "force" {
+		switch {
+		case pass:
+			r.candidateLines(add, dm, mux, "relay")
+			if eoc {
+				add("end-of-candidates")
+			}
+		case (ice && p.ICE != "remove") || p.ICE == "force":
 			dm.secState.sentICE = true
 			r.iceLines(add, dst, dm, mux)
 		}
@@ -323,7 +364,7 @@ func answerFormats(answer, offer []string) []string {
 
 // rtcpLines writes a=rtcp and a=rtcp-mux (rtpengine's print_rtcp) and
 // reports whether RTCP is multiplexed toward dst.
-func (r *Registry) rtcpLines(add func(string), p *Params, sm, dm *Media, answer bool, fam string) bool {
+func (r *Registry) rtcpLines(add func(string), p *Params, sm, dm *Media, answer bool, fam string, pass bool) bool {
 	var mux, offerMux bool
 	if answer {
 		// Toward the offerer: mux if it offered mux, the offer did not
@@ -344,6 +385,11 @@ func (r *Registry) rtcpLines(add func(string), p *Params, sm, dm *Media, answer 
 		// Statistics: mux in effect on both sides of this media.
 		dm.Mux = mux
 		sm.Mux = sm.RTCPMuxOffered && !dm.MuxFlags["demux"]
+	}
+	if pass && !mux {
+		// The party's own a=rtcp went through; rtpengine adds its RTCP
+		// lines in passthrough only once mux is settled.
+		return false
 	}
 	if p.flag("no-rtcp-attribute") {
 		if mux || offerMux {
@@ -383,6 +429,20 @@ func (r *Registry) iceLines(add func(string), dst *Monologue, dm *Media, mux boo
 	if dm.Trickle {
 		add("ice-options:trickle")
 	}
+	r.candidateLines(add, dm, mux, "host")
+	if dm.Trickle {
+		add("end-of-candidates")
+	}
+}
+
+// candidateLines writes one candidate per local address and component, of
+// type typ: "host", or "relay" (passthrough: type preference 0, and the
+// related address is the candidate's own, as rtpengine writes them).
+func (r *Registry) candidateLines(add func(string), dm *Media, mux bool, typ string) {
+	typePref := 126
+	if typ == "relay" {
+		typePref = 0
+	}
 	var ifs []Interface
 	for _, x := range ifsOf(r, dm.Interface) {
 		if covers(dm.pair, []Interface{x}) {
@@ -399,14 +459,27 @@ func (r *Registry) iceLines(add func(string), dst *Monologue, dm *Media, mux boo
 			port = dm.pair.RTCP
 		}
 		for idx, x := range ifs {
-			prio := 126<<24 | (65535-idx)<<8 | (256 - comp)
-			add("candidate:" + foundation(x.Address) + " " + strconv.Itoa(comp) + " UDP " + strconv.Itoa(prio) + " " +
-				x.advertised().String() + " " + strconv.Itoa(port) + " typ host")
+			prio := typePref<<24 | (65535-idx)<<8 | (256 - comp)
+			addr := x.advertised().String() + " " + strconv.Itoa(port)
+			c := "candidate:" + foundation(x.Address) + " " + strconv.Itoa(comp) + " UDP " + strconv.Itoa(prio) + " " +
+				addr + " typ " + typ
+			if typ != "host" {
+				c += " raddr " + strings.Replace(addr, " ", " rport ", 1)
+			}
+			add(c)
 		}
 	}
-	if dm.Trickle {
-		add("end-of-candidates")
+}
+
+// isRelayCandidate reports whether an a=candidate value is of type relay.
+func isRelayCandidate(v string) bool {
+	f := strings.Fields(v)
+	for i := 6; i+1 < len(f); i++ {
+		if f[i] == "typ" {
+			return strings.EqualFold(f[i+1], "relay")
+		}
 	}
+	return false
 }
 
 // connLine rewrites a c= value: the local advertised address of the

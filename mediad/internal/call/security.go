@@ -56,10 +56,6 @@ func (r *Registry) securityLines(add func(string), p *Params, proto string, sm, 
 	if r.cert == nil || !webrtc.IsSRTP(proto) {
 		return nil
 	}
-	// ICE=force-relay: rtpengine passes the parties' ICE and DTLS through
-	// (and adds relay candidates); mediad does not implement that SDP
-	// passthrough yet and terminates both sides instead, which works but
-	// re-encrypts.
 	if dm.sec == nil {
 		s, err := webrtc.NewSecurity(r.cert)
 		if err != nil {

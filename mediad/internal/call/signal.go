@@ -292,6 +292,15 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 			}
 		}
 	}
+	if p.ICE == "force-relay" {
+		// rtpengine's __ice_offer: ICE on both sides without ICE=force
+		// means media may not pass through us; it stops terminating.
+		for i := range in.Media {
+			if src.Medias[i].ICE && i < len(dst.Medias) {
+				src.Medias[i].Passthru, dst.Medias[i].Passthru = true, true
+			}
+		}
+	}
 	if !answer {
 		for i := range in.Media {
 			md := src.Medias[i]
