@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,19 +16,28 @@ import (
 )
 
 // pionDaemons are the media daemons TestWebRTCBrowserToBrowser drives.
-// rtpengine 10.5 relays ICE and DTLS end to end with these flags; between
-// two pion peers its B-to-A direction carries no media, so it is left out.
+// rtpengine 10.5 passes ICE and DTLS through with these flags too, but
+// between two pion peers its B-to-A direction carries no media (with or
+// without the peers' own candidates), so it is left out.
 var pionDaemons = []string{"mediad"}
 
 // TestWebRTCBrowserToBrowser is the seed's browser-to-browser case: two
 // pion/webrtc peers (standing in for browsers) call each other through the
 // daemon with "ICE=force-relay DTLS=passive" on offer and answer, and
-// audio flows both ways with the payload bytes checked.
+// audio flows both ways with the payload bytes checked. The daemon passes
+// ICE and DTLS through (rtpengine's passthrough): each peer must get the
+// other's fingerprint and credentials and the daemon's relay candidates.
+// The peers' own candidates are taken out of the SDP, as when browsers
+// cannot reach each other directly, so every packet crosses the daemon,
+// whose counters must show it.
 func TestWebRTCBrowserToBrowser(t *testing.T) {
 	for _, name := range pionDaemons {
 		t.Run(name, func(t *testing.T) {
 			opts := daemon.Options{PortMin: 32000, PortMax: 32999}
 			if name == "rtpengine" {
+				if !daemon.HaveRtpengine() {
+					t.Skipf("skipping: %s is not installed", daemon.RtpenginePath)
+				}
 				_, opts = daemon.RtpengineTB(t, opts)
 			} else {
 				_, opts = daemon.MediadTB(t, opts)
@@ -53,7 +63,8 @@ func TestWebRTCBrowserToBrowser(t *testing.T) {
 			}
 			<-pion.GatheringCompletePromise(a)
 			flags := kv{"ICE": "force-relay", "DTLS": "passive"}
-			r, err := ng.Do(ctx, ngproto.Dict(merge(kv{"command": "offer", "call-id": "b2b", "from-tag": "a", "sdp": a.LocalDescription().SDP}, flags)))
+			sdpA := withoutCandidates(a.LocalDescription().SDP)
+			r, err := ng.Do(ctx, ngproto.Dict(merge(kv{"command": "offer", "call-id": "b2b", "from-tag": "a", "sdp": sdpA}, flags)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,6 +72,7 @@ func TestWebRTCBrowserToBrowser(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkPassthrough(t, "offer", sdpA, toB)
 			if err := b.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: toB}); err != nil {
 				t.Fatalf("B rejects the offer: %v\n%s", err, toB)
 			}
@@ -72,7 +84,8 @@ func TestWebRTCBrowserToBrowser(t *testing.T) {
 				t.Fatal(err)
 			}
 			<-pion.GatheringCompletePromise(b)
-			r, err = ng.Do(ctx, ngproto.Dict(merge(kv{"command": "answer", "call-id": "b2b", "from-tag": "a", "to-tag": "b", "sdp": b.LocalDescription().SDP}, flags)))
+			sdpB := withoutCandidates(b.LocalDescription().SDP)
+			r, err = ng.Do(ctx, ngproto.Dict(merge(kv{"command": "answer", "call-id": "b2b", "from-tag": "a", "to-tag": "b", "sdp": sdpB}, flags)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,13 +93,52 @@ func TestWebRTCBrowserToBrowser(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkPassthrough(t, "answer", sdpB, toA)
 			if err := a.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: toA}); err != nil {
 				t.Fatalf("A rejects the answer: %v\n%s", err, toA)
 			}
 			sendUntil(ctx, t, trackA, gotB, "from A to B")
 			sendUntil(ctx, t, trackB, gotA, "from B to A")
+			q, err := ng.Do(ctx, ngproto.Dict{"command": "query", "call-id": "b2b"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// STUN and DTLS count too; media alone is a few packets each way.
+			n := rtpTotal(q)
+			if n < 10 {
+				t.Errorf("daemon relayed %d packets, want >= 10: the media did not cross it", n)
+			}
+			t.Logf("daemon relayed %d packets", n)
 			_, _ = ng.Do(ctx, ngproto.Dict{"command": "delete", "call-id": "b2b"})
 		})
+	}
+}
+
+// withoutCandidates drops a peer's a=candidate lines.
+func withoutCandidates(sdp string) string {
+	var out []string
+	for _, l := range strings.SplitAfter(sdp, "\n") {
+		if !strings.HasPrefix(l, "a=candidate:") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
+}
+
+// checkPassthrough checks the SDP the daemon wrote from in: the party's
+// fingerprint and ICE credentials kept (DTLS and ICE end to end) and the
+// daemon's relay candidates added.
+func checkPassthrough(t *testing.T, step, in, out string) {
+	t.Helper()
+	for _, l := range strings.Split(in, "\r\n") {
+		if strings.HasPrefix(l, "a=fingerprint:") || strings.HasPrefix(l, "a=ice-ufrag:") || strings.HasPrefix(l, "a=ice-pwd:") {
+			if !strings.Contains(out, l+"\r\n") {
+				t.Errorf("%s: %q not passed through:\n%s", step, l, out)
+			}
+		}
+	}
+	if !strings.Contains(out, " typ relay raddr ") {
+		t.Errorf("%s: no relay candidate:\n%s", step, out)
 	}
 }
 
