@@ -341,6 +341,14 @@ func basicScenarios() []scenario {
 func sdpFormScenarios() []scenario {
 	return []scenario{
 		{
+			name: "rtpmap-channels",
+			desc: "a channel count of 1 in a=rtpmap (G722/8000/1, as Firefox writes it) is dropped, 2 is kept; offer and answer",
+			steps: []step{
+				st("offer", offer("c-chan", "ta", sdp("\nv=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\nm=audio 2002 RTP/AVP 9 0 96 97\na=rtpmap:9 G722/8000/1\na=rtpmap:0 PCMU/8000/1\na=rtpmap:96 opus/48000/2\na=rtpmap:97 L16/8000/1\n"), nil)),
+				st("answer", answer("c-chan", "ta", "tb", sdp("\nv=0\no=- 2 1 IN IP4 127.0.0.3\ns=-\nc=IN IP4 127.0.0.3\nt=0 0\nm=audio 3002 RTP/AVP 9 96\na=rtpmap:9 G722/8000/1\na=rtpmap:96 opus/48000/2\n"), nil)),
+			},
+		},
+		{
 			name: "sdp-repeated-lines",
 			desc: "a second o=, or a second c= at one level, is refused; a second s= and a media c= under a session c= are not. A session c= that every media section overrides is left alone unless replace has session-connection",
 			steps: []step{

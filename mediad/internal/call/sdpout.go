@@ -233,7 +233,7 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 				if !ok {
 					enc = staticCodec(pt)
 				}
-				add("rtpmap:" + pt + " " + enc)
+				add("rtpmap:" + pt + " " + monoDefault(enc))
 				for _, f := range fmtps[pt] {
 					add("fmtp:" + pt + " " + f)
 				}
@@ -562,6 +562,16 @@ func consumedMedia(name string) bool {
 		return true
 	}
 	return false
+}
+
+// monoDefault drops a channel count of 1 from an rtpmap encoding
+// (G722/8000/1 is written G722/8000): one channel is the default (RFC
+// 4566 section 6), and rtpengine writes it so.
+func monoDefault(enc string) string {
+	if strings.Count(enc, "/") == 2 {
+		return strings.TrimSuffix(enc, "/1")
+	}
+	return enc
 }
 
 // staticCodec is the RFC 3551 encoding of a static payload type. For an
