@@ -22,6 +22,15 @@ func FuzzSignalling(f *testing.F) {
 		f.Add(string(b), string(b), uint16(i*37))
 	}
 	f.Add(testSDP, "v=0\r\nc=IN IP6 ::\r\nm=audio 0 RTP/AVP 0\r\nm=video 4 RTP/AVP 96\r\n", uint16(0xffff))
+	chrome, err := os.ReadFile("../sdp/testdata/chrome.sdp")
+	if err != nil {
+		f.Fatal(err)
+	}
+	firefox, err := os.ReadFile("../sdp/testdata/firefox.sdp")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(chrome), string(firefox), uint16(0x1000))
 	reg, alloc := newTestRegistry(f, 44400, 44999)
 	h := NewHandler(reg, nil, nil)
 	flagSets := [][]any{
@@ -45,9 +54,16 @@ func FuzzSignalling(f *testing.F) {
 		if sel&0x2000 != 0 {
 			off["codec"] = ngproto.Dict{"strip": []any{"PCMA", "all"}, "except": []any{"opus"}}
 		}
+		ans := ngproto.Dict{"command": "answer", "call-id": "fz", "from-tag": "a", "to-tag": "b", "sdp": answerSDP, "via-branch": "x"}
+		if sel&0x1000 != 0 {
+			// The seed's browser-to-browser flags: passthrough when both
+			// sides carry ICE.
+			off["ICE"], off["DTLS"] = "force-relay", "passive"
+			ans["ICE"], ans["DTLS"] = "force-relay", "passive"
+		}
 		for _, req := range []ngproto.Dict{
 			off,
-			{"command": "answer", "call-id": "fz", "from-tag": "a", "to-tag": "b", "sdp": answerSDP, "via-branch": "x"},
+			ans,
 			{"command": "offer", "call-id": "fz", "from-tag": "b", "to-tag": "a", "sdp": answerSDP},
 			{"command": "answer", "call-id": "fz", "from-tag": "a", "to-tag": "c", "sdp": offerSDP},
 			{"command": "query", "call-id": "fz", "from-tag": "a"},
