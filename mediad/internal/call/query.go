@@ -182,10 +182,10 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 			if md.Mux {
 				ms.Flags = append(ms.Flags, "rtcp-mux")
 			}
+			// In passthrough no ICE agent of ours controls anything.
 			if md.Passthru {
 				ms.Flags = append(ms.Flags, "passthrough")
 			} else if m.answerer {
-				// In passthrough no ICE agent of ours controls anything.
 				ms.Flags = append(ms.Flags, "ICE controlling")
 			}
 			for _, s := range md.Streams {
