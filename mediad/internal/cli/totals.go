@@ -61,7 +61,7 @@ func (r *Runner) listTotals(_ string, b *strings.Builder) {
 	metric(b, "Total relayed bytes", u(t.Relayed.Bytes+t.RelayedKernel.Bytes))
 	metric(b, "Total number of streams with no relayed packets", u(t.ZeroWayStreams))
 	metric(b, "Total number of 1-way streams", u(t.OneWayStreams))
-	avg, total, stddev := durationStats(t)
+	avg, total, stddev := t.DurationStats()
 	metric(b, "Average call duration", fmt.Sprintf("%.6f seconds", avg))
 	metric(b, "Total calls duration", fmt.Sprintf("%.6f seconds", total))
 	metric(b, "Total calls duration squared", fmt.Sprintf("%.6f seconds squared", t.TotalCallDurationSquared))
@@ -107,9 +107,9 @@ func (r *Runner) listTotals(_ string, b *strings.Builder) {
 	b.WriteString("\n\n\n\n")
 }
 
-// durationStats returns the average, total and standard deviation of call
+// DurationStats returns the average, total and standard deviation of call
 // durations in seconds.
-func durationStats(t Totals) (avg, total, stddev float64) {
+func (t Totals) DurationStats() (avg, total, stddev float64) {
 	total = t.TotalCallDuration.Seconds()
 	if t.Managed > 0 {
 		avg = total / float64(t.Managed)
@@ -206,7 +206,7 @@ func (r *Runner) listJSONStats(_ string, b *strings.Builder) {
 	tot.u("relayedbytes", t.Relayed.Bytes+t.RelayedKernel.Bytes)
 	tot.u("zerowaystreams", t.ZeroWayStreams)
 	tot.u("onewaystreams", t.OneWayStreams)
-	avg, total, stddev := durationStats(t)
+	avg, total, stddev := t.DurationStats()
 	tot.f("avgcallduration", avg)
 	tot.f("totalcallsduration", total)
 	tot.f("totalcallsduration2", t.TotalCallDurationSquared)

@@ -69,42 +69,47 @@ func (s *ctlStats) record(from netip.AddrPort, cmd string, d time.Duration, isEr
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.6f", d.Seconds()) }
 
-// statistics renders the "statistics" reply in rtpengine's shape.
+// statistics renders the "statistics" reply in rtpengine's shape, from
+// the same totals as the CLI's "list totals" and "list jsonstats".
 func (h *Handler) statistics() ngproto.Dict {
-	reg := h.reg
-	n := int64(reg.Len())
-	c := reg.Counters()
+	t := NewCLICalls(h.reg, h).Totals()
+	n := int64(h.reg.Len())
+	i := func(v uint64) int64 { return int64(v) }
 	current := ngproto.Dict{
 		"sessionsown": n, "sessionsforeign": int64(0), "sessionstotal": n, "transcodedmedia": int64(0),
-		"packetrate_user": int64(0), "byterate_user": int64(0), "errorrate_user": int64(0),
-		"packetrate_kernel": int64(0), "byterate_kernel": int64(0), "errorrate_kernel": int64(0),
-		"packetrate": int64(0), "byterate": int64(0), "errorrate": int64(0),
-		"media_userspace": int64(0), "media_kernel": int64(0), "media_mixed": int64(0),
+		"packetrate_user": i(t.Rate.Packets), "byterate_user": i(t.Rate.Bytes), "errorrate_user": i(t.Rate.Errors),
+		"packetrate_kernel": i(t.RateKernel.Packets), "byterate_kernel": i(t.RateKernel.Bytes), "errorrate_kernel": i(t.RateKernel.Errors),
+		"packetrate": i(t.Rate.Packets + t.RateKernel.Packets), "byterate": i(t.Rate.Bytes + t.RateKernel.Bytes),
+		"errorrate":       i(t.Rate.Errors + t.RateKernel.Errors),
+		"media_userspace": int64(t.UserspaceStreams), "media_kernel": int64(t.KernelStreams), "media_mixed": int64(t.MixedStreams),
 	}
-	ended := c.Ended.Load()
-	total := time.Duration(c.TotalDurationNs.Load())
-	avg := time.Duration(0)
-	if ended > 0 {
-		avg = total / time.Duration(ended)
-	}
+	avg, total, stddev := t.DurationStats()
+	f := func(v float64) string { return fmt.Sprintf("%.6f", v) }
 	totals := ngproto.Dict{
-		"uptime":                    fmt.Sprintf("%d", int64(time.Since(reg.Started()).Seconds())),
-		"managedsessions":           int64(c.Managed.Load()),
-		"rejectedsessions":          int64(c.Rejected.Load()),
-		"timeoutsessions":           int64(c.Timeout.Load()),
-		"silenttimeoutsessions":     int64(0),
-		"finaltimeoutsessions":      int64(0),
-		"offertimeoutsessions":      int64(c.OfferTimeout.Load()),
-		"regularterminatedsessions": int64(c.Regular.Load()),
-		"forcedterminatedsessions":  int64(c.Forced.Load()),
-		"relayedpackets_user":       int64(0), "relayedpacketerrors_user": int64(0), "relayedbytes_user": int64(0),
-		"relayedpackets_kernel": int64(0), "relayedpacketerrors_kernel": int64(0), "relayedbytes_kernel": int64(0),
-		"relayedpackets": int64(0), "relayedpacketerrors": int64(0), "relayedbytes": int64(0),
-		"zerowaystreams": int64(0), "onewaystreams": int64(0),
-		"avgcallduration":           secs(avg),
-		"totalcallsduration":        secs(total),
-		"totalcallsduration2":       "0.000000",
-		"totalcallsduration_stddev": "0.000000",
+		"uptime":                     fmt.Sprintf("%d", int64(time.Since(h.reg.Started()).Seconds())),
+		"managedsessions":            i(t.Managed),
+		"rejectedsessions":           i(t.Rejected),
+		"timeoutsessions":            i(t.Timeout),
+		"silenttimeoutsessions":      i(t.SilentTimeout),
+		"finaltimeoutsessions":       i(t.FinalTimeout),
+		"offertimeoutsessions":       i(t.OfferTimeout),
+		"regularterminatedsessions":  i(t.RegularTerminated),
+		"forcedterminatedsessions":   i(t.ForcedTerminated),
+		"relayedpackets_user":        i(t.Relayed.Packets),
+		"relayedpacketerrors_user":   i(t.Relayed.Errors),
+		"relayedbytes_user":          i(t.Relayed.Bytes),
+		"relayedpackets_kernel":      i(t.RelayedKernel.Packets),
+		"relayedpacketerrors_kernel": i(t.RelayedKernel.Errors),
+		"relayedbytes_kernel":        i(t.RelayedKernel.Bytes),
+		"relayedpackets":             i(t.Relayed.Packets + t.RelayedKernel.Packets),
+		"relayedpacketerrors":        i(t.Relayed.Errors + t.RelayedKernel.Errors),
+		"relayedbytes":               i(t.Relayed.Bytes + t.RelayedKernel.Bytes),
+		"zerowaystreams":             i(t.ZeroWayStreams),
+		"onewaystreams":              i(t.OneWayStreams),
+		"avgcallduration":            f(avg),
+		"totalcallsduration":         f(total),
+		"totalcallsduration2":        f(t.TotalCallDurationSquared),
+		"totalcallsduration_stddev":  f(stddev),
 	}
 	interval := ngproto.Dict{
 		"totalcallsduration": "0.000000",
