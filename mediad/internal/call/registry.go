@@ -109,7 +109,10 @@ type Counters struct {
 	Regular         atomic.Uint64 // deleted by a delete command
 	Forced          atomic.Uint64 // terminated by CLI or shutdown
 	TotalDurationNs atomic.Int64  // summed durations of ended calls
-	Ended           atomic.Uint64
+	// TotalDurationSqMs2 sums the squared durations of ended calls in ms²
+	// (for the standard deviation; a month-long call still fits).
+	TotalDurationSqMs2 atomic.Uint64
+	Ended              atomic.Uint64 // calls ended (the durations' count)
 }
 
 // NewRegistry builds a registry. alloc must not be nil.
@@ -210,7 +213,10 @@ func (r *Registry) destroyLocked(c *Call, reason string, now time.Time) {
 	}
 	c.monologues = nil
 	r.counters.Ended.Add(1)
-	r.counters.TotalDurationNs.Add(int64(now.Sub(c.created)))
+	d := now.Sub(c.created)
+	r.counters.TotalDurationNs.Add(int64(d))
+	ms := uint64(max(d.Milliseconds(), 0))
+	r.counters.TotalDurationSqMs2.Add(ms * ms)
 	if r.infoOn() {
 		r.log.Info("call deleted", "call-id", c.ID, "reason", reason, "duration", now.Sub(c.created).Round(time.Millisecond))
 	}

@@ -96,6 +96,7 @@ type Totals struct {
 
 	// Since start (closed calls).
 	Managed, Rejected                                  uint64
+	Ended                                              uint64 // calls that ended: the count of the durations below
 	Timeout, SilentTimeout, FinalTimeout, OfferTimeout uint64 // calls closed by each timer
 	RegularTerminated, ForcedTerminated                uint64
 	Relayed, RelayedKernel                             Counters

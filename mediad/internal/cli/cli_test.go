@@ -170,7 +170,7 @@ func TestRunnerFormats(t *testing.T) {
 		t.Errorf("maxopenfiles: %q", out)
 	}
 	calls.sessions = []Session{sampleCall()}
-	calls.totals = Totals{Managed: 2, TotalCallDuration: 4 * time.Second, TotalCallDurationSquared: 10,
+	calls.totals = Totals{Managed: 3, Ended: 2, TotalCallDuration: 4 * time.Second, TotalCallDurationSquared: 10,
 		Proxies: []ProxyStats{{Proxy: "127.0.0.1", Requests: map[string]uint64{"Offer": 2, "Answer": 1}, Errors: 1}}}
 	var js map[string]any
 	if err := json.Unmarshal([]byte(r.Run(ctx, "list jsonstats")), &js); err != nil {

@@ -107,13 +107,13 @@ func (r *Runner) listTotals(_ string, b *strings.Builder) {
 	b.WriteString("\n\n\n\n")
 }
 
-// DurationStats returns the average, total and standard deviation of call
-// durations in seconds.
+// DurationStats returns the average, total and standard deviation of the
+// durations of ended calls, in seconds (calls still up have none yet).
 func (t Totals) DurationStats() (avg, total, stddev float64) {
 	total = t.TotalCallDuration.Seconds()
-	if t.Managed > 0 {
-		avg = total / float64(t.Managed)
-		stddev = math.Sqrt(math.Abs(t.TotalCallDurationSquared/float64(t.Managed) - avg*avg))
+	if t.Ended > 0 {
+		avg = total / float64(t.Ended)
+		stddev = math.Sqrt(math.Abs(t.TotalCallDurationSquared/float64(t.Ended) - avg*avg))
 	}
 	return avg, total, stddev
 }

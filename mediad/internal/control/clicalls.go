@@ -89,7 +89,10 @@ func (c *CLICalls) Totals() cli.Totals {
 		FinalTimeout:      k.FinalTimeout.Load(),
 		RegularTerminated: k.Regular.Load(),
 		ForcedTerminated:  k.Forced.Load(),
+		Ended:             k.Ended.Load(),
 		TotalCallDuration: time.Duration(k.TotalDurationNs.Load()),
+		// ms² to s²
+		TotalCallDurationSquared: float64(k.TotalDurationSqMs2.Load()) / 1e6,
 	}
 	rt, rr := c.reg.RelayTotals(), c.reg.RelayRates()
 	t.Relayed = cli.Counters{Packets: rt.Packets, Bytes: rt.Bytes, Errors: rt.Errors}

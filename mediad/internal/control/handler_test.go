@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"sipmedia/mediad/internal/call"
 	"sipmedia/mediad/internal/cli"
@@ -118,6 +121,41 @@ func TestStatisticsShape(t *testing.T) {
 	got := serve(h, ngproto.Dict{"command": "statistics"})
 	if d := keysDiff("", toDict(want), got); d != "" {
 		t.Error(d)
+	}
+}
+
+// TestStatisticsValues: the totals count calls and their durations (the
+// average over ended calls only), and the key set stays rtpengine's.
+func TestStatisticsValues(t *testing.T) {
+	reg, _ := newTestRegistry(t, 44300, 44399)
+	h := NewHandler(reg, nil, nil)
+	for _, id := range []string{"s1", "s2", "live"} {
+		if r := serve(h, ngproto.Dict{"command": "offer", "call-id": id, "from-tag": "a", "sdp": testSDP}); r.Str("result") != "ok" {
+			t.Fatalf("offer: %v", r)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	for _, id := range []string{"s1", "s2"} {
+		serve(h, ngproto.Dict{"command": "delete", "call-id": id})
+	}
+	st := serve(h, ngproto.Dict{"command": "statistics"}).Sub("statistics")
+	tot, cur := st.Sub("totalstatistics"), st.Sub("currentstatistics")
+	if n, _ := tot.Int("managedsessions"); n != 3 {
+		t.Errorf("managedsessions %d, want 3", n)
+	}
+	if n, _ := tot.Int("regularterminatedsessions"); n != 2 {
+		t.Errorf("regularterminatedsessions %d, want 2", n)
+	}
+	if n, _ := cur.Int("sessionsown"); n != 1 {
+		t.Errorf("sessionsown %d, want 1", n)
+	}
+	avg, err := strconv.ParseFloat(tot.Str("avgcallduration"), 64)
+	total, err2 := strconv.ParseFloat(tot.Str("totalcallsduration"), 64)
+	if err != nil || err2 != nil || avg < 0.02 || math.Abs(avg*2-total) > 1e-5 {
+		t.Errorf("avgcallduration %q, totalcallsduration %q: want the average of the two ended calls (>= 20 ms)", tot.Str("avgcallduration"), tot.Str("totalcallsduration"))
+	}
+	if sq, err := strconv.ParseFloat(tot.Str("totalcallsduration2"), 64); err != nil || sq <= 0 {
+		t.Errorf("totalcallsduration2 %q, want > 0", tot.Str("totalcallsduration2"))
 	}
 }
 
