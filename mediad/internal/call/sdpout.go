@@ -460,11 +460,11 @@ func (r *Registry) candidateLines(add func(string), dm *Media, mux bool, typ str
 		}
 		for idx, x := range ifs {
 			prio := typePref<<24 | (65535-idx)<<8 | (256 - comp)
-			addr := x.advertised().String() + " " + strconv.Itoa(port)
+			a, p := x.advertised().String(), strconv.Itoa(port)
 			c := "candidate:" + foundation(x.Address) + " " + strconv.Itoa(comp) + " UDP " + strconv.Itoa(prio) + " " +
-				addr + " typ " + typ
+				a + " " + p + " typ " + typ
 			if typ != "host" {
-				c += " raddr " + strings.Replace(addr, " ", " rport ", 1)
+				c += " raddr " + a + " rport " + p
 			}
 			add(c)
 		}

@@ -67,7 +67,9 @@ func (s *ctlStats) record(from netip.AddrPort, cmd string, d time.Duration, isEr
 	c.duration += d
 }
 
-func secs(d time.Duration) string { return fmt.Sprintf("%.6f", d.Seconds()) }
+// secs and decimal6 write seconds and other floats as rtpengine does.
+func secs(d time.Duration) string { return decimal6(d.Seconds()) }
+func decimal6(v float64) string   { return fmt.Sprintf("%.6f", v) }
 
 // statistics renders the "statistics" reply in rtpengine's shape, from
 // the same totals as the CLI's "list totals" and "list jsonstats".
@@ -84,7 +86,6 @@ func (h *Handler) statistics() ngproto.Dict {
 		"media_userspace": int64(t.UserspaceStreams), "media_kernel": int64(t.KernelStreams), "media_mixed": int64(t.MixedStreams),
 	}
 	avg, total, stddev := t.DurationStats()
-	f := func(v float64) string { return fmt.Sprintf("%.6f", v) }
 	totals := ngproto.Dict{
 		"uptime":                     fmt.Sprintf("%d", int64(time.Since(h.reg.Started()).Seconds())),
 		"managedsessions":            i(t.Managed),
@@ -106,10 +107,10 @@ func (h *Handler) statistics() ngproto.Dict {
 		"relayedbytes":               i(t.Relayed.Bytes + t.RelayedKernel.Bytes),
 		"zerowaystreams":             i(t.ZeroWayStreams),
 		"onewaystreams":              i(t.OneWayStreams),
-		"avgcallduration":            f(avg),
-		"totalcallsduration":         f(total),
-		"totalcallsduration2":        f(t.TotalCallDurationSquared),
-		"totalcallsduration_stddev":  f(stddev),
+		"avgcallduration":            decimal6(avg),
+		"totalcallsduration":         decimal6(total),
+		"totalcallsduration2":        decimal6(t.TotalCallDurationSquared),
+		"totalcallsduration_stddev":  decimal6(stddev),
 	}
 	interval := ngproto.Dict{
 		"totalcallsduration": "0.000000",
