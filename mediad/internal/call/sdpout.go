@@ -129,12 +129,11 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 			eoc     bool // the party ended its candidates (written again last)
 		)
 		for _, l := range m.Lines {
-			if l.Type == 'c' && pass {
-				om.Lines = append(om.Lines, l)
-				continue
-			}
 			if l.Type == 'c' {
-				om.Lines = append(om.Lines, sdp.Line{Type: 'c', Value: r.connLine(l.Value, p, dm.Interface, fam, sm.ICE)})
+				if !pass {
+					l.Value = r.connLine(l.Value, p, dm.Interface, fam, sm.ICE)
+				}
+				om.Lines = append(om.Lines, l)
 				continue
 			}
 			if l.Type != 'a' {
@@ -229,11 +228,7 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 		}
 		if rtp {
 			for _, pt := range codecs {
-				enc, ok := rtpmaps[pt]
-				if !ok {
-					enc = staticCodec(pt)
-				}
-				add("rtpmap:" + pt + " " + monoDefault(enc))
+				add("rtpmap:" + pt + " " + monoDefault(encoding(rtpmaps, pt)))
 				for _, f := range fmtps[pt] {
 					add("fmtp:" + pt + " " + f)
 				}
@@ -290,10 +285,7 @@ func filterCodecs(formats []string, rtpmaps map[string]string, p *Params) []stri
 		return formats
 	}
 	match := func(list []string, pt string) bool {
-		enc, ok := rtpmaps[pt]
-		if !ok {
-			enc = staticCodec(pt)
-		}
+		enc := encoding(rtpmaps, pt)
 		name, _, _ := strings.Cut(enc, "/")
 		for _, x := range list {
 			if strings.EqualFold(x, "all") || strings.EqualFold(x, name) || strings.EqualFold(x, enc) {
@@ -562,6 +554,15 @@ func consumedMedia(name string) bool {
 		return true
 	}
 	return false
+}
+
+// encoding is payload type pt's encoding: its a=rtpmap, else the static
+// one of RFC 3551.
+func encoding(rtpmaps map[string]string, pt string) string {
+	if enc, ok := rtpmaps[pt]; ok {
+		return enc
+	}
+	return staticCodec(pt)
 }
 
 // monoDefault drops a channel count of 1 from an rtpmap encoding

@@ -296,7 +296,7 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 		// rtpengine's __ice_offer: ICE on both sides without ICE=force
 		// means media may not pass through us; it stops terminating.
 		for i := range in.Media {
-			if src.Medias[i].ICE && i < len(dst.Medias) {
+			if src.Medias[i].ICE {
 				src.Medias[i].Passthru, dst.Medias[i].Passthru = true, true
 			}
 		}
