@@ -147,11 +147,6 @@ var firefoxTrickle = []ngcmp.Allowance{
 		Reason: "Firefox announced trickle ICE at session level; rtpengine reads ice-options only per media"},
 }
 
-// webrtcPending lists scenarios whose differences are known gaps in
-// mediad, with the reason: they run and their differences are logged, but
-// they do not fail the test. Remove an entry when the gap is closed.
-var webrtcPending = map[string]string{}
-
 // TestWebRTCConformance sends the WebRTC scenarios to rtpengine and mediad
 // and compares the replies as TestConformance does (same normalisation,
 // same port ranges; the daemons of the two tests never run together).
@@ -169,17 +164,6 @@ func TestWebRTCConformance(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			rres := rtpe.run(ctx, t, sc)
 			mres := med.run(ctx, t, sc)
-			if why, ok := webrtcPending[sc.name]; ok {
-				t.Logf("PENDING (%s)", why)
-				for i := range sc.steps {
-					want := normalized(sc, rres, rtpePortMin, rtpePortMax)
-					got := normalized(sc, mres, mediadPortMin, mediadPortMax)
-					for _, d := range ngcmp.Compare(want[i], got[i]) {
-						t.Logf("  pending difference in step %s: %s", sc.steps[i].name, d)
-					}
-				}
-				return
-			}
 			compareSides(t, sc, rres, mres)
 		})
 	}
