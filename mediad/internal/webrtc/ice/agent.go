@@ -96,6 +96,10 @@ type tx struct {
 	p    *pair
 	kind txKind
 	via  PacketWriter // the socket the request left from
+	// controlling is the role the request announced: a 487 answer means
+	// "take the other one", which an incoming request may already have
+	// made us do.
+	controlling bool
 }
 
 // Agent is a full ICE agent for one component of one media stream. All
@@ -431,7 +435,7 @@ func (a *Agent) sendRequestLocked(p *pair, kind txKind, via PacketWriter) bool {
 		a.log.Debug("ICE check send failed", "remote", p.remote, "err", err)
 		return false
 	}
-	a.txs[m.TransactionID] = tx{p: p, kind: kind, via: via}
+	a.txs[m.TransactionID] = tx{p: p, kind: kind, via: via, controlling: a.controlling}
 	return true
 }
 
@@ -626,8 +630,11 @@ func (a *Agent) handleResponse(m *stun.Message, from netip.AddrPort, on PacketWr
 	if m.Type.Class == stun.ClassErrorResponse {
 		var ec stun.ErrorCodeAttribute
 		if ec.GetFrom(m) == nil && ec.Code == stun.CodeRoleConflict {
+			// RFC 8445 §7.2.5.1: switch to the role opposite to the one
+			// the request carried, if not already done (toggling would
+			// undo a switch made for the peer's own request meanwhile).
 			a.conflicts.Add(1)
-			a.controlling = !a.controlling
+			a.controlling = !t.controlling
 			a.clearNominationLocked()
 			p.state, p.attempts, p.nextSend = pairWaiting, 0, time.Time{}
 			a.checking = true
