@@ -27,6 +27,15 @@ func (s *mediaSecurityState) needsEndpoint() bool {
 	return webrtc.IsSRTP(s.sentProto) || s.sentICE
 }
 
+// dtlsVerified reports per component whether its DTLS handshake
+// completed (the peer's fingerprint checked).
+func (s *mediaSecurityState) dtlsVerified() (v [2]bool) {
+	for k, ep := range s.eps {
+		v[k] = ep != nil && ep.DTLSVerified()
+	}
+	return v
+}
+
 // closeEndpoints stops the media's endpoints (sockets released, or the
 // party no longer needs them).
 func (s *mediaSecurityState) closeEndpoints() {

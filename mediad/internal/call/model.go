@@ -131,6 +131,8 @@ type Media struct {
 	Remote   webrtc.Remote
 	sec      *webrtc.Security
 	secState mediaSecurityState
+	// neg is rtpengine's view of the negotiation, for query (negflags.go).
+	neg negFlags
 
 	// Family is the address family used toward this party.
 	Family string // "IP4" or "IP6"

@@ -47,8 +47,10 @@ type StreamStats struct {
 	LocalAddr  netip.Addr
 	Endpoint   netip.AddrPort // invalid: unknown
 	Advertised netip.AddrPort
-	LastPacket time.Time
-	Flags      []string
+	// CryptoSuite is the SDES suite the stream was set up with ("" = none).
+	CryptoSuite string
+	LastPacket  time.Time
+	Flags       []string
 	Counts
 }
 
@@ -166,7 +168,7 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 		ts.Medias = make([]MediaStats, 0, len(m.Medias))
 		for _, md := range m.Medias {
 			ms := MediaStats{Index: md.Index, Type: md.Type, Protocol: md.Protocol,
-				Flags: make([]string, 0, 6), Streams: make([]StreamStats, 0, len(md.Streams))}
+				Flags: make([]string, 0, 8), Streams: make([]StreamStats, 0, len(md.Streams))}
 			if m.sdpSeen {
 				ms.Flags = append(ms.Flags, "initialized")
 			}
@@ -179,16 +181,10 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 			if md.FlagRecv {
 				ms.Flags = append(ms.Flags, "recv")
 			}
-			if md.Mux {
-				ms.Flags = append(ms.Flags, "rtcp-mux")
-			}
-			// In passthrough no ICE agent of ours controls anything.
-			if md.Passthru {
-				ms.Flags = append(ms.Flags, "passthrough")
-			} else if m.answerer {
-				ms.Flags = append(ms.Flags, "ICE controlling")
-			}
-			for _, s := range md.Streams {
+			verified := md.secState.dtlsVerified()
+			ms.Flags = negMediaFlags(ms.Flags, md, m.answerer, verified[0] || verified[1])
+			mux := md.neg.mux
+			for k, s := range md.Streams {
 				if s == nil {
 					continue
 				}
@@ -196,6 +192,7 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 					LocalPort: s.LocalPort, LocalAddr: s.LocalAddr,
 					Endpoint: s.Endpoint, Advertised: s.Advertised,
 					Counts: s.counts(), Flags: make([]string, 0, 6),
+					CryptoSuite: md.neg.suite,
 				}
 				ss.LastPacket = c.lastSignal
 				if ns := s.lastPacketNs(); ns > 0 {
@@ -204,10 +201,10 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 				switch {
 				case !s.RTCP:
 					ss.Flags = append(ss.Flags, "RTP")
-					if md.Mux {
+					if mux {
 						ss.Flags = append(ss.Flags, "RTCP")
 					}
-				case md.Mux:
+				case mux:
 					ss.Flags = append(ss.Flags, "RTCP", "fallback RTCP")
 				default:
 					ss.Flags = append(ss.Flags, "RTCP")
@@ -215,12 +212,21 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 				if s.Endpoint.IsValid() {
 					ss.Flags = append(ss.Flags, "filled")
 				}
+				if s.confirmed() {
+					ss.Flags = append(ss.Flags, "confirmed")
+				}
 				ss.Flags = s.kernelFlags(ss.Flags)
+				if verified[k] {
+					ss.Flags = append(ss.Flags, "DTLS fingerprint verified")
+				}
 				if md.StrictSource {
 					ss.Flags = append(ss.Flags, "strict source address")
 				}
 				if md.MediaHandover {
 					ss.Flags = append(ss.Flags, "media handover")
+				}
+				if md.neg.ice {
+					ss.Flags = append(ss.Flags, "ICE")
 				}
 				tot := &st.RTP
 				if s.RTCP {

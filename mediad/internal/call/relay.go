@@ -245,3 +245,14 @@ func (s *Stream) lastPacketNs() int64 {
 	}
 	return s.kern.lastPacket(s.LastPacket.Load())
 }
+
+// confirmed reports whether the relay has settled where this stream's
+// party sends from (rtpengine's "confirmed"): it received from the party
+// and endpoint learning finished.
+func (s *Stream) confirmed() bool {
+	if s.rs == nil || s.rs.Stats().LastPacket.IsZero() {
+		return false
+	}
+	_, ok := s.rs.Learned()
+	return ok
+}

@@ -377,6 +377,9 @@ func (r *Registry) rtcpLines(add func(string), p *Params, sm, dm *Media, answer 
 		// Statistics: mux in effect on both sides of this media.
 		dm.Mux = mux
 		sm.Mux = sm.RTCPMuxOffered && !dm.MuxFlags["demux"]
+		dm.neg.mux, sm.neg.mux = dm.Mux, sm.Mux
+	} else {
+		dm.neg.mux = mux || offerMux
 	}
 	if pass && !mux {
 		// The party's own a=rtcp went through; rtpengine adds its RTCP

@@ -86,6 +86,9 @@ func (r *Registry) securityLines(add func(string), p *Params, proto string, sm, 
 		// No acceptable suite: rtpengine answers without a=crypto.
 		r.log.Info("SRTP negotiation", "err", err)
 	}
+	if len(l.Crypto) > 0 {
+		dm.neg.sdesOut = l.Crypto[0].Suite
+	}
 	for _, a := range l.SecurityAttrs() {
 		if a.Value == "" {
 			add(a.Name)

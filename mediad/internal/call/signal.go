@@ -238,7 +238,7 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 			if m.Port == 0 {
 				continue
 			}
-			want := bindAddrs(side.ifs, sideFamily(in, i, p, dst, answer, k == 1), needICE(in, i, p, dst))
+			want := bindAddrs(side.ifs, sideFamily(in, i, p, dst, answer, k == 1), needICE(in, i, p, dst, k == 0))
 			if md.pair != nil && (covers(md.pair, want) || (answer && k == 0)) {
 				// The answerer was told these ports in the offer: an
 				// answer never moves them (ICE toward the offerer does
@@ -316,6 +316,7 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 	if err != nil {
 		return "", err
 	}
+	noteNegotiation(p, in, src, dst, answer, r.cfg.DTLSPassive)
 	updateForwarding(src, dst)
 	r.updateRelay(c, src, dst)
 	return out, nil
@@ -344,12 +345,15 @@ func sideFamily(in *sdp.Session, i int, p *Params, dst *Monologue, answer, recei
 }
 
 // needICE reports whether ICE candidates may be written for media i in
-// either direction of this exchange.
-func needICE(in *sdp.Session, i int, p *Params, dst *Monologue) bool {
+// either direction of this exchange. ICE=remove only concerns the
+// receiver: an ICE-capable sender (sender) is answered with ICE, so its
+// sockets are bound for that from the start and the answer does not
+// move them.
+func needICE(in *sdp.Session, i int, p *Params, dst *Monologue, sender bool) bool {
 	if p.ICE == "force" || p.ICE == "force-relay" {
 		return true
 	}
-	if p.ICE == "remove" {
+	if p.ICE == "remove" && !sender {
 		return i < len(dst.Medias) && dst.Medias[i].ICE
 	}
 	if _, ok := in.Attr("ice-ufrag"); ok {

@@ -104,6 +104,10 @@ func appendStream(b []byte, s *call.StreamStats) []byte {
 	b = append(b, 'd')
 	b = key(b, "advertised endpoint")
 	b = appendEndpoint(b, s.Advertised)
+	if s.CryptoSuite != "" {
+		b = key(b, "crypto suite")
+		b = ngproto.AppendBencodeString(b, s.CryptoSuite)
+	}
 	b = key(b, "endpoint")
 	b = appendEndpoint(b, s.Endpoint)
 	if s.LocalPort != 0 {

@@ -322,6 +322,17 @@ func (e *Endpoint) startDTLSLocked(p DTLSParams) error {
 	return nil
 }
 
+// DTLSVerified reports whether a DTLS handshake completed, which checks
+// the peer's certificate against its a=fingerprint.
+func (e *Endpoint) DTLSVerified() bool {
+	s := e.dtls.Load()
+	if s == nil {
+		return false
+	}
+	_, err := s.Result()
+	return err == nil
+}
+
 // DTLSDone is closed when the current DTLS handshake finished; nil if none.
 func (e *Endpoint) DTLSDone() <-chan struct{} {
 	if s := e.dtls.Load(); s != nil {

@@ -1,0 +1,101 @@
+package call
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Ports testPortBase+5100..5199 are this file's.
+
+// mediaFlags returns the query flags of tag's first media and of its RTP
+// stream, and that stream's crypto suite.
+func mediaFlags(t *testing.T, r *Registry, id, tag string) (media, stream []string, suite string) {
+	t.Helper()
+	st, err := r.Query(id, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ts := range st.Tags {
+		if ts.Key == tag {
+			m := ts.Medias[0]
+			return m.Flags, m.Streams[0].Flags, m.Streams[0].CryptoSuite
+		}
+	}
+	t.Fatalf("no party %q in the query", tag)
+	return nil, nil, ""
+}
+
+func wantFlags(t *testing.T, what string, got []string, want ...string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s flags:\n got %q\nwant %q", what, got, want)
+	}
+}
+
+// TestNegotiationFlags: a phone's offer turned into WebRTC shows the
+// browser side as rtpengine does before the answer (both DTLS roles, SDES
+// and DTLS offered, ICE, the first SDES suite on the streams), and after
+// the browser's answer the role it left us; the phone side shows none.
+func TestNegotiationFlags(t *testing.T) {
+	r, _ := newReg(t, Config{}, testPortBase+5100, testPortBase+5199)
+	if _, err := r.Offer(&Params{CallID: "n", FromTag: "p", SDP: phoneSDP, ICE: "force",
+		TransportProtocol: "UDP/TLS/RTP/SAVPF", RTCPMux: map[string]bool{"require": true}}); err != nil {
+		t.Fatal(err)
+	}
+	m, s, suite := mediaFlags(t, r, "n", "<untagged 1>")
+	wantFlags(t, "offered browser media", m, "send", "recv", "rtcp-mux", "DTLS-SRTP", "DTLS role active",
+		"DTLS role passive", "SDES", "ICE", "ICE controlling")
+	wantFlags(t, "offered browser stream", s, "RTP", "RTCP", "ICE")
+	if suite != "AEAD_AES_256_GCM" {
+		t.Errorf("offered browser stream crypto suite %q, want the first offered, AEAD_AES_256_GCM", suite)
+	}
+	m, _, _ = mediaFlags(t, r, "n", "p")
+	wantFlags(t, "phone media", m, "initialized", "send", "recv")
+
+	browserAnswer := strings.NewReplacer("a=setup:actpass", "a=setup:active", "a=group:BUNDLE 0\r\n", "").Replace(browserOfferSDP)
+	if _, err := r.Answer(&Params{CallID: "n", FromTag: "p", ToTag: "b", SDP: browserAnswer, ICE: "remove",
+		TransportProtocol: "RTP/AVP", RTCPMux: map[string]bool{"demux": true}}); err != nil {
+		t.Fatal(err)
+	}
+	m, s, suite = mediaFlags(t, r, "n", "b")
+	// SDES stays as offered, as in rtpengine: only a DTLS packet from
+	// the browser says it prefers DTLS.
+	wantFlags(t, "answered browser media", m, "initialized", "send", "recv", "rtcp-mux", "DTLS-SRTP",
+		"DTLS role passive", "SDES", "ICE", "trickle ICE", "ICE controlling")
+	wantFlags(t, "answered browser stream", s, "RTP", "RTCP", "filled", "ICE")
+	if suite != "AEAD_AES_256_GCM" {
+		t.Errorf("answered browser stream crypto suite %q, want it kept", suite)
+	}
+	m, _, _ = mediaFlags(t, r, "n", "p")
+	wantFlags(t, "phone media after the answer", m, "initialized", "send", "recv")
+}
+
+// TestBrowserPortsStayForTheAnswer: an ICE offerer bridged with ICE=remove
+// is answered with ICE, so its sockets are bound for ICE in the offer and
+// the answer does not move them (rtpengine keeps them too).
+func TestBrowserPortsStayForTheAnswer(t *testing.T) {
+	r, _ := newReg(t, Config{Interfaces: []Interface{
+		{Name: "default", Address: netip.MustParseAddr("127.0.0.77")},
+		{Name: "default", Address: netip.MustParseAddr("::1")},
+	}}, testPortBase+5100, testPortBase+5199)
+	if _, err := r.Offer(&Params{CallID: "k", FromTag: "b", SDP: browserOfferSDP, ICE: "remove",
+		TransportProtocol: "RTP/AVP"}); err != nil {
+		t.Fatal(err)
+	}
+	c := r.lookup("k")
+	before := c.byTag("b").Medias[0].pair.RTP
+	c.mu.Unlock()
+	out, err := r.Answer(&Params{CallID: "k", FromTag: "b", ToTag: "p", SDP: phoneSDP, ICE: "force",
+		TransportProtocol: "UDP/TLS/RTP/SAVPF"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mediaPorts(t, out)[0]; got != before {
+		t.Fatalf("the browser's port moved from %d (offer) to %d (answer)", before, got)
+	}
+	if !strings.Contains(out, " ::1 ") {
+		t.Errorf("answer to the browser lacks the IPv6 candidate:\n%s", out)
+	}
+}
