@@ -163,3 +163,30 @@ func placeCall(t *testing.T, alice, bob *phone.Phone, callee string) (*phone.Cal
 	}
 	return a, <-ans
 }
+
+// partyFlags returns, from an NG query reply, tag's first media's flags
+// and its RTP stream's flags (nil, nil if the party is not there).
+func partyFlags(q ngproto.Dict, tag string) (media, rtp []string) {
+	medias, _ := q.Sub("tags").Sub(tag).Get("medias")
+	l, _ := medias.([]any)
+	if len(l) == 0 {
+		return nil, nil
+	}
+	m, _ := l[0].(ngproto.Dict)
+	streams, _ := m.Get("streams")
+	sl, _ := streams.([]any)
+	if len(sl) > 0 {
+		s, _ := sl[0].(ngproto.Dict)
+		rtp = s.List("flags")
+	}
+	return m.List("flags"), rtp
+}
+
+// queryTags lists the party tags of an NG query reply.
+func queryTags(q ngproto.Dict) []string {
+	var out []string
+	for tag := range q.Sub("tags") {
+		out = append(out, tag)
+	}
+	return out
+}

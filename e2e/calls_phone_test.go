@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -33,6 +34,30 @@ func checkMediaThrough(t *testing.T, ng string, a, b *phone.Call) {
 	q := ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": a.ID})
 	if q.Result() != "ok" || rtpTotal(q) < 50 {
 		t.Fatalf("daemon counters for the call: result %q, RTP packets %d (want >= 50): %v", q.Result(), rtpTotal(q), q)
+	}
+}
+
+// checkConfirmed waits until the daemon reports both parties' RTP streams
+// confirmed: as in rtpengine, endpoint learning settles on the first
+// packet more than 3 s after the last signalling.
+func checkConfirmed(t *testing.T, ng, callID string) {
+	t.Helper()
+	var q ngproto.Dict
+	ok := eventually(8*time.Second, func() bool {
+		q = ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": callID})
+		tags := queryTags(q)
+		for _, tag := range tags {
+			if _, rtp := partyFlags(q, tag); !slices.Contains(rtp, "confirmed") {
+				return false
+			}
+		}
+		return len(tags) == 2
+	})
+	if !ok {
+		for _, tag := range queryTags(q) {
+			_, rtp := partyFlags(q, tag)
+			t.Errorf("party %s's RTP stream flags %q: not confirmed while media flows", tag, rtp)
+		}
 	}
 }
 
@@ -78,6 +103,7 @@ func TestCallsPhoneToPhone(t *testing.T) {
 			a, b := placeCall(t, alice, bob, "bob-"+name)
 			checkMediaThrough(t, opts.NG, a, b)
 			if !late {
+				checkConfirmed(t, opts.NG, a.ID)
 				reinviteBothWays(t, opts.NG, a, b)
 			}
 			hangupAndCheck(t, opts.NG, a, b)

@@ -1,5 +1,7 @@
 package e2e
 
+import "sipmedia/e2e/internal/ngcmp"
+
 var (
 	// sdpBrowser is a WebRTC offer as a browser sends it (ICE, DTLS,
 	// rtcp-mux, BUNDLE), with a loopback host candidate.
@@ -80,7 +82,9 @@ func webrtcScenarios() []scenario {
 				st("answer", answer("c-wb2p", "ta", "tb", sdpPhone, kv{
 					"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": []string{"require"},
 				})),
+				st("query", query("c-wb2p", nil)),
 			},
+			allow: []ngcmp.Allowance{forcedMuxPort},
 		},
 		{
 			name: "webrtc-phone-to-browser",
@@ -91,10 +95,13 @@ func webrtcScenarios() []scenario {
 					"rtcp-mux": []string{"offer", "require"}, "SDES": []string{"off"},
 					"flags": []string{"generate-mid"},
 				})),
+				st("offered", query("c-wp2b", nil)),
 				st("answer", answer("c-wp2b", "ta", "tb", sdpBrowserAnswer, kv{
 					"transport-protocol": "RTP/AVP", "ICE": "remove", "rtcp-mux": []string{"demux"},
 				})),
+				st("query", query("c-wp2b", nil)),
 			},
+			allow: []ngcmp.Allowance{forcedMuxPort},
 		},
 		{
 			name: "reinvite-with-to-tag",
@@ -147,7 +154,9 @@ func webrtcScenarios() []scenario {
 			desc: "SDES offer and answer passed through (DTLS off): the daemon offers its own keys per suite",
 			steps: []step{
 				st("offer", offer("c-sdespass", "ta", sdpASDES, kv{"ICE": "remove", "DTLS": "off"})),
+				st("offered", query("c-sdespass", nil)),
 				st("answer", answer("c-sdespass", "ta", "tb", sdpBSDES, kv{"ICE": "remove"})),
+				st("query", query("c-sdespass", nil)),
 			},
 		},
 		{

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -100,7 +101,31 @@ func browserCall(t *testing.T, web, ngAddr string, phoneOffers bool) {
 	if phone.Received() == 0 {
 		t.Fatal("the phone received no RTP from the browser")
 	}
+	q, err := ng.Do(ctx, ngproto.Dict{"command": "query", "call-id": callID})
+	if err != nil {
+		t.Fatalf("NG query: %v", err)
+	}
+	checkBrowserParty(t, q)
 	_, _ = ng.Do(ctx, ngproto.Dict{"command": "delete", "call-id": callID})
+}
+
+// checkBrowserParty checks what the daemon's query says of the browser
+// after a call: DTLS-SRTP and ICE toward it, SDES dropped once DTLS ran,
+// and its RTP stream's DTLS fingerprint verified.
+func checkBrowserParty(t *testing.T, q ngproto.Dict) {
+	t.Helper()
+	media, rtp := partyFlags(q, "browser")
+	for _, f := range []string{"DTLS-SRTP", "ICE"} {
+		if !slices.Contains(media, f) {
+			t.Errorf("browser media flags %q lack %q", media, f)
+		}
+	}
+	if slices.Contains(media, "SDES") {
+		t.Errorf("browser media flags %q still show SDES after the DTLS handshake", media)
+	}
+	if !slices.Contains(rtp, "DTLS fingerprint verified") {
+		t.Errorf("browser RTP stream flags %q lack \"DTLS fingerprint verified\"", rtp)
+	}
 }
 
 // bridgeOffer sends the browser's offer and the phone's answer through NG

@@ -89,43 +89,57 @@ func webrtcSeedScenarios() []scenario {
 		{name: "seed-browser-to-browser", desc: "seed: ICE=force-relay DTLS=passive both ways",
 			steps: []step{
 				st("offer", offer("s-b2b", "ta", sdpBrowser, seedB2B)),
+				st("offered", query("s-b2b", nil)),
 				st("answer", answer("s-b2b", "ta", "tb", sdpChromeAnswer, seedB2B)),
-			}},
+				st("query", query("s-b2b", nil)),
+			},
+			allow: []ngcmp.Allowance{passthroughSuite}},
 		{name: "seed-browser-to-phone", desc: "seed: browser offer to RTP/AVP, phone answer to UDP/TLS/RTP/SAVPF",
 			steps: []step{
 				st("offer", offer("s-b2p", "ta", sdpBrowser, seedToRTP)),
+				st("offered", query("s-b2p", nil)),
 				st("answer", answer("s-b2p", "ta", "tb", sdpPhone, seedToWeb)),
+				st("query", query("s-b2p", nil)),
 			}},
 		{name: "seed-phone-to-browser", desc: "seed: phone offer to UDP/TLS/RTP/SAVPF, browser answer to RTP/AVP",
 			steps: []step{
 				st("offer", offer("s-p2b", "ta", sdpPhone, seedToWeb)),
+				st("offered", query("s-p2b", nil)),
 				st("answer", answer("s-p2b", "ta", "tb", sdpChromeAnswer, seedToRTP)),
+				st("query", query("s-p2b", nil)),
 			}},
 		{name: "seed-phone-to-phone", desc: "seed: RTP/AVP replace-session-connection replace-origin ICE=remove both ways",
 			steps: []step{
 				st("offer", offer("s-p2p", "ta", sdpPhone, seedToRTP)),
 				st("answer", answer("s-p2p", "ta", "tb", sdpB, seedToRTP)),
+				st("query", query("s-p2p", nil)),
 			}},
 		{name: "chrome-to-phone-mux", desc: "Chrome offer to a phone with rtcp-mux demux / require",
 			steps: []step{
 				st("offer", offer("s-c2p", "ta", sdpBrowser, merge(seedToRTP, muxDemux))),
 				st("answer", answer("s-c2p", "ta", "tb", sdpPhone, merge(seedToWeb, muxRequire))),
-			}},
+				st("query", query("s-c2p", nil)),
+			},
+			allow: []ngcmp.Allowance{forcedMuxPort}},
 		{name: "phone-to-chrome-mux", desc: "phone offer to Chrome with rtcp-mux require / demux",
 			steps: []step{
 				st("offer", offer("s-p2c", "ta", sdpPhone, merge(seedToWeb, muxRequire))),
 				st("answer", answer("s-p2c", "ta", "tb", sdpChromeAnswer, merge(seedToRTP, muxDemux))),
-			}},
+				st("query", query("s-p2c", nil)),
+			},
+			allow: []ngcmp.Allowance{forcedMuxPort}},
 		{name: "firefox-to-phone-mux", desc: "Firefox offer (session-level fingerprint and ice-options) to a phone",
 			steps: []step{
 				st("offer", offer("s-f2p", "ta", sdpFirefox, merge(seedToRTP, muxDemux))),
 				st("answer", answer("s-f2p", "ta", "tb", sdpPhone, merge(seedToWeb, muxRequire))),
+				st("query", query("s-f2p", nil)),
 			},
 			allow: firefoxTrickle},
 		{name: "firefox-dtls-passive", desc: "Firefox offer answered with DTLS=passive",
 			steps: []step{
 				st("offer", offer("s-fpass", "ta", sdpFirefox, merge(seedToRTP, muxDemux))),
 				st("answer", answer("s-fpass", "ta", "tb", sdpPhone, merge(merge(seedToWeb, muxRequire), kv{"DTLS": "passive"}))),
+				st("query", query("s-fpass", nil)),
 			},
 			allow: firefoxTrickle},
 	}
@@ -141,11 +155,27 @@ func webrtcSeedScenarios() []scenario {
 // reads both levels: a two-way call, no ICE lines toward the phone, and
 // trickle kept toward Firefox. Exactly these lines are allowed.
 var firefoxTrickle = []ngcmp.Allowance{
+	forcedMuxPort,
+	{Step: "query", Path: `tags\.ta\.medias\[0\]\.flags\[\d+\]`, Value: `trickle ICE`,
+		Reason: "Firefox announced trickle ICE at session level; rtpengine reads ice-options only per media"},
 	{Step: "offer", Path: `sdp@\d+`, Value: `^(c=IN IP4 (0\.0\.0\.0|127\.0\.0\.1)|a=(sendonly|sendrecv)|a=end-of-candidates)$`,
 		Reason: "rtpengine takes Firefox's session-level trickle c=0.0.0.0 for hold and copies end-of-candidates toward a phone without ICE; mediad keeps the call two-way"},
 	{Step: "answer", Path: `sdp@\d+`, Value: `^a=(ice-options:trickle|end-of-candidates)$`,
 		Reason: "Firefox announced trickle ICE at session level; rtpengine reads ice-options only per media"},
 }
+
+// forcedMuxPort: with rtcp-mux forced on a side (require toward it, or
+// demux/accept of what it offered) rtpengine opens one port there and
+// reports the RTCP component's local port as 0; mediad keeps both ports
+// of its pair (RTCP goes to the RTP port all the same).
+var forcedMuxPort = ngcmp.Allowance{Step: "offered|query", Path: `tags\.[^.]+\.medias\[0\]\.streams\[1\]\.local port`,
+	Reason: "rtpengine opens no RTCP port where rtcp-mux is forced; mediad keeps its pair"}
+
+// passthroughSuite: rtpengine makes SDES keys toward the answerer before
+// it switches the media to passthrough and reports their suite on the
+// answerer's streams; in passthrough mediad makes none, and none are sent.
+var passthroughSuite = ngcmp.Allowance{Step: "offered|query", Path: `tags\.[^.]+\.medias\[0\]\.streams\[\d\]\.crypto suite`,
+	Reason: "rtpengine reports the suite of SDES keys it generated but never sent in passthrough"}
 
 // TestWebRTCConformance sends the WebRTC scenarios to rtpengine and mediad
 // and compares the replies as TestConformance does (same normalisation,
