@@ -106,6 +106,63 @@ func TestRoleConflictResolves(t *testing.T) {
 	}
 }
 
+// TestRoleConflictCrossing: our check (sent controlling) and the peer's
+// (controlling, with the larger tie-breaker) cross. The peer's request
+// switches us to controlled; its 487 to our earlier check then must leave
+// us there (RFC 8445 §7.2.5.1), not toggle us back to controlling.
+func TestRoleConflictCrossing(t *testing.T) {
+	a := newSide(t, true, nil)
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	peerCreds, err := NewCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerAddr := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	a.agent.SetRemote(peerCreds, []Candidate{{Foundation: "p", Component: 1, Transport: "UDP",
+		Priority: HostPriority(0, 1), Addr: peerAddr, Type: TypeHost}})
+
+	// Our first check, sent as controlling.
+	_ = peer.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 1500)
+	n, err := peer.Read(buf)
+	if err != nil {
+		t.Fatalf("no check from the agent: %v", err)
+	}
+	check := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+	if err := check.Decode(); err != nil || !check.Contains(stun.AttrICEControlling) {
+		t.Fatalf("first check %v (err %v): want a request with ICE-CONTROLLING", check, err)
+	}
+
+	// The peer's own check, controlling with the largest tie-breaker.
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest,
+		stun.NewUsername(a.creds.Ufrag+":"+peerCreds.Ufrag),
+		rawAttr{stun.AttrPriority, be32(PrflxPriority(1))},
+		rawAttr{stun.AttrICEControlling, be64(^uint64(0))},
+		stun.NewShortTermIntegrity(a.creds.Pwd), stun.Fingerprint)
+	if err := a.agent.HandleSTUN(req.Raw, peerAddr); err != nil {
+		t.Fatalf("peer's request: %v", err)
+	}
+	if a.agent.Controlling() {
+		t.Fatal("still controlling after a controlling request with a larger tie-breaker")
+	}
+
+	// Then the peer's 487 to our first check.
+	resp := stun.MustBuild(stun.NewTransactionIDSetter(check.TransactionID),
+		stun.NewType(stun.MethodBinding, stun.ClassErrorResponse),
+		stun.ErrorCodeAttribute{Code: stun.CodeRoleConflict, Reason: []byte("Role Conflict")},
+		stun.NewShortTermIntegrity(peerCreds.Pwd), stun.Fingerprint)
+	if err := a.agent.HandleSTUN(resp.Raw, peerAddr); err != nil {
+		t.Fatalf("487 response: %v", err)
+	}
+	if a.agent.Controlling() {
+		t.Fatal("the 487 to a check sent as controlling switched the agent back to controlling")
+	}
+}
+
 func TestWrongCredentialsDropped(t *testing.T) {
 	a := newSide(t, false, nil)
 	attacker, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
