@@ -31,6 +31,7 @@ func FuzzSignalling(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(string(chrome), string(firefox), uint16(0x1000))
+	f.Add(testSDP, string(chrome), uint16(0x0801))
 	reg, alloc := newTestRegistry(f, 44400, 44999)
 	h := NewHandler(reg, nil, nil)
 	flagSets := [][]any{
@@ -55,6 +56,13 @@ func FuzzSignalling(f *testing.F) {
 			off["codec"] = ngproto.Dict{"strip": []any{"PCMA", "all"}, "except": []any{"opus"}}
 		}
 		ans := ngproto.Dict{"command": "answer", "call-id": "fz", "from-tag": "a", "to-tag": "b", "sdp": answerSDP, "via-branch": "x"}
+		if sel&0x0800 != 0 {
+			// The seed's phone-to-browser bridging: SRTP toward the
+			// callee (DTLS and SDES offered), plain back to the caller.
+			off["transport-protocol"], off["ICE"] = "UDP/TLS/RTP/SAVPF", "force"
+			off["SDES"] = []any{[]string{"off", "no-AEAD_AES_256_GCM", "only-AES_CM_128_HMAC_SHA1_80"}[int(sel)%3]}
+			ans["transport-protocol"], ans["ICE"] = "RTP/AVP", "remove"
+		}
 		if sel&0x1000 != 0 {
 			// The seed's browser-to-browser flags: passthrough when both
 			// sides carry ICE.
