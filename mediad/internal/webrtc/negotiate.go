@@ -158,12 +158,19 @@ func (s *Security) OfferAttrs(proto string, o Options) (Local, error) {
 // --dtls-passive), else one a=crypto line for the first acceptable suite.
 func (s *Security) AnswerAttrs(proto string, remote Remote, o Options) (Local, error) {
 	var l Local
+	prev, hadRole := s.dtlsRole()
 	s.remote, s.remoteValid, s.weOffered = remote, true, false
 	if !IsSRTP(proto) {
 		return l, nil
 	}
 	if remote.Fingerprint != nil && !o.dtlsOff() {
 		role := dtlssrtp.AnswerRole(remote.Setup, o.DTLSPassive || strings.EqualFold(o.DTLS, "passive"))
+		if remote.Setup == dtlssrtp.SetupActpass && hadRole && prev == dtlssrtp.RoleServer {
+			// A re-offer with actpass after we were passive: stay
+			// passive, so the DTLS association (RFC 5763 §5, RFC 8842)
+			// and its keys carry on, as rtpengine does.
+			role = dtlssrtp.RoleServer
+		}
 		s.setup = dtlssrtp.SetupFor(role)
 		if o.FingerprintHash == "" && dtlssrtp.SupportedHash(remote.Fingerprint.Hash) {
 			o.FingerprintHash = remote.Fingerprint.Hash
@@ -282,6 +289,21 @@ type Plan struct {
 	Candidates []ice.Candidate
 }
 
+// dtlsRole is our DTLS role toward the party as last negotiated; ok is
+// false before a DTLS exchange with it.
+func (s *Security) dtlsRole() (role dtlssrtp.Role, ok bool) {
+	if !s.remoteValid || s.setup == "" || s.remote.Fingerprint == nil {
+		return role, false
+	}
+	if s.weOffered {
+		return dtlssrtp.OfferRole(s.remote.Setup), true
+	}
+	if s.setup == dtlssrtp.SetupPassive {
+		return dtlssrtp.RoleServer, true
+	}
+	return dtlssrtp.RoleClient, true
+}
+
 // Plan derives the endpoint settings from the negotiation. ok is false
 // while the party's side is unknown (an offer not yet answered).
 func (s *Security) Plan() (p Plan, ok bool, err error) {
@@ -295,15 +317,7 @@ func (s *Security) Plan() (p Plan, ok bool, err error) {
 	case s.passthrough != nil:
 		p.Passthrough = true
 	case s.setup != "" && r.Fingerprint != nil:
-		var role dtlssrtp.Role
-		if s.weOffered {
-			role = dtlssrtp.OfferRole(r.Setup)
-		} else {
-			role = dtlssrtp.RoleClient
-			if s.setup == dtlssrtp.SetupPassive {
-				role = dtlssrtp.RoleServer
-			}
-		}
+		role, _ := s.dtlsRole()
 		p.DTLS = &DTLSParams{Cert: s.cert, Role: role, Remote: *r.Fingerprint, PeerTLSID: r.TLSID}
 	case s.weOffered && len(r.Crypto) > 0:
 		// The party answered one of our lines with its own key.

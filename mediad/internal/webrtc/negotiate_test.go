@@ -112,6 +112,44 @@ func TestAnswerAttrsToBrowser(t *testing.T) {
 	}
 }
 
+// TestReofferKeepsPassiveRole: we offered actpass to a browser that took
+// the active role; when the browser re-offers actpass we stay passive, so
+// the DTLS association carries on (rtpengine does the same). A browser
+// we had answered as active is answered active again.
+func TestReofferKeepsPassiveRole(t *testing.T) {
+	actpass, err := webrtc.ParseRemote(nil, chromeMedia)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := actpass
+	active.Setup = dtlssrtp.SetupActive
+
+	s := newSecurity(t)
+	if _, err := s.OfferAttrs(webrtc.ProtoDTLSSAVPF, webrtc.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	s.SetAnswer(active)
+	l, err := s.AnswerAttrs(webrtc.ProtoDTLSSAVPF, actpass, webrtc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Setup != dtlssrtp.SetupPassive {
+		t.Fatalf("answer to the re-offer: setup %q, want passive (our role so far)", l.Setup)
+	}
+	p, ok, err := s.Plan()
+	if err != nil || !ok || p.DTLS == nil || p.DTLS.Role != dtlssrtp.RoleServer {
+		t.Fatalf("plan after the re-offer: %+v %v %v", p.DTLS, ok, err)
+	}
+
+	s = newSecurity(t)
+	if _, err := s.AnswerAttrs(webrtc.ProtoDTLSSAVPF, actpass, webrtc.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.AnswerAttrs(webrtc.ProtoDTLSSAVPF, actpass, webrtc.Options{}); l.Setup != dtlssrtp.SetupActive {
+		t.Fatalf("second answer to an actpass browser: setup %q, want active", l.Setup)
+	}
+}
+
 func TestSDESOfferAnswerPlans(t *testing.T) {
 	// mediad offers SDES to a phone; the phone (another Security) answers.
 	us, phone := newSecurity(t), newSecurity(t)
