@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +129,18 @@ func webrtcSeedScenarios() []scenario {
 				st("query", query("s-p2c", nil)),
 			},
 			allow: []ngcmp.Allowance{forcedMuxPort}},
+		{name: "phone-to-chrome-reinvites", desc: "phone calls Chrome; the phone re-offers (hold), then Chrome re-offers",
+			steps: []step{
+				st("offer", offer("s-p2cr", "ta", sdpPhone, merge(seedToWeb, muxRequire))),
+				st("answer", answer("s-p2cr", "ta", "tb", sdpChromeAnswer, merge(seedToRTP, muxDemux))),
+				st("hold", offer("s-p2cr", "ta", sdpPhoneHold, merge(seedToWeb, muxRequire))),
+				st("held", answer("s-p2cr", "ta", "tb", sdpChromeHeld, merge(seedToRTP, muxDemux))),
+				st("held-query", query("s-p2cr", nil)),
+				st("browser-reoffer", offer("s-p2cr", "tb", sdpChromeReoffer, merge(seedToRTP, muxDemux))),
+				st("phone-reanswer", answer("s-p2cr", "tb", "ta", sdpPhone, merge(seedToWeb, muxRequire))),
+				st("query", query("s-p2cr", nil)),
+			},
+			allow: []ngcmp.Allowance{forcedMuxPort}},
 		{name: "firefox-to-phone-mux", desc: "Firefox offer (session-level fingerprint and ice-options) to a phone",
 			steps: []step{
 				st("offer", offer("s-f2p", "ta", sdpFirefox, merge(seedToRTP, muxDemux))),
@@ -164,11 +177,20 @@ var firefoxTrickle = []ngcmp.Allowance{
 		Reason: "Firefox announced trickle ICE at session level; rtpengine reads ice-options only per media"},
 }
 
+var (
+	// sdpPhoneHold is sdpPhone putting the call on hold.
+	sdpPhoneHold = strings.Replace(strings.Replace(sdpPhone, "a=sendrecv", "a=sendonly", 1), "8000 8001", "8000 8002", 1)
+	// sdpChromeHeld is Chrome's answer to a hold; sdpChromeReoffer its
+	// own re-offer (setup actpass, same ICE credentials and fingerprint).
+	sdpChromeHeld    = strings.Replace(strings.Replace(sdpChromeAnswer, "a=sendrecv", "a=recvonly", 1), " 2 IN IP4", " 3 IN IP4", 1)
+	sdpChromeReoffer = strings.Replace(strings.Replace(sdpChromeAnswer, "a=setup:active", "a=setup:actpass", 1), " 2 IN IP4", " 4 IN IP4", 1)
+)
+
 // forcedMuxPort: with rtcp-mux forced on a side (require toward it, or
 // demux/accept of what it offered) rtpengine opens one port there and
 // reports the RTCP component's local port as 0; mediad keeps both ports
 // of its pair (RTCP goes to the RTP port all the same).
-var forcedMuxPort = ngcmp.Allowance{Step: "offered|query", Path: `tags\.[^.]+\.medias\[0\]\.streams\[1\]\.local port`,
+var forcedMuxPort = ngcmp.Allowance{Step: "offered|held-query|query", Path: `tags\.[^.]+\.medias\[0\]\.streams\[1\]\.local port`,
 	Reason: "rtpengine opens no RTCP port where rtcp-mux is forced; mediad keeps its pair"}
 
 // passthroughSuite: rtpengine makes SDES keys toward the answerer before

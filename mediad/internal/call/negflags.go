@@ -72,7 +72,7 @@ func noteSender(sm *Media, offer, reversePassive bool) {
 	// Our roles are the reverse of the party's a=setup.
 	sm.neg.passive = r.Setup == dtlssrtp.SetupActpass || r.Setup == dtlssrtp.SetupActive
 	sm.neg.active = r.Setup == dtlssrtp.SetupActpass || r.Setup == dtlssrtp.SetupPassive
-	if !offer && sm.neg.active && sm.neg.passive && hadPassiveOnly {
+	if offer && sm.neg.active && sm.neg.passive && hadPassiveOnly {
 		// A re-offer with actpass keeps us passive if we were.
 		sm.neg.active = false
 	}
