@@ -92,11 +92,22 @@ func browserCall(t *testing.T, web, ngAddr string, phoneOffers bool) {
 			mediaPort <- toPhone
 			return nil
 		},
+		// The browser renegotiates mid-call (as a re-INVITE for hold
+		// does): whichever side offered first, its actpass re-offer
+		// must be answered with the DTLS role it already has, which
+		// Chromium insists on ("SSL role can't be reversed").
+		Reoffer: func(offer string) (string, error) {
+			answer, _, err := bridgeOffer(ctx, ng, callID, offer, phoneAddr)
+			return answer, err
+		},
 	}
 	res := browsertest.AudioCall(ctx, t, web, sig, phoneOffers, 90*time.Second)
 	t.Logf("browser: %+v", res)
 	if res.Inbound == 0 {
 		t.Fatal("browser getStats: no inbound-rtp packets")
+	}
+	if !res.Reoffered || res.InboundAfter < res.Inbound+10 {
+		t.Fatalf("after the browser's re-offer: applied %v, inbound-rtp %d -> %d (want 10 more)", res.Reoffered, res.Inbound, res.InboundAfter)
 	}
 	if phone.Received() == 0 {
 		t.Fatal("the phone received no RTP from the browser")

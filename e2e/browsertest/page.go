@@ -76,6 +76,10 @@ func Serve(t testing.TB, page string, mux *http.ServeMux) string {
 type Result struct {
 	Inbound, Outbound int
 	ICE, State        string
+	// Reoffered: the page's re-offer was answered and applied;
+	// InboundAfter is the inbound count it then reached.
+	Reoffered    bool
+	InboundAfter int
 }
 
 // Signalling is the test's side of web/audio.html's exchange. The page
@@ -86,6 +90,9 @@ type Signalling struct {
 	Offer       func(offer string) (answer string, err error)
 	RemoteOffer func() (offer string, err error)
 	Answer      func(answer string) error
+	// Reoffer, if set, makes the page renegotiate once media flows
+	// (POST /reoffer gets Reoffer's answer).
+	Reoffer func(offer string) (answer string, err error)
 }
 
 // AudioCall runs one call of web/audio.html against sig, the page offering
@@ -120,9 +127,26 @@ func AudioCall(ctx context.Context, t testing.TB, web string, sig Signalling, pa
 			http.Error(w, err.Error(), http.StatusBadGateway)
 		}
 	})
+	mux.HandleFunc("/reoffer", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		answer, err := sig.Reoffer(string(body))
+		if err != nil {
+			t.Logf("the browser's re-offer failed: %v\noffer:\n%s", err, body)
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, answer)
+	})
 	url := Serve(t, filepath.Join(web, "audio.html"), mux)
+	q := []string{}
 	if pageAnswers {
-		url += "?mode=answer"
+		q = append(q, "mode=answer")
+	}
+	if sig.Reoffer != nil {
+		q = append(q, "reoffer=1")
+	}
+	if len(q) > 0 {
+		url += "?" + strings.Join(q, "&")
 	}
 	var res Result
 	if err := RunPage(ctx, web, url, timeout, &res); err != nil {
