@@ -52,8 +52,10 @@ type Call struct {
 	Route               []string
 	cseq                int
 	RTP                 *RTP
-	Remote              netip.AddrPort // remote media address
-	// Offer and Answer are the SDP bodies this side received.
+	// Remote is the remote media address and Received the last SDP body
+	// this side received; a re-INVITE changes both from the read loop,
+	// under the phone's mu (RemoteAddr reads Remote safely).
+	Remote   netip.AddrPort
 	Received []byte
 	ended    chan struct{}
 	endOnce  sync.Once
@@ -354,12 +356,15 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 	}
 	var ackBody []byte
 	if len(res.Body) > 0 {
-		c.Received = res.Body
 		ap, err := MediaAddr(res.Body)
 		if err != nil {
 			return nil, err
 		}
-		c.Remote = ap
+		// The call is known to the read loop by now, which follows
+		// re-INVITEs under p.mu.
+		p.mu.Lock()
+		c.Remote, c.Received = ap, res.Body
+		p.mu.Unlock()
 		if p.cfg.Late {
 			ackBody = sdpFor(rtp.Addr(), res.Body)
 		}
@@ -367,8 +372,8 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 	if err := c.sendAck(res, ackBody); err != nil {
 		return nil, err
 	}
-	if c.Remote.IsValid() {
-		rtp.Send(c.Remote)
+	if ra := c.RemoteAddr(); ra.IsValid() {
+		rtp.Send(ra)
 	}
 	return c, nil
 }
@@ -529,8 +534,8 @@ func (p *Phone) Answer(ctx context.Context) (*Call, error) {
 	for {
 		select {
 		case <-c.acked:
-			if c.Remote.IsValid() {
-				rtp.Send(c.Remote)
+			if ra := c.RemoteAddr(); ra.IsValid() {
+				rtp.Send(ra)
 			}
 			return c, nil
 		case <-time.After(interval):
