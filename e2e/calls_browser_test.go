@@ -109,6 +109,10 @@ type pageResult struct {
 	ICE               string
 	Alice, Bob        *pageResult
 	Error             string
+	// Held: the browser held and resumed the call (hold=1);
+	// InboundAfter is its inbound-rtp count after that.
+	Held         bool
+	InboundAfter int
 }
 
 // servePage serves sipcall.html and the JsSIP bundle on localhost; the
@@ -145,8 +149,9 @@ func forBrowserDaemons(t *testing.T, f func(t *testing.T, ng string)) {
 
 // TestCallsBrowserToPhone: the browser registers as alice over WSS and
 // calls bob, a UDP phone with plain RTP: bob receives the browser's audio,
-// the browser's inbound-rtp rises; the browser hangs up and the daemon
-// holds no call.
+// the browser's inbound-rtp rises; the browser holds and resumes the call
+// and media flows again; the browser hangs up and the daemon holds no
+// call.
 func TestCallsBrowserToPhone(t *testing.T) {
 	if !inCallsNetns(t) {
 		return
@@ -155,15 +160,27 @@ func TestCallsBrowserToPhone(t *testing.T) {
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		px := startProxy(t, []string{ng})
 		bob := newPhone(t, px, "bob", false)
-		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&user=alice&target=bob&ws=wss://" + px.WSS
+		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&hold=1&user=alice&target=bob&ws=wss://" + px.WSS
 		res, c := browserCallsPhone(t, url, "", bob)
+		checkHeld(t, res)
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
 
+// checkHeld: the browser held and resumed the call (page hold=1) and
+// then received at least 10 more packets.
+func checkHeld(t *testing.T, res pageResult) {
+	t.Helper()
+	if !res.Held || res.InboundAfter < res.Inbound+10 {
+		t.Errorf("after the browser's hold and resume: done %v, inbound-rtp %d -> %d (want 10 more)", res.Held, res.Inbound, res.InboundAfter)
+	}
+}
+
 // TestCallsPhoneToBrowser: the reverse: bob (UDP phone) calls alice, a
 // browser registered over WSS, reached over her WSS flow with the DST_WS
-// flags (SAVPF, ICE, rtcp-mux toward her).
+// flags (SAVPF, ICE, rtcp-mux toward her). Then alice holds and resumes
+// the call: her re-INVITEs (SRC_WS flags, DTLS actpass) must be answered
+// with the DTLS role the daemon already has, or Chromium drops the call.
 func TestCallsPhoneToBrowser(t *testing.T) {
 	if !inCallsNetns(t) {
 		return
@@ -173,7 +190,7 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 		px := startProxy(t, []string{ng})
 		bob := newPhone(t, px, "bob", false)
 		registered := make(chan struct{}, 1)
-		url := servePage(t, bundle, registered) + "?mode=answer&user=alice&ws=wss://" + px.WSS
+		url := servePage(t, bundle, registered) + "?mode=answer&hold=1&user=alice&ws=wss://" + px.WSS
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
 		called := alongside(ctx, t, "bob's call", func(ctx context.Context) (*phone.Call, error) {
@@ -189,6 +206,7 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 		if c == nil {
 			t.FailNow()
 		}
+		checkHeld(t, res)
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
