@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"sipmedia/mediad/internal/sdp"
+	"sipmedia/mediad/internal/webrtc"
 	"sipmedia/mediad/internal/webrtc/dtlssrtp"
 )
 
@@ -30,9 +31,9 @@ type negFlags struct {
 }
 
 // noteNegotiation updates the flags of both parties' medias after src's
-// SDP in was turned into the SDP for dst.
-func noteNegotiation(p *Params, in *sdp.Session, src, dst *Monologue, answer, dtlsPassiveDefault bool) {
-	dtlsPassive := (dtlsPassiveDefault || strings.EqualFold(p.DTLS, "passive")) && !strings.EqualFold(p.DTLS, "active")
+// SDP in was turned into the SDP for dst; o are the message's security
+// options (Registry.securityOptions).
+func noteNegotiation(p *Params, o webrtc.Options, in *sdp.Session, src, dst *Monologue, answer bool) {
 	for i, m := range in.Media {
 		if i >= len(src.Medias) || i >= len(dst.Medias) {
 			break
@@ -40,11 +41,12 @@ func noteNegotiation(p *Params, in *sdp.Session, src, dst *Monologue, answer, dt
 		sm, dm := src.Medias[i], dst.Medias[i]
 		dmHadICE := dm.neg.ice
 		if m.Port != 0 {
-			noteSender(sm, !answer, dtlsPassiveDefault)
+			// DTLS-reverse is not read: its default, --dtls-passive, holds.
+			noteSender(sm, !answer, o.DTLSPassive)
 			if !answer {
 				sm.neg.mux = sm.RTCPMuxOffered
 			}
-			noteCrypto(p, sm, dm, answer, dtlsPassive)
+			noteCrypto(o, sm, dm, answer)
 		}
 		// The receiver's own SDP, if it sent one, set its ICE
 		// (rtpengine's INITIALIZED); sdpSeen is set for the sender only.
@@ -83,8 +85,8 @@ func noteSender(sm *Media, offer, reversePassive bool) {
 }
 
 // noteCrypto is __generate_crypto for the receiver's media dm.
-func noteCrypto(p *Params, sm, dm *Media, answer, dtlsPassive bool) {
-	if !isSRTPProto(dm.secState.sentProto) || dm.neg.pass {
+func noteCrypto(o webrtc.Options, sm, dm *Media, answer bool) {
+	if !webrtc.IsSRTP(dm.secState.sentProto) || dm.neg.pass {
 		dm.neg.dtls, dm.neg.sdes, dm.neg.active, dm.neg.passive = false, false, false, false
 		if dm.neg.pass {
 			// Passthrough leaves both legs' encryption to the parties.
@@ -97,37 +99,22 @@ func noteCrypto(p *Params, sm, dm *Media, answer, dtlsPassive bool) {
 		// switched off (only when neither runs yet).
 		dm.neg.active, dm.neg.passive = true, true
 		if !dm.neg.dtls && !dm.neg.sdes {
-			dm.neg.dtls = !strings.EqualFold(p.DTLS, "off") && !strings.EqualFold(p.DTLS, "no")
-			dm.neg.sdes = !sdesOff(p)
+			dm.neg.dtls, dm.neg.sdes = !o.DTLSOff(), !o.SDESOff
 		}
 		return
 	}
-	if dtlsPassive && dm.neg.passive {
+	if o.PreferPassive() && dm.neg.passive {
 		dm.neg.active = false
 	}
 	if dm.neg.active {
 		dm.neg.passive = false
 	}
-	if dm.neg.dtls && dm.neg.sdes && (strings.EqualFold(p.DTLS, "off") || strings.EqualFold(p.DTLS, "no")) {
+	if dm.neg.dtls && dm.neg.sdes && o.DTLSOff() {
 		dm.neg.dtls = false
 	}
 	if dm.neg.dtls {
 		dm.neg.sdes = false
 	}
-}
-
-func sdesOff(p *Params) bool {
-	for _, s := range p.SDES {
-		switch strings.ToLower(s) {
-		case "off", "no", "disable":
-			return true
-		}
-	}
-	return false
-}
-
-func isSRTPProto(proto string) bool {
-	return strings.Contains(strings.ToUpper(proto), "SAVP")
 }
 
 // noteICE is __ice_offer for the receiver's media dm: ICE toward it

@@ -316,7 +316,7 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 	if err != nil {
 		return "", err
 	}
-	noteNegotiation(p, in, src, dst, answer, r.cfg.DTLSPassive)
+	noteNegotiation(p, r.securityOptions(p), in, src, dst, answer)
 	updateForwarding(src, dst)
 	r.updateRelay(c, src, dst)
 	return out, nil

@@ -78,12 +78,20 @@ type Options struct {
 	PassthroughAnswer *sdes.Crypto
 }
 
-func (o Options) dtlsOff() bool {
+// DTLSOff reports DTLS=off (or no, disable): no DTLS offered or accepted.
+func (o Options) DTLSOff() bool {
 	switch strings.ToLower(o.DTLS) {
 	case "off", "no", "disable", "disabled":
 		return true
 	}
 	return false
+}
+
+// PreferPassive reports whether an answer to actpass takes the passive
+// role: DTLS=passive, or --dtls-passive unless DTLS=active (rtpengine's
+// dtls_passive).
+func (o Options) PreferPassive() bool {
+	return (o.DTLSPassive || strings.EqualFold(o.DTLS, "passive")) && !strings.EqualFold(o.DTLS, "active")
 }
 
 // Security is the SRTP negotiation state toward one party for one m= line:
@@ -140,7 +148,7 @@ func (s *Security) OfferAttrs(proto string, o Options) (Local, error) {
 		}
 		l.Crypto, l.PadCrypto = s.offeredCrypto, o.PadCrypto
 	}
-	if !o.dtlsOff() {
+	if !o.DTLSOff() {
 		// Always actpass: rtpengine 10.5 ignores DTLS=passive/active in
 		// offers (the answerer decides).
 		s.setup = dtlssrtp.SetupActpass
@@ -163,8 +171,8 @@ func (s *Security) AnswerAttrs(proto string, remote Remote, o Options) (Local, e
 	if !IsSRTP(proto) {
 		return l, nil
 	}
-	if remote.Fingerprint != nil && !o.dtlsOff() {
-		role := dtlssrtp.AnswerRole(remote.Setup, o.DTLSPassive || strings.EqualFold(o.DTLS, "passive"))
+	if remote.Fingerprint != nil && !o.DTLSOff() {
+		role := dtlssrtp.AnswerRole(remote.Setup, o.PreferPassive())
 		if remote.Setup == dtlssrtp.SetupActpass && hadRole && prev == dtlssrtp.RoleServer {
 			// A re-offer with actpass after we were passive: stay
 			// passive, so the DTLS association (RFC 5763 §5, RFC 8842)

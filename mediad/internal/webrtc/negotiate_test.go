@@ -92,6 +92,8 @@ func TestAnswerAttrsToBrowser(t *testing.T) {
 		{webrtc.Options{}, dtlssrtp.SetupActive},
 		{webrtc.Options{DTLS: "passive"}, dtlssrtp.SetupPassive},
 		{webrtc.Options{DTLSPassive: true}, dtlssrtp.SetupPassive},
+		// DTLS=active overrides --dtls-passive, as in rtpengine.
+		{webrtc.Options{DTLSPassive: true, DTLS: "active"}, dtlssrtp.SetupActive},
 	} {
 		l, err := newSecurity(t).AnswerAttrs(webrtc.ProtoDTLSSAVPF, remote, tt.opts)
 		if err != nil {
