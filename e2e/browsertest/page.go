@@ -95,22 +95,28 @@ type Signalling struct {
 	Reoffer func(offer string) (answer string, err error)
 }
 
+// offerHandler answers a POSTed offer of the page with answer's SDP; an
+// error is logged and becomes an HTTP error the page reports.
+func offerHandler(t testing.TB, what string, answer func(offer string) (string, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		sdp, err := answer(string(body))
+		if err != nil {
+			t.Logf("the browser's %s failed: %v\noffer:\n%s", what, err, body)
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, sdp)
+	}
+}
+
 // AudioCall runs one call of web/audio.html against sig, the page offering
 // or (pageAnswers) answering, and returns the page's result; it fails t if
 // the page or its driver fails.
 func AudioCall(ctx context.Context, t testing.TB, web string, sig Signalling, pageAnswers bool, timeout time.Duration) Result {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.HandleFunc("/offer", func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		answer, err := sig.Offer(string(body))
-		if err != nil {
-			t.Logf("the browser's offer failed: %v\noffer:\n%s", err, body)
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		_, _ = io.WriteString(w, answer)
-	})
+	mux.HandleFunc("/offer", offerHandler(t, "offer", sig.Offer))
 	mux.HandleFunc("/remote-offer", func(w http.ResponseWriter, r *http.Request) {
 		offer, err := sig.RemoteOffer()
 		if err != nil {
@@ -127,16 +133,7 @@ func AudioCall(ctx context.Context, t testing.TB, web string, sig Signalling, pa
 			http.Error(w, err.Error(), http.StatusBadGateway)
 		}
 	})
-	mux.HandleFunc("/reoffer", func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		answer, err := sig.Reoffer(string(body))
-		if err != nil {
-			t.Logf("the browser's re-offer failed: %v\noffer:\n%s", err, body)
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		_, _ = io.WriteString(w, answer)
-	})
+	mux.HandleFunc("/reoffer", offerHandler(t, "re-offer", sig.Reoffer))
 	url := Serve(t, filepath.Join(web, "audio.html"), mux)
 	q := []string{}
 	if pageAnswers {

@@ -13,18 +13,8 @@ import (
 // stream, and that stream's crypto suite.
 func mediaFlags(t *testing.T, r *Registry, id, tag string) (media, stream []string, suite string) {
 	t.Helper()
-	st, err := r.Query(id, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ts := range st.Tags {
-		if ts.Key == tag {
-			m := ts.Medias[0]
-			return m.Flags, m.Streams[0].Flags, m.Streams[0].CryptoSuite
-		}
-	}
-	t.Fatalf("no party %q in the query", tag)
-	return nil, nil, ""
+	m := firstMedia(t, r, id, tag)
+	return m.Flags, m.Streams[0].Flags, m.Streams[0].CryptoSuite
 }
 
 func wantFlags(t *testing.T, what string, got []string, want ...string) {

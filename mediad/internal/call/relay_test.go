@@ -138,17 +138,25 @@ func silent(t *testing.T, c *net.UDPConn) {
 
 func streamCounts(t *testing.T, r *Registry, id, tag string) (rtp, rtcp Counts) {
 	t.Helper()
+	m := firstMedia(t, r, id, tag)
+	return m.Streams[0].Counts, m.Streams[1].Counts
+}
+
+// firstMedia returns the query statistics of party key's first media
+// (key: its tag, or "<untagged N>").
+func firstMedia(t *testing.T, r *Registry, id, key string) MediaStats {
+	t.Helper()
 	st, err := r.Query(id, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, ts := range st.Tags {
-		if ts.Tag == tag {
-			return ts.Medias[0].Streams[0].Counts, ts.Medias[0].Streams[1].Counts
+		if ts.Key == key {
+			return ts.Medias[0]
 		}
 	}
-	t.Fatalf("no tag %q", tag)
-	return
+	t.Fatalf("no party %q in the query", key)
+	return MediaStats{}
 }
 
 func TestRelayMediaAndRTCPBothWays(t *testing.T) {
