@@ -65,7 +65,8 @@ func TestCallsKamailio(t *testing.T) {
 
 // TestCallsKamailioBrowserToPhone: a browser (JsSIP over WS) registered at
 // Kamailio calls a UDP phone; Kamailio's rtpengine module applies the
-// seed's flag matrix (with the rtcp-mux flags) against the daemon.
+// seed's flag matrix (with the rtcp-mux flags) against the daemon, to the
+// browser's hold and resume re-INVITEs too.
 func TestCallsKamailioBrowserToPhone(t *testing.T) {
 	if _, err := os.Stat(kamailioPath); err != nil {
 		t.Skipf("skipping: %s not installed", kamailioPath)
@@ -77,8 +78,9 @@ func TestCallsKamailioBrowserToPhone(t *testing.T) {
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		px := startKamailio(t, ng, 2)
 		bob := newPhone(t, px, "bob", false)
-		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&user=alice&target=bob&ws=ws://" + px.WS
+		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&hold=1&user=alice&target=bob&ws=ws://" + px.WS
 		res, c := browserCallsPhone(t, url, "", bob)
+		checkHeld(t, res)
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
