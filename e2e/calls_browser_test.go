@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -113,20 +114,33 @@ type pageResult struct {
 	// InboundAfter is its inbound-rtp count after that.
 	Held         bool
 	InboundAfter int
+	// PhoneReinvited: the phone's re-INVITE reached the browser
+	// (phonehold=1); InboundAfterPhone is the inbound count after it.
+	PhoneReinvited    bool
+	InboundAfterPhone int
 }
 
-// servePage serves sipcall.html and the JsSIP bundle on localhost; the
-// page's POST /registered lands on registered.
-func servePage(t *testing.T, bundle string, registered chan<- struct{}) string {
+// pageSignals are the page's POSTs a test may wait for (nil: ignored):
+// /registered in answer mode, /media with phonehold=1 (media flows, the
+// phone may re-offer now).
+type pageSignals struct {
+	Registered, Media chan<- struct{}
+}
+
+// servePage serves sipcall.html and the JsSIP bundle on localhost, and
+// the page's signals.
+func servePage(t *testing.T, bundle string, sig pageSignals) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/jssip.min.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, bundle) })
-	mux.HandleFunc("/registered", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case registered <- struct{}{}:
-		default:
-		}
-	})
+	for path, ch := range map[string]chan<- struct{}{"/registered": sig.Registered, "/media": sig.Media} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		})
+	}
 	return browsertest.Serve(t, filepath.Join("web", "sipcall.html"), mux)
 }
 
@@ -160,7 +174,7 @@ func TestCallsBrowserToPhone(t *testing.T) {
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		px := startProxy(t, []string{ng})
 		bob := newPhone(t, px, "bob", false)
-		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&hold=1&user=alice&target=bob&ws=wss://" + px.WSS
+		url := servePage(t, bundle, pageSignals{}) + "?mode=call&hold=1&user=alice&target=bob&ws=wss://" + px.WSS
 		res, c := browserCallsPhone(t, url, "", bob)
 		checkHeld(t, res)
 		checkBrowserPhoneMedia(t, res, c, ng)
@@ -180,7 +194,8 @@ func checkHeld(t *testing.T, res pageResult) {
 // browser registered over WSS, reached over her WSS flow with the DST_WS
 // flags (SAVPF, ICE, rtcp-mux toward her). Then alice holds and resumes
 // the call: her re-INVITEs (SRC_WS flags, DTLS actpass) must be answered
-// with the DTLS role the daemon already has, or Chromium drops the call.
+// with the DTLS role the daemon already has, or Chromium drops the call;
+// then bob re-offers, and media must flow after each.
 func TestCallsPhoneToBrowser(t *testing.T) {
 	if !inCallsNetns(t) {
 		return
@@ -189,8 +204,9 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		px := startProxy(t, []string{ng})
 		bob := newPhone(t, px, "bob", false)
-		registered := make(chan struct{}, 1)
-		url := servePage(t, bundle, registered) + "?mode=answer&hold=1&user=alice&ws=wss://" + px.WSS
+		registered, media := make(chan struct{}, 1), make(chan struct{}, 1)
+		url := servePage(t, bundle, pageSignals{Registered: registered, Media: media}) +
+			"?mode=answer&hold=1&phonehold=1&user=alice&ws=wss://" + px.WSS
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
 		called := alongside(ctx, t, "bob's call", func(ctx context.Context) (*phone.Call, error) {
@@ -199,7 +215,21 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 			case <-ctx.Done():
 				return nil, nil // the page's failure says why
 			}
-			return bob.Call(ctx, "alice")
+			c, err := bob.Call(ctx, "alice")
+			if err != nil {
+				return nil, err
+			}
+			// After alice's hold and resume, bob re-offers too: the
+			// daemon's actpass offer to a browser that is DTLS-active.
+			select {
+			case <-media:
+			case <-ctx.Done():
+				return c, nil
+			}
+			if err := c.Reinvite(ctx); err != nil {
+				return c, fmt.Errorf("bob's re-INVITE: %w", err)
+			}
+			return c, nil
 		})
 		res := runPage(ctx, t, url, "")
 		c := called()
@@ -207,6 +237,9 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 			t.FailNow()
 		}
 		checkHeld(t, res)
+		if !res.PhoneReinvited || res.InboundAfterPhone < res.InboundAfter+10 {
+			t.Errorf("after bob's re-INVITE: seen %v, inbound-rtp %d -> %d (want 10 more)", res.PhoneReinvited, res.InboundAfter, res.InboundAfterPhone)
+		}
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
@@ -222,7 +255,7 @@ func TestCallsBrowserToBrowser(t *testing.T) {
 	bundle := jssipBundle(t)
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		px := startProxy(t, []string{ng})
-		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=b2b&relay=1&ws=ws://" + px.WS
+		url := servePage(t, bundle, pageSignals{}) + "?mode=b2b&relay=1&ws=ws://" + px.WS
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
 		res := runPage(ctx, t, url, "")

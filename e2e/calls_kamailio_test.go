@@ -78,7 +78,7 @@ func TestCallsKamailioBrowserToPhone(t *testing.T) {
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		px := startKamailio(t, ng, 2)
 		bob := newPhone(t, px, "bob", false)
-		url := servePage(t, bundle, make(chan struct{}, 1)) + "?mode=call&hold=1&user=alice&target=bob&ws=ws://" + px.WS
+		url := servePage(t, bundle, pageSignals{}) + "?mode=call&hold=1&user=alice&target=bob&ws=ws://" + px.WS
 		res, c := browserCallsPhone(t, url, "", bob)
 		checkHeld(t, res)
 		checkBrowserPhoneMedia(t, res, c, ng)
