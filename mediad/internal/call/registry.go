@@ -218,7 +218,7 @@ func (r *Registry) destroyLocked(c *Call, reason string, now time.Time) {
 	ms := uint64(max(d.Milliseconds(), 0))
 	r.counters.TotalDurationSqMs2.Add(ms * ms)
 	if r.infoOn() {
-		r.log.Info("call deleted", "call-id", c.ID, "reason", reason, "duration", now.Sub(c.created).Round(time.Millisecond))
+		r.log.Info("call deleted", "call-id", c.ID, "reason", reason, "duration", d.Round(time.Millisecond))
 	}
 }
 

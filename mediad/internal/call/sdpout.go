@@ -9,6 +9,7 @@ import (
 
 	"sipmedia/mediad/internal/sdp"
 	"sipmedia/mediad/internal/webrtc"
+	"sipmedia/mediad/internal/webrtc/ice"
 )
 
 // buildSDP writes the SDP for dst from src's SDP the way rtpengine 10.5
@@ -466,15 +467,11 @@ func (r *Registry) candidateLines(add func(string), dm *Media, mux bool, typ str
 	}
 }
 
-// isRelayCandidate reports whether an a=candidate value is of type relay.
+// isRelayCandidate reports whether an a=candidate value is of type relay
+// (one that does not parse stays, as in rtpengine).
 func isRelayCandidate(v string) bool {
-	f := strings.Fields(v)
-	for i := 6; i+1 < len(f); i++ {
-		if f[i] == "typ" {
-			return strings.EqualFold(f[i+1], "relay")
-		}
-	}
-	return false
+	c, err := ice.ParseCandidate(v)
+	return err == nil && c.Type == ice.TypeRelay
 }
 
 // connLine rewrites a c= value: the local advertised address of the

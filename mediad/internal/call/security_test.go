@@ -97,3 +97,35 @@ func TestPhoneToSDESPhone(t *testing.T) {
 		t.Fatalf("SDES plan %+v %v %v", plan, ok, err)
 	}
 }
+
+// TestPassthroughCandidates: between two ICE parties with ICE=force-relay
+// (the seed's browser-to-browser flags) the party's host candidates go
+// through, its own relay candidates make way for ours (rtpengine's
+// passthrough), and the m= line keeps the party's port.
+func TestPassthroughCandidates(t *testing.T) {
+	r, _ := newReg(t, Config{}, testPortBase+5000, testPortBase+5099)
+	const theirRelay = "a=candidate:9 1 udp 16777215 203.0.113.9 61000 typ relay raddr 0.0.0.0 rport 0"
+	offerSDP := strings.Replace(browserOfferSDP, "a=ice-ufrag:", theirRelay+"\r\na=ice-ufrag:", 1)
+	out, err := r.Offer(&Params{CallID: "pt", FromTag: "a", SDP: offerSDP, ICE: "force-relay", DTLS: "passive"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "m=audio 9 UDP/TLS/RTP/SAVPF ") {
+		t.Errorf("m= line not passed through:\n%s", out)
+	}
+	if strings.Contains(out, "203.0.113.9") {
+		t.Errorf("the party's relay candidate was passed on:\n%s", out)
+	}
+	if !strings.Contains(out, "127.0.0.5 50000 typ host") {
+		t.Errorf("the party's host candidate is missing:\n%s", out)
+	}
+	relays := 0
+	for _, l := range attrLines(out, "a=candidate:") {
+		if strings.Contains(l, " 127.0.0.77 ") && strings.Contains(l, " typ relay raddr 127.0.0.77 ") {
+			relays++
+		}
+	}
+	if relays == 0 {
+		t.Errorf("no relay candidate of ours:\n%s", out)
+	}
+}
