@@ -1,7 +1,8 @@
 // Package ports owns the media port range: it hands out RTP/RTCP port
-// pairs (even RTP port, RTCP on the next odd port) as bound UDP sockets,
-// with the same numbers on every address of a logical interface. It knows
-// nothing about calls; callers release what they allocate.
+// pairs (even RTP port, RTCP on the next odd port), and single ports for
+// media whose RTCP is multiplexed on RTP, as bound UDP sockets with the
+// same numbers on every address of a logical interface. It knows nothing
+// about calls; callers release what they allocate.
 package ports
 
 import (
@@ -34,6 +35,13 @@ var ErrExhausted = errors.New("Ran out of ports")
 // that fails to bind because someone else holds one of its ports goes to
 // the back too and the next one is tried. Allocation is O(1) unless ports
 // are taken by other processes. Safe for concurrent use.
+//
+// Single ports (AllocateOne) come from split pairs: the first takes a
+// whole pair from the queue and hands out its even port, its odd port
+// waits in a second FIFO for the next single allocation, and a pair whose
+// two halves are free again goes back to the pair queue. So a media with
+// RTCP multiplexed holds one port, as in rtpengine, and the range holds
+// a third more browser-to-phone calls than with a pair on each side.
 type Allocator struct {
 	log   *slog.Logger
 	min   int // first port of the range as configured
@@ -42,8 +50,14 @@ type Allocator struct {
 
 	mu    sync.Mutex
 	queue ring // free pair bases (even RTP ports); guarded by mu
-	inUse int  // pairs handed out; guarded by mu
-	last  int  // last RTP port handed out; guarded by mu
+	// halves holds free ports of split pairs; an entry whose pair has
+	// joined again (or whose port is in use) is stale and skipped. A half
+	// is queued again only after its pair split anew, which happens only
+	// with no valid entry left, so each port is in it at most once.
+	halves ring
+	split  []uint8 // by pair index: splitPair, evenUsed, oddUsed; guarded by mu
+	inUse  int     // ports handed out; guarded by mu
+	last   int     // last RTP port handed out; guarded by mu
 	// warm holds, by pair index, released pairs that kept their sockets
 	// because their turn in the queue is near (see Recycle); guarded by mu.
 	warm  []*Pair
@@ -83,7 +97,8 @@ func New(min, max int, log *slog.Logger) (*Allocator, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("ports: range %d-%d holds no even/odd pair", min, max)
 	}
-	a := &Allocator{log: log, min: min, max: max, pairs: n, queue: newRing(n), warm: make([]*Pair, n)}
+	a := &Allocator{log: log, min: min, max: max, pairs: n, queue: newRing(n), warm: make([]*Pair, n),
+		halves: newRing(2 * n), split: make([]uint8, n)}
 	start := rand.IntN(n)
 	for i := range n {
 		a.queue.push(first + 2*((start+i)%n))
@@ -91,7 +106,8 @@ func New(min, max int, log *slog.Logger) (*Allocator, error) {
 	return a, nil
 }
 
-// Pair is an allocated RTP/RTCP port pair, bound on one or more addresses.
+// Pair is an allocated RTP/RTCP port pair, bound on one or more addresses,
+// or a single port (RTCP 0: no RTCP socket) from AllocateOne.
 //
 // The sockets are bound with raw system calls (non-blocking, close-on-exec)
 // and kept as plain descriptors: the relay reads them from its own epoll
@@ -99,7 +115,7 @@ func New(min, max int, log *slog.Logger) (*Allocator, error) {
 // would only cost an epoll_ctl on bind and another on close. Conns wraps a
 // socket in a *net.UDPConn for the few users that want one.
 type Pair struct {
-	RTP, RTCP int // port numbers (RTCP = RTP+1)
+	RTP, RTCP int // port numbers (RTCP = RTP+1, or 0 for a single port)
 
 	addrs []netip.Addr
 
@@ -123,6 +139,9 @@ type sock struct {
 // back to a pair so that it can go to the pair's next user with the
 // socket still bound. Close closes the socket.
 type Parked interface{ Close() error }
+
+// Single reports whether p is one port without an RTCP socket.
+func (p *Pair) Single() bool { return p.RTCP == 0 }
 
 // Addrs returns the addresses the pair is bound on, in allocation order.
 func (p *Pair) Addrs() []netip.Addr { return append([]netip.Addr(nil), p.addrs...) }
@@ -248,10 +267,115 @@ func (a *Allocator) Allocate(addrs []netip.Addr) (*Pair, error) {
 	return nil, ErrExhausted
 }
 
+// Pair states in Allocator.split.
+const (
+	splitPair = 1 << iota // the pair's ports go out one by one
+	evenUsed
+	oddUsed
+)
+
+// AllocateOne binds one port, odd or even, on every given address (same
+// number on each), for a media whose RTCP rides on its RTP port: the
+// returned Pair has RTCP 0 and no RTCP sockets. It returns ErrExhausted
+// when no free port can be bound; nothing stays bound on failure.
+func (a *Allocator) AllocateOne(addrs []netip.Addr) (*Pair, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("ports: no address to bind")
+	}
+	flushed := false
+	for tries := 0; tries < 2*a.pairs; tries++ {
+		a.mu.Lock()
+		port, ok := a.popHalfLocked()
+		var w *Pair
+		if !ok {
+			var base int
+			if base, ok = a.queue.pop(); ok {
+				// Split a whole pair: its even port now, its odd port
+				// for the next single allocation.
+				w = a.takeWarmLocked(base)
+				a.countLocked(time.Now().UnixNano())
+				a.split[a.index(base)] = splitPair | evenUsed
+				a.halves.push(base + 1)
+				port = base
+			}
+		}
+		a.mu.Unlock()
+		if !ok {
+			return nil, ErrExhausted
+		}
+		if w != nil {
+			w.closeAll() // warm as a pair: its sockets go before the bind
+		}
+		p, err := bindOne(port, addrs)
+		if err == nil {
+			a.mu.Lock()
+			a.inUse++
+			a.last = port
+			a.mu.Unlock()
+			return p, nil
+		}
+		// Held elsewhere or failed: the port goes to the back of the
+		// halves and its pair stays split, so that the other half (next
+		// in the queue if the pair was just split) can still go out.
+		a.mu.Lock()
+		a.split[a.index(port)] &^= halfBit(port)
+		a.halves.push(port)
+		a.mu.Unlock()
+		if !flushed && isNoFD(err) {
+			flushed = true
+			if a.Flush() > 0 {
+				continue
+			}
+		}
+		if !isInUse(err) {
+			return nil, fmt.Errorf("ports: binding %d: %w", port, err)
+		}
+		a.log.Debug("port in use by another socket, skipping", "port", port, "err", err)
+	}
+	return nil, ErrExhausted
+}
+
+// popHalfLocked takes the first free port of a split pair and marks it
+// used, skipping stale entries.
+func (a *Allocator) popHalfLocked() (int, bool) {
+	for {
+		port, ok := a.halves.pop()
+		if !ok {
+			return 0, false
+		}
+		i, bit := a.index(port), halfBit(port)
+		if st := a.split[i]; st&splitPair != 0 && st&bit == 0 {
+			a.split[i] |= bit
+			return port, true
+		}
+	}
+}
+
+// freeHalfLocked returns a single port: its pair joins again and goes to
+// the back of the pair queue if the other half is free too, otherwise the
+// port goes to the back of the halves queue.
+func (a *Allocator) freeHalfLocked(port int) {
+	i := a.index(port)
+	a.split[i] &^= halfBit(port)
+	if a.split[i]&(evenUsed|oddUsed) == 0 {
+		a.split[i] = 0
+		a.queue.push(port &^ 1)
+		return
+	}
+	a.halves.push(port)
+}
+
+func halfBit(port int) uint8 {
+	if port%2 == 0 {
+		return evenUsed
+	}
+	return oddUsed
+}
+
 // handedOut counts the pair at base as in use.
 func (a *Allocator) handedOut(base int) {
 	a.mu.Lock()
-	a.inUse++
+	a.inUse += 2
 	a.last = base
 	a.mu.Unlock()
 }
@@ -273,7 +397,9 @@ func (a *Allocator) Recycle(p *Pair) {
 	a.mu.Lock()
 	a.advanceLocked(now)
 	rate := a.rateLocked(now)
-	keep := rate > 0 && a.queue.size < rate*int(warmHorizon/time.Second)
+	// A single port is never kept: its number may go to the next single
+	// allocation at once, or its pair may join again.
+	keep := rate > 0 && a.queue.size < rate*int(warmHorizon/time.Second) && !p.Single()
 	a.mu.Unlock()
 	a.release(p, keep, now)
 }
@@ -301,12 +427,18 @@ func (a *Allocator) release(p *Pair, keep bool, now int64) {
 		return
 	}
 	a.mu.Lock()
+	if p.Single() {
+		a.freeHalfLocked(p.RTP)
+		a.inUse--
+		a.mu.Unlock()
+		return
+	}
 	if keep {
 		a.warm[a.index(p.RTP)] = p
 		a.nwarm++
 	}
 	a.queue.push(p.RTP)
-	a.inUse--
+	a.inUse -= 2
 	a.mu.Unlock()
 }
 
@@ -406,11 +538,12 @@ func (a *Allocator) advanceLocked(now int64) {
 	}
 }
 
-// InUse returns the number of ports handed out (two per pair).
+// InUse returns the number of ports handed out (two per pair, one per
+// single port).
 func (a *Allocator) InUse() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return 2 * a.inUse
+	return a.inUse
 }
 
 // Total returns the number of ports in the configured range.
@@ -444,6 +577,24 @@ func bindPair(base int, addrs []netip.Addr) (*Pair, error) {
 		p.addrs = append(p.addrs, addr)
 		p.rtp = append(p.rtp, sock{fd: rtp})
 		p.rtcp = append(p.rtcp, sock{fd: rtcp})
+	}
+	return p, nil
+}
+
+// bindOne binds port on every address; the RTCP sockets are placeholders
+// (no descriptor), so that the pair's slices stay parallel.
+func bindOne(port int, addrs []netip.Addr) (*Pair, error) {
+	p := &Pair{RTP: port, addrs: make([]netip.Addr, 0, len(addrs)),
+		rtp: make([]sock, 0, len(addrs)), rtcp: make([]sock, 0, len(addrs))}
+	for _, addr := range addrs {
+		fd, err := listen(addr, port)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.addrs = append(p.addrs, addr)
+		p.rtp = append(p.rtp, sock{fd: fd})
+		p.rtcp = append(p.rtcp, sock{fd: -1})
 	}
 	return p, nil
 }
@@ -592,8 +743,8 @@ func isNoFD(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
-// ring is a fixed-capacity FIFO of ints; every pair base is in it at most
-// once, so capacity = number of pairs never overflows.
+// ring is a fixed-capacity FIFO of ints; every pair base (or port, for
+// halves) is in it at most once, so its capacity never overflows.
 type ring struct {
 	buf        []int
 	head, size int

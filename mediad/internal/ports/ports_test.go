@@ -530,3 +530,147 @@ func TestFlushClosesWarmPairs(t *testing.T) {
 		c.Close()
 	}
 }
+
+// Single ports fill the range one by one (odd ports too), a pair comes
+// back only when both of its halves are free, and the port counts follow.
+func TestSinglePorts(t *testing.T) {
+	base := freeRange(t, 4)
+	a, err := New(base, base+3, nil) // two pairs
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{lo4, lo6}
+	var singles []*Pair
+	seen := map[int]bool{}
+	for i := 0; i < 3; i++ {
+		p, err := a.AllocateOne(addrs)
+		if err != nil {
+			t.Fatalf("single %d: %v", i, err)
+		}
+		if !p.Single() || p.RTCP != 0 || seen[p.RTP] || p.RTP < base || p.RTP > base+3 {
+			t.Fatalf("single %d: port %d/%d (seen %v)", i, p.RTP, p.RTCP, seen)
+		}
+		seen[p.RTP] = true
+		for _, addr := range addrs {
+			rtp, rtcp := p.Conns(addr)
+			if rtp == nil || rtcp != nil {
+				t.Fatalf("single %d on %v: sockets %v %v", i, addr, rtp, rtcp)
+			}
+			if got := rtp.LocalAddr().(*net.UDPAddr).AddrPort(); got != netip.AddrPortFrom(addr, uint16(p.RTP)) {
+				t.Errorf("bound on %v", got)
+			}
+		}
+		if _, ok := p.Take(addrs[0], true); ok {
+			t.Error("a single port handed out an RTCP socket")
+		}
+		singles = append(singles, p)
+	}
+	if a.InUse() != 3 {
+		t.Errorf("InUse = %d, want 3", a.InUse())
+	}
+	// One port left, in a split pair: no whole pair, one more single.
+	if _, err := a.Allocate(addrs); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("pair with one port free: %v", err)
+	}
+	last, err := a.AllocateOne(addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	singles = append(singles, last)
+	if _, err := a.AllocateOne(addrs); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("fifth single: %v", err)
+	}
+	// Free one half of each pair: still no pair, but two singles.
+	byPair := map[int][]*Pair{}
+	for _, p := range singles {
+		byPair[p.RTP&^1] = append(byPair[p.RTP&^1], p)
+	}
+	if len(byPair) != 2 {
+		t.Fatalf("singles %v not from two pairs", seen)
+	}
+	var keep []*Pair
+	for _, ps := range byPair {
+		a.Release(ps[0])
+		keep = append(keep, ps[1])
+	}
+	if _, err := a.Allocate(addrs); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("pair with halves in use: %v", err)
+	}
+	// The freed half is really closed and comes back as a single.
+	again, err := a.AllocateOne(addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Release(again)
+	// Both halves of a pair free: it is a pair again.
+	a.Release(keep[0])
+	p, err := a.Allocate(addrs)
+	if err != nil || p.Single() || p.RTP != keep[0].RTP&^1 {
+		t.Fatalf("joined pair: %v %v (want base %d)", p, err, keep[0].RTP&^1)
+	}
+	if a.InUse() != 3 {
+		t.Errorf("InUse = %d, want 3 (pair and one single)", a.InUse())
+	}
+	a.Recycle(keep[1]) // a single is never kept warm
+	a.Release(p)
+	if a.InUse() != 0 || a.Warm() != 0 {
+		t.Errorf("InUse = %d, Warm = %d after releasing all", a.InUse(), a.Warm())
+	}
+	for port := base; port <= base+3; port++ {
+		for _, addr := range addrs {
+			c, err := listenUDP(addr, port)
+			if err != nil {
+				t.Errorf("port %v:%d still bound: %v", addr, port, err)
+				continue
+			}
+			c.Close()
+		}
+	}
+	// Everything is whole again: two pairs.
+	p1, err1 := a.Allocate(addrs)
+	p2, err2 := a.Allocate(addrs)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	a.Release(p1)
+	a.Release(p2)
+}
+
+// A single port held by another process is skipped, and a warm pair split
+// for a single port gives up its sockets first.
+func TestSinglePortSkipsForeignAndWarm(t *testing.T) {
+	base := freeRange(t, 2)
+	a, err := New(base, base+1, nil) // one pair
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{lo4}
+	foreign, err := listenUDP(lo4, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.AllocateOne(addrs)
+	if err != nil || p.RTP != base+1 {
+		t.Fatalf("single with %d held elsewhere: %v %v", base, p, err)
+	}
+	foreign.Close()
+	a.Release(p)
+	// Keep the pair warm (a high allocation rate), then split it.
+	a.mu.Lock()
+	a.rate = 1000
+	a.winStart = time.Now().UnixNano()
+	a.mu.Unlock()
+	q, err := a.Allocate(addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Recycle(q)
+	if a.Warm() != 1 {
+		t.Fatalf("Warm = %d", a.Warm())
+	}
+	s, err := a.AllocateOne(addrs)
+	if err != nil || s.RTP != base || a.Warm() != 0 {
+		t.Fatalf("single from a warm pair: %v %v, warm %d", s, err, a.Warm())
+	}
+	a.Release(s)
+}
