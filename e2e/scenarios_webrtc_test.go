@@ -1,7 +1,5 @@
 package e2e
 
-import "sipmedia/e2e/internal/ngcmp"
-
 var (
 	// sdpBrowser is a WebRTC offer as a browser sends it (ICE, DTLS,
 	// rtcp-mux, BUNDLE), with a loopback host candidate.
@@ -84,7 +82,6 @@ func webrtcScenarios() []scenario {
 				})),
 				st("query", query("c-wb2p", nil)),
 			},
-			allow: []ngcmp.Allowance{forcedMuxPort},
 		},
 		{
 			name: "webrtc-phone-to-browser",
@@ -101,7 +98,6 @@ func webrtcScenarios() []scenario {
 				})),
 				st("query", query("c-wp2b", nil)),
 			},
-			allow: []ngcmp.Allowance{forcedMuxPort},
 		},
 		{
 			name: "reinvite-with-to-tag",

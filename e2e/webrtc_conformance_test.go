@@ -120,15 +120,13 @@ func webrtcSeedScenarios() []scenario {
 				st("offer", offer("s-c2p", "ta", sdpBrowser, merge(seedToRTP, muxDemux))),
 				st("answer", answer("s-c2p", "ta", "tb", sdpPhone, merge(seedToWeb, muxRequire))),
 				st("query", query("s-c2p", nil)),
-			},
-			allow: []ngcmp.Allowance{forcedMuxPort}},
+			}},
 		{name: "phone-to-chrome-mux", desc: "phone offer to Chrome with rtcp-mux require / demux",
 			steps: []step{
 				st("offer", offer("s-p2c", "ta", sdpPhone, merge(seedToWeb, muxRequire))),
 				st("answer", answer("s-p2c", "ta", "tb", sdpChromeAnswer, merge(seedToRTP, muxDemux))),
 				st("query", query("s-p2c", nil)),
-			},
-			allow: []ngcmp.Allowance{forcedMuxPort}},
+			}},
 		{name: "phone-to-chrome-reinvites", desc: "phone calls Chrome; the phone re-offers (hold), then Chrome re-offers",
 			steps: []step{
 				st("offer", offer("s-p2cr", "ta", sdpPhone, merge(seedToWeb, muxRequire))),
@@ -139,8 +137,24 @@ func webrtcSeedScenarios() []scenario {
 				st("browser-reoffer", offer("s-p2cr", "tb", sdpChromeReoffer, merge(seedToRTP, muxDemux))),
 				st("phone-reanswer", answer("s-p2cr", "tb", "ta", sdpPhone, merge(seedToWeb, muxRequire))),
 				st("query", query("s-p2cr", nil)),
-			},
-			allow: []ngcmp.Allowance{forcedMuxPort}},
+			}},
+		{name: "mux-phones-reoffer", desc: "two phones agree on rtcp-mux without flags; each re-offers: mux in use is forced",
+			steps: []step{
+				st("offer", offer("s-mux", "ta", sdpPhoneMux, nil)),
+				st("offered", query("s-mux", nil)),
+				st("answer", answer("s-mux", "ta", "tb", sdpPhoneMuxB, nil)),
+				st("reoffer", offer("s-mux", "ta", sdpPhoneMux, nil)),
+				st("reanswer", answer("s-mux", "ta", "tb", sdpPhoneMuxB, nil)),
+				st("b-reoffer", offer("s-mux", "tb", sdpPhoneMuxB, nil)),
+				st("query", query("s-mux", nil)),
+			}},
+		{name: "mux-accept", desc: "a phone offers rtcp-mux with rtcp-mux-accept: one port toward it, a pair toward a phone without mux",
+			steps: []step{
+				st("offer", offer("s-mxa", "ta", sdpPhoneMux, kv{"rtcp-mux": []string{"accept"}})),
+				st("offered", query("s-mxa", nil)),
+				st("answer", answer("s-mxa", "ta", "tb", sdpB, nil)),
+				st("query", query("s-mxa", nil)),
+			}},
 		{name: "firefox-to-phone-mux", desc: "Firefox offer (session-level fingerprint and ice-options) to a phone",
 			steps: []step{
 				st("offer", offer("s-f2p", "ta", sdpFirefox, merge(seedToRTP, muxDemux))),
@@ -168,7 +182,6 @@ func webrtcSeedScenarios() []scenario {
 // reads both levels: a two-way call, no ICE lines toward the phone, and
 // trickle kept toward Firefox. Exactly these lines are allowed.
 var firefoxTrickle = []ngcmp.Allowance{
-	forcedMuxPort,
 	{Step: "query", Path: `tags\.ta\.medias\[0\]\.flags\[\d+\]`, Value: `trickle ICE`,
 		Reason: "Firefox announced trickle ICE at session level; rtpengine reads ice-options only per media"},
 	{Step: "offer", Path: `sdp@\d+`, Value: `^(c=IN IP4 (0\.0\.0\.0|127\.0\.0\.1)|a=(sendonly|sendrecv)|a=end-of-candidates)$`,
@@ -179,19 +192,15 @@ var firefoxTrickle = []ngcmp.Allowance{
 
 var (
 	// sdpPhoneHold is sdpPhone putting the call on hold.
+	// sdpPhoneMux and sdpPhoneMuxB are phones that multiplex RTCP.
+	sdpPhoneMux  = strings.Replace(sdpPhone, "a=sendrecv\r\n", "a=sendrecv\r\na=rtcp-mux\r\n", 1)
+	sdpPhoneMuxB = strings.Replace(strings.Replace(sdpPhoneMux, "127.0.0.6", "127.0.0.7", -1), "4000", "4100", 1)
 	sdpPhoneHold = strings.Replace(strings.Replace(sdpPhone, "a=sendrecv", "a=sendonly", 1), "8000 8001", "8000 8002", 1)
 	// sdpChromeHeld is Chrome's answer to a hold; sdpChromeReoffer its
 	// own re-offer (setup actpass, same ICE credentials and fingerprint).
 	sdpChromeHeld    = strings.Replace(strings.Replace(sdpChromeAnswer, "a=sendrecv", "a=recvonly", 1), " 2 IN IP4", " 3 IN IP4", 1)
 	sdpChromeReoffer = strings.Replace(strings.Replace(sdpChromeAnswer, "a=setup:active", "a=setup:actpass", 1), " 2 IN IP4", " 4 IN IP4", 1)
 )
-
-// forcedMuxPort: with rtcp-mux forced on a side (require toward it, or
-// demux/accept of what it offered) rtpengine opens one port there and
-// reports the RTCP component's local port as 0; mediad keeps both ports
-// of its pair (RTCP goes to the RTP port all the same).
-var forcedMuxPort = ngcmp.Allowance{Step: "offered|held-query|query", Path: `tags\.[^.]+\.medias\[0\]\.streams\[1\]\.local port`,
-	Reason: "rtpengine opens no RTCP port where rtcp-mux is forced; mediad keeps its pair"}
 
 // passthroughSuite: rtpengine makes SDES keys toward the answerer before
 // it switches the media to passthrough and reports their suite on the

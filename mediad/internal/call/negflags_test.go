@@ -3,11 +3,12 @@ package call
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// Ports testPortBase+5100..5199 are this file's.
+// Ports testPortBase+5100..5299 are this file's.
 
 // mediaFlags returns the query flags of tag's first media and of its RTP
 // stream, and that stream's crypto suite.
@@ -87,5 +88,52 @@ func TestBrowserPortsStayForTheAnswer(t *testing.T) {
 	}
 	if !strings.Contains(out, " ::1 ") {
 		t.Errorf("answer to the browser lacks the IPv6 candidate:\n%s", out)
+	}
+}
+
+// TestForcedMuxTakesOnePort: where RTCP is multiplexed for certain a media
+// holds one port (rtpengine's proto_num_ports), so a browser-to-phone call
+// holds 3 ports; a re-offer without mux flags keeps mux (and the port)
+// since it is in use, and one offering RTCP on its own port gets a pair.
+func TestForcedMuxTakesOnePort(t *testing.T) {
+	r, alloc := newReg(t, Config{}, testPortBase+5200, testPortBase+5299)
+	demux := map[string]bool{"demux": true}
+	require := map[string]bool{"require": true}
+	if _, err := r.Offer(&Params{CallID: "m", FromTag: "b", SDP: browserOfferSDP, ICE: "remove",
+		TransportProtocol: "RTP/AVP", RTCPMux: demux}); err != nil {
+		t.Fatal(err)
+	}
+	if n := alloc.InUse(); n != 3 {
+		t.Fatalf("after the browser's offer: %d ports in use, want 3 (one for the browser)", n)
+	}
+	out, err := r.Answer(&Params{CallID: "m", FromTag: "b", ToTag: "p", SDP: phoneSDP, ICE: "force",
+		TransportProtocol: "UDP/TLS/RTP/SAVPF", RTCPMux: require})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := mediaPorts(t, out)[0]
+	if n := alloc.InUse(); n != 3 || !strings.Contains(out, "a=rtcp:"+strconv.Itoa(port)+"\r\n") ||
+		strings.Contains(out, " 2 UDP ") {
+		t.Fatalf("answer to the browser (%d ports in use): want mux on port %d, no RTCP candidate:\n%s", n, port, out)
+	}
+	c := r.lookup("m")
+	bm := c.byTag("b").Medias[0]
+	single, rtcpPort := bm.pair.Single(), bm.Streams[1].LocalPort
+	c.mu.Unlock()
+	if !single || rtcpPort != 0 {
+		t.Fatalf("browser media: single %v, RTCP local port %d", single, rtcpPort)
+	}
+	// The phone re-offers with no rtcp-mux flag: mux is in use, so it is
+	// forced toward the browser and the port stays.
+	out, err = r.Offer(&Params{CallID: "m", FromTag: "p", ToTag: "b", SDP: phoneSDP, ICE: "force",
+		TransportProtocol: "UDP/TLS/RTP/SAVPF"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mediaPorts(t, out)[0]; got != port || !strings.Contains(out, "a=rtcp:"+strconv.Itoa(port)+"\r\na=rtcp-mux") {
+		t.Fatalf("re-offer to the browser: port %d (was %d), want forced mux:\n%s", got, port, out)
+	}
+	if n := alloc.InUse(); n != 3 {
+		t.Fatalf("after the re-offer: %d ports", n)
 	}
 }

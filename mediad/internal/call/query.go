@@ -43,6 +43,9 @@ type MediaStats struct {
 
 // StreamStats describes one stream (component).
 type StreamStats struct {
+	// Bound: the stream's media holds sockets. Its RTCP stream has
+	// LocalPort 0 when RTCP rides on the RTP port (a single port).
+	Bound      bool
 	LocalPort  int
 	LocalAddr  netip.Addr
 	Endpoint   netip.AddrPort // invalid: unknown
@@ -189,7 +192,7 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 					continue
 				}
 				ss := StreamStats{
-					LocalPort: s.LocalPort, LocalAddr: s.LocalAddr,
+					Bound: s.Pair != nil, LocalPort: s.LocalPort, LocalAddr: s.LocalAddr,
 					Endpoint: s.Endpoint, Advertised: s.Advertised,
 					Counts: s.counts(), Flags: make([]string, 0, 6),
 					CryptoSuite: md.neg.suite,

@@ -68,6 +68,7 @@ type Config struct {
 // Allocator is what the registry needs from *ports.Allocator.
 type Allocator interface {
 	Allocate(addrs []netip.Addr) (*ports.Pair, error)
+	AllocateOne(addrs []netip.Addr) (*ports.Pair, error)
 	Release(p *ports.Pair)
 	Recycle(p *ports.Pair)
 	Sweep(now time.Time)
@@ -420,13 +421,18 @@ func (r *Registry) interfaceAddrs(name string) (string, []Interface) {
 	return name, r.ifs[name]
 }
 
-// allocate binds a port pair on the given interface addresses.
-func (r *Registry) allocate(ifs []Interface) (*ports.Pair, error) {
+// allocate binds a port pair, or with one a single port, on the given
+// interface addresses.
+func (r *Registry) allocate(ifs []Interface, one bool) (*ports.Pair, error) {
 	addrs := make([]netip.Addr, len(ifs))
 	for i, x := range ifs {
 		addrs[i] = x.Address
 	}
-	p, err := r.alloc.Allocate(addrs)
+	alloc := r.alloc.Allocate
+	if one {
+		alloc = r.alloc.AllocateOne
+	}
+	p, err := alloc(addrs)
 	if err != nil {
 		if errors.Is(err, ports.ErrExhausted) {
 			return nil, fmt.Errorf("%w: %w", ErrNoPorts, err)

@@ -360,17 +360,18 @@ func answerFormats(answer, offer []string) []string {
 func (r *Registry) rtcpLines(add func(string), p *Params, sm, dm *Media, answer bool, fam string, pass bool) bool {
 	var mux, offerMux bool
 	if answer {
-		// Toward the offerer: mux if it offered mux, the offer did not
-		// reject it, and the answerer took it (or we demux for it).
-		f := dm.MuxFlags
-		mux = dm.RTCPMuxOffered && !f["reject"] && (sm.RTCPMuxOffered || f["demux"] || f["accept"])
+		mux = muxToOfferer(dm, sm.RTCPMuxOffered)
 	} else {
+		// rtpengine's __rtcp_mux_logic and __rtcp_mux_set: forced mux
+		// first, then offer, demux, and the offerer's own choice.
 		f := p.RTCPMux
 		switch {
-		case f["demux"]:
-		case f["require"]:
+		case forcedMux(p, dm):
 			mux = true
-		case sm.RTCPMuxOffered || f["offer"]:
+		case f["offer"]:
+			offerMux = true
+		case f["demux"]:
+		case sm.RTCPMuxOffered:
 			offerMux = true
 		}
 	}

@@ -239,13 +239,19 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 				continue
 			}
 			want := bindAddrs(side.ifs, sideFamily(in, i, p, dst, answer, k == 1), needICE(in, i, p, dst, k == 0))
-			if md.pair != nil && (covers(md.pair, want) || (answer && k == 0)) {
+			one := onePort(m, p, md, answer, k == 0)
+			if answer && k == 0 && md.pair != nil {
 				// The answerer was told these ports in the offer: an
 				// answer never moves them (ICE toward the offerer does
 				// not need the answerer's sockets on more addresses).
 				continue
 			}
-			pair, err := r.allocate(want)
+			if md.pair != nil && covers(md.pair, want) && (one || !md.pair.Single()) {
+				// Kept, also as a pair where one port would do, as in
+				// rtpengine; a single port that now needs RTCP's goes.
+				continue
+			}
+			pair, err := r.allocate(want, one)
 			if err != nil {
 				undo()
 				return "", err
@@ -403,6 +409,52 @@ func covers(p *ports.Pair, want []Interface) bool {
 	}
 	return true
 }
+
+// onePort reports whether a side's fresh sockets are one port without an
+// RTCP socket, as rtpengine's proto_num_ports decides: RTP media whose
+// RTCP is multiplexed toward that side for certain. In an offer that is
+// the receiver when the offer forces mux, and the offerer (sender) when it
+// offered mux and the flags accept or demux it; in an answer, the offerer
+// when the answer toward it carries mux. rtcpLines writes the same.
+func onePort(m *sdp.Media, p *Params, md *Media, answer, sender bool) bool {
+	if !isRTP(m.Proto) {
+		return false
+	}
+	offered := hasMux(m)
+	switch {
+	case answer:
+		return muxToOfferer(md, offered)
+	case sender:
+		f := p.RTCPMux
+		return offered && !f["reject"] && (f["demux"] || f["accept"])
+	default:
+		return forcedMux(p, md)
+	}
+}
+
+// hasMux reports whether a media section carries a=rtcp-mux.
+func hasMux(m *sdp.Media) bool {
+	for _, a := range sdp.Attrs(m.Lines) {
+		if strings.EqualFold(a.Name, "rtcp-mux") {
+			return true
+		}
+	}
+	return false
+}
+
+// muxToOfferer reports whether the answer toward the offerer (whose media
+// is dm) multiplexes RTCP: it offered mux, the offer did not reject it,
+// and the answerer took it (answered) or the offer's flags accept or demux
+// it.
+func muxToOfferer(dm *Media, answered bool) bool {
+	f := dm.MuxFlags
+	return dm.RTCPMuxOffered && !f["reject"] && (answered || f["demux"] || f["accept"])
+}
+
+// forcedMux reports whether an offer toward dm's party forces mux (no
+// fallback RTCP port): rtcp-mux=require, or mux already in effect with
+// that party, which rtpengine keeps since the RTCP port may be gone.
+func forcedMux(p *Params, dm *Media) bool { return p.RTCPMux["require"] || dm.Mux }
 
 // pickInterface chooses the logical interface name for one side: the
 // direction list (offerer, answerer), or interface.

@@ -110,8 +110,9 @@ func appendStream(b []byte, s *call.StreamStats) []byte {
 	}
 	b = key(b, "endpoint")
 	b = appendEndpoint(b, s.Endpoint)
-	if s.LocalPort != 0 {
-		// A released (rejected) stream has no socket to show.
+	if s.Bound {
+		// A released (rejected) stream has no socket to show; the RTCP
+		// stream of a single port shows port 0, as in rtpengine.
 		b = key(b, "family")
 		b = ngproto.AppendBencodeString(b, family(s.LocalAddr))
 	}
@@ -119,7 +120,7 @@ func appendStream(b []byte, s *call.StreamStats) []byte {
 	b = appendStrList(b, s.Flags)
 	b = key(b, "last packet")
 	b = ngproto.AppendBencodeInt(b, s.LastPacket.Unix())
-	if s.LocalPort != 0 {
+	if s.Bound {
 		b = key(b, "local address")
 		b = appendAddr(b, s.LocalAddr)
 		b = key(b, "local port")
