@@ -115,6 +115,11 @@ type Media struct {
 	Passthru bool
 	// Mid is this party's a=mid ("" = none).
 	Mid string
+	// mediaID is the a=mid written toward this party (rtpengine's
+	// media_id): the party's own once it offered one, else the one
+	// first offered to it (copied from the offerer, or generated), kept
+	// for the rest of the call.
+	mediaID string
 	// SentFormats are the payload types last offered to this party.
 	SentFormats []string
 	// Asymmetric, StrictSource, MediaHandover: latching flags from

@@ -216,16 +216,8 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 			continue
 		}
 		add := func(v string) { om.Lines = append(om.Lines, sdp.Line{Type: 'a', Value: v}) }
-		// a=mid: the offer's own (or generated); an answer repeats the
-		// offerer's.
-		mid := sm.Mid
-		if answer {
-			mid = dm.Mid
-		} else if mid == "" && p.flag("generate-mid") {
-			mid = strconv.Itoa(i + 1)
-		}
-		if mid != "" {
-			add("mid:" + mid)
+		if dm.mediaID != "" {
+			add("mid:" + dm.mediaID)
 		}
 		if rtp {
 			for _, pt := range codecs {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -312,6 +313,17 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 			md := src.Medias[i]
 			md.MuxFlags = p.RTCPMux
 			dm := dst.Medias[i]
+			// rtpengine's __update_media_id: the offerer's mid is its
+			// own; the receiver's is set once.
+			if md.Mid != "" {
+				md.mediaID = md.Mid
+			}
+			if dm.mediaID == "" {
+				dm.mediaID = md.mediaID
+				if dm.mediaID == "" && p.flag("generate-mid") {
+					dm.mediaID = strconv.Itoa(md.Index)
+				}
+			}
 			dm.Type, dm.Protocol = md.Type, outProto(md.Protocol, p.TransportProtocol)
 			// Latching flags of an offer apply to the whole media.
 			dm.Asymmetric = dm.Asymmetric || md.Asymmetric
