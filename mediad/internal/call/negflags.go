@@ -15,7 +15,8 @@ import (
 // ahead of the media plane (both DTLS roles, mux and SDES as offered).
 // They are updated in rtpengine 10.5's order (call.c: the sender's SDP,
 // __dtls_logic, __generate_crypto, __ice_offer, __init_stream) and read
-// only by query, so the media plane never depends on their quirks.
+// by query; the SDP read only dtls and sdes, which say whether a re-offer
+// is to carry both (securityLines). The media plane never reads them.
 
 // negFlags are one media's flags toward its party.
 type negFlags struct {

@@ -70,8 +70,19 @@ func (r *Registry) securityLines(add func(string), p *Params, proto string, sm, 
 				opts.PassthroughAnswer = &c
 			}
 		}
-	} else if !p.flag("recrypt") {
-		opts.Passthrough = sm.Remote.Crypto
+	} else {
+		if !p.flag("recrypt") {
+			opts.Passthrough = sm.Remote.Crypto
+		}
+		// rtpengine's __generate_crypto offers both DTLS and SDES only
+		// while neither runs with the party; once one was agreed (or the
+		// party offered only one), a re-offer keeps to it.
+		if n := dm.neg; n.dtls != n.sdes {
+			opts.SDESOff = opts.SDESOff || !n.sdes
+			if !n.dtls {
+				opts.DTLS = "off"
+			}
+		}
 	}
 	var (
 		l   webrtc.Local
