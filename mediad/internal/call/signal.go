@@ -362,18 +362,28 @@ func sideFamily(in *sdp.Session, i int, p *Params, dst *Monologue, answer, recei
 	return "IP4"
 }
 
-// needICE reports whether ICE candidates may be written for media i in
-// either direction of this exchange. ICE=remove only concerns the
-// receiver: an ICE-capable sender (sender) is answered with ICE, so its
-// sockets are bound for that from the start and the answer does not
-// move them.
+// needICE reports whether ICE candidates may be written for media i
+// toward the receiver (dst) of this SDP, or with sender toward its
+// sender. The ICE option concerns the receiver only: an ICE-capable
+// sender is answered with ICE whatever it says, so its sockets are bound
+// for that from the start and the answer does not move them, and a plain
+// sender is not bound for ICE because the offer forces ICE toward the
+// other side (rtpengine keeps its ports).
 func needICE(in *sdp.Session, i int, p *Params, dst *Monologue, sender bool) bool {
-	if p.ICE == "force" || p.ICE == "force-relay" {
-		return true
+	if sender {
+		return sdpICE(in, i)
 	}
-	if p.ICE == "remove" && !sender {
+	switch p.ICE {
+	case "force", "force-relay":
+		return true
+	case "remove":
 		return i < len(dst.Medias) && dst.Medias[i].ICE
 	}
+	return sdpICE(in, i) || i < len(dst.Medias) && dst.Medias[i].ICE
+}
+
+// sdpICE reports whether media i of an SDP speaks ICE.
+func sdpICE(in *sdp.Session, i int) bool {
 	if _, ok := in.Attr("ice-ufrag"); ok {
 		return true
 	}
@@ -381,10 +391,8 @@ func needICE(in *sdp.Session, i int, p *Params, dst *Monologue, sender bool) boo
 	if _, ok := m.Attr("ice-ufrag"); ok {
 		return true
 	}
-	if _, ok := m.Attr("candidate"); ok {
-		return true
-	}
-	return i < len(dst.Medias) && dst.Medias[i].ICE
+	_, ok := m.Attr("candidate")
+	return ok
 }
 
 // bindAddrs are the interface addresses to bind: all with ICE, else those
