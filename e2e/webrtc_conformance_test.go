@@ -138,6 +138,14 @@ func webrtcSeedScenarios() []scenario {
 				st("phone-reanswer", answer("s-p2cr", "tb", "ta", sdpPhone, merge(seedToWeb, muxRequire))),
 				st("query", query("s-p2cr", nil)),
 			}},
+		{name: "chrome-to-phone-plain-reoffer", desc: "Chrome calls a phone; the phone holds with the seed's strings alone: mux in use is kept (one port)",
+			steps: []step{
+				st("offer", offer("s-c2pp", "ta", sdpBrowser, merge(seedToRTP, muxDemux))),
+				st("answer", answer("s-c2pp", "ta", "tb", sdpPhone, merge(seedToWeb, muxRequire))),
+				st("hold", offer("s-c2pp", "tb", sdpPhoneHold, seedToWeb)),
+				st("held", answer("s-c2pp", "tb", "ta", sdpBrowserHeld, seedToRTP)),
+				st("query", query("s-c2pp", nil)),
+			}},
 		{name: "mux-phones-reoffer", desc: "two phones agree on rtcp-mux without flags; each re-offers: mux in use is forced",
 			steps: []step{
 				st("offer", offer("s-mux", "ta", sdpPhoneMux, nil)),
@@ -192,6 +200,10 @@ var firefoxTrickle = []ngcmp.Allowance{
 
 var (
 	// sdpPhoneHold is sdpPhone putting the call on hold.
+	// sdpBrowserHeld is sdpBrowser's party answering a hold: same ICE
+	// credentials, DTLS passive as it was after our first answer.
+	sdpBrowserHeld = strings.NewReplacer("a=sendrecv", "a=recvonly", "a=setup:actpass", "a=setup:passive",
+		" 2 IN IP4", " 3 IN IP4").Replace(sdpBrowser)
 	// sdpPhoneMux and sdpPhoneMuxB are phones that multiplex RTCP.
 	sdpPhoneMux  = strings.Replace(sdpPhone, "a=sendrecv\r\n", "a=sendrecv\r\na=rtcp-mux\r\n", 1)
 	sdpPhoneMuxB = strings.Replace(strings.Replace(sdpPhoneMux, "127.0.0.6", "127.0.0.7", -1), "4000", "4100", 1)
