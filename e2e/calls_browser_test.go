@@ -164,8 +164,9 @@ func forBrowserDaemons(t *testing.T, f func(t *testing.T, ng string)) {
 // TestCallsBrowserToPhone: the browser registers as alice over WSS and
 // calls bob, a UDP phone with plain RTP: bob receives the browser's audio,
 // the browser's inbound-rtp rises; the browser holds and resumes the call
-// and media flows again; the browser hangs up and the daemon holds no
-// call.
+// and media flows again; then bob, who was called, re-offers (a hold as
+// phones send it) and media flows again; the browser hangs up and the
+// daemon holds no call.
 func TestCallsBrowserToPhone(t *testing.T) {
 	if !inCallsNetns(t) {
 		return
@@ -174,11 +175,45 @@ func TestCallsBrowserToPhone(t *testing.T) {
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		px := startProxy(t, []string{ng})
 		bob := newPhone(t, px, "bob", false)
-		url := servePage(t, bundle, pageSignals{}) + "?mode=call&hold=1&user=alice&target=bob&ws=wss://" + px.WSS
-		res, c := browserCallsPhone(t, url, "", bob)
+		media := make(chan struct{}, 1)
+		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=1&phonehold=1&user=alice&target=bob&ws=wss://" + px.WSS
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		answered := alongside(ctx, t, "bob", func(ctx context.Context) (*phone.Call, error) {
+			c, err := bob.Answer(ctx)
+			if err != nil {
+				return nil, err
+			}
+			// Toward the browser that called, the re-offer keeps its
+			// mid, its forced rtcp-mux and its DTLS alone.
+			select {
+			case <-media:
+			case <-ctx.Done():
+				return c, nil
+			}
+			if err := c.Reinvite(ctx); err != nil {
+				return c, fmt.Errorf("bob's re-INVITE: %w", err)
+			}
+			return c, nil
+		})
+		res := runPage(ctx, t, url, "")
+		c := answered()
+		if c == nil {
+			t.FailNow()
+		}
 		checkHeld(t, res)
+		checkPhoneReinvited(t, res)
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
+}
+
+// checkPhoneReinvited: the phone's re-INVITE reached the browser (page
+// phonehold=1) and the browser then received at least 10 more packets.
+func checkPhoneReinvited(t *testing.T, res pageResult) {
+	t.Helper()
+	if !res.PhoneReinvited || res.InboundAfterPhone < res.InboundAfter+10 {
+		t.Errorf("after bob's re-INVITE: seen %v, inbound-rtp %d -> %d (want 10 more)", res.PhoneReinvited, res.InboundAfter, res.InboundAfterPhone)
+	}
 }
 
 // checkHeld: the browser held and resumed the call (page hold=1) and
@@ -237,9 +272,7 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 			t.FailNow()
 		}
 		checkHeld(t, res)
-		if !res.PhoneReinvited || res.InboundAfterPhone < res.InboundAfter+10 {
-			t.Errorf("after bob's re-INVITE: seen %v, inbound-rtp %d -> %d (want 10 more)", res.PhoneReinvited, res.InboundAfter, res.InboundAfterPhone)
-		}
+		checkPhoneReinvited(t, res)
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
