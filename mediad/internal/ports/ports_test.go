@@ -674,3 +674,66 @@ func TestSinglePortSkipsForeignAndWarm(t *testing.T) {
 	}
 	a.Release(s)
 }
+
+// A random mix of pairs and single ports never hands a port out twice,
+// counts what it hands out, and gets the whole range back.
+func TestPairsAndSinglesRandomly(t *testing.T) {
+	const n = 16
+	base := freeRange(t, n)
+	a, err := New(base, base+n-1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{lo4}
+	held := map[int]*Pair{} // by port
+	var live []*Pair
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := 0; step < 3000; step++ {
+		switch op := rng.IntN(3); {
+		case op < 2 && len(live) < n:
+			alloc, want := a.Allocate, 2
+			if op == 1 {
+				alloc, want = a.AllocateOne, 1
+			}
+			p, err := alloc(addrs)
+			if errors.Is(err, ErrExhausted) {
+				free := n - a.InUse()
+				if want == 1 && free > 0 {
+					t.Fatalf("step %d: no single port with %d free", step, free)
+				}
+				continue
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			ports := []int{p.RTP}
+			if !p.Single() {
+				ports = append(ports, p.RTCP)
+			}
+			for _, port := range ports {
+				if q := held[port]; q != nil {
+					t.Fatalf("step %d: port %d handed out twice", step, port)
+				}
+				held[port] = p
+			}
+			live = append(live, p)
+		case len(live) > 0:
+			i := rng.IntN(len(live))
+			p := live[i]
+			live = append(live[:i], live[i+1:]...)
+			delete(held, p.RTP)
+			delete(held, p.RTCP)
+			a.Release(p)
+		}
+		if a.InUse() != len(held) {
+			t.Fatalf("step %d: InUse %d, %d ports held", step, a.InUse(), len(held))
+		}
+	}
+	for _, p := range live {
+		a.Release(p)
+	}
+	for i := 0; i < n/2; i++ {
+		if _, err := a.Allocate(addrs); err != nil {
+			t.Fatalf("pair %d of %d after releasing all: %v", i+1, n/2, err)
+		}
+	}
+}
