@@ -100,6 +100,10 @@ func browserCall(t *testing.T, web, ngAddr string, phoneOffers bool) {
 			answer, _, err := bridgeOffer(ctx, ng, callID, offer, phoneAddr)
 			return answer, err
 		},
+		// Then the browser restarts ICE (a network change): the daemon
+		// answers with new credentials of its own and its agent runs
+		// the checks again with them.
+		ICERestart: true,
 	}
 	res := browsertest.AudioCall(ctx, t, web, sig, phoneOffers, 90*time.Second)
 	t.Logf("browser: %+v", res)
@@ -108,6 +112,10 @@ func browserCall(t *testing.T, web, ngAddr string, phoneOffers bool) {
 	}
 	if !res.Reoffered || res.InboundAfter < res.Inbound+10 {
 		t.Fatalf("after the browser's re-offer: applied %v, inbound-rtp %d -> %d (want 10 more)", res.Reoffered, res.Inbound, res.InboundAfter)
+	}
+	if !res.NewRemoteUfrag || res.PairChanges < 1 || res.InboundAfterRestart < res.InboundAfter+10 {
+		t.Fatalf("after the browser's ICE restart: new credentials in the answer %v, candidate pair selected %d times, inbound-rtp %d -> %d (want 10 more)",
+			res.NewRemoteUfrag, res.PairChanges, res.InboundAfter, res.InboundAfterRestart)
 	}
 	if phone.Received() == 0 {
 		t.Fatal("the phone received no RTP from the browser")

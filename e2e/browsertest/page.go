@@ -80,6 +80,13 @@ type Result struct {
 	// InboundAfter is the inbound count it then reached.
 	Reoffered    bool
 	InboundAfter int
+	// After the ICE restart (Signalling.ICERestart): the answer brought
+	// new ICE credentials (NewRemoteUfrag), Chromium selected a candidate
+	// pair that many times since (PairChanges), and the inbound count it
+	// then reached.
+	NewRemoteUfrag      bool
+	PairChanges         int
+	InboundAfterRestart int
 }
 
 // Signalling is the test's side of web/audio.html's exchange. The page
@@ -93,6 +100,9 @@ type Signalling struct {
 	// Reoffer, if set, makes the page renegotiate once media flows
 	// (POST /reoffer gets Reoffer's answer).
 	Reoffer func(offer string) (answer string, err error)
+	// ICERestart makes the page re-offer once more after Reoffer, with
+	// an ICE restart (new ICE credentials), through Reoffer too.
+	ICERestart bool
 }
 
 // offerHandler answers a POSTed offer of the page with answer's SDP; an
@@ -141,6 +151,9 @@ func AudioCall(ctx context.Context, t testing.TB, web string, sig Signalling, pa
 	}
 	if sig.Reoffer != nil {
 		q = append(q, "reoffer=1")
+		if sig.ICERestart {
+			q = append(q, "icerestart=1")
+		}
 	}
 	if len(q) > 0 {
 		url += "?" + strings.Join(q, "&")
