@@ -163,6 +163,33 @@ func webrtcSeedScenarios() []scenario {
 				st("answer", answer("s-mxa", "ta", "tb", sdpB, nil)),
 				st("query", query("s-mxa", nil)),
 			}},
+		{name: "browser-to-browser-reinvites", desc: "seed browser-to-browser; the called browser holds, then the caller re-offers",
+			steps: []step{
+				st("offer", offer("s-b2br", "ta", sdpBrowser, seedB2B)),
+				st("answer", answer("s-b2br", "ta", "tb", sdpChromeAnswer, seedB2B)),
+				st("hold", offer("s-b2br", "tb", strings.Replace(sdpChromeReoffer, "a=sendrecv", "a=sendonly", 1), seedB2B)),
+				st("held", answer("s-b2br", "tb", "ta", sdpBrowserHeld, seedB2B)),
+				st("caller-reoffer", offer("s-b2br", "ta", strings.Replace(sdpBrowser, " 2 IN IP4", " 5 IN IP4", 1), seedB2B)),
+				st("reanswer", answer("s-b2br", "ta", "tb", strings.Replace(sdpChromeAnswer, " 2 IN IP4", " 6 IN IP4", 1), seedB2B)),
+				st("query", query("s-b2br", nil)),
+			},
+			allow: []ngcmp.Allowance{passthroughSuite}},
+		{name: "chrome-to-phone-ice-restart", desc: "Chrome calls a phone, then re-offers with an ICE restart",
+			steps: []step{
+				st("offer", offer("s-c2pr", "ta", sdpBrowser, merge(seedToRTP, muxDemux))),
+				st("answer", answer("s-c2pr", "ta", "tb", sdpPhone, merge(seedToWeb, muxRequire))),
+				st("restart", offer("s-c2pr", "ta", sdpBrowserRestart, merge(seedToRTP, muxDemux))),
+				st("reanswer", answer("s-c2pr", "ta", "tb", sdpPhone, merge(seedToWeb, muxRequire))),
+				st("query", query("s-c2pr", nil)),
+			}},
+		{name: "sdes-phone-to-chrome", desc: "a phone offering SDES calls Chrome (DTLS), then holds",
+			steps: []step{
+				st("offer", offer("s-sp2c", "ta", sdpPhoneSDES, merge(seedToWeb, muxRequire))),
+				st("answer", answer("s-sp2c", "ta", "tb", sdpChromeAnswer, merge(merge(seedToRTP, muxDemux), kv{"transport-protocol": "RTP/SAVP"}))),
+				st("hold", offer("s-sp2c", "ta", sdpPhoneSDESHold, merge(seedToWeb, muxRequire))),
+				st("held", answer("s-sp2c", "ta", "tb", sdpChromeHeld, merge(merge(seedToRTP, muxDemux), kv{"transport-protocol": "RTP/SAVP"}))),
+				st("query", query("s-sp2c", nil)),
+			}},
 		{name: "firefox-to-phone-mux", desc: "Firefox offer (session-level fingerprint and ice-options) to a phone",
 			steps: []step{
 				st("offer", offer("s-f2p", "ta", sdpFirefox, merge(seedToRTP, muxDemux))),
@@ -199,14 +226,23 @@ var firefoxTrickle = []ngcmp.Allowance{
 }
 
 var (
-	// sdpPhoneHold is sdpPhone putting the call on hold.
 	// sdpBrowserHeld is sdpBrowser's party answering a hold: same ICE
 	// credentials, DTLS passive as it was after our first answer.
 	sdpBrowserHeld = strings.NewReplacer("a=sendrecv", "a=recvonly", "a=setup:actpass", "a=setup:passive",
 		" 2 IN IP4", " 3 IN IP4").Replace(sdpBrowser)
+	// sdpBrowserRestart is sdpBrowser's party re-offering with an ICE
+	// restart (new credentials).
+	sdpBrowserRestart = strings.NewReplacer("a=ice-ufrag:Xy7q", "a=ice-ufrag:R2st", "a=ice-pwd:Qm9vZGxlQm9vZGxlQm9vZGxlQm9v",
+		"a=ice-pwd:UmVzdGFydFJlc3RhcnRSZXN0YXJ0", " 2 IN IP4", " 4 IN IP4").Replace(sdpBrowser)
 	// sdpPhoneMux and sdpPhoneMuxB are phones that multiplex RTCP.
 	sdpPhoneMux  = strings.Replace(sdpPhone, "a=sendrecv\r\n", "a=sendrecv\r\na=rtcp-mux\r\n", 1)
 	sdpPhoneMuxB = strings.Replace(strings.Replace(sdpPhoneMux, "127.0.0.6", "127.0.0.7", -1), "4000", "4100", 1)
+	// sdpPhoneSDES is a phone offering SDES-SRTP; sdpPhoneSDESHold its
+	// hold with the same key.
+	sdpPhoneSDES = strings.NewReplacer("RTP/AVP", "RTP/SAVP", "a=sendrecv\r\n",
+		"a=sendrecv\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n").Replace(sdpPhone)
+	sdpPhoneSDESHold = strings.Replace(strings.Replace(sdpPhoneSDES, "a=sendrecv", "a=sendonly", 1), "8000 8001", "8000 8002", 1)
+	// sdpPhoneHold is sdpPhone putting the call on hold.
 	sdpPhoneHold = strings.Replace(strings.Replace(sdpPhone, "a=sendrecv", "a=sendonly", 1), "8000 8001", "8000 8002", 1)
 	// sdpChromeHeld is Chrome's answer to a hold; sdpChromeReoffer its
 	// own re-offer (setup actpass, same ICE credentials and fingerprint).
