@@ -2,12 +2,19 @@ package router
 
 import (
 	"context"
+
+	"sipmedia/sipproxy/internal/nat"
 )
 
 // inDialog is the has_totag() block: loose_route() then relay (with
 // record_route for re-INVITEs); otherwise an ACK is relayed only if it
 // matches a transaction (sipgo absorbs those, so it is dropped here) and
 // anything else gets 404 "Not here".
+//
+// Beyond the seed: a request straight from its UA (one Via) gets
+// fix_nated_contact() as initial requests do. A re-INVITE is a target
+// refresh: with a browser's .invalid Contact left as it was, the other
+// party's next request (a BYE after a hold) would go nowhere.
 type inDialog struct{ r *Router }
 
 func (inDialog) Name() string { return "has_totag" }
@@ -19,6 +26,11 @@ func (s inDialog) Serve(ctx context.Context, c *Ctx) Result {
 	if looseRoute(c) {
 		if c.Req.IsInvite() {
 			c.RecordRoute = true
+		}
+		if len(c.Req.GetHeaders("Via")) == 1 {
+			if _, err := nat.FixContact(c.Req, c.Source); err != nil {
+				s.r.log.Debug("fix_nated_contact", "error", err, "call-id", c.callID())
+			}
 		}
 		s.r.relay(ctx, c)
 		return Stop

@@ -66,6 +66,20 @@ func TestInDialog(t *testing.T) {
 	if c.Req.Route() != nil || c.OutSocket == nil || c.OutSocket.Proto != "wss" || !c.RecordRoute {
 		t.Fatalf("routes %v socket %v rr %v", c.Req.GetHeaders("Route"), c.OutSocket, c.RecordRoute)
 	}
+	// Straight from its UA, the re-INVITE's Contact (a target refresh)
+	// is fixed to the source as an initial request's is; from another
+	// proxy (two Vias) it is left alone.
+	if got := c.Req.Contact().Address.HostPort(); got != "10.0.0.9:5070" {
+		t.Fatalf("re-INVITE from its UA: contact %s, want the source", got)
+	}
+	c, _ = ctxFor(t, r, with(with(raw, "sip:bob@127.0.0.1 SIP", "sip:bob@10.1.1.1:40000;transport=ws SIP"),
+		"Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bK1", "Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bK1\nVia: SIP/2.0/UDP 192.168.1.2:5070;branch=z9hG4bK0"))
+	if (inDialog{r}).Serve(ctx, c) != Stop {
+		t.Fatal("in-dialog request from a proxy not relayed")
+	}
+	if got := c.Req.Contact().Address.HostPort(); got != "192.168.1.2:5070" {
+		t.Fatalf("re-INVITE through another proxy: contact %s, want it unchanged", got)
+	}
 	// In dialog without Route: ACK dropped, others 404.
 	noRoute := with(inviteBob, "To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=b1")
 	c, tx := ctxFor(t, r, strings.ReplaceAll(noRoute, "INVITE", "BYE"))
