@@ -280,7 +280,8 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 // TestCallsBrowserToBrowser: alice and bob, both browsers over WS, call
 // each other with the SRC_WS+DST_WS flags. Their own candidates are taken
 // out of the SDP, as when browsers cannot reach each other (NAT, mDNS
-// names), so the media must cross the daemon.
+// names), so the media must cross the daemon. Then bob holds and resumes
+// the call, and media must flow both ways again.
 func TestCallsBrowserToBrowser(t *testing.T) {
 	if !inCallsNetns(t) {
 		return
@@ -288,7 +289,7 @@ func TestCallsBrowserToBrowser(t *testing.T) {
 	bundle := jssipBundle(t)
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		px := startProxy(t, []string{ng})
-		url := servePage(t, bundle, pageSignals{}) + "?mode=b2b&relay=1&ws=ws://" + px.WS
+		url := servePage(t, bundle, pageSignals{}) + "?mode=b2b&relay=1&hold=1&ws=ws://" + px.WS
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
 		res := runPage(ctx, t, url, "")
@@ -299,6 +300,10 @@ func TestCallsBrowserToBrowser(t *testing.T) {
 		if res.Alice.Inbound < 10 || res.Bob.Inbound < 10 {
 			t.Errorf("inbound-rtp: alice %d, bob %d; want >= 10 each", res.Alice.Inbound, res.Bob.Inbound)
 		}
+		// bob held and resumed the call: his re-INVITEs went to alice
+		// with the WS-to-WS strings, and both hear the other again.
+		checkHeld(t, *res.Alice)
+		checkHeld(t, *res.Bob)
 		if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
 			t.Errorf("daemon still holds %v after the hangup", ngCalls(t, ng))
 		}
