@@ -177,30 +177,7 @@ func TestCallsBrowserToPhone(t *testing.T) {
 		bob := newPhone(t, px, "bob", false)
 		media := make(chan struct{}, 1)
 		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=1&phonehold=1&user=alice&target=bob&ws=wss://" + px.WSS
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		answered := alongside(ctx, t, "bob", func(ctx context.Context) (*phone.Call, error) {
-			c, err := bob.Answer(ctx)
-			if err != nil {
-				return nil, err
-			}
-			// Toward the browser that called, the re-offer keeps its
-			// mid, its forced rtcp-mux and its DTLS alone.
-			select {
-			case <-media:
-			case <-ctx.Done():
-				return c, nil
-			}
-			if err := c.Reinvite(ctx); err != nil {
-				return c, fmt.Errorf("bob's re-INVITE: %w", err)
-			}
-			return c, nil
-		})
-		res := runPage(ctx, t, url, "")
-		c := answered()
-		if c == nil {
-			t.FailNow()
-		}
+		res, c := browserCallsPhone(t, url, "", bob, media)
 		checkHeld(t, res)
 		checkPhoneReinvited(t, res)
 		checkBrowserPhoneMedia(t, res, c, ng)
@@ -319,12 +296,29 @@ func TestCallsBrowserToBrowser(t *testing.T) {
 
 // browserCallsPhone runs the call page at url (the browser calls; driver
 // as for runPage) while bob answers, and returns the page's result and
-// bob's side of the call.
-func browserCallsPhone(t *testing.T, url, driver string, bob *phone.Phone) (pageResult, *phone.Call) {
+// bob's side of the call. With media (the page's /media signal,
+// phonehold=1) bob re-offers once the page says so: toward the browser
+// that called, the re-offer must keep its mid, its forced rtcp-mux and its
+// DTLS alone, and reach it at its fixed Contact.
+func browserCallsPhone(t *testing.T, url, driver string, bob *phone.Phone, media <-chan struct{}) (pageResult, *phone.Call) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	answered := alongside(ctx, t, "bob", bob.Answer)
+	answered := alongside(ctx, t, "bob", func(ctx context.Context) (*phone.Call, error) {
+		c, err := bob.Answer(ctx)
+		if err != nil || media == nil {
+			return c, err
+		}
+		select {
+		case <-media:
+		case <-ctx.Done():
+			return c, nil // the page's failure says why
+		}
+		if err := c.Reinvite(ctx); err != nil {
+			return c, fmt.Errorf("bob's re-INVITE: %w", err)
+		}
+		return c, nil
+	})
 	res := runPage(ctx, t, url, driver)
 	c := answered()
 	if c == nil {

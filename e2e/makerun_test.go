@@ -122,7 +122,7 @@ func makeRun(t *testing.T, script, bin, media string) {
 
 	t.Run("browser", func(t *testing.T) {
 		bob := registeredPhone(t, phone.Config{User: "bob", Proxy: mustAddrPort(runSIP), Domain: "127.0.0.1"})
-		res, c := browserCallsPhone(t, "https://"+runDemo+"/?target=bob", "drive-demo.mjs", bob)
+		res, c := browserCallsPhone(t, "https://"+runDemo+"/?target=bob", "drive-demo.mjs", bob, nil)
 		checkBrowserPhoneAudio(t, res, c)
 		waitEnded(t, c)
 		run.checkDeleted(t, c.ID)

@@ -48,7 +48,7 @@ type Call struct {
 	ID                  string
 	LocalTag, RemoteTag string
 	LocalURI, RemoteURI string // From/To values for our requests
-	Target              string // remote Contact URI
+	Target              string // remote Contact URI; under p.mu once the call is known (a re-INVITE refreshes it)
 	Route               []string
 	cseq                int
 	RTP                 *RTP
@@ -181,7 +181,13 @@ func (p *Phone) request(m *Msg) {
 			return
 		}
 		if c != nil {
-			// re-INVITE: follow the new offer, answer with our address.
+			// re-INVITE: a target refresh (RFC 3261 12.2.2); follow the
+			// new offer, answer with our address.
+			if ct := m.Get("Contact"); ct != "" {
+				p.mu.Lock()
+				c.Target = uriOf(ct)
+				p.mu.Unlock()
+			}
 			if ap, err := MediaAddr(m.Body); err == nil {
 				c.setRemote(ap, m.Body)
 			}
@@ -390,11 +396,19 @@ func (c *Call) nextHop() (netip.AddrPort, error) {
 	if len(c.Route) > 0 {
 		return hostPort(uriOf(c.Route[0]))
 	}
-	return hostPort(c.Target)
+	return hostPort(c.target())
+}
+
+// target is the remote target, which a re-INVITE from the other side
+// may refresh while the call's owner sends.
+func (c *Call) target() string {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	return c.Target
 }
 
 func (c *Call) inDialog(method string, cseq int) *Msg {
-	m := &Msg{Method: method, URI: c.Target, Hdrs: []Hdr{c.p.via(), {"Max-Forwards", "70"}}}
+	m := &Msg{Method: method, URI: c.target(), Hdrs: []Hdr{c.p.via(), {"Max-Forwards", "70"}}}
 	for _, r := range c.Route {
 		m.Hdrs = append(m.Hdrs, Hdr{"Route", r})
 	}
