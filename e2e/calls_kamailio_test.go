@@ -66,7 +66,8 @@ func TestCallsKamailio(t *testing.T) {
 // TestCallsKamailioBrowserToPhone: a browser (JsSIP over WS) registered at
 // Kamailio calls a UDP phone; Kamailio's rtpengine module applies the
 // seed's flag matrix (with the rtcp-mux flags) against the daemon, to the
-// browser's hold and resume re-INVITEs too.
+// browser's hold and resume re-INVITEs too, and to the phone's re-INVITE
+// after them (which must reach the browser at its fixed Contact).
 func TestCallsKamailioBrowserToPhone(t *testing.T) {
 	if _, err := os.Stat(kamailioPath); err != nil {
 		t.Skipf("skipping: %s not installed", kamailioPath)
@@ -78,9 +79,11 @@ func TestCallsKamailioBrowserToPhone(t *testing.T) {
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		px := startKamailio(t, ng, 2)
 		bob := newPhone(t, px, "bob", false)
-		url := servePage(t, bundle, pageSignals{}) + "?mode=call&hold=1&user=alice&target=bob&ws=ws://" + px.WS
-		res, c := browserCallsPhone(t, url, "", bob)
+		media := make(chan struct{}, 1)
+		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=1&phonehold=1&user=alice&target=bob&ws=ws://" + px.WS
+		res, c := browserCallsPhone(t, url, "", bob, media)
 		checkHeld(t, res)
+		checkPhoneReinvited(t, res)
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
