@@ -440,7 +440,7 @@ func onePort(m *sdp.Media, p *Params, md *Media, answer, sender bool) bool {
 	if !isRTP(m.Proto) {
 		return false
 	}
-	offered := hasMux(m)
+	_, offered := m.Attr("rtcp-mux")
 	switch {
 	case answer:
 		return muxToOfferer(md, offered)
@@ -450,16 +450,6 @@ func onePort(m *sdp.Media, p *Params, md *Media, answer, sender bool) bool {
 	default:
 		return forcedMux(p, md)
 	}
-}
-
-// hasMux reports whether a media section carries a=rtcp-mux.
-func hasMux(m *sdp.Media) bool {
-	for _, a := range sdp.Attrs(m.Lines) {
-		if strings.EqualFold(a.Name, "rtcp-mux") {
-			return true
-		}
-	}
-	return false
 }
 
 // muxToOfferer reports whether the answer toward the offerer (whose media

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -252,19 +253,30 @@ func (a *Allocator) Allocate(addrs []netip.Addr) (*Pair, error) {
 		a.mu.Lock()
 		a.queue.push(base) // held elsewhere or failed: try it again much later
 		a.mu.Unlock()
-		if !flushed && isNoFD(err) {
-			// Warm sockets hold descriptors a live call needs more.
-			flushed = true
-			if a.Flush() > 0 {
-				continue
-			}
+		if err := a.bindFailed(err, &flushed, fmt.Sprintf("%d/%d", base, base+1)); err != nil {
+			return nil, err
 		}
-		if !isInUse(err) {
-			return nil, fmt.Errorf("ports: binding %d/%d: %w", base, base+1, err)
-		}
-		a.log.Debug("port pair in use by another socket, skipping", "rtp", base, "err", err)
 	}
 	return nil, ErrExhausted
+}
+
+// bindFailed tells an allocation loop whether to go on after a failed
+// bind of ports: once for lack of descriptors after closing the warm
+// sockets, and past ports held by another socket; otherwise it returns
+// the error to give up with.
+func (a *Allocator) bindFailed(err error, flushed *bool, ports string) error {
+	if !*flushed && isNoFD(err) {
+		// Warm sockets hold descriptors a live call needs more.
+		*flushed = true
+		if a.Flush() > 0 {
+			return nil
+		}
+	}
+	if !isInUse(err) {
+		return fmt.Errorf("ports: binding %s: %w", ports, err)
+	}
+	a.log.Debug("port in use by another socket, skipping", "ports", ports, "err", err)
+	return nil
 }
 
 // Pair states in Allocator.split.
@@ -321,16 +333,9 @@ func (a *Allocator) AllocateOne(addrs []netip.Addr) (*Pair, error) {
 		a.split[a.index(port)] &^= halfBit(port)
 		a.halves.push(port)
 		a.mu.Unlock()
-		if !flushed && isNoFD(err) {
-			flushed = true
-			if a.Flush() > 0 {
-				continue
-			}
+		if err := a.bindFailed(err, &flushed, strconv.Itoa(port)); err != nil {
+			return nil, err
 		}
-		if !isInUse(err) {
-			return nil, fmt.Errorf("ports: binding %d: %w", port, err)
-		}
-		a.log.Debug("port in use by another socket, skipping", "port", port, "err", err)
 	}
 	return nil, ErrExhausted
 }
