@@ -162,7 +162,8 @@ func forBrowserDaemons(t *testing.T, f func(t *testing.T, ng string)) {
 }
 
 // TestCallsBrowserToPhone: the browser registers as alice over WSS and
-// calls bob, a UDP phone with plain RTP: bob receives the browser's audio,
+// calls bob, a UDP phone with plain RTP that answers with early media (183
+// with SDP, then the 200 with the same): bob receives the browser's audio,
 // the browser's inbound-rtp rises; the browser holds and resumes the call
 // and media flows again; then bob, who was called, re-offers (a hold as
 // phones send it) and media flows again; the browser hangs up and the
@@ -174,7 +175,7 @@ func TestCallsBrowserToPhone(t *testing.T) {
 	bundle := jssipBundle(t)
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		px := startProxy(t, []string{ng})
-		bob := newPhone(t, px, "bob", false)
+		bob := registeredPhone(t, phone.Config{User: "bob", Proxy: px.UDP, Domain: callsDomain, EarlyMedia: true})
 		media := make(chan struct{}, 1)
 		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=1&phonehold=1&user=alice&target=bob&ws=wss://" + px.WSS
 		res, c := browserCallsPhone(t, url, "", bob, media)

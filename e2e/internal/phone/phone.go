@@ -26,6 +26,10 @@ type Config struct {
 	// Late: INVITEs carry no SDP (the offer comes in the 2xx, the answer
 	// goes in the ACK).
 	Late bool
+	// EarlyMedia: Answer sends 183 Session Progress with its answer (as
+	// phones do for ringback) instead of 180, then the 200 with the same
+	// SDP.
+	EarlyMedia bool
 }
 
 // Phone is a UDP user agent with one RTP endpoint per call.
@@ -537,6 +541,11 @@ func (p *Phone) Answer(ctx context.Context) (*Call, error) {
 		ok.Body = sdpFor(rtp.Addr(), inv.Body)
 	} else {
 		ok.Body = offerSDP(rtp.Addr())
+	}
+	if p.cfg.EarlyMedia && len(inv.Body) > 0 {
+		ring = p.reply(inv, 183, "Session Progress", c.LocalTag)
+		ring.Hdrs = append(ring.Hdrs, Hdr{"Contact", p.contact()}, Hdr{"Content-Type", "application/sdp"})
+		ring.Body = ok.Body
 	}
 	c.last200 = ok
 	p.mu.Lock()
