@@ -208,51 +208,65 @@ func checkHeld(t *testing.T, res pageResult) {
 // flags (SAVPF, ICE, rtcp-mux toward her). Then alice holds and resumes
 // the call: her re-INVITEs (SRC_WS flags, DTLS actpass) must be answered
 // with the DTLS role the daemon already has, or Chromium drops the call;
-// then bob re-offers, and media must flow after each.
+// then bob re-offers, and media must flow after each. In late-offer bob's
+// INVITE has no SDP: the browser offers in its 200 OK (the daemon's offer
+// toward bob) and gets bob's answer in the ACK.
 func TestCallsPhoneToBrowser(t *testing.T) {
 	if !inCallsNetns(t) {
 		return
 	}
 	bundle := jssipBundle(t)
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
-		px := startProxy(t, []string{ng})
-		bob := newPhone(t, px, "bob", false)
-		registered, media := make(chan struct{}, 1), make(chan struct{}, 1)
-		url := servePage(t, bundle, pageSignals{Registered: registered, Media: media}) +
-			"?mode=answer&hold=1&phonehold=1&user=alice&ws=wss://" + px.WSS
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		called := alongside(ctx, t, "bob's call", func(ctx context.Context) (*phone.Call, error) {
-			select {
-			case <-registered:
-			case <-ctx.Done():
-				return nil, nil // the page's failure says why
-			}
-			c, err := bob.Call(ctx, "alice")
-			if err != nil {
-				return nil, err
-			}
-			// After alice's hold and resume, bob re-offers too: the
-			// daemon's actpass offer to a browser that is DTLS-active.
-			select {
-			case <-media:
-			case <-ctx.Done():
-				return c, nil
-			}
-			if err := c.Reinvite(ctx); err != nil {
-				return c, fmt.Errorf("bob's re-INVITE: %w", err)
-			}
-			return c, nil
-		})
-		res := runPage(ctx, t, url, "")
-		c := called()
-		if c == nil {
-			t.FailNow()
+		t.Run("early-offer", func(t *testing.T) { phoneCallsBrowser(t, bundle, ng, false) })
+		t.Run("late-offer", func(t *testing.T) { phoneCallsBrowser(t, bundle, ng, true) })
+	})
+}
+
+// phoneCallsBrowser is one TestCallsPhoneToBrowser call; the holds and
+// re-INVITEs come with the early offer only.
+func phoneCallsBrowser(t *testing.T, bundle, ng string, late bool) {
+	px := startProxy(t, []string{ng})
+	bob := newPhone(t, px, "bob", late)
+	registered, media := make(chan struct{}, 1), make(chan struct{}, 1)
+	query := "?mode=answer&user=alice&ws=wss://" + px.WSS
+	if !late {
+		query += "&hold=1&phonehold=1"
+	}
+	url := servePage(t, bundle, pageSignals{Registered: registered, Media: media}) + query
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	called := alongside(ctx, t, "bob's call", func(ctx context.Context) (*phone.Call, error) {
+		select {
+		case <-registered:
+		case <-ctx.Done():
+			return nil, nil // the page's failure says why
 		}
+		c, err := bob.Call(ctx, "alice")
+		if err != nil || late {
+			return c, err
+		}
+		// After alice's hold and resume, bob re-offers too: the
+		// daemon's actpass offer to a browser that is DTLS-active.
+		select {
+		case <-media:
+		case <-ctx.Done():
+			return c, nil
+		}
+		if err := c.Reinvite(ctx); err != nil {
+			return c, fmt.Errorf("bob's re-INVITE: %w", err)
+		}
+		return c, nil
+	})
+	res := runPage(ctx, t, url, "")
+	c := called()
+	if c == nil {
+		t.Fatalf("page result %+v", res)
+	}
+	if !late {
 		checkHeld(t, res)
 		checkPhoneReinvited(t, res)
-		checkBrowserPhoneMedia(t, res, c, ng)
-	})
+	}
+	checkBrowserPhoneMedia(t, res, c, ng)
 }
 
 // TestCallsBrowserToBrowser: alice and bob, both browsers over WS, call
