@@ -128,29 +128,36 @@ func makeRun(t *testing.T, script, bin, media string) {
 		run.checkDeleted(t, c.ID)
 	})
 
-	t.Run("browser-answers", func(t *testing.T) {
-		dave := registeredPhone(t, phone.Config{User: "dave", Proxy: mustAddrPort(runSIP), Domain: "127.0.0.1"})
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		called := alongside(ctx, t, "dave's call", func(ctx context.Context) (*phone.Call, error) {
-			for !registered(ctx, "carol") {
-				select {
-				case <-ctx.Done():
-					return nil, nil // the page's failure says why
-				case <-time.After(100 * time.Millisecond):
+	// The demo page answers a phone's call, with the offer in the INVITE
+	// and (late) in the page's 200 OK.
+	for _, tc := range []struct {
+		name, caller, callee string
+		late                 bool
+	}{{"browser-answers", "dave", "carol", false}, {"browser-answers-late-offer", "frank", "erin", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			caller := registeredPhone(t, phone.Config{User: tc.caller, Proxy: mustAddrPort(runSIP), Domain: "127.0.0.1", Late: tc.late})
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			called := alongside(ctx, t, tc.caller+"'s call", func(ctx context.Context) (*phone.Call, error) {
+				for !registered(ctx, tc.callee) {
+					select {
+					case <-ctx.Done():
+						return nil, nil // the page's failure says why
+					case <-time.After(100 * time.Millisecond):
+					}
 				}
+				return caller.Call(ctx, tc.callee)
+			})
+			res := runPage(ctx, t, "https://"+runDemo+"/?user="+tc.callee+"&answer", "drive-demo.mjs")
+			c := called()
+			if c == nil {
+				t.FailNow()
 			}
-			return dave.Call(ctx, "carol")
+			checkBrowserPhoneAudio(t, res, c)
+			waitEnded(t, c)
+			run.checkDeleted(t, c.ID)
 		})
-		res := runPage(ctx, t, "https://"+runDemo+"/?user=carol&answer", "drive-demo.mjs")
-		c := called()
-		if c == nil {
-			t.FailNow()
-		}
-		checkBrowserPhoneAudio(t, res, c)
-		waitEnded(t, c)
-		run.checkDeleted(t, c.ID)
-	})
+	}
 
 	t.Run("https", func(t *testing.T) {
 		pem, err := os.ReadFile(filepath.Join(bin, "run", "cert.pem"))
