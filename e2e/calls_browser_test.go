@@ -118,6 +118,9 @@ type pageResult struct {
 	// (phonehold=1); InboundAfterPhone is the inbound count after it.
 	PhoneReinvited    bool
 	InboundAfterPhone int
+	// Canceled: the browser hung up while the callee rang (cancel=1)
+	// and JsSIP ended the call as canceled.
+	Canceled bool
 }
 
 // pageSignals are the page's POSTs a test may wait for (nil: ignored):
@@ -267,6 +270,38 @@ func phoneCallsBrowser(t *testing.T, bundle, ng string, late bool) {
 		checkPhoneReinvited(t, res)
 	}
 	checkBrowserPhoneMedia(t, res, c, ng)
+}
+
+// TestCallsBrowserCancels: the browser calls bob, who only rings, and
+// hangs up: its CANCEL over WSS reaches bob (who answers the INVITE 487)
+// and the daemon's offer is deleted.
+func TestCallsBrowserCancels(t *testing.T) {
+	if !inCallsNetns(t) {
+		return
+	}
+	bundle := jssipBundle(t)
+	forBrowserDaemons(t, func(t *testing.T, ng string) {
+		px := startProxy(t, []string{ng})
+		bob := newPhone(t, px, "bob", false)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		rung := make(chan *phone.Msg, 1)
+		go func() {
+			inv, _ := bob.Ring(ctx)
+			rung <- inv
+		}()
+		url := servePage(t, bundle, pageSignals{}) + "?mode=call&cancel=1&user=alice&target=bob&ws=wss://" + px.WSS
+		res := runPage(ctx, t, url, "")
+		if !res.Canceled {
+			t.Errorf("page result %+v, want the call canceled", res)
+		}
+		if inv := <-rung; inv == nil || len(inv.Body) == 0 {
+			t.Fatal("bob was not rung with an offer")
+		}
+		if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
+			t.Errorf("daemon still holds %v after the CANCEL", ngCalls(t, ng))
+		}
+	})
 }
 
 // TestCallsBrowserToBrowser: alice and bob, both browsers over WS, call
