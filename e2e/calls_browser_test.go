@@ -220,18 +220,21 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 	}
 	bundle := jssipBundle(t)
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
-		t.Run("early-offer", func(t *testing.T) { phoneCallsBrowser(t, bundle, ng, false) })
-		t.Run("late-offer", func(t *testing.T) { phoneCallsBrowser(t, bundle, ng, true) })
+		for _, late := range []bool{false, true} {
+			t.Run(map[bool]string{false: "early-offer", true: "late-offer"}[late], func(t *testing.T) {
+				px := startProxy(t, []string{ng})
+				phoneCallsBrowser(t, bundle, ng, px, "wss://"+px.WSS, late)
+			})
+		}
 	})
 }
 
-// phoneCallsBrowser is one TestCallsPhoneToBrowser call; the holds and
-// re-INVITEs come with the early offer only.
-func phoneCallsBrowser(t *testing.T, bundle, ng string, late bool) {
-	px := startProxy(t, []string{ng})
+// phoneCallsBrowser is one call from a phone through px to the browser on
+// ws; the holds and re-INVITEs come with the early offer only.
+func phoneCallsBrowser(t *testing.T, bundle, ng string, px *proxy, ws string, late bool) {
 	bob := newPhone(t, px, "bob", late)
 	registered, media := make(chan struct{}, 1), make(chan struct{}, 1)
-	query := "?mode=answer&user=alice&ws=wss://" + px.WSS
+	query := "?mode=answer&user=alice&ws=" + ws
 	if !late {
 		query += "&hold=1&phonehold=1"
 	}

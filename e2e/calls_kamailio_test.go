@@ -87,3 +87,25 @@ func TestCallsKamailioBrowserToPhone(t *testing.T) {
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
+
+// TestCallsKamailioPhoneToBrowser: a UDP phone calls a browser registered
+// at Kamailio over WS (the seed's scenario 3 with Kamailio's rtpengine
+// module on the daemon): the browser holds and resumes, the phone
+// re-offers, and with a late offer the browser offers in its 200 OK.
+func TestCallsKamailioPhoneToBrowser(t *testing.T) {
+	if _, err := os.Stat(kamailioPath); err != nil {
+		t.Skipf("skipping: %s not installed", kamailioPath)
+	}
+	if !inCallsNetns(t) {
+		return
+	}
+	bundle := jssipBundle(t)
+	forBrowserDaemons(t, func(t *testing.T, ng string) {
+		for _, late := range []bool{false, true} {
+			t.Run(map[bool]string{false: "early-offer", true: "late-offer"}[late], func(t *testing.T) {
+				px := startKamailio(t, ng, 2)
+				phoneCallsBrowser(t, bundle, ng, px, "ws://"+px.WS, late)
+			})
+		}
+	})
+}
