@@ -80,6 +80,30 @@ func controlScenarios() []scenario {
 			},
 		},
 		{
+			name: "delete-fork-callee-bye",
+			desc: "a forked call answered on one branch; the callee's BYE deletes with its own from-tag: the unanswered branch keeps the call",
+			steps: []step{
+				st("offer", offer("c-delfork", "ta", sdpA, kv{"via-branch": "z9hG4bK1"})),
+				st("offer-branch2", offer("c-delfork", "ta", sdpA, kv{"via-branch": "z9hG4bK2"})),
+				st("answer", answer("c-delfork", "ta", "tb", sdpB, kv{"via-branch": "z9hG4bK1"})),
+				st("delete", del("c-delfork", kv{"from-tag": "tb"})),
+				st("query", query("c-delfork", nil)),
+			},
+		},
+		{
+			name: "delete-fork-branch-then-bye",
+			desc: "a forked call answered on one branch; the other branch is deleted by via-branch (the call stays), then the callee's BYE deletes the rest",
+			steps: []step{
+				st("offer", offer("c-delfb", "ta", sdpA, kv{"via-branch": "z9hG4bK1"})),
+				st("offer-branch2", offer("c-delfb", "ta", sdpA, kv{"via-branch": "z9hG4bK2"})),
+				st("answer", answer("c-delfb", "ta", "tb", sdpB, kv{"via-branch": "z9hG4bK1"})),
+				st("delete-branch2", del("c-delfb", kv{"from-tag": "ta", "via-branch": "z9hG4bK2"})),
+				st("query-mid", query("c-delfb", nil)),
+				st("delete", del("c-delfb", kv{"from-tag": "tb"})),
+				st("query", query("c-delfb", nil)),
+			},
+		},
+		{
 			name: "delete-unknown-call",
 			desc: "delete of an unknown call-id is ok with a warning",
 			steps: []step{

@@ -240,6 +240,17 @@ func (c *Call) untaggedByBranch(b string) *Monologue {
 	return nil
 }
 
+// byBranch returns the live party created for via-branch b, tagged by
+// now or not (rtpengine's viabranches table).
+func (c *Call) byBranch(b string) *Monologue {
+	for _, m := range c.monologues {
+		if m.ViaBranch == b && !m.zombie {
+			return m
+		}
+	}
+	return nil
+}
+
 func (c *Call) live() int {
 	n := 0
 	for _, m := range c.monologues {

@@ -100,54 +100,82 @@ func (r *Registry) Delete(p DeleteParams) (*CallStats, error) {
 	}
 	defer c.mu.Unlock()
 	now := time.Now()
-	// rtpengine 10.5: without a from-tag the whole call goes (a via-branch
-	// alone selects nothing more specific); a from-tag must exist and
-	// deletes the call; with a to-tag too (which must exist), only that
-	// party goes if two others remain (a fork's branch), else the call.
-	// The statistics cover the party named last and its subscriptions.
-	var target *Monologue
+	// rtpengine 10.5's call_delete_branch: without a from-tag the whole
+	// call goes. Otherwise one party goes (removeMonologueLocked, which
+	// may take the call): the via-branch's party when no to-tag is
+	// given, else the to-tag's (or from-tag's) party, the via-branch's if
+	// that tag is unknown, or the from-tag's party if the to-tag is
+	// unknown and its only peer is still untagged. The statistics cover
+	// the party named last and its subscriptions.
+	var stTarget, ml *Monologue
 	if p.FromTag != "" {
-		m := c.byTag(p.FromTag)
-		if m == nil {
-			return nil, ErrNotFound
-		}
-		target = m
+		stTarget = c.byTag(p.FromTag)
 		if p.ToTag != "" {
-			t := c.byTag(p.ToTag)
-			if t == nil {
-				return nil, ErrNotFound
-			}
-			target = t
+			stTarget = c.byTag(p.ToTag)
+		}
+		ml = c.deleteTarget(p)
+		if ml == nil {
+			return nil, ErrNotFound
 		}
 	}
 	var st *CallStats
-	if !p.Fast && target != nil {
+	if !p.Fast && stTarget != nil {
 		r.kernelRefreshLocked(c)
-		st = c.statsLocked(append([]*Monologue{target}, target.subscriptions...))
+		st = c.statsLocked(append([]*Monologue{stTarget}, stTarget.subscriptions...))
 	}
-	branch := target != nil && p.ToTag != "" && !target.zombie && c.live()-1 >= 2
 	delay := r.cfg.DeleteDelay
 	if p.HasDelay {
 		delay = p.Delay
 	}
 	if delay > 0 {
 		at := now.Add(delay)
-		if branch {
-			target.deleteAt = at
+		if ml != nil {
+			ml.deleteAt = at
 		} else {
 			c.deleteAt = at
 		}
 		r.log.Info("delete scheduled", "call-id", c.ID, "delay", delay)
 		return st, nil
 	}
-	if branch {
-		r.removeMonologueLocked(c, target, now)
-		r.log.Info("branch deleted", "call-id", c.ID, "tag", target.Tag)
+	if ml != nil {
+		r.removeMonologueLocked(c, ml, now)
+		if !c.gone {
+			r.log.Info("branch deleted", "call-id", c.ID, "tag", ml.key())
+			return st, nil
+		}
 	} else {
-		r.counters.Regular.Add(1)
 		r.destroyLocked(c, "deleted", now)
 	}
+	r.counters.Regular.Add(1)
 	return st, nil
+}
+
+// deleteTarget is the party a delete with a from-tag selects (nil: none,
+// "tags didn't match").
+func (c *Call) deleteTarget(p DeleteParams) *Monologue {
+	if p.ToTag == "" && p.ViaBranch != "" {
+		if m := c.byBranch(p.ViaBranch); m != nil {
+			return m
+		}
+	}
+	match := p.FromTag
+	if p.ToTag != "" {
+		match = p.ToTag
+	}
+	if m := c.byTag(match); m != nil && !m.zombie {
+		return m
+	}
+	if p.ViaBranch != "" {
+		if m := c.byBranch(p.ViaBranch); m != nil {
+			return m
+		}
+	}
+	if p.ToTag != "" {
+		if m := c.byTag(p.FromTag); m != nil && !m.zombie && len(m.subscriptions) == 1 && m.subscriptions[0].Tag == "" {
+			return m
+		}
+	}
+	return nil
 }
 
 // statsLocked returns the statistics of the call, limited to the parties

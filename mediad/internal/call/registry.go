@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -259,14 +260,42 @@ func (r *Registry) releaseMediaAs(md *Media, warm, gone bool) {
 	md.pair = nil
 }
 
-// removeMonologueLocked deletes one party of a call (a branch): its
-// sockets go, the party stays in the statistics, as in rtpengine. The call
-// goes when fewer than two live parties would remain.
+// removeMonologueLocked deletes one party of a call (a branch), as
+// rtpengine 10.5's monologue_destroy: its sockets go and it stays listed
+// for statistics; a party left with nobody else to talk to goes with it;
+// the call goes once fewer than two tagged parties and no party with a
+// via-branch remain (a fork's unanswered branch keeps the call).
 func (r *Registry) removeMonologueLocked(c *Call, m *Monologue, now time.Time) {
-	if c.live()-1 < 2 {
+	gone := []*Monologue{m}
+	for _, x := range c.monologues {
+		if x != m && !x.zombie && associated(x, m) && !hasLiveAssociate(x, m) {
+			gone = append(gone, x)
+		}
+	}
+	tagged, branches := 0, 0
+	for _, x := range c.monologues {
+		if x.zombie || slices.Contains(gone, x) {
+			continue
+		}
+		if x.Tag != "" {
+			tagged++
+		}
+		if x.ViaBranch != "" {
+			branches++
+		}
+	}
+	if tagged < 2 && branches == 0 {
+		// The whole call goes (its sockets may stay warm).
 		r.destroyLocked(c, "branch deleted", now)
 		return
 	}
+	for _, x := range gone {
+		r.zombieLocked(c, x)
+	}
+}
+
+// zombieLocked releases m's sockets and keeps it for statistics only.
+func (r *Registry) zombieLocked(c *Call, m *Monologue) {
 	r.releaseMonologue(m)
 	m.zombie = true
 	m.deleteAt = time.Time{}
@@ -275,6 +304,25 @@ func (r *Registry) removeMonologueLocked(c *Call, m *Monologue, now time.Time) {
 			x.peer = nil
 		}
 	}
+}
+
+// associated reports whether x and m exchanged an offer or answer.
+func associated(x, m *Monologue) bool {
+	return slices.Contains(x.subscriptions, m) || slices.Contains(x.subscribers, m) ||
+		slices.Contains(m.subscriptions, x) || slices.Contains(m.subscribers, x)
+}
+
+// hasLiveAssociate reports whether x has a party to talk to other than
+// the one going.
+func hasLiveAssociate(x, going *Monologue) bool {
+	for _, l := range [2][]*Monologue{x.subscriptions, x.subscribers} {
+		for _, y := range l {
+			if !y.zombie && y != going {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // PortsInUse is the number of media ports currently bound.
