@@ -203,6 +203,23 @@ func (d *Driver) Ack(ctx context.Context, req *sip.Request) error {
 	return nil
 }
 
+// DeleteBranch deletes the leg of one failed branch of a forked INVITE:
+// the caller's from-tag with the branch's via-branch, which rtpengine and
+// mediad resolve to the party created by that branch's offer.
+func (d *Driver) DeleteBranch(ctx context.Context, inv *sip.Request) error {
+	if !hasSDP(inv) {
+		return nil
+	}
+	id, from, _ := ids(inv)
+	ng := ngproto.Dict{"command": "delete", "call-id": id, "from-tag": from, "via-branch": topBranch(inv), "flags": []any{"fast"}}
+	if _, err := d.ng.Do(ctx, ng); err != nil {
+		d.Counter.Failures.Add(1)
+		return mapFailure(err, nil)
+	}
+	d.Counter.Deletes.Add(1)
+	return nil
+}
+
 // Delete is rtpengine_delete for BYE and CANCEL, and the cleanup of an
 // initial INVITE whose final reply failed. A failed re-INVITE keeps the
 // call. Calls that never got media set up are not sent anywhere, so a

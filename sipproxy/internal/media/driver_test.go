@@ -513,3 +513,36 @@ func TestForkedOffers(t *testing.T) {
 		}
 	})
 }
+
+// A forked INVITE whose branch A fails while B answers: DeleteBranch
+// drops A's party, so the callee's BYE (its own from-tag) leaves no call;
+// without it rtpengine keeps the call for the unanswered branch.
+func TestForkedBranchDeleted(t *testing.T) {
+	forEachDaemon(t, func(t *testing.T, ng string) {
+		d, _ := newDriver(t, ng)
+		ctx := context.Background()
+		body := fmt.Sprintf(phoneSDP, 7000)
+		a := invite(t, msgSpec{fromTag: "a1", callID: "fork-2", via: "brA", body: body})
+		b := invite(t, msgSpec{fromTag: "a1", callID: "fork-2", via: "brB", body: body})
+		for _, inv := range []*sip.Request{a, b} {
+			if err := d.Offer(ctx, inv, router.Flags{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := d.Reply(ctx, b, reply(t, b, 200, "calleeB", fmt.Sprintf(phoneSDP, 8000)), router.Flags{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.DeleteBranch(ctx, a); err != nil {
+			t.Fatalf("delete of branch A: %v", err)
+		}
+		if q := query(t, ng, "fork-2"); q.Str("result") != "ok" {
+			t.Fatalf("the answered call went with branch A: %v", q)
+		}
+		if err := d.Delete(ctx, invite(t, msgSpec{method: "BYE", fromTag: "calleeB", toTag: "a1", callID: "fork-2", via: "x"})); err != nil {
+			t.Fatal(err)
+		}
+		if q := query(t, ng, "fork-2"); q.Str("result") == "ok" {
+			t.Fatalf("call still held after the callee's BYE: %v", tagsOf(q))
+		}
+	})
+}

@@ -32,6 +32,10 @@ type Media interface {
 	// Delete runs in route(relay) for BYE and CANCEL, and for an INVITE
 	// whose final reply upstream is a failure.
 	Delete(ctx context.Context, req *sip.Request) error
+	// DeleteBranch runs for a failed branch of a forked INVITE carrying
+	// SDP (inv as sent) while other branches live: only that branch's
+	// leg goes.
+	DeleteBranch(ctx context.Context, inv *sip.Request) error
 }
 
 // mediaStatus is the local reply for a failed offer: the error's

@@ -553,6 +553,7 @@ func (run *relayRun) handle(e event) {
 			return
 		}
 		run.consider(res)
+		run.branchFailed(st)
 	case evDone:
 		err := &branchError{408, "Request Timeout"}
 		if e.err != nil && !errors.Is(e.err, sip.ErrTransactionTimeout) {
@@ -588,6 +589,26 @@ func (run *relayRun) localFinal(st *branchState, be error) {
 	st.final = e.code
 	if cur := run.bestCode(); cur == 0 || better(e.code, cur) {
 		run.best, run.bestLocal = nil, e
+	}
+	run.branchFailed(st)
+}
+
+// branchFailed drops the media leg of a forked INVITE's branch that failed
+// while another branch answered or may still: the daemon keeps a call
+// while an unanswered branch's party remains (rtpengine 10.5 does), so
+// without this the call outlived the BYE. When every branch fails, the
+// INVITE's failure deletes the whole call instead.
+func (run *relayRun) branchFailed(st *branchState) {
+	if run.r.media == nil || !run.c.Req.IsInvite() || len(run.brs) < 2 || st.req == nil || !hasSDP(st.req) {
+		return
+	}
+	for _, o := range run.brs {
+		if o != st && (o.final == 0 || o.final < 300) {
+			if err := run.r.media.DeleteBranch(run.ctx, st.req); err != nil {
+				run.r.log.Warn("media delete of a failed branch", "error", err, "call-id", run.c.callID())
+			}
+			return
+		}
 	}
 }
 
