@@ -307,6 +307,50 @@ func TestCallsBrowserCancels(t *testing.T) {
 	})
 }
 
+// TestCallsForkToBrowserAndPhone: bob is registered on a browser and on
+// a UDP phone; alice (UDP phone) calls him, the INVITE forks with an offer
+// per branch (WebRTC toward the browser, plain toward the phone, each
+// branch's own via-branch at the daemon); the phone only rings, the
+// browser answers, the phone's branch is cancelled, and media flows
+// between alice and the browser.
+func TestCallsForkToBrowserAndPhone(t *testing.T) {
+	if !inCallsNetns(t) {
+		return
+	}
+	bundle := jssipBundle(t)
+	forBrowserDaemons(t, func(t *testing.T, ng string) {
+		px := startProxy(t, []string{ng})
+		alice := newPhone(t, px, "alice", false)
+		deskBob := newPhone(t, px, "bob", false)
+		registered := make(chan struct{}, 1)
+		url := servePage(t, bundle, pageSignals{Registered: registered}) + "?mode=answer&user=bob&ws=wss://" + px.WSS
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		rung := make(chan *phone.Msg, 1)
+		go func() {
+			inv, _ := deskBob.Ring(ctx)
+			rung <- inv
+		}()
+		called := alongside(ctx, t, "alice's call", func(ctx context.Context) (*phone.Call, error) {
+			select {
+			case <-registered:
+			case <-ctx.Done():
+				return nil, nil // the page's failure says why
+			}
+			return alice.Call(ctx, "bob")
+		})
+		res := runPage(ctx, t, url, "")
+		c := called()
+		if c == nil {
+			t.Fatalf("page result %+v", res)
+		}
+		if inv := <-rung; inv == nil || strings.Contains(string(inv.Body), "a=fingerprint") {
+			t.Errorf("bob's desk phone was not rung with a plain offer: %v", inv)
+		}
+		checkBrowserPhoneMedia(t, res, c, ng)
+	})
+}
+
 // TestCallsBrowserToBrowser: alice and bob, both browsers over WS, call
 // each other with the SRC_WS+DST_WS flags. Their own candidates are taken
 // out of the SDP, as when browsers cannot reach each other (NAT, mDNS
