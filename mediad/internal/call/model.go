@@ -251,16 +251,6 @@ func (c *Call) byBranch(b string) *Monologue {
 	return nil
 }
 
-func (c *Call) live() int {
-	n := 0
-	for _, m := range c.monologues {
-		if !m.zombie {
-			n++
-		}
-	}
-	return n
-}
-
 // front puts m first in l (once).
 func front(l []*Monologue, m *Monologue) []*Monologue {
 	out := make([]*Monologue, 0, len(l)+1)
