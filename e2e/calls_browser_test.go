@@ -220,13 +220,18 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 	}
 	bundle := jssipBundle(t)
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
-		for _, late := range []bool{false, true} {
-			t.Run(map[bool]string{false: "early-offer", true: "late-offer"}[late], func(t *testing.T) {
-				px := startProxy(t, []string{ng})
-				phoneCallsBrowser(t, bundle, ng, px, "wss://"+px.WSS, late)
-			})
-		}
+		forOffers(t, func(t *testing.T, late bool) {
+			px := startProxy(t, []string{ng})
+			phoneCallsBrowser(t, bundle, ng, px, "wss://"+px.WSS, late)
+		})
 	})
+}
+
+// forOffers runs f as subtests early-offer (the INVITE carries SDP) and
+// late-offer (it does not).
+func forOffers(t *testing.T, f func(t *testing.T, late bool)) {
+	t.Run("early-offer", func(t *testing.T) { f(t, false) })
+	t.Run("late-offer", func(t *testing.T) { f(t, true) })
 }
 
 // phoneCallsBrowser is one call from a phone through px to the browser on

@@ -101,11 +101,9 @@ func TestCallsKamailioPhoneToBrowser(t *testing.T) {
 	}
 	bundle := jssipBundle(t)
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
-		for _, late := range []bool{false, true} {
-			t.Run(map[bool]string{false: "early-offer", true: "late-offer"}[late], func(t *testing.T) {
-				px := startKamailio(t, ng, 2)
-				phoneCallsBrowser(t, bundle, ng, px, "ws://"+px.WS, late)
-			})
-		}
+		forOffers(t, func(t *testing.T, late bool) {
+			px := startKamailio(t, ng, 2)
+			phoneCallsBrowser(t, bundle, ng, px, "ws://"+px.WS, late)
+		})
 	})
 }
