@@ -69,10 +69,7 @@ func TestCallsKamailio(t *testing.T) {
 // browser's hold and resume re-INVITEs too, and to the phone's re-INVITE
 // after them (which must reach the browser at its fixed Contact).
 func TestCallsKamailioBrowserToPhone(t *testing.T) {
-	if _, err := os.Stat(kamailioPath); err != nil {
-		t.Skipf("skipping: %s not installed", kamailioPath)
-	}
-	if !inCallsNetns(t) {
+	if !inKamailioBrowserNetns(t) {
 		return
 	}
 	bundle := jssipBundle(t)
@@ -93,10 +90,7 @@ func TestCallsKamailioBrowserToPhone(t *testing.T) {
 // module on the daemon): the browser holds and resumes, the phone
 // re-offers, and with a late offer the browser offers in its 200 OK.
 func TestCallsKamailioPhoneToBrowser(t *testing.T) {
-	if _, err := os.Stat(kamailioPath); err != nil {
-		t.Skipf("skipping: %s not installed", kamailioPath)
-	}
-	if !inCallsNetns(t) {
+	if !inKamailioBrowserNetns(t) {
 		return
 	}
 	bundle := jssipBundle(t)
@@ -106,4 +100,14 @@ func TestCallsKamailioPhoneToBrowser(t *testing.T) {
 			phoneCallsBrowser(t, bundle, ng, px, "ws://"+px.WS, late)
 		})
 	})
+}
+
+// inKamailioBrowserNetns is inCallsNetns for a browser test through
+// Kamailio, skipped when Kamailio is not installed.
+func inKamailioBrowserNetns(t *testing.T) bool {
+	t.Helper()
+	if _, err := os.Stat(kamailioPath); err != nil {
+		t.Skipf("skipping: %s not installed", kamailioPath)
+	}
+	return inCallsNetns(t)
 }

@@ -487,15 +487,7 @@ func TestForkedOffers(t *testing.T) {
 	forEachDaemon(t, func(t *testing.T, ng string) {
 		d, _ := newDriver(t, ng)
 		ctx := context.Background()
-		body := fmt.Sprintf(phoneSDP, 7000)
-		a := invite(t, msgSpec{fromTag: "a1", callID: "fork-1", via: "brA", body: body})
-		b := invite(t, msgSpec{fromTag: "a1", callID: "fork-1", via: "brB", body: body})
-		if err := d.Offer(ctx, a, router.Flags{}); err != nil {
-			t.Fatal(err)
-		}
-		if err := d.Offer(ctx, b, router.Flags{}); err != nil {
-			t.Fatal(err)
-		}
+		a, b := offerForked(t, d, "fork-1")
 		pa, pb := mediaPort(t, string(a.Body())), mediaPort(t, string(b.Body()))
 		if pa == pb {
 			t.Fatalf("both branches got port %d: the forks share one party", pa)
@@ -521,14 +513,7 @@ func TestForkedBranchDeleted(t *testing.T) {
 	forEachDaemon(t, func(t *testing.T, ng string) {
 		d, _ := newDriver(t, ng)
 		ctx := context.Background()
-		body := fmt.Sprintf(phoneSDP, 7000)
-		a := invite(t, msgSpec{fromTag: "a1", callID: "fork-2", via: "brA", body: body})
-		b := invite(t, msgSpec{fromTag: "a1", callID: "fork-2", via: "brB", body: body})
-		for _, inv := range []*sip.Request{a, b} {
-			if err := d.Offer(ctx, inv, router.Flags{}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		a, b := offerForked(t, d, "fork-2")
 		if err := d.Reply(ctx, b, reply(t, b, 200, "calleeB", fmt.Sprintf(phoneSDP, 8000)), router.Flags{}); err != nil {
 			t.Fatal(err)
 		}
@@ -545,4 +530,19 @@ func TestForkedBranchDeleted(t *testing.T) {
 			t.Fatalf("call still held after the callee's BYE: %v", tagsOf(q))
 		}
 	})
+}
+
+// offerForked offers caller a1's INVITE of callID on two branches, brA and
+// brB, and returns them as rewritten by the daemon.
+func offerForked(t *testing.T, d *Driver, callID string) (a, b *sip.Request) {
+	t.Helper()
+	body := fmt.Sprintf(phoneSDP, 7000)
+	a = invite(t, msgSpec{fromTag: "a1", callID: callID, via: "brA", body: body})
+	b = invite(t, msgSpec{fromTag: "a1", callID: callID, via: "brB", body: body})
+	for _, inv := range []*sip.Request{a, b} {
+		if err := d.Offer(context.Background(), inv, router.Flags{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, b
 }
