@@ -60,7 +60,8 @@ type Driver struct {
 type dialog struct {
 	callerTag          string
 	callerWS, calleeWS bool
-	lateOffer          bool   // an offer went out in a reply; the ACK answers it
+	lateOffer          bool   // an offer went out in a reply; the ACK (or a PRACK) answers it
+	prackOffer         uint32 // CSeq of a PRACK whose SDP went out as an offer (its 2xx answers)
 	ackIn, ackOut      string // the late answer as received and as sent
 	last               time.Time
 }
@@ -96,8 +97,18 @@ func (d *Driver) Close() error {
 // router's SRC_WS/DST_WS; in-dialog (re-INVITE) the remembered
 // orientation wins, because the script sets SRC_WS only on initial
 // requests.
+//
+// Beyond the seed, which engages the daemon for INVITEs only, an UPDATE
+// with SDP is an offer too (RFC 3311), and so is a PRACK's SDP unless it
+// answers a late offer made in the reliable provisional it acknowledges
+// (RFC 3262 5): then it is that offer's answer, as an ACK's is. Left
+// alone, either SDP would reach the other party unrewritten: media
+// bypassing the daemon, or a browser given plain RTP.
 func (d *Driver) Offer(ctx context.Context, req *sip.Request, f router.Flags) error {
 	id, from, to := ids(req)
+	if req.Method == sip.PRACK && d.lateOfferPending(id) {
+		return d.lateAnswer(ctx, req)
+	}
 	initial := to == ""
 	src, dst := f.SrcWS, f.DstWS
 	if !initial {
@@ -109,11 +120,14 @@ func (d *Driver) Offer(ctx context.Context, req *sip.Request, f router.Flags) er
 		return err
 	}
 	d.Counter.Offers.Add(1)
-	if initial {
+	switch {
+	case initial:
 		d.remember(id, func(dl *dialog) {
 			dl.callerTag, dl.callerWS, dl.calleeWS = from, src, dst
 		})
-	} else {
+	case req.Method == sip.PRACK:
+		d.remember(id, func(dl *dialog) { dl.prackOffer = cseqOf(req) })
+	default:
 		d.touch(id)
 	}
 	return nil
@@ -124,11 +138,19 @@ func (d *Driver) Offer(ctx context.Context, req *sip.Request, f router.Flags) er
 // had no SDP, a late offer sent with the tags swapped. inv is the branch
 // INVITE as sent (our Via on top), res the reply being forwarded, whose
 // body is rewritten in place.
+//
+// For an UPDATE or a PRACK (Offer) only a 2xx answers, and only when the
+// request's SDP went out as an offer.
 func (d *Driver) Reply(ctx context.Context, inv *sip.Request, res *sip.Response, f router.Flags) error {
 	if res.StatusCode >= 300 || !hasSDP(res) {
 		return nil
 	}
 	id, from, _ := ids(inv)
+	if inv.Method != sip.INVITE {
+		if res.StatusCode < 200 || !hasSDP(inv) || (inv.Method == sip.PRACK && !d.takePrackOffer(id, cseqOf(inv))) {
+			return nil
+		}
+	}
 	to := tagOf(res.To())
 	initial := tagOf(inv.To()) == ""
 	src, dst := f.SrcWS, f.DstWS
@@ -172,6 +194,34 @@ func (d *Driver) Ack(ctx context.Context, req *sip.Request) error {
 	if !hasSDP(req) {
 		return nil
 	}
+	return d.lateAnswer(ctx, req)
+}
+
+// lateOfferPending: an offer went out in a reply and nothing answered it
+// yet (or the call is unknown here, as Ack assumes).
+func (d *Driver) lateOfferPending(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dl := d.dialogs[id]
+	return dl == nil || dl.lateOffer
+}
+
+// takePrackOffer reports whether the PRACK with CSeq n carried an offer,
+// and forgets it.
+func (d *Driver) takePrackOffer(id string, n uint32) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dl := d.dialogs[id]
+	if dl == nil || dl.prackOffer == 0 || dl.prackOffer != n {
+		return false
+	}
+	dl.prackOffer = 0
+	return true
+}
+
+// lateAnswer sends req's SDP (an ACK's or a PRACK's, from the party that
+// received the late offer) as the answer, tags swapped.
+func (d *Driver) lateAnswer(ctx context.Context, req *sip.Request) error {
 	id, from, to := ids(req)
 	in := string(req.Body())
 	d.mu.Lock()
@@ -349,6 +399,13 @@ func (d *Driver) touch(id string) {
 		dl.last = time.Now()
 	}
 	d.mu.Unlock()
+}
+
+func cseqOf(req *sip.Request) uint32 {
+	if h := req.CSeq(); h != nil {
+		return h.SeqNo
+	}
+	return 0
 }
 
 func ids(req *sip.Request) (id, from, to string) {

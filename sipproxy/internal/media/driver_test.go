@@ -35,6 +35,7 @@ const browserSDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\n
 type msgSpec struct {
 	method, fromTag, toTag, callID, via, body, source string
 	transport                                         string
+	cseq                                              int // default 1
 }
 
 func invite(t *testing.T, s msgSpec) *sip.Request {
@@ -54,7 +55,7 @@ func invite(t *testing.T, s msgSpec) *sip.Request {
 	fmt.Fprintf(&b, "%s sip:bob@127.0.0.1 SIP/2.0\r\n", s.method)
 	fmt.Fprintf(&b, "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK%s\r\n", s.via)
 	fmt.Fprintf(&b, "Via: SIP/2.0/%s 127.0.0.1:5070;branch=z9hG4bKcaller;rport\r\n", tp)
-	fmt.Fprintf(&b, "From: <sip:alice@127.0.0.1>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n", s.fromTag, to, s.callID, s.method)
+	fmt.Fprintf(&b, "From: <sip:alice@127.0.0.1>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\n", s.fromTag, to, s.callID, max(s.cseq, 1), s.method)
 	b.WriteString("Max-Forwards: 70\r\nContact: <sip:x@127.0.0.1:5070>\r\n")
 	if s.body != "" {
 		b.WriteString("Content-Type: application/sdp\r\n")
@@ -545,4 +546,82 @@ func offerForked(t *testing.T, d *Driver, callID string) (a, b *sip.Request) {
 		}
 	}
 	return a, b
+}
+
+// UPDATE and PRACK carry SDP through the daemon as INVITE and ACK do: an
+// UPDATE's SDP is an offer answered in its 2xx; a PRACK's answers a late
+// offer made in a reliable 183, else it is an offer answered in its 2xx.
+// Every SDP is rewritten, and the daemon still holds the one call of two
+// parties.
+func TestUpdateAndPrack(t *testing.T) {
+	forEachDaemon(t, func(t *testing.T, ng string) {
+		d, _ := newDriver(t, ng)
+		ctx := context.Background()
+		rewritten := func(what string, m sip.Message, port int) {
+			t.Helper()
+			if p := mediaPort(t, string(m.Body())); p == port {
+				t.Fatalf("%s: SDP not rewritten (port %d):\n%s", what, p, m.Body())
+			}
+		}
+		// Late offer in a reliable 183, answered by the PRACK.
+		inv := invite(t, msgSpec{fromTag: "a1", callID: "prack-1", via: "b1"})
+		ringing := reply(t, inv, 183, "b1", fmt.Sprintf(phoneSDP, 8000))
+		if err := d.Reply(ctx, inv, ringing, router.Flags{}); err != nil {
+			t.Fatalf("late offer in 183: %v", err)
+		}
+		rewritten("183", ringing, 8000)
+		prack := invite(t, msgSpec{method: "PRACK", fromTag: "a1", toTag: "b1", callID: "prack-1", via: "b2", cseq: 2, body: fmt.Sprintf(phoneSDP, 7000)})
+		if err := d.Offer(ctx, prack, router.Flags{}); err != nil {
+			t.Fatalf("PRACK answer: %v", err)
+		}
+		rewritten("PRACK answering the 183", prack, 7000)
+		if n := d.Counter.LateAnswers.Load(); n != 1 {
+			t.Fatalf("%d late answers, want the PRACK's", n)
+		}
+		if tags := tagsOf(query(t, ng, "prack-1")); len(tags) != 2 {
+			t.Fatalf("tags after the PRACK %v, want a1 and b1", tags)
+		}
+		// Its 2xx has nothing to answer.
+		ok := reply(t, prack, 200, "b1", fmt.Sprintf(phoneSDP, 8000))
+		if err := d.Reply(ctx, prack, ok, router.Flags{}); err != nil || mediaPort(t, string(ok.Body())) != 8000 {
+			t.Fatalf("2xx of an answering PRACK touched (err %v):\n%s", err, ok.Body())
+		}
+		// A second PRACK (for the next reliable 18x) with a new offer,
+		// answered in its 2xx.
+		offers, answers := d.Counter.Offers.Load(), d.Counter.Answers.Load()
+		prack2 := invite(t, msgSpec{method: "PRACK", fromTag: "a1", toTag: "b1", callID: "prack-1", via: "b3", cseq: 3, body: fmt.Sprintf(phoneSDP, 7002)})
+		if err := d.Offer(ctx, prack2, router.Flags{}); err != nil {
+			t.Fatalf("PRACK offer: %v", err)
+		}
+		rewritten("PRACK offer", prack2, 7002)
+		ok2 := reply(t, prack2, 200, "b1", fmt.Sprintf(phoneSDP, 8002))
+		if err := d.Reply(ctx, prack2, ok2, router.Flags{}); err != nil {
+			t.Fatalf("answer in the PRACK's 2xx: %v", err)
+		}
+		rewritten("2xx of the PRACK offer", ok2, 8002)
+		// The callee updates the session; a 491 or a retransmitted 2xx
+		// would not answer twice.
+		upd := invite(t, msgSpec{method: "UPDATE", fromTag: "b1", toTag: "a1", callID: "prack-1", via: "b4", cseq: 101, body: fmt.Sprintf(phoneSDP, 8004)})
+		if err := d.Offer(ctx, upd, router.Flags{}); err != nil {
+			t.Fatalf("UPDATE offer: %v", err)
+		}
+		rewritten("UPDATE", upd, 8004)
+		ok3 := reply(t, upd, 200, "a1", fmt.Sprintf(phoneSDP, 7004))
+		if err := d.Reply(ctx, upd, ok3, router.Flags{}); err != nil {
+			t.Fatalf("UPDATE answer: %v", err)
+		}
+		rewritten("2xx of the UPDATE", ok3, 7004)
+		if o, a := d.Counter.Offers.Load()-offers, d.Counter.Answers.Load()-answers; o != 2 || a != 2 {
+			t.Fatalf("%d offers and %d answers for the PRACK and the UPDATE, want 2 and 2", o, a)
+		}
+		if tags := tagsOf(query(t, ng, "prack-1")); len(tags) != 2 {
+			t.Fatalf("tags after the PRACK and UPDATE offers %v, want a1 and b1", tags)
+		}
+		if err := d.Delete(ctx, invite(t, msgSpec{method: "BYE", fromTag: "a1", toTag: "b1", callID: "prack-1", via: "b5"})); err != nil {
+			t.Fatal(err)
+		}
+		if query(t, ng, "prack-1") != nil {
+			t.Fatal("call still there after delete")
+		}
+	})
 }

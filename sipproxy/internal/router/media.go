@@ -21,11 +21,14 @@ type Flags struct {
 type Media interface {
 	// Offer runs in branch_route for an INVITE carrying SDP, per branch;
 	// req is the branch as it will be sent (our Via on top). An error
-	// fails the branch with the error's SIPStatus (default 500).
+	// fails the branch with the error's SIPStatus (default 500). It runs
+	// for an UPDATE or PRACK carrying SDP too; a PRACK's may be the
+	// answer to a late offer, which the implementation tells.
 	Offer(ctx context.Context, req *sip.Request, f Flags) error
-	// Reply runs in onreply_route for a 1xx/2xx to an INVITE carrying SDP:
-	// inv is the branch INVITE as sent, res the reply going upstream. It
-	// is the answer, or the late offer when inv had no SDP.
+	// Reply runs in onreply_route for a 1xx/2xx carrying SDP to an INVITE,
+	// UPDATE or PRACK: inv is the branch request as sent, res the reply
+	// going upstream. It is the answer, or the late offer when an INVITE
+	// had no SDP.
 	Reply(ctx context.Context, inv *sip.Request, res *sip.Response, f Flags) error
 	// Ack runs for an end-to-end ACK carrying SDP (the late answer).
 	Ack(ctx context.Context, req *sip.Request) error

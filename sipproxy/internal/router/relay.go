@@ -366,7 +366,7 @@ func (run *relayRun) run(branches []Branch) {
 			run.localFinal(st, err)
 			continue
 		}
-		if invite && r.media != nil && hasSDP(out) {
+		if r.media != nil && carriesOffer(c.Req.Method) && hasSDP(out) {
 			if err := r.media.Offer(run.ctx, out, st.flags); err != nil {
 				r.log.Warn("media offer", "error", err, "call-id", c.callID())
 				run.localFinal(st, mediaStatus(err))
@@ -705,17 +705,27 @@ func (r *Router) prepareResponse(ctx context.Context, c *Ctx, st *branchState, r
 	if fwd.Via() == nil {
 		return nil
 	}
-	if c.Req.IsInvite() {
+	m := c.Req.Method
+	if m == sip.INVITE || m == sip.UPDATE {
+		// Both refresh the target (RFC 3311 5.2), so the reply's Contact
+		// is fixed as the seed fixes INVITE replies.
 		if _, err := nat.FixContact(fwd, res.Source()); err != nil {
 			r.log.Debug("fix_nated_contact on reply", "error", err)
 		}
-		if r.media != nil && st != nil && res.StatusCode < 300 && hasSDP(fwd) {
-			if err := r.media.Reply(ctx, st.req, fwd, st.flags); err != nil {
-				r.log.Warn("media reply", "error", err, "call-id", c.callID())
-			}
+	}
+	if r.media != nil && st != nil && carriesOffer(m) && res.StatusCode < 300 && hasSDP(fwd) {
+		if err := r.media.Reply(ctx, st.req, fwd, st.flags); err != nil {
+			r.log.Warn("media reply", "error", err, "call-id", c.callID())
 		}
 	}
 	return fwd
+}
+
+// carriesOffer: requests whose SDP goes through the media daemon (the
+// seed's INVITE, and UPDATE and PRACK, whose SDP would otherwise reach
+// the other party unrewritten), and whose replies' SDP does.
+func carriesOffer(m sip.RequestMethod) bool {
+	return m == sip.INVITE || m == sip.UPDATE || m == sip.PRACK
 }
 
 // record builds what the client transaction keeps of the relayed 2xx
