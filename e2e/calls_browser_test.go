@@ -118,6 +118,10 @@ type pageResult struct {
 	// (phonehold=1); InboundAfterPhone is the inbound count after it.
 	PhoneReinvited    bool
 	InboundAfterPhone int
+	// PhoneUpdated: then its UPDATE did (phoneupdate=1);
+	// InboundAfterUpdate is the inbound count after it.
+	PhoneUpdated       bool
+	InboundAfterUpdate int
 	// Canceled: the browser hung up while the callee rang (cancel=1)
 	// and JsSIP ended the call as canceled.
 	Canceled bool
@@ -168,9 +172,9 @@ func forBrowserDaemons(t *testing.T, f func(t *testing.T, ng string)) {
 // calls bob, a UDP phone with plain RTP that answers with early media (183
 // with SDP, then the 200 with the same): bob receives the browser's audio,
 // the browser's inbound-rtp rises; the browser holds and resumes the call
-// and media flows again; then bob, who was called, re-offers (a hold as
-// phones send it) and media flows again; the browser hangs up and the
-// daemon holds no call.
+// and media flows again; then bob, who was called, re-offers in a
+// re-INVITE and in an UPDATE (RFC 3311), and media flows again after each;
+// the browser hangs up and the daemon holds no call.
 func TestCallsBrowserToPhone(t *testing.T) {
 	if !inCallsNetns(t) {
 		return
@@ -180,10 +184,13 @@ func TestCallsBrowserToPhone(t *testing.T) {
 		px := startProxy(t, []string{ng})
 		bob := registeredPhone(t, phone.Config{User: "bob", Proxy: px.UDP, Domain: callsDomain, EarlyMedia: true})
 		media := make(chan struct{}, 1)
-		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=1&phonehold=1&user=alice&target=bob&ws=wss://" + px.WSS
-		res, c := browserCallsPhone(t, url, "", bob, media)
+		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=1&phonehold=1&phoneupdate=1&user=alice&target=bob&ws=wss://" + px.WSS
+		res, c := browserCallsPhone(t, url, "", bob, media, (*phone.Call).Reinvite, (*phone.Call).Update)
 		checkHeld(t, res)
 		checkPhoneReinvited(t, res)
+		if !res.PhoneUpdated || res.InboundAfterUpdate < res.InboundAfterPhone+10 {
+			t.Errorf("after bob's UPDATE: seen %v, inbound-rtp %d -> %d (want 10 more)", res.PhoneUpdated, res.InboundAfterPhone, res.InboundAfterUpdate)
+		}
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
@@ -399,10 +406,10 @@ func TestCallsBrowserToBrowser(t *testing.T) {
 // browserCallsPhone runs the call page at url (the browser calls; driver
 // as for runPage) while bob answers, and returns the page's result and
 // bob's side of the call. With media (the page's /media signal,
-// phonehold=1) bob re-offers once the page says so: toward the browser
-// that called, the re-offer must keep its mid, its forced rtcp-mux and its
-// DTLS alone, and reach it at its fixed Contact.
-func browserCallsPhone(t *testing.T, url, driver string, bob *phone.Phone, media <-chan struct{}) (pageResult, *phone.Call) {
+// phonehold=1) bob re-offers with each of reoffers once the page says so:
+// toward the browser that called, a re-offer must keep its mid, its forced
+// rtcp-mux and its DTLS alone, and reach it at its fixed Contact.
+func browserCallsPhone(t *testing.T, url, driver string, bob *phone.Phone, media <-chan struct{}, reoffers ...func(*phone.Call, context.Context) error) (pageResult, *phone.Call) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -416,8 +423,10 @@ func browserCallsPhone(t *testing.T, url, driver string, bob *phone.Phone, media
 		case <-ctx.Done():
 			return c, nil // the page's failure says why
 		}
-		if err := c.Reinvite(ctx); err != nil {
-			return c, fmt.Errorf("bob's re-INVITE: %w", err)
+		for i, reoffer := range reoffers {
+			if err := reoffer(c, ctx); err != nil {
+				return c, fmt.Errorf("bob's re-offer %d: %w", i, err)
+			}
 		}
 		return c, nil
 	})

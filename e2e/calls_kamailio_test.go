@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"sipmedia/e2e/internal/daemon"
+	"sipmedia/e2e/internal/phone"
 	"sipmedia/ngproto/testport"
 )
 
@@ -78,7 +79,7 @@ func TestCallsKamailioBrowserToPhone(t *testing.T) {
 		bob := newPhone(t, px, "bob", false)
 		media := make(chan struct{}, 1)
 		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=1&phonehold=1&user=alice&target=bob&ws=ws://" + px.WS
-		res, c := browserCallsPhone(t, url, "", bob, media)
+		res, c := browserCallsPhone(t, url, "", bob, media, (*phone.Call).Reinvite)
 		checkHeld(t, res)
 		checkPhoneReinvited(t, res)
 		checkBrowserPhoneMedia(t, res, c, ng)

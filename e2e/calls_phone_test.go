@@ -86,57 +86,60 @@ func hangup(t *testing.T, c *phone.Call, other *phone.Call) {
 }
 
 // TestCallsPhoneToPhone: two UDP phones registered at sipproxy call each
-// other with media through mediad, early offer (with a re-INVITE from
-// each side) and late offer (INVITE without SDP: offer in the 200 OK,
-// answer in the ACK, tags swapped).
+// other with media through mediad:
+//   - early offer, then a re-INVITE and an UPDATE from each side;
+//   - late offer (INVITE without SDP: offer in the 200 OK, answer in the
+//     ACK, tags swapped);
+//   - the callee answering with a reliable 183 (RFC 3262), which carries
+//     the answer, or with a late offer the PRACK answers.
 func TestCallsPhoneToPhone(t *testing.T) {
 	_, opts := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
 	px := startProxy(t, []string{opts.NG})
-	for _, late := range []bool{false, true} {
-		name := "early-offer"
-		if late {
-			name = "late-offer"
-		}
-		t.Run(name, func(t *testing.T) {
-			alice := newPhone(t, px, "alice-"+name, late)
-			bob := newPhone(t, px, "bob-"+name, false)
-			a, b := placeCall(t, alice, bob, "bob-"+name)
+	for _, tc := range []struct {
+		name           string
+		late, reliable bool
+	}{{"early-offer", false, false}, {"late-offer", true, false}, {"100rel", false, true}, {"100rel-late-offer", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			alice := newPhone(t, px, "alice-"+tc.name, tc.late)
+			bob := registeredPhone(t, phone.Config{User: "bob-" + tc.name, Proxy: px.UDP, Domain: callsDomain, Reliable: tc.reliable})
+			a, b := placeCall(t, alice, bob, "bob-"+tc.name)
 			checkMediaThrough(t, opts.NG, a, b)
-			if !late {
+			if tc.name == "early-offer" {
 				checkConfirmed(t, opts.NG, a.ID)
-				reinviteBothWays(t, opts.NG, a, b)
+				renegotiateBothWays(t, opts.NG, a, b, (*phone.Call).Reinvite)
+				renegotiateBothWays(t, opts.NG, a, b, (*phone.Call).Update)
 			}
 			hangupAndCheck(t, opts.NG, a, b)
 		})
 	}
 }
 
-// reinviteBothWays: the caller, then the callee re-INVITEs; both offers
-// and answers go through the daemon (in-dialog, the proxy has no SRC_WS:
-// the media step's remembered orientation applies) and media keeps
-// flowing on the same call.
-func reinviteBothWays(t *testing.T, ng string, a, b *phone.Call) {
+// renegotiateBothWays: the caller, then the callee re-offers with offer
+// (Call.Reinvite or Call.Update); both offers and answers go through the
+// daemon (in-dialog, the proxy has no SRC_WS: the media step's remembered
+// orientation applies) and media keeps flowing on the same call.
+func renegotiateBothWays(t *testing.T, ng string, a, b *phone.Call, offer func(*phone.Call, context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	for i, c := range []*phone.Call{a, b} {
 		before := c.RTP.Received()
-		if err := c.Reinvite(ctx); err != nil {
-			t.Fatalf("re-INVITE %d: %v", i, err)
+		if err := offer(c, ctx); err != nil {
+			t.Fatalf("re-offer %d: %v", i, err)
 		}
 		other := b
 		if c == b {
 			other = a
 		}
 		if c.RemoteAddr() == other.RTP.Addr() {
-			t.Fatalf("re-INVITE %d: answer not rewritten, media would bypass the daemon", i)
+			t.Fatalf("re-offer %d: answer not rewritten, media would bypass the daemon", i)
 		}
 		if !eventually(5*time.Second, func() bool { return c.RTP.Received() >= before+25 }) {
-			t.Fatalf("re-INVITE %d: media stopped (%d then %d packets)", i, before, c.RTP.Received())
+			t.Fatalf("re-offer %d: media stopped (%d then %d packets)", i, before, c.RTP.Received())
 		}
 	}
 	if ids := ngCalls(t, ng); len(ids) != 1 {
-		t.Fatalf("daemon holds %v after the re-INVITEs, want the one call", ids)
+		t.Fatalf("daemon holds %v after the re-offers, want the one call", ids)
 	}
 }
 

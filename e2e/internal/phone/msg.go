@@ -1,6 +1,7 @@
 // Package phone is a small SIP phone for the end-to-end tests: a UDP user
-// agent (REGISTER, INVITE with or without SDP, answering, ACK, BYE along
-// the Record-Route set) with a plain RTP endpoint that sends PCMU packets
+// agent (REGISTER, INVITE with or without SDP, answering, ACK, BYE,
+// re-INVITE and UPDATE along the Record-Route set, reliable provisionals
+// and PRACK) with a plain RTP endpoint that sends PCMU packets
 // and counts what it receives, per SSRC. It speaks just enough SIP for a
 // proxy in front of it; it is not a general SIP stack.
 package phone

@@ -30,6 +30,12 @@ type Config struct {
 	// phones do for ringback) instead of 180, then the 200 with the same
 	// SDP.
 	EarlyMedia bool
+	// Reliable: Answer sends a reliable 183 (RFC 3262: Require: 100rel,
+	// RSeq) with its SDP, the answer or, when the INVITE had none, the
+	// offer, and sends the 200 (without SDP) once the PRACK came, which
+	// answers that offer. A caller PRACKs reliable provisionals whatever
+	// this says.
+	Reliable bool
 }
 
 // Phone is a UDP user agent with one RTP endpoint per call.
@@ -59,14 +65,16 @@ type Call struct {
 	// Remote is the remote media address and Received the last SDP body
 	// this side received; a re-INVITE changes both from the read loop,
 	// under the phone's mu (RemoteAddr reads Remote safely).
-	Remote   netip.AddrPort
-	Received []byte
-	ended    chan struct{}
-	endOnce  sync.Once
-	acked    chan struct{}
-	ackOnce  sync.Once
-	last200  *Msg // our 2xx to the INVITE, resent until the ACK
-	inv      *Msg // the INVITE we answered
+	Remote    netip.AddrPort
+	Received  []byte
+	ended     chan struct{}
+	endOnce   sync.Once
+	acked     chan struct{}
+	ackOnce   sync.Once
+	last200   *Msg // our 2xx to the INVITE, resent until the ACK
+	inv       *Msg // the INVITE we answered
+	pracked   chan struct{}
+	prackOnce sync.Once
 }
 
 // New opens the phone's SIP socket.
@@ -185,25 +193,29 @@ func (p *Phone) request(m *Msg) {
 			return
 		}
 		if c != nil {
-			// re-INVITE: a target refresh (RFC 3261 12.2.2); follow the
-			// new offer, answer with our address.
-			if ct := m.Get("Contact"); ct != "" {
-				p.mu.Lock()
-				c.Target = uriOf(ct)
-				p.mu.Unlock()
-			}
-			if ap, err := MediaAddr(m.Body); err == nil {
-				c.setRemote(ap, m.Body)
-			}
-			res := p.reply(m, 200, "OK", c.LocalTag)
-			res.Hdrs = append(res.Hdrs, Hdr{"Contact", p.contact()}, Hdr{"Content-Type", "application/sdp"})
-			res.Body = sdpFor(c.RTP.Addr(), m.Body)
-			_ = p.send(res, viaTarget(m.Get("Via"), m.From))
+			c.answerOffer(m)
 			return
 		}
 		select {
 		case p.invites <- m:
 		default:
+		}
+	case "UPDATE":
+		if c != nil {
+			c.answerOffer(m)
+			return
+		}
+		_ = p.send(p.reply(m, 481, "Call/Transaction Does Not Exist", ""), viaTarget(m.Get("Via"), m.From))
+	case "PRACK":
+		// Acknowledges our reliable 183; its SDP answers the 183's offer.
+		if c != nil && len(m.Body) > 0 {
+			if ap, err := MediaAddr(m.Body); err == nil {
+				c.setRemote(ap, m.Body)
+			}
+		}
+		_ = p.send(p.reply(m, 200, "OK", ""), viaTarget(m.Get("Via"), m.From))
+		if c != nil && c.pracked != nil {
+			c.prackOnce.Do(func() { close(c.pracked) })
 		}
 	case "ACK":
 		if c != nil {
@@ -231,6 +243,28 @@ func (p *Phone) request(m *Msg) {
 	default:
 		_ = p.send(p.reply(m, 200, "OK", ""), viaTarget(m.Get("Via"), m.From))
 	}
+}
+
+// answerOffer answers a re-INVITE or UPDATE: both refresh the target
+// (RFC 3261 12.2.2, RFC 3311 5.2); follow the new offer, answer with our
+// address.
+func (c *Call) answerOffer(m *Msg) {
+	p := c.p
+	if ct := m.Get("Contact"); ct != "" {
+		p.mu.Lock()
+		c.Target = uriOf(ct)
+		p.mu.Unlock()
+	}
+	res := p.reply(m, 200, "OK", c.LocalTag)
+	res.Hdrs = append(res.Hdrs, Hdr{"Contact", p.contact()})
+	if len(m.Body) > 0 {
+		if ap, err := MediaAddr(m.Body); err == nil {
+			c.setRemote(ap, m.Body)
+		}
+		res.Hdrs = append(res.Hdrs, Hdr{"Content-Type", "application/sdp"})
+		res.Body = sdpFor(c.RTP.Addr(), m.Body)
+	}
+	_ = p.send(res, viaTarget(m.Get("Via"), m.From))
 }
 
 // reply builds a response to req (To tag added when given and missing).
@@ -317,13 +351,16 @@ func (p *Phone) Register(ctx context.Context) error {
 	return nil
 }
 
-// StatusError is a final non-2xx reply to an INVITE.
+// StatusError is a final non-2xx reply to an INVITE (or UPDATE).
 type StatusError struct {
+	Method string
 	Code   int
 	Reason string
 }
 
-func (e *StatusError) Error() string { return fmt.Sprintf("INVITE answered %d %s", e.Code, e.Reason) }
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s answered %d %s", e.Method, e.Code, e.Reason)
+}
 
 // Call invites target (a user name or sip: URI) through the proxy and, on
 // 2xx, ACKs and starts sending RTP to the answered address.
@@ -348,24 +385,61 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 	p.mu.Lock()
 	p.calls[c.ID] = c
 	p.mu.Unlock()
-	res, err := p.transact(ctx, req, p.cfg.Proxy, nil)
+	var prackErr error
+	rseq, answered := 0, false
+	res, err := p.transact(ctx, req, p.cfg.Proxy, func(m *Msg) {
+		// RFC 3262 4: PRACK each new reliable provisional (retransmissions
+		// carry an RSeq already seen); its SDP answers an offer in it.
+		n, _ := strconv.Atoi(m.Get("RSeq"))
+		if !strings.Contains(m.Get("Require"), "100rel") || n <= rseq || prackErr != nil {
+			return
+		}
+		rseq = n
+		c.dialogFrom(m)
+		var body []byte
+		if len(m.Body) > 0 {
+			ap, err := MediaAddr(m.Body)
+			if err != nil {
+				prackErr = err
+				return
+			}
+			p.mu.Lock()
+			c.Remote, c.Received = ap, m.Body
+			p.mu.Unlock()
+			if p.cfg.Late && !answered {
+				body, answered = sdpFor(rtp.Addr(), m.Body), true
+			}
+		}
+		c.cseq++
+		pr := c.inDialog("PRACK", c.cseq)
+		pr.Hdrs = append(pr.Hdrs, Hdr{"RAck", strconv.Itoa(n) + " 1 INVITE"})
+		if body != nil {
+			pr.Hdrs = append(pr.Hdrs, Hdr{"Content-Type", "application/sdp"})
+			pr.Body = body
+		}
+		hop, err := c.nextHop()
+		if err == nil {
+			var res *Msg
+			if res, err = p.transact(ctx, pr, hop, nil); err == nil && res.Code != 200 {
+				err = fmt.Errorf("PRACK answered %d %s", res.Code, res.Reason)
+			}
+		}
+		prackErr = err
+	})
+	if err == nil {
+		err = prackErr
+	}
 	if err != nil {
 		c.drop()
 		return nil, err
 	}
 	if res.Code >= 300 {
 		c.drop()
-		return nil, &StatusError{res.Code, res.Reason}
+		return nil, &StatusError{"INVITE", res.Code, res.Reason}
 	}
-	c.RemoteTag = Tag(res.Get("To"))
-	c.RemoteURI = res.Get("To")
-	c.Target = uriOf(res.Get("Contact"))
-	rr := res.All("Record-Route")
-	for i := len(rr) - 1; i >= 0; i-- {
-		c.Route = append(c.Route, rr[i])
-	}
+	c.dialogFrom(res)
 	var ackBody []byte
-	if len(res.Body) > 0 {
+	if len(res.Body) > 0 && !answered {
 		ap, err := MediaAddr(res.Body)
 		if err != nil {
 			return nil, err
@@ -386,6 +460,21 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 		rtp.Send(ra)
 	}
 	return c, nil
+}
+
+// dialogFrom takes the dialog's remote side from a reply to our INVITE:
+// To (with tag), Contact as the target, the Record-Route set reversed.
+func (c *Call) dialogFrom(res *Msg) {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	c.RemoteTag = Tag(res.Get("To"))
+	c.RemoteURI = res.Get("To")
+	c.Target = uriOf(res.Get("Contact"))
+	rr := res.All("Record-Route")
+	c.Route = c.Route[:0]
+	for i := len(rr) - 1; i >= 0; i-- {
+		c.Route = append(c.Route, rr[i])
+	}
 }
 
 func (c *Call) drop() {
@@ -437,9 +526,15 @@ func (c *Call) sendAck(res *Msg, body []byte) error {
 
 // Reinvite sends an in-dialog INVITE with a new offer, follows the
 // answer's media address and ACKs.
-func (c *Call) Reinvite(ctx context.Context) error {
+func (c *Call) Reinvite(ctx context.Context) error { return c.renegotiate(ctx, "INVITE") }
+
+// Update sends an UPDATE with a new offer (RFC 3311) and follows the
+// answer's media address.
+func (c *Call) Update(ctx context.Context) error { return c.renegotiate(ctx, "UPDATE") }
+
+func (c *Call) renegotiate(ctx context.Context, method string) error {
 	c.cseq++
-	req := c.inDialog("INVITE", c.cseq)
+	req := c.inDialog(method, c.cseq)
 	req.Hdrs = append(req.Hdrs, Hdr{"Contact", c.p.contact()}, Hdr{"Content-Type", "application/sdp"})
 	req.Body = offerSDP(c.RTP.Addr())
 	hop, err := c.nextHop()
@@ -451,13 +546,16 @@ func (c *Call) Reinvite(ctx context.Context) error {
 		return err
 	}
 	if res.Code != 200 {
-		return &StatusError{res.Code, res.Reason}
+		return &StatusError{method, res.Code, res.Reason}
 	}
 	ap, err := MediaAddr(res.Body)
 	if err != nil {
 		return err
 	}
 	c.setRemote(ap, res.Body)
+	if method != "INVITE" {
+		return nil
+	}
 	return c.sendAck(res, nil)
 }
 
@@ -542,16 +640,29 @@ func (p *Phone) Answer(ctx context.Context) (*Call, error) {
 	} else {
 		ok.Body = offerSDP(rtp.Addr())
 	}
-	if p.cfg.EarlyMedia && len(inv.Body) > 0 {
+	if (p.cfg.EarlyMedia && len(inv.Body) > 0) || p.cfg.Reliable {
 		ring = p.reply(inv, 183, "Session Progress", c.LocalTag)
 		ring.Hdrs = append(ring.Hdrs, Hdr{"Contact", p.contact()}, Hdr{"Content-Type", "application/sdp"})
 		ring.Body = ok.Body
+	}
+	if p.cfg.Reliable {
+		// The 183 carries the SDP (an offer is answered in the PRACK), so
+		// the 200 carries none.
+		ring.Hdrs = append(ring.Hdrs, Hdr{"Require", "100rel"}, Hdr{"RSeq", "1"})
+		ok.Hdrs, ok.Body = slices.DeleteFunc(ok.Hdrs, func(h Hdr) bool { return h.Name == "Content-Type" }), nil
+		c.pracked = make(chan struct{})
 	}
 	c.last200 = ok
 	p.mu.Lock()
 	p.calls[c.ID] = c
 	p.mu.Unlock()
 	_ = p.send(ring, dst)
+	if c.pracked != nil {
+		if err := p.untilPRACK(ctx, c, ring, dst); err != nil {
+			c.drop()
+			return nil, err
+		}
+	}
 	_ = p.send(ok, dst)
 	interval := 500 * time.Millisecond
 	for {
@@ -567,6 +678,23 @@ func (p *Phone) Answer(ctx context.Context) (*Call, error) {
 		case <-ctx.Done():
 			c.drop()
 			return nil, fmt.Errorf("phone %s: no ACK: %w", p.cfg.User, ctx.Err())
+		}
+	}
+}
+
+// untilPRACK retransmits the reliable provisional rel (RFC 3262 3: from
+// T1, doubling) until its PRACK arrives.
+func (p *Phone) untilPRACK(ctx context.Context, c *Call, rel *Msg, dst netip.AddrPort) error {
+	interval := 500 * time.Millisecond
+	for {
+		select {
+		case <-c.pracked:
+			return nil
+		case <-time.After(interval):
+			_ = p.send(rel, dst)
+			interval *= 2
+		case <-ctx.Done():
+			return fmt.Errorf("phone %s: no PRACK: %w", p.cfg.User, ctx.Err())
 		}
 	}
 }
