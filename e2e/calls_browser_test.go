@@ -114,14 +114,11 @@ type pageResult struct {
 	// InboundAfter is its inbound-rtp count after that.
 	Held         bool
 	InboundAfter int
-	// PhoneReinvited: the phone's re-INVITE reached the browser
-	// (phonehold=1); InboundAfterPhone is the inbound count after it.
-	PhoneReinvited    bool
-	InboundAfterPhone int
-	// PhoneUpdated: then its UPDATE did (phoneupdate=1);
-	// InboundAfterUpdate is the inbound count after it.
-	PhoneUpdated       bool
-	InboundAfterUpdate int
+	// PhoneOffers: how many of the phone's re-offers reached the
+	// browser (phonehold=1); InboundAfterPhone has the inbound count
+	// after each.
+	PhoneOffers       int
+	InboundAfterPhone []int
 	// Canceled: the browser hung up while the callee rang (cancel=1)
 	// and JsSIP ended the call as canceled.
 	Canceled bool
@@ -173,8 +170,9 @@ func forBrowserDaemons(t *testing.T, f func(t *testing.T, ng string)) {
 // with SDP, then the 200 with the same): bob receives the browser's audio,
 // the browser's inbound-rtp rises; the browser holds and resumes the call
 // and media flows again; then bob, who was called, re-offers in a
-// re-INVITE and in an UPDATE (RFC 3311), and media flows again after each;
-// the browser hangs up and the daemon holds no call.
+// re-INVITE, in an UPDATE (RFC 3311) and by a re-INVITE without SDP (the
+// browser offers in the 200, bob answers in the ACK), and media flows
+// again after each; the browser hangs up and the daemon holds no call.
 func TestCallsBrowserToPhone(t *testing.T) {
 	if !inCallsNetns(t) {
 		return
@@ -184,24 +182,55 @@ func TestCallsBrowserToPhone(t *testing.T) {
 		px := startProxy(t, []string{ng})
 		bob := registeredPhone(t, phone.Config{User: "bob", Proxy: px.UDP, Domain: callsDomain, EarlyMedia: true})
 		media := make(chan struct{}, 1)
-		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=1&phonehold=1&phoneupdate=1&user=alice&target=bob&ws=wss://" + px.WSS
-		res, c := browserCallsPhone(t, url, "", bob, media, (*phone.Call).Reinvite, (*phone.Call).Update)
+		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=1&phonehold=1&phoneoffers=reinvite,update,reinvite&user=alice&target=bob&ws=wss://" + px.WSS
+		res, c := browserCallsPhone(t, url, "", bob, media, allReoffers...)
 		checkHeld(t, res)
-		checkPhoneReinvited(t, res)
-		if !res.PhoneUpdated || res.InboundAfterUpdate < res.InboundAfterPhone+10 {
-			t.Errorf("after bob's UPDATE: seen %v, inbound-rtp %d -> %d (want 10 more)", res.PhoneUpdated, res.InboundAfterPhone, res.InboundAfterUpdate)
-		}
+		checkPhoneReoffers(t, res, len(allReoffers))
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
 
-// checkPhoneReinvited: the phone's re-INVITE reached the browser (page
-// phonehold=1) and the browser then received at least 10 more packets.
-func checkPhoneReinvited(t *testing.T, res pageResult) {
+// reoffer is one of the phone's ways to re-offer: (*phone.Call).Reinvite,
+// ReinviteLate or Update.
+type reoffer = func(*phone.Call, context.Context) error
+
+// allReoffers: a re-INVITE, an UPDATE, a re-INVITE without SDP, as the
+// page's phoneoffers=reinvite,update,reinvite expects them.
+var allReoffers = []reoffer{(*phone.Call).Reinvite, (*phone.Call).Update, (*phone.Call).ReinviteLate}
+
+// checkPhoneReoffers: the phone's n re-offers reached the browser (page
+// phonehold=1) and after each the browser received at least 10 more
+// packets.
+func checkPhoneReoffers(t *testing.T, res pageResult, n int) {
 	t.Helper()
-	if !res.PhoneReinvited || res.InboundAfterPhone < res.InboundAfter+10 {
-		t.Errorf("after bob's re-INVITE: seen %v, inbound-rtp %d -> %d (want 10 more)", res.PhoneReinvited, res.InboundAfter, res.InboundAfterPhone)
+	if res.PhoneOffers != n || len(res.InboundAfterPhone) != n {
+		t.Errorf("the phone's re-offers: %d of %d reached the browser", res.PhoneOffers, n)
+		return
 	}
+	last := res.InboundAfter
+	for i, in := range res.InboundAfterPhone {
+		if in < last+10 {
+			t.Errorf("after the phone's re-offer %d: inbound-rtp %d -> %d (want 10 more)", i, last, in)
+		}
+		last = in
+	}
+}
+
+// reofferOnSignal runs each of reoffers on c once the page signals on
+// media (it has seen media flow again); a nil c or a page that stopped
+// signalling ends it early (the page's failure says why).
+func reofferOnSignal(ctx context.Context, c *phone.Call, media <-chan struct{}, reoffers []reoffer) error {
+	for i, r := range reoffers {
+		select {
+		case <-media:
+		case <-ctx.Done():
+			return nil
+		}
+		if err := r(c, ctx); err != nil {
+			return fmt.Errorf("the phone's re-offer %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // checkHeld: the browser held and resumed the call (page hold=1) and
@@ -247,7 +276,10 @@ func phoneCallsBrowser(t *testing.T, bundle, ng string, px *proxy, ws string, la
 	bob := newPhone(t, px, "bob", late)
 	registered, media := make(chan struct{}, 1), make(chan struct{}, 1)
 	query := "?mode=answer&user=alice&ws=" + ws
-	if !late {
+	reoffers := []reoffer{(*phone.Call).Reinvite}
+	if late {
+		reoffers = nil
+	} else {
 		query += "&hold=1&phonehold=1"
 	}
 	url := servePage(t, bundle, pageSignals{Registered: registered, Media: media}) + query
@@ -260,20 +292,12 @@ func phoneCallsBrowser(t *testing.T, bundle, ng string, px *proxy, ws string, la
 			return nil, nil // the page's failure says why
 		}
 		c, err := bob.Call(ctx, "alice")
-		if err != nil || late {
+		if err != nil {
 			return c, err
 		}
 		// After alice's hold and resume, bob re-offers too: the
 		// daemon's actpass offer to a browser that is DTLS-active.
-		select {
-		case <-media:
-		case <-ctx.Done():
-			return c, nil
-		}
-		if err := c.Reinvite(ctx); err != nil {
-			return c, fmt.Errorf("bob's re-INVITE: %w", err)
-		}
-		return c, nil
+		return c, reofferOnSignal(ctx, c, media, reoffers)
 	})
 	res := runPage(ctx, t, url, "")
 	c := called()
@@ -282,7 +306,7 @@ func phoneCallsBrowser(t *testing.T, bundle, ng string, px *proxy, ws string, la
 	}
 	if !late {
 		checkHeld(t, res)
-		checkPhoneReinvited(t, res)
+		checkPhoneReoffers(t, res, len(reoffers))
 	}
 	checkBrowserPhoneMedia(t, res, c, ng)
 }
@@ -409,26 +433,16 @@ func TestCallsBrowserToBrowser(t *testing.T) {
 // phonehold=1) bob re-offers with each of reoffers once the page says so:
 // toward the browser that called, a re-offer must keep its mid, its forced
 // rtcp-mux and its DTLS alone, and reach it at its fixed Contact.
-func browserCallsPhone(t *testing.T, url, driver string, bob *phone.Phone, media <-chan struct{}, reoffers ...func(*phone.Call, context.Context) error) (pageResult, *phone.Call) {
+func browserCallsPhone(t *testing.T, url, driver string, bob *phone.Phone, media <-chan struct{}, reoffers ...reoffer) (pageResult, *phone.Call) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	answered := alongside(ctx, t, "bob", func(ctx context.Context) (*phone.Call, error) {
 		c, err := bob.Answer(ctx)
-		if err != nil || media == nil {
+		if err != nil {
 			return c, err
 		}
-		select {
-		case <-media:
-		case <-ctx.Done():
-			return c, nil // the page's failure says why
-		}
-		for i, reoffer := range reoffers {
-			if err := reoffer(c, ctx); err != nil {
-				return c, fmt.Errorf("bob's re-offer %d: %w", i, err)
-			}
-		}
-		return c, nil
+		return c, reofferOnSignal(ctx, c, media, reoffers)
 	})
 	res := runPage(ctx, t, url, driver)
 	c := answered()

@@ -81,7 +81,7 @@ func TestCallsKamailioBrowserToPhone(t *testing.T) {
 		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=1&phonehold=1&user=alice&target=bob&ws=ws://" + px.WS
 		res, c := browserCallsPhone(t, url, "", bob, media, (*phone.Call).Reinvite)
 		checkHeld(t, res)
-		checkPhoneReinvited(t, res)
+		checkPhoneReoffers(t, res, 1)
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }

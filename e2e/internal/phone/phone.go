@@ -219,7 +219,8 @@ func (p *Phone) request(m *Msg) {
 		}
 	case "ACK":
 		if c != nil {
-			if len(m.Body) > 0 && !c.RemoteAddr().IsValid() {
+			// SDP in an ACK answers the offer in our 2xx (late offer).
+			if len(m.Body) > 0 {
 				if ap, err := MediaAddr(m.Body); err == nil {
 					c.setRemote(ap, m.Body)
 				}
@@ -247,7 +248,7 @@ func (p *Phone) request(m *Msg) {
 
 // answerOffer answers a re-INVITE or UPDATE: both refresh the target
 // (RFC 3261 12.2.2, RFC 3311 5.2); follow the new offer, answer with our
-// address.
+// address. A re-INVITE without SDP gets our offer, answered in its ACK.
 func (c *Call) answerOffer(m *Msg) {
 	p := c.p
 	if ct := m.Get("Contact"); ct != "" {
@@ -263,6 +264,9 @@ func (c *Call) answerOffer(m *Msg) {
 		}
 		res.Hdrs = append(res.Hdrs, Hdr{"Content-Type", "application/sdp"})
 		res.Body = sdpFor(c.RTP.Addr(), m.Body)
+	} else if m.Method == "INVITE" {
+		res.Hdrs = append(res.Hdrs, Hdr{"Content-Type", "application/sdp"})
+		res.Body = offerSDP(c.RTP.Addr())
 	}
 	_ = p.send(res, viaTarget(m.Get("Via"), m.From))
 }
@@ -526,17 +530,25 @@ func (c *Call) sendAck(res *Msg, body []byte) error {
 
 // Reinvite sends an in-dialog INVITE with a new offer, follows the
 // answer's media address and ACKs.
-func (c *Call) Reinvite(ctx context.Context) error { return c.renegotiate(ctx, "INVITE") }
+func (c *Call) Reinvite(ctx context.Context) error { return c.renegotiate(ctx, "INVITE", false) }
+
+// ReinviteLate sends an in-dialog INVITE without SDP (as PBXs do before
+// a transfer): the 2xx carries the other side's offer, which it follows
+// and answers in the ACK.
+func (c *Call) ReinviteLate(ctx context.Context) error { return c.renegotiate(ctx, "INVITE", true) }
 
 // Update sends an UPDATE with a new offer (RFC 3311) and follows the
 // answer's media address.
-func (c *Call) Update(ctx context.Context) error { return c.renegotiate(ctx, "UPDATE") }
+func (c *Call) Update(ctx context.Context) error { return c.renegotiate(ctx, "UPDATE", false) }
 
-func (c *Call) renegotiate(ctx context.Context, method string) error {
+func (c *Call) renegotiate(ctx context.Context, method string, late bool) error {
 	c.cseq++
 	req := c.inDialog(method, c.cseq)
-	req.Hdrs = append(req.Hdrs, Hdr{"Contact", c.p.contact()}, Hdr{"Content-Type", "application/sdp"})
-	req.Body = offerSDP(c.RTP.Addr())
+	req.Hdrs = append(req.Hdrs, Hdr{"Contact", c.p.contact()})
+	if !late {
+		req.Hdrs = append(req.Hdrs, Hdr{"Content-Type", "application/sdp"})
+		req.Body = offerSDP(c.RTP.Addr())
+	}
 	hop, err := c.nextHop()
 	if err != nil {
 		return err
@@ -556,7 +568,11 @@ func (c *Call) renegotiate(ctx context.Context, method string) error {
 	if method != "INVITE" {
 		return nil
 	}
-	return c.sendAck(res, nil)
+	var answer []byte
+	if late {
+		answer = sdpFor(c.RTP.Addr(), res.Body)
+	}
+	return c.sendAck(res, answer)
 }
 
 // setRemote follows a new remote media address.
