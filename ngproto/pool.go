@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -48,6 +49,15 @@ type stickyEntry struct {
 // backend that got its first request until a delete reply or idle expiry;
 // new calls go to live backends by weight; a timeout or an overload
 // reason fails a new call or an offer over to another backend.
+//
+// A new call's backend is chosen by weighted rendezvous hashing of its
+// call-id over the backends' addresses, not at random: another proxy
+// with the same backends, or this one after a restart, sends the call's
+// later requests where its media is without having seen its offer. A
+// request for a call the pool does not know that its backend answers with
+// "Unknown call-id" (or a delete's not-found warning) is asked of the
+// other backends too (the call may have failed over before a restart),
+// and the first that knows the call keeps it.
 type Pool struct {
 	cfg      PoolConfig
 	log      *slog.Logger
@@ -124,6 +134,19 @@ func (p *Pool) Alive(addr string) bool {
 	return false
 }
 
+// AnyAlive reports whether some backend passed its last health check
+// (backends count as alive until a check or a timeout says otherwise).
+func (p *Pool) AnyAlive() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range p.backends {
+		if b.alive {
+			return true
+		}
+	}
+	return false
+}
+
 // BackendFor returns the address a call-id is stuck to, if any.
 func (p *Pool) BackendFor(callID string) (string, bool) {
 	p.mu.Lock()
@@ -155,7 +178,7 @@ func (p *Pool) Do(ctx context.Context, req Dict) (Dict, error) {
 	}
 	tried := make([]bool, len(p.backends))
 	if idx < 0 {
-		idx = p.pickLocked(tried)
+		idx = p.pickLocked(callID, tried)
 	}
 	p.mu.Unlock()
 	if idx < 0 {
@@ -183,6 +206,11 @@ func (p *Pool) Do(ctx context.Context, req Dict) (Dict, error) {
 			return nil, err
 		}
 		if !failover {
+			if !known && cmd != "offer" && callID != "" && unknownCall(reply) {
+				if r, i, ok := p.findCall(ctx, req, callID, tried); ok {
+					reply, idx = r, i
+				}
+			}
 			p.remember(callID, cmd, idx, reply)
 			return reply, nil
 		}
@@ -193,7 +221,7 @@ func (p *Pool) Do(ctx context.Context, req Dict) (Dict, error) {
 			return reply, nil
 		}
 		p.mu.Lock()
-		next := p.pickLocked(tried)
+		next := p.pickLocked(callID, tried)
 		p.mu.Unlock()
 		if next < 0 {
 			if lastErr != nil {
@@ -227,8 +255,61 @@ func (p *Pool) remember(callID, cmd string, idx int, reply Dict) {
 	p.sticky[callID] = stickyEntry{backend: idx, last: time.Now()}
 }
 
-// pickLocked chooses an untried backend by weight, preferring live ones.
-func (p *Pool) pickLocked(tried []bool) int {
+// unknownCall: the reply says the backend holds no such call (an error
+// for answer, query and the like, a warning for a delete).
+func unknownCall(r Dict) bool {
+	switch r.Result() {
+	case "error":
+		return r.ReplyError() == ErrUnknownCallID.Reason()
+	case "ok":
+		return r.Str("warning") == WarningCallNotFound
+	}
+	return false
+}
+
+// findCall asks the backends not tried yet, in the call's rendezvous
+// order, for a call the first one did not know, and returns the first
+// reply that knows it.
+func (p *Pool) findCall(ctx context.Context, req Dict, callID string, tried []bool) (Dict, int, bool) {
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		idx := p.pickLocked(callID, tried)
+		p.mu.Unlock()
+		if idx < 0 {
+			break
+		}
+		tried[idx] = true
+		r, err := p.backends[idx].client.Do(ctx, req)
+		if errors.Is(err, ErrTimeout) {
+			p.setAlive(idx, false)
+		}
+		if err == nil && !unknownCall(r) && !IsFailoverReason(r.ReplyError()) {
+			return r, idx, true
+		}
+	}
+	return nil, -1, false
+}
+
+// pickLocked chooses an untried backend, preferring live ones: for a
+// call-id the highest rendezvous score, else at random by weight.
+func (p *Pool) pickLocked(callID string, tried []bool) int {
+	if callID != "" {
+		for _, wantAlive := range []bool{true, false} {
+			best, bestScore := -1, 0.0
+			for i, b := range p.backends {
+				if tried[i] || b.alive != wantAlive {
+					continue
+				}
+				if sc := rendezvous(callID, b.Addr, b.Weight); best < 0 || sc > bestScore {
+					best, bestScore = i, sc
+				}
+			}
+			if best >= 0 {
+				return best
+			}
+		}
+		return -1
+	}
 	for _, wantAlive := range []bool{true, false} {
 		total := 0
 		for i, b := range p.backends {
@@ -251,6 +332,31 @@ func (p *Pool) pickLocked(tried []bool) int {
 		}
 	}
 	return -1
+}
+
+// rendezvous is backend addr's weighted rendezvous score for callID:
+// w / -ln(u), u uniform in (0, 1) from a hash of both, so that the
+// highest score falls on each backend in proportion to its weight and on
+// the same one wherever it is computed. The hash is FNV-1a (fixed, unlike
+// maphash's per-process seed) finished by splitmix64's mixer, which
+// spreads call-ids that differ in a few characters.
+func rendezvous(callID, addr string, w int) float64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(callID); i++ {
+		h = (h ^ uint64(callID[i])) * prime
+	}
+	h = (h ^ 0xff) * prime // separator: ("ab","c") and ("a","bc") differ
+	for i := 0; i < len(addr); i++ {
+		h = (h ^ uint64(addr[i])) * prime
+	}
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	u := (float64(h>>11) + 0.5) / (1 << 53)
+	return float64(w) / -math.Log(u)
 }
 
 func (p *Pool) setAlive(idx int, alive bool) {

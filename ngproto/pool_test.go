@@ -189,3 +189,125 @@ func TestPoolHealthPing(t *testing.T) {
 		t.Fatal("idle call not expired")
 	}
 }
+
+// callHandler is a backend that holds calls: an offer creates one; answer
+// and query of an unknown call-id fail as rtpengine's do ("Unknown
+// call-id"), a delete of one warns.
+func callHandler(name string) Handler {
+	var mu sync.Mutex
+	calls := map[string]bool{}
+	return HandlerFunc(func(ctx context.Context, req Dict, from netip.AddrPort) Dict {
+		mu.Lock()
+		defer mu.Unlock()
+		id := req.Str("call-id")
+		switch req.Str("command") {
+		case "ping":
+			return Pong()
+		case "offer":
+			calls[id] = true
+		case "delete":
+			if !calls[id] {
+				return OKWarning(WarningCallNotFound)
+			}
+			delete(calls, id)
+		default:
+			if !calls[id] {
+				return ErrorReply(ErrUnknownCallID.Reason())
+			}
+		}
+		r := OK()
+		r["server"] = name
+		return r
+	})
+}
+
+// Two pools over the same backends (two proxies, or one proxy before and
+// after a restart) send each call to the same backend, by weight; when a
+// backend is down only its calls move.
+func TestPoolRendezvous(t *testing.T) {
+	checkGoroutines(t)
+	a, _ := stoppableServer(t, echoHandler("a"))
+	b, _ := stoppableServer(t, echoHandler("b"))
+	c, stopC := stoppableServer(t, echoHandler("c"))
+	backends := []Backend{{Addr: a, Weight: 1}, {Addr: b, Weight: 2}, {Addr: c, Weight: 1}}
+	p1 := fastPool(t, backends, -1)
+	// The other proxy lists the backends in another order.
+	p2 := fastPool(t, []Backend{backends[2], backends[0], backends[1]}, -1)
+	first := map[string]string{}
+	count := map[string]int{}
+	for i := 0; i < 400; i++ {
+		id := fmt.Sprintf("%d-%x@host", i, i*7919)
+		r1, err1 := p1.Do(testCtx(t), Dict{"command": "offer", "call-id": id})
+		r2, err2 := p2.Do(testCtx(t), Dict{"command": "offer", "call-id": id})
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if r1.Str("server") != r2.Str("server") {
+			t.Fatalf("call %s: %s from one pool, %s from the other", id, r1.Str("server"), r2.Str("server"))
+		}
+		first[id] = r1.Str("server")
+		count[r1.Str("server")]++
+	}
+	// Expected 100/200/100; b below 1.5 times either other is far outside
+	// chance.
+	if count["b"] < 3*count["a"]/2 || count["b"] < 3*count["c"]/2 || count["a"] < 50 || count["c"] < 50 {
+		t.Fatalf("calls by backend %v, want about 1:2:1", count)
+	}
+	stopC()
+	p3 := fastPool(t, backends, -1)
+	p3.setAlive(2, false)
+	for id, was := range first {
+		r, err := p3.Do(testCtx(t), Dict{"command": "offer", "call-id": id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Str("server"); (was != "c" && got != was) || got == "c" {
+			t.Fatalf("call %s was on %s, is on %s with c down", id, was, got)
+		}
+	}
+}
+
+// A pool that did not see a call's offer (the proxy restarted after the
+// call failed over) finds it on the backend that holds it: the call's
+// first backend does not know it, another does.
+func TestPoolFindsCallsItDoesNotKnow(t *testing.T) {
+	checkGoroutines(t)
+	a, _ := stoppableServer(t, callHandler("a"))
+	b, _ := stoppableServer(t, callHandler("b"))
+	backends := []Backend{{Addr: a}, {Addr: b}}
+	// Call ids whose rendezvous choice is a, offered while a was down.
+	before := fastPool(t, backends, -1)
+	before.setAlive(0, false)
+	var ids []string
+	for i := 0; len(ids) < 5; i++ {
+		id := fmt.Sprint("moved-", i)
+		if before.pickLocked(id, make([]bool, 2)) != 1 {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		if r, err := before.Do(testCtx(t), Dict{"command": "offer", "call-id": id}); err != nil || r.Str("server") != "b" {
+			t.Fatalf("offer of %s with a down: %v %v", id, r, err)
+		}
+	}
+	after := fastPool(t, backends, -1)
+	for _, id := range ids {
+		r, err := after.Do(testCtx(t), Dict{"command": "answer", "call-id": id})
+		if err != nil || r.Result() != "ok" || r.Str("server") != "b" {
+			t.Fatalf("answer of %s after the restart: %v %v", id, r, err)
+		}
+		if got, _ := after.BackendFor(id); got != b {
+			t.Fatalf("%s kept on %q, want b", id, got)
+		}
+		r, err = after.Do(testCtx(t), Dict{"command": "delete", "call-id": id})
+		if err != nil || r.Str("warning") != "" || r.Str("server") != "b" {
+			t.Fatalf("delete of %s: %v %v", id, r, err)
+		}
+	}
+	// A call nobody holds gets the first backend's answer.
+	r, err := after.Do(testCtx(t), Dict{"command": "query", "call-id": "nowhere"})
+	if err != nil || r.ReplyError() != "Unknown call-id" {
+		t.Fatalf("query of an unknown call: %v %v", r, err)
+	}
+}
