@@ -55,6 +55,15 @@ type proxy struct {
 	WS   string // host:port of the ws listener
 	WSS  string // host:port of the wss listener
 	Proc *daemon.Process
+	spec daemon.Spec
+}
+
+// restart stops the proxy and starts it again with the same arguments
+// (its registrations and in-memory call state are gone).
+func (p *proxy) restart(t *testing.T) {
+	t.Helper()
+	p.Proc.Stop()
+	p.Proc = daemon.StartTB(t, p.spec)
 }
 
 func hostPort(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
@@ -71,9 +80,9 @@ func startProxy(t *testing.T, ngAddrs []string, extra ...string) *proxy {
 		args = append(args, "--rtpengine-sock=udp:"+a)
 	}
 	args = append(args, extra...)
-	p := daemon.StartTB(t, daemon.Spec{Name: "sipproxy", Path: sipproxyBinary(t), Args: args,
-		Ready: daemon.TCPReady(hostPort(sip))})
-	return &proxy{UDP: mustAddrPort(hostPort(sip)), TCP: hostPort(sip), WS: hostPort(ws), WSS: hostPort(wss), Proc: p}
+	spec := daemon.Spec{Name: "sipproxy", Path: sipproxyBinary(t), Args: args, Ready: daemon.TCPReady(hostPort(sip))}
+	p := daemon.StartTB(t, spec)
+	return &proxy{UDP: mustAddrPort(hostPort(sip)), TCP: hostPort(sip), WS: hostPort(ws), WSS: hostPort(wss), Proc: p, spec: spec}
 }
 
 // newPhone opens and registers a UDP phone at the proxy.

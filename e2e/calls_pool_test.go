@@ -58,6 +58,40 @@ func TestCallsTwoMediads(t *testing.T) {
 	}
 }
 
+// TestCallsProxyRestart: sipproxy restarts while calls spread over two
+// mediads are up. The new process never saw their offers; each BYE still
+// reaches the other phone along the Record-Route set and deletes the call
+// on the daemon that holds it (the pool picks a call's daemon by
+// rendezvous hashing of its call-id, and asks the others when that one
+// does not know the call), so neither daemon keeps a call.
+func TestCallsProxyRestart(t *testing.T) {
+	_, optA := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
+	_, optB := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadB, PortMax: callsMediadB + 999})
+	px := startProxy(t, []string{optA.NG, optB.NG})
+	alice := newPhone(t, px, "alice", false)
+	bob := newPhone(t, px, "bob", false)
+	type call struct{ a, b *phone.Call }
+	var up []call
+	for i := 0; i < 8; i++ {
+		a, b := placeCall(t, alice, bob, "bob")
+		up = append(up, call{a, b})
+	}
+	onA, onB := len(ngCalls(t, optA.NG)), len(ngCalls(t, optB.NG))
+	if onA+onB != len(up) {
+		t.Fatalf("%d calls up, %d on A and %d on B", len(up), onA, onB)
+	}
+	t.Logf("before the restart: %d calls on A, %d on B", onA, onB)
+	px.restart(t)
+	for _, c := range up {
+		hangup(t, c.a, c.b)
+	}
+	for _, ng := range []string{optA.NG, optB.NG} {
+		if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
+			t.Errorf("%s still holds %v after the BYEs through the restarted proxy", ng, ngCalls(t, ng))
+		}
+	}
+}
+
 func hangupAndCheckBoth(t *testing.T, a, b *phone.Call, ngs ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)

@@ -24,6 +24,9 @@ type NG interface {
 	Do(ctx context.Context, req ngproto.Dict) (ngproto.Dict, error)
 	// BackendFor reports whether (and where) a call has media set up.
 	BackendFor(callID string) (string, bool)
+	// AnyAlive reports whether some daemon answered its last health
+	// check (or was never checked).
+	AnyAlive() bool
 }
 
 // Config configures a Driver.
@@ -272,8 +275,10 @@ func (d *Driver) DeleteBranch(ctx context.Context, inv *sip.Request) error {
 
 // Delete is rtpengine_delete for BYE and CANCEL, and the cleanup of an
 // initial INVITE whose final reply failed. A failed re-INVITE keeps the
-// call. Calls that never got media set up are not sent anywhere, so a
-// failure without any daemon does not wait for one.
+// call. A call this proxy never set media up for is not sent anywhere, so
+// a failure without any daemon does not wait for one, except for a BYE
+// while some daemon is alive: its call may have been set up before this
+// proxy restarted, and the pool finds the daemon that holds it.
 func (d *Driver) Delete(ctx context.Context, req *sip.Request) error {
 	id, from, to := ids(req)
 	if req.Method == sip.INVITE && to != "" {
@@ -283,7 +288,7 @@ func (d *Driver) Delete(ctx context.Context, req *sip.Request) error {
 	_, known := d.dialogs[id]
 	delete(d.dialogs, id)
 	d.mu.Unlock()
-	if _, ok := d.ng.BackendFor(id); !ok && !known {
+	if _, ok := d.ng.BackendFor(id); !ok && !known && (req.Method != sip.BYE || !d.ng.AnyAlive()) {
 		return nil
 	}
 	// "fast": no statistics in the reply; decoding them cost a fifth of

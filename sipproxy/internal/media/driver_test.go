@@ -441,6 +441,7 @@ type nopNG struct{}
 
 func (nopNG) Do(context.Context, ngproto.Dict) (ngproto.Dict, error) { return nil, errors.New("nop") }
 func (nopNG) BackendFor(string) (string, bool)                       { return "", false }
+func (nopNG) AnyAlive() bool                                         { return false }
 
 func TestParseSock(t *testing.T) {
 	for _, c := range []struct {
@@ -622,6 +623,37 @@ func TestUpdateAndPrack(t *testing.T) {
 		}
 		if query(t, ng, "prack-1") != nil {
 			t.Fatal("call still there after delete")
+		}
+	})
+}
+
+// The proxy restarts during a call: a new driver and pool, which never saw
+// the offer, still delete the call on the BYE. A CANCEL or a failed INVITE
+// of a call it does not know sends nothing.
+func TestDeleteAfterRestart(t *testing.T) {
+	forEachDaemon(t, func(t *testing.T, ng string) {
+		before, _ := newDriver(t, ng)
+		ctx := context.Background()
+		inv := invite(t, msgSpec{fromTag: "a1", callID: "restart-1", via: "b1", body: fmt.Sprintf(phoneSDP, 7000)})
+		if err := before.Offer(ctx, inv, router.Flags{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := before.Reply(ctx, inv, reply(t, inv, 200, "b1", fmt.Sprintf(phoneSDP, 8000)), router.Flags{}); err != nil {
+			t.Fatal(err)
+		}
+		after, pool := newDriver(t, ng)
+		counting := &countingNG{NG: pool}
+		after.ng = counting
+		for _, m := range []string{"CANCEL", "INVITE"} {
+			if err := after.Delete(ctx, invite(t, msgSpec{method: m, fromTag: "a1", callID: "restart-1", via: "b1"})); err != nil || counting.n != 0 {
+				t.Fatalf("%s of an unknown call: err %v, %d requests sent", m, err, counting.n)
+			}
+		}
+		if err := after.Delete(ctx, invite(t, msgSpec{method: "BYE", fromTag: "b1", toTag: "a1", callID: "restart-1", via: "b2"})); err != nil {
+			t.Fatal(err)
+		}
+		if q := query(t, ng, "restart-1"); q != nil {
+			t.Fatalf("call left on the daemon after the BYE through the restarted proxy: %v", tagsOf(q))
 		}
 	})
 }
