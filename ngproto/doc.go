@@ -15,8 +15,9 @@
 //     strings (and the daemon's own rtpp-flags rules) as NG keys.
 //   - client.go, pool.go: a UDP client with cookie matching and
 //     retransmission (callers take turns reading the socket; no reader
-//     goroutine), and a pool of daemons with stickiness, health checks and
-//     failover.
+//     goroutine), and a pool of daemons with stickiness (a new call's
+//     daemon chosen by weighted rendezvous hashing of its call-id),
+//     health checks and failover.
 //   - server.go, serve_udp.go: the daemon side framing with rtpengine's
 //     cookie cache; one loop handles datagrams inline and more start only
 //     while datagrams queue up.
