@@ -92,17 +92,22 @@ func hangup(t *testing.T, c *phone.Call, other *phone.Call) {
 //   - late offer (INVITE without SDP: offer in the 200 OK, answer in the
 //     ACK, tags swapped);
 //   - the callee answering with a reliable 183 (RFC 3262), which carries
-//     the answer, or with a late offer the PRACK answers.
+//     the answer, or with a late offer the PRACK answers (and which the
+//     200 may repeat).
 func TestCallsPhoneToPhone(t *testing.T) {
 	_, opts := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
 	px := startProxy(t, []string{opts.NG})
 	for _, tc := range []struct {
-		name           string
-		late, reliable bool
-	}{{"early-offer", false, false}, {"late-offer", true, false}, {"100rel", false, true}, {"100rel-late-offer", true, true}} {
+		name                   string
+		late, reliable, repeat bool
+	}{
+		{name: "early-offer"}, {name: "late-offer", late: true}, {name: "100rel", reliable: true},
+		{name: "100rel-late-offer", late: true, reliable: true},
+		{name: "100rel-late-offer-sdp-in-200", late: true, reliable: true, repeat: true},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			alice := newPhone(t, px, "alice-"+tc.name, tc.late)
-			bob := registeredPhone(t, phone.Config{User: "bob-" + tc.name, Proxy: px.UDP, Domain: callsDomain, Reliable: tc.reliable})
+			bob := registeredPhone(t, phone.Config{User: "bob-" + tc.name, Proxy: px.UDP, Domain: callsDomain, Reliable: tc.reliable, RepeatSDP: tc.repeat})
 			a, b := placeCall(t, alice, bob, "bob-"+tc.name)
 			checkMediaThrough(t, opts.NG, a, b)
 			if tc.name == "early-offer" {

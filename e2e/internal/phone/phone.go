@@ -36,6 +36,9 @@ type Config struct {
 	// answers that offer. A caller PRACKs reliable provisionals whatever
 	// this says.
 	Reliable bool
+	// RepeatSDP: with Reliable, the 200 repeats the 183's SDP, as RFC
+	// 6337 (3.1.1) lets a UAS do once offer and answer are complete.
+	RepeatSDP bool
 }
 
 // Phone is a UDP user agent with one RTP endpoint per call.
@@ -665,7 +668,9 @@ func (p *Phone) Answer(ctx context.Context) (*Call, error) {
 		// The 183 carries the SDP (an offer is answered in the PRACK), so
 		// the 200 carries none.
 		ring.Hdrs = append(ring.Hdrs, Hdr{"Require", "100rel"}, Hdr{"RSeq", "1"})
-		ok.Hdrs, ok.Body = slices.DeleteFunc(ok.Hdrs, func(h Hdr) bool { return h.Name == "Content-Type" }), nil
+		if !p.cfg.RepeatSDP {
+			ok.Hdrs, ok.Body = slices.DeleteFunc(ok.Hdrs, func(h Hdr) bool { return h.Name == "Content-Type" }), nil
+		}
 		c.pracked = make(chan struct{})
 	}
 	c.last200 = ok
