@@ -245,9 +245,10 @@ func checkHeld(t *testing.T, res pageResult) {
 // TestCallsPhoneToBrowser: the reverse: bob (UDP phone) calls alice, a
 // browser registered over WSS, reached over her WSS flow with the DST_WS
 // flags (SAVPF, ICE, rtcp-mux toward her). Then alice holds and resumes
-// the call: her re-INVITEs (SRC_WS flags, DTLS actpass) must be answered
-// with the DTLS role the daemon already has, or Chromium drops the call;
-// then bob re-offers, and media must flow after each. In late-offer bob's
+// the call, by UPDATE (RFC 3311; JsSIP's useUpdate): her offers (SRC_WS
+// flags, DTLS actpass) must be answered with the DTLS role the daemon
+// already has, or Chromium drops the call; then bob re-offers, and media
+// must flow after each. In late-offer bob's
 // INVITE has no SDP: the browser offers in its 200 OK (the daemon's offer
 // toward bob) and gets bob's answer in the ACK.
 func TestCallsPhoneToBrowser(t *testing.T) {
@@ -258,7 +259,7 @@ func TestCallsPhoneToBrowser(t *testing.T) {
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		forOffers(t, func(t *testing.T, late bool) {
 			px := startProxy(t, []string{ng})
-			phoneCallsBrowser(t, bundle, ng, px, "wss://"+px.WSS, late)
+			phoneCallsBrowser(t, bundle, ng, px, "wss://"+px.WSS, late, "update")
 		})
 	})
 }
@@ -271,8 +272,9 @@ func forOffers(t *testing.T, f func(t *testing.T, late bool)) {
 }
 
 // phoneCallsBrowser is one call from a phone through px to the browser on
-// ws; the holds and re-INVITEs come with the early offer only.
-func phoneCallsBrowser(t *testing.T, bundle, ng string, px *proxy, ws string, late bool) {
+// ws; the holds (the page's hold=, 1 or update) and re-INVITEs come with
+// the early offer only.
+func phoneCallsBrowser(t *testing.T, bundle, ng string, px *proxy, ws string, late bool, hold string) {
 	bob := newPhone(t, px, "bob", late)
 	registered, media := make(chan struct{}, 1), make(chan struct{}, 1)
 	query := "?mode=answer&user=alice&ws=" + ws
@@ -280,7 +282,7 @@ func phoneCallsBrowser(t *testing.T, bundle, ng string, px *proxy, ws string, la
 	if late {
 		reoffers = nil
 	} else {
-		query += "&hold=1&phonehold=1"
+		query += "&hold=" + hold + "&phonehold=1"
 	}
 	url := servePage(t, bundle, pageSignals{Registered: registered, Media: media}) + query
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)

@@ -98,7 +98,7 @@ func TestCallsKamailioPhoneToBrowser(t *testing.T) {
 	forBrowserDaemons(t, func(t *testing.T, ng string) {
 		forOffers(t, func(t *testing.T, late bool) {
 			px := startKamailio(t, ng, 2)
-			phoneCallsBrowser(t, bundle, ng, px, "ws://"+px.WS, late)
+			phoneCallsBrowser(t, bundle, ng, px, "ws://"+px.WS, late, "1")
 		})
 	})
 }
