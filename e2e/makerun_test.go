@@ -120,11 +120,21 @@ func makeRun(t *testing.T, script, bin, media string) {
 		run.checkDeleted(t, a.ID)
 	})
 
+	// The browser calls, holds and resumes the call with the page's Hold
+	// button, and sends DTMF with its keypad: the telephone-events reach
+	// the phone through mediad.
 	t.Run("browser", func(t *testing.T) {
 		bob := registeredPhone(t, phone.Config{User: "bob", Proxy: mustAddrPort(runSIP), Domain: "127.0.0.1"})
-		res, c := browserCallsPhone(t, "https://"+runDemo+"/?target=bob", "drive-demo.mjs", bob, nil)
+		res, c := browserCallsPhone(t, "https://"+runDemo+"/?target=bob&hold&dtmf=123", "drive-demo.mjs", bob, nil)
 		checkBrowserPhoneAudio(t, res, c)
+		checkHeld(t, res)
 		waitEnded(t, c)
+		ev, ok := phone.EventPT(c.Received)
+		got, n := c.RTP.Events(ev), c.RTP.ReceivedPT(ev)
+		if !ok || !slices.Equal(got, []uint8{1, 2, 3}) {
+			t.Errorf("DTMF 123 from the demo page: bob got events %v in %d telephone-event packets (payload type %d, negotiated %v), want 1, 2 and 3", got, n, ev, ok)
+		}
+		t.Logf("DTMF 123 from the demo page: bob got events %v in %d telephone-event packets (payload type %d)", got, n, ev)
 		run.checkDeleted(t, c.ID)
 	})
 

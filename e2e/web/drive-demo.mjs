@@ -1,9 +1,11 @@
 // Works sipproxy's demo softphone (the page `make run` serves) as its
 // instructions tell a person to: register (as the URL's ?user=, else the
 // page's default, alice), call the URL's ?target= (bob) or, with ?answer,
-// wait for a call and answer it; stay in the call until audio has arrived,
-// hang up. The result: the audio packets the page received, the call's
-// state at each step and the page's log.
+// wait for a call and answer it; stay in the call until audio has arrived;
+// with ?hold click Hold, then Resume, and wait for more audio; with
+// ?dtmf=TONES send them (RFC 4733); hang up. The result: the audio
+// packets the page received (and after the resume), the call's state at
+// each step and the page's log.
 export async function drive(page, timeout) {
   const params = new URL(page.url()).searchParams;
   const target = params.get('target') || 'bob';
@@ -33,16 +35,36 @@ export async function drive(page, timeout) {
       await page.click('#call');
     }
     await until('callstate', 'in call', 'ended');
-    for (let i = 0; i < 100 && result.inbound < 50; i++) {
-      await page.waitForTimeout(100);
-      // session: the page's top-level binding for the current call.
-      result.inbound = await page.evaluate(async () => {
-        let n = 0;
-        (await session.connection.getStats()).forEach((r) => {
-          if (r.type === 'inbound-rtp' && r.kind === 'audio') n = r.packetsReceived;
+    // Polls the call's inbound audio packets until there are want.
+    const inbound = async (want) => {
+      let n = 0;
+      for (let i = 0; i < 100 && n < want; i++) {
+        await page.waitForTimeout(100);
+        // session: the page's top-level binding for the current call.
+        n = await page.evaluate(async () => {
+          let n = 0;
+          (await session.connection.getStats()).forEach((r) => {
+            if (r.type === 'inbound-rtp' && r.kind === 'audio') n = r.packetsReceived;
+          });
+          return n;
         });
-        return n;
-      });
+      }
+      return n;
+    };
+    result.inbound = await inbound(50);
+    if (params.has('hold')) {
+      await page.click('#hold');
+      await until('callstate', 'on hold', 'ended');
+      await page.click('#hold');
+      await until('callstate', 'in call', 'ended');
+      result.held = true;
+      result.inboundAfter = await inbound(result.inbound + 10);
+    }
+    if (params.get('dtmf')) {
+      await page.fill('#dtmf', params.get('dtmf'));
+      await page.click('#senddtmf');
+      // 100 ms a tone and 500 ms between them (JsSIP's defaults).
+      await page.waitForTimeout(600 * params.get('dtmf').length + 1000);
     }
     await page.click('#hangup');
     await until('callstate', 'ended');

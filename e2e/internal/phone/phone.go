@@ -786,7 +786,9 @@ func offerSDP(a netip.AddrPort) []byte {
 		rand.Uint32()>>1, a.Addr(), a.Addr(), a.Port()))
 }
 
-// sdpFor answers an offer with PCMU (or PCMA) at our address.
+// sdpFor answers an offer with PCMU (or PCMA) at our address, and
+// telephone-event/8000 (RFC 4733 DTMF) under the offer's number when it
+// has one.
 func sdpFor(a netip.AddrPort, offer []byte) []byte {
 	pt := "0"
 	for _, l := range strings.Split(string(offer), "\n") {
@@ -801,7 +803,26 @@ func sdpFor(a netip.AddrPort, offer []byte) []byte {
 		}
 	}
 	name := map[string]string{"0": "PCMU", "8": "PCMA"}[pt]
+	fmts, attrs := pt, "a=rtpmap:"+pt+" "+name+"/8000\r\n"
+	if ev, ok := EventPT(offer); ok {
+		fmts += " " + strconv.Itoa(int(ev))
+		attrs += fmt.Sprintf("a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-15\r\n", ev, ev)
+	}
 	return []byte(fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 %s\r\ns=phone\r\nc=IN IP4 %s\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP %s\r\na=rtpmap:%s %s/8000\r\na=sendrecv\r\n",
-		rand.Uint32()>>1, a.Addr(), a.Addr(), a.Port(), pt, pt, name))
+		"m=audio %d RTP/AVP %s\r\n%sa=sendrecv\r\n",
+		rand.Uint32()>>1, a.Addr(), a.Addr(), a.Port(), fmts, attrs))
+}
+
+// EventPT is the payload type of telephone-event/8000 in sdp.
+func EventPT(sdp []byte) (uint8, bool) {
+	for _, l := range strings.Split(string(sdp), "\n") {
+		num, rest, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(l), "a=rtpmap:"), " ")
+		if !ok || !strings.HasPrefix(strings.TrimSpace(l), "a=rtpmap:") || !strings.EqualFold(rest, "telephone-event/8000") {
+			continue
+		}
+		if n, err := strconv.Atoi(num); err == nil && n >= 0 && n < 128 {
+			return uint8(n), true
+		}
+	}
+	return 0, false
 }

@@ -3,9 +3,11 @@ package phone
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -16,9 +18,14 @@ type RTP struct {
 	conn *net.UDPConn
 	SSRC uint32
 
-	mu     sync.Mutex
-	peer   netip.AddrPort
-	recv   map[uint32]int
+	mu   sync.Mutex
+	peer netip.AddrPort
+	recv map[uint32]int
+	byPT [128]int // packets received by payload type
+	// events: the first payload byte of packets with a dynamic payload
+	// type, by type (for telephone-event, RFC 4733, the event: 0-9 the
+	// digits, 10 *, 11 #).
+	events map[uint8]map[uint8]bool
 	sent   int
 	from   netip.AddrPort // source of the last packet received
 	stop   chan struct{}
@@ -31,7 +38,7 @@ func newRTP(ip string) (*RTP, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &RTP{conn: c, SSRC: rand.Uint32(), recv: map[uint32]int{}, stop: make(chan struct{})}
+	r := &RTP{conn: c, SSRC: rand.Uint32(), recv: map[uint32]int{}, events: map[uint8]map[uint8]bool{}, stop: make(chan struct{})}
 	r.wg.Add(1)
 	go r.readLoop()
 	return r, nil
@@ -101,6 +108,14 @@ func (r *RTP) readLoop() {
 		ssrc := binary.BigEndian.Uint32(buf[8:])
 		r.mu.Lock()
 		r.recv[ssrc]++
+		pt := buf[1] & 0x7f
+		r.byPT[pt]++
+		if off, ok := payloadOffset(buf[:n]); ok && pt >= 96 && off < n {
+			if r.events[pt] == nil {
+				r.events[pt] = map[uint8]bool{}
+			}
+			r.events[pt][buf[off]] = true
+		}
 		r.from = from
 		r.mu.Unlock()
 	}
@@ -117,6 +132,34 @@ func (r *RTP) Received() int {
 		}
 	}
 	return n
+}
+
+// payloadOffset is where an RTP packet's payload starts (after the CSRCs
+// and any header extension, RFC 3550 5.3.1).
+func payloadOffset(p []byte) (int, bool) {
+	off := 12 + 4*int(p[0]&0x0f)
+	if p[0]&0x10 != 0 {
+		if len(p) < off+4 {
+			return 0, false
+		}
+		off += 4 + 4*int(binary.BigEndian.Uint16(p[off+2:]))
+	}
+	return off, off <= len(p)
+}
+
+// Events are the distinct first payload bytes received with dynamic
+// payload type pt, in order: for telephone-event the events (digits).
+func (r *RTP) Events(pt uint8) []uint8 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.events[pt]))
+}
+
+// ReceivedPT is the number of packets received with payload type pt.
+func (r *RTP) ReceivedPT(pt uint8) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byPT[pt&0x7f]
 }
 
 // ReceivedFrom is the number of packets received with SSRC ssrc.
