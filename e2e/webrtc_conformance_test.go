@@ -138,6 +138,14 @@ func webrtcSeedScenarios() []scenario {
 				st("phone-reanswer", answer("s-p2cr", "tb", "ta", sdpPhone, merge(seedToWeb, muxRequire))),
 				st("query", query("s-p2cr", nil)),
 			}},
+		{name: "phone-to-chrome-ice-restart", desc: "a phone calls Chrome, then Chrome re-offers with an ICE restart",
+			steps: []step{
+				st("offer", offer("s-p2cx", "ta", sdpPhone, merge(seedToWeb, muxRequire))),
+				st("answer", answer("s-p2cx", "ta", "tb", sdpChromeAnswer, merge(seedToRTP, muxDemux))),
+				st("restart", offer("s-p2cx", "tb", sdpChromeRestart, merge(seedToRTP, muxDemux))),
+				st("reanswer", answer("s-p2cx", "tb", "ta", sdpPhone, merge(seedToWeb, muxRequire))),
+				st("query", query("s-p2cx", nil)),
+			}},
 		{name: "chrome-to-phone-plain-reoffer", desc: "Chrome calls a phone; the phone holds with the seed's strings alone: mux in use is kept (one port)",
 			steps: []step{
 				st("offer", offer("s-c2pp", "ta", sdpBrowser, merge(seedToRTP, muxDemux))),
@@ -248,6 +256,9 @@ var (
 	// own re-offer (setup actpass, same ICE credentials and fingerprint).
 	sdpChromeHeld    = strings.Replace(strings.Replace(sdpChromeAnswer, "a=sendrecv", "a=recvonly", 1), " 2 IN IP4", " 3 IN IP4", 1)
 	sdpChromeReoffer = strings.Replace(strings.Replace(sdpChromeAnswer, "a=setup:active", "a=setup:actpass", 1), " 2 IN IP4", " 4 IN IP4", 1)
+	// sdpChromeRestart is sdpChromeReoffer with new ICE credentials.
+	sdpChromeRestart = strings.NewReplacer("a=ice-ufrag:Ch4n", "a=ice-ufrag:Rs7t", "a=ice-pwd:Y2hyb21lYW5zd2VycGFzc3dvcmQ",
+		"a=ice-pwd:cmVzdGFydGVkcmVzdGFydGVkcmVz", " 4 IN IP4", " 5 IN IP4").Replace(sdpChromeReoffer)
 )
 
 // passthroughSuite: rtpengine makes SDES keys toward the answerer before

@@ -71,10 +71,11 @@ func (r *Registry) syncEndpoints(party *Monologue, md *Media) {
 		}
 	} else if md.Remote.ICE.Ufrag != "" {
 		// ICE toward a plain RTP party.
-		plan = webrtc.Plan{RemoteICE: md.Remote.ICE, Candidates: md.Remote.Candidates,
-			Controlling: party.answerer || md.Remote.ICELite}
+		plan = webrtc.Plan{RemoteICE: md.Remote.ICE, Candidates: md.Remote.Candidates}
 		ok = true
 	}
+	// The role is the call's, not the last offer's (Plan's weOffered).
+	plan.Controlling = party.iceControlling(md)
 	muxed := md.Mux || md.Remote.RTCPMux
 	for k := range st.eps {
 		rs := r.relayStream(md.Streams[k])
@@ -95,7 +96,7 @@ func (r *Registry) syncEndpoints(party *Monologue, md *Media) {
 			if st.sentICE && party.iceUfrag != "" {
 				cfg.ICE = &webrtc.ICEConfig{
 					Local:       ice.Credentials{Ufrag: party.iceUfrag, Pwd: party.icePwd},
-					Controlling: party.answerer || md.Remote.ICELite,
+					Controlling: party.iceControlling(md),
 				}
 			}
 			if ep, err = webrtc.NewEndpoint(cfg); err != nil {

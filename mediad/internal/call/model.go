@@ -54,8 +54,9 @@ type Monologue struct {
 	subscriptions, subscribers []*Monologue
 	// zombie: deleted as a branch; kept for statistics, sockets released.
 	zombie bool
-	// answerer: created as the receiving side of an offer ("ICE controlling"
-	// in rtpengine's statistics).
+	// answerer: created as the receiving side of an offer (the "TO_TAG";
+	// our ICE role toward it is controlling until an ICE restart, see
+	// iceControlling).
 	answerer bool
 	// sdpSeen: this party has sent an SDP ("initialized").
 	sdpSeen bool
@@ -107,6 +108,9 @@ type Media struct {
 	// ICE: this party's SDP carried ICE credentials or candidates;
 	// Trickle: it announced a=ice-options:trickle.
 	ICE, Trickle bool
+	// iceRole is our ICE role toward this party as the last ICE restart
+	// decided it (+1 controlling, -1 controlled); 0 before any restart.
+	iceRole int8
 	// Passthru is rtpengine's passthrough: ICE=force-relay between two
 	// ICE parties. Their ICE, DTLS and SDES attributes go through
 	// untouched, our relay candidates are added, and the media plane
@@ -321,4 +325,19 @@ func (c *Call) dropSince(n int) {
 			}
 		}
 	}
+}
+
+// iceControlling is our ICE role toward party m on media md (RFC 8445
+// 6.1.1, rtpengine's "ICE controlling"): controlling toward the party we
+// made the first offer to, and after an ICE restart toward the party that
+// received the restarting offer. A plain re-offer changes no role (RFC
+// 8839 4.4.1); an ICE-lite party always leaves control to us.
+func (m *Monologue) iceControlling(md *Media) bool {
+	switch {
+	case md.Remote.ICELite || md.iceRole > 0:
+		return true
+	case md.iceRole < 0:
+		return false
+	}
+	return m.answerer
 }

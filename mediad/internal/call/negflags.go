@@ -158,7 +158,7 @@ func noteStreams(md *Media) {
 // "passthrough" and "ICE controlling" among them. Once DTLS ran with the
 // party, SDES is no longer shown (rtpengine drops it at the party's first
 // DTLS packet).
-func negMediaFlags(out []string, md *Media, answerer, dtlsRan bool) []string {
+func negMediaFlags(out []string, md *Media, controlling, dtlsRan bool) []string {
 	n := &md.neg
 	for _, f := range [...]struct {
 		on   bool
@@ -168,7 +168,7 @@ func negMediaFlags(out []string, md *Media, answerer, dtlsRan bool) []string {
 		{n.passive, "DTLS role passive"}, {n.sdes && !dtlsRan, "SDES"}, {md.Passthru, "passthrough"},
 		{n.ice, "ICE"}, {n.trickle, "trickle ICE"},
 		// In passthrough no ICE agent of ours controls anything.
-		{!md.Passthru && answerer, "ICE controlling"},
+		{!md.Passthru && controlling, "ICE controlling"},
 	} {
 		if f.on {
 			out = append(out, f.name)

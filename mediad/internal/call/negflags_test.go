@@ -137,3 +137,61 @@ func TestForcedMuxTakesOnePort(t *testing.T) {
 		t.Fatalf("after the re-offer: %d ports", n)
 	}
 }
+
+// TestICERoles: our ICE role toward a browser, in the query flags and in
+// its ICE agent. A phone's offer to it makes us controlling; the
+// browser's plain re-offer changes no role (RFC 8839 4.4.1); its re-offer
+// with new credentials, an ICE restart, makes it the controlling side and
+// us controlled, and rtpengine then shows "ICE controlling" on the phone's
+// media instead (TestWebRTCConformance's phone-to-chrome-ice-restart).
+func TestICERoles(t *testing.T) {
+	r, _ := newRelayReg(t, Config{})
+	toWeb := func(p *Params) *Params {
+		p.ICE, p.TransportProtocol, p.RTCPMux = "force", "UDP/TLS/RTP/SAVPF", map[string]bool{"require": true}
+		return p
+	}
+	toPhone := func(p *Params) *Params {
+		p.ICE, p.TransportProtocol, p.RTCPMux = "remove", "RTP/AVP", map[string]bool{"demux": true}
+		return p
+	}
+	check := func(step string, want bool) {
+		t.Helper()
+		m, _, _ := mediaFlags(t, r, "ir", "b")
+		if got := slices.Contains(m, "ICE controlling"); got != want {
+			t.Errorf("%s: browser media flags %q, want ICE controlling %v", step, m, want)
+		}
+		c := r.lookup("ir")
+		defer c.mu.Unlock()
+		ep := c.byTag("b").Medias[0].secState.eps[0]
+		if ep == nil || ep.ICE() == nil {
+			t.Fatalf("%s: no ICE agent toward the browser", step)
+		}
+		if got := ep.ICE().Controlling(); got != want {
+			t.Errorf("%s: ICE agent toward the browser controlling %v, want %v", step, got, want)
+		}
+	}
+	must := func(_ string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	browserAnswer := strings.NewReplacer("a=setup:actpass", "a=setup:active", "a=group:BUNDLE 0\r\n", "").Replace(browserOfferSDP)
+	must(r.Offer(toWeb(&Params{CallID: "ir", FromTag: "p", SDP: phoneSDP})))
+	must(r.Answer(toPhone(&Params{CallID: "ir", FromTag: "p", ToTag: "b", SDP: browserAnswer})))
+	check("after the phone's offer", true)
+
+	reoffer := strings.Replace(browserOfferSDP, "46117 2 IN", "46117 3 IN", 1)
+	must(r.Offer(toPhone(&Params{CallID: "ir", FromTag: "b", ToTag: "p", SDP: reoffer})))
+	must(r.Answer(toWeb(&Params{CallID: "ir", FromTag: "b", ToTag: "p", SDP: phoneSDP})))
+	check("after the browser's plain re-offer", true)
+
+	restart := strings.NewReplacer("46117 2 IN", "46117 4 IN", "a=ice-ufrag:Xy7q", "a=ice-ufrag:Rs7t",
+		"a=ice-pwd:Qm9vZGxlQm9vZGxlQm9vZGxlQm9v", "a=ice-pwd:cmVzdGFydGVkcmVzdGFydGVkcmVz").Replace(browserOfferSDP)
+	must(r.Offer(toPhone(&Params{CallID: "ir", FromTag: "b", ToTag: "p", SDP: restart})))
+	must(r.Answer(toWeb(&Params{CallID: "ir", FromTag: "b", ToTag: "p", SDP: phoneSDP})))
+	check("after the browser's ICE restart", false)
+	if m, _, _ := mediaFlags(t, r, "ir", "p"); !slices.Contains(m, "ICE controlling") {
+		t.Errorf("after the browser's ICE restart: phone media flags %q, want ICE controlling", m)
+	}
+}

@@ -213,7 +213,7 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 				ms.Flags = append(ms.Flags, "recv")
 			}
 			verified := md.secState.dtlsVerified()
-			ms.Flags = negMediaFlags(ms.Flags, md, m.answerer, verified[0] || verified[1])
+			ms.Flags = negMediaFlags(ms.Flags, md, m.iceControlling(md), verified[0] || verified[1])
 			mux := md.neg.mux
 			for k, s := range md.Streams {
 				if s == nil {

@@ -281,7 +281,13 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 		}
 	}
 	src.sdpSeen = true
-	applyRemote(src, in, p, r.cfg.SIPSource, r.setLocal)
+	for _, i := range applyRemote(src, in, p, r.cfg.SIPSource, r.setLocal) {
+		if !answer && i < len(dst.Medias) {
+			// An ICE restart in an offer decides the roles again: the
+			// restarting party controls, as rtpengine's flags then say.
+			src.Medias[i].iceRole, dst.Medias[i].iceRole = -1, 1
+		}
+	}
 	if answer {
 		// After an answer rtpengine's flags for the offerer follow what
 		// the answerer accepted.
@@ -528,7 +534,10 @@ func outProto(in, want string) string {
 
 // applyRemote records what src's SDP says about src: endpoints,
 // directions, rtcp-mux, ICE and crypto state.
-func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, setLocalFn func(*Media, string)) {
+//
+// It returns the indexes of the media whose ICE credentials src changed
+// (an ICE restart), nil when none did.
+func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, setLocalFn func(*Media, string)) (restarted []int) {
 	sessICE := false
 	if _, ok := in.Attr("ice-ufrag"); ok {
 		sessICE = true
@@ -564,6 +573,7 @@ func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, set
 			// The party restarted ICE: our side restarts too (new
 			// credentials in the SDP we write back to it).
 			src.iceUfrag, src.icePwd = "", ""
+			restarted = append(restarted, i)
 		}
 		if p.flag("asymmetric") {
 			md.Asymmetric = true
@@ -646,6 +656,7 @@ func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, set
 			md.Streams[1].Endpoint, md.Streams[1].Advertised = epRTCP, advRTCP
 		}
 	}
+	return restarted
 }
 
 // direction returns the direction attribute in effect for a media, as
