@@ -75,7 +75,7 @@ func (r *Registry) syncEndpoints(party *Monologue, md *Media) {
 		ok = true
 	}
 	// The role is the call's, not the last offer's (Plan's weOffered).
-	plan.Controlling = party.iceControlling(md)
+	plan.Controlling = party.iceControlling(md) || md.Remote.ICELite
 	muxed := md.Mux || md.Remote.RTCPMux
 	for k := range st.eps {
 		rs := r.relayStream(md.Streams[k])
@@ -96,7 +96,7 @@ func (r *Registry) syncEndpoints(party *Monologue, md *Media) {
 			if st.sentICE && party.iceUfrag != "" {
 				cfg.ICE = &webrtc.ICEConfig{
 					Local:       ice.Credentials{Ufrag: party.iceUfrag, Pwd: party.icePwd},
-					Controlling: party.iceControlling(md),
+					Controlling: party.iceControlling(md) || md.Remote.ICELite,
 				}
 			}
 			if ep, err = webrtc.NewEndpoint(cfg); err != nil {

@@ -327,17 +327,15 @@ func (c *Call) dropSince(n int) {
 	}
 }
 
-// iceControlling is our ICE role toward party m on media md (RFC 8445
-// 6.1.1, rtpengine's "ICE controlling"): controlling toward the party we
-// made the first offer to, and after an ICE restart toward the party that
-// received the restarting offer. A plain re-offer changes no role (RFC
-// 8839 4.4.1); an ICE-lite party always leaves control to us.
+// iceControlling is our ICE role toward party m on media md as the
+// offers decided it (RFC 8445 6.1.1, rtpengine's "ICE controlling"):
+// controlling toward the party we made the first offer to, and after an
+// ICE restart toward the party that received the restarting offer. A
+// plain re-offer changes no role (RFC 8839 4.4.1). Our agent also
+// controls toward an ICE-lite party whatever this says.
 func (m *Monologue) iceControlling(md *Media) bool {
-	switch {
-	case md.Remote.ICELite || md.iceRole > 0:
-		return true
-	case md.iceRole < 0:
-		return false
+	if md.iceRole != 0 {
+		return md.iceRole > 0
 	}
 	return m.answerer
 }
