@@ -282,10 +282,16 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 	}
 	src.sdpSeen = true
 	for _, i := range applyRemote(src, in, p, r.cfg.SIPSource, r.setLocal) {
-		if !answer && i < len(dst.Medias) {
-			// An ICE restart in an offer decides the roles again: the
-			// restarting party controls, as rtpengine's flags then say.
-			src.Medias[i].iceRole, dst.Medias[i].iceRole = -1, 1
+		if answer || i >= len(dst.Medias) {
+			continue
+		}
+		// An ICE restart in an offer decides the roles again: the
+		// restarting party controls, and rtpengine's flags then show us
+		// controlling toward the other party. Toward another ICE party,
+		// which restarted nothing, our agent keeps its role.
+		src.Medias[i].iceRole = -1
+		if !dst.Medias[i].ICE {
+			dst.Medias[i].iceRole = 1
 		}
 	}
 	if answer {
