@@ -35,38 +35,44 @@ func TestBrowserToPhoneSecurity(t *testing.T) {
 	for _, tt := range []struct {
 		dtls, setup string
 	}{{"", "a=setup:active"}, {"passive", "a=setup:passive"}} {
-		r, _ := newReg(t, Config{Interfaces: []Interface{
-			{Name: "default", Address: netip.MustParseAddr("127.0.0.77")},
-			{Name: "default", Address: netip.MustParseAddr("::1")},
-		}}, testPortBase+5000, testPortBase+5099)
-		toPhone, err := r.Offer(&Params{CallID: "c", FromTag: "b", SDP: browserOfferSDP, ICE: "remove",
-			TransportProtocol: "RTP/AVP", Replace: map[string]bool{"origin": true}, RTCPMux: map[string]bool{"demux": true}})
-		if err != nil {
-			t.Fatal(err)
+		// A subtest each, so that one's registry (and its ports) is
+		// gone before the next takes the same range.
+		t.Run("dtls="+tt.dtls, func(t *testing.T) { browserToPhoneSecurity(t, tt.dtls, tt.setup) })
+	}
+}
+
+func browserToPhoneSecurity(t *testing.T, dtls, setup string) {
+	r, _ := newReg(t, Config{Interfaces: []Interface{
+		{Name: "default", Address: netip.MustParseAddr("127.0.0.77")},
+		{Name: "default", Address: netip.MustParseAddr("::1")},
+	}}, testPortBase+5000, testPortBase+5099)
+	toPhone, err := r.Offer(&Params{CallID: "c", FromTag: "b", SDP: browserOfferSDP, ICE: "remove",
+		TransportProtocol: "RTP/AVP", Replace: map[string]bool{"origin": true}, RTCPMux: map[string]bool{"demux": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(toPhone, " RTP/AVP ") || len(attrLines(toPhone, "a=crypto")) != 0 || len(attrLines(toPhone, "a=fingerprint")) != 0 {
+		t.Fatalf("SDP to the phone is not plain RTP:\n%s", toPhone)
+	}
+	phonePort := mediaPorts(t, toPhone)[0]
+	toBrowser, err := r.Answer(&Params{CallID: "c", FromTag: "b", ToTag: "p", SDP: phoneSDP, ICE: "force", DTLS: dtls,
+		TransportProtocol: "UDP/TLS/RTP/SAVPF", RTCPMux: map[string]bool{"require": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{" UDP/TLS/RTP/SAVPF ", setup, "a=fingerprint:sha-256 ", "a=ice-ufrag:", "a=candidate:", "a=rtcp-mux"} {
+		if !strings.Contains(toBrowser, want) {
+			t.Errorf("answer to the browser lacks %q:\n%s", want, toBrowser)
 		}
-		if !strings.Contains(toPhone, " RTP/AVP ") || len(attrLines(toPhone, "a=crypto")) != 0 || len(attrLines(toPhone, "a=fingerprint")) != 0 {
-			t.Fatalf("SDP to the phone is not plain RTP:\n%s", toPhone)
-		}
-		phonePort := mediaPorts(t, toPhone)[0]
-		toBrowser, err := r.Answer(&Params{CallID: "c", FromTag: "b", ToTag: "p", SDP: phoneSDP, ICE: "force", DTLS: tt.dtls,
-			TransportProtocol: "UDP/TLS/RTP/SAVPF", RTCPMux: map[string]bool{"require": true}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, want := range []string{" UDP/TLS/RTP/SAVPF ", tt.setup, "a=fingerprint:sha-256 ", "a=ice-ufrag:", "a=candidate:", "a=rtcp-mux"} {
-			if !strings.Contains(toBrowser, want) {
-				t.Errorf("answer to the browser lacks %q:\n%s", want, toBrowser)
-			}
-		}
-		if n := len(attrLines(toBrowser, "a=crypto")); n != 0 {
-			t.Errorf("%d a=crypto lines toward a DTLS browser", n)
-		}
-		c := r.lookup("c")
-		got := c.byTag("p").Medias[0].pair.RTP
-		c.mu.Unlock()
-		if got != phonePort {
-			t.Fatalf("the phone's port moved from %d to %d in the answer", phonePort, got)
-		}
+	}
+	if n := len(attrLines(toBrowser, "a=crypto")); n != 0 {
+		t.Errorf("%d a=crypto lines toward a DTLS browser", n)
+	}
+	c := r.lookup("c")
+	got := c.byTag("p").Medias[0].pair.RTP
+	c.mu.Unlock()
+	if got != phonePort {
+		t.Fatalf("the phone's port moved from %d to %d in the answer", phonePort, got)
 	}
 }
 
