@@ -295,9 +295,10 @@ func (a *Allocator) AllocateOne(addrs []netip.Addr) (*Pair, error) {
 		return nil, errors.New("ports: no address to bind")
 	}
 	flushed := false
+	var failed map[int]bool // ports this call could not bind
 	for tries := 0; tries < 2*a.pairs; tries++ {
 		a.mu.Lock()
-		port, ok := a.popHalfLocked()
+		port, ok := a.popHalfLocked(failed)
 		var w *Pair
 		if !ok {
 			var base int
@@ -333,6 +334,10 @@ func (a *Allocator) AllocateOne(addrs []netip.Addr) (*Pair, error) {
 		a.split[a.index(port)] &^= halfBit(port)
 		a.halves.push(port)
 		a.mu.Unlock()
+		if failed == nil {
+			failed = make(map[int]bool)
+		}
+		failed[port] = true
 		if err := a.bindFailed(err, &flushed, strconv.Itoa(port)); err != nil {
 			return nil, err
 		}
@@ -340,20 +345,26 @@ func (a *Allocator) AllocateOne(addrs []netip.Addr) (*Pair, error) {
 	return nil, ErrExhausted
 }
 
-// popHalfLocked takes the first free port of a split pair and marks it
-// used, skipping stale entries.
-func (a *Allocator) popHalfLocked() (int, bool) {
-	for {
-		port, ok := a.halves.pop()
-		if !ok {
-			return 0, false
-		}
+// popHalfLocked takes the first free port of a split pair that is not in
+// skip and marks it used, dropping stale entries. Skipped ports (this
+// allocation could not bind them: another program holds them) go back to
+// the end, so that they cannot take every try of one allocation while
+// whole pairs wait in the queue.
+func (a *Allocator) popHalfLocked(skip map[int]bool) (int, bool) {
+	for n := a.halves.size; n > 0; n-- {
+		port, _ := a.halves.pop()
 		i, bit := a.index(port), halfBit(port)
-		if st := a.split[i]; st&splitPair != 0 && st&bit == 0 {
-			a.split[i] |= bit
-			return port, true
+		if st := a.split[i]; st&splitPair == 0 || st&bit != 0 {
+			continue
 		}
+		if skip[port] {
+			a.halves.push(port)
+			continue
+		}
+		a.split[i] |= bit
+		return port, true
 	}
+	return 0, false
 }
 
 // freeHalfLocked returns a single port: its pair joins again and goes to

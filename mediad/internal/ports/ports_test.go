@@ -737,3 +737,45 @@ func TestPairsAndSinglesRandomly(t *testing.T) {
 		}
 	}
 }
+
+// A pair another program holds both ports of does not starve single
+// allocations: once its halves failed, AllocateOne splits the next pair
+// instead of trying them over and over (it answered "Ran out of ports"
+// with every other pair free).
+func TestSinglePortsPastAForeignPair(t *testing.T) {
+	const n = 8
+	base := freeRange(t, n)
+	a, err := New(base, base+n-1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{lo4}
+	// The pair the queue hands out first, held elsewhere.
+	a.mu.Lock()
+	first := a.queue.buf[a.queue.head]
+	a.mu.Unlock()
+	for _, port := range []int{first, first + 1} {
+		c, err := listenUDP(lo4, port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	var got []*Pair
+	for i := 0; i < 3; i++ {
+		p, err := a.AllocateOne(addrs)
+		if err != nil {
+			t.Fatalf("single %d with pair %d held elsewhere: %v", i, first, err)
+		}
+		if p.RTP == first || p.RTP == first+1 {
+			t.Fatalf("single %d got port %d, which another socket holds", i, p.RTP)
+		}
+		got = append(got, p)
+	}
+	for _, p := range got {
+		a.Release(p)
+	}
+	if a.InUse() != 0 {
+		t.Fatalf("InUse = %d after the releases", a.InUse())
+	}
+}
