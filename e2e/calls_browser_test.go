@@ -248,9 +248,9 @@ func checkHeld(t *testing.T, res pageResult) {
 // the call, by UPDATE (RFC 3311; JsSIP's useUpdate): her offers (SRC_WS
 // flags, DTLS actpass) must be answered with the DTLS role the daemon
 // already has, or Chromium drops the call; then bob re-offers, and media
-// must flow after each. In late-offer bob's
-// INVITE has no SDP: the browser offers in its 200 OK (the daemon's offer
-// toward bob) and gets bob's answer in the ACK.
+// must flow after each. In late-offer bob's INVITE has no SDP: the
+// browser offers in its 200 OK (the daemon's offer toward bob) and gets
+// bob's answer in the ACK.
 func TestCallsPhoneToBrowser(t *testing.T) {
 	if !inCallsNetns(t) {
 		return

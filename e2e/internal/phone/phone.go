@@ -405,14 +405,9 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 		c.dialogFrom(m)
 		var body []byte
 		if len(m.Body) > 0 {
-			ap, err := MediaAddr(m.Body)
-			if err != nil {
-				prackErr = err
+			if prackErr = c.learnRemote(m.Body); prackErr != nil {
 				return
 			}
-			p.mu.Lock()
-			c.Remote, c.Received = ap, m.Body
-			p.mu.Unlock()
 			if p.cfg.Late && !answered {
 				body, answered = sdpFor(rtp.Addr(), m.Body), true
 			}
@@ -447,15 +442,9 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 	c.dialogFrom(res)
 	var ackBody []byte
 	if len(res.Body) > 0 && !answered {
-		ap, err := MediaAddr(res.Body)
-		if err != nil {
+		if err := c.learnRemote(res.Body); err != nil {
 			return nil, err
 		}
-		// The call is known to the read loop by now, which follows
-		// re-INVITEs under p.mu.
-		p.mu.Lock()
-		c.Remote, c.Received = ap, res.Body
-		p.mu.Unlock()
 		if p.cfg.Late {
 			ackBody = sdpFor(rtp.Addr(), res.Body)
 		}
@@ -467,6 +456,20 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 		rtp.Send(ra)
 	}
 	return c, nil
+}
+
+// learnRemote takes the remote media address from sdp, a reply to our
+// INVITE; RTP starts after the ACK. The call is known to the read loop by
+// now, which follows re-offers under p.mu.
+func (c *Call) learnRemote(sdp []byte) error {
+	ap, err := MediaAddr(sdp)
+	if err != nil {
+		return err
+	}
+	c.p.mu.Lock()
+	c.Remote, c.Received = ap, sdp
+	c.p.mu.Unlock()
+	return nil
 }
 
 // dialogFrom takes the dialog's remote side from a reply to our INVITE:

@@ -96,7 +96,7 @@ func (r *Registry) syncEndpoints(party *Monologue, md *Media) {
 			if st.sentICE && party.iceUfrag != "" {
 				cfg.ICE = &webrtc.ICEConfig{
 					Local:       ice.Credentials{Ufrag: party.iceUfrag, Pwd: party.icePwd},
-					Controlling: party.iceControlling(md) || md.Remote.ICELite,
+					Controlling: plan.Controlling,
 				}
 			}
 			if ep, err = webrtc.NewEndpoint(cfg); err != nil {
