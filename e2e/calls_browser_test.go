@@ -122,13 +122,19 @@ type pageResult struct {
 	// Canceled: the browser hung up while the callee rang (cancel=1)
 	// and JsSIP ended the call as canceled.
 	Canceled bool
+	// Transfer is the media of the call the browser placed when the
+	// phone transferred it (transfer=accept); Transferred: the browser
+	// transferred the phone and was told of the 200 (transfer=NAME).
+	Transfer    *pageResult
+	Transferred bool
 }
 
 // pageSignals are the page's POSTs a test may wait for (nil: ignored):
 // /registered in answer mode, /media with phonehold=1 (media flows, the
-// phone may re-offer now).
+// phone may re-offer now), /transfer with transfer=accept (the phone may
+// REFER now).
 type pageSignals struct {
-	Registered, Media chan<- struct{}
+	Registered, Media, Transfer chan<- struct{}
 }
 
 // servePage serves sipcall.html and the JsSIP bundle on localhost, and
@@ -137,7 +143,7 @@ func servePage(t *testing.T, bundle string, sig pageSignals) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/jssip.min.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, bundle) })
-	for path, ch := range map[string]chan<- struct{}{"/registered": sig.Registered, "/media": sig.Media} {
+	for path, ch := range map[string]chan<- struct{}{"/registered": sig.Registered, "/media": sig.Media, "/transfer": sig.Transfer} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case ch <- struct{}{}:

@@ -1,7 +1,7 @@
 // Package phone is a small SIP phone for the end-to-end tests: a UDP user
 // agent (REGISTER, INVITE with or without SDP, answering, ACK, BYE,
 // re-INVITE and UPDATE along the Record-Route set, reliable provisionals
-// and PRACK) with a plain RTP endpoint that sends PCMU packets
+// and PRACK, blind transfer by REFER and its NOTIFYs) with a plain RTP endpoint that sends PCMU packets
 // and counts what it receives, per SSRC. It speaks just enough SIP for a
 // proxy in front of it; it is not a general SIP stack.
 package phone
@@ -30,7 +30,7 @@ type Msg struct {
 type Hdr struct{ Name, Value string }
 
 var compact = map[string]string{"v": "Via", "f": "From", "t": "To", "i": "Call-ID", "m": "Contact",
-	"l": "Content-Length", "c": "Content-Type", "k": "Supported"}
+	"l": "Content-Length", "c": "Content-Type", "k": "Supported", "r": "Refer-To", "o": "Event"}
 
 // Parse parses one datagram.
 func Parse(b []byte) (*Msg, error) {

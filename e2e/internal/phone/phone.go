@@ -50,6 +50,7 @@ type Phone struct {
 	waiters  map[string]chan *Msg // by Call-ID + CSeq
 	calls    map[string]*Call
 	invites  chan *Msg
+	refers   chan Refer
 	ringing  map[string]*Msg // INVITEs rung but not answered (Ring), by Call-ID
 	readDone chan struct{}
 	closed   bool
@@ -78,6 +79,7 @@ type Call struct {
 	inv       *Msg // the INVITE we answered
 	pracked   chan struct{}
 	prackOnce sync.Once
+	notifies  chan string // sipfrag status lines of NOTIFYs for our REFER
 }
 
 // New opens the phone's SIP socket.
@@ -93,7 +95,7 @@ func New(cfg Config) (*Phone, error) {
 		return nil, fmt.Errorf("phone: %w", err)
 	}
 	p := &Phone{cfg: cfg, conn: c, waiters: map[string]chan *Msg{}, calls: map[string]*Call{},
-		invites: make(chan *Msg, 16), ringing: map[string]*Msg{}, readDone: make(chan struct{})}
+		invites: make(chan *Msg, 16), refers: make(chan Refer, 4), ringing: map[string]*Msg{}, readDone: make(chan struct{})}
 	go p.readLoop()
 	return p, nil
 }
@@ -234,6 +236,31 @@ func (p *Phone) request(m *Msg) {
 		_ = p.send(p.reply(m, 200, "OK", ""), viaTarget(m.Get("Via"), m.From))
 		if c != nil {
 			c.end()
+		}
+	case "REFER":
+		// RFC 3515: accepted at once; the test places the call (Referred)
+		// and reports on it (Notify).
+		if c == nil {
+			_ = p.send(p.reply(m, 481, "Call/Transaction Does Not Exist", ""), viaTarget(m.Get("Via"), m.From))
+			return
+		}
+		_ = p.send(p.reply(m, 202, "Accepted", ""), viaTarget(m.Get("Via"), m.From))
+		target := uriOf(m.Get("Refer-To"))
+		if i := strings.IndexByte(target, '?'); i >= 0 {
+			target = target[:i] // header part (Replaces): not followed
+		}
+		select {
+		case p.refers <- Refer{Call: c, Target: target}:
+		default:
+		}
+	case "NOTIFY":
+		_ = p.send(p.reply(m, 200, "OK", ""), viaTarget(m.Get("Via"), m.From))
+		if ev, _, _ := strings.Cut(m.Get("Event"), ";"); c != nil && strings.EqualFold(strings.TrimSpace(ev), "refer") {
+			frag, _, _ := strings.Cut(string(m.Body), "\r\n")
+			select {
+			case c.notifies <- strings.TrimSpace(frag):
+			default:
+			}
 		}
 	case "CANCEL":
 		_ = p.send(p.reply(m, 200, "OK", ""), viaTarget(m.Get("Via"), m.From))
@@ -380,7 +407,8 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 		return nil, err
 	}
 	c := &Call{p: p, ID: newID() + "@e2e", LocalTag: newID(), LocalURI: "<" + p.AOR() + ">",
-		RemoteURI: "<" + target + ">", cseq: 1, RTP: rtp, ended: make(chan struct{}), acked: make(chan struct{})}
+		RemoteURI: "<" + target + ">", cseq: 1, RTP: rtp, ended: make(chan struct{}), acked: make(chan struct{}),
+		notifies: make(chan string, 8)}
 	c.LocalURI += ";tag=" + c.LocalTag
 	req := &Msg{Method: "INVITE", URI: target, Hdrs: []Hdr{p.via(), {"Max-Forwards", "70"},
 		{"From", c.LocalURI}, {"To", c.RemoteURI}, {"Call-ID", c.ID}, {"CSeq", "1 INVITE"},
@@ -615,6 +643,83 @@ func (c *Call) Hangup(ctx context.Context) error {
 	return nil
 }
 
+// Refer is a REFER this phone accepted (RFC 3515): the dialog it came
+// in and the Refer-To URI, without a header part.
+type Refer struct {
+	Call   *Call
+	Target string
+}
+
+// Referred waits for a REFER in one of this phone's calls.
+func (p *Phone) Referred(ctx context.Context) (Refer, error) {
+	select {
+	case r := <-p.refers:
+		return r, nil
+	case <-ctx.Done():
+		return Refer{}, fmt.Errorf("phone %s: no REFER: %w", p.cfg.User, ctx.Err())
+	}
+}
+
+// Refer asks the other party to call target (a blind transfer, RFC 3515)
+// and returns once the REFER is accepted; the NOTIFYs that follow come
+// from Notified.
+func (c *Call) Refer(ctx context.Context, target string) error {
+	c.cseq++
+	req := c.inDialog("REFER", c.cseq)
+	req.Hdrs = append(req.Hdrs, Hdr{"Contact", c.p.contact()}, Hdr{"Refer-To", "<" + target + ">"},
+		Hdr{"Referred-By", "<" + c.p.AOR() + ">"})
+	hop, err := c.nextHop()
+	if err != nil {
+		return err
+	}
+	res, err := c.p.transact(ctx, req, hop, nil)
+	if err != nil {
+		return err
+	}
+	if res.Code/100 != 2 {
+		return &StatusError{"REFER", res.Code, res.Reason}
+	}
+	return nil
+}
+
+// Notified waits for the next NOTIFY of c's REFER and returns its
+// message/sipfrag status line ("SIP/2.0 200 OK").
+func (c *Call) Notified(ctx context.Context) (string, error) {
+	select {
+	case f := <-c.notifies:
+		return f, nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("phone %s: no NOTIFY: %w", c.p.cfg.User, ctx.Err())
+	}
+}
+
+// Notify reports on a REFER this phone accepted in c: frag is the
+// referred call's status line ("SIP/2.0 200 OK"); final ends the implicit
+// subscription.
+func (c *Call) Notify(ctx context.Context, frag string, final bool) error {
+	c.cseq++
+	req := c.inDialog("NOTIFY", c.cseq)
+	state := "active;expires=60"
+	if final {
+		state = "terminated;reason=noresource"
+	}
+	req.Hdrs = append(req.Hdrs, Hdr{"Contact", c.p.contact()}, Hdr{"Event", "refer"},
+		Hdr{"Subscription-State", state}, Hdr{"Content-Type", "message/sipfrag;version=2.0"})
+	req.Body = []byte(frag + "\r\n")
+	hop, err := c.nextHop()
+	if err != nil {
+		return err
+	}
+	res, err := c.p.transact(ctx, req, hop, nil)
+	if err != nil {
+		return err
+	}
+	if res.Code/100 != 2 {
+		return &StatusError{"NOTIFY", res.Code, res.Reason}
+	}
+	return nil
+}
+
 func (c *Call) end() {
 	c.endOnce.Do(func() {
 		close(c.ended)
@@ -644,7 +749,8 @@ func (p *Phone) Answer(ctx context.Context) (*Call, error) {
 	}
 	c := &Call{p: p, ID: inv.Get("Call-ID"), LocalTag: newID(), RemoteTag: Tag(inv.Get("From")),
 		RemoteURI: inv.Get("From"), Target: uriOf(inv.Get("Contact")), Route: inv.All("Record-Route"),
-		RTP: rtp, ended: make(chan struct{}), acked: make(chan struct{}), inv: inv, cseq: 100}
+		RTP: rtp, ended: make(chan struct{}), acked: make(chan struct{}), inv: inv, cseq: 100,
+		notifies: make(chan string, 8)}
 	c.LocalURI = inv.Get("To") + ";tag=" + c.LocalTag
 	dst := viaTarget(inv.Get("Via"), inv.From)
 	ring := p.reply(inv, 180, "Ringing", c.LocalTag)
