@@ -41,24 +41,33 @@ func startKamailio(t *testing.T, ng string, children int) *proxy {
 }
 
 // TestCallsKamailio: Kamailio 5.6 from Debian, its rtpengine module
-// pointed at mediad, routes phone-to-phone calls (early and late offer)
-// with media through mediad.
+// pointed at mediad, routes phone-to-phone calls with media through
+// mediad: early offer, with a re-INVITE, an UPDATE and a re-INVITE
+// without SDP from each side after it; late offer; a reliable 183 (RFC
+// 3262) with the answer, or with a late offer answered in the PRACK.
 func TestCallsKamailio(t *testing.T) {
 	if _, err := exec.LookPath(kamailioPath); err != nil {
 		t.Skipf("skipping: %s not installed", kamailioPath)
 	}
 	_, opts := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadB, PortMax: callsMediadB + 999})
 	px := startKamailio(t, opts.NG, 2)
-	for _, late := range []bool{false, true} {
-		name := "early-offer"
-		if late {
-			name = "late-offer"
-		}
-		t.Run(name, func(t *testing.T) {
-			alice := newPhone(t, px, "alice-"+name, late)
-			bob := newPhone(t, px, "bob-"+name, false)
-			a, b := placeCall(t, alice, bob, "bob-"+name)
+	for _, tc := range []struct {
+		name           string
+		late, reliable bool
+	}{
+		{name: "early-offer"}, {name: "late-offer", late: true},
+		{name: "100rel", reliable: true}, {name: "100rel-late-offer", late: true, reliable: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			alice := newPhone(t, px, "alice-"+tc.name, tc.late)
+			bob := registeredPhone(t, phone.Config{User: "bob-" + tc.name, Proxy: px.UDP, Domain: callsDomain, Reliable: tc.reliable})
+			a, b := placeCall(t, alice, bob, "bob-"+tc.name)
 			checkMediaThrough(t, opts.NG, a, b)
+			if tc.name == "early-offer" {
+				for _, r := range allReoffers {
+					renegotiateBothWays(t, opts.NG, a, b, r)
+				}
+			}
 			hangupAndCheck(t, opts.NG, a, b)
 		})
 	}
@@ -67,8 +76,8 @@ func TestCallsKamailio(t *testing.T) {
 // TestCallsKamailioBrowserToPhone: a browser (JsSIP over WS) registered at
 // Kamailio calls a UDP phone; Kamailio's rtpengine module applies the
 // seed's flag matrix (with the rtcp-mux flags) against the daemon, to the
-// browser's hold and resume re-INVITEs too, and to the phone's re-INVITE
-// after them (which must reach the browser at its fixed Contact).
+// browser's hold and resume UPDATEs too, and to the phone's re-INVITE and
+// UPDATE after them (which must reach the browser at its fixed Contact).
 func TestCallsKamailioBrowserToPhone(t *testing.T) {
 	if !inKamailioBrowserNetns(t) {
 		return
@@ -78,10 +87,10 @@ func TestCallsKamailioBrowserToPhone(t *testing.T) {
 		px := startKamailio(t, ng, 2)
 		bob := newPhone(t, px, "bob", false)
 		media := make(chan struct{}, 1)
-		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=1&phonehold=1&user=alice&target=bob&ws=ws://" + px.WS
-		res, c := browserCallsPhone(t, url, "", bob, media, (*phone.Call).Reinvite)
+		url := servePage(t, bundle, pageSignals{Media: media}) + "?mode=call&hold=update&phonehold=1&phoneoffers=reinvite,update&user=alice&target=bob&ws=ws://" + px.WS
+		res, c := browserCallsPhone(t, url, "", bob, media, (*phone.Call).Reinvite, (*phone.Call).Update)
 		checkHeld(t, res)
-		checkPhoneReoffers(t, res, 1)
+		checkPhoneReoffers(t, res, 2)
 		checkBrowserPhoneMedia(t, res, c, ng)
 	})
 }
