@@ -84,6 +84,39 @@ func webrtcScenarios() []scenario {
 			},
 		},
 		{
+			name: "webrtc-phone-to-browser-ice-lite",
+			desc: "phone offer bridged to WebRTC with ICE-lite=forward: a=ice-lite toward the browser, not ICE controlling toward it",
+			steps: []step{
+				st("offer", offer("c-wp2bl", "ta", sdpPhone, kv{
+					"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "ICE-lite": "forward",
+					"rtcp-mux": []string{"offer", "require"}, "SDES": []string{"off"},
+				})),
+				st("answer", answer("c-wp2bl", "ta", "tb", sdpBrowserAnswer, kv{
+					"transport-protocol": "RTP/AVP", "ICE": "remove", "rtcp-mux": []string{"demux"},
+				})),
+				st("query", query("c-wp2bl", nil)),
+			},
+		},
+		{
+			name: "webrtc-browser-to-phone-ice-lite",
+			desc: "browser offer bridged to plain RTP with ICE-lite=backward: the answer toward the browser carries a=ice-lite; a re-offer with ICE-lite=off takes it away",
+			steps: []step{
+				st("offer", offer("c-wb2pl", "ta", sdpBrowser, kv{
+					"transport-protocol": "RTP/AVP", "ICE": "remove", "ICE-lite": "backward", "rtcp-mux": []string{"demux"},
+				})),
+				st("answer", answer("c-wb2pl", "ta", "tb", sdpPhone, kv{
+					"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": []string{"require"},
+				})),
+				st("query", query("c-wb2pl", nil)),
+				st("reoffer", offer("c-wb2pl", "ta", sdpBrowser, kv{
+					"transport-protocol": "RTP/AVP", "ICE": "remove", "ICE-lite": "off", "rtcp-mux": []string{"demux"},
+				})),
+				st("reanswer", answer("c-wb2pl", "ta", "tb", sdpPhone, kv{
+					"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": []string{"require"},
+				})),
+			},
+		},
+		{
 			name: "webrtc-phone-to-browser",
 			desc: "plain offer bridged to WebRTC (UDP/TLS/RTP/SAVPF, ICE force, rtcp-mux offer+require, SDES off), browser answer back to plain",
 			steps: []step{

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,8 +46,12 @@ func TestWebRTCBrowserToPhone(t *testing.T) {
 			} else {
 				_, opts = daemon.MediadTB(t, opts)
 			}
-			t.Run("browser-offers", func(t *testing.T) { browserCall(t, web, opts.NG, false) })
-			t.Run("phone-offers", func(t *testing.T) { browserCall(t, web, opts.NG, true) })
+			t.Run("browser-offers", func(t *testing.T) { browserCall(t, web, opts.NG, false, false) })
+			t.Run("phone-offers", func(t *testing.T) { browserCall(t, web, opts.NG, true, false) })
+			// The daemon as an ICE-lite agent toward the browser (the
+			// offer's ICE-lite=forward): Chromium must take the
+			// controlling role, run the checks and nominate.
+			t.Run("phone-offers-ice-lite", func(t *testing.T) { browserCall(t, web, opts.NG, true, true) })
 		})
 	}
 }
@@ -54,8 +59,9 @@ func TestWebRTCBrowserToPhone(t *testing.T) {
 var mLine = regexp.MustCompile(`(?m)^m=audio (\d+) `)
 
 // browserCall runs one call between the page and the phone socket; with
-// phoneOffers the phone's offer goes to the browser, else the browser offers.
-func browserCall(t *testing.T, web, ngAddr string, phoneOffers bool) {
+// phoneOffers the phone's offer goes to the browser, else the browser
+// offers. With lite the daemon is an ICE-lite agent toward the browser.
+func browserCall(t *testing.T, web, ngAddr string, phoneOffers, lite bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	ng, err := ngproto.Dial(ngAddr, ngproto.ClientConfig{})
@@ -73,7 +79,7 @@ func browserCall(t *testing.T, web, ngAddr string, phoneOffers bool) {
 	mediaPort := make(chan netip.AddrPort, 1)
 	phone := browsertest.StartPhone(ctx, conn, mediaPort)
 
-	callID := "browser-call-" + strconv.FormatBool(phoneOffers)
+	callID := "browser-call-" + strconv.FormatBool(phoneOffers) + "-" + strconv.FormatBool(lite)
 	sig := browsertest.Signalling{
 		Offer: func(offer string) (string, error) {
 			answer, toPhone, err := bridgeOffer(ctx, ng, callID, offer, phoneAddr)
@@ -83,7 +89,13 @@ func browserCall(t *testing.T, web, ngAddr string, phoneOffers bool) {
 			mediaPort <- toPhone
 			return answer, nil
 		},
-		RemoteOffer: func() (string, error) { return phoneOffer(ctx, ng, callID, phoneAddr) },
+		RemoteOffer: func() (string, error) {
+			toBrowser, err := phoneOffer(ctx, ng, callID, phoneAddr, lite)
+			if err == nil && lite != strings.Contains(toBrowser, "\r\na=ice-lite\r\n") {
+				err = fmt.Errorf("ICE-lite %v, yet the offer toward the browser says otherwise:\n%s", lite, toBrowser)
+			}
+			return toBrowser, err
+		},
 		Answer: func(answer string) error {
 			toPhone, err := browserAnswer(ctx, ng, callID, answer)
 			if err != nil {
@@ -125,6 +137,9 @@ func browserCall(t *testing.T, web, ngAddr string, phoneOffers bool) {
 		t.Fatalf("NG query: %v", err)
 	}
 	checkBrowserParty(t, q)
+	if media, _ := partyFlags(q, "browser"); lite && slices.Contains(media, "ICE controlling") {
+		t.Errorf("ICE-lite toward the browser, yet its media flags %q say we control", media)
+	}
 	_, _ = ng.Do(ctx, ngproto.Dict{"command": "delete", "call-id": callID})
 }
 
@@ -183,13 +198,18 @@ func bridgeOffer(ctx context.Context, ng *ngproto.Client, callID, offerSDP strin
 }
 
 // phoneOffer sends the phone's offer toward the browser (phone-to-browser
-// flags of the seed plus rtcp-mux-require) and returns the browser's SDP.
-func phoneOffer(ctx context.Context, ng *ngproto.Client, callID string, phone netip.AddrPort) (string, error) {
-	r, err := ng.Do(ctx, ngproto.Dict{
+// flags of the seed plus rtcp-mux-require; with lite ICE-lite=forward) and
+// returns the browser's SDP.
+func phoneOffer(ctx context.Context, ng *ngproto.Client, callID string, phone netip.AddrPort, lite bool) (string, error) {
+	req := ngproto.Dict{
 		"command": "offer", "call-id": callID, "from-tag": "phone", "sdp": phoneSDP(phone),
 		"ICE": "force", "transport-protocol": "UDP/TLS/RTP/SAVPF", "rtcp-mux": []any{"require"},
 		"received-from": []any{"IP4", "127.0.0.1"},
-	})
+	}
+	if lite {
+		req["ICE-lite"] = "forward"
+	}
+	r, err := ng.Do(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("NG offer: %w", err)
 	}

@@ -74,8 +74,11 @@ func (r *Registry) syncEndpoints(party *Monologue, md *Media) {
 		plan = webrtc.Plan{RemoteICE: md.Remote.ICE, Candidates: md.Remote.Candidates}
 		ok = true
 	}
-	// The role is the call's, not the last offer's (Plan's weOffered).
-	plan.Controlling = party.iceControlling(md) || md.Remote.ICELite
+	// The role is the call's, not the last offer's (Plan's weOffered);
+	// our agent also controls toward an ICE-lite party, unless it is
+	// ICE-lite itself (rtpengine's ICE_LITE_PEER and ICE_LITE_SELF).
+	plan.Lite = md.iceLiteSelf
+	plan.Controlling = (party.iceControlling(md) || md.Remote.ICELite) && !md.iceLiteSelf
 	muxed := md.Mux || md.Remote.RTCPMux
 	for k := range st.eps {
 		rs := r.relayStream(md.Streams[k])
@@ -97,6 +100,7 @@ func (r *Registry) syncEndpoints(party *Monologue, md *Media) {
 				cfg.ICE = &webrtc.ICEConfig{
 					Local:       ice.Credentials{Ufrag: party.iceUfrag, Pwd: party.icePwd},
 					Controlling: plan.Controlling,
+					Lite:        plan.Lite,
 				}
 			}
 			if ep, err = webrtc.NewEndpoint(cfg); err != nil {

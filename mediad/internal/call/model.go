@@ -111,6 +111,10 @@ type Media struct {
 	// iceRole is our ICE role toward this party as the last ICE restart
 	// decided it (+1 controlling, -1 controlled); 0 before any restart.
 	iceRole int8
+	// iceLiteSelf: we are an ICE-lite agent toward this party
+	// (rtpengine's ICE_LITE_SELF, set by an offer's ICE-lite key):
+	// a=ice-lite in its SDP, no checks of ours, never controlling.
+	iceLiteSelf bool
 	// Passthru is rtpengine's passthrough: ICE=force-relay between two
 	// ICE parties. Their ICE, DTLS and SDES attributes go through
 	// untouched, our relay candidates are added, and the media plane
@@ -331,9 +335,13 @@ func (c *Call) dropSince(n int) {
 // offers decided it (RFC 8445 6.1.1, rtpengine's "ICE controlling"):
 // controlling toward the party we made the first offer to, and after an
 // ICE restart toward the party that received the restarting offer. A
-// plain re-offer changes no role (RFC 8839 4.4.1). Our agent also
-// controls toward an ICE-lite party whatever this says.
+// plain re-offer changes no role (RFC 8839 4.4.1). Never toward a party
+// we are ICE-lite to; our agent also controls toward an ICE-lite party
+// whatever this says.
 func (m *Monologue) iceControlling(md *Media) bool {
+	if md.iceLiteSelf {
+		return false
+	}
 	if md.iceRole != 0 {
 		return md.iceRole > 0
 	}

@@ -195,3 +195,61 @@ func TestICERoles(t *testing.T) {
 		t.Errorf("after the browser's ICE restart: phone media flags %q, want ICE controlling", m)
 	}
 }
+
+// TestICELite: an offer's ICE-lite=forward makes us an ICE-lite agent
+// toward its receiver (a=ice-lite in its SDP, controlled, no checks);
+// a later offer with ICE-lite=off makes us a full agent again, controlling
+// toward the party we offered to first.
+func TestICELite(t *testing.T) {
+	r, _ := newRelayReg(t, Config{})
+	toWeb := func(p *Params) *Params {
+		p.ICE, p.TransportProtocol, p.RTCPMux = "force", "UDP/TLS/RTP/SAVPF", map[string]bool{"require": true}
+		return p
+	}
+	toPhone := func(p *Params) *Params {
+		p.ICE, p.TransportProtocol, p.RTCPMux = "remove", "RTP/AVP", map[string]bool{"demux": true}
+		return p
+	}
+	check := func(step string, lite bool) {
+		t.Helper()
+		m, _, _ := mediaFlags(t, r, "il", "b")
+		if got := slices.Contains(m, "ICE controlling"); got == lite {
+			t.Errorf("%s: browser media flags %q, want ICE controlling %v", step, m, !lite)
+		}
+		c := r.lookup("il")
+		defer c.mu.Unlock()
+		ep := c.byTag("b").Medias[0].secState.eps[0]
+		if ep == nil || ep.ICE() == nil {
+			t.Fatalf("%s: no ICE agent toward the browser", step)
+		}
+		if a := ep.ICE(); a.Lite() != lite || a.Controlling() == lite {
+			t.Errorf("%s: ICE agent toward the browser lite %v controlling %v, want lite %v", step, a.Lite(), a.Controlling(), lite)
+		}
+	}
+	browserAnswer := strings.NewReplacer("a=setup:actpass", "a=setup:active", "a=group:BUNDLE 0\r\n", "").Replace(browserOfferSDP)
+	offer := toWeb(&Params{CallID: "il", FromTag: "p", SDP: phoneSDP, ICELite: "forward"})
+	out, err := r.Offer(offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "\r\na=ice-lite\r\nm=audio ") {
+		t.Errorf("ICE-lite=forward: no session-level a=ice-lite toward the browser:\n%s", out)
+	}
+	if _, err := r.Answer(toPhone(&Params{CallID: "il", FromTag: "p", ToTag: "b", SDP: browserAnswer})); err != nil {
+		t.Fatal(err)
+	}
+	check("ICE-lite=forward", true)
+
+	reoffer := strings.Replace(phoneSDP, " 1 IN IP4", " 2 IN IP4", 1)
+	out, err = r.Offer(toWeb(&Params{CallID: "il", FromTag: "p", ToTag: "b", SDP: reoffer, ICELite: "off"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "a=ice-lite") {
+		t.Errorf("ICE-lite=off: a=ice-lite still offered:\n%s", out)
+	}
+	if _, err := r.Answer(toPhone(&Params{CallID: "il", FromTag: "p", ToTag: "b", SDP: browserAnswer})); err != nil {
+		t.Fatal(err)
+	}
+	check("ICE-lite=off", false)
+}

@@ -94,6 +94,11 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 		}
 		out.Lines = append(out.Lines, sdp.Line{Type: 'a', Value: "rtpengine:" + c.loopID})
 	}
+	if len(in.Media) > 0 && dst.Medias[0].iceLiteSelf && !sessPass && sendsICE(p, src.Medias[0], dst.Medias[0], answer) {
+		// Where rtpengine writes it: after the carried attributes and
+		// the loop-protect one, by the first media's ICE.
+		out.Lines = append(out.Lines, sdp.Line{Type: 'a', Value: "ice-lite"})
+	}
 
 	for i, m := range in.Media {
 		sm, dm := src.Medias[i], dst.Medias[i]
@@ -250,18 +255,13 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 		if ptime != "" {
 			add("ptime:" + ptime)
 		}
-		ice := sm.ICE
-		if answer {
-			// An ICE-capable offerer gets ICE back whatever the answerer did.
-			ice = dm.ICE
-		}
 		switch {
 		case pass:
 			r.candidateLines(add, dm, mux, "relay")
 			if eoc {
 				add("end-of-candidates")
 			}
-		case (ice && p.ICE != "remove") || p.ICE == "force":
+		case sendsICE(p, sm, dm, answer):
 			dm.secState.sentICE = true
 			r.iceLines(add, dst, dm, mux)
 		}
@@ -403,6 +403,17 @@ func (r *Registry) rtcpLines(add func(string), p *Params, sm, dm *Media, answer 
 		add("rtcp-mux")
 	}
 	return mux
+}
+
+// sendsICE reports whether the SDP toward dm's party carries our ICE
+// credentials and candidates (outside passthrough).
+func sendsICE(p *Params, sm, dm *Media, answer bool) bool {
+	ice := sm.ICE
+	if answer {
+		// An ICE-capable offerer gets ICE back whatever the answerer did.
+		ice = dm.ICE
+	}
+	return (ice && p.ICE != "remove") || p.ICE == "force"
 }
 
 // iceLines writes rtpengine-style ICE credentials and one host candidate

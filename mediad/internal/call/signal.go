@@ -34,6 +34,9 @@ type Params struct {
 	ReceivedFrom      netip.Addr
 	Interface         string
 	Direction         []string
+	// ICELite is the offer's ICE-lite key: "forward", "backward", "both",
+	// "off" or "" (leave as it is).
+	ICELite string
 	// CodecStrip, CodecMask, CodecExcept: the codec dictionary's lists
 	// (encoding names, "name/clock", or "all").
 	CodecStrip, CodecMask, CodecExcept []string
@@ -278,6 +281,11 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 		if m.Port == 0 {
 			r.releaseMedia(src.Medias[i])
 			r.releaseMedia(dst.Medias[i])
+		}
+	}
+	if !answer {
+		for i := range in.Media {
+			setICELite(p.ICELite, src.Medias[i], dst.Medias[i])
 		}
 	}
 	src.sdpSeen = true
@@ -754,5 +762,22 @@ func updateForwarding(a, b *Monologue) {
 			sa.SetForwarding(&Forwarding{Sink: sb, Peer: sa.Endpoint, Local: sa.LocalAddr, Send: ma.Send})
 			sb.SetForwarding(&Forwarding{Sink: sa, Peer: sb.Endpoint, Local: sb.LocalAddr, Send: mb.Send})
 		}
+	}
+}
+
+// setICELite applies an offer's ICE-lite key to the offerer's media from
+// and the receiver's to: "forward" makes us ICE-lite toward the receiver,
+// "backward" toward the offerer, "both" toward both; "off" clears both
+// and "" leaves them (rtpengine's __ice_offer).
+func setICELite(v string, from, to *Media) {
+	switch v {
+	case "off":
+		from.iceLiteSelf, to.iceLiteSelf = false, false
+	case "forward":
+		from.iceLiteSelf, to.iceLiteSelf = false, true
+	case "backward":
+		from.iceLiteSelf, to.iceLiteSelf = true, false
+	case "both":
+		from.iceLiteSelf, to.iceLiteSelf = true, true
 	}
 }

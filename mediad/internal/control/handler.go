@@ -155,7 +155,7 @@ func params(req *ngproto.Request) *call.Params {
 		ICE: req.ICE, DTLS: req.DTLS, TransportProtocol: req.TransportProtocol,
 		DTLSFingerprint: req.DTLSFingerprint, SDES: req.SDES,
 		MediaAddress: req.MediaAddress, AddressFamily: req.AddressFamily,
-		Interface: req.Interface, Direction: req.Direction,
+		Interface: req.Interface, Direction: req.Direction, ICELite: req.ICELite,
 	}
 	if req.Codec != nil {
 		p.CodecStrip = req.Codec.List("strip")

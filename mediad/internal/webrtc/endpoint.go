@@ -40,6 +40,7 @@ type Config struct {
 type ICEConfig struct {
 	Local       ice.Credentials
 	Controlling bool
+	Lite        bool // an ICE-lite agent (ice.Config.Lite)
 }
 
 // DTLSParams starts DTLS-SRTP on an endpoint.
@@ -116,7 +117,7 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	}
 	if cfg.ICE != nil {
 		a, err := ice.NewAgent(ice.Config{
-			Local: cfg.ICE.Local, Controlling: cfg.ICE.Controlling, Component: cfg.Component,
+			Local: cfg.ICE.Local, Controlling: cfg.ICE.Controlling, Lite: cfg.ICE.Lite, Component: cfg.Component,
 			Writer: e.router, Log: cfg.Log, OnSelected: e.onSelected,
 		})
 		if err != nil {

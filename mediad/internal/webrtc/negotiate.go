@@ -287,8 +287,9 @@ type Plan struct {
 	DTLS *DTLSParams
 	// SDESLocal/SDESRemote, if set, key SRTP directly.
 	SDESLocal, SDESRemote *sdes.Crypto
-	// Controlling is our ICE role toward the party.
-	Controlling bool
+	// Controlling is our ICE role toward the party; Lite: we are an
+	// ICE-lite agent toward it (then never controlling).
+	Controlling, Lite bool
 	// Passthrough: SRTP is passed through untouched (SDES lines exchanged
 	// end to end); no keys are installed.
 	Passthrough bool
@@ -354,6 +355,7 @@ func (s *Security) Plan() (p Plan, ok bool, err error) {
 // then DTLS or SDES keys.
 func (e *Endpoint) Apply(p Plan) error {
 	if a := e.agent; a != nil && p.RemoteICE.Ufrag != "" {
+		a.SetLite(p.Lite)
 		a.SetControlling(p.Controlling)
 		a.SetRemote(p.RemoteICE, p.Candidates)
 	}

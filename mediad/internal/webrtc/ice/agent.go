@@ -38,9 +38,14 @@ type PacketWriter interface {
 type Config struct {
 	Local       Credentials
 	Controlling bool
-	Component   int // 1 for RTP (or muxed RTP+RTCP), 2 for RTCP
-	Writer      PacketWriter
-	Log         *slog.Logger
+	// Lite makes an ICE-lite agent (RFC 8445 2.5; rtpengine's ICE-lite
+	// option): it answers the peer's checks and takes its nomination but
+	// sends no checks or consent requests of its own, and is always
+	// controlled. Consent is then kept by the peer's checks.
+	Lite      bool
+	Component int // 1 for RTP (or muxed RTP+RTCP), 2 for RTCP
+	Writer    PacketWriter
+	Log       *slog.Logger
 	// OnSelected is called (without agent locks held) when a pair is
 	// nominated, with the remote address media must go to.
 	OnSelected func(remote netip.AddrPort)
@@ -117,6 +122,7 @@ type Agent struct {
 	local       Credentials
 	remote      Credentials
 	controlling bool
+	lite        bool
 	checking    bool
 	pairs       []*pair
 	txs         map[[stun.TransactionIDSize]byte]tx
@@ -164,7 +170,8 @@ func NewAgent(cfg Config) (*Agent, error) {
 		log:         cfg.Log,
 		tiebreaker:  binary.BigEndian.Uint64(tb[:]),
 		local:       cfg.Local,
-		controlling: cfg.Controlling,
+		controlling: cfg.Controlling && !cfg.Lite,
+		lite:        cfg.Lite,
 		txs:         make(map[[stun.TransactionIDSize]byte]tx),
 		wake:        make(chan struct{}, 1),
 	}, nil
@@ -192,11 +199,32 @@ func (a *Agent) Controlling() bool {
 	return a.controlling
 }
 
-// SetControlling sets the role, e.g. after an offer/answer exchange decided it.
+// SetControlling sets the role, e.g. after an offer/answer exchange
+// decided it. An ICE-lite agent stays controlled.
 func (a *Agent) SetControlling(c bool) {
 	a.mu.Lock()
-	a.controlling = c
+	a.controlling = c && !a.lite
 	a.mu.Unlock()
+}
+
+// Lite reports whether the agent is an ICE-lite agent.
+func (a *Agent) Lite() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lite
+}
+
+// SetLite switches ICE-lite mode (Config.Lite) on or off, e.g. when a
+// re-offer changed it.
+func (a *Agent) SetLite(lite bool) {
+	a.mu.Lock()
+	a.lite = lite
+	if lite {
+		a.controlling = false
+		a.clearNominationLocked()
+	}
+	a.mu.Unlock()
+	a.kick()
 }
 
 // Selected returns where media goes: the nominated pair's remote address,
@@ -333,6 +361,10 @@ func (a *Agent) tick(now time.Time) time.Duration {
 			a.log.Info("ICE consent lost", "remote", a.selected.Remote)
 			a.checking = true
 			a.publishLocked()
+		} else if a.lite {
+			// The peer's checks keep consent; look again when it would
+			// expire.
+			due(a.lastConsent.Add(a.cfg.ConsentTimeout + time.Millisecond))
 		} else {
 			if !now.Before(a.nextConsent) {
 				a.sendRequestLocked(a.selectedPairLocked(), txConsent, a.selected.Via)
@@ -341,7 +373,7 @@ func (a *Agent) tick(now time.Time) time.Duration {
 			due(a.nextConsent)
 		}
 	}
-	if a.checking && a.remote.Ufrag != "" {
+	if a.checking && a.remote.Ufrag != "" && !a.lite {
 		a.checkLocked(now, due)
 	}
 	a.mu.Unlock()
@@ -513,7 +545,8 @@ func (a *Agent) handleRequest(m *stun.Message, from netip.AddrPort, on PacketWri
 		a.clearNominationLocked()
 	} else if v, err := m.Get(stun.AttrICEControlled); err == nil && len(v) == 8 && !a.controlling {
 		a.conflicts.Add(1)
-		if a.tiebreaker < binary.BigEndian.Uint64(v) {
+		if a.lite || a.tiebreaker < binary.BigEndian.Uint64(v) {
+			// An ICE-lite agent never controls: the full peer must.
 			a.mu.Unlock()
 			return a.respond(m, from, on, local.Pwd, stun.CodeRoleConflict)
 		}

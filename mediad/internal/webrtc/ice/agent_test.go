@@ -93,6 +93,33 @@ func TestAgentsSelect(t *testing.T) {
 	}
 }
 
+// TestLiteAgent: an ICE-lite agent (told to control, and facing a full
+// peer that starts controlled) stays controlled, makes the peer control
+// by answering its controlled check with 487, sends no check of its own
+// and takes the peer's nomination.
+func TestLiteAgent(t *testing.T) {
+	full := newSide(t, false, nil)
+	lite := newSide(t, true, func(c *Config) { c.Lite = true })
+	connect(full, lite)
+	waitSel(t, full, lite.addr())
+	waitSel(t, lite, full.addr())
+	if lite.agent.Controlling() || !full.agent.Controlling() {
+		t.Fatalf("controlling: lite %v, full %v; want false, true", lite.agent.Controlling(), full.agent.Controlling())
+	}
+	if n := full.agent.Stats().Requests; n != 0 {
+		t.Fatalf("the lite agent sent %d checks", n)
+	}
+	if lite.agent.Stats().Requests == 0 || lite.agent.Stats().RoleConflicts == 0 {
+		t.Fatalf("lite agent stats %+v: want the peer's checks and a role conflict", lite.agent.Stats())
+	}
+	// Switched back to a full agent, it checks and takes its role again.
+	lite.agent.SetLite(false)
+	lite.agent.SetControlling(true)
+	if !lite.agent.Controlling() {
+		t.Fatal("not controlling after SetLite(false)")
+	}
+}
+
 func TestRoleConflictResolves(t *testing.T) {
 	a, b := newSide(t, true, nil), newSide(t, true, nil)
 	connect(a, b)
