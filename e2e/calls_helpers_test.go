@@ -52,6 +52,7 @@ func sipproxyBinary(t *testing.T) string {
 type proxy struct {
 	UDP  netip.AddrPort
 	TCP  string
+	TLS  string // host:port of the tls listener (self-signed certificate)
 	WS   string // host:port of the ws listener
 	WSS  string // host:port of the wss listener
 	Proc *daemon.Process
@@ -66,14 +67,22 @@ func (p *proxy) restart(t *testing.T) {
 	p.Proc = daemon.StartTB(t, p.spec)
 }
 
+// on is the proxy's address for phones on transport tp ("", udp, tcp, tls).
+func (p *proxy) on(tp string) netip.AddrPort {
+	if tp == "tls" {
+		return mustAddrPort(p.TLS)
+	}
+	return p.UDP // tcp listens on the same port
+}
+
 func hostPort(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
 
 // startProxy runs sipproxy on loopback (udp+tcp on one port, ws, wss)
 // with the media daemons ngAddrs (each "IP:PORT[=WEIGHT]") and extra flags.
 func startProxy(t *testing.T, ngAddrs []string, extra ...string) *proxy {
 	t.Helper()
-	sip, ws, wss, mgmt := testport.Get(t), testport.Get(t), testport.Get(t), testport.Get(t)
-	args := []string{"--listen=udp:" + hostPort(sip), "--listen=tcp:" + hostPort(sip),
+	sip, tls, ws, wss, mgmt := testport.Get(t), testport.Get(t), testport.Get(t), testport.Get(t), testport.Get(t)
+	args := []string{"--listen=udp:" + hostPort(sip), "--listen=tcp:" + hostPort(sip), "--listen=tls:" + hostPort(tls),
 		"--listen=ws:" + hostPort(ws), "--listen=wss:" + hostPort(wss), "--mgmt=" + hostPort(mgmt),
 		"--log-level=debug", "--rtpengine-ping-interval=500ms", "--domain=" + callsDomain}
 	for _, a := range ngAddrs {
@@ -82,7 +91,7 @@ func startProxy(t *testing.T, ngAddrs []string, extra ...string) *proxy {
 	args = append(args, extra...)
 	spec := daemon.Spec{Name: "sipproxy", Path: sipproxyBinary(t), Args: args, Ready: daemon.TCPReady(hostPort(sip))}
 	p := daemon.StartTB(t, spec)
-	return &proxy{UDP: mustAddrPort(hostPort(sip)), TCP: hostPort(sip), WS: hostPort(ws), WSS: hostPort(wss), Proc: p, spec: spec}
+	return &proxy{UDP: mustAddrPort(hostPort(sip)), TCP: hostPort(sip), TLS: hostPort(tls), WS: hostPort(ws), WSS: hostPort(wss), Proc: p, spec: spec}
 }
 
 // newPhone opens and registers a UDP phone at the proxy.

@@ -93,24 +93,29 @@ func hangup(t *testing.T, c *phone.Call, other *phone.Call) {
 //     ACK, tags swapped);
 //   - the callee answering with a reliable 183 (RFC 3262), which carries
 //     the answer, or with a late offer the PRACK answers (and which the
-//     200 may repeat).
+//     200 may repeat);
+//   - phones on TLS and TCP (reached over the connection they registered
+//     on), with the re-offers both ways, and from UDP to TLS.
 func TestCallsPhoneToPhone(t *testing.T) {
 	_, opts := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
 	px := startProxy(t, []string{opts.NG})
 	for _, tc := range []struct {
 		name                   string
 		late, reliable, repeat bool
+		from, to               string // transports; "": udp
+		reoffers               bool
 	}{
-		{name: "early-offer"}, {name: "late-offer", late: true}, {name: "100rel", reliable: true},
+		{name: "early-offer", reoffers: true}, {name: "late-offer", late: true}, {name: "100rel", reliable: true},
 		{name: "100rel-late-offer", late: true, reliable: true},
 		{name: "100rel-late-offer-sdp-in-200", late: true, reliable: true, repeat: true},
+		{name: "tls-to-tcp", from: "tls", to: "tcp", reoffers: true}, {name: "udp-to-tls", to: "tls"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			alice := newPhone(t, px, "alice-"+tc.name, tc.late)
-			bob := registeredPhone(t, phone.Config{User: "bob-" + tc.name, Proxy: px.UDP, Domain: callsDomain, Reliable: tc.reliable, RepeatSDP: tc.repeat})
+			alice := registeredPhone(t, phone.Config{User: "alice-" + tc.name, Transport: tc.from, Proxy: px.on(tc.from), Domain: callsDomain, Late: tc.late})
+			bob := registeredPhone(t, phone.Config{User: "bob-" + tc.name, Transport: tc.to, Proxy: px.on(tc.to), Domain: callsDomain, Reliable: tc.reliable, RepeatSDP: tc.repeat})
 			a, b := placeCall(t, alice, bob, "bob-"+tc.name)
 			checkMediaThrough(t, opts.NG, a, b)
-			if tc.name == "early-offer" {
+			if tc.reoffers {
 				checkConfirmed(t, opts.NG, a.ID)
 				for _, r := range allReoffers {
 					renegotiateBothWays(t, opts.NG, a, b, r)

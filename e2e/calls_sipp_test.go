@@ -62,19 +62,28 @@ func sippScenario(t *testing.T, name string, vars map[string]string) string {
 	return out
 }
 
-// TestCallsSippToPhone: sipp (UAC, UDP, RTP from a WAV file, echoing what
-// it receives) calls bob, a Go phone registered at sipproxy; media goes
-// through mediad both ways. Checked: bob receives sipp's stream and its
-// own packets echoed back by sipp (so sipp received them), mediad's NG
-// counters for the call, and no call left in mediad after the BYE.
+// TestCallsSippToPhone: sipp (UAC over UDP and TCP, RTP from a WAV
+// file, echoing what it receives) calls bob, a Go phone registered at
+// sipproxy over UDP; media goes through mediad both ways. Checked: bob
+// receives sipp's stream and its own packets echoed back by sipp (so sipp
+// received them), mediad's NG counters for the call, and no call left in
+// mediad after the BYE. (Debian's sipp is built without OpenSSL: the TLS
+// phone is the Go one, in TestCallsPhoneToPhone.)
 func TestCallsSippToPhone(t *testing.T) {
 	if _, err := exec.LookPath("sipp"); err != nil {
 		t.Skip("skipping: sipp not installed")
 	}
 	_, opts := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
 	px := startProxy(t, []string{opts.NG})
-	bob := newPhone(t, px, "bob", false)
+	for _, tp := range []string{"udp", "tcp"} {
+		t.Run(tp, func(t *testing.T) { sippCallsPhone(t, px, opts.NG, tp) })
+	}
+}
 
+// sippCallsPhone runs one sipp call over transport tp (udp or tcp) to
+// a new phone bob-TP, with media through the daemon at ng.
+func sippCallsPhone(t *testing.T, px *proxy, ng, tp string) {
+	bob := newPhone(t, px, "bob-"+tp, false)
 	dir := t.TempDir()
 	wav := filepath.Join(dir, "silence.wav")
 	writeMulawWAV(t, wav, 2)
@@ -82,9 +91,13 @@ func TestCallsSippToPhone(t *testing.T) {
 	sipPort, mediaPort := testport.Get(t), testport.Get(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	sipp := exec.CommandContext(ctx, "sipp", "-sf", scen, "-s", "bob", "-i", "127.0.0.1",
+	args := []string{"-sf", scen, "-s", "bob-" + tp, "-i", "127.0.0.1",
 		"-p", strconv.Itoa(sipPort), "-mp", strconv.Itoa(mediaPort), "-rtp_echo",
-		"-m", "1", "-timeout", "20s", "-timeout_error", "-trace_err", px.UDP.String())
+		"-m", "1", "-timeout", "20s", "-timeout_error", "-trace_err"}
+	if tp == "tcp" {
+		args = append(args, "-t", "t1")
+	}
+	sipp := exec.CommandContext(ctx, "sipp", append(args, px.UDP.String())...)
 	sipp.Dir = dir
 	var out bytes.Buffer
 	sipp.Stdout, sipp.Stderr = &out, &out
@@ -101,7 +114,7 @@ func TestCallsSippToPhone(t *testing.T) {
 	ok := eventually(10*time.Second, func() bool {
 		return c.RTP.Received() >= 25 && c.RTP.ReceivedFrom(c.RTP.SSRC) >= 10
 	})
-	q := ngDo(t, opts.NG, ngproto.Dict{"command": "query", "call-id": c.ID})
+	q := ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": c.ID})
 	if !ok {
 		t.Fatalf("RTP through mediad: bob received %d from sipp and %d of its own echoed by sipp (sent %d)",
 			c.RTP.Received(), c.RTP.ReceivedFrom(c.RTP.SSRC), c.RTP.Sent())
@@ -122,8 +135,8 @@ func TestCallsSippToPhone(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("sipp's BYE did not reach bob")
 	}
-	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, opts.NG)) == 0 }) {
-		t.Fatalf("mediad still holds calls after BYE: %v", ngCalls(t, opts.NG))
+	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
+		t.Fatalf("mediad still holds calls after BYE: %v", ngCalls(t, ng))
 	}
 	t.Logf("bob received %d packets from sipp, %d echoed; mediad counted %d RTP packets",
 		c.RTP.Received(), c.RTP.ReceivedFrom(c.RTP.SSRC), rtpTotal(q))

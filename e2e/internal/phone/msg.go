@@ -1,15 +1,18 @@
-// Package phone is a small SIP phone for the end-to-end tests: a UDP user
-// agent (REGISTER, INVITE with or without SDP, answering, ACK, BYE,
-// re-INVITE and UPDATE along the Record-Route set, reliable provisionals
-// and PRACK, blind transfer by REFER and its NOTIFYs) with a plain RTP endpoint that sends PCMU packets
-// and counts what it receives, per SSRC. It speaks just enough SIP for a
-// proxy in front of it; it is not a general SIP stack.
+// Package phone is a small SIP phone for the end-to-end tests: a user
+// agent over UDP, TCP or TLS (REGISTER, INVITE with or without SDP,
+// answering, ACK, BYE, re-INVITE and UPDATE along the Record-Route set,
+// reliable provisionals and PRACK, blind transfer by REFER and its
+// NOTIFYs) with a plain RTP endpoint that sends PCMU packets and counts
+// what it receives, per SSRC. It speaks just enough SIP for a proxy in
+// front of it; it is not a general SIP stack.
 package phone
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -78,6 +81,38 @@ func Parse(b []byte) (*Msg, error) {
 		}
 	}
 	return m, nil
+}
+
+// readStreamMsg reads one message off a stream: the header up to its empty
+// line (CRLFs before it are keepalives), then Content-Length bytes of body.
+func readStreamMsg(br *bufio.Reader) ([]byte, error) {
+	var head []byte
+	n := 0
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			return nil, err
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			if len(head) == 0 {
+				continue // keepalive
+			}
+			head = append(head, line...)
+			break
+		}
+		head = append(head, line...)
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if name := strings.ToLower(string(bytes.TrimSpace(k))); ok && (name == "content-length" || name == "l") {
+			if n, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil || n < 0 || n > 1<<16 {
+				return nil, fmt.Errorf("phone: bad Content-Length %q", bytes.TrimSpace(v))
+			}
+		}
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return nil, err
+	}
+	return append(head, body...), nil
 }
 
 // Get returns the first value of header name.

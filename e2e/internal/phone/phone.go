@@ -1,7 +1,9 @@
 package phone
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -18,7 +20,12 @@ import (
 // Config describes a phone.
 type Config struct {
 	User  string         // user part of the AOR (alice)
-	Proxy netip.AddrPort // outbound proxy (UDP)
+	Proxy netip.AddrPort // outbound proxy, on Transport
+	// Transport is "udp" (default), "tcp" or "tls": over TCP and TLS the
+	// phone keeps one connection to the proxy, which reaches it over
+	// that connection (its Contact says transport=tcp or tls); the
+	// proxy's TLS certificate is not checked.
+	Transport string
 	// Domain is the AOR's host part; default the proxy's IP.
 	Domain string
 	// IP is the local address for SIP and RTP; default 127.0.0.1.
@@ -41,10 +48,12 @@ type Config struct {
 	RepeatSDP bool
 }
 
-// Phone is a UDP user agent with one RTP endpoint per call.
+// Phone is a user agent with one RTP endpoint per call.
 type Phone struct {
-	cfg  Config
-	conn *net.UDPConn
+	cfg    Config
+	conn   *net.UDPConn // UDP transport
+	stream net.Conn     // TCP or TLS transport
+	wmu    sync.Mutex   // serialises writes on stream
 
 	mu       sync.Mutex
 	waiters  map[string]chan *Msg // by Call-ID + CSeq
@@ -90,23 +99,50 @@ func New(cfg Config) (*Phone, error) {
 	if cfg.Domain == "" {
 		cfg.Domain = cfg.Proxy.Addr().String()
 	}
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(cfg.IP)})
+	p := &Phone{cfg: cfg, waiters: map[string]chan *Msg{}, calls: map[string]*Call{},
+		invites: make(chan *Msg, 16), refers: make(chan Refer, 4), ringing: map[string]*Msg{}, readDone: make(chan struct{})}
+	local := &net.TCPAddr{IP: net.ParseIP(cfg.IP)}
+	var err error
+	switch cfg.Transport {
+	case "", "udp":
+		p.cfg.Transport = "udp"
+		p.conn, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(cfg.IP)})
+	case "tcp":
+		p.stream, err = (&net.Dialer{LocalAddr: local}).Dial("tcp", cfg.Proxy.String())
+	case "tls":
+		p.stream, err = (&tls.Dialer{NetDialer: &net.Dialer{LocalAddr: local},
+			Config: &tls.Config{InsecureSkipVerify: true}}).Dial("tcp", cfg.Proxy.String()) //nolint:gosec // a test phone; the proxy's certificate is self-signed
+	default:
+		err = fmt.Errorf("unknown transport %q", cfg.Transport)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("phone: %w", err)
 	}
-	p := &Phone{cfg: cfg, conn: c, waiters: map[string]chan *Msg{}, calls: map[string]*Call{},
-		invites: make(chan *Msg, 16), refers: make(chan Refer, 4), ringing: map[string]*Msg{}, readDone: make(chan struct{})}
-	go p.readLoop()
+	if p.stream != nil {
+		go p.streamLoop()
+	} else {
+		go p.readLoop()
+	}
 	return p, nil
 }
 
-// Addr is the SIP address.
-func (p *Phone) Addr() netip.AddrPort { return p.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
+// Addr is the SIP address (over TCP or TLS, the connection's local end).
+func (p *Phone) Addr() netip.AddrPort {
+	if p.stream != nil {
+		return p.stream.LocalAddr().(*net.TCPAddr).AddrPort()
+	}
+	return p.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
 
 // AOR is sip:user@domain.
 func (p *Phone) AOR() string { return "sip:" + p.cfg.User + "@" + p.cfg.Domain }
 
-func (p *Phone) contact() string { return "<sip:" + p.cfg.User + "@" + p.Addr().String() + ">" }
+func (p *Phone) contact() string {
+	if p.stream != nil {
+		return "<sip:" + p.cfg.User + "@" + p.Addr().String() + ";transport=" + p.cfg.Transport + ">"
+	}
+	return "<sip:" + p.cfg.User + "@" + p.Addr().String() + ">"
+}
 
 // Close ends every call's RTP and the SIP socket.
 func (p *Phone) Close() {
@@ -125,11 +161,23 @@ func (p *Phone) Close() {
 			c.RTP.Close()
 		}
 	}
-	_ = p.conn.Close()
+	if p.stream != nil {
+		_ = p.stream.Close()
+	} else {
+		_ = p.conn.Close()
+	}
 	<-p.readDone
 }
 
+// send sends m to to over UDP; over TCP or TLS everything goes on the
+// connection to the proxy.
 func (p *Phone) send(m *Msg, to netip.AddrPort) error {
+	if p.stream != nil {
+		p.wmu.Lock()
+		defer p.wmu.Unlock()
+		_, err := p.stream.Write(m.Bytes())
+		return err
+	}
 	_, err := p.conn.WriteToUDPAddrPort(m.Bytes(), to)
 	return err
 }
@@ -150,11 +198,37 @@ func (p *Phone) readLoop() {
 			continue
 		}
 		m.From = from
-		if m.Method == "" {
-			p.response(m)
-		} else {
-			p.request(m)
+		p.dispatch(m)
+	}
+}
+
+// streamLoop reads messages off the TCP or TLS connection, framed by
+// Content-Length (RFC 3261 18.3); CRLF keepalives between them are
+// skipped.
+func (p *Phone) streamLoop() {
+	defer close(p.readDone)
+	from := p.stream.RemoteAddr().(*net.TCPAddr).AddrPort()
+	br := bufio.NewReader(p.stream)
+	for {
+		b, err := readStreamMsg(br)
+		if err != nil {
+			return
 		}
+		m, err := Parse(b)
+		if err != nil {
+			continue
+		}
+		m.From = from
+		p.dispatch(m)
+	}
+}
+
+// dispatch hands a message read from the proxy to its waiter or handler.
+func (p *Phone) dispatch(m *Msg) {
+	if m.Method == "" {
+		p.response(m)
+	} else {
+		p.request(m)
 	}
 }
 
@@ -322,11 +396,11 @@ func (p *Phone) reply(req *Msg, code int, reason, toTag string) *Msg {
 func newID() string { return strconv.FormatUint(rand.Uint64(), 36) }
 
 func (p *Phone) via() Hdr {
-	return Hdr{"Via", "SIP/2.0/UDP " + p.Addr().String() + ";branch=z9hG4bK" + newID() + ";rport"}
+	return Hdr{"Via", "SIP/2.0/" + strings.ToUpper(p.cfg.Transport) + " " + p.Addr().String() + ";branch=z9hG4bK" + newID() + ";rport"}
 }
 
-// transact sends req to dst, retransmitting (RFC 3261 timer A/E from
-// 500 ms) until a response arrives, and returns the final response;
+// transact sends req to dst, retransmitting over UDP (RFC 3261 timer A/E
+// from 500 ms) until a response arrives, and returns the final response;
 // provisional ones go to prov.
 func (p *Phone) transact(ctx context.Context, req *Msg, dst netip.AddrPort, prov func(*Msg)) (*Msg, error) {
 	key := txKey(req)
@@ -356,7 +430,7 @@ func (p *Phone) transact(ctx context.Context, req *Msg, dst netip.AddrPort, prov
 				prov(m)
 			}
 		case <-t.C:
-			if !gotProv {
+			if !gotProv && p.stream == nil { // TCP and TLS do not lose it
 				_ = p.send(req, dst)
 				if interval < 4*time.Second {
 					interval *= 2
