@@ -963,10 +963,19 @@ func (p *Phone) Reject(ctx context.Context, code int, reason string) error {
 }
 
 func offerSDP(a netip.AddrPort) []byte {
-	return []byte(fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 %s\r\ns=phone\r\nc=IN IP4 %s\r\nt=0 0\r\n"+
+	f := family(a)
+	return []byte(fmt.Sprintf("v=0\r\no=- %d 1 IN %s %s\r\ns=phone\r\nc=IN %s %s\r\nt=0 0\r\n"+
 		"m=audio %d RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"+
 		"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n",
-		rand.Uint32()>>1, a.Addr(), a.Addr(), a.Port()))
+		rand.Uint32()>>1, f, a.Addr(), f, a.Addr(), a.Port()))
+}
+
+// family is the SDP address type of a: IP4 or IP6.
+func family(a netip.AddrPort) string {
+	if a.Addr().Unmap().Is6() {
+		return "IP6"
+	}
+	return "IP4"
 }
 
 // sdpFor answers an offer with PCMU (or PCMA) at our address, and
@@ -991,9 +1000,10 @@ func sdpFor(a netip.AddrPort, offer []byte) []byte {
 		fmts += " " + strconv.Itoa(int(ev))
 		attrs += fmt.Sprintf("a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-15\r\n", ev, ev)
 	}
-	return []byte(fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 %s\r\ns=phone\r\nc=IN IP4 %s\r\nt=0 0\r\n"+
+	f := family(a)
+	return []byte(fmt.Sprintf("v=0\r\no=- %d 1 IN %s %s\r\ns=phone\r\nc=IN %s %s\r\nt=0 0\r\n"+
 		"m=audio %d RTP/AVP %s\r\n%sa=sendrecv\r\n",
-		rand.Uint32()>>1, a.Addr(), a.Addr(), a.Port(), fmts, attrs))
+		rand.Uint32()>>1, f, a.Addr(), f, a.Addr(), a.Port(), fmts, attrs))
 }
 
 // EventPT is the payload type of telephone-event/8000 in sdp.

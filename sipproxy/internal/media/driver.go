@@ -119,6 +119,7 @@ func (d *Driver) Offer(ctx context.Context, req *sip.Request, f router.Flags) er
 	}
 	ng := d.request("offer", d.flags.Offer[b2i(src)][b2i(dst)], id, from, to, req.Body(), req.Source())
 	ng["via-branch"] = topBranch(req)
+	addFamily(ng, req.Destination(), req.Body())
 	if err := d.do(ctx, ng, req); err != nil {
 		return err
 	}
@@ -165,6 +166,7 @@ func (d *Driver) Reply(ctx context.Context, inv *sip.Request, res *sip.Response,
 		// Late SDP: the callee offers; from-tag is always the offerer's.
 		ng := d.request("offer", fl, id, to, from, res.Body(), res.Source())
 		ng["via-branch"] = topBranch(inv)
+		addFamily(ng, replyTarget(res), res.Body())
 		if err := d.do(ctx, ng, res); err != nil {
 			return err
 		}
