@@ -61,14 +61,7 @@ func TestCallsTransfer(t *testing.T) {
 // hangs up on the NOTIFY of carol's 200, the browser later hangs up on
 // carol, and the daemon holds no call.
 func TestCallsBrowserTransferred(t *testing.T) {
-	if !inCallsNetns(t) {
-		return
-	}
-	bundle := jssipBundle(t)
-	forBrowserDaemons(t, func(t *testing.T, ng string) {
-		px := startProxy(t, []string{ng})
-		bob := registeredPhone(t, phone.Config{User: "bob", Proxy: px.UDP, Domain: callsDomain})
-		carol := registeredPhone(t, phone.Config{User: "carol", Proxy: px.UDP, Domain: callsDomain})
+	forTransferParties(t, func(t *testing.T, ng, bundle string, px *proxy, bob, carol *phone.Phone) {
 		transfer := make(chan struct{}, 1)
 		url := servePage(t, bundle, pageSignals{Transfer: transfer}) + "?mode=call&transfer=accept&user=alice&target=bob&ws=wss://" + px.WSS
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -112,14 +105,7 @@ func TestCallsBrowserTransferred(t *testing.T) {
 // on the 200. Media bob <-> carol goes through the daemon, which holds
 // only that call once the browser's call is over.
 func TestCallsBrowserTransfers(t *testing.T) {
-	if !inCallsNetns(t) {
-		return
-	}
-	bundle := jssipBundle(t)
-	forBrowserDaemons(t, func(t *testing.T, ng string) {
-		px := startProxy(t, []string{ng})
-		bob := registeredPhone(t, phone.Config{User: "bob", Proxy: px.UDP, Domain: callsDomain})
-		carol := registeredPhone(t, phone.Config{User: "carol", Proxy: px.UDP, Domain: callsDomain})
+	forTransferParties(t, func(t *testing.T, ng, bundle string, px *proxy, bob, carol *phone.Phone) {
 		url := servePage(t, bundle, pageSignals{}) + "?mode=call&transfer=carol&user=alice&target=bob&ws=wss://" + px.WSS
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
@@ -148,6 +134,19 @@ func TestCallsBrowserTransfers(t *testing.T) {
 			t.Fatalf("daemon holds %v after the transfer, want bob's call to carol (%s) only", ids, n.ID)
 		}
 		hangupAndCheck(t, ng, n, c)
+	})
+}
+
+// forTransferParties runs f in the calls namespace once per browser
+// daemon, with a proxy on it and the UDP phones bob and carol registered.
+func forTransferParties(t *testing.T, f func(t *testing.T, ng, bundle string, px *proxy, bob, carol *phone.Phone)) {
+	if !inCallsNetns(t) {
+		return
+	}
+	bundle := jssipBundle(t)
+	forBrowserDaemons(t, func(t *testing.T, ng string) {
+		px := startProxy(t, []string{ng})
+		f(t, ng, bundle, px, newPhone(t, px, "bob", false), newPhone(t, px, "carol", false))
 	})
 }
 

@@ -742,6 +742,11 @@ func (c *Call) Refer(ctx context.Context, target string) error {
 	req := c.inDialog("REFER", c.cseq)
 	req.Hdrs = append(req.Hdrs, Hdr{"Contact", c.p.contact()}, Hdr{"Refer-To", "<" + target + ">"},
 		Hdr{"Referred-By", "<" + c.p.AOR() + ">"})
+	return c.transact2xx(ctx, req)
+}
+
+// transact2xx sends the in-dialog request req and wants a 2xx for it.
+func (c *Call) transact2xx(ctx context.Context, req *Msg) error {
 	hop, err := c.nextHop()
 	if err != nil {
 		return err
@@ -751,7 +756,7 @@ func (c *Call) Refer(ctx context.Context, target string) error {
 		return err
 	}
 	if res.Code/100 != 2 {
-		return &StatusError{"REFER", res.Code, res.Reason}
+		return &StatusError{req.Method, res.Code, res.Reason}
 	}
 	return nil
 }
@@ -780,18 +785,7 @@ func (c *Call) Notify(ctx context.Context, frag string, final bool) error {
 	req.Hdrs = append(req.Hdrs, Hdr{"Contact", c.p.contact()}, Hdr{"Event", "refer"},
 		Hdr{"Subscription-State", state}, Hdr{"Content-Type", "message/sipfrag;version=2.0"})
 	req.Body = []byte(frag + "\r\n")
-	hop, err := c.nextHop()
-	if err != nil {
-		return err
-	}
-	res, err := c.p.transact(ctx, req, hop, nil)
-	if err != nil {
-		return err
-	}
-	if res.Code/100 != 2 {
-		return &StatusError{"NOTIFY", res.Code, res.Reason}
-	}
-	return nil
+	return c.transact2xx(ctx, req)
 }
 
 func (c *Call) end() {

@@ -138,6 +138,37 @@ func TestForcedMuxTakesOnePort(t *testing.T) {
 	}
 }
 
+// toWeb and toPhone set the seed's flags toward a browser and toward a
+// phone (with the rtcp-mux flags) on p.
+func toWeb(p *Params) *Params {
+	p.ICE, p.TransportProtocol, p.RTCPMux = "force", "UDP/TLS/RTP/SAVPF", map[string]bool{"require": true}
+	return p
+}
+
+func toPhone(p *Params) *Params {
+	p.ICE, p.TransportProtocol, p.RTCPMux = "remove", "RTP/AVP", map[string]bool{"demux": true}
+	return p
+}
+
+// checkBrowserICE checks our ICE role toward party "b" of call id, in the
+// query flags and in its ICE agent, and whether the agent is ICE-lite.
+func checkBrowserICE(t *testing.T, r *Registry, id, step string, controlling, lite bool) {
+	t.Helper()
+	m, _, _ := mediaFlags(t, r, id, "b")
+	if got := slices.Contains(m, "ICE controlling"); got != controlling {
+		t.Errorf("%s: browser media flags %q, want ICE controlling %v", step, m, controlling)
+	}
+	c := r.lookup(id)
+	defer c.mu.Unlock()
+	ep := c.byTag("b").Medias[0].secState.eps[0]
+	if ep == nil || ep.ICE() == nil {
+		t.Fatalf("%s: no ICE agent toward the browser", step)
+	}
+	if a := ep.ICE(); a.Controlling() != controlling || a.Lite() != lite {
+		t.Errorf("%s: ICE agent toward the browser controlling %v lite %v, want %v %v", step, a.Controlling(), a.Lite(), controlling, lite)
+	}
+}
+
 // TestICERoles: our ICE role toward a browser, in the query flags and in
 // its ICE agent. A phone's offer to it makes us controlling; the
 // browser's plain re-offer changes no role (RFC 8839 4.4.1); its re-offer
@@ -146,30 +177,7 @@ func TestForcedMuxTakesOnePort(t *testing.T) {
 // media instead (TestWebRTCConformance's phone-to-chrome-ice-restart).
 func TestICERoles(t *testing.T) {
 	r, _ := newRelayReg(t, Config{})
-	toWeb := func(p *Params) *Params {
-		p.ICE, p.TransportProtocol, p.RTCPMux = "force", "UDP/TLS/RTP/SAVPF", map[string]bool{"require": true}
-		return p
-	}
-	toPhone := func(p *Params) *Params {
-		p.ICE, p.TransportProtocol, p.RTCPMux = "remove", "RTP/AVP", map[string]bool{"demux": true}
-		return p
-	}
-	check := func(step string, want bool) {
-		t.Helper()
-		m, _, _ := mediaFlags(t, r, "ir", "b")
-		if got := slices.Contains(m, "ICE controlling"); got != want {
-			t.Errorf("%s: browser media flags %q, want ICE controlling %v", step, m, want)
-		}
-		c := r.lookup("ir")
-		defer c.mu.Unlock()
-		ep := c.byTag("b").Medias[0].secState.eps[0]
-		if ep == nil || ep.ICE() == nil {
-			t.Fatalf("%s: no ICE agent toward the browser", step)
-		}
-		if got := ep.ICE().Controlling(); got != want {
-			t.Errorf("%s: ICE agent toward the browser controlling %v, want %v", step, got, want)
-		}
-	}
+	check := func(step string, want bool) { t.Helper(); checkBrowserICE(t, r, "ir", step, want, false) }
 	must := func(_ string, err error) {
 		t.Helper()
 		if err != nil {
@@ -202,30 +210,7 @@ func TestICERoles(t *testing.T) {
 // toward the party we offered to first.
 func TestICELite(t *testing.T) {
 	r, _ := newRelayReg(t, Config{})
-	toWeb := func(p *Params) *Params {
-		p.ICE, p.TransportProtocol, p.RTCPMux = "force", "UDP/TLS/RTP/SAVPF", map[string]bool{"require": true}
-		return p
-	}
-	toPhone := func(p *Params) *Params {
-		p.ICE, p.TransportProtocol, p.RTCPMux = "remove", "RTP/AVP", map[string]bool{"demux": true}
-		return p
-	}
-	check := func(step string, lite bool) {
-		t.Helper()
-		m, _, _ := mediaFlags(t, r, "il", "b")
-		if got := slices.Contains(m, "ICE controlling"); got == lite {
-			t.Errorf("%s: browser media flags %q, want ICE controlling %v", step, m, !lite)
-		}
-		c := r.lookup("il")
-		defer c.mu.Unlock()
-		ep := c.byTag("b").Medias[0].secState.eps[0]
-		if ep == nil || ep.ICE() == nil {
-			t.Fatalf("%s: no ICE agent toward the browser", step)
-		}
-		if a := ep.ICE(); a.Lite() != lite || a.Controlling() == lite {
-			t.Errorf("%s: ICE agent toward the browser lite %v controlling %v, want lite %v", step, a.Lite(), a.Controlling(), lite)
-		}
-	}
+	check := func(step string, lite bool) { t.Helper(); checkBrowserICE(t, r, "il", step, !lite, lite) }
 	browserAnswer := strings.NewReplacer("a=setup:actpass", "a=setup:active", "a=group:BUNDLE 0\r\n", "").Replace(browserOfferSDP)
 	offer := toWeb(&Params{CallID: "il", FromTag: "p", SDP: phoneSDP, ICELite: "forward"})
 	out, err := r.Offer(offer)
