@@ -726,11 +726,18 @@ type Refer struct {
 
 // Referred waits for a REFER in one of this phone's calls.
 func (p *Phone) Referred(ctx context.Context) (Refer, error) {
+	return await(ctx, p, p.refers, "REFER")
+}
+
+// await takes the next value from ch, or fails saying what did not come
+// when ctx ends first.
+func await[T any](ctx context.Context, p *Phone, ch <-chan T, what string) (T, error) {
 	select {
-	case r := <-p.refers:
-		return r, nil
+	case v := <-ch:
+		return v, nil
 	case <-ctx.Done():
-		return Refer{}, fmt.Errorf("phone %s: no REFER: %w", p.cfg.User, ctx.Err())
+		var zero T
+		return zero, fmt.Errorf("phone %s: no %s: %w", p.cfg.User, what, ctx.Err())
 	}
 }
 
@@ -764,12 +771,7 @@ func (c *Call) transact2xx(ctx context.Context, req *Msg) error {
 // Notified waits for the next NOTIFY of c's REFER and returns its
 // message/sipfrag status line ("SIP/2.0 200 OK").
 func (c *Call) Notified(ctx context.Context) (string, error) {
-	select {
-	case f := <-c.notifies:
-		return f, nil
-	case <-ctx.Done():
-		return "", fmt.Errorf("phone %s: no NOTIFY: %w", c.p.cfg.User, ctx.Err())
-	}
+	return await(ctx, c.p, c.notifies, "NOTIFY")
 }
 
 // Notify reports on a REFER this phone accepted in c: frag is the
