@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"sipmedia/e2e/internal/daemon"
+	"sipmedia/e2e/internal/phone"
 	"sipmedia/ngproto"
 	"sipmedia/ngproto/testport"
 )
@@ -76,14 +78,26 @@ func TestCallsSippToPhone(t *testing.T) {
 	_, opts := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
 	px := startProxy(t, []string{opts.NG})
 	for _, tp := range []string{"udp", "tcp"} {
-		t.Run(tp, func(t *testing.T) { sippCallsPhone(t, px, opts.NG, tp) })
+		t.Run(tp, func(t *testing.T) {
+			bob := newPhone(t, px, "bob-"+tp, false)
+			sippCallsPhone(t, sippCaller{transport: tp, ip: "127.0.0.1", proxy: px.UDP.String()}, bob, opts.NG)
+		})
 	}
 }
 
-// sippCallsPhone runs one sipp call over transport tp (udp or tcp) to
-// a new phone bob-TP, with media through the daemon at ng.
-func sippCallsPhone(t *testing.T, px *proxy, ng, tp string) {
-	bob := newPhone(t, px, "bob-"+tp, false)
+// sippCaller says how sipp calls: over transport (udp or tcp), from ip
+// (its SDP's address too), to the proxy at proxy, run under wrap (e.g.
+// ip netns exec NS) if set.
+type sippCaller struct {
+	transport, ip, proxy string
+	wrap                 []string
+}
+
+// sippCallsPhone runs one sipp call as sc says to bob, a registered phone,
+// with media through the daemon at ng: bob must receive sipp's stream and
+// its own packets echoed by sipp, the daemon must count the call's RTP and
+// hold no call after sipp's BYE.
+func sippCallsPhone(t *testing.T, sc sippCaller, bob *phone.Phone, ng string) {
 	dir := t.TempDir()
 	wav := filepath.Join(dir, "silence.wav")
 	writeMulawWAV(t, wav, 2)
@@ -91,13 +105,14 @@ func sippCallsPhone(t *testing.T, px *proxy, ng, tp string) {
 	sipPort, mediaPort := testport.Get(t), testport.Get(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	args := []string{"-sf", scen, "-s", "bob-" + tp, "-i", "127.0.0.1",
+	user, _, _ := strings.Cut(strings.TrimPrefix(bob.AOR(), "sip:"), "@")
+	args := append(slices.Clone(sc.wrap), "sipp", "-sf", scen, "-s", user, "-i", sc.ip,
 		"-p", strconv.Itoa(sipPort), "-mp", strconv.Itoa(mediaPort), "-rtp_echo",
-		"-m", "1", "-timeout", "20s", "-timeout_error", "-trace_err"}
-	if tp == "tcp" {
+		"-m", "1", "-timeout", "20s", "-timeout_error", "-trace_err")
+	if sc.transport == "tcp" {
 		args = append(args, "-t", "t1")
 	}
-	sipp := exec.CommandContext(ctx, "sipp", append(args, px.UDP.String())...)
+	sipp := exec.CommandContext(ctx, args[0], append(args[1:], sc.proxy)...)
 	sipp.Dir = dir
 	var out bytes.Buffer
 	sipp.Stdout, sipp.Stderr = &out, &out

@@ -47,7 +47,9 @@ type Options struct {
 	NG, CLI          string // host:port
 	PortMin, PortMax int
 	LogLevel         int // default 3
-	Extra            []string
+	// Interfaces are the media addresses (-i); default 127.0.0.1 and ::1.
+	Interfaces []string
+	Extra      []string
 }
 
 // Args renders the options in rtpengine's syntax (mediad accepts the same).
@@ -56,14 +58,20 @@ func (o Options) Args() []string {
 	if ll == 0 {
 		ll = 3
 	}
-	a := []string{
-		"--config-file=none", "-t", "-1",
-		"-i", "127.0.0.1", "-i", "::1",
+	a := []string{"--config-file=none", "-t", "-1"}
+	ifs := o.Interfaces
+	if len(ifs) == 0 {
+		ifs = []string{"127.0.0.1", "::1"}
+	}
+	for _, i := range ifs {
+		a = append(a, "-i", i)
+	}
+	a = append(a,
 		"-n", o.NG, "-c", o.CLI,
 		"-f", "-E", "-L", strconv.Itoa(ll),
 		"--delete-delay=0",
 		"-m", strconv.Itoa(o.PortMin), "-M", strconv.Itoa(o.PortMax),
-	}
+	)
 	return append(a, o.Extra...)
 }
 
