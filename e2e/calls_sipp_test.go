@@ -96,8 +96,9 @@ type sippCaller struct {
 // sippCallsPhone runs one sipp call as sc says to bob, a registered phone,
 // with media through the daemon at ng: bob must receive sipp's stream and
 // its own packets echoed by sipp, the daemon must count the call's RTP and
-// hold no call after sipp's BYE.
-func sippCallsPhone(t *testing.T, sc sippCaller, bob *phone.Phone, ng string) {
+// hold no call after sipp's BYE. It returns bob's side of the call, ended,
+// and sipp's SIP port.
+func sippCallsPhone(t *testing.T, sc sippCaller, bob *phone.Phone, ng string) (*phone.Call, int) {
 	dir := t.TempDir()
 	wav := filepath.Join(dir, "silence.wav")
 	writeMulawWAV(t, wav, 2)
@@ -155,4 +156,5 @@ func sippCallsPhone(t *testing.T, sc sippCaller, bob *phone.Phone, ng string) {
 	}
 	t.Logf("bob received %d packets from sipp, %d echoed; mediad counted %d RTP packets",
 		c.RTP.Received(), c.RTP.ReceivedFrom(c.RTP.SSRC), rtpTotal(q))
+	return c, sipPort
 }
