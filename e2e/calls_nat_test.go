@@ -59,14 +59,23 @@ func TestCallsBehindNAT(t *testing.T) {
 			pub := mustAddrPort(net.JoinHostPort(natPublic, strconv.Itoa(testport.Get(t))))
 			startProxy(t, []string{opts.NG}, "--listen=udp:"+pub.String())
 			bob := registeredPhone(t, phone.Config{User: "bob-nat", IP: natPublic, Proxy: pub, Domain: callsDomain})
-			c, sipPort := sippCallsPhone(t, sippCaller{transport: "udp", ip: natHomeIP, proxy: pub.String(),
-				wrap: []string{"ip", "netns", "exec", home}}, bob, opts.NG)
-			// The INVITE reached bob with its Contact fixed to where the
-			// NAT sent it from: the router's address and another port.
-			if ct, err := netip.ParseAddrPort(strings.TrimPrefix(strings.SplitN(c.Target, ";", 2)[0], "sip:sipp@")); err != nil ||
-				ct.Addr().String() != natRouter || int(ct.Port()) == sipPort {
-				t.Errorf("caller's Contact at bob %q: want %s and a port other than sipp's %d (the NAT's)", c.Target, natRouter, sipPort)
-			}
+			t.Run("caller-behind", func(t *testing.T) {
+				c, sipPort := sippCallsPhone(t, sippCaller{transport: "udp", ip: natHomeIP, proxy: pub.String(),
+					wrap: []string{"ip", "netns", "exec", home}}, bob, opts.NG)
+				// The INVITE reached bob with its Contact fixed to where the
+				// NAT sent it from: the router's address and another port.
+				if ct, err := netip.ParseAddrPort(strings.TrimPrefix(strings.SplitN(c.Target, ";", 2)[0], "sip:sipp@")); err != nil ||
+					ct.Addr().String() != natRouter || int(ct.Port()) == sipPort {
+					t.Errorf("caller's Contact at bob %q: want %s and a port other than sipp's %d (the NAT's)", c.Target, natRouter, sipPort)
+				}
+			})
+			// bob calls sipp registered from behind the NAT: the INVITE
+			// goes to the registration's fixed address, through the
+			// mapping the REGISTER opened.
+			t.Run("callee-behind", func(t *testing.T) {
+				phoneCallsSipp(t, sippCaller{ip: natHomeIP, proxy: pub.String(), wrap: []string{"ip", "netns", "exec", home}},
+					bob, "alice-nat", opts.NG)
+			})
 		})
 	}
 }

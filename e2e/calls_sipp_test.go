@@ -158,3 +158,69 @@ func sippCallsPhone(t *testing.T, sc sippCaller, bob *phone.Phone, ng string) (*
 		c.RTP.Received(), c.RTP.ReceivedFrom(c.RTP.SSRC), rtpTotal(q))
 	return c, sipPort
 }
+
+// phoneCallsSipp registers sipp as user (as sc says; transport udp) and
+// has bob call it: sipp answers, streams RTP from a WAV file and echoes
+// what it receives. bob must receive sipp's stream and his own packets
+// echoed, the daemon at ng count the call's RTP and hold no call after
+// bob's BYE.
+func phoneCallsSipp(t *testing.T, sc sippCaller, bob *phone.Phone, user, ng string) {
+	dir := t.TempDir()
+	wav := filepath.Join(dir, "silence.wav")
+	writeMulawWAV(t, wav, 2)
+	sipPort, mediaPort := strconv.Itoa(testport.Get(t)), strconv.Itoa(testport.Get(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	sipp := func(args ...string) *exec.Cmd {
+		a := append(slices.Clone(sc.wrap), "sipp", "-i", sc.ip, "-p", sipPort, "-m", "1",
+			"-timeout", "20s", "-timeout_error", "-trace_err")
+		a = append(a, args...)
+		cmd := exec.CommandContext(ctx, a[0], a[1:]...)
+		cmd.Dir = dir
+		return cmd
+	}
+	// The UAS takes over the registering socket's port, so calls come
+	// the way the REGISTER went (through a NAT: its mapping).
+	reg := sipp("-sf", sippScenario(t, "register.xml", nil), "-s", user, sc.proxy)
+	if out, err := reg.CombinedOutput(); err != nil {
+		t.Fatalf("sipp REGISTER: %v\n%s", err, out)
+	}
+	uas := sipp("-sf", sippScenario(t, "uas_rtp.xml", map[string]string{"WAV": wav}), "-mp", mediaPort, "-rtp_echo")
+	var out bytes.Buffer
+	uas.Stdout, uas.Stderr = &out, &out
+	if err := uas.Start(); err != nil {
+		t.Fatal(err)
+	}
+	uasDone := make(chan error, 1)
+	go func() { uasDone <- uas.Wait() }()
+
+	c, err := bob.Call(ctx, user)
+	if err != nil {
+		t.Fatalf("bob calls sipp: %v\nsipp: %s", err, out.String())
+	}
+	ok := eventually(10*time.Second, func() bool {
+		return c.RTP.Received() >= 25 && c.RTP.ReceivedFrom(c.RTP.SSRC) >= 10
+	})
+	q := ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": c.ID})
+	if !ok {
+		t.Fatalf("RTP through the daemon: bob received %d from sipp and %d of its own echoed by sipp (sent %d)",
+			c.RTP.Received(), c.RTP.ReceivedFrom(c.RTP.SSRC), c.RTP.Sent())
+	}
+	if q.Result() != "ok" || rtpTotal(q) < 35 {
+		t.Fatalf("the daemon's counters for the call: %q, %d RTP packets: %v", q.Result(), rtpTotal(q), q)
+	}
+	if err := c.Hangup(ctx); err != nil {
+		t.Fatalf("bob's BYE: %v\nsipp: %s", err, out.String())
+	}
+	select {
+	case err := <-uasDone:
+		if err != nil {
+			t.Fatalf("sipp failed: %v\n%s", err, out.String())
+		}
+	case <-ctx.Done():
+		t.Fatalf("sipp did not finish\n%s", out.String())
+	}
+	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
+		t.Fatalf("the daemon still holds calls after BYE: %v", ngCalls(t, ng))
+	}
+}
