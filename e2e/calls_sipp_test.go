@@ -115,48 +115,74 @@ func sippCallsPhone(t *testing.T, sc sippCaller, bob *phone.Phone, ng string) (*
 	}
 	sipp := exec.CommandContext(ctx, args[0], append(args[1:], sc.proxy)...)
 	sipp.Dir = dir
-	var out bytes.Buffer
-	sipp.Stdout, sipp.Stderr = &out, &out
-	if err := sipp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sippDone := make(chan error, 1)
-	go func() { sippDone <- sipp.Wait() }()
-
+	out, done := startSipp(t, sipp)
 	c, err := bob.Answer(ctx)
 	if err != nil {
 		t.Fatalf("bob: %v\nsipp: %s", err, out.String())
 	}
-	ok := eventually(10*time.Second, func() bool {
-		return c.RTP.Received() >= 25 && c.RTP.ReceivedFrom(c.RTP.SSRC) >= 10
-	})
-	q := ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": c.ID})
-	if !ok {
-		t.Fatalf("RTP through mediad: bob received %d from sipp and %d of its own echoed by sipp (sent %d)",
-			c.RTP.Received(), c.RTP.ReceivedFrom(c.RTP.SSRC), c.RTP.Sent())
-	}
-	if q.Result() != "ok" || rtpTotal(q) < 35 {
-		t.Fatalf("mediad's counters for the call: %q, %d RTP packets: %v", q.Result(), rtpTotal(q), q)
-	}
+	checkSippMedia(t, c, ng)
+	waitSipp(t, ctx, done, out)
 	select {
-	case err := <-sippDone:
+	case <-c.Ended():
+	case <-time.After(5 * time.Second):
+		t.Fatal("sipp's BYE did not reach bob")
+	}
+	checkNoCallsLeft(t, ng)
+	return c, sipPort
+}
+
+// startSipp starts cmd with its output in out; done gets its end.
+func startSipp(t *testing.T, cmd *exec.Cmd) (out *bytes.Buffer, done <-chan error) {
+	t.Helper()
+	out = &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan error, 1)
+	go func() { ch <- cmd.Wait() }()
+	return out, ch
+}
+
+// waitSipp waits for sipp (started by startSipp) to end well.
+func waitSipp(t *testing.T, ctx context.Context, done <-chan error, out *bytes.Buffer) {
+	t.Helper()
+	select {
+	case err := <-done:
 		if err != nil {
 			t.Fatalf("sipp failed: %v\n%s", err, out.String())
 		}
 	case <-ctx.Done():
 		t.Fatalf("sipp did not finish\n%s", out.String())
 	}
-	select {
-	case <-c.Ended():
-	case <-time.After(5 * time.Second):
-		t.Fatal("sipp's BYE did not reach bob")
+}
+
+// checkSippMedia: bob's call c with sipp (which streams a WAV file and
+// echoes) carries sipp's stream to bob and bob's own packets back, and
+// the daemon at ng counts the call's RTP.
+func checkSippMedia(t *testing.T, c *phone.Call, ng string) {
+	t.Helper()
+	ok := eventually(10*time.Second, func() bool {
+		return c.RTP.Received() >= 25 && c.RTP.ReceivedFrom(c.RTP.SSRC) >= 10
+	})
+	q := ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": c.ID})
+	if !ok {
+		t.Fatalf("RTP through the daemon: bob received %d from sipp and %d of its own echoed by sipp (sent %d)",
+			c.RTP.Received(), c.RTP.ReceivedFrom(c.RTP.SSRC), c.RTP.Sent())
 	}
-	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
-		t.Fatalf("mediad still holds calls after BYE: %v", ngCalls(t, ng))
+	if q.Result() != "ok" || rtpTotal(q) < 35 {
+		t.Fatalf("the daemon's counters for the call: %q, %d RTP packets: %v", q.Result(), rtpTotal(q), q)
 	}
-	t.Logf("bob received %d packets from sipp, %d echoed; mediad counted %d RTP packets",
+	t.Logf("bob received %d packets from sipp, %d echoed; the daemon counted %d RTP packets",
 		c.RTP.Received(), c.RTP.ReceivedFrom(c.RTP.SSRC), rtpTotal(q))
-	return c, sipPort
+}
+
+// checkNoCallsLeft: the daemon at ng holds no call (soon after a BYE).
+func checkNoCallsLeft(t *testing.T, ng string) {
+	t.Helper()
+	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
+		t.Fatalf("the daemon still holds calls after BYE: %v", ngCalls(t, ng))
+	}
 }
 
 // phoneCallsSipp registers sipp as user (as sc says; transport udp) and
@@ -185,42 +211,15 @@ func phoneCallsSipp(t *testing.T, sc sippCaller, bob *phone.Phone, user, ng stri
 	if out, err := reg.CombinedOutput(); err != nil {
 		t.Fatalf("sipp REGISTER: %v\n%s", err, out)
 	}
-	uas := sipp("-sf", sippScenario(t, "uas_rtp.xml", map[string]string{"WAV": wav}), "-mp", mediaPort, "-rtp_echo")
-	var out bytes.Buffer
-	uas.Stdout, uas.Stderr = &out, &out
-	if err := uas.Start(); err != nil {
-		t.Fatal(err)
-	}
-	uasDone := make(chan error, 1)
-	go func() { uasDone <- uas.Wait() }()
-
+	out, done := startSipp(t, sipp("-sf", sippScenario(t, "uas_rtp.xml", map[string]string{"WAV": wav}), "-mp", mediaPort, "-rtp_echo"))
 	c, err := bob.Call(ctx, user)
 	if err != nil {
 		t.Fatalf("bob calls sipp: %v\nsipp: %s", err, out.String())
 	}
-	ok := eventually(10*time.Second, func() bool {
-		return c.RTP.Received() >= 25 && c.RTP.ReceivedFrom(c.RTP.SSRC) >= 10
-	})
-	q := ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": c.ID})
-	if !ok {
-		t.Fatalf("RTP through the daemon: bob received %d from sipp and %d of its own echoed by sipp (sent %d)",
-			c.RTP.Received(), c.RTP.ReceivedFrom(c.RTP.SSRC), c.RTP.Sent())
-	}
-	if q.Result() != "ok" || rtpTotal(q) < 35 {
-		t.Fatalf("the daemon's counters for the call: %q, %d RTP packets: %v", q.Result(), rtpTotal(q), q)
-	}
+	checkSippMedia(t, c, ng)
 	if err := c.Hangup(ctx); err != nil {
 		t.Fatalf("bob's BYE: %v\nsipp: %s", err, out.String())
 	}
-	select {
-	case err := <-uasDone:
-		if err != nil {
-			t.Fatalf("sipp failed: %v\n%s", err, out.String())
-		}
-	case <-ctx.Done():
-		t.Fatalf("sipp did not finish\n%s", out.String())
-	}
-	if !eventually(3*time.Second, func() bool { return len(ngCalls(t, ng)) == 0 }) {
-		t.Fatalf("the daemon still holds calls after BYE: %v", ngCalls(t, ng))
-	}
+	waitSipp(t, ctx, done, out)
+	checkNoCallsLeft(t, ng)
 }

@@ -657,16 +657,9 @@ func (c *Call) renegotiate(ctx context.Context, method string, late bool) error 
 		req.Hdrs = append(req.Hdrs, Hdr{"Content-Type", "application/sdp"})
 		req.Body = offerSDP(c.RTP.Addr())
 	}
-	hop, err := c.nextHop()
+	res, err := c.transact2xx(ctx, req)
 	if err != nil {
 		return err
-	}
-	res, err := c.p.transact(ctx, req, hop, nil)
-	if err != nil {
-		return err
-	}
-	if res.Code != 200 {
-		return &StatusError{method, res.Code, res.Reason}
 	}
 	ap, err := MediaAddr(res.Body)
 	if err != nil {
@@ -749,23 +742,25 @@ func (c *Call) Refer(ctx context.Context, target string) error {
 	req := c.inDialog("REFER", c.cseq)
 	req.Hdrs = append(req.Hdrs, Hdr{"Contact", c.p.contact()}, Hdr{"Refer-To", "<" + target + ">"},
 		Hdr{"Referred-By", "<" + c.p.AOR() + ">"})
-	return c.transact2xx(ctx, req)
+	_, err := c.transact2xx(ctx, req)
+	return err
 }
 
-// transact2xx sends the in-dialog request req and wants a 2xx for it.
-func (c *Call) transact2xx(ctx context.Context, req *Msg) error {
+// transact2xx sends the in-dialog request req and wants a 2xx for it,
+// which it returns.
+func (c *Call) transact2xx(ctx context.Context, req *Msg) (*Msg, error) {
 	hop, err := c.nextHop()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := c.p.transact(ctx, req, hop, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if res.Code/100 != 2 {
-		return &StatusError{req.Method, res.Code, res.Reason}
+		return nil, &StatusError{req.Method, res.Code, res.Reason}
 	}
-	return nil
+	return res, nil
 }
 
 // Notified waits for the next NOTIFY of c's REFER and returns its
@@ -787,7 +782,8 @@ func (c *Call) Notify(ctx context.Context, frag string, final bool) error {
 	req.Hdrs = append(req.Hdrs, Hdr{"Contact", c.p.contact()}, Hdr{"Event", "refer"},
 		Hdr{"Subscription-State", state}, Hdr{"Content-Type", "message/sipfrag;version=2.0"})
 	req.Body = []byte(frag + "\r\n")
-	return c.transact2xx(ctx, req)
+	_, err := c.transact2xx(ctx, req)
+	return err
 }
 
 func (c *Call) end() {
