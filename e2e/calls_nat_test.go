@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,8 +109,10 @@ func natTopology(t *testing.T) string {
 			// What the test started there ended with it; anything left
 			// goes with the namespace.
 			if out, err := exec.Command("ip", "netns", "pids", ns).Output(); err == nil {
-				for _, pid := range strings.Fields(string(out)) {
-					_ = exec.Command("kill", "-9", pid).Run()
+				for _, f := range strings.Fields(string(out)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
 				}
 			}
 			_ = exec.Command("ip", "netns", "del", ns).Run()
