@@ -80,11 +80,8 @@ func jssipBundle(t *testing.T) string {
 // address, for the browser tests.
 func browserDaemon(t *testing.T, name string) string {
 	t.Helper()
-	opts := daemon.Options{PortMin: callsRtpengie, PortMax: callsRtpengie + 999, Extra: []string{"-i", browsertest.VethAddr}}
-	if name == "rtpengine" {
-		_, opts = daemon.RtpengineTB(t, opts)
-	} else {
-		_, opts = daemon.MediadTB(t, opts)
+	_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: callsRtpengie, PortMax: callsRtpengie + 999, Extra: []string{"-i", browsertest.VethAddr}})
+	if name == "mediad" {
 		skipIfNoWebRTC(t, opts.NG)
 	}
 	return opts.NG

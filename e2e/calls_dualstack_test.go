@@ -23,15 +23,7 @@ import (
 func TestCallsDualStack(t *testing.T) {
 	for _, name := range []string{"rtpengine", "mediad"} {
 		t.Run(name, func(t *testing.T) {
-			opts := daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999}
-			if name == "rtpengine" {
-				if !daemon.HaveRtpengine() {
-					t.Skipf("skipping: %s is not installed", daemon.RtpenginePath)
-				}
-				_, opts = daemon.RtpengineTB(t, opts)
-			} else {
-				_, opts = daemon.MediadTB(t, opts)
-			}
+			_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
 			v6 := testport.Get(t)
 			px := startProxy(t, []string{opts.NG}, "--listen=udp:"+net.JoinHostPort("::1", strconv.Itoa(v6)))
 			alice := registeredPhone(t, phone.Config{User: "alice", IP: "::1",

@@ -52,11 +52,7 @@ func TestCallsBehindNAT(t *testing.T) {
 			// Media on the public address only, as a daemon on a public
 			// host has it.
 			opts := daemon.Options{PortMin: callsMediadB, PortMax: callsMediadB + 999, Interfaces: []string{natPublic}}
-			if name == "rtpengine" {
-				_, opts = daemon.RtpengineTB(t, opts)
-			} else {
-				_, opts = daemon.MediadTB(t, opts)
-			}
+			_, opts = daemon.ByNameTB(t, name, opts)
 			pub := mustAddrPort(net.JoinHostPort(natPublic, strconv.Itoa(testport.Get(t))))
 			startProxy(t, []string{opts.NG}, "--listen=udp:"+pub.String())
 			bob := registeredPhone(t, phone.Config{User: "bob-nat", IP: natPublic, Proxy: pub, Domain: callsDomain})

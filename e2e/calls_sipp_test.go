@@ -93,6 +93,19 @@ type sippCaller struct {
 	wrap                 []string
 }
 
+// command is sipp, as sc says, on SIP port sipPort for one call with args
+// (the scenario and its options), run in dir; ctx ends it.
+func (sc sippCaller) command(ctx context.Context, dir string, sipPort int, args ...string) *exec.Cmd {
+	a := append(slices.Clone(sc.wrap), "sipp", "-i", sc.ip, "-p", strconv.Itoa(sipPort), "-m", "1",
+		"-timeout", "20s", "-timeout_error", "-trace_err")
+	if sc.transport == "tcp" {
+		a = append(a, "-t", "t1")
+	}
+	cmd := exec.CommandContext(ctx, a[0], append(a[1:], args...)...)
+	cmd.Dir = dir
+	return cmd
+}
+
 // sippCallsPhone runs one sipp call as sc says to bob, a registered phone,
 // with media through the daemon at ng: bob must receive sipp's stream and
 // its own packets echoed by sipp, the daemon must count the call's RTP and
@@ -107,15 +120,8 @@ func sippCallsPhone(t *testing.T, sc sippCaller, bob *phone.Phone, ng string) (*
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	user, _, _ := strings.Cut(strings.TrimPrefix(bob.AOR(), "sip:"), "@")
-	args := append(slices.Clone(sc.wrap), "sipp", "-sf", scen, "-s", user, "-i", sc.ip,
-		"-p", strconv.Itoa(sipPort), "-mp", strconv.Itoa(mediaPort), "-rtp_echo",
-		"-m", "1", "-timeout", "20s", "-timeout_error", "-trace_err")
-	if sc.transport == "tcp" {
-		args = append(args, "-t", "t1")
-	}
-	sipp := exec.CommandContext(ctx, args[0], append(args[1:], sc.proxy)...)
-	sipp.Dir = dir
-	out, done := startSipp(t, sipp)
+	out, done := startSipp(t, sc.command(ctx, dir, sipPort, "-sf", scen, "-s", user,
+		"-mp", strconv.Itoa(mediaPort), "-rtp_echo", sc.proxy))
 	c, err := bob.Answer(ctx)
 	if err != nil {
 		t.Fatalf("bob: %v\nsipp: %s", err, out.String())
@@ -185,7 +191,7 @@ func checkNoCallsLeft(t *testing.T, ng string) {
 	}
 }
 
-// phoneCallsSipp registers sipp as user (as sc says; transport udp) and
+// phoneCallsSipp registers sipp as user (as sc says) and
 // has bob call it: sipp answers, streams RTP from a WAV file and echoes
 // what it receives. bob must receive sipp's stream and his own packets
 // echoed, the daemon at ng count the call's RTP and hold no call after
@@ -194,24 +200,17 @@ func phoneCallsSipp(t *testing.T, sc sippCaller, bob *phone.Phone, user, ng stri
 	dir := t.TempDir()
 	wav := filepath.Join(dir, "silence.wav")
 	writeMulawWAV(t, wav, 2)
-	sipPort, mediaPort := strconv.Itoa(testport.Get(t)), strconv.Itoa(testport.Get(t))
+	sipPort, mediaPort := testport.Get(t), testport.Get(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	sipp := func(args ...string) *exec.Cmd {
-		a := append(slices.Clone(sc.wrap), "sipp", "-i", sc.ip, "-p", sipPort, "-m", "1",
-			"-timeout", "20s", "-timeout_error", "-trace_err")
-		a = append(a, args...)
-		cmd := exec.CommandContext(ctx, a[0], a[1:]...)
-		cmd.Dir = dir
-		return cmd
-	}
 	// The UAS takes over the registering socket's port, so calls come
 	// the way the REGISTER went (through a NAT: its mapping).
-	reg := sipp("-sf", sippScenario(t, "register.xml", nil), "-s", user, sc.proxy)
+	reg := sc.command(ctx, dir, sipPort, "-sf", sippScenario(t, "register.xml", nil), "-s", user, sc.proxy)
 	if out, err := reg.CombinedOutput(); err != nil {
 		t.Fatalf("sipp REGISTER: %v\n%s", err, out)
 	}
-	out, done := startSipp(t, sipp("-sf", sippScenario(t, "uas_rtp.xml", map[string]string{"WAV": wav}), "-mp", mediaPort, "-rtp_echo"))
+	out, done := startSipp(t, sc.command(ctx, dir, sipPort, "-sf", sippScenario(t, "uas_rtp.xml", map[string]string{"WAV": wav}),
+		"-mp", strconv.Itoa(mediaPort), "-rtp_echo"))
 	c, err := bob.Call(ctx, user)
 	if err != nil {
 		t.Fatalf("bob calls sipp: %v\nsipp: %s", err, out.String())

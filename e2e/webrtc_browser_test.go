@@ -41,11 +41,7 @@ func TestWebRTCBrowserToPhone(t *testing.T) {
 	for _, name := range browserDaemons {
 		t.Run(name, func(t *testing.T) {
 			opts := daemon.Options{PortMin: 30000, PortMax: 30999, Extra: []string{"-i", browsertest.VethAddr}}
-			if name == "rtpengine" {
-				_, opts = daemon.RtpengineTB(t, opts)
-			} else {
-				_, opts = daemon.MediadTB(t, opts)
-			}
+			_, opts = daemon.ByNameTB(t, name, opts)
 			t.Run("browser-offers", func(t *testing.T) { browserCall(t, web, opts.NG, false, false) })
 			t.Run("phone-offers", func(t *testing.T) { browserCall(t, web, opts.NG, true, false) })
 			// The daemon as an ICE-lite agent toward the browser (the

@@ -25,12 +25,7 @@ import (
 func BenchmarkDTLSHandshakeDaemon(b *testing.B) {
 	for _, name := range []string{"rtpengine", "mediad"} {
 		b.Run(name, func(b *testing.B) {
-			opts := daemon.Options{PortMin: 31000, PortMax: 31999}
-			if name == "rtpengine" {
-				_, opts = daemon.RtpengineTB(b, opts)
-			} else {
-				_, opts = daemon.MediadTB(b, opts)
-			}
+			_, opts := daemon.ByNameTB(b, name, daemon.Options{PortMin: 31000, PortMax: 31999})
 			benchDTLS(b, opts.NG)
 		})
 	}

@@ -31,13 +31,7 @@ func BenchmarkSRTPBridgeCPU(b *testing.B) {
 	const calls, pps, dur = 500, 50, 5 * time.Second
 	for _, name := range srtpBenchDaemons {
 		b.Run(name, func(b *testing.B) {
-			opts := daemon.Options{PortMin: 20000, PortMax: 29999}
-			var p *daemon.Process
-			if name == "rtpengine" {
-				p, opts = daemon.RtpengineTB(b, opts)
-			} else {
-				p, opts = daemon.MediadTB(b, opts)
-			}
+			p, opts := daemon.ByNameTB(b, name, daemon.Options{PortMin: 20000, PortMax: 29999})
 			var perPkt, loss float64
 			for b.Loop() {
 				pp, l, err := srtpLoad(b, opts.NG, p.Pid(), calls, pps, dur)

@@ -48,6 +48,16 @@ func MediadTB(tb testing.TB, opts Options) (*Process, Options) {
 	return StartTB(tb, Spec{Name: "mediad", Path: bin, Args: opts.Args(), NGAddr: opts.NG}), opts
 }
 
+// ByNameTB starts the daemon name says ("rtpengine" or "mediad") with
+// opts, as RtpengineTB or MediadTB: for tests that run a case on both.
+func ByNameTB(tb testing.TB, name string, opts Options) (*Process, Options) {
+	tb.Helper()
+	if name == "rtpengine" {
+		return RtpengineTB(tb, opts)
+	}
+	return MediadTB(tb, opts)
+}
+
 // MediadBinaryTB returns a mediad binary built from the current workspace
 // (or $MEDIAD_BIN).
 func MediadBinaryTB(tb testing.TB) string {
