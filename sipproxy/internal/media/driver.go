@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -331,14 +331,9 @@ func (d *Driver) request(cmd string, flags ngproto.Dict, id, from, to string, sd
 	}
 	ng["sdp"] = string(sdp)
 	ng["supports"] = []any{"load limit"}
-	if host, _, err := net.SplitHostPort(source); err == nil {
-		if ip := net.ParseIP(host); ip != nil {
-			fam := "IP4"
-			if ip.To4() == nil {
-				fam = "IP6"
-			}
-			ng["received-from"] = []any{fam, ip.String()}
-		}
+	if ap, err := netip.ParseAddrPort(source); err == nil && ap.Addr().Zone() == "" {
+		ip := ap.Addr().Unmap()
+		ng["received-from"] = []any{ipFamily(ip), ip.String()}
 	}
 	return ng
 }

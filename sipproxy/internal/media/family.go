@@ -35,13 +35,17 @@ func addFamily(ng ngproto.Dict, to string, sdp []byte) {
 	if err != nil {
 		return
 	}
-	want := "IP4"
-	if ip.Unmap().Is6() {
-		want = "IP6"
-	}
-	if have := sdpFamily(sdp); have != "" && have != want {
+	if want, have := ipFamily(ip), sdpFamily(sdp); have != "" && have != want {
 		ng["address-family"] = want
 	}
+}
+
+// ipFamily is the NG address family of ip: IP4 (IPv4-mapped too) or IP6.
+func ipFamily(ip netip.Addr) string {
+	if ip.Unmap().Is6() {
+		return "IP6"
+	}
+	return "IP4"
 }
 
 // sdpFamily is the address type of the SDP's first c= line ("" if none).
