@@ -297,7 +297,7 @@ func (r *Registry) wantFlow(ma, mb *Media, k int) (f kmod.Flow, ok, confirmed bo
 		return f, false, false
 	}
 	fa, fb := sa.rs.Forwarding(), sb.rs.Forwarding()
-	if fa == nil || fb == nil || fa.Transform != nil || fb.Transform != nil || fa.NoSend || fb.NoSend ||
+	if fa == nil || fb == nil || fa.Transform != nil || fb.Transform != nil || fa.NoSend || fb.NoSend || fa.Block != nil || fb.Block != nil ||
 		fa.Asymmetric || fb.Asymmetric || !relay.Sendable(fa.Remote) || !relay.Sendable(fb.Remote) {
 		return f, false, false
 	}

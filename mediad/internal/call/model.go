@@ -30,6 +30,10 @@ type Call struct {
 	// deleteAt schedules deletion of the whole call (delete-delay).
 	deleteAt time.Time
 
+	// block is what block/silence commands without a party set for the
+	// whole call (block.go).
+	block blocking
+
 	monologues []*Monologue // creation order
 	loopID     string       // a=rtpengine:<id> of loop-protect, one per call
 	untagged   int          // counter for "<untagged N>" keys
@@ -62,6 +66,8 @@ type Monologue struct {
 	sdpSeen bool
 	// deleteAt schedules deletion of just this monologue (branch delete).
 	deleteAt time.Time
+	// block is what block/silence commands set for this party's media.
+	block blocking
 
 	Medias []*Media
 
@@ -128,6 +134,9 @@ type Media struct {
 	// first offered to it (copied from the offerer, or generated), kept
 	// for the rest of the call.
 	mediaID string
+	// payloads classifies this party's payload types (DTMF events,
+	// silence patterns) for media blocking.
+	payloads relay.Payloads
 	// SentFormats are the payload types last offered to this party.
 	SentFormats []string
 	// Asymmetric, StrictSource, MediaHandover: latching flags from

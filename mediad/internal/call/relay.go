@@ -59,15 +59,15 @@ func (r *Registry) updateRelay(c *Call, a, b *Monologue) {
 		ma, mb := a.Medias[i], b.Medias[i]
 		r.syncEndpoints(a, ma)
 		r.syncEndpoints(b, mb)
-		r.relayMedia(c, ma, mb)
-		r.relayMedia(c, mb, ma)
+		r.relayMedia(c, ma, mb, c.blockingOf(a))
+		r.relayMedia(c, mb, ma, c.blockingOf(b))
 	}
 	r.kernelizeLocked(c)
 }
 
 // relayMedia sets the snapshots of a's two streams: what a sends goes out
 // of b's sockets to b.
-func (r *Registry) relayMedia(c *Call, a, b *Media) {
+func (r *Registry) relayMedia(c *Call, a, b *Media, blk blocking) {
 	if a == nil || b == nil {
 		return
 	}
@@ -105,6 +105,7 @@ func (r *Registry) relayMedia(c *Call, a, b *Media) {
 			// rtpengine's blackhole: RTP from a party we must not
 			// receive from (recvonly, inactive) is counted, not sent.
 			f.NoSend = !a.FlagRecv
+			f.Block = blk.relay(a, b)
 		}
 		rs.SetForwarding(f)
 	}

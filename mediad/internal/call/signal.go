@@ -568,6 +568,7 @@ func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, set
 		md.Protocol, _ = webrtc.RTPProto(m.Proto) // rtpengine writes "rtp/avp" as RTP/AVP
 		md.Type, md.Port = m.Type, m.Port
 		md.Formats = m.Formats
+		md.payloads = classifyPayloads(m)
 		md.Ptime = ""
 		if a, ok := m.Attr("ptime"); ok {
 			md.Ptime = a.Value

@@ -20,6 +20,11 @@ var reasons = []struct {
 	{errNoFromTag, "No from-tag in message"},
 	{errNoToTag, "No to-tag in message"},
 	{call.ErrUnknownCall, "Unknown call-id"},
+	{errUnknownCallID, "Unknown call-ID"},
+	{call.ErrUnknownTag, "From-tag given, but no such tag exists"},
+	{call.ErrUnknownLabel, "No monologue matching the given label"},
+	{call.ErrBadAddress, "Failed to parse network address"},
+	{call.ErrAddressNoTag, "Failed to match address to any tag"},
 	{call.ErrParseSDP, "Failed to parse SDP"},
 	{call.ErrIncompleteSDP, "Incomplete SDP specification"},
 	{call.ErrDialogue, "Invalid dialogue association"},
@@ -37,6 +42,9 @@ var (
 	errNoFromTag    = errors.New("no from-tag")
 	errNoToTag      = errors.New("no to-tag")
 	errUnrecognized = errors.New("unrecognized command")
+	// errUnknownCallID is call.ErrUnknownCall as the block commands
+	// report it.
+	errUnknownCallID = errors.New("unknown call-ID")
 )
 
 // reason returns the NG error-reason for err.

@@ -9,9 +9,10 @@ import (
 	"sipmedia/ngproto"
 )
 
-// FuzzSignalling drives offer, answer, query and delete with arbitrary SDP
-// bodies and flag combinations: every reply must be a well-formed result,
-// nothing may panic, and no port may stay bound once the call is gone.
+// FuzzSignalling drives offer, answer, the block commands, query and
+// delete with arbitrary SDP bodies and flag combinations: every reply
+// must be a well-formed result, nothing may panic, and no port may stay
+// bound once the call is gone.
 func FuzzSignalling(f *testing.F) {
 	seeds, _ := filepath.Glob("../sdp/testdata/*.sdp")
 	for i, s := range seeds {
@@ -69,9 +70,15 @@ func FuzzSignalling(f *testing.F) {
 			off["ICE"], off["DTLS"] = "force-relay", "passive"
 			ans["ICE"], ans["DTLS"] = "force-relay", "passive"
 		}
+		blockCmds := []string{"block media", "unblock media", "silence media", "unsilence media", "block DTMF", "unblock DTMF"}
 		for _, req := range []ngproto.Dict{
 			off,
 			ans,
+			// Blocking by tag, by an address from the input and for the
+			// whole call stays through the re-offers that follow.
+			{"command": blockCmds[int(sel)%6], "call-id": "fz", "from-tag": "b"},
+			{"command": blockCmds[int(sel>>3)%6], "call-id": "fz", "address": offerSDP[:min(len(offerSDP), 16)]},
+			{"command": blockCmds[int(sel>>6)%6], "call-id": "fz", "flags": []any{"all"}},
 			{"command": "offer", "call-id": "fz", "from-tag": "b", "to-tag": "a", "sdp": answerSDP},
 			{"command": "answer", "call-id": "fz", "from-tag": "a", "to-tag": "c", "sdp": offerSDP},
 			{"command": "query", "call-id": "fz", "from-tag": "a"},

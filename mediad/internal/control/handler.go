@@ -50,8 +50,6 @@ func (h *Handler) SetCLI(cli CLIRunner) { h.cli = cli }
 var notSupported = map[string]bool{
 	"start recording": true, "stop recording": true, "pause recording": true,
 	"start forwarding": true, "stop forwarding": true,
-	"block DTMF": true, "unblock DTMF": true, "block media": true, "unblock media": true,
-	"silence media": true, "unsilence media": true,
 	"play media": true, "stop media": true, "play DTMF": true,
 	"publish": true, "subscribe request": true, "subscribe answer": true, "unsubscribe": true,
 	"inject start": true, "inject stop": true, "connect": true,
@@ -98,6 +96,9 @@ func (h *Handler) dispatch(ctx context.Context, req *ngproto.Request, from netip
 		return h.statistics()
 	case "cli", "CLI":
 		return h.runCLI(ctx, req)
+	}
+	if _, ok := blockCommands[req.Command]; ok {
+		return h.block(req)
 	}
 	if notSupported[req.Command] {
 		return unsupported(req.Command)

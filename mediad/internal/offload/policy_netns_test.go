@@ -90,6 +90,28 @@ func TestKernelPolicyNetns(t *testing.T) {
 	reoffer(peerA, "sendrecv", "sendrecv", 3)
 	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
 
+	// Blocking A's media: back to userspace, which drops A's RTP and
+	// still relays B's; unblocking kernelizes the call again.
+	block := func(cmd string) {
+		t.Helper()
+		r, err := ng.Do(ctx, ngproto.Dict{"command": cmd, "call-id": "call-p", "from-tag": "ft"})
+		if err != nil || r.Str("result") != "ok" {
+			t.Fatalf("%s: %v %v", cmd, r, err)
+		}
+	}
+	block("block media")
+	if q := query(ctx, t, ng, "call-p"); hasFlag(q, "kernelized") {
+		t.Errorf("still kernelized with A's media blocked: %v", q)
+	}
+	if got := exchange(t, b, rb, a, ra, 50); got != 50 {
+		t.Errorf("with A blocked A received %d of B's 50 packets", got)
+	}
+	if got := exchange(t, a, ra, b, rb, 50); got != 0 {
+		t.Errorf("with A blocked B received %d of A's 50 packets", got)
+	}
+	block("unblock media")
+	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
+
 	// A re-offer moving A to another port: the flow follows.
 	a2, err := nettopo.ListenUDP(topo.A, netip.AddrPortFrom(nettopo.AddrA, 5002))
 	if err != nil {

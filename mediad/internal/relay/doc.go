@@ -16,6 +16,8 @@
 //  3. endpoint learning and strict-source / media-handover checks;
 //  4. ingress counters;
 //  5. hold: RTP from a side that may not send is counted but not forwarded;
+//     blocked RTP (Forwarding.Block) likewise, and silenced RTP has its
+//     payload overwritten;
 //  6. send from the sink stream's socket to the sink's current peer.
 //
 // I/O (Linux only): each read loop owns an epoll instance over duplicated

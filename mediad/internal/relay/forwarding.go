@@ -91,6 +91,9 @@ type Forwarding struct {
 	// side is sendonly/inactive toward it): its RTP is counted, not forwarded.
 	// RTCP still flows, as in rtpengine.
 	NoSend bool
+	// Block, if set, drops or silences RTP by payload type (rtpengine's
+	// block media, silence media and block DTMF); RTCP passes.
+	Block *Block
 	// DemuxRTCP: on an RTP socket, recognise RTCP by payload type and route it
 	// to RTCPSink. rtpengine does this for every RTP profile.
 	DemuxRTCP bool

@@ -95,6 +95,24 @@ func (s *Stream) SetForwarding(f *Forwarding) {
 	s.st.Store(ns)
 }
 
+// SetBlock replaces the Block of the installed forwarding and keeps
+// everything learned: a block command is no new negotiation.
+func (s *Stream) SetBlock(b *Block) {
+	for {
+		old := s.st.Load()
+		if old == nil || old.fwd == nil || old.fwd.Block == b {
+			return
+		}
+		f := *old.fwd
+		f.Block = b
+		ns := *old
+		ns.fwd = &f
+		if s.st.CompareAndSwap(old, &ns) {
+			return
+		}
+	}
+}
+
 // Forwarding returns the snapshot last installed (nil if none).
 func (s *Stream) Forwarding() *Forwarding {
 	if st := s.st.Load(); st != nil {
@@ -253,6 +271,8 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 		sink = f.RTCPSink
 	} else if f.NoSend {
 		return // hold: counted, not forwarded
+	} else if f.Block != nil && f.Block.drop(pkt) {
+		return // blocked: counted, not forwarded
 	}
 	if sink == nil {
 		return

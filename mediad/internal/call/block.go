@@ -1,0 +1,188 @@
+package call
+
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"sipmedia/mediad/internal/relay"
+	"sipmedia/mediad/internal/sdp"
+)
+
+// Errors of the block and silence commands (rtpengine 10.5's
+// media_block_match).
+var (
+	ErrUnknownTag    = errors.New("from-tag given, but no such tag exists")
+	ErrUnknownLabel  = errors.New("no monologue matching the given label")
+	ErrBadAddress    = errors.New("failed to parse network address")
+	ErrAddressNoTag  = errors.New("failed to match address to any tag")
+	errUnknownAction = errors.New("unknown block action")
+)
+
+// BlockAction is one of rtpengine's media blocking commands.
+type BlockAction uint8
+
+const (
+	BlockMedia   BlockAction = iota // block media / unblock media
+	SilenceMedia                    // silence media / unsilence media
+	BlockDTMF                       // block DTMF / unblock DTMF
+)
+
+// BlockParams is a block, unblock, silence or unsilence command. The
+// party is chosen by Label, else Address (an address a party's SDP
+// advertised), else FromTag; with none of them, or with All, the command
+// is for the whole call.
+type BlockParams struct {
+	CallID, FromTag, Label, Address string
+	Action                          BlockAction
+	On                              bool
+	// All: the whole call, and on unblocking every party's own block too.
+	All bool
+}
+
+// blocking is the state block commands leave on a call or a party.
+type blocking struct{ media, silence, dtmf bool }
+
+func (b *blocking) set(a BlockAction, on bool) {
+	switch a {
+	case BlockMedia:
+		b.media = on
+	case SilenceMedia:
+		b.silence = on
+	case BlockDTMF:
+		b.dtmf = on
+	}
+}
+
+// blockingOf is what applies to m's media: the call's and its own.
+func (c *Call) blockingOf(m *Monologue) blocking {
+	return blocking{
+		media:   c.block.media || m.block.media,
+		silence: c.block.silence || m.block.silence,
+		dtmf:    c.block.dtmf || m.block.dtmf,
+	}
+}
+
+// relay is the relay's Block for what a party sends on media a, whose
+// peer media is b (nil if none): nil when nothing is blocked.
+func (b blocking) relay(a, peer *Media) *relay.Block {
+	if !b.media && !b.silence && !b.dtmf {
+		return nil
+	}
+	rb := &relay.Block{Media: b.media, DTMF: b.dtmf, Silence: b.silence && !a.Passthru}
+	// The sender numbers its payload types as either SDP does.
+	rb.Payloads = a.payloads
+	if peer != nil {
+		rb.Payloads.Merge(&peer.payloads)
+	}
+	return rb
+}
+
+// Block carries out a block, unblock, silence or unsilence command as
+// rtpengine 10.5 does: a party's flag or the call's, which the relay
+// applies to RTP from then on; blocked streams leave the kernel.
+func (r *Registry) Block(p BlockParams) error {
+	if p.Action > BlockDTMF {
+		return errUnknownAction
+	}
+	c := r.lookup(p.CallID)
+	if c == nil {
+		return ErrUnknownCall
+	}
+	defer c.mu.Unlock()
+	var m *Monologue
+	if !p.All {
+		var err error
+		if m, err = c.blockTarget(p); err != nil {
+			return err
+		}
+	}
+	if m != nil {
+		m.block.set(p.Action, p.On)
+	} else {
+		c.block.set(p.Action, p.On)
+		if !p.On && p.All {
+			for _, ml := range c.monologues {
+				ml.block.set(p.Action, false)
+			}
+		}
+	}
+	for _, ml := range c.monologues {
+		blk := c.blockingOf(ml)
+		for i, md := range ml.Medias {
+			var peer *Media
+			if ml.peer != nil && i < len(ml.peer.Medias) {
+				peer = ml.peer.Medias[i]
+			}
+			if s := md.Streams[0]; s != nil && s.rs != nil {
+				s.rs.SetBlock(blk.relay(md, peer))
+			}
+		}
+	}
+	r.kernelizeLocked(c)
+	return nil
+}
+
+// blockTarget is the party a block command names, nil for the whole call.
+func (c *Call) blockTarget(p BlockParams) (*Monologue, error) {
+	switch {
+	case p.Label != "":
+		for _, m := range c.monologues {
+			if m.Label == p.Label {
+				return m, nil
+			}
+		}
+		return nil, ErrUnknownLabel
+	case p.Address != "":
+		a, err := netip.ParseAddr(p.Address)
+		if err != nil {
+			return nil, ErrBadAddress
+		}
+		for _, m := range c.monologues {
+			for _, md := range m.Medias {
+				if s := md.Streams[0]; s != nil && s.Advertised.Addr().Unmap() == a.Unmap() {
+					return m, nil
+				}
+			}
+		}
+		return nil, ErrAddressNoTag
+	case p.FromTag != "":
+		if m := c.byTag(p.FromTag); m != nil {
+			return m, nil
+		}
+		return nil, ErrUnknownTag
+	}
+	return nil, nil
+}
+
+// classifyPayloads reads which of a media section's payload types carry
+// DTMF events and which codecs have a silence pattern (rtpengine's
+// codec_defs: PCMA 0xd5, PCMU 0xff, G722 0xfa).
+func classifyPayloads(m *sdp.Media) relay.Payloads {
+	var p relay.Payloads
+	rtpmaps := map[string]string{}
+	for _, v := range m.AttrValues("rtpmap") {
+		if pt, enc, ok := strings.Cut(v, " "); ok {
+			rtpmaps[pt] = enc
+		}
+	}
+	for _, f := range m.Formats {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 || n > 127 {
+			continue
+		}
+		name, _, _ := strings.Cut(encoding(rtpmaps, f), "/")
+		switch strings.ToUpper(name) {
+		case "TELEPHONE-EVENT":
+			p.SetEvent(uint8(n))
+		case "PCMU":
+			p.SetSilence(uint8(n), 0xff)
+		case "PCMA":
+			p.SetSilence(uint8(n), 0xd5)
+		case "G722":
+			p.SetSilence(uint8(n), 0xfa)
+		}
+	}
+	return p
+}

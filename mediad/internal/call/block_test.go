@@ -1,0 +1,76 @@
+package call
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// TestBlockCommands: a party's block outlives a re-offer (the relay
+// snapshot is rebuilt from the party's state), the call's silence covers
+// both parties, and unblocking with All clears the parties' own blocks.
+func TestBlockCommands(t *testing.T) {
+	r, _ := newRelayReg(t, Config{})
+	a, b := newPhone(t), newPhone(t)
+	c := setupRelayCall(t, r, "blk", a, b, nil)
+	both := func(aToB, bToA []byte) {
+		t.Helper()
+		send(t, a.rtp, c.toA, rtpPkt)
+		if aToB == nil {
+			silent(t, b.rtp)
+		} else {
+			recv(t, b.rtp, aToB, c.toB)
+		}
+		send(t, b.rtp, c.toB, rtpPkt)
+		if bToA == nil {
+			silent(t, a.rtp)
+		} else {
+			recv(t, a.rtp, bToA, c.toA)
+		}
+	}
+	quiet := append(bytes.Clone(rtpPkt[:12]), bytes.Repeat([]byte{0xff}, 160)...)
+	block := func(p BlockParams) {
+		t.Helper()
+		p.CallID = "blk"
+		if err := r.Block(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	both(rtpPkt, rtpPkt)
+
+	block(BlockParams{FromTag: "a", Action: BlockMedia, On: true})
+	both(nil, rtpPkt)
+	// A re-offer from A keeps A blocked.
+	if _, err := r.Offer(&Params{CallID: "blk", FromTag: "a", ToTag: "b", SDP: a.sdp("")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Answer(&Params{CallID: "blk", FromTag: "a", ToTag: "b", SDP: b.sdp("")}); err != nil {
+		t.Fatal(err)
+	}
+	both(nil, rtpPkt)
+
+	block(BlockParams{Action: SilenceMedia, On: true})
+	both(nil, quiet)
+	block(BlockParams{Action: SilenceMedia})
+	both(nil, rtpPkt)
+	block(BlockParams{Action: BlockMedia})
+	both(nil, rtpPkt) // the party's own block stays
+	block(BlockParams{Action: BlockMedia, All: true})
+	both(rtpPkt, rtpPkt)
+
+	for _, e := range []struct {
+		p    BlockParams
+		want error
+	}{
+		{BlockParams{CallID: "nosuch"}, ErrUnknownCall},
+		{BlockParams{CallID: "blk", FromTag: "x"}, ErrUnknownTag},
+		{BlockParams{CallID: "blk", Label: "x"}, ErrUnknownLabel},
+		{BlockParams{CallID: "blk", Address: "x"}, ErrBadAddress},
+		{BlockParams{CallID: "blk", Address: "127.0.0.2"}, ErrAddressNoTag},
+		{BlockParams{CallID: "blk", Action: 9}, errUnknownAction},
+	} {
+		if err := r.Block(e.p); !errors.Is(err, e.want) {
+			t.Errorf("%+v: %v, want %v", e.p, err, e.want)
+		}
+	}
+}

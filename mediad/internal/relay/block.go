@@ -1,0 +1,90 @@
+package relay
+
+import "encoding/binary"
+
+// Block is what rtpengine's block media, silence media and block DTMF
+// commands ask of one sender's RTP. RTCP is never touched, as in
+// rtpengine. It is immutable once in a Forwarding.
+type Block struct {
+	// Media drops RTP except DTMF events, which still pass.
+	Media bool
+	// DTMF drops DTMF events (RFC 4733 telephone-event).
+	DTMF bool
+	// Silence replaces the payload of codecs with a known silence pattern
+	// (G.711, G.722) by that pattern; other codecs pass unchanged.
+	Silence bool
+	// Payloads tells events and codecs apart by payload type.
+	Payloads Payloads
+}
+
+// Payloads classifies a media's RTP payload types, from its SDP.
+type Payloads struct {
+	events  [2]uint64  // bit per telephone-event payload type
+	silence [128]uint8 // silence byte per payload type; 0 for none
+}
+
+// SetEvent marks pt as carrying DTMF events.
+func (p *Payloads) SetEvent(pt uint8) { p.events[pt>>6&1] |= 1 << (pt & 63) }
+
+// SetSilence records pt's one-byte silence pattern.
+func (p *Payloads) SetSilence(pt uint8, b byte) { p.silence[pt&127] = b }
+
+// Merge adds o's events, and o's silence patterns for payload types p
+// has none for.
+func (p *Payloads) Merge(o *Payloads) {
+	p.events[0] |= o.events[0]
+	p.events[1] |= o.events[1]
+	for i, b := range o.silence {
+		if p.silence[i] == 0 {
+			p.silence[i] = b
+		}
+	}
+}
+
+func (p *Payloads) event(pt uint8) bool { return p.events[pt>>6&1]&(1<<(pt&63)) != 0 }
+
+// drop reports whether the RTP packet is blocked; a silenced packet's
+// payload is overwritten in place.
+func (b *Block) drop(pkt []byte) bool {
+	if len(pkt) < 12 {
+		return b.Media
+	}
+	pt := pkt[1] & 0x7f
+	if b.Payloads.event(pt) {
+		return b.DTMF
+	}
+	if b.Media {
+		return true
+	}
+	if b.Silence {
+		if s := b.Payloads.silence[pt]; s != 0 {
+			if off, end, ok := rtpPayload(pkt); ok {
+				pl := pkt[off:end]
+				for i := range pl {
+					pl[i] = s
+				}
+			}
+		}
+	}
+	return false
+}
+
+// rtpPayload returns where an RTP packet's payload starts and ends
+// (after CSRCs and the header extension, before padding).
+func rtpPayload(pkt []byte) (off, end int, ok bool) {
+	off = 12 + 4*int(pkt[0]&0x0f)
+	if pkt[0]&0x10 != 0 { // extension
+		if len(pkt) < off+4 {
+			return 0, 0, false
+		}
+		off += 4 + 4*int(binary.BigEndian.Uint16(pkt[off+2:]))
+	}
+	end = len(pkt)
+	if pkt[0]&0x20 != 0 { // padding
+		end -= int(pkt[len(pkt)-1])
+	}
+	if off > end {
+		return 0, 0, false
+	}
+	return off, end, true
+}
