@@ -45,6 +45,10 @@ type Config struct {
 	// ephemeral range often overlaps it) keeps its conntrack state. When
 	// zero the whole port range is notrack unless offloaded.
 	SocketMark uint32
+	// TOS, when non-zero, is written into every offloaded packet's IPv4
+	// TOS byte (IPv6 traffic class), as the relay's sockets set it on what
+	// they send (rtpengine's --tos, which its kernel module applies too).
+	TOS uint8
 	// NetNS, when non-zero, is a network namespace fd to program instead of
 	// the caller's own (tests and tools).
 	NetNS int

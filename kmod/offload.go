@@ -102,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Offloader, error) {
 		return nil, classify("kmod: nftables netlink", err)
 	}
 	o.nft, o.cr = nft, cr
-	if err := o.rs.install(nft, o.spec, uint16(cfg.PortMin), uint16(cfg.PortMax), cfg.SocketMark); err != nil {
+	if err := o.rs.install(nft, o.spec, uint16(cfg.PortMin), uint16(cfg.PortMax), cfg.SocketMark, cfg.TOS); err != nil {
 		o.closeConns()
 		return nil, fmt.Errorf("kmod: build table: %w", err)
 	}

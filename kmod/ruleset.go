@@ -19,7 +19,7 @@ import (
 //	      udp dport RANGE, not a fragment, iiftype != loopback,
 //	        ip saddr . ip daddr . udp sport,dport map @leg ->
 //	        ip saddr . ip daddr set (header and UDP checksums), udp sport . udp dport set,
-//	        notrack, accept
+//	        [ip tos set TOS, with Config.TOS], notrack, accept
 //	      udp dport RANGE, iiftype != loopback, fib daddr local (or: socket mark SOCKMARK) -> notrack
 //	      udp dport RANGE, iiftype loopback, key !@leg, the same -> notrack }
 //	  chain raw_out { type route hook output priority raw;
@@ -84,7 +84,7 @@ func newRuleset(name string, spec famSpec) *ruleset {
 
 // install queues, in one batch, the replacement of any table of the same
 // name (add, delete, add: atomic and idempotent) and the whole ruleset.
-func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, sockMark uint32) error {
+func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, sockMark uint32, tos uint8) error {
 	c.AddTable(rs.table)
 	c.DelTable(rs.table)
 	c.AddTable(rs.table)
@@ -177,6 +177,9 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 			Offset: 0, Len: 4, CsumType: expr.CsumTypeInet, CsumOffset: 0,
 			CsumFlags: unix.NFT_PAYLOAD_L4CSUM_PSEUDOHDR},
 	}
+	if tos != 0 {
+		forward = append(forward, setTOS(spec, tos)...)
+	}
 
 	// Packets enter once: from a device (prerouting; on loopback they come
 	// back from output, already rewritten and counted there) or from a local
@@ -210,6 +213,26 @@ func (rs *ruleset) install(c *nftables.Conn, spec famSpec, pmin, pmax uint16, so
 		rule(rawOut, udp, dportInRange, daddrLocal, notrack)
 	}
 	return nil
+}
+
+// setTOS writes the TOS byte (IPv6: the traffic class) as nft's "ip dscp
+// set" does: the first two header bytes are loaded, masked and written
+// back, an aligned write whose IPv4 header checksum update is exact. The
+// lookup's registers are free again by then.
+func setTOS(spec famSpec, tos uint8) []expr.Any {
+	mask, xor := []byte{0xff, 0}, []byte{0, tos} // version . ihl, tos
+	write := &expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader,
+		Offset: 0, Len: 2, CsumType: expr.CsumTypeInet, CsumOffset: 10}
+	if spec.addrLen == 16 {
+		// version(4) . traffic class(8) . flow label(4 of 20); no checksum
+		mask, xor = []byte{0xf0, 0x0f}, []byte{tos >> 4, tos << 4}
+		write.CsumType, write.CsumOffset = expr.CsumTypeNone, 0
+	}
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: mask, Xor: xor},
+		write,
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -34,6 +34,8 @@ type Request struct {
 	Interface                    string
 	DeleteDelay                  int64 // valid when HasDeleteDelay
 	HasDeleteDelay               bool
+	TOS                          int64 // valid when HasTOS
+	HasTOS                       bool
 	EndpointLearning             string
 	Supports                     []string
 	FromTags                     []string
@@ -141,6 +143,9 @@ func ParseRequest(d Dict) (*Request, error) {
 	}
 	if n, ok := v.Int("delete-delay"); ok {
 		r.DeleteDelay, r.HasDeleteDelay = n, true
+	}
+	if n, ok := v.Int("TOS"); ok {
+		r.TOS, r.HasTOS = n, true
 	}
 	if x, ok := v.Get("received-from"); ok {
 		if s, isStr := x.(string); isStr {

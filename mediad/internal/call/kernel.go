@@ -343,6 +343,9 @@ func (r *Registry) kernelizeLocked(c *Call) {
 		if p == nil || m.zombie || p.zombie || p.peer != m || seen[m] {
 			continue
 		}
+		if c.tos != r.cfg.TOS {
+			break // the kernel sets the daemon's TOS only: another stays in userspace
+		}
 		seen[m], seen[p] = true, true
 		for i := range min(len(m.Medias), len(p.Medias)) {
 			for k := range 2 {

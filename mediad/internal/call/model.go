@@ -33,6 +33,8 @@ type Call struct {
 	// block is what block/silence commands without a party set for the
 	// whole call (block.go).
 	block blocking
+	// tos is the IP TOS of the call's media sockets (offerTOS).
+	tos int
 
 	monologues []*Monologue // creation order
 	loopID     string       // a=rtpengine:<id> of loop-protect, one per call

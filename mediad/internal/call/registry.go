@@ -62,6 +62,9 @@ type Config struct {
 	EndpointLearning string
 	// PortMin and PortMax are the media port range (for statistics).
 	PortMin, PortMax int
+	// TOS is the IP TOS (IPv6 traffic class) of media sent, unless an
+	// offer's TOS key says otherwise (rtpengine -T; 0: the system's).
+	TOS int
 	// Tick is the timer resolution of Run (default 1s).
 	Tick time.Duration
 }
@@ -179,7 +182,7 @@ func (r *Registry) lookupOrCreate(id string, now time.Time) (*Call, bool, error)
 				r.counters.Rejected.Add(1)
 				return nil, false, ErrSessionLimit
 			}
-			c = &Call{ID: id, created: now, lastSignal: now}
+			c = &Call{ID: id, created: now, lastSignal: now, tos: r.cfg.TOS}
 			r.calls[id] = c
 			created = true
 			r.counters.Managed.Add(1)

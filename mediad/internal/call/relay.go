@@ -81,6 +81,9 @@ func (r *Registry) relayMedia(c *Call, a, b *Media, blk blocking) {
 		if rs == nil {
 			continue
 		}
+		if err := rs.SetTOS(c.tos); err != nil {
+			r.log.Warn("setting TOS", "call-id", c.ID, "local", rs.Local(), "err", err)
+		}
 		f := &relay.Forwarding{
 			Remote:        s.Endpoint,
 			RTCPSink:      bRTCP,

@@ -42,6 +42,9 @@ type Params struct {
 	CodecStrip, CodecMask, CodecExcept []string
 	// Proxy is the address the request came from (CLI "proxy:").
 	Proxy string
+	// TOS is the offer's TOS key, for the whole call (HasTOS: present).
+	TOS    int
+	HasTOS bool
 }
 
 func (p *Params) flag(f string) bool { return p.Flags[f] }
@@ -176,6 +179,7 @@ func (r *Registry) offerLocked(c *Call, p *Params, in *sdp.Session, now time.Tim
 		to.answerer = true
 	}
 	linkOffer(from, to)
+	c.tos = offerTOS(c.tos, p, r.cfg.TOS)
 	if c.proxy == "" {
 		c.proxy = p.Proxy
 	}
@@ -781,4 +785,17 @@ func setICELite(v string, from, to *Media) {
 	case "both":
 		from.iceLiteSelf, to.iceLiteSelf = true, true
 	}
+}
+
+// offerTOS is the call's TOS after an offer, as rtpengine's __tos_change:
+// a negative TOS key changes nothing, none or one above 255 restores the
+// default, anything else is taken.
+func offerTOS(cur int, p *Params, def int) int {
+	switch {
+	case p.HasTOS && p.TOS < 0:
+		return cur
+	case !p.HasTOS || p.TOS > 255:
+		return def
+	}
+	return p.TOS
 }

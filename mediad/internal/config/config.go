@@ -66,6 +66,9 @@ type Config struct {
 	// MaxSessions limits concurrent calls as rtpengine does: -1 (default)
 	// is unlimited, 0 refuses every new call.
 	MaxSessions int
+	// TOS and ControlTOS are the IP TOS values of media and of NG
+	// replies (rtpengine -T/--tos and --control-tos; 0: the system's).
+	TOS, ControlTOS int
 	// NumThreads is rtpengine's --num-threads: here the most NG commands
 	// handled at once (0: one per CPU, at least two).
 	NumThreads int
@@ -266,6 +269,13 @@ func (c *Config) finish(given map[string]bool) error {
 	}
 	if len(c.ListenHTTPAll) > 0 {
 		c.ListenHTTP = c.ListenHTTPAll[0]
+	}
+	// rtpengine dies on these with the same words.
+	if c.TOS < 0 || c.TOS > 255 {
+		return errors.New("invalid TOS value")
+	}
+	if c.ControlTOS < 0 || c.ControlTOS > 255 {
+		return errors.New("invalid control-ng TOS value")
 	}
 	if c.PortMin < 1 || c.PortMax > 65535 || c.PortMin > c.PortMax {
 		return fmt.Errorf("invalid port range %d-%d (--port-min/--port-max)", c.PortMin, c.PortMax)

@@ -95,9 +95,12 @@ func TestParseCommandLines(t *testing.T) {
 				"--log-level-internals=7", "-u", "2222", "--listen-udp=2224", "-T", "184", "-k", "1", "-k", "2", "--max-load=3.5", "-F"),
 			check: func(t *testing.T, c *Config) {
 				want := []string{"--dtx-delay", "--jitter-buffer", "--listen-udp", "--log-level-internals", "--max-load",
-					"--silence-detect", "--subscribe-keyspace", "--tos"}
+					"--silence-detect", "--subscribe-keyspace"}
 				if !reflect.DeepEqual(c.Unimplemented, want) {
 					t.Errorf("unimplemented = %v, want %v", c.Unimplemented, want)
+				}
+				if c.TOS != 184 {
+					t.Errorf("TOS = %d, want 184 (-T)", c.TOS)
 				}
 				if !c.NoFallback {
 					t.Error("-F did not set no-fallback")
@@ -361,7 +364,15 @@ func TestDebianConfigFile(t *testing.T) {
 	if c.ListenNG != "localhost:2223" || c.ListenCLI != "localhost:2224" || c.ListenHTTP != "localhost:2225" || c.Table != 0 {
 		t.Errorf("rtpengine section: %+v", c)
 	}
-	if !slices.Contains(c.Unimplemented, "--tos") {
-		t.Errorf("unimplemented = %v", c.Unimplemented)
+	// Debian's file asks for TOS 184 (implemented) and a recording
+	// spool (not).
+	if c.TOS != 184 || !slices.Contains(c.Unimplemented, "--recording-dir") || slices.Contains(c.Unimplemented, "--tos") {
+		t.Errorf("TOS %d, unimplemented = %v", c.TOS, c.Unimplemented)
+	}
+	for _, bad := range [][]string{{"--tos=256"}, {"-T", "-1"}, {"--control-tos=300"}} {
+		if _, err := Parse(append([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223"}, bad...)); err == nil ||
+			!strings.Contains(err.Error(), "TOS value") {
+			t.Errorf("%v: err %v, want an invalid TOS value", bad, err)
+		}
 	}
 }

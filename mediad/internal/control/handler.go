@@ -157,6 +157,7 @@ func params(req *ngproto.Request) *call.Params {
 		DTLSFingerprint: req.DTLSFingerprint, SDES: req.SDES,
 		MediaAddress: req.MediaAddress, AddressFamily: req.AddressFamily,
 		Interface: req.Interface, Direction: req.Direction, ICELite: req.ICELite,
+		TOS: int(req.TOS), HasTOS: req.HasTOS,
 	}
 	if req.Codec != nil {
 		p.CodecStrip = req.Codec.List("strip")

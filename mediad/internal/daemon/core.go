@@ -67,6 +67,7 @@ func callConfig(cfg *config.Config) call.Config {
 		EndpointLearning: cfg.EndpointLearning,
 		PortMin:          cfg.PortMin,
 		PortMax:          cfg.PortMax,
+		TOS:              cfg.TOS,
 	}
 	switch {
 	case cfg.MaxSessions == 0:

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
 	"sipmedia/mediad/internal/ports"
@@ -118,6 +120,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		conn, err := listenUDP(cfg.ListenNG)
 		if err != nil {
 			return fmt.Errorf("NG listener (--listen-ng): %w", err)
+		}
+		if cfg.ControlTOS != 0 {
+			if err := setTOS(conn, cfg.ControlTOS); err != nil {
+				conn.Close()
+				return fmt.Errorf("NG listener (--control-tos): %w", err)
+			}
 		}
 		addrs.NG = conn.LocalAddr().String()
 		wg.Add(1)
@@ -251,6 +259,38 @@ func listenUDP(addr string) (*net.UDPConn, error) {
 	// net.core.rmem_max.
 	_ = c.SetReadBuffer(4 << 20)
 	return c, nil
+}
+
+// setTOS sets the IP TOS of what c sends (the traffic class too, for an
+// IPv6 socket, which may also carry IPv4).
+func setTOS(c *net.UDPConn, tos int) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		dom, e := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
+		if e != nil {
+			serr = e
+			return
+		}
+		if dom == unix.AF_INET6 {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_TCLASS, tos)
+			if serr != nil {
+				return
+			}
+		}
+		// On an IPv6 socket this marks its IPv4 traffic; an IPv6-only
+		// socket refuses it, which changes nothing.
+		if e := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_TOS, tos); e != nil && dom == unix.AF_INET {
+			serr = e
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return os.NewSyscallError("setsockopt", serr)
 }
 
 func writePidFile(path string) error {

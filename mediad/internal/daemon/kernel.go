@@ -14,7 +14,7 @@ import (
 // IPv6 address.
 func openKernel(ctx context.Context, cfg *config.Config, log *slog.Logger) (*offload.Kernel, error) {
 	oc := offload.Config{Table: cfg.Table, NoFallback: cfg.NoFallback, PortMin: cfg.PortMin, PortMax: cfg.PortMax,
-		Log: log.With("component", "kernel")}
+		TOS: uint8(cfg.TOS), Log: log.With("component", "kernel")}
 	for _, i := range cfg.Interfaces {
 		if i.Address.Unmap().Is4() {
 			oc.IPv4 = true

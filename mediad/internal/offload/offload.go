@@ -44,6 +44,8 @@ type Config struct {
 	// IPv4 and IPv6 say which families the media interfaces use; a table
 	// is opened for each.
 	IPv4, IPv6 bool
+	// TOS, if non-zero, is set on every offloaded packet (--tos).
+	TOS uint8
 	// NetNS, if non-zero, is the network namespace to program (tests).
 	NetNS int
 	Log   *slog.Logger
@@ -74,7 +76,7 @@ func Open(ctx context.Context, cfg Config) (*Kernel, error) {
 	}
 	k := &Kernel{mark: SocketMark | uint32(cfg.Table&0xff), log: log}
 	kc := kmod.Config{Table: cfg.Table, PortMin: cfg.PortMin, PortMax: cfg.PortMax,
-		SocketMark: k.mark, NetNS: cfg.NetNS, Log: log}
+		SocketMark: k.mark, TOS: cfg.TOS, NetNS: cfg.NetNS, Log: log}
 	var err error
 	if cfg.IPv4 {
 		kc.Family = kmod.IPv4

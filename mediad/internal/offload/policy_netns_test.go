@@ -112,13 +112,35 @@ func TestKernelPolicyNetns(t *testing.T) {
 	block("unblock media")
 	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
 
+	// An offer's TOS key other than the daemon's (none here) keeps the
+	// call in userspace, which sets it on the sockets; dropping the key
+	// brings the daemon's TOS back, and the kernel with it.
+	r, err := ng.Do(ctx, ngproto.Dict{"command": "offer", "call-id": "call-p", "from-tag": "ft", "to-tag": "tt",
+		"sdp": sdpDir(peerA, "sendrecv", 4), "direction": []any{"a", "b"}, "TOS": int64(32)})
+	if err != nil || r.Str("result") != "ok" {
+		t.Fatalf("re-offer with TOS: %v %v", r, err)
+	}
+	r, err = ng.Do(ctx, ngproto.Dict{"command": "answer", "call-id": "call-p", "from-tag": "ft", "to-tag": "tt",
+		"sdp": sdpDir(peerB, "sendrecv", 4), "direction": []any{"a", "b"}})
+	if err != nil || r.Str("result") != "ok" {
+		t.Fatalf("re-answer: %v %v", r, err)
+	}
+	if got := exchange(t, a, ra, b, rb, 50); got != 50 {
+		t.Errorf("with TOS 32 B received %d of A's 50 packets", got)
+	}
+	if q := query(ctx, t, ng, "call-p"); hasFlag(q, "kernelized") {
+		t.Errorf("kernelized with a TOS of its own: %v", q)
+	}
+	reoffer(peerA, "sendrecv", "sendrecv", 5)
+	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
+
 	// A re-offer moving A to another port: the flow follows.
 	a2, err := nettopo.ListenUDP(topo.A, netip.AddrPortFrom(nettopo.AddrA, 5002))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a2.Close()
-	reoffer(netip.AddrPortFrom(nettopo.AddrA, 5002), "sendrecv", "sendrecv", 4)
+	reoffer(netip.AddrPortFrom(nettopo.AddrA, 5002), "sendrecv", "sendrecv", 6)
 	if q := query(ctx, t, ng, "call-p"); hasFlag(q, "kernelized") {
 		t.Errorf("still kernelized right after A moved: %v", q)
 	}

@@ -1,9 +1,13 @@
 package relay
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Component says which RTP component a stream's socket carries.
@@ -45,6 +49,9 @@ type Stream struct {
 	// parked: between two calls (see Park), what arrives is dropped
 	// without counting.
 	parked atomic.Bool
+	// tos is the IP TOS last set on the socket (SetTOS); it stays with a
+	// parked socket.
+	tos atomic.Int32
 }
 
 // learnState is the immutable per-stream snapshot the packet path works from.
@@ -451,4 +458,28 @@ func unmapAP(ap netip.AddrPort) netip.AddrPort {
 		return ap
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// SetTOS sets the IP TOS (IPv6: traffic class) of what the stream's
+// socket sends, if it differs from what was set last: the default 0
+// costs no system call.
+func (s *Stream) SetTOS(tos int) error {
+	if int(s.tos.Load()) == tos {
+		return nil
+	}
+	if !s.acquire() {
+		return nil // closed: nothing will be sent
+	}
+	defer s.release()
+	var err error
+	if s.v6 {
+		err = unix.SetsockoptInt(s.fd, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, tos)
+	} else {
+		err = unix.SetsockoptInt(s.fd, unix.IPPROTO_IP, unix.IP_TOS, tos)
+	}
+	if err != nil {
+		return fmt.Errorf("TOS %d on %s: %w", tos, s.local, os.NewSyscallError("setsockopt", err))
+	}
+	s.tos.Store(int32(tos))
+	return nil
 }

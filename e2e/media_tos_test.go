@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"sipmedia/e2e/internal/daemon"
+	"sipmedia/ngproto"
+)
+
+// recvTOS turns on IP_RECVTOS on c, so that readTOS sees each
+// datagram's TOS byte.
+func recvTOS(t *testing.T, c *net.UDPConn) {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_RECVTOS, 1) }); err != nil || serr != nil {
+		t.Fatalf("IP_RECVTOS: %v %v", err, serr)
+	}
+}
+
+// readTOS returns the TOS bytes of the datagrams that arrive on c within
+// a moment (-1 for one without the control message).
+func readTOS(t *testing.T, c *net.UDPConn) []int {
+	t.Helper()
+	var out []int
+	buf, oob := make([]byte, 2048), make([]byte, 128)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+		_, oobn, _, _, err := c.ReadMsgUDP(buf, oob)
+		if err != nil {
+			return out
+		}
+		tos := -1
+		msgs, _ := syscall.ParseSocketControlMessage(oob[:oobn])
+		for _, m := range msgs {
+			if m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_TOS && len(m.Data) > 0 {
+				tos = int(m.Data[0])
+			}
+		}
+		out = append(out, tos)
+	}
+}
+
+// TestMediaTOS compares rtpengine's --tos, the offer's TOS key and
+// --control-tos with mediad's: the TOS byte of relayed RTP and RTCP, in
+// both directions, and of NG replies.
+func TestMediaTOS(t *testing.T) {
+	for _, name := range []string{"mediad", "rtpengine"} {
+		t.Run(name, func(t *testing.T) {
+			_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 99,
+				Extra: []string{"--tos=184", "--control-tos=104"}})
+			a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
+			for _, p := range []*blockParty{a, b} {
+				recvTOS(t, p.rtp)
+				recvTOS(t, p.rtcp)
+			}
+			callID := "tos-" + name
+			negotiate := func(extra kv) {
+				t.Helper()
+				r := ngDo(t, opts.NG, offer(callID, a.tag, a.sdp(1), extra))
+				b.learn(t, r.Str("sdp"))
+				r = ngDo(t, opts.NG, answer(callID, a.tag, b.tag, b.sdp(2), nil))
+				a.learn(t, r.Str("sdp"))
+			}
+			check := func(step string, want int) {
+				t.Helper()
+				a.send(t)
+				b.send(t)
+				for _, c := range []struct {
+					who  string
+					conn *net.UDPConn
+				}{{"a rtp", a.rtp}, {"a rtcp", a.rtcp}, {"b rtp", b.rtp}, {"b rtcp", b.rtcp}} {
+					got := readTOS(t, c.conn)
+					if len(got) == 0 {
+						t.Errorf("%s: %s received nothing", step, c.who)
+					}
+					for _, tos := range got {
+						if tos != want {
+							t.Errorf("%s: %s received TOS %v, want %d", step, c.who, got, want)
+							break
+						}
+					}
+				}
+			}
+			negotiate(nil)
+			check("--tos", 184)
+			negotiate(kv{"TOS": 32})
+			check("TOS key", 32)
+			negotiate(kv{"TOS": -1})
+			check("negative TOS key", 32)
+			negotiate(nil)
+			check("no TOS key", 184)
+			negotiate(kv{"TOS": 300})
+			check("TOS key above 255", 184)
+			ngDo(t, opts.NG, del(callID, nil))
+
+			// --control-tos marks the NG replies.
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			recvTOS(t, c)
+			ng, err := net.ResolveUDPAddr("udp", opts.NG)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := ngproto.EncodeBody(ngproto.Dict{"command": "ping"}, ngproto.Bencode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.WriteToUDP(append([]byte("tos1 "), body...), ng); err != nil {
+				t.Fatal(err)
+			}
+			if got := readTOS(t, c); len(got) != 1 || got[0] != 104 {
+				t.Errorf("NG reply TOS %v, want [104]", got)
+			}
+		})
+	}
+}
