@@ -21,4 +21,9 @@ var (
 	ErrNoPorts = errors.New("ran out of ports")
 	// ErrSessionLimit: max-sessions reached.
 	ErrSessionLimit = errors.New("parallel session limit reached")
+	// ErrLoadLimit, ErrCPULimit, ErrBandwidthLimit: max-load, max-cpu,
+	// max-bandwidth reached.
+	ErrLoadLimit      = errors.New("load limit exceeded")
+	ErrCPULimit       = errors.New("CPU usage limit exceeded")
+	ErrBandwidthLimit = errors.New("bandwidth limit exceeded")
 )

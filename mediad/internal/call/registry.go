@@ -54,6 +54,14 @@ type Config struct {
 	MaxSessions int
 	// RefuseNew refuses every new call ("Parallel session limit reached").
 	RefuseNew bool
+	// MaxLoad, MaxCPU and MaxBandwidth refuse new calls while Load's load
+	// average or CPU usage (percent), or the media bytes relayed per
+	// second (userspace and kernel), reach them; 0: no limit.
+	MaxLoad, MaxCPU float64
+	MaxBandwidth    int64
+	// Load samples the machine (package sysload); needed for MaxLoad and
+	// MaxCPU.
+	Load LoadSource
 	// SIPSource: use received-from instead of the SDP address unless the
 	// request says trust-address (rtpengine --sip-source).
 	SIPSource bool
@@ -67,6 +75,12 @@ type Config struct {
 	TOS int
 	// Tick is the timer resolution of Run (default 1s).
 	Tick time.Duration
+}
+
+// LoadSource reports the machine's load (package sysload's Sampler).
+type LoadSource interface {
+	LoadAvg() float64
+	CPUUsage() float64
 }
 
 // Allocator is what the registry needs from *ports.Allocator.
@@ -181,6 +195,10 @@ func (r *Registry) lookupOrCreate(id string, now time.Time) (*Call, bool, error)
 				r.mu.Unlock()
 				r.counters.Rejected.Add(1)
 				return nil, false, ErrSessionLimit
+			}
+			if err := r.overloaded(); err != nil {
+				r.mu.Unlock()
+				return nil, false, err
 			}
 			c = &Call{ID: id, created: now, lastSignal: now, tos: r.cfg.TOS}
 			r.calls[id] = c
@@ -498,3 +516,26 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // infoOn reports whether info logs are written: the signalling path checks
 // it first so that a disabled level costs no argument allocations.
 func (r *Registry) infoOn() bool { return r.log.Enabled(context.Background(), slog.LevelInfo) }
+
+// overloaded checks the load limits in rtpengine's order (after
+// max-sessions): load average, CPU usage, bandwidth. Like rtpengine it
+// logs a warning and does not count the call as rejected.
+func (r *Registry) overloaded() error {
+	if l := r.cfg.Load; l != nil {
+		if v := l.LoadAvg(); r.cfg.MaxLoad > 0 && v >= r.cfg.MaxLoad {
+			r.log.Warn("load limit exceeded", "load", v, "max-load", r.cfg.MaxLoad)
+			return ErrLoadLimit
+		}
+		if v := l.CPUUsage(); r.cfg.MaxCPU > 0 && v >= r.cfg.MaxCPU {
+			r.log.Warn("CPU usage limit exceeded", "cpu-percent", v, "max-cpu", r.cfg.MaxCPU)
+			return ErrCPULimit
+		}
+	}
+	if r.cfg.MaxBandwidth > 0 {
+		if bw := r.RelayRates().Bytes + r.KernelRates().Bytes; bw >= uint64(r.cfg.MaxBandwidth) {
+			r.log.Warn("bandwidth limit exceeded", "bytes-per-second", bw, "max-bandwidth", r.cfg.MaxBandwidth)
+			return ErrBandwidthLimit
+		}
+	}
+	return nil
+}

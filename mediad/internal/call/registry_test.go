@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"sipmedia/mediad/internal/ports"
+	"sipmedia/mediad/internal/sysload"
 )
 
 const offerSDP = "v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\nt=0 0\r\n" +
@@ -271,6 +274,46 @@ func TestSessionLimit(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 	offer(t, r, "c1", "a", "", offerSDP) // existing call still works
+}
+
+// TestLoadLimit: max-load and max-cpu refuse new calls only, in
+// rtpengine's order, from what the sampler last read (here from files).
+func TestLoadLimit(t *testing.T) {
+	dir := t.TempDir()
+	proc := func(load, stat string) {
+		t.Helper()
+		for name, b := range map[string]string{"loadavg": load, "stat": stat} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s := sysload.New(dir)
+	proc("0.50 0 0 1/1 1\n", "cpu  100 0 0 900\n")
+	if err := s.Sample(); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := newReg(t, Config{MaxLoad: 2, MaxCPU: 80, Load: s}, testPortBase+500, testPortBase+599)
+	offer(t, r, "c1", "a", "", offerSDP)
+	for _, c := range []struct {
+		load, stat string
+		want       error
+	}{
+		{"2.00 0 0 1/1 1\n", "cpu  200 0 0 1800\n", ErrLoadLimit}, // 10% CPU
+		{"1.99 0 0 1/1 1\n", "cpu  290 0 0 1810\n", ErrCPULimit},  // 90% CPU
+		{"9.00 0 0 1/1 1\n", "cpu  380 0 0 1820\n", ErrLoadLimit}, // both: load first
+		{"1.00 0 0 1/1 1\n", "cpu  390 0 0 1910\n", nil},          // 10% CPU
+	} {
+		proc(c.load, c.stat)
+		if err := s.Sample(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := r.Offer(&Params{CallID: "c2", FromTag: "a", SDP: offerSDP})
+		if !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+			t.Fatalf("load %s cpu %.0f%%: %v, want %v", c.load[:4], s.CPUUsage(), err, c.want)
+		}
+		offer(t, r, "c1", "a", "", offerSDP) // the existing call still works
+	}
 }
 
 func TestAnswerErrors(t *testing.T) {

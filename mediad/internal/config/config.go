@@ -66,6 +66,12 @@ type Config struct {
 	// MaxSessions limits concurrent calls as rtpengine does: -1 (default)
 	// is unlimited, 0 refuses every new call.
 	MaxSessions int
+	// MaxLoad, MaxCPU and MaxBandwidth refuse new calls while the
+	// 1-minute load average, the CPU usage in percent or the media bytes
+	// relayed per second reach them (rtpengine --max-load, --max-cpu,
+	// --max-bandwidth; 0: no limit).
+	MaxLoad, MaxCPU float64
+	MaxBandwidth    int64
 	// TOS and ControlTOS are the IP TOS values of media and of NG
 	// replies (rtpengine -T/--tos and --control-tos; 0: the system's).
 	TOS, ControlTOS int

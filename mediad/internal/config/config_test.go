@@ -94,13 +94,13 @@ func TestParseCommandLines(t *testing.T) {
 			args: append(base[:len(base):len(base)], "--silence-detect=5.5", "--jitter-buffer", "10", "--dtx-delay=50",
 				"--log-level-internals=7", "-u", "2222", "--listen-udp=2224", "-T", "184", "-k", "1", "-k", "2", "--max-load=3.5", "-F"),
 			check: func(t *testing.T, c *Config) {
-				want := []string{"--dtx-delay", "--jitter-buffer", "--listen-udp", "--log-level-internals", "--max-load",
+				want := []string{"--dtx-delay", "--jitter-buffer", "--listen-udp", "--log-level-internals",
 					"--silence-detect", "--subscribe-keyspace"}
 				if !reflect.DeepEqual(c.Unimplemented, want) {
 					t.Errorf("unimplemented = %v, want %v", c.Unimplemented, want)
 				}
-				if c.TOS != 184 {
-					t.Errorf("TOS = %d, want 184 (-T)", c.TOS)
+				if c.TOS != 184 || c.MaxLoad != 3.5 {
+					t.Errorf("TOS = %d, want 184 (-T); max-load %v, want 3.5", c.TOS, c.MaxLoad)
 				}
 				if !c.NoFallback {
 					t.Error("-F did not set no-fallback")

@@ -54,6 +54,14 @@ func intVar(f func(*Config) *int) func(*Config, value) error {
 	return func(c *Config, v value) error { *f(c) = int(v.i); return nil }
 }
 
+func int64Var(f func(*Config) *int64) func(*Config, value) error {
+	return func(c *Config, v value) error { *f(c) = v.i; return nil }
+}
+
+func floatVar(f func(*Config) *float64) func(*Config, value) error {
+	return func(c *Config, v value) error { *f(c) = v.f; return nil }
+}
+
 func stringVar(f func(*Config) *string) func(*Config, value) error {
 	return func(c *Config, v value) error { *f(c) = v.s; return nil }
 }
@@ -148,9 +156,9 @@ var optionTable = []option{
 	{long: "sip-source", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.SIPSource }), help: "Use the SIP source address by default"},
 	{long: "dtls-passive", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.DTLSPassive }), help: "Always prefer the DTLS passive role"},
 	{long: "max-sessions", kind: kindInt, set: intVar(func(c *Config) *int { return &c.MaxSessions }), help: "Maximum number of calls (-1 = unlimited)"},
-	{long: "max-load", kind: kindDouble},
-	{long: "max-cpu", kind: kindDouble},
-	{long: "max-bandwidth", kind: kindInt64},
+	{long: "max-load", kind: kindDouble, set: floatVar(func(c *Config) *float64 { return &c.MaxLoad }), help: "Refuse new calls while the 1-minute load average is at least this"},
+	{long: "max-cpu", kind: kindDouble, set: floatVar(func(c *Config) *float64 { return &c.MaxCPU }), help: "Refuse new calls while CPU usage (percent) is at least this"},
+	{long: "max-bandwidth", kind: kindInt64, set: int64Var(func(c *Config) *int64 { return &c.MaxBandwidth }), help: "Refuse new calls while media relayed per second (bytes) is at least this"},
 	{long: "homer", kind: kindString},
 	{long: "homer-protocol", kind: kindString},
 	{long: "homer-id", kind: kindInt},

@@ -31,6 +31,9 @@ var reasons = []struct {
 	{call.ErrRewriteSDP, "Error rewriting SDP"},
 	{call.ErrNoPorts, ngproto.ReasonNoPorts},
 	{call.ErrSessionLimit, ngproto.ReasonSessionLimit},
+	{call.ErrLoadLimit, ngproto.ReasonLoadLimit},
+	{call.ErrCPULimit, ngproto.ReasonCPULimit},
+	{call.ErrBandwidthLimit, ngproto.ReasonBandwidthLimit},
 	{call.ErrNotFound, ngproto.WarningCallNotFound},
 	{errUnrecognized, "Unrecognized command"},
 }
@@ -61,4 +64,11 @@ func reason(err error) string {
 // not implement yet. It names the command and is not a failover reason.
 func unsupported(cmd string) ngproto.Dict {
 	return ngproto.ErrorReply("Unsupported command '" + cmd + "'")
+}
+
+// loadLimit reports whether err is one of rtpengine's load limits, which
+// a proxy that supports "load limit" gets as that result.
+func loadLimit(err error) bool {
+	return errors.Is(err, call.ErrSessionLimit) || errors.Is(err, call.ErrLoadLimit) ||
+		errors.Is(err, call.ErrCPULimit) || errors.Is(err, call.ErrBandwidthLimit)
 }

@@ -7,7 +7,6 @@ package control
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -135,10 +134,14 @@ func (h *Handler) offerAnswer(req *ngproto.Request, from netip.AddrPort, answer 
 		out, err = h.reg.Offer(p)
 	}
 	if err != nil {
-		if errors.Is(err, call.ErrSessionLimit) && req.SupportsLoadLimit() {
-			// Kamailio says it understands "load limit": rtpengine answers
-			// with that result instead of an error.
-			return ngproto.LoadLimitReply(reason(err))
+		if loadLimit(err) {
+			if req.SupportsLoadLimit() {
+				// Kamailio says it understands "load limit": rtpengine
+				// answers with that result, naming the limit.
+				return ngproto.LoadLimitReply(reason(err))
+			}
+			// The legacy protocol knows one such error.
+			err = call.ErrSessionLimit
 		}
 		return ngproto.ErrorReply(reason(err))
 	}

@@ -12,6 +12,7 @@ import (
 	"sipmedia/mediad/internal/offload"
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/relay"
+	"sipmedia/mediad/internal/sysload"
 	"sipmedia/ngproto"
 )
 
@@ -26,7 +27,20 @@ type core struct {
 }
 
 func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, log *slog.Logger) (*core, error) {
-	reg := call.NewRegistry(callConfig(cfg), alloc, log.With("component", "call"))
+	cc := callConfig(cfg)
+	run := func(context.Context) {}
+	if cfg.MaxLoad > 0 || cfg.MaxCPU > 0 {
+		// --max-load and --max-cpu need the machine sampled (rtpengine's
+		// load thread).
+		s := sysload.New("")
+		if err := s.Sample(); err != nil {
+			return nil, fmt.Errorf("--max-load/--max-cpu: %w", err)
+		}
+		cc.Load = s
+		loadLog := log.With("component", "load")
+		run = func(ctx context.Context) { s.Run(ctx, func(err error) { loadLog.Warn("sampling", "err", err) }) }
+	}
+	reg := call.NewRegistry(cc, alloc, log.With("component", "call"))
 	// Userspace media forwarding (package relay); stopped after the calls.
 	eng, err := relay.New(relay.Config{Log: log.With("component", "relay")})
 	if err != nil {
@@ -44,7 +58,10 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 			h.SetCLI(r)
 			return h
 		},
-		run: reg.Run,
+		run: func(ctx context.Context) {
+			go run(ctx)
+			reg.Run(ctx)
+		},
 		close: func() {
 			reg.KernelShutdown() // the table goes whole with kern.Close
 			reg.Close()
@@ -68,6 +85,9 @@ func callConfig(cfg *config.Config) call.Config {
 		PortMin:          cfg.PortMin,
 		PortMax:          cfg.PortMax,
 		TOS:              cfg.TOS,
+		MaxLoad:          cfg.MaxLoad,
+		MaxCPU:           cfg.MaxCPU,
+		MaxBandwidth:     cfg.MaxBandwidth,
 	}
 	switch {
 	case cfg.MaxSessions == 0:
