@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,28 +126,62 @@ func (p *blockParty) send(t *testing.T) {
 	}
 }
 
-// received drains both sockets for a moment and names what arrived.
-func (p *blockParty) received(t *testing.T) map[string]int {
+// received drains the party's sockets until they are quiet for a moment
+// and names what arrived.
+func (p *blockParty) received(t *testing.T) map[string]int { return receivedBy(t, p)[0] }
+
+// receivedBy is received for several parties, their sockets drained at
+// once.
+func receivedBy(t *testing.T, ps ...*blockParty) []map[string]int {
 	t.Helper()
-	got := map[string]int{}
-	buf := make([]byte, 2048)
-	for _, c := range []*net.UDPConn{p.rtp, p.rtcp} {
-		for {
-			_ = c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
-			n, err := c.Read(buf)
-			if err != nil {
-				break
-			}
-			got[blockKind(buf[:n])]++
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		out = make([]map[string]int, len(ps))
+	)
+	for i, p := range ps {
+		out[i] = map[string]int{}
+		for _, c := range []*net.UDPConn{p.rtp, p.rtcp} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, 2048)
+				for {
+					_ = c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					out[i][blockKind(buf[:n])]++
+					mu.Unlock()
+				}
+			}()
 		}
 	}
-	return got
+	wg.Wait()
+	return out
+}
+
+// onBothDaemons runs fn as parallel subtests on mediad and on rtpengine,
+// each daemon started with extra options and a media range of its own.
+func onBothDaemons(t *testing.T, extra []string, fn func(t *testing.T, name, ng string)) {
+	for i, name := range []string{"mediad", "rtpengine"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			base := callsMediadA + 100*i
+			_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: base, PortMax: base + 99, Extra: extra})
+			fn(t, name, opts.NG)
+		})
+	}
 }
 
 func blockKind(b []byte) string {
 	switch {
 	case len(b) < 12:
 		return "short"
+	case bytes.Equal(b, pierceRTP):
+		return "pierce"
 	case b[1] >= 200 && b[1] <= 204:
 		return blkRTCP
 	case b[1]&0x7f == 101:
@@ -165,78 +200,75 @@ func blockKind(b []byte) string {
 // and RTCP, and what each receives must be the same on both daemons
 // (the expectations were read off rtpengine 10.5).
 func TestMediaBlocking(t *testing.T) {
-	for _, name := range []string{"mediad", "rtpengine"} {
-		t.Run(name, func(t *testing.T) {
-			_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 99})
-			a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
-			callID := "blk-" + name
-			r := ngDo(t, opts.NG, offer(callID, a.tag, a.sdp(1), nil))
-			b.learn(t, r.Str("sdp"))
-			r = ngDo(t, opts.NG, answer(callID, a.tag, b.tag, b.sdp(2), nil))
-			a.learn(t, r.Str("sdp"))
-			// Latch both directions first.
-			for range 3 {
-				a.send(t)
-				b.send(t)
-			}
-			a.received(t)
-			b.received(t)
+	onBothDaemons(t, nil, func(t *testing.T, name, ng string) {
+		a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
+		callID := "blk-" + name
+		r := ngDo(t, ng, offer(callID, a.tag, a.sdp(1), nil))
+		b.learn(t, r.Str("sdp"))
+		r = ngDo(t, ng, answer(callID, a.tag, b.tag, b.sdp(2), nil))
+		a.learn(t, r.Str("sdp"))
+		// Latch both directions first.
+		for range 3 {
+			a.send(t)
+			b.send(t)
+		}
+		receivedBy(t, a, b)
 
-			all := map[string]int{blkVoice: 1, blkDTMF: 1, blkRTCP: 1}
-			quiet := map[string]int{blkQuiet: 1, blkDTMF: 1, blkRTCP: 1}
-			noDTMF := map[string]int{blkVoice: 1, blkRTCP: 1}
-			noVoice := map[string]int{blkDTMF: 1, blkRTCP: 1}
-			steps := []struct {
-				name     string
-				cmd      ngproto.Dict // nil: just send
-				err      string       // expected error-reason
-				atA, atB map[string]int
-			}{
-				{name: "baseline", atA: all, atB: all},
-				{name: "block media", cmd: dict("block media", kv{"call-id": callID}), atA: noVoice, atB: noVoice},
-				{name: "unblock media", cmd: dict("unblock media", kv{"call-id": callID}), atA: all, atB: all},
-				{name: "block media from a", cmd: dict("block media", kv{"call-id": callID, "from-tag": a.tag}), atA: all, atB: noVoice},
-				// Unblocking the whole call leaves a party's own block.
-				{name: "unblock media call", cmd: dict("unblock media", kv{"call-id": callID}), atA: all, atB: noVoice},
-				{name: "unblock media all", cmd: dict("unblock media", kv{"call-id": callID, "flags": []string{"all"}}), atA: all, atB: all},
-				{name: "block DTMF", cmd: dict("block DTMF", kv{"call-id": callID}), atA: noDTMF, atB: noDTMF},
-				{name: "unblock DTMF", cmd: dict("unblock DTMF", kv{"call-id": callID}), atA: all, atB: all},
-				{name: "block DTMF from b", cmd: dict("block DTMF", kv{"call-id": callID, "from-tag": b.tag}), atA: noDTMF, atB: all},
-				{name: "unblock DTMF from b", cmd: dict("unblock DTMF", kv{"call-id": callID, "from-tag": b.tag}), atA: all, atB: all},
-				{name: "silence media from b", cmd: dict("silence media", kv{"call-id": callID, "from-tag": b.tag}), atA: quiet, atB: all},
-				{name: "unsilence media from b", cmd: dict("unsilence media", kv{"call-id": callID, "from-tag": b.tag}), atA: all, atB: all},
-				{name: "silence media", cmd: dict("silence media", kv{"call-id": callID}), atA: quiet, atB: quiet},
-				{name: "unsilence media", cmd: dict("unsilence media", kv{"call-id": callID}), atA: all, atB: all},
-				{name: "block media by address", cmd: dict("block media", kv{"call-id": callID, "address": "127.0.0.1"}), atA: all, atB: noVoice},
-				{name: "unblock media by address", cmd: dict("unblock media", kv{"call-id": callID, "address": "127.0.0.1"}), atA: all, atB: all},
-				{name: "unknown call", cmd: dict("block media", kv{"call-id": "nosuch"}), err: "Unknown call-ID"},
-				{name: "unknown tag", cmd: dict("block media", kv{"call-id": callID, "from-tag": "nosuch"}), err: "From-tag given, but no such tag exists"},
-				{name: "unknown label", cmd: dict("silence media", kv{"call-id": callID, "label": "nosuch"}), err: "No monologue matching the given label"},
-				{name: "bad address", cmd: dict("block DTMF", kv{"call-id": callID, "address": "nowhere"}), err: "Failed to parse network address"},
-				{name: "unmatched address", cmd: dict("block DTMF", kv{"call-id": callID, "address": "127.0.0.9"}), err: "Failed to match address to any tag"},
-				{name: "no call-id", cmd: dict("unblock DTMF", kv{}), err: "No call-id in message"},
-				{name: "after errors", atA: all, atB: all},
-			}
-			for _, s := range steps {
-				if s.cmd != nil {
-					r := ngDo(t, opts.NG, s.cmd)
-					if got := r.Str("result"); s.err == "" && got != "ok" || s.err != "" && (got != "error" || r.Str("error-reason") != s.err) {
-						t.Errorf("%s: reply %v, want %q", s.name, r, s.err)
-					}
-				}
-				if s.atA == nil {
-					continue
-				}
-				a.send(t)
-				b.send(t)
-				if got := a.received(t); fmt.Sprint(got) != fmt.Sprint(s.atA) {
-					t.Errorf("%s: a received %v, want %v", s.name, got, s.atA)
-				}
-				if got := b.received(t); fmt.Sprint(got) != fmt.Sprint(s.atB) {
-					t.Errorf("%s: b received %v, want %v", s.name, got, s.atB)
+		all := map[string]int{blkVoice: 1, blkDTMF: 1, blkRTCP: 1}
+		quiet := map[string]int{blkQuiet: 1, blkDTMF: 1, blkRTCP: 1}
+		noDTMF := map[string]int{blkVoice: 1, blkRTCP: 1}
+		noVoice := map[string]int{blkDTMF: 1, blkRTCP: 1}
+		steps := []struct {
+			name     string
+			cmd      ngproto.Dict // nil: just send
+			err      string       // expected error-reason
+			atA, atB map[string]int
+		}{
+			{name: "baseline", atA: all, atB: all},
+			{name: "block media", cmd: dict("block media", kv{"call-id": callID}), atA: noVoice, atB: noVoice},
+			{name: "unblock media", cmd: dict("unblock media", kv{"call-id": callID}), atA: all, atB: all},
+			{name: "block media from a", cmd: dict("block media", kv{"call-id": callID, "from-tag": a.tag}), atA: all, atB: noVoice},
+			// Unblocking the whole call leaves a party's own block.
+			{name: "unblock media call", cmd: dict("unblock media", kv{"call-id": callID}), atA: all, atB: noVoice},
+			{name: "unblock media all", cmd: dict("unblock media", kv{"call-id": callID, "flags": []string{"all"}}), atA: all, atB: all},
+			{name: "block DTMF", cmd: dict("block DTMF", kv{"call-id": callID}), atA: noDTMF, atB: noDTMF},
+			{name: "unblock DTMF", cmd: dict("unblock DTMF", kv{"call-id": callID}), atA: all, atB: all},
+			{name: "block DTMF from b", cmd: dict("block DTMF", kv{"call-id": callID, "from-tag": b.tag}), atA: noDTMF, atB: all},
+			{name: "unblock DTMF from b", cmd: dict("unblock DTMF", kv{"call-id": callID, "from-tag": b.tag}), atA: all, atB: all},
+			{name: "silence media from b", cmd: dict("silence media", kv{"call-id": callID, "from-tag": b.tag}), atA: quiet, atB: all},
+			{name: "unsilence media from b", cmd: dict("unsilence media", kv{"call-id": callID, "from-tag": b.tag}), atA: all, atB: all},
+			{name: "silence media", cmd: dict("silence media", kv{"call-id": callID}), atA: quiet, atB: quiet},
+			{name: "unsilence media", cmd: dict("unsilence media", kv{"call-id": callID}), atA: all, atB: all},
+			{name: "block media by address", cmd: dict("block media", kv{"call-id": callID, "address": "127.0.0.1"}), atA: all, atB: noVoice},
+			{name: "unblock media by address", cmd: dict("unblock media", kv{"call-id": callID, "address": "127.0.0.1"}), atA: all, atB: all},
+			{name: "unknown call", cmd: dict("block media", kv{"call-id": "nosuch"}), err: "Unknown call-ID"},
+			{name: "unknown tag", cmd: dict("block media", kv{"call-id": callID, "from-tag": "nosuch"}), err: "From-tag given, but no such tag exists"},
+			{name: "unknown label", cmd: dict("silence media", kv{"call-id": callID, "label": "nosuch"}), err: "No monologue matching the given label"},
+			{name: "bad address", cmd: dict("block DTMF", kv{"call-id": callID, "address": "nowhere"}), err: "Failed to parse network address"},
+			{name: "unmatched address", cmd: dict("block DTMF", kv{"call-id": callID, "address": "127.0.0.9"}), err: "Failed to match address to any tag"},
+			{name: "no call-id", cmd: dict("unblock DTMF", kv{}), err: "No call-id in message"},
+			{name: "after errors", atA: all, atB: all},
+		}
+		for _, s := range steps {
+			if s.cmd != nil {
+				r := ngDo(t, ng, s.cmd)
+				if got := r.Str("result"); s.err == "" && got != "ok" || s.err != "" && (got != "error" || r.Str("error-reason") != s.err) {
+					t.Errorf("%s: reply %v, want %q", s.name, r, s.err)
 				}
 			}
-			ngDo(t, opts.NG, del(callID, nil))
-		})
-	}
+			if s.atA == nil {
+				continue
+			}
+			a.send(t)
+			b.send(t)
+			got := receivedBy(t, a, b)
+			if fmt.Sprint(got[0]) != fmt.Sprint(s.atA) {
+				t.Errorf("%s: a received %v, want %v", s.name, got[0], s.atA)
+			}
+			if fmt.Sprint(got[1]) != fmt.Sprint(s.atB) {
+				t.Errorf("%s: b received %v, want %v", s.name, got[1], s.atB)
+			}
+		}
+		ngDo(t, ng, del(callID, nil))
+	})
 }

@@ -3,11 +3,9 @@ package e2e
 import (
 	"context"
 	"runtime"
+	"sipmedia/ngproto"
 	"testing"
 	"time"
-
-	"sipmedia/e2e/internal/daemon"
-	"sipmedia/ngproto"
 )
 
 // TestLoadLimits compares rtpengine's --max-bandwidth and --max-cpu with
@@ -15,60 +13,56 @@ import (
 // naming it for a proxy that supports that, the legacy error otherwise)
 // while calls already there go on; under it again, new calls are taken.
 func TestLoadLimits(t *testing.T) {
-	for _, name := range []string{"mediad", "rtpengine"} {
-		t.Run(name, func(t *testing.T) {
-			t.Run("bandwidth", func(t *testing.T) {
-				_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 99,
-					Extra: []string{"--max-bandwidth=2000"}})
-				a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
-				r := ngDo(t, opts.NG, offer("bw-1", a.tag, a.sdp(1), nil))
-				b.learn(t, r.Str("sdp"))
-				r = ngDo(t, opts.NG, answer("bw-1", a.tag, b.tag, b.sdp(2), nil))
-				a.learn(t, r.Str("sdp"))
-				// About 10 kB/s both ways for 2.5 s: every per-second
-				// figure is past 2000 bytes.
-				for range 50 {
-					a.send(t)
-					b.send(t)
-					time.Sleep(50 * time.Millisecond)
+	t.Run("bandwidth", func(t *testing.T) {
+		onBothDaemons(t, []string{"--max-bandwidth=2000"}, func(t *testing.T, name, ng string) {
+			a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
+			r := ngDo(t, ng, offer("bw-1", a.tag, a.sdp(1), nil))
+			b.learn(t, r.Str("sdp"))
+			r = ngDo(t, ng, answer("bw-1", a.tag, b.tag, b.sdp(2), nil))
+			a.learn(t, r.Str("sdp"))
+			// About 10 kB/s both ways for 2.5 s: every per-second figure
+			// is past 2000 bytes.
+			for range 50 {
+				a.send(t)
+				b.send(t)
+				time.Sleep(50 * time.Millisecond)
+			}
+			checkRefused(t, ng, "bw-2", a, "Bandwidth limit exceeded")
+			// The call in progress renegotiates.
+			if r := ngDo(t, ng, offer("bw-1", a.tag, a.sdp(1), kv{"to-tag": b.tag})); r.Str("result") != "ok" {
+				t.Errorf("re-offer of the call in progress: %v", r)
+			}
+			// Quiet again: after a full second without media the figure
+			// falls and a new call is taken.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				r := ngDo(t, ng, offer("bw-3", a.tag, a.sdp(1), nil))
+				if r.Str("result") == "ok" {
+					break
 				}
-				checkRefused(t, opts.NG, "bw-2", a, "Bandwidth limit exceeded")
-				// The call in progress renegotiates.
-				if r := ngDo(t, opts.NG, offer("bw-1", a.tag, a.sdp(1), kv{"to-tag": b.tag})); r.Str("result") != "ok" {
-					t.Errorf("re-offer of the call in progress: %v", r)
+				if time.Now().After(deadline) {
+					t.Fatalf("a new call still refused 5 s after the media stopped: %v", r)
 				}
-				// Quiet again: after a full second without media the
-				// figure falls and a new call is taken.
-				deadline := time.Now().Add(5 * time.Second)
-				for {
-					r := ngDo(t, opts.NG, offer("bw-3", a.tag, a.sdp(1), nil))
-					if r.Str("result") == "ok" {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("a new call still refused 5 s after the media stopped: %v", r)
-					}
-					time.Sleep(250 * time.Millisecond)
-				}
-			})
-			t.Run("cpu", func(t *testing.T) {
-				_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 99,
-					Extra: []string{"--max-cpu=1"}})
-				// Both cores busy for over two half-second samples.
-				ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
-				defer cancel()
-				for range runtime.NumCPU() {
-					go func() {
-						for ctx.Err() == nil {
-						}
-					}()
-				}
-				<-ctx.Done()
-				a := newBlockParty(t, "ta", 0x1111)
-				checkRefused(t, opts.NG, "cpu-1", a, "CPU usage limit exceeded")
-			})
+				time.Sleep(250 * time.Millisecond)
+			}
 		})
-	}
+	})
+	t.Run("cpu", func(t *testing.T) {
+		// Both cores busy for over two half-second samples of both
+		// daemons, which start meanwhile.
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		for range runtime.NumCPU() {
+			go func() {
+				for ctx.Err() == nil {
+				}
+			}()
+		}
+		onBothDaemons(t, []string{"--max-cpu=1"}, func(t *testing.T, name, ng string) {
+			time.Sleep(1200 * time.Millisecond)
+			checkRefused(t, ng, "cpu-1", newBlockParty(t, "ta", 0x1111), "CPU usage limit exceeded")
+		})
+	})
 }
 
 // checkRefused offers a new call twice, with and without supports "load

@@ -2,13 +2,13 @@ package e2e
 
 import (
 	"net"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"sipmedia/e2e/internal/daemon"
 	"sipmedia/ngproto"
 )
 
@@ -28,8 +28,7 @@ func recvTOS(t *testing.T, c *net.UDPConn) {
 
 // readTOS returns the TOS bytes of the datagrams that arrive on c within
 // a moment (-1 for one without the control message).
-func readTOS(t *testing.T, c *net.UDPConn) []int {
-	t.Helper()
+func readTOS(c *net.UDPConn) []int {
 	var out []int
 	buf, oob := make([]byte, 2048), make([]byte, 128)
 	for {
@@ -53,76 +52,79 @@ func readTOS(t *testing.T, c *net.UDPConn) []int {
 // --control-tos with mediad's: the TOS byte of relayed RTP and RTCP, in
 // both directions, and of NG replies.
 func TestMediaTOS(t *testing.T) {
-	for _, name := range []string{"mediad", "rtpengine"} {
-		t.Run(name, func(t *testing.T) {
-			_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 99,
-				Extra: []string{"--tos=184", "--control-tos=104"}})
-			a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
-			for _, p := range []*blockParty{a, b} {
-				recvTOS(t, p.rtp)
-				recvTOS(t, p.rtcp)
+	onBothDaemons(t, []string{"--tos=184", "--control-tos=104"}, func(t *testing.T, name, ng string) {
+		a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
+		for _, p := range []*blockParty{a, b} {
+			recvTOS(t, p.rtp)
+			recvTOS(t, p.rtcp)
+		}
+		callID := "tos-" + name
+		negotiate := func(extra kv) {
+			t.Helper()
+			r := ngDo(t, ng, offer(callID, a.tag, a.sdp(1), extra))
+			b.learn(t, r.Str("sdp"))
+			r = ngDo(t, ng, answer(callID, a.tag, b.tag, b.sdp(2), nil))
+			a.learn(t, r.Str("sdp"))
+		}
+		check := func(step string, want int) {
+			t.Helper()
+			a.send(t)
+			b.send(t)
+			socks := []struct {
+				who  string
+				conn *net.UDPConn
+				got  []int
+			}{{who: "a rtp", conn: a.rtp}, {who: "a rtcp", conn: a.rtcp}, {who: "b rtp", conn: b.rtp}, {who: "b rtcp", conn: b.rtcp}}
+			var wg sync.WaitGroup
+			for i := range socks {
+				wg.Add(1)
+				go func() { defer wg.Done(); socks[i].got = readTOS(socks[i].conn) }()
 			}
-			callID := "tos-" + name
-			negotiate := func(extra kv) {
-				t.Helper()
-				r := ngDo(t, opts.NG, offer(callID, a.tag, a.sdp(1), extra))
-				b.learn(t, r.Str("sdp"))
-				r = ngDo(t, opts.NG, answer(callID, a.tag, b.tag, b.sdp(2), nil))
-				a.learn(t, r.Str("sdp"))
-			}
-			check := func(step string, want int) {
-				t.Helper()
-				a.send(t)
-				b.send(t)
-				for _, c := range []struct {
-					who  string
-					conn *net.UDPConn
-				}{{"a rtp", a.rtp}, {"a rtcp", a.rtcp}, {"b rtp", b.rtp}, {"b rtcp", b.rtcp}} {
-					got := readTOS(t, c.conn)
-					if len(got) == 0 {
-						t.Errorf("%s: %s received nothing", step, c.who)
-					}
-					for _, tos := range got {
-						if tos != want {
-							t.Errorf("%s: %s received TOS %v, want %d", step, c.who, got, want)
-							break
-						}
+			wg.Wait()
+			for _, c := range socks {
+				if len(c.got) == 0 {
+					t.Errorf("%s: %s received nothing", step, c.who)
+				}
+				for _, tos := range c.got {
+					if tos != want {
+						t.Errorf("%s: %s received TOS %v, want %d", step, c.who, c.got, want)
+						break
 					}
 				}
 			}
-			negotiate(nil)
-			check("--tos", 184)
-			negotiate(kv{"TOS": 32})
-			check("TOS key", 32)
-			negotiate(kv{"TOS": -1})
-			check("negative TOS key", 32)
-			negotiate(nil)
-			check("no TOS key", 184)
-			negotiate(kv{"TOS": 300})
-			check("TOS key above 255", 184)
-			ngDo(t, opts.NG, del(callID, nil))
+		}
+		negotiate(nil)
+		check("--tos", 184)
+		negotiate(kv{"TOS": 32})
+		check("TOS key", 32)
+		negotiate(kv{"TOS": -1})
+		check("negative TOS key", 32)
+		negotiate(nil)
+		check("no TOS key", 184)
+		negotiate(kv{"TOS": 300})
+		check("TOS key above 255", 184)
+		ngDo(t, ng, del(callID, nil))
 
-			// --control-tos marks the NG replies.
-			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			recvTOS(t, c)
-			ng, err := net.ResolveUDPAddr("udp", opts.NG)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := ngproto.EncodeBody(ngproto.Dict{"command": "ping"}, ngproto.Bencode)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.WriteToUDP(append([]byte("tos1 "), body...), ng); err != nil {
-				t.Fatal(err)
-			}
-			if got := readTOS(t, c); len(got) != 1 || got[0] != 104 {
-				t.Errorf("NG reply TOS %v, want [104]", got)
-			}
-		})
-	}
+		// --control-tos marks the NG replies.
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		recvTOS(t, c)
+		ngAddr, err := net.ResolveUDPAddr("udp", ng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := ngproto.EncodeBody(ngproto.Dict{"command": "ping"}, ngproto.Bencode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.WriteToUDP(append([]byte("tos1 "), body...), ngAddr); err != nil {
+			t.Fatal(err)
+		}
+		if got := readTOS(c); len(got) != 1 || got[0] != 104 {
+			t.Errorf("NG reply TOS %v, want [104]", got)
+		}
+	})
 }

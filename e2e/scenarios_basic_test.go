@@ -51,6 +51,36 @@ a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-15
 a=sendrecv
 `)
+	// sdpExtmap has header extensions at both levels and several codecs.
+	sdpExtmap = sdp(`
+v=0
+o=- 1545997027 1 IN IP4 127.0.0.2
+s=tester
+t=0 0
+a=extmap-allow-mixed
+a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid
+m=audio 2008 RTP/AVP 8 0 9 101 13
+c=IN IP4 127.0.0.2
+a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level
+a=extmap:2/sendrecv http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=sendrecv
+`)
+	// sdpBMulti answers with every codec it can.
+	sdpBMulti = sdp(`
+v=0
+o=- 2873397496 1 IN IP4 127.0.0.3
+s=callee
+t=0 0
+m=audio 3008 RTP/AVP 0 8 9 101 13
+c=IN IP4 127.0.0.3
+a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=rtpmap:13 CN/8000
+a=sendrecv
+`)
 	// sdpSessC has only a session-level c= and a session-level direction.
 	sdpSessC = sdp(`
 v=0
@@ -130,6 +160,17 @@ func basicScenarios() []scenario {
 				st("offer", offer("c-retrans", "ta", sdpA, nil)),
 				{name: "offer-retransmit", cmd: offer("c-retrans", "ta", sdpA, nil), reuse: "offer"},
 				st("offer-new-cookie", offer("c-retrans", "ta", sdpA, nil)),
+			},
+		},
+		{
+			name: "flags-strip-extmap-single-codec",
+			desc: "strip-extmap on an offer and an answer (a=extmap at both levels, extmap-allow-mixed stays), single-codec on an answer with five codecs, and both on a re-offer",
+			steps: []step{
+				st("offer", offer("c-extmap", "ta", sdpExtmap, kv{"flags": []string{"strip-extmap"}})),
+				st("answer", answer("c-extmap", "ta", "tb", sdpBMulti, kv{"flags": []string{"single-codec", "strip-extmap"}})),
+				st("reoffer", offer("c-extmap", "ta", sdpExtmap, kv{"flags": []string{"single-codec"}})),
+				st("reanswer", answer("c-extmap", "ta", "tb", sdpBMulti, nil)),
+				st("reoffer-rtpp-flags", offer("c-extmap", "ta", sdpExtmap, kv{"rtpp-flags": "strip-extmap single-codec"})),
 			},
 		},
 		{

@@ -144,6 +144,10 @@ type Media struct {
 	// Asymmetric, StrictSource, MediaHandover: latching flags from
 	// signalling (shown in statistics; used by the relay).
 	Asymmetric, StrictSource, MediaHandover bool
+	// PierceNAT and NATWait are rtpengine's "pierce NAT" and "NAT-wait"
+	// flags from this party's SDP messages, kept once given: send it
+	// dummy RTP until it is heard from (nat.go); send it nothing before.
+	PierceNAT, NATWait bool
 	// Crypto and DTLS seen in this party's SDP; carried for the WebRTC
 	// issue, not acted on yet.
 	Crypto      []string

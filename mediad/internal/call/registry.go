@@ -434,6 +434,7 @@ func (r *Registry) sweepCall(c *Call, now time.Time) {
 		r.destroyLocked(c, "offer timeout", now)
 		return
 	}
+	r.pierceNATLocked(c)
 	if c.answered {
 		if reason, n := r.mediaTimeoutLocked(c, now); n != nil {
 			n.Add(1)

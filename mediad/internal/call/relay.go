@@ -92,6 +92,7 @@ func (r *Registry) relayMedia(c *Call, a, b *Media, blk blocking) {
 			Asymmetric:    a.Asymmetric,
 			StrictSource:  a.StrictSource,
 			MediaHandover: a.MediaHandover,
+			NATWait:       a.NATWait,
 			LoopProtect:   true,
 		}
 		if ep := a.secState.eps[k]; ep != nil {
@@ -111,6 +112,7 @@ func (r *Registry) relayMedia(c *Call, a, b *Media, blk blocking) {
 			f.Block = blk.relay(a, b)
 		}
 		rs.SetForwarding(f)
+		r.pierceNAT(a, rs)
 	}
 }
 

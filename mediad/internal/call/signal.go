@@ -603,6 +603,12 @@ func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, set
 		if p.flag("media-handover") {
 			md.MediaHandover = true
 		}
+		if p.flag("pierce-nat") {
+			md.PierceNAT = true
+		}
+		if p.flag("nat-wait") {
+			md.NATWait = true
+		}
 		rtcpPort := m.Port + 1
 		var rtcpAddr netip.Addr
 		for _, a := range sdp.Attrs(m.Lines) {

@@ -86,6 +86,10 @@ type Forwarding struct {
 	StrictSource bool
 	// MediaHandover: after learning, follow a new source instead of dropping.
 	MediaHandover bool
+	// NATWait: nothing is sent to this stream's peer until a packet came
+	// from it, so that its NAT opens from the inside first (rtpengine's
+	// NAT-wait).
+	NATWait bool
 
 	// NoSend: this side may not send (it is recvonly or inactive, or the other
 	// side is sendonly/inactive toward it): its RTP is counted, not forwarded.

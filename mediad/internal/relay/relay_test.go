@@ -785,3 +785,17 @@ func TestNewStreamFDFailureFreesSlotOnce(t *testing.T) {
 	call.sa.Close()
 	call.sb.Close()
 }
+
+// TestNATWait: nothing goes to a NAT-wait stream's peer until a packet
+// came from that peer.
+func TestNATWait(t *testing.T) {
+	e := newEngine(t)
+	c := newCall(t, e, LearnImmediate)
+	c.sb.SetForwarding(&Forwarding{Remote: addr(c.phoneB), Sink: c.sa, Learning: LearnImmediate, DemuxRTCP: true, NATWait: true})
+	sendTo(t, c.phoneA, c.sa.Local(), rtpPacket(1))
+	expectNothing(t, c.phoneB)
+	sendTo(t, c.phoneB, c.sb.Local(), rtpPacket(2))
+	expect(t, c.phoneA, rtpPacket(2), c.sa.Local())
+	sendTo(t, c.phoneA, c.sa.Local(), rtpPacket(3))
+	expect(t, c.phoneB, rtpPacket(3), c.sb.Local())
+}

@@ -288,6 +288,9 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 	if sst == nil || sst.fwd == nil {
 		return
 	}
+	if sst.fwd.NATWait && sink.in.packets.Load() == 0 {
+		return // the sink's peer has not been heard from yet
+	}
 	dst := sst.endpoint
 	if t := sst.fwd.Transform; t != nil {
 		if a, ok := t.Peer(); ok {
