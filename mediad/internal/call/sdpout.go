@@ -81,6 +81,9 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 			continue
 		case 'a':
 			name := sdp.ParseAttr(l.Value).Name
+			if strings.EqualFold(name, "extmap") && p.flag("strip-extmap") {
+				continue
+			}
 			if !sessPass && consumedSession(name) && !(isDirection(name) && p.flag("original-sendrecv")) &&
 				!(strings.EqualFold(name, "group") && keepBundle(in, p, src, dst, answer)) {
 				continue
@@ -176,6 +179,10 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 				continue
 			case "mid":
 				continue
+			case "extmap":
+				if p.flag("strip-extmap") {
+					continue
+				}
 			case "sendrecv", "sendonly", "recvonly", "inactive":
 				if keepDir {
 					om.Lines = append(om.Lines, l)
@@ -207,6 +214,9 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 					offered = dm.Formats
 				}
 				codecs = answerFormats(m.Formats, offered)
+				if p.flag("single-codec") {
+					codecs = singleCodec(codecs, rtpmaps)
+				}
 			} else {
 				codecs = filterCodecs(m.Formats, rtpmaps, p)
 				dm.SentFormats = codecs
@@ -268,6 +278,23 @@ func (r *Registry) buildSDP(c *Call, in *sdp.Session, p *Params, src, dst *Monol
 	}
 	r.versionLocked(out, in, p, &dst.out)
 	return string(out.Marshal()), nil
+}
+
+// singleCodec keeps the first codec of an answer and the supplemental
+// ones (DTMF events, comfort noise), as rtpengine's "single codec".
+func singleCodec(formats []string, rtpmaps map[string]string) []string {
+	out := make([]string, 0, len(formats))
+	first := true
+	for _, pt := range formats {
+		name, _, _ := strings.Cut(encoding(rtpmaps, pt), "/")
+		switch {
+		case strings.EqualFold(name, "telephone-event"), strings.EqualFold(name, "CN"):
+			out = append(out, pt)
+		case first:
+			out, first = append(out, pt), false
+		}
+	}
+	return out
 }
 
 // filterCodecs applies the codec strip/mask/except options of an offer

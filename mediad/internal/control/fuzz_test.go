@@ -38,7 +38,7 @@ func FuzzSignalling(f *testing.F) {
 	flagSets := [][]any{
 		{"trust-address"}, {"loop-protect", "original-sendrecv"}, {"no-rtcp-attribute"},
 		{"full-rtcp-attribute", "generate-mid"}, {"SIP-source-address", "asymmetric", "strict-source"},
-		{"WebRTC"}, {"to-tag"}, {"fast"},
+		{"WebRTC"}, {"to-tag"}, {"fast"}, {"strip-extmap", "single-codec", "pierce-NAT", "NAT-wait"},
 	}
 	f.Fuzz(func(t *testing.T, offerSDP, answerSDP string, sel uint16) {
 		off := ngproto.Dict{"command": "offer", "call-id": "fz", "from-tag": "a", "sdp": offerSDP,
