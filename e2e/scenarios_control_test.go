@@ -331,5 +331,6 @@ func scenarios() []scenario {
 	out = append(out, webrtcScenarios()...)
 	out = append(out, controlScenarios()...)
 	out = append(out, sdpFormScenarios()...)
+	out = append(out, codecFlagScenarios()...)
 	return out
 }
