@@ -166,11 +166,16 @@ func receivedBy(t *testing.T, ps ...*blockParty) []map[string]int {
 // onBothDaemons runs fn as parallel subtests on mediad and on rtpengine,
 // each daemon started with extra options and a media range of its own.
 func onBothDaemons(t *testing.T, extra []string, fn func(t *testing.T, name, ng string)) {
+	onBothDaemonsWith(t, func(string) []string { return extra }, fn)
+}
+
+// onBothDaemonsWith is onBothDaemons with options that differ by daemon.
+func onBothDaemonsWith(t *testing.T, extra func(name string) []string, fn func(t *testing.T, name, ng string)) {
 	for i, name := range []string{"mediad", "rtpengine"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			base := callsMediadA + 100*i
-			_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: base, PortMax: base + 99, Extra: extra})
+			_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: base, PortMax: base + 99, Extra: extra(name)})
 			fn(t, name, opts.NG)
 		})
 	}

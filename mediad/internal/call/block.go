@@ -172,10 +172,12 @@ func classifyPayloads(m *sdp.Media) relay.Payloads {
 		if err != nil || n < 0 || n > 127 {
 			continue
 		}
-		name, _, _ := strings.Cut(encoding(rtpmaps, f), "/")
+		name, rest, _ := strings.Cut(encoding(rtpmaps, f), "/")
 		switch strings.ToUpper(name) {
 		case "TELEPHONE-EVENT":
-			p.SetEvent(uint8(n))
+			clock, _, _ := strings.Cut(rest, "/")
+			hz, _ := strconv.ParseUint(clock, 10, 32)
+			p.SetEvent(uint8(n), uint32(hz))
 		case "PCMU":
 			p.SetSilence(uint8(n), 0xff)
 		case "PCMA":

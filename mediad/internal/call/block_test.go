@@ -3,7 +3,11 @@ package call
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"testing"
+	"time"
+
+	"sipmedia/mediad/internal/relay"
 )
 
 // TestBlockCommands: a party's block outlives a re-offer (the relay
@@ -72,5 +76,15 @@ func TestBlockCommands(t *testing.T) {
 		if err := r.Block(e.p); !errors.Is(err, e.want) {
 			t.Errorf("%+v: %v, want %v", e.p, err, e.want)
 		}
+	}
+}
+
+func TestDTMFJSON(t *testing.T) {
+	ev := relay.DTMFEvent{Event: 11, Volume: 7, Duration: 960, ClockRate: 48000, Source: netip.MustParseAddr("::1")}
+	got := string(dtmfJSON("c\"1", "ta", []string{"ta", "tb"}, time.Unix(1700000000, 0), ev))
+	// 960 ticks of 48 kHz: rtpengine's integer arithmetic gives 19 ms.
+	want := `{"callid":"c\"1","source_tag":"ta","tags":["ta","tb"],"type":"DTMF","timestamp":1700000000,"source_ip":"::1","event":11,"duration":19,"volume":7}`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -62,6 +63,9 @@ type Config struct {
 	// Load samples the machine (package sysload); needed for MaxLoad and
 	// MaxCPU.
 	Load LoadSource
+	// DTMFLog, if set, receives one JSON datagram per DTMF event a party
+	// sends (rtpengine's --dtmf-log-dest); its writes must not block long.
+	DTMFLog io.Writer
 	// SIPSource: use received-from instead of the SDP address unless the
 	// request says trust-address (rtpengine --sip-source).
 	SIPSource bool

@@ -59,15 +59,15 @@ func (r *Registry) updateRelay(c *Call, a, b *Monologue) {
 		ma, mb := a.Medias[i], b.Medias[i]
 		r.syncEndpoints(a, ma)
 		r.syncEndpoints(b, mb)
-		r.relayMedia(c, ma, mb, c.blockingOf(a))
-		r.relayMedia(c, mb, ma, c.blockingOf(b))
+		r.relayMedia(c, a, ma, mb)
+		r.relayMedia(c, b, mb, ma)
 	}
 	r.kernelizeLocked(c)
 }
 
-// relayMedia sets the snapshots of a's two streams: what a sends goes out
-// of b's sockets to b.
-func (r *Registry) relayMedia(c *Call, a, b *Media, blk blocking) {
+// relayMedia sets the snapshots of a's two streams (a is party's media):
+// what a sends goes out of b's sockets to b.
+func (r *Registry) relayMedia(c *Call, party *Monologue, a, b *Media) {
 	if a == nil || b == nil {
 		return
 	}
@@ -109,7 +109,8 @@ func (r *Registry) relayMedia(c *Call, a, b *Media, blk blocking) {
 			// rtpengine's blackhole: RTP from a party we must not
 			// receive from (recvonly, inactive) is counted, not sent.
 			f.NoSend = !a.FlagRecv
-			f.Block = blk.relay(a, b)
+			f.Block = c.blockingOf(party).relay(a, b)
+			f.DTMF = r.dtmfLog(c, party, a, b)
 		}
 		rs.SetForwarding(f)
 		r.pierceNAT(a, rs)

@@ -72,6 +72,9 @@ type Config struct {
 	// --max-bandwidth; 0: no limit).
 	MaxLoad, MaxCPU float64
 	MaxBandwidth    int64
+	// DTMFLogDest is where DTMF events go as JSON over UDP
+	// (rtpengine --dtmf-log-dest; "": not logged).
+	DTMFLogDest string
 	// TOS and ControlTOS are the IP TOS values of media and of NG
 	// replies (rtpengine -T/--tos and --control-tos; 0: the system's).
 	TOS, ControlTOS int

@@ -144,7 +144,7 @@ var optionTable = []option{
 	{long: "log-facility-cdr", kind: kindString},
 	{long: "log-facility-rtcp", kind: kindString},
 	{long: "log-facility-dtmf", kind: kindString},
-	{long: "dtmf-log-dest", kind: kindString},
+	{long: "dtmf-log-dest", kind: kindString, set: stringVar(func(c *Config) *string { return &c.DTMFLogDest }), help: "Send a JSON line per DTMF event to this IP:PORT over UDP", arg: "IP46:PORT"},
 	{long: "dtmf-log-ng-tcp", kind: kindNone},
 	{long: "dtmf-no-suppress", kind: kindNone},
 	{long: "dtmf-digit-delay", kind: kindInt},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"sipmedia/mediad/internal/call"
 	"sipmedia/mediad/internal/cli"
@@ -40,15 +41,27 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 		loadLog := log.With("component", "load")
 		run = func(ctx context.Context) { s.Run(ctx, func(err error) { loadLog.Warn("sampling", "err", err) }) }
 	}
+	var dtmfLog net.Conn
+	if cfg.DTMFLogDest != "" {
+		var err error
+		if dtmfLog, err = net.Dial("udp", cfg.DTMFLogDest); err != nil {
+			return nil, fmt.Errorf("--dtmf-log-dest: %w", err)
+		}
+		cc.DTMFLog = dtmfLog
+	}
 	reg := call.NewRegistry(cc, alloc, log.With("component", "call"))
 	// Userspace media forwarding (package relay); stopped after the calls.
 	eng, err := relay.New(relay.Config{Log: log.With("component", "relay")})
-	if err != nil {
-		return nil, fmt.Errorf("media relay: %w", err)
+	if err == nil {
+		if err = reg.UseRelay(eng); err != nil {
+			eng.Close()
+		}
 	}
-	if err := reg.UseRelay(eng); err != nil {
-		eng.Close()
-		return nil, err
+	if err != nil {
+		if dtmfLog != nil {
+			dtmfLog.Close()
+		}
+		return nil, fmt.Errorf("media relay: %w", err)
 	}
 	reg.UseKernel(kern)
 	h := control.NewHandler(reg, nil, log.With("component", "control"))
@@ -67,6 +80,9 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 			reg.Close()
 			kern.Close()
 			eng.Close()
+			if dtmfLog != nil {
+				dtmfLog.Close()
+			}
 		},
 	}, nil
 }

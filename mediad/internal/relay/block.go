@@ -19,12 +19,19 @@ type Block struct {
 
 // Payloads classifies a media's RTP payload types, from its SDP.
 type Payloads struct {
-	events  [2]uint64  // bit per telephone-event payload type
-	silence [128]uint8 // silence byte per payload type; 0 for none
+	events  [2]uint64   // bit per telephone-event payload type
+	silence [128]uint8  // silence byte per payload type; 0 for none
+	clock   [128]uint16 // clock rate in kHz of event payload types
 }
 
-// SetEvent marks pt as carrying DTMF events.
-func (p *Payloads) SetEvent(pt uint8) { p.events[pt>>6&1] |= 1 << (pt & 63) }
+// SetEvent marks pt as carrying DTMF events with a clock rate in Hz.
+func (p *Payloads) SetEvent(pt uint8, clock uint32) {
+	p.events[pt>>6&1] |= 1 << (pt & 63)
+	p.clock[pt&127] = uint16(clock / 1000)
+}
+
+// HasEvents reports whether any payload type carries DTMF events.
+func (p *Payloads) HasEvents() bool { return p.events[0]|p.events[1] != 0 }
 
 // SetSilence records pt's one-byte silence pattern.
 func (p *Payloads) SetSilence(pt uint8, b byte) { p.silence[pt&127] = b }
@@ -37,6 +44,9 @@ func (p *Payloads) Merge(o *Payloads) {
 	for i, b := range o.silence {
 		if p.silence[i] == 0 {
 			p.silence[i] = b
+		}
+		if p.clock[i] == 0 {
+			p.clock[i] = o.clock[i]
 		}
 	}
 }

@@ -9,7 +9,7 @@ func blockPayloads() Payloads {
 	var p Payloads
 	p.SetSilence(0, 0xff)
 	p.SetSilence(8, 0xd5)
-	p.SetEvent(101)
+	p.SetEvent(101, 8000)
 	return p
 }
 
@@ -66,7 +66,7 @@ func TestPayloadsMerge(t *testing.T) {
 	a.SetSilence(0, 0xff)
 	b.SetSilence(0, 0x11)
 	b.SetSilence(8, 0xd5)
-	b.SetEvent(96)
+	b.SetEvent(96, 48000)
 	a.Merge(&b)
 	if a.silence[0] != 0xff || a.silence[8] != 0xd5 || !a.event(96) || a.event(101) {
 		t.Errorf("merged %v %v %v %v", a.silence[0], a.silence[8], a.event(96), a.event(101))

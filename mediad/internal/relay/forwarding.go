@@ -95,6 +95,9 @@ type Forwarding struct {
 	// side is sendonly/inactive toward it): its RTP is counted, not forwarded.
 	// RTCP still flows, as in rtpengine.
 	NoSend bool
+	// DTMF, if set, is told the DTMF events this stream receives, blocked
+	// or not.
+	DTMF *DTMFLog
 	// Block, if set, drops or silences RTP by payload type (rtpengine's
 	// block media, silence media and block DTMF); RTCP passes.
 	Block *Block

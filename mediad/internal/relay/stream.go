@@ -52,6 +52,9 @@ type Stream struct {
 	// tos is the IP TOS last set on the socket (SetTOS); it stays with a
 	// parked socket.
 	tos atomic.Int32
+	// dtmfTS is 1 + the RTP timestamp of the last DTMF event reported
+	// (noteDTMF); 0: none.
+	dtmfTS atomic.Uint64
 }
 
 // learnState is the immutable per-stream snapshot the packet path works from.
@@ -193,6 +196,7 @@ func (s *Stream) Reuse() {
 	s.in.reset()
 	s.out.reset()
 	s.lastPacket.Store(0)
+	s.dtmfTS.Store(0)
 	s.parked.Store(false)
 }
 
@@ -273,6 +277,9 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 	sh.packets.Add(1)
 	sh.bytes.Add(n)
 
+	if f.DTMF != nil && !rtcp {
+		s.noteDTMF(f.DTMF, pkt, src)
+	}
 	sink := f.Sink
 	if rtcp {
 		sink = f.RTCPSink
