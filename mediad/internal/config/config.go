@@ -72,6 +72,9 @@ type Config struct {
 	// --max-bandwidth; 0: no limit).
 	MaxLoad, MaxCPU float64
 	MaxBandwidth    int64
+	// MediaNumThreads is the number of the relay's read loops (rtpengine
+	// --media-num-threads; 0 or less: one per CPU).
+	MediaNumThreads int
 	// DTMFLogDest is where DTMF events go as JSON over UDP
 	// (rtpengine --dtmf-log-dest; "": not logged).
 	DTMFLogDest string

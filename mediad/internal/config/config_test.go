@@ -92,15 +92,18 @@ func TestParseCommandLines(t *testing.T) {
 		{
 			name: "accepted-only options reported once each, sorted",
 			args: append(base[:len(base):len(base)], "--silence-detect=5.5", "--jitter-buffer", "10", "--dtx-delay=50",
-				"--log-level-internals=7", "-u", "2222", "--listen-udp=2224", "-T", "184", "-k", "1", "-k", "2", "--max-load=3.5", "-F"),
+				"--log-level-internals=7", "-u", "2222", "--listen-udp=2224", "-T", "184", "-k", "1", "-k", "2", "--max-load=3.5", "-F",
+				"--media-num-threads=3", "--dtmf-log-dest=127.0.0.1:9", "--max-cpu=90.5", "--max-bandwidth=1000000", "--control-tos=32"),
 			check: func(t *testing.T, c *Config) {
 				want := []string{"--dtx-delay", "--jitter-buffer", "--listen-udp", "--log-level-internals",
 					"--silence-detect", "--subscribe-keyspace"}
 				if !reflect.DeepEqual(c.Unimplemented, want) {
 					t.Errorf("unimplemented = %v, want %v", c.Unimplemented, want)
 				}
-				if c.TOS != 184 || c.MaxLoad != 3.5 {
-					t.Errorf("TOS = %d, want 184 (-T); max-load %v, want 3.5", c.TOS, c.MaxLoad)
+				if c.TOS != 184 || c.MaxLoad != 3.5 || c.MediaNumThreads != 3 || c.DTMFLogDest != "127.0.0.1:9" ||
+					c.MaxCPU != 90.5 || c.MaxBandwidth != 1000000 || c.ControlTOS != 32 {
+					t.Errorf("TOS %d (-T), max-load %v, media threads %d, DTMF log %q, max-cpu %v, max-bandwidth %d, control TOS %d",
+						c.TOS, c.MaxLoad, c.MediaNumThreads, c.DTMFLogDest, c.MaxCPU, c.MaxBandwidth, c.ControlTOS)
 				}
 				if !c.NoFallback {
 					t.Error("-F did not set no-fallback")

@@ -151,7 +151,7 @@ var optionTable = []option{
 	{long: "log-format", kind: kindString},
 	{long: "xmlrpc-format", short: 'x', kind: kindInt},
 	{long: "num-threads", kind: kindInt, set: intVar(func(c *Config) *int { return &c.NumThreads }), help: "Most NG commands handled at once (default: one per CPU, at least 2)"},
-	{long: "media-num-threads", kind: kindInt},
+	{long: "media-num-threads", kind: kindInt, set: intVar(func(c *Config) *int { return &c.MediaNumThreads }), help: "Media read loops of the userspace relay (default: one per CPU)"},
 	{long: "delete-delay", short: 'd', kind: kindInt, set: secondsVar(func(c *Config) *time.Duration { return &c.DeleteDelay }), help: "Seconds a deleted call stays in memory (default 30)", arg: "SECS"},
 	{long: "sip-source", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.SIPSource }), help: "Use the SIP source address by default"},
 	{long: "dtls-passive", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.DTLSPassive }), help: "Always prefer the DTLS passive role"},

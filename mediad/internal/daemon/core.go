@@ -51,7 +51,7 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 	}
 	reg := call.NewRegistry(cc, alloc, log.With("component", "call"))
 	// Userspace media forwarding (package relay); stopped after the calls.
-	eng, err := relay.New(relay.Config{Log: log.With("component", "relay")})
+	eng, err := relay.New(relay.Config{Loops: cfg.MediaNumThreads, Log: log.With("component", "relay")})
 	if err == nil {
 		if err = reg.UseRelay(eng); err != nil {
 			eng.Close()
