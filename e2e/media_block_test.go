@@ -126,8 +126,9 @@ func (p *blockParty) send(t *testing.T) {
 	}
 }
 
-// received drains the party's sockets until they are quiet for a moment
-// and names what arrived.
+// received drains the party's sockets until they are quiet for 250 ms
+// (a loaded machine, tests of other packages running beside, delays a
+// relayed packet by tens of milliseconds) and names what arrived.
 func (p *blockParty) received(t *testing.T) map[string]int { return receivedBy(t, p)[0] }
 
 // receivedBy is received for several parties, their sockets drained at
@@ -145,22 +146,30 @@ func receivedBy(t *testing.T, ps ...*blockParty) []map[string]int {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				buf := make([]byte, 2048)
-				for {
-					_ = c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
+				eachDatagram(c, 250*time.Millisecond, func(b []byte) {
 					mu.Lock()
-					out[i][blockKind(buf[:n])]++
+					out[i][blockKind(b)]++
 					mu.Unlock()
-				}
+				})
 			}()
 		}
 	}
 	wg.Wait()
 	return out
+}
+
+// eachDatagram calls fn with each datagram that reaches c until none has
+// come for quiet.
+func eachDatagram(c *net.UDPConn, quiet time.Duration, fn func(b []byte)) {
+	buf := make([]byte, 2048)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(quiet))
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		fn(buf[:n])
+	}
 }
 
 // onBothDaemons runs fn as parallel subtests on mediad and on rtpengine,

@@ -83,19 +83,13 @@ func TestDTMFLog(t *testing.T) {
 		ngDo(t, ng, dict("block DTMF", kv{"call-id": callID}))
 		a.sendEvent(t, 101, 0, 3, 480000)
 		var got []dtmfLine
-		buf := make([]byte, 2048)
-		for {
-			_ = lg.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-			n, err := lg.Read(buf)
-			if err != nil {
-				break
-			}
+		eachDatagram(lg, 500*time.Millisecond, func(b []byte) {
 			var l dtmfLine
-			if err := json.Unmarshal(buf[:n], &l); err != nil {
-				t.Fatalf("log line %q: %v", buf[:n], err)
+			if err := json.Unmarshal(b, &l); err != nil {
+				t.Fatalf("log line %q: %v", b, err)
 			}
 			got = append(got, l)
-		}
+		})
 		want := []dtmfLine{
 			{CallID: callID, SourceTag: "ta", Type: "DTMF", SourceIP: "127.0.0.1", Event: 5, Duration: 80, Volume: 10},
 			{CallID: callID, SourceTag: "tb", Type: "DTMF", SourceIP: "127.0.0.1", Event: 11, Duration: 80, Volume: 20},

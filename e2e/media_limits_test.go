@@ -48,10 +48,11 @@ func TestLoadLimits(t *testing.T) {
 		})
 	})
 	t.Run("cpu", func(t *testing.T) {
-		// Both cores busy for over two half-second samples of both
-		// daemons, which start meanwhile.
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-		defer cancel()
+		// Every core busy until both daemons have checked (Cleanup runs
+		// after the parallel subtests; a deferred cancel would run before
+		// them): each has sampled twice under load by then.
+		ctx, cancel := context.WithCancel(t.Context())
+		t.Cleanup(cancel)
 		for range runtime.NumCPU() {
 			go func() {
 				for ctx.Err() == nil {

@@ -32,7 +32,7 @@ func readTOS(c *net.UDPConn) []int {
 	var out []int
 	buf, oob := make([]byte, 2048), make([]byte, 128)
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+		_ = c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
 		_, oobn, _, _, err := c.ReadMsgUDP(buf, oob)
 		if err != nil {
 			return out
