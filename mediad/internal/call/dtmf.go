@@ -10,12 +10,13 @@ import (
 
 // dtmfLog is the relay's DTMF report for what party sends on media a
 // (whose peer media is b): nil unless events are logged
-// (Config.DTMFLog) and either side's SDP has telephone-event. The call-id
+// (Config.DTMFLog) and either side's SDP has telephone-event, and in
+// passthrough, where the events are encrypted end to end. The call-id
 // and tags are taken now; signalling publishes a new one whenever they
 // change, so the packet path never takes the call's lock.
 func (r *Registry) dtmfLog(c *Call, party *Monologue, a, b *Media) *relay.DTMFLog {
 	w := r.cfg.DTMFLog
-	if w == nil || !a.payloads.HasEvents() && !b.payloads.HasEvents() {
+	if w == nil || a.Passthru || !a.payloads.HasEvents() && !b.payloads.HasEvents() {
 		return nil
 	}
 	d := &relay.DTMFLog{Payloads: a.payloads}

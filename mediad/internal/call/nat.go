@@ -4,11 +4,11 @@ import (
 	"sipmedia/mediad/internal/relay"
 )
 
-// fakeRTP is what rtpengine sends to pierce a NAT: an RTP header with
-// payload type 127 and sequence number 65535, and nothing else.
-var fakeRTP = []byte{0x80, 0x7f, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0}
+// pierceNATPacket is what rtpengine sends to pierce a NAT: an RTP header
+// with payload type 127 and sequence number 65535, and nothing else.
+const pierceNATPacket = "\x80\x7f\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00"
 
-// pierceNAT sends fakeRTP to md's party from rs's socket while the
+// pierceNAT sends pierceNATPacket to md's party from rs's socket while the
 // party has an address from its SDP and has not been confirmed by its own
 // packets (rtpengine's call_stream_state_machine: at signalling, then
 // every second).
@@ -23,7 +23,7 @@ func (r *Registry) pierceNAT(md *Media, rs *relay.Stream) {
 	if _, confirmed := rs.Learned(); confirmed {
 		return
 	}
-	_, _ = rs.WriteToUDPAddrPort(fakeRTP, rs.Peer())
+	_, _ = rs.WriteToUDPAddrPort([]byte(pierceNATPacket), rs.Peer())
 }
 
 // pierceNATLocked is the timer's pierceNAT for every stream of c.

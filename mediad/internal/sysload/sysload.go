@@ -45,14 +45,23 @@ func (s *Sampler) LoadAvg() float64 { return math.Float64frombits(s.load.Load())
 // samples (0 before the second).
 func (s *Sampler) CPUUsage() float64 { return math.Float64frombits(s.cpu.Load()) }
 
-// Run samples now and every Every until ctx ends; failures go to warn.
+// Run samples now and every Every until ctx ends. A failure goes to warn
+// when it differs from the previous sample's, so a lasting one is told
+// once, not twice a second.
 func (s *Sampler) Run(ctx context.Context, warn func(error)) {
 	t := time.NewTicker(Every)
 	defer t.Stop()
+	last := ""
 	for {
-		if err := s.Sample(); err != nil && warn != nil {
-			warn(err)
+		err := s.Sample()
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+			if msg != last && warn != nil {
+				warn(err)
+			}
 		}
+		last = msg
 		select {
 		case <-ctx.Done():
 			return

@@ -77,3 +77,15 @@ func TestRunOnThisMachine(t *testing.T) {
 		t.Errorf("load %v, cpu %v%%", l, c)
 	}
 }
+
+// TestRunWarnsOnce: a failure that lasts is told once.
+func TestRunWarnsOnce(t *testing.T) {
+	s := New(t.TempDir()) // no files
+	ctx, cancel := context.WithTimeout(context.Background(), 3*Every+Every/2)
+	defer cancel()
+	n := 0
+	s.Run(ctx, func(error) { n++ })
+	if n != 1 {
+		t.Errorf("%d warnings for one lasting failure, want 1", n)
+	}
+}
