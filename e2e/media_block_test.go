@@ -77,6 +77,25 @@ a=sendrecv
 `, sess, port))
 }
 
+// newBlockCall sets up callID between two new phones, a offering (with
+// extra keys) and b answering.
+func newBlockCall(t *testing.T, ng, callID string, extra kv) (a, b *blockParty) {
+	t.Helper()
+	a, b = newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
+	negotiate(t, ng, callID, a, b, extra)
+	return a, b
+}
+
+// negotiate runs an offer from a (with extra keys) and b's answer, and
+// tells each phone where the daemon wants its media.
+func negotiate(t *testing.T, ng, callID string, a, b *blockParty, extra kv) {
+	t.Helper()
+	r := ngDo(t, ng, offer(callID, a.tag, a.sdp(1), extra))
+	b.learn(t, r.Str("sdp"))
+	r = ngDo(t, ng, answer(callID, a.tag, b.tag, b.sdp(2), nil))
+	a.learn(t, r.Str("sdp"))
+}
+
 // learn reads the daemon's address for this party from the SDP the
 // daemon sent it.
 func (p *blockParty) learn(t *testing.T, s string) {
@@ -215,12 +234,8 @@ func blockKind(b []byte) string {
 // (the expectations were read off rtpengine 10.5).
 func TestMediaBlocking(t *testing.T) {
 	onBothDaemons(t, nil, func(t *testing.T, name, ng string) {
-		a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
 		callID := "blk-" + name
-		r := ngDo(t, ng, offer(callID, a.tag, a.sdp(1), nil))
-		b.learn(t, r.Str("sdp"))
-		r = ngDo(t, ng, answer(callID, a.tag, b.tag, b.sdp(2), nil))
-		a.learn(t, r.Str("sdp"))
+		a, b := newBlockCall(t, ng, callID, nil)
 		// Latch both directions first.
 		for range 3 {
 			a.send(t)

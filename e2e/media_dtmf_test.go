@@ -67,12 +67,8 @@ func TestDTMFLog(t *testing.T) {
 	extra := func(name string) []string { return []string{"--dtmf-log-dest=" + logs[name].LocalAddr().String()} }
 	onBothDaemonsWith(t, extra, func(t *testing.T, name, ng string) {
 		lg := logs[name]
-		a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
 		callID := "dtmf-" + name
-		r := ngDo(t, ng, offer(callID, a.tag, a.sdp(1), nil))
-		b.learn(t, r.Str("sdp"))
-		r = ngDo(t, ng, answer(callID, a.tag, b.tag, b.sdp(2), nil))
-		a.learn(t, r.Str("sdp"))
+		a, b := newBlockCall(t, ng, callID, nil)
 		a.send(t)
 		b.send(t)
 		receivedBy(t, a, b)

@@ -16,12 +16,8 @@ var pierceRTP = []byte{0x80, 0x7f, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0}
 // until it sends, and gets no media before it has sent.
 func TestMediaNATFlags(t *testing.T) {
 	onBothDaemons(t, []string{"--endpoint-learning=immediate"}, func(t *testing.T, name, ng string) {
-		a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
 		callID := "nat-" + name
-		r := ngDo(t, ng, offer(callID, a.tag, a.sdp(1), kv{"flags": []string{"pierce NAT", "NAT-wait"}}))
-		b.learn(t, r.Str("sdp"))
-		r = ngDo(t, ng, answer(callID, a.tag, b.tag, b.sdp(2), nil))
-		a.learn(t, r.Str("sdp"))
+		a, b := newBlockCall(t, ng, callID, kv{"flags": []string{"pierce NAT", "NAT-wait"}})
 
 		// A is silent: dummy packets arrive on both of its ports, again
 		// and again (once a second from either daemon; up to 6 s allowed,

@@ -59,13 +59,6 @@ func TestMediaTOS(t *testing.T) {
 			recvTOS(t, p.rtcp)
 		}
 		callID := "tos-" + name
-		negotiate := func(extra kv) {
-			t.Helper()
-			r := ngDo(t, ng, offer(callID, a.tag, a.sdp(1), extra))
-			b.learn(t, r.Str("sdp"))
-			r = ngDo(t, ng, answer(callID, a.tag, b.tag, b.sdp(2), nil))
-			a.learn(t, r.Str("sdp"))
-		}
 		check := func(step string, want int) {
 			t.Helper()
 			a.send(t)
@@ -93,15 +86,15 @@ func TestMediaTOS(t *testing.T) {
 				}
 			}
 		}
-		negotiate(nil)
+		negotiate(t, ng, callID, a, b, nil)
 		check("--tos", 184)
-		negotiate(kv{"TOS": 32})
+		negotiate(t, ng, callID, a, b, kv{"TOS": 32})
 		check("TOS key", 32)
-		negotiate(kv{"TOS": -1})
+		negotiate(t, ng, callID, a, b, kv{"TOS": -1})
 		check("negative TOS key", 32)
-		negotiate(nil)
+		negotiate(t, ng, callID, a, b, nil)
 		check("no TOS key", 184)
-		negotiate(kv{"TOS": 300})
+		negotiate(t, ng, callID, a, b, kv{"TOS": 300})
 		check("TOS key above 255", 184)
 		ngDo(t, ng, del(callID, nil))
 

@@ -158,33 +158,43 @@ func (c *Call) blockTarget(p BlockParams) (*Monologue, error) {
 
 // classifyPayloads reads which of a media section's payload types carry
 // DTMF events and which codecs have a silence pattern (rtpengine's
-// codec_defs: PCMA 0xd5, PCMU 0xff, G722 0xfa).
+// codec_defs: PCMA 0xd5, PCMU 0xff, G722 0xfa). It runs for every SDP,
+// so it reads the lines in place, without allocating.
 func classifyPayloads(m *sdp.Media) relay.Payloads {
 	var p relay.Payloads
-	rtpmaps := map[string]string{}
-	for _, v := range m.AttrValues("rtpmap") {
-		if pt, enc, ok := strings.Cut(v, " "); ok {
-			rtpmaps[pt] = enc
+	var mapped [2]uint64 // payload types with an a=rtpmap
+	for _, l := range m.Lines {
+		v, ok := strings.CutPrefix(l.Value, "rtpmap:")
+		if l.Type != 'a' || !ok {
+			continue
+		}
+		pt, enc, _ := strings.Cut(v, " ")
+		if n, err := strconv.Atoi(pt); err == nil && n >= 0 && n < 128 {
+			mapped[n>>6] |= 1 << (n & 63)
+			classify(&p, uint8(n), enc)
 		}
 	}
 	for _, f := range m.Formats {
-		n, err := strconv.Atoi(f)
-		if err != nil || n < 0 || n > 127 {
-			continue
-		}
-		name, rest, _ := strings.Cut(encoding(rtpmaps, f), "/")
-		switch strings.ToUpper(name) {
-		case "TELEPHONE-EVENT":
-			clock, _, _ := strings.Cut(rest, "/")
-			hz, _ := strconv.ParseUint(clock, 10, 32)
-			p.SetEvent(uint8(n), uint32(hz))
-		case "PCMU":
-			p.SetSilence(uint8(n), 0xff)
-		case "PCMA":
-			p.SetSilence(uint8(n), 0xd5)
-		case "G722":
-			p.SetSilence(uint8(n), 0xfa)
+		if n, err := strconv.Atoi(f); err == nil && n >= 0 && n < 128 && mapped[n>>6]&(1<<(n&63)) == 0 {
+			classify(&p, uint8(n), staticCodec(f))
 		}
 	}
 	return p
+}
+
+// classify notes payload type pt of encoding enc ("name/clock[/...]").
+func classify(p *relay.Payloads, pt uint8, enc string) {
+	name, rest, _ := strings.Cut(enc, "/")
+	switch {
+	case strings.EqualFold(name, "telephone-event"):
+		clock, _, _ := strings.Cut(rest, "/")
+		hz, _ := strconv.ParseUint(clock, 10, 32)
+		p.SetEvent(pt, uint32(hz))
+	case strings.EqualFold(name, "PCMU"):
+		p.SetSilence(pt, 0xff)
+	case strings.EqualFold(name, "PCMA"):
+		p.SetSilence(pt, 0xd5)
+	case strings.EqualFold(name, "G722"):
+		p.SetSilence(pt, 0xfa)
+	}
 }

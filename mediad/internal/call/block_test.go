@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"sipmedia/mediad/internal/relay"
+	"sipmedia/mediad/internal/sdp"
 )
 
 // TestBlockCommands: a party's block outlives a re-offer (the relay
@@ -86,5 +87,28 @@ func TestDTMFJSON(t *testing.T) {
 	want := `{"callid":"c\"1","source_tag":"ta","tags":["ta","tb"],"type":"DTMF","timestamp":1700000000,"source_ip":"::1","event":11,"duration":19,"volume":7}`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestClassifyPayloads(t *testing.T) {
+	in, err := sdp.Parse("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=audio 2000 RTP/AVP 0 8 9 96 101 110 13\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n" +
+		"a=rtpmap:110 TELEPHONE-EVENT/48000\r\na=rtpmap:8 PCMU/8000\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := classifyPayloads(in.Media[0])
+	// 8 is mapped to PCMU here: its rtpmap wins over the static PCMA.
+	want := relay.Payloads{}
+	want.SetSilence(0, 0xff)
+	want.SetSilence(8, 0xff)
+	want.SetSilence(9, 0xfa)
+	want.SetEvent(101, 8000)
+	want.SetEvent(110, 48000)
+	if p != want {
+		t.Errorf("classified %+v, want %+v", p, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { classifyPayloads(in.Media[0]) }); n != 0 {
+		t.Errorf("%v allocations per SDP media", n)
 	}
 }
