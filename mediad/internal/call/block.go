@@ -1,23 +1,12 @@
 package call
 
 import (
-	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
 
 	"sipmedia/mediad/internal/relay"
 	"sipmedia/mediad/internal/sdp"
-)
-
-// Errors of the block and silence commands (rtpengine 10.5's
-// media_block_match).
-var (
-	ErrUnknownTag    = errors.New("from-tag given, but no such tag exists")
-	ErrUnknownLabel  = errors.New("no monologue matching the given label")
-	ErrBadAddress    = errors.New("failed to parse network address")
-	ErrAddressNoTag  = errors.New("failed to match address to any tag")
-	errUnknownAction = errors.New("unknown block action")
 )
 
 // BlockAction is one of rtpengine's media blocking commands.

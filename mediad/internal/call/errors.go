@@ -26,4 +26,12 @@ var (
 	ErrLoadLimit      = errors.New("load limit exceeded")
 	ErrCPULimit       = errors.New("CPU usage limit exceeded")
 	ErrBandwidthLimit = errors.New("bandwidth limit exceeded")
+	// ErrUnknownTag, ErrUnknownLabel, ErrBadAddress, ErrAddressNoTag: the
+	// party a block or silence command names is not there (rtpengine's
+	// media_block_match).
+	ErrUnknownTag    = errors.New("from-tag given, but no such tag exists")
+	ErrUnknownLabel  = errors.New("no monologue matching the given label")
+	ErrBadAddress    = errors.New("failed to parse network address")
+	ErrAddressNoTag  = errors.New("failed to match address to any tag")
+	errUnknownAction = errors.New("unknown block action")
 )

@@ -26,6 +26,7 @@ import (
 	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
 	"sipmedia/mediad/internal/ports"
+	"sipmedia/mediad/internal/rawsys"
 	"sipmedia/ngproto"
 )
 
@@ -272,25 +273,15 @@ func setTOS(c *net.UDPConn, tos int) error {
 	err = rc.Control(func(fd uintptr) {
 		dom, e := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
 		if e != nil {
-			serr = e
+			serr = os.NewSyscallError("getsockopt SO_DOMAIN", e)
 			return
 		}
-		if dom == unix.AF_INET6 {
-			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_TCLASS, tos)
-			if serr != nil {
-				return
-			}
-		}
-		// On an IPv6 socket this marks its IPv4 traffic; an IPv6-only
-		// socket refuses it, which changes nothing.
-		if e := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_TOS, tos); e != nil && dom == unix.AF_INET {
-			serr = e
-		}
+		serr = rawsys.SetTOS(int(fd), dom == unix.AF_INET6, tos)
 	})
 	if err != nil {
 		return err
 	}
-	return os.NewSyscallError("setsockopt", serr)
+	return serr
 }
 
 func writePidFile(path string) error {

@@ -10,6 +10,7 @@ package rawsys
 
 import (
 	"net/netip"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -55,6 +56,24 @@ func Bind(fd int, addr netip.Addr, port int, zone uint32) error {
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_BIND, uintptr(fd), uintptr(ptr), n); e != 0 {
 		return e
+	}
+	return nil
+}
+
+// SetTOS sets the IP TOS of what socket fd sends: the traffic class on
+// an IPv6 socket (v6), and the IPv4 TOS on an IPv4 one, or best effort on
+// an IPv6 one, where it marks IPv4 traffic of a dual-stack socket and an
+// IPv6-only socket refuses it, which changes nothing.
+func SetTOS(fd int, v6 bool, tos int) error {
+	if v6 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, tos); err != nil {
+			return os.NewSyscallError("setsockopt IPV6_TCLASS", err)
+		}
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, tos)
+		return nil
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, tos); err != nil {
+		return os.NewSyscallError("setsockopt IP_TOS", err)
 	}
 	return nil
 }

@@ -3,11 +3,10 @@ package relay
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"sipmedia/mediad/internal/rawsys"
 )
 
 // Component says which RTP component a stream's socket carries.
@@ -481,14 +480,8 @@ func (s *Stream) SetTOS(tos int) error {
 		return nil // closed: nothing will be sent
 	}
 	defer s.release()
-	var err error
-	if s.v6 {
-		err = unix.SetsockoptInt(s.fd, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, tos)
-	} else {
-		err = unix.SetsockoptInt(s.fd, unix.IPPROTO_IP, unix.IP_TOS, tos)
-	}
-	if err != nil {
-		return fmt.Errorf("TOS %d on %s: %w", tos, s.local, os.NewSyscallError("setsockopt", err))
+	if err := rawsys.SetTOS(s.fd, s.v6, tos); err != nil {
+		return fmt.Errorf("TOS %d on %s: %w", tos, s.local, err)
 	}
 	s.tos.Store(int32(tos))
 	return nil
