@@ -11,14 +11,16 @@
 //
 // Packet path, per datagram received on a stream's socket:
 //  1. loop protection: drop packets whose source is one of our own sockets;
-//  2. RTP/RTCP classification (RTCP component, or RTCP on an RTP socket by
+//  2. a Transform (ICE, DTLS, SRTP) takes its datagrams and decrypts media;
+//  3. a recorded call's packet goes to its Recorder;
+//  4. RTP/RTCP classification (RTCP component, or RTCP on an RTP socket by
 //     payload type 192-223, RFC 5761);
-//  3. endpoint learning and strict-source / media-handover checks;
-//  4. ingress counters;
-//  5. hold: RTP from a side that may not send is counted but not forwarded;
+//  5. endpoint learning and strict-source / media-handover checks;
+//  6. ingress counters;
+//  7. hold: RTP from a side that may not send is counted but not forwarded;
 //     blocked RTP (Forwarding.Block) likewise, and silenced RTP has its
 //     payload overwritten;
-//  6. send from the sink stream's socket to the sink's current peer.
+//  8. send from the sink stream's socket to the sink's current peer.
 //
 // I/O (Linux only): each read loop owns an epoll instance over duplicated
 // socket descriptors; the epoll descriptor is parked in the Go runtime's

@@ -101,6 +101,9 @@ type Forwarding struct {
 	// Block, if set, drops or silences RTP by payload type (rtpengine's
 	// block media, silence media and block DTMF); RTCP passes.
 	Block *Block
+	// Record, if set, is given every packet this stream receives,
+	// decrypted, before the address checks (rtpengine's call recording).
+	Record Recorder
 	// DemuxRTCP: on an RTP socket, recognise RTCP by payload type and route it
 	// to RTCPSink. rtpengine does this for every RTP profile.
 	DemuxRTCP bool
@@ -133,6 +136,14 @@ type Transform interface {
 	// Peer returns the address chosen by the transform (the ICE-selected
 	// pair); ok=false means the stream's learned or signalled address.
 	Peer() (addr netip.AddrPort, ok bool)
+}
+
+// Recorder writes packets to a call recording (package recording's
+// Recording). Implementations never block long and do not keep pkt.
+type Recorder interface {
+	// Packet records pkt as received from src on the local address dst
+	// at now (unix nanoseconds).
+	Packet(src, dst netip.AddrPort, pkt []byte, now int64)
 }
 
 // MaxOverhead is the room a Transform's Outbound may add to a packet.

@@ -107,13 +107,39 @@ func (s *Stream) SetForwarding(f *Forwarding) {
 // SetBlock replaces the Block of the installed forwarding and keeps
 // everything learned: a block command is no new negotiation.
 func (s *Stream) SetBlock(b *Block) {
+	s.amend(func(f *Forwarding) bool {
+		if f.Block == b {
+			return false
+		}
+		f.Block = b
+		return true
+	})
+}
+
+// SetRecorder replaces the Recorder of the installed forwarding (nil:
+// recording ends) and keeps everything learned.
+func (s *Stream) SetRecorder(r Recorder) {
+	s.amend(func(f *Forwarding) bool {
+		if f.Record == r {
+			return false
+		}
+		f.Record = r
+		return true
+	})
+}
+
+// amend installs a changed copy of the forwarding, keeping the learning
+// state; change reports whether it changed anything.
+func (s *Stream) amend(change func(f *Forwarding) bool) {
 	for {
 		old := s.st.Load()
-		if old == nil || old.fwd == nil || old.fwd.Block == b {
+		if old == nil || old.fwd == nil {
 			return
 		}
 		f := *old.fwd
-		f.Block = b
+		if !change(&f) {
+			return
+		}
 		ns := *old
 		ns.fwd = &f
 		if s.st.CompareAndSwap(old, &ns) {
@@ -262,6 +288,9 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 			return
 		}
 		pkt = out
+	}
+	if f.Record != nil {
+		f.Record.Packet(src, s.local, pkt, now)
 	}
 	rtcp := s.comp == ComponentRTCP || (f.DemuxRTCP && isRTCP(pkt))
 	if s.checkAddress(st, pkt, src, now) {
