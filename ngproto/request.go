@@ -37,8 +37,11 @@ type Request struct {
 	TOS                          int64 // valid when HasTOS
 	HasTOS                       bool
 	EndpointLearning             string
-	Supports                     []string
-	FromTags                     []string
+	// RecordCall is the "record call" key ("yes", "on", "no", "off");
+	// Metadata the "metadata" key, for call recording.
+	RecordCall, Metadata string
+	Supports             []string
+	FromTags             []string
 	// Codec is the "codec" dictionary with codec-* flags folded in; every
 	// value is a []any of strings.
 	Codec Dict
@@ -138,6 +141,8 @@ func ParseRequest(d Dict) (*Request, error) {
 	r.Interface = v.Str("interface")
 	r.DTLSFingerprint = v.Str("DTLS-fingerprint")
 	r.Body = v.Str("body")
+	r.RecordCall = v.Str("record-call")
+	r.Metadata = v.Str("metadata")
 	if n, ok := v.Int("limit"); ok {
 		r.Limit = n
 	}
