@@ -183,19 +183,32 @@ func controlScenarios() []scenario {
 		},
 		{
 			name: "unsupported-commands",
-			desc: "a command rtpengine knows that needs a media feature mediad lacks (recording) on a live call; the block commands beside it work",
+			desc: "a command rtpengine knows that needs a media feature mediad lacks (playing media) on a live call; the block commands beside it work",
 			steps: []step{
 				st("offer", offer("c-unsup", "ta", sdpA, nil)),
 				st("answer", answer("c-unsup", "ta", "tb", sdpB, nil)),
-				st("start-recording", dict("start recording", kv{"call-id": "c-unsup"})),
+				st("play-media", dict("play media", kv{"call-id": "c-unsup", "from-tag": "ta", "file": "/nonexistent.wav"})),
 				st("block-dtmf", dict("block DTMF", kv{"call-id": "c-unsup", "from-tag": "ta"})),
 				st("block-media", dict("block media", kv{"call-id": "c-unsup", "from-tag": "ta"})),
 			},
 			allow: []ngcmp.Allowance{{
-				Step:   "start-recording",
+				Step:   "play-media",
 				Path:   "result|error-reason",
-				Reason: "recording is not implemented: mediad answers with an error naming the command as not supported",
+				Reason: "playing media is not implemented: mediad answers with an error naming the command as not supported",
 			}},
+		},
+		{
+			name: "recording-commands",
+			desc: "recording keys and commands on a daemon without a spool directory: answered ok, no recordings listed; their errors (TestCallRecording records)",
+			steps: []step{
+				st("offer-record", offer("c-rec", "ta", sdpA, kv{"record call": "yes", "metadata": "k=v"})),
+				st("answer", answer("c-rec", "ta", "tb", sdpB, kv{"flags": []string{"record-call"}})),
+				st("start", dict("start recording", kv{"call-id": "c-rec", "from-tag": "ta", "metadata": "k=w"})),
+				st("stop", dict("stop recording", kv{"call-id": "c-rec"})),
+				st("offer-off", offer("c-rec", "ta", sdpA, kv{"record call": "off"})),
+				st("start-unknown", dict("start recording", kv{"call-id": "c-nosuch"})),
+				st("stop-no-call-id", dict("stop recording", nil)),
+			},
 		},
 		{
 			name: "media-blocking",

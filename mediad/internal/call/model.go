@@ -35,6 +35,8 @@ type Call struct {
 	block blocking
 	// tos is the IP TOS of the call's media sockets (offerTOS).
 	tos int
+	// rec is the call's recording (recording.go).
+	rec recState
 
 	monologues []*Monologue // creation order
 	loopID     string       // a=rtpengine:<id> of loop-protect, one per call
@@ -68,6 +70,9 @@ type Monologue struct {
 	sdpSeen bool
 	// deleteAt schedules deletion of just this monologue (branch delete).
 	deleteAt time.Time
+	// terminated is when a delete command named the call (rtpengine's
+	// ml->terminated, for the recording's metadata).
+	terminated time.Time
 	// block is what block/silence commands set for this party's media.
 	block blocking
 

@@ -123,6 +123,9 @@ func (r *Registry) Delete(p DeleteParams) (*CallStats, error) {
 		r.kernelRefreshLocked(c)
 		st = c.statsLocked(append([]*Monologue{stTarget}, stTarget.subscriptions...))
 	}
+	for _, m := range c.monologues {
+		m.terminated = now
+	}
 	delay := r.cfg.DeleteDelay
 	if p.HasDelay {
 		delay = p.Delay

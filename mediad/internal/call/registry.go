@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"sipmedia/mediad/internal/ports"
+	"sipmedia/mediad/internal/recording"
 	"sipmedia/mediad/internal/webrtc/dtlssrtp"
 )
 
@@ -74,6 +75,9 @@ type Config struct {
 	EndpointLearning string
 	// PortMin and PortMax are the media port range (for statistics).
 	PortMin, PortMax int
+	// Recording is where calls are recorded (rtpengine's --recording-dir;
+	// nil: recording requests are refused with a logged error).
+	Recording *recording.Spool
 	// TOS is the IP TOS (IPv6 traffic class) of media sent, unless an
 	// offer's TOS key says otherwise (rtpengine -T; 0: the system's).
 	TOS int
@@ -230,6 +234,10 @@ func (r *Registry) destroyLocked(c *Call, reason string, now time.Time) {
 		delete(r.calls, c.ID)
 	}
 	r.mu.Unlock()
+	if len(c.monologues) > 0 && c.monologues[0].terminated.IsZero() {
+		c.monologues[0].terminated = now // a timeout, or the CLI's terminate
+	}
+	r.finishRecordingLocked(c, now)
 	// Every party goes at once, so their sockets can go back warm (see
 	// endRelay): first no stream forwards into another any more.
 	warm := r.parkCall(c)

@@ -94,6 +94,7 @@ func (r *Registry) relayMedia(c *Call, party *Monologue, a, b *Media) {
 			MediaHandover: a.MediaHandover,
 			NATWait:       a.NATWait,
 			LoopProtect:   true,
+			Record:        c.recorder(),
 		}
 		if ep := a.secState.eps[k]; ep != nil {
 			f.Transform = ep // ICE/DTLS/SRTP toward a's party (endpoints.go)

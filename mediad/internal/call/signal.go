@@ -45,22 +45,52 @@ type Params struct {
 	// TOS is the offer's TOS key, for the whole call (HasTOS: present).
 	TOS    int
 	HasTOS bool
+	// RecordCall is the "record call" key; Metadata the call's metadata
+	// for recording (recording.go).
+	RecordCall, Metadata string
 }
 
 func (p *Params) flag(f string) bool { return p.Flags[f] }
 
-// Offer handles an offer: it creates or updates the call and the
-// offerer's monologue, allocates ports for both sides of every media, and
-// returns the SDP to send to the other party.
+// Result is what an offer or answer produced: the SDP for the other
+// party and, while the call is recorded, its recording file.
+type Result struct {
+	SDP        string
+	Recordings []string
+}
+
+// Signal handles an offer or, with answer, an answer.
+func (r *Registry) Signal(p *Params, answer bool) (Result, error) {
+	if answer {
+		return r.answer(p)
+	}
+	return r.offer(p)
+}
+
+// Offer is Signal for an offer, returning the SDP only.
 func (r *Registry) Offer(p *Params) (string, error) {
+	res, err := r.offer(p)
+	return res.SDP, err
+}
+
+// Answer is Signal for an answer, returning the SDP only.
+func (r *Registry) Answer(p *Params) (string, error) {
+	res, err := r.answer(p)
+	return res.SDP, err
+}
+
+// offer creates or updates the call and the offerer's monologue,
+// allocates ports for both sides of every media, and returns the SDP to
+// send to the other party.
+func (r *Registry) offer(p *Params) (Result, error) {
 	in, err := parseInput(p.SDP)
 	if err != nil {
-		return "", err
+		return Result{}, err
 	}
 	now := time.Now()
 	c, created, err := r.lookupOrCreate(p.CallID, now)
 	if err != nil {
-		return "", err
+		return Result{}, err
 	}
 	defer c.mu.Unlock()
 	out, err := r.offerLocked(c, p, in, now)
@@ -69,24 +99,24 @@ func (r *Registry) Offer(p *Params) (string, error) {
 			r.destroyLocked(c, "offer failed", now)
 		}
 		r.log.Warn("offer failed", "call-id", p.CallID, "from-tag", p.FromTag, "err", err)
-		return "", err
+		return Result{}, err
 	}
 	if r.infoOn() {
 		r.log.Info("offer", "call-id", p.CallID, "from-tag", p.FromTag, "medias", len(in.Media))
 	}
-	return out, nil
+	return Result{SDP: out, Recordings: c.recordings()}, nil
 }
 
-// Answer handles an answer from the to-tag party and returns the SDP for
+// answer handles an answer from the to-tag party and returns the SDP for
 // the offerer (the from-tag party).
-func (r *Registry) Answer(p *Params) (string, error) {
+func (r *Registry) answer(p *Params) (Result, error) {
 	in, err := parseInput(p.SDP)
 	if err != nil {
-		return "", err
+		return Result{}, err
 	}
 	c := r.lookup(p.CallID)
 	if c == nil {
-		return "", ErrUnknownCall
+		return Result{}, ErrUnknownCall
 	}
 	defer c.mu.Unlock()
 	now := time.Now()
@@ -127,13 +157,13 @@ func (r *Registry) Answer(p *Params) (string, error) {
 	if err != nil {
 		c.dropSince(n0)
 		r.log.Warn("answer failed", "call-id", p.CallID, "from-tag", p.FromTag, "to-tag", p.ToTag, "err", err)
-		return "", err
+		return Result{}, err
 	}
 	c.answered = true
 	if r.infoOn() {
 		r.log.Info("answer", "call-id", p.CallID, "from-tag", p.FromTag, "to-tag", p.ToTag)
 	}
-	return out, nil
+	return Result{SDP: out, Recordings: c.recordings()}, nil
 }
 
 func parseInput(text string) (*sdp.Session, error) {
@@ -216,6 +246,7 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 	if p.Label != "" {
 		src.Label = p.Label
 	}
+	r.recordFlags(c, p)
 	srcIfName, srcIfs := r.interfaceAddrs(pickInterface(p, answer, 0))
 	dstIfName, dstIfs := r.interfaceAddrs(pickInterface(p, answer, 1))
 	if len(srcIfs) == 0 || len(dstIfs) == 0 {
@@ -361,6 +392,7 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 	noteNegotiation(p, r.securityOptions(p), in, src, dst, answer)
 	updateForwarding(src, dst)
 	r.updateRelay(c, src, dst)
+	r.noteSDP(c, src, answer, out)
 	return out, nil
 }
 

@@ -78,6 +78,11 @@ type Config struct {
 	// DTMFLogDest is where DTMF events go as JSON over UDP
 	// (rtpengine --dtmf-log-dest; "": not logged).
 	DTMFLogDest string
+	// RecordingDir is the spool directory of call recordings ("": calls
+	// are not recorded); RecordingMethod and RecordingFormat are
+	// rtpengine's --recording-method (pcap, proc) and --recording-format
+	// (raw, eth).
+	RecordingDir, RecordingMethod, RecordingFormat string
 	// TOS and ControlTOS are the IP TOS values of media and of NG
 	// replies (rtpengine -T/--tos and --control-tos; 0: the system's).
 	TOS, ControlTOS int
@@ -114,6 +119,8 @@ func Default() Config {
 		DeleteDelay:      30 * time.Second,
 		MaxSessions:      -1,
 		EndpointLearning: "delayed",
+		RecordingMethod:  "pcap",
+		RecordingFormat:  "raw",
 	}
 }
 
@@ -288,6 +295,9 @@ func (c *Config) finish(given map[string]bool) error {
 	}
 	if c.ControlTOS < 0 || c.ControlTOS > 255 {
 		return errors.New("invalid control-ng TOS value")
+	}
+	if c.RecordingFormat != "raw" && c.RecordingFormat != "eth" {
+		return fmt.Errorf("invalid value for recording format %q (raw or eth)", c.RecordingFormat)
 	}
 	if c.PortMin < 1 || c.PortMax > 65535 || c.PortMin > c.PortMax {
 		return fmt.Errorf("invalid port range %d-%d (--port-min/--port-max)", c.PortMin, c.PortMax)

@@ -367,10 +367,15 @@ func TestDebianConfigFile(t *testing.T) {
 	if c.ListenNG != "localhost:2223" || c.ListenCLI != "localhost:2224" || c.ListenHTTP != "localhost:2225" || c.Table != 0 {
 		t.Errorf("rtpengine section: %+v", c)
 	}
-	// Debian's file asks for TOS 184 (implemented) and a recording
-	// spool (not).
-	if c.TOS != 184 || !slices.Contains(c.Unimplemented, "--recording-dir") || slices.Contains(c.Unimplemented, "--tos") {
-		t.Errorf("TOS %d, unimplemented = %v", c.TOS, c.Unimplemented)
+	// Debian's file asks for TOS 184 and a recording spool with the
+	// proc method (which the daemon refuses at start, see recording.Open).
+	if c.TOS != 184 || c.RecordingDir != "/var/spool/rtpengine" || c.RecordingMethod != "proc" || c.RecordingFormat != "raw" ||
+		slices.Contains(c.Unimplemented, "--recording-dir") || slices.Contains(c.Unimplemented, "--tos") {
+		t.Errorf("TOS %d, recording %q %q %q, unimplemented = %v", c.TOS, c.RecordingDir, c.RecordingMethod, c.RecordingFormat, c.Unimplemented)
+	}
+	if _, err := Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--recording-format=pcapng"}); err == nil ||
+		!strings.Contains(err.Error(), "recording format") {
+		t.Errorf("--recording-format=pcapng: err %v, want an invalid recording format", err)
 	}
 	for _, bad := range [][]string{{"--tos=256"}, {"-T", "-1"}, {"--control-tos=300"}} {
 		if _, err := Parse(append([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223"}, bad...)); err == nil ||

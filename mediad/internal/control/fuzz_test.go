@@ -6,11 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"sipmedia/mediad/internal/call"
+	"sipmedia/mediad/internal/recording"
 	"sipmedia/ngproto"
 )
 
-// FuzzSignalling drives offer, answer, the block commands, query and
-// delete with arbitrary SDP bodies and flag combinations: every reply
+// FuzzSignalling drives offer, answer, the block and recording commands,
+// query and delete with arbitrary SDP bodies and flag combinations: every reply
 // must be a well-formed result, nothing may panic, and no port may stay
 // bound once the call is gone.
 func FuzzSignalling(f *testing.F) {
@@ -33,7 +35,11 @@ func FuzzSignalling(f *testing.F) {
 	}
 	f.Add(string(chrome), string(firefox), uint16(0x1000))
 	f.Add(testSDP, string(chrome), uint16(0x0801))
-	reg, alloc := newTestRegistry(f, 44400, 44999)
+	spool, err := recording.Open(f.TempDir(), "pcap", "raw")
+	if err != nil {
+		f.Fatal(err)
+	}
+	reg, alloc := newTestRegistryWith(f, 44400, 44999, func(c *call.Config) { c.Recording = spool })
 	h := NewHandler(reg, nil, nil)
 	flagSets := [][]any{
 		{"trust-address"}, {"loop-protect", "original-sendrecv"}, {"no-rtcp-attribute"},
@@ -52,6 +58,10 @@ func FuzzSignalling(f *testing.F) {
 		if sel&0x8000 != 0 {
 			off["ICE"] = "force"
 			off["replace"] = []any{"origin", "SDP-version", "username", "session-name"}
+		}
+		if sel&0x0400 != 0 {
+			off["record call"] = "yes"
+			off["metadata"] = answerSDP[:min(len(answerSDP), 20)]
 		}
 		if sel&0x2000 != 0 {
 			off["codec"] = ngproto.Dict{"strip": []any{"PCMA", "all"}, "except": []any{"opus"}}
@@ -79,6 +89,8 @@ func FuzzSignalling(f *testing.F) {
 			{"command": blockCmds[int(sel)%6], "call-id": "fz", "from-tag": "b"},
 			{"command": blockCmds[int(sel>>3)%6], "call-id": "fz", "address": offerSDP[:min(len(offerSDP), 16)]},
 			{"command": blockCmds[int(sel>>6)%6], "call-id": "fz", "flags": []any{"all"}},
+			// Recording on and off mid-call; a re-offer may turn it on again.
+			{"command": []string{"start recording", "stop recording"}[int(sel>>2)%2], "call-id": "fz", "metadata": offerSDP[:min(len(offerSDP), 9)]},
 			{"command": "offer", "call-id": "fz", "from-tag": "b", "to-tag": "a", "sdp": answerSDP},
 			{"command": "answer", "call-id": "fz", "from-tag": "a", "to-tag": "c", "sdp": offerSDP},
 			{"command": "query", "call-id": "fz", "from-tag": "a"},
@@ -101,6 +113,10 @@ func FuzzSignalling(f *testing.F) {
 		}
 		if reg.Len() != 0 || alloc.InUse() != 0 {
 			t.Fatalf("after delete: %d calls, %d ports", reg.Len(), alloc.InUse())
+		}
+		// Every recording was finished: its metadata left tmp/.
+		if tmp, _ := os.ReadDir(filepath.Join(spool.Dir(), "tmp")); len(tmp) != 0 {
+			t.Fatalf("after delete: recordings still open: %v", tmp)
 		}
 	})
 }

@@ -117,6 +117,13 @@ func lineRegexp(want string) *regexp.Regexp {
 // goldens were recorded with.
 func newTestRegistry(t testing.TB, minPort, maxPort int) (*call.Registry, *ports.Allocator) {
 	t.Helper()
+	return newTestRegistryWith(t, minPort, maxPort, nil)
+}
+
+// newTestRegistryWith is newTestRegistry with the configuration changed
+// by adjust first (if not nil).
+func newTestRegistryWith(t testing.TB, minPort, maxPort int, adjust func(*call.Config)) (*call.Registry, *ports.Allocator) {
+	t.Helper()
 	alloc, err := ports.New(minPort, maxPort, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +134,9 @@ func newTestRegistry(t testing.TB, minPort, maxPort int) (*call.Registry, *ports
 			{Name: "default", Address: netip.MustParseAddr("::1")},
 		},
 		PortMin: minPort, PortMax: maxPort,
+	}
+	if adjust != nil {
+		adjust(&cfg)
 	}
 	reg := call.NewRegistry(cfg, alloc, nil)
 	t.Cleanup(reg.Close)

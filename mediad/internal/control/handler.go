@@ -47,7 +47,7 @@ func (h *Handler) SetCLI(cli CLIRunner) { h.cli = cli }
 // notSupported are the commands rtpengine 10.5 knows that mediad does not
 // implement yet (include/control_ng.h).
 var notSupported = map[string]bool{
-	"start recording": true, "stop recording": true, "pause recording": true,
+	"pause recording":  true,
 	"start forwarding": true, "stop forwarding": true,
 	"play media": true, "stop media": true, "play DTMF": true,
 	"publish": true, "subscribe request": true, "subscribe answer": true, "unsubscribe": true,
@@ -96,6 +96,9 @@ func (h *Handler) dispatch(ctx context.Context, req *ngproto.Request, from netip
 	case "cli", "CLI":
 		return h.runCLI(ctx, req)
 	}
+	if on, ok := recordCommands[req.Command]; ok {
+		return h.record(req, on)
+	}
 	if _, ok := blockCommands[req.Command]; ok {
 		return h.block(req)
 	}
@@ -124,15 +127,7 @@ func (h *Handler) offerAnswer(req *ngproto.Request, from netip.AddrPort, answer 
 	}
 	p := params(req)
 	p.Proxy = from.String()
-	var (
-		out string
-		err error
-	)
-	if answer {
-		out, err = h.reg.Answer(p)
-	} else {
-		out, err = h.reg.Offer(p)
-	}
+	res, err := h.reg.Signal(p, answer)
 	if err != nil {
 		if loadLimit(err) {
 			if req.SupportsLoadLimit() {
@@ -146,7 +141,14 @@ func (h *Handler) offerAnswer(req *ngproto.Request, from netip.AddrPort, answer 
 		return ngproto.ErrorReply(reason(err))
 	}
 	r := ngproto.OK()
-	r["sdp"] = out
+	r["sdp"] = res.SDP
+	if len(res.Recordings) > 0 {
+		l := make([]any, len(res.Recordings))
+		for i, f := range res.Recordings {
+			l[i] = f
+		}
+		r["recordings"] = l
+	}
 	return r
 }
 
@@ -161,6 +163,7 @@ func params(req *ngproto.Request) *call.Params {
 		MediaAddress: req.MediaAddress, AddressFamily: req.AddressFamily,
 		Interface: req.Interface, Direction: req.Direction, ICELite: req.ICELite,
 		TOS: int(req.TOS), HasTOS: req.HasTOS,
+		RecordCall: req.RecordCall, Metadata: req.Metadata,
 	}
 	if req.Codec != nil {
 		p.CodecStrip = req.Codec.List("strip")

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"sipmedia/mediad/internal/control"
 	"sipmedia/mediad/internal/offload"
 	"sipmedia/mediad/internal/ports"
+	"sipmedia/mediad/internal/recording"
 	"sipmedia/mediad/internal/relay"
 	"sipmedia/mediad/internal/sysload"
 	"sipmedia/ngproto"
@@ -40,6 +42,19 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 		cc.Load = s
 		loadLog := log.With("component", "load")
 		run = func(ctx context.Context) { s.Run(ctx, func(err error) { loadLog.Warn("sampling", "err", err) }) }
+	}
+	if cfg.RecordingDir != "" {
+		sp, err := recording.Open(cfg.RecordingDir, cfg.RecordingMethod, cfg.RecordingFormat)
+		switch {
+		case errors.Is(err, recording.ErrMethod):
+			// rtpengine too runs on without recording for a method it
+			// cannot use.
+			log.Error("call recording disabled", "err", err)
+		case err != nil:
+			return nil, fmt.Errorf("--recording-dir: %w", err)
+		default:
+			cc.Recording = sp
+		}
 	}
 	var dtmfLog net.Conn
 	if cfg.DTMFLogDest != "" {
