@@ -3,6 +3,8 @@ package offload_test
 import (
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -40,7 +42,8 @@ func TestKernelPolicyNetns(t *testing.T) {
 	}
 	defer b.Close()
 
-	d := startMediad(t, bin, topo, "--endpoint-learning=immediate", "--timeout", "3")
+	recDir := t.TempDir()
+	d := startMediad(t, bin, topo, "--endpoint-learning=immediate", "--timeout", "3", "--recording-dir", recDir)
 	ng := d.ng
 	ra, rb := setupCall(ctx, t, ng, "call-p")
 	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
@@ -92,14 +95,14 @@ func TestKernelPolicyNetns(t *testing.T) {
 
 	// Blocking A's media: back to userspace, which drops A's RTP and
 	// still relays B's; unblocking kernelizes the call again.
-	block := func(cmd string) {
+	command := func(cmd string) {
 		t.Helper()
 		r, err := ng.Do(ctx, ngproto.Dict{"command": cmd, "call-id": "call-p", "from-tag": "ft"})
 		if err != nil || r.Str("result") != "ok" {
 			t.Fatalf("%s: %v %v", cmd, r, err)
 		}
 	}
-	block("block media")
+	command("block media")
 	if q := query(ctx, t, ng, "call-p"); hasFlag(q, "kernelized") {
 		t.Errorf("still kernelized with A's media blocked: %v", q)
 	}
@@ -109,7 +112,31 @@ func TestKernelPolicyNetns(t *testing.T) {
 	if got := exchange(t, a, ra, b, rb, 50); got != 0 {
 		t.Errorf("with A blocked B received %d of A's 50 packets", got)
 	}
-	block("unblock media")
+	command("unblock media")
+	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
+
+	// Recording the call: back to userspace, which writes every packet
+	// to the pcap file; stopping the recording kernelizes the call again.
+	command("start recording")
+	if q := query(ctx, t, ng, "call-p"); hasFlag(q, "kernelized") {
+		t.Errorf("still kernelized while recorded: %v", q)
+	}
+	if got := exchange(t, a, ra, b, rb, 50); got != 50 {
+		t.Errorf("while recorded B received %d of A's 50 packets", got)
+	}
+	command("stop recording")
+	pcaps, _ := filepath.Glob(filepath.Join(recDir, "pcaps", "*.pcap"))
+	if len(pcaps) != 1 {
+		t.Fatalf("recordings %q, want one", pcaps)
+	}
+	// The pcap header, then per packet a record header, IP and UDP.
+	fi, err := os.Stat(pcaps[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(24 + 100*(16+28+len(rtp(0)))); fi.Size() != want {
+		t.Errorf("recording of %d bytes, want %d: the 100 packets sent", fi.Size(), want)
+	}
 	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
 
 	// An offer's TOS key other than the daemon's (none here) keeps the
