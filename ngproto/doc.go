@@ -13,6 +13,8 @@
 //     rtpp-flags; key aliases are folded once per request.
 //   - flagstring.go: ParseFlagString, the OpenSIPS/Kamailio module flag
 //     strings (and the daemon's own rtpp-flags rules) as NG keys.
+//   - client_ws.go: the same over a WebSocket (ng.rtpengine.com), for
+//     ws:// and wss:// daemons, reconnecting on demand.
 //   - client.go, pool.go: a UDP client with cookie matching and
 //     retransmission (callers take turns reading the socket; no reader
 //     goroutine), and a pool of daemons with stickiness (a new call's

@@ -2,6 +2,7 @@ package ngproto
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 
 // Backend is one daemon of a Pool.
 type Backend struct {
+	// Addr is "host:port" for NG over UDP, or a ws:// or wss:// URL
+	// (WSClient).
 	Addr   string
 	Weight int // relative share of new calls; <= 0 counts as 1
 }
@@ -29,6 +32,8 @@ type PoolConfig struct {
 	// request for it (the call's delete may have been lost); default 2h.
 	StickyIdle time.Duration
 	Logger     *slog.Logger
+	// TLS configures wss:// backends (nil: the system's roots).
+	TLS *tls.Config
 }
 
 // ErrNoBackend is returned when a Pool has no backend left to try.
@@ -36,7 +41,7 @@ var ErrNoBackend = errors.New("ngproto: no usable backend")
 
 type poolBackend struct {
 	Backend
-	client *Client
+	client Requester
 	alive  bool // guarded by Pool.mu
 }
 
@@ -90,7 +95,7 @@ func NewPool(backends []Backend, cfg PoolConfig) (*Pool, error) {
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	for _, b := range backends {
-		c, err := Dial(b.Addr, cfg.Client)
+		c, err := DialAny(b.Addr, cfg.Client, cfg.TLS)
 		if err != nil {
 			_ = p.Close()
 			return nil, fmt.Errorf("ngproto: new pool: %w", err)

@@ -1,0 +1,137 @@
+package ngproto
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"sipmedia/ngproto/testport"
+)
+
+// runRtpengine starts Debian's rtpengine with its HTTP listener on http
+// (WebSocket NG) and returns a function that stops it.
+func runRtpengine(t *testing.T, http int) (stop func()) {
+	t.Helper()
+	if _, err := os.Stat(rtpengineBin); err != nil {
+		t.Skipf("skipping: %s not installed (%v)", rtpengineBin, err)
+	}
+	ng := fmt.Sprintf("127.0.0.1:%d", testport.Get(t))
+	cli := fmt.Sprintf("127.0.0.1:%d", testport.Get(t))
+	cmd := exec.Command(rtpengineBin, "--config-file=none", "-t", "-1", "-i", "127.0.0.1",
+		"-n", ng, "-c", cli, fmt.Sprintf("--listen-http=127.0.0.1:%d", http), "-m", "45500", "-M", "45599", "-f", "-E", "-L", "3", "--delete-delay=0")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Skipf("skipping: cannot start rtpengine: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			if t.Failed() {
+				t.Logf("rtpengine output:\n%s", out.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestWSClientRealRtpengine drives rtpengine's WebSocket NG (as
+// Kamailio's ws:// rtpengine socket does) with WSClient: requests before
+// the daemon listens wait for it, many in flight are matched by cookie, a
+// call is set up and deleted, a restarted daemon is reached on a new
+// connection, and a Pool takes a ws:// backend.
+func TestWSClientRealRtpengine(t *testing.T) {
+	port := testport.Get(t)
+	url := fmt.Sprintf("ws://127.0.0.1:%d/", port)
+	c, err := DialWS(url, ClientConfig{Retries: 20, Interval: 250 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := testCtx(t)
+	stop := runRtpengine(t, port)
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("ping while rtpengine starts: %v", err)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- c.Ping(ctx)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent ping: %v", err)
+		}
+	}
+
+	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\n"
+	r, err := c.Do(ctx, Dict{"command": "offer", "call-id": "ws1", "from-tag": "a", "sdp": sdp})
+	if err != nil || r.Result() != "ok" || !bytes.HasPrefix([]byte(r.Str("sdp")), []byte("v=0")) {
+		t.Fatalf("offer: %v %v", r, err)
+	}
+	if r, err := c.Do(ctx, Dict{"command": "delete", "call-id": "ws1"}); err != nil || r.Result() != "ok" {
+		t.Fatalf("delete: %v %v", r, err)
+	}
+
+	// The daemon goes away and comes back on the same port.
+	stop()
+	runRtpengine(t, port)
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("ping after a restart: %v", err)
+	}
+
+	p, err := NewPool([]Backend{{Addr: url}}, PoolConfig{Client: ClientConfig{Retries: 3, Interval: 300 * time.Millisecond}, PingInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if r, err := p.Do(ctx, Dict{"command": "ping"}); err != nil || r.Result() != "pong" {
+		t.Fatalf("pool over WebSocket: %v %v", r, err)
+	}
+}
+
+func TestWSClientErrors(t *testing.T) {
+	if _, err := DialWS("http://127.0.0.1:1/", ClientConfig{}, nil); err == nil {
+		t.Error("DialWS took an http URL")
+	}
+	if _, err := DialAny("tcp://127.0.0.1:1", ClientConfig{}, nil); !errors.Is(err, errScheme) {
+		t.Errorf("DialAny tcp://: %v", err)
+	}
+	// Nobody listens: the tries run out, naming the last failure.
+	c, err := DialWS(fmt.Sprintf("ws://127.0.0.1:%d/", testport.Get(t)), ClientConfig{Retries: 2, Interval: 50 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(testCtx(t), Dict{"command": "ping"}); !errors.Is(err, ErrTimeout) {
+		t.Errorf("no daemon: %v, want ErrTimeout", err)
+	}
+	c.Close()
+	if _, err := c.Do(testCtx(t), Dict{"command": "ping"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("closed client: %v, want ErrClosed", err)
+	}
+	ctx, cancel := context.WithCancel(testCtx(t))
+	cancel()
+	c2, _ := DialWS("ws://127.0.0.1:1/", ClientConfig{Retries: 5, Interval: time.Second}, nil)
+	defer c2.Close()
+	if _, err := c2.Do(ctx, Dict{"command": "ping"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
+}
