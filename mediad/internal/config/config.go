@@ -45,6 +45,10 @@ type Config struct {
 	// address, "[::1]:2223"); empty = listener disabled.
 	ListenNG, ListenCLI, ListenHTTP string
 	ListenHTTPAll                   []string // every --listen-http value (ListenHTTP is the first)
+	// ListenHTTPS are the --listen-https addresses, served with the
+	// certificate HTTPSCert and the key HTTPSKey ("": in HTTPSCert).
+	ListenHTTPS         []string
+	HTTPSCert, HTTPSKey string
 
 	PortMin, PortMax int // media port range, inclusive (default 30000-40000)
 
@@ -263,8 +267,8 @@ func (c *Config) finish(given map[string]bool) error {
 	if len(c.interfaceSpecs) == 0 {
 		return errors.New("missing option --interface")
 	}
-	if c.ListenNG == "" && len(c.ListenHTTPAll) == 0 &&
-		!given["listen-tcp"] && !given["listen-udp"] && !given["listen-tcp-ng"] && !given["listen-https"] {
+	if c.ListenNG == "" && len(c.ListenHTTPAll) == 0 && len(c.ListenHTTPS) == 0 &&
+		!given["listen-tcp"] && !given["listen-udp"] && !given["listen-tcp-ng"] {
 		return errors.New("missing option --listen-tcp, --listen-udp, --listen-ng, --listen-tcp-ng, --listen-http, or --listen-https")
 	}
 	for _, spec := range c.interfaceSpecs {
@@ -288,6 +292,17 @@ func (c *Config) finish(given map[string]bool) error {
 	}
 	if len(c.ListenHTTPAll) > 0 {
 		c.ListenHTTP = c.ListenHTTPAll[0]
+	}
+	for i, l := range c.ListenHTTPS {
+		if c.ListenHTTPS[i], err = normalizeListen(l, "--listen-https"); err != nil {
+			return err
+		}
+	}
+	if len(c.ListenHTTPS) > 0 && c.HTTPSCert == "" {
+		return errors.New("HTTPS/WSS listener requested, but no certificate given")
+	}
+	if c.HTTPSKey == "" {
+		c.HTTPSKey = c.HTTPSCert
 	}
 	// rtpengine dies on these with the same words.
 	if c.TOS < 0 || c.TOS > 255 {

@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,8 +49,8 @@ type Options struct {
 
 // Addrs are the bound listener addresses ("" when disabled).
 type Addrs struct {
-	NG, CLI string
-	HTTP    []string
+	NG, CLI     string
+	HTTP, HTTPS []string
 }
 
 // Run starts mediad with cfg and blocks until ctx is done or a listener
@@ -157,12 +159,29 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	httpLog := log.With("component", "http")
 	metrics := metricsHandler(core.calls, alloc, httpLog) // one registry for every HTTP listener
-	for _, l := range cfg.ListenHTTPAll {
+	var tlsConf *tls.Config
+	if len(cfg.ListenHTTPS) > 0 {
+		cert, err := tls.LoadX509KeyPair(cfg.HTTPSCert, cfg.HTTPSKey)
+		if err != nil {
+			return fmt.Errorf("HTTPS listener (--https-cert, --https-key): %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	for i, l := range append(slices.Clone(cfg.ListenHTTPAll), cfg.ListenHTTPS...) {
+		secure := i >= len(cfg.ListenHTTPAll)
 		ln, err := net.Listen("tcp", l)
 		if err != nil {
+			if secure {
+				return fmt.Errorf("HTTPS listener (--listen-https): %w", err)
+			}
 			return fmt.Errorf("HTTP listener (--listen-http): %w", err)
 		}
-		addrs.HTTP = append(addrs.HTTP, ln.Addr().String())
+		if secure {
+			addrs.HTTPS = append(addrs.HTTPS, ln.Addr().String())
+			ln = tls.NewListener(ln, tlsConf)
+		} else {
+			addrs.HTTP = append(addrs.HTTP, ln.Addr().String())
+		}
 		hs := &http.Server{
 			Handler:           httpHandler(ngSrv, runner, metrics, httpLog),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -183,7 +202,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			defer scancel()
 			_ = hs.Shutdown(sctx)
 		}()
-		log.Info("HTTP listening", "addr", ln.Addr().String())
+		log.Info("HTTP listening", "addr", ln.Addr().String(), "tls", secure)
 	}
 	if opts.LogSignals && opts.LogLevel != nil {
 		sigs := make(chan os.Signal, 4)

@@ -24,13 +24,19 @@ const (
 	ctText = "text/plain"
 )
 
-// httpHandler serves rtpengine's HTTP paths (--listen-http): GET /ping,
-// GET /cli/<command> ("+" for spaces), GET /metrics, POST /cli (text/plain
-// command), POST /ng (cookie-framed NG) and POST /ng-plain (NG body
-// without cookie, bencode or JSON). metrics may be nil (404 then).
+// httpHandler serves rtpengine's HTTP paths (--listen-http and
+// --listen-https): GET /ping, GET /cli/<command> ("+" for spaces), GET
+// /metrics, POST /cli (text/plain command), POST /ng (cookie-framed NG)
+// and POST /ng-plain (NG body without cookie, bencode or JSON); and its
+// WebSocket subprotocols on any path (ws.go). metrics may be nil (404
+// then).
 func httpHandler(ng *ngproto.Server, runner *cli.Runner, metrics http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log.Debug("HTTP request", "method", r.Method, "uri", r.URL.RequestURI(), "from", r.RemoteAddr)
+		if isWebSocket(r) {
+			serveWebSocket(w, r, ng, runner, log)
+			return
+		}
 		path := r.URL.Path
 		switch r.Method {
 		case http.MethodGet:
