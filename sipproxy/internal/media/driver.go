@@ -2,10 +2,13 @@ package media
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -505,11 +508,24 @@ func Open(st mediacfg.Settings, log *slog.Logger) (*Driver, error) {
 		}
 		bs = append(bs, b)
 	}
+	var tlsConf *tls.Config
+	if st.CAFile != "" {
+		pem, err := os.ReadFile(st.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("media: --rtpengine-ca: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("media: --rtpengine-ca %s: no PEM certificate", st.CAFile)
+		}
+		tlsConf = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
 	pool, err := ngproto.NewPool(bs, ngproto.PoolConfig{
 		Client:       ngproto.ClientConfig{Retries: st.Retries, Interval: st.Timeout},
 		PingInterval: st.PingInterval,
 		PingTimeout:  st.Timeout,
 		Logger:       log,
+		TLS:          tlsConf,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)

@@ -461,6 +461,12 @@ func TestParseSock(t *testing.T) {
 		{in: "unix:/run/rtpengine.sock", bad: true},
 		{in: "udp:127.0.0.1", bad: true},
 		{in: "udp:127.0.0.1:99999", bad: true},
+		{in: "ws://127.0.0.1:8080/", want: ngproto.Backend{Addr: "ws://127.0.0.1:8080/", Weight: 1}},
+		{in: "wss://media.example.com/ng=3", want: ngproto.Backend{Addr: "wss://media.example.com/ng", Weight: 3}},
+		{in: "ws:127.0.0.1:8080", bad: true},
+		{in: "ws://:8080/", bad: true},
+		{in: "ws://u:p@127.0.0.1:8080/", bad: true},
+		{in: "ws://127.0.0.1:0/", bad: true},
 	} {
 		got, err := mediacfg.ParseSock(c.in)
 		if c.bad != (err != nil) || !c.bad && got != c.want {

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +15,8 @@ import (
 // Settings are the media step's configuration keys (flags and config-file
 // keys alike). The zero value has no backend: media control is off.
 type Settings struct {
-	// Socks are --rtpengine-sock values: [udp:|udp6:]HOST:PORT[=WEIGHT].
+	// Socks are --rtpengine-sock values: [udp:|udp6:]HOST:PORT[=WEIGHT],
+	// or ws://HOST:PORT/[PATH][=WEIGHT] and wss://...
 	Socks []string
 	// Timeout is the wait per try and Retries the tries per request
 	// (the modules' rtpengine_tout_ms and rtpengine_retr).
@@ -22,7 +24,10 @@ type Settings struct {
 	Retries int
 	// PingInterval is how often every backend is pinged (health).
 	PingInterval time.Duration
-	Matrix       Matrix
+	// CAFile is a PEM bundle trusted for wss:// daemons ("": the
+	// system's roots).
+	CAFile string
+	Matrix Matrix
 }
 
 // DefaultSettings are the rtpengine modules' defaults and the default matrix.
@@ -47,10 +52,11 @@ func (s *socks) Set(v string) error {
 // AddFlags registers the media keys on fs, storing into st (which should
 // start as DefaultSettings). --rtpengine-sock is repeatable.
 func AddFlags(fs *flag.FlagSet, st *Settings) {
-	fs.Var((*socks)(&st.Socks), "rtpengine-sock", "NG control socket of a media daemon, udp:IP:PORT[=WEIGHT] or udp6:[IP]:PORT[=WEIGHT], a host name resolved at startup (repeatable; none: no media control)")
+	fs.Var((*socks)(&st.Socks), "rtpengine-sock", "NG control socket of a media daemon, udp:IP:PORT[=WEIGHT] or udp6:[IP]:PORT[=WEIGHT], a host name resolved at startup, or ws://HOST:PORT/[=WEIGHT] and wss://... for NG over a WebSocket (repeatable; none: no media control)")
 	fs.DurationVar(&st.Timeout, "rtpengine-timeout", st.Timeout, "wait per NG try (rtpengine_tout_ms)")
 	fs.IntVar(&st.Retries, "rtpengine-retries", st.Retries, "NG tries per request (rtpengine_retr)")
 	fs.DurationVar(&st.PingInterval, "rtpengine-ping-interval", st.PingInterval, "health ping interval per media daemon")
+	fs.StringVar(&st.CAFile, "rtpengine-ca", st.CAFile, "PEM certificates trusted for wss:// media daemons (default: the system's)")
 	for s := 0; s < 2; s++ {
 		for d := 0; d < 2; d++ {
 			n := cellName(s, d)
@@ -68,14 +74,19 @@ func describe(s, d int) string {
 }
 
 // ParseSock parses one rtpengine_sock value as the Kamailio and OpenSIPS
-// modules write it: [udp:|udp6:]HOST:PORT[=WEIGHT], IPv6 in brackets. A
-// host name is resolved now, to IPv4 for udp: (and no prefix) and to IPv6
-// for udp6:, as the modules do at startup, so that a module's
-// "udp:localhost:22222" works unchanged.
+// modules write it: [udp:|udp6:]HOST:PORT[=WEIGHT], IPv6 in brackets, or
+// Kamailio's ws://HOST:PORT/[PATH] and wss://... (NG over a WebSocket). A
+// UDP host name is resolved now, to IPv4 for udp: (and no prefix) and to
+// IPv6 for udp6:, as the modules do at startup, so that a module's
+// "udp:localhost:22222" works unchanged; a WebSocket URL's host is
+// resolved at each connection.
 func ParseSock(s string) (ngproto.Backend, error) {
 	sk, err := splitSock(s)
 	if err != nil {
 		return ngproto.Backend{}, err
+	}
+	if sk.url != "" {
+		return ngproto.Backend{Addr: sk.url, Weight: sk.weight}, nil
 	}
 	if net.ParseIP(sk.host) != nil {
 		return ngproto.Backend{Addr: net.JoinHostPort(sk.host, sk.port), Weight: sk.weight}, nil
@@ -90,6 +101,7 @@ func ParseSock(s string) (ngproto.Backend, error) {
 // sock is an rtpengine_sock value taken apart, its host not yet resolved.
 type sock struct {
 	network, host, port string // network: udp4 or udp6
+	url                 string // a ws:// or wss:// URL instead
 	weight              int
 }
 
@@ -105,6 +117,19 @@ func splitSock(s string) (sock, error) {
 		}
 		sk.weight, v = n, v[:i]
 	}
+	if ngproto.IsWSAddr(v) {
+		u, err := url.Parse(v)
+		if err != nil || u.Hostname() == "" || u.User != nil {
+			return sock{}, fmt.Errorf("rtpengine-sock %q: bad WebSocket URL", s)
+		}
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
+				return sock{}, fmt.Errorf("rtpengine-sock %q: bad port", s)
+			}
+		}
+		sk.url = v
+		return sk, nil
+	}
 	if p, rest, ok := strings.Cut(v, ":"); ok {
 		switch strings.ToLower(p) {
 		case "udp":
@@ -112,7 +137,7 @@ func splitSock(s string) (sock, error) {
 		case "udp6":
 			sk.network, v = "udp6", rest
 		case "unix", "tcp", "tls", "ws", "wss":
-			return sock{}, fmt.Errorf("rtpengine-sock %q: only udp and udp6 are supported", s)
+			return sock{}, fmt.Errorf("rtpengine-sock %q: only udp, udp6, ws:// and wss:// are supported", s)
 		}
 	}
 	var err error
