@@ -13,11 +13,24 @@ import (
 	"sipmedia/ngproto/testport"
 )
 
-const kamailioPath = "/usr/sbin/kamailio"
+const (
+	kamailioPath = "/usr/sbin/kamailio"
+	// lwscModule is Kamailio's WebSocket client, which its rtpengine
+	// module needs for a ws:// or wss:// rtpengine_sock.
+	lwscModule = "/usr/lib/x86_64-linux-gnu/kamailio/modules/lwsc.so"
+)
 
 // startKamailio runs Kamailio 5.6 with testdata/kamailio/kamailio.cfg, its
-// rtpengine module pointed at ng, and returns its UDP and WS addresses.
+// rtpengine module pointed at ng (UDP), and returns its UDP and WS
+// addresses.
 func startKamailio(t *testing.T, ng string, children int) *proxy {
+	t.Helper()
+	return startKamailioSock(t, "udp:"+ng, children)
+}
+
+// startKamailioSock is startKamailio with the rtpengine_sock value sock:
+// udp:HOST:PORT, or a ws:// URL, for which the lwsc module is loaded.
+func startKamailioSock(t *testing.T, sock string, children int) *proxy {
 	t.Helper()
 	if _, err := os.Stat(kamailioPath); err != nil {
 		t.Skipf("skipping: %s not installed", kamailioPath)
@@ -27,8 +40,11 @@ func startKamailio(t *testing.T, ng string, children int) *proxy {
 		t.Fatal(err)
 	}
 	port, ws := testport.Get(t), testport.Get(t)
-	cfg := strings.NewReplacer("PORT", strconv.Itoa(port), "HTTPLISTEN", strconv.Itoa(ws), "NGSOCK", "udp:"+ng,
+	cfg := strings.NewReplacer("PORT", strconv.Itoa(port), "HTTPLISTEN", strconv.Itoa(ws), "NGSOCK", sock,
 		"CHILDREN", strconv.Itoa(children)).Replace(string(b))
+	if strings.HasPrefix(sock, "ws") {
+		cfg = strings.Replace(cfg, "#!KAMAILIO\n", "#!KAMAILIO\n#!define NG_WEBSOCKET\n", 1)
+	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "kamailio.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {

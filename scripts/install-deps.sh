@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs, idempotently and only what is missing, what the tests use:
 # Debian's rtpengine (the reference NG daemon) and rtpengine-ctl, sipp,
-# Kamailio with its WebSocket modules, nftables, Chromium, iproute2 (netns),
+# Kamailio with its WebSocket modules (server, and the lwsc client its
+# rtpengine module uses for ws:// daemons), nftables, Chromium, iproute2 (netns),
 # util-linux (unshare, setpriv), openssl (make run's certificate) and gcc
 # with libc6-dev (cgo, which `go test -race` needs); then node packages
 # from the committed lock file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(rtpengine-daemon rtpengine-utils sip-tester kamailio kamailio-websocket-modules nftables chromium iproute2 procps util-linux openssl gcc libc6-dev)
+pkgs=(rtpengine-daemon rtpengine-utils sip-tester kamailio kamailio-websocket-modules kamailio-lwsc-modules nftables chromium iproute2 procps util-linux openssl gcc libc6-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
