@@ -411,13 +411,16 @@ func sizeHint(req Dict) int {
 }
 
 // Ping sends "ping" and checks for "pong".
-func (c *Client) Ping(ctx context.Context) error {
-	r, err := c.Do(ctx, Dict{"command": "ping"})
+func (c *Client) Ping(ctx context.Context) error { return ping(ctx, c.Do, c.addr) }
+
+// ping sends "ping" through do and checks for "pong" from addr.
+func ping(ctx context.Context, do func(context.Context, Dict) (Dict, error), addr string) error {
+	r, err := do(ctx, Dict{"command": "ping"})
 	if err != nil {
 		return err
 	}
 	if r.Result() != "pong" {
-		return fmt.Errorf("ngproto: ping %s: unexpected result %q", c.addr, r.Result())
+		return fmt.Errorf("ngproto: ping %s: unexpected result %q", addr, r.Result())
 	}
 	return nil
 }

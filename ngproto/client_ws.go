@@ -232,16 +232,7 @@ func (c *WSClient) Do(ctx context.Context, req Dict) (Dict, error) {
 }
 
 // Ping sends "ping" and checks for "pong".
-func (c *WSClient) Ping(ctx context.Context) error {
-	r, err := c.Do(ctx, Dict{"command": "ping"})
-	if err != nil {
-		return err
-	}
-	if r.Result() != "pong" {
-		return fmt.Errorf("ngproto: ping %s: unexpected result %q", c.url, r.Result())
-	}
-	return nil
-}
+func (c *WSClient) Ping(ctx context.Context) error { return ping(ctx, c.Do, c.url) }
 
 // Requester is what a Pool needs from a backend's client: *Client (UDP)
 // and *WSClient.

@@ -1,12 +1,10 @@
 package ngproto
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,35 +12,11 @@ import (
 	"sipmedia/ngproto/testport"
 )
 
-// runRtpengine starts Debian's rtpengine with its HTTP listener on http
-// (WebSocket NG) and returns a function that stops it.
-func runRtpengine(t *testing.T, http int) (stop func()) {
+// runRtpengineWS starts Debian's rtpengine with its HTTP listener on
+// http (WebSocket NG) and returns a function that stops it.
+func runRtpengineWS(t *testing.T, http int) (stop func()) {
 	t.Helper()
-	if _, err := os.Stat(rtpengineBin); err != nil {
-		t.Skipf("skipping: %s not installed (%v)", rtpengineBin, err)
-	}
-	ng := fmt.Sprintf("127.0.0.1:%d", testport.Get(t))
-	cli := fmt.Sprintf("127.0.0.1:%d", testport.Get(t))
-	cmd := exec.Command(rtpengineBin, "--config-file=none", "-t", "-1", "-i", "127.0.0.1",
-		"-n", ng, "-c", cli, fmt.Sprintf("--listen-http=127.0.0.1:%d", http), "-m", "45500", "-M", "45599", "-f", "-E", "-L", "3", "--delete-delay=0")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Skipf("skipping: cannot start rtpengine: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Kill()
-			<-exited
-			if t.Failed() {
-				t.Logf("rtpengine output:\n%s", out.String())
-			}
-		})
-	}
-	t.Cleanup(stop)
+	_, stop = runRtpengine(t, fmt.Sprintf("--listen-http=127.0.0.1:%d", http), "-m", "45500", "-M", "45599")
 	return stop
 }
 
@@ -60,7 +34,7 @@ func TestWSClientRealRtpengine(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := testCtx(t)
-	stop := runRtpengine(t, port)
+	stop := runRtpengineWS(t, port)
 	if err := c.Ping(ctx); err != nil {
 		t.Fatalf("ping while rtpengine starts: %v", err)
 	}
@@ -84,7 +58,7 @@ func TestWSClientRealRtpengine(t *testing.T) {
 
 	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\n"
 	r, err := c.Do(ctx, Dict{"command": "offer", "call-id": "ws1", "from-tag": "a", "sdp": sdp})
-	if err != nil || r.Result() != "ok" || !bytes.HasPrefix([]byte(r.Str("sdp")), []byte("v=0")) {
+	if err != nil || r.Result() != "ok" || !strings.HasPrefix(r.Str("sdp"), "v=0") {
 		t.Fatalf("offer: %v %v", r, err)
 	}
 	if r, err := c.Do(ctx, Dict{"command": "delete", "call-id": "ws1"}); err != nil || r.Result() != "ok" {
@@ -93,7 +67,7 @@ func TestWSClientRealRtpengine(t *testing.T) {
 
 	// The daemon goes away and comes back on the same port.
 	stop()
-	runRtpengine(t, port)
+	runRtpengineWS(t, port)
 	if err := c.Ping(ctx); err != nil {
 		t.Fatalf("ping after a restart: %v", err)
 	}

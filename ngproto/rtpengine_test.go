@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,13 +20,21 @@ const rtpengineBin = "/usr/bin/rtpengine"
 // returns its NG address.
 func startRtpengine(t *testing.T) string {
 	t.Helper()
+	ng, _ := runRtpengine(t)
+	return ng
+}
+
+// runRtpengine starts Debian's rtpengine with extra options and returns
+// its NG address and a function that stops it (run at cleanup too).
+func runRtpengine(t *testing.T, extra ...string) (ng string, stop func()) {
+	t.Helper()
 	if _, err := os.Stat(rtpengineBin); err != nil {
 		t.Skipf("skipping: %s not installed (%v)", rtpengineBin, err)
 	}
-	ng := fmt.Sprintf("127.0.0.1:%d", testport.Get(t))
+	ng = fmt.Sprintf("127.0.0.1:%d", testport.Get(t))
 	cli := fmt.Sprintf("127.0.0.1:%d", testport.Get(t))
-	cmd := exec.Command(rtpengineBin, "--config-file=none", "-t", "-1", "-i", "127.0.0.1",
-		"-n", ng, "-c", cli, "-f", "-E", "-L", "3", "--delete-delay=0")
+	cmd := exec.Command(rtpengineBin, append([]string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1",
+		"-n", ng, "-c", cli, "-f", "-E", "-L", "3", "--delete-delay=0"}, extra...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -33,14 +42,18 @@ func startRtpengine(t *testing.T) string {
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("rtpengine output:\n%s", out.String())
-		}
-	})
-	return ng
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			if t.Failed() {
+				t.Logf("rtpengine output:\n%s", out.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return ng, stop
 }
 
 func TestRealRtpengine(t *testing.T) {

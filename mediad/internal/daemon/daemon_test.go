@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -23,28 +22,15 @@ import (
 )
 
 func TestRunServesAndShutsDownCleanly(t *testing.T) {
-	before := runtime.NumGoroutine()
 	pidfile := filepath.Join(t.TempDir(), "mediad.pid")
-	cfg, err := config.Parse([]string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-i", "ext/203.0.113.1", "-n", "127.0.0.1:0",
-		"-c", "127.0.0.1:0", "--listen-http=127.0.0.1:0", "-p", pidfile, "-m", "43000", "-M", "43099", "--jitter-buffer=5"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs logbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ready := make(chan Addrs, 1)
-	done := make(chan error, 1)
-	runCtx, stop := context.WithCancel(ctx)
 	lv := new(slog.LevelVar)
-	go func() { done <- Run(runCtx, cfg, log, Options{Ready: func(a Addrs) { ready <- a }, LogLevel: lv}) }()
-	var addrs Addrs
-	select {
-	case addrs = <-ready:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
+	r := startRun(t, log, Options{LogLevel: lv}, "--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-i", "ext/203.0.113.1", "-n", "127.0.0.1:0",
+		"-c", "127.0.0.1:0", "--listen-http=127.0.0.1:0", "-p", pidfile, "-m", "43000", "-M", "43099", "--jitter-buffer=5")
+	addrs := r.Addrs
 	if _, err := os.Stat(pidfile); err != nil {
 		t.Errorf("pidfile: %v", err)
 	}
@@ -111,15 +97,7 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 		t.Errorf("POST /ng: %q", b)
 	}
 
-	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	r.stop()
 	if _, err := os.Stat(pidfile); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pidfile not removed: %v", err)
 	}
@@ -135,13 +113,7 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 		t.Errorf("no warning naming --jitter-buffer:\n%s", logs.String())
 	}
 	http.DefaultClient.CloseIdleConnections()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Errorf("goroutines: %d before, %d after", before, n)
-	}
+	r.checkGoroutines()
 }
 
 func TestRunFailsOnBusyListener(t *testing.T) {

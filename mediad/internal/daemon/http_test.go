@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,25 +27,11 @@ import (
 // checks what /metrics reports at each step, an offer timeout included,
 // and the CLI over GET and POST.
 func TestHTTPMetricsAndPaths(t *testing.T) {
-	before := runtime.NumGoroutine()
-	cfg, err := config.Parse([]string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1",
-		"--listen-http=127.0.0.1:0", "-m", "43100", "-M", "43199", "--offer-timeout=1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := startRun(t, nil, Options{}, "--config-file=none", "-t", "-1", "-i", "127.0.0.1",
+		"--listen-http=127.0.0.1:0", "-m", "43100", "-M", "43199", "--offer-timeout=1")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	ready := make(chan Addrs, 1)
-	done := make(chan error, 1)
-	go func() { done <- Run(runCtx, cfg, nil, Options{Ready: func(a Addrs) { ready <- a }}) }()
-	var base string
-	select {
-	case a := <-ready:
-		base = "http://" + a.HTTP[0]
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
+	base := "http://" + r.HTTP[0]
 	client := &http.Client{Timeout: 10 * time.Second}
 	do := func(method, path, ctype, body string) (int, string, string) {
 		t.Helper()
@@ -203,23 +188,9 @@ func TestHTTPMetricsAndPaths(t *testing.T) {
 		}
 	}
 
-	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	r.stop()
 	client.CloseIdleConnections()
-	deadline = time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if g := runtime.NumGoroutine(); g > before {
-		t.Errorf("goroutines: %d before, %d after", before, g)
-	}
+	r.checkGoroutines()
 }
 
 func TestCLIFromPath(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"sipmedia/mediad/internal/config"
 	"sipmedia/ngproto"
 )
 
@@ -24,25 +22,11 @@ import (
 // refused or cut off with a clear status; many NG requests in flight on
 // one connection are all answered; nothing is left behind at shutdown.
 func TestWebSocketBadInput(t *testing.T) {
-	before := runtime.NumGoroutine()
-	cfg, err := config.Parse([]string{"--config-file=none", "-t", "-1", "-i", "127.0.0.1",
-		"--listen-http=127.0.0.1:0", "-m", "43200", "-M", "43299"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := startRun(t, nil, Options{}, "--config-file=none", "-t", "-1", "-i", "127.0.0.1",
+		"--listen-http=127.0.0.1:0", "-m", "43200", "-M", "43299")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	ready := make(chan Addrs, 1)
-	done := make(chan error, 1)
-	go func() { done <- Run(runCtx, cfg, nil, Options{Ready: func(a Addrs) { ready <- a }}) }()
-	var addr string
-	select {
-	case a := <-ready:
-		addr = a.HTTP[0]
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
+	addr := r.HTTP[0]
 	url := "ws://" + addr + "/"
 	hc := &http.Client{Transport: &http.Transport{}}
 	dial := func() *websocket.Conn {
@@ -126,21 +110,7 @@ func TestWebSocketBadInput(t *testing.T) {
 	wg.Wait()
 	c.CloseNow()
 
-	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	r.stop()
 	hc.CloseIdleConnections()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if g := runtime.NumGoroutine(); g > before {
-		t.Errorf("goroutines: %d before, %d after", before, g)
-	}
+	r.checkGoroutines()
 }
