@@ -23,4 +23,6 @@
 //   - server.go, serve_udp.go: the daemon side framing with rtpengine's
 //     cookie cache; one loop handles datagrams inline and more start only
 //     while datagrams queue up.
+//   - serve_tcp.go: the same cache behind NG over TCP (a stream of
+//     messages, each ending with its dictionary).
 package ngproto
