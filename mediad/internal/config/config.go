@@ -44,6 +44,7 @@ type Config struct {
 	// Listener addresses in Go form ("127.0.0.1:2223", ":2223" = every
 	// address, "[::1]:2223"); empty = listener disabled.
 	ListenNG, ListenCLI, ListenHTTP string
+	ListenTCPNG                     string   // --listen-tcp-ng: NG over TCP
 	ListenHTTPAll                   []string // every --listen-http value (ListenHTTP is the first)
 	// ListenHTTPS are the --listen-https addresses, served with the
 	// certificate HTTPSCert and the key HTTPSKey ("": in HTTPSCert).
@@ -267,8 +268,8 @@ func (c *Config) finish(given map[string]bool) error {
 	if len(c.interfaceSpecs) == 0 {
 		return errors.New("missing option --interface")
 	}
-	if c.ListenNG == "" && len(c.ListenHTTPAll) == 0 && len(c.ListenHTTPS) == 0 &&
-		!given["listen-tcp"] && !given["listen-udp"] && !given["listen-tcp-ng"] {
+	if c.ListenNG == "" && c.ListenTCPNG == "" && len(c.ListenHTTPAll) == 0 && len(c.ListenHTTPS) == 0 &&
+		!given["listen-tcp"] && !given["listen-udp"] {
 		return errors.New("missing option --listen-tcp, --listen-udp, --listen-ng, --listen-tcp-ng, --listen-http, or --listen-https")
 	}
 	for _, spec := range c.interfaceSpecs {
@@ -283,6 +284,9 @@ func (c *Config) finish(given map[string]bool) error {
 		return err
 	}
 	if c.ListenCLI, err = normalizeListen(c.ListenCLI, "--listen-cli"); err != nil {
+		return err
+	}
+	if c.ListenTCPNG, err = normalizeListen(c.ListenTCPNG, "--listen-tcp-ng"); err != nil {
 		return err
 	}
 	for i, l := range c.ListenHTTPAll {

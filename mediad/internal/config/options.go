@@ -114,7 +114,7 @@ var optionTable = []option{
 	{long: "listen-tcp", short: 'l', kind: kindString},
 	{long: "listen-udp", short: 'u', kind: kindString},
 	{long: "listen-ng", short: 'n', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenNG }), help: "NG control protocol (UDP)", arg: "[IP46|HOSTNAME:]PORT"},
-	{long: "listen-tcp-ng", short: 'N', kind: kindString},
+	{long: "listen-tcp-ng", short: 'N', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenTCPNG }), help: "NG over TCP: a stream of \"COOKIE BENCODE\" messages", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "listen-cli", short: 'c', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenCLI }), help: "CLI port (TCP), as used by rtpengine-ctl and mediad ctl", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "graphite", short: 'g', kind: kindString},
 	{long: "graphite-interval", short: 'G', kind: kindInt},

@@ -49,8 +49,8 @@ type Options struct {
 
 // Addrs are the bound listener addresses ("" when disabled).
 type Addrs struct {
-	NG, CLI     string
-	HTTP, HTTPS []string
+	NG, TCPNG, CLI string
+	HTTP, HTTPS    []string
 }
 
 // Run starts mediad with cfg and blocks until ctx is done or a listener
@@ -140,6 +140,21 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			}
 		}()
 		log.Info("NG control listening", "addr", addrs.NG)
+	}
+	if cfg.ListenTCPNG != "" {
+		ln, err := net.Listen("tcp", cfg.ListenTCPNG)
+		if err != nil {
+			return fmt.Errorf("NG TCP listener (--listen-tcp-ng): %w", err)
+		}
+		addrs.TCPNG = ln.Addr().String()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ngSrv.ServeTCP(ctx, ln); err != nil && ctx.Err() == nil {
+				fail(fmt.Errorf("NG TCP server: %w", err))
+			}
+		}()
+		log.Info("NG control listening", "addr", addrs.TCPNG, "transport", "tcp")
 	}
 	if cfg.ListenCLI != "" {
 		ln, err := net.Listen("tcp", cfg.ListenCLI)
