@@ -203,3 +203,81 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestNGTCP compares rtpengine's NG over TCP (--listen-tcp-ng) with
+// mediad's: messages written back to back are answered in order, one
+// split over several writes once it is whole, a retransmitted cookie gets
+// the same reply, and a call made over TCP is the one UDP queries.
+func TestNGTCP(t *testing.T) {
+	ports := map[string]int{"mediad": testport.Get(t), "rtpengine": testport.Get(t)}
+	extra := func(name string) []string { return []string{"--listen-tcp-ng=127.0.0.1:" + strconv.Itoa(ports[name])} }
+	onBothDaemonsWith(t, extra, func(t *testing.T, name, ng string) {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(ports[name]), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var pending []byte
+		read := func() string {
+			t.Helper()
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 65536)
+			for ngproto.StreamMessageLen(pending) == 0 {
+				n, err := c.Read(buf)
+				if err != nil {
+					t.Fatalf("read (have %q): %v", pending, err)
+				}
+				pending = append(pending, buf[:n]...)
+			}
+			n := ngproto.StreamMessageLen(pending)
+			msg := string(pending[:n])
+			pending = pending[n:]
+			return msg
+		}
+		write := func(parts ...string) {
+			t.Helper()
+			for i, p := range parts {
+				if i > 0 {
+					time.Sleep(20 * time.Millisecond)
+				}
+				if _, err := io.WriteString(c, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		write("p1 d7:command4:pingep2 d7:command4:pinge")
+		for _, want := range []string{"p1 d6:result4:ponge", "p2 d6:result4:ponge"} {
+			if got := read(); got != want {
+				t.Errorf("pipelined: %q, want %q", got, want)
+			}
+		}
+
+		a := newBlockParty(t, "ta", 1)
+		body, err := ngproto.EncodeBody(offer("tcp-"+name, a.tag, a.sdp(1), nil), ngproto.Bencode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := "o1 " + string(body)
+		write(msg[:10], msg[10:len(msg)/2], msg[len(msg)/2:])
+		first := read()
+		m, err := ngproto.DecodeMessage([]byte(first))
+		if err != nil || m.Cookie != "o1" || m.Body.Result() != "ok" || !strings.HasPrefix(m.Body.Str("sdp"), "v=0") {
+			t.Fatalf("offer split over three writes: %q %v", first, err)
+		}
+		write(msg)
+		if again := read(); again != first {
+			t.Errorf("retransmitted offer: %q, want the first reply %q", again, first)
+		}
+		if q := ngDo(t, ng, query("tcp-"+name, nil)); q.Result() != "ok" {
+			t.Errorf("query over UDP of the call made over TCP: %v", q)
+		}
+		body, err = ngproto.EncodeBody(del("tcp-"+name, kv{"delete-delay": 0}), ngproto.Bencode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write("d1 " + string(body))
+		if got := read(); !strings.HasPrefix(got, "d1 d") || !strings.Contains(got, "6:result2:ok") {
+			t.Errorf("delete over TCP: %q", got)
+		}
+	})
+}
