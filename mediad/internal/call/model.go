@@ -73,6 +73,8 @@ type Monologue struct {
 	// terminated is when a delete command named the call (rtpengine's
 	// ml->terminated, for the recording's metadata).
 	terminated time.Time
+	// recForwarding: start forwarding named this party (recording.go).
+	recForwarding bool
 	// block is what block/silence commands set for this party's media.
 	block blocking
 

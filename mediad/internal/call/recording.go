@@ -13,11 +13,19 @@ import (
 // on or off; while on, every packet a party sends goes to the call's pcap
 // file (the relay's Forwarding.Record) and every SDP the daemon sends is
 // noted in the metadata file. A recorded call stays in userspace.
+//
+// start forwarding and stop forwarding (for the call or one party) are
+// rtpengine's commands to stream a call to its recording daemon, which
+// only its proc method has; with the pcap method rtpengine records the
+// call while any forwarding is on, and so does mediad.
 
 // recState is a call's recording.
 type recState struct {
 	// on is rtpengine's recording_on: recording was asked for.
 	on bool
+	// forwarding is rtpengine's rec_forwarding for the whole call (start
+	// forwarding without a party).
+	forwarding bool
 	// rec is the running recording (nil: none, also when on but no
 	// spool directory is configured or the files could not be made).
 	rec *recording.Recording
@@ -96,11 +104,76 @@ func (r *Registry) startRecordingLocked(c *Call) {
 
 // stopRecordingLocked ends the recording unless it is still asked for.
 func (r *Registry) stopRecordingLocked(c *Call, now time.Time) {
-	if c.rec.on || c.rec.rec == nil {
+	if c.rec.rec == nil || c.recordingWanted() {
 		return
 	}
 	r.finishRecordingLocked(c, now)
 	r.publishRecorder(c)
+}
+
+// recordingWanted: recording, or forwarding of the call or of a party,
+// is on (rtpengine's recording_stop keeps the recording then).
+func (c *Call) recordingWanted() bool {
+	if c.rec.on || c.rec.forwarding {
+		return true
+	}
+	for _, m := range c.monologues {
+		if m.recForwarding {
+			return true
+		}
+	}
+	return false
+}
+
+// ForwardParams is a start forwarding or stop forwarding command: the
+// party is chosen as for a block command (Label, else Address, else
+// FromTag; none of them, or All: the whole call).
+type ForwardParams struct {
+	CallID, FromTag, Label, Address string
+	// All: the whole call, and on stopping every party's forwarding too.
+	All bool
+	// Metadata, if not empty, replaces the call's metadata.
+	Metadata string
+}
+
+// Forward carries out start forwarding (on) or stop forwarding as
+// rtpengine 10.5 does with its pcap method: it starts the recording, or
+// ends it once nothing asks for it any more.
+func (r *Registry) Forward(p ForwardParams, on bool) error {
+	c := r.lookup(p.CallID)
+	if c == nil {
+		return ErrUnknownCall
+	}
+	defer c.mu.Unlock()
+	var m *Monologue
+	if !p.All {
+		var err error
+		if m, err = c.blockTarget(BlockParams{FromTag: p.FromTag, Label: p.Label, Address: p.Address}); err != nil {
+			return err
+		}
+	}
+	switch {
+	case m != nil:
+		m.recForwarding = on
+	case on:
+		c.rec.forwarding = true
+	default:
+		c.rec.forwarding = false
+		if p.All {
+			for _, ml := range c.monologues {
+				ml.recForwarding = false
+			}
+		}
+	}
+	if p.Metadata != "" {
+		c.rec.metadata = p.Metadata
+	}
+	if on {
+		r.startRecordingLocked(c)
+	} else {
+		r.stopRecordingLocked(c, time.Now())
+	}
+	return nil
 }
 
 // finishRecordingLocked closes the call's recording files.

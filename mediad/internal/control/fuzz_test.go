@@ -89,8 +89,10 @@ func FuzzSignalling(f *testing.F) {
 			{"command": blockCmds[int(sel)%6], "call-id": "fz", "from-tag": "b"},
 			{"command": blockCmds[int(sel>>3)%6], "call-id": "fz", "address": offerSDP[:min(len(offerSDP), 16)]},
 			{"command": blockCmds[int(sel>>6)%6], "call-id": "fz", "flags": []any{"all"}},
-			// Recording on and off mid-call; a re-offer may turn it on again.
-			{"command": []string{"start recording", "stop recording"}[int(sel>>2)%2], "call-id": "fz", "metadata": offerSDP[:min(len(offerSDP), 9)]},
+			// Recording (or forwarding, which records too) on and off
+			// mid-call; a re-offer may turn it on again.
+			{"command": []string{"start recording", "stop recording", "start forwarding", "stop forwarding"}[int(sel>>2)%4],
+				"call-id": "fz", "from-tag": []string{"", "b"}[int(sel>>4)%2], "metadata": offerSDP[:min(len(offerSDP), 9)]},
 			{"command": "offer", "call-id": "fz", "from-tag": "b", "to-tag": "a", "sdp": answerSDP},
 			{"command": "answer", "call-id": "fz", "from-tag": "a", "to-tag": "c", "sdp": offerSDP},
 			{"command": "query", "call-id": "fz", "from-tag": "a"},

@@ -45,14 +45,11 @@ func NewHandler(reg *call.Registry, cli CLIRunner, log *slog.Logger) *Handler {
 func (h *Handler) SetCLI(cli CLIRunner) { h.cli = cli }
 
 // notSupported are the commands rtpengine 10.5 knows that mediad does not
-// implement yet (include/control_ng.h).
+// implement (daemon/control_ng.c); commands of later rtpengines are
+// "Unrecognized command", as in 10.5.
 var notSupported = map[string]bool{
-	"pause recording":  true,
-	"start forwarding": true, "stop forwarding": true,
 	"play media": true, "stop media": true, "play DTMF": true,
 	"publish": true, "subscribe request": true, "subscribe answer": true, "unsubscribe": true,
-	"inject start": true, "inject stop": true, "connect": true,
-	"transform": true, "create": true, "create answer": true, "mesh": true,
 }
 
 // ServeNG handles one decoded request.
@@ -98,6 +95,9 @@ func (h *Handler) dispatch(ctx context.Context, req *ngproto.Request, from netip
 	}
 	if on, ok := recordCommands[req.Command]; ok {
 		return h.record(req, on)
+	}
+	if on, ok := forwardCommands[req.Command]; ok {
+		return h.forward(req, on)
 	}
 	if _, ok := blockCommands[req.Command]; ok {
 		return h.block(req)

@@ -1,6 +1,8 @@
 package control
 
 import (
+	"errors"
+
 	"sipmedia/mediad/internal/call"
 	"sipmedia/ngproto"
 )
@@ -8,6 +10,29 @@ import (
 // recordCommands are rtpengine's recording commands, by whether they
 // turn recording on.
 var recordCommands = map[string]bool{"start recording": true, "stop recording": false}
+
+// forwardCommands are rtpengine's forwarding commands, by whether they
+// turn forwarding on.
+var forwardCommands = map[string]bool{"start forwarding": true, "stop forwarding": false}
+
+// forward carries out start forwarding or stop forwarding, which record
+// the call as with rtpengine's pcap method (call.Registry.Forward).
+func (h *Handler) forward(req *ngproto.Request, on bool) ngproto.Dict {
+	if req.CallID == "" {
+		return ngproto.ErrorReply(reason(errNoCallID))
+	}
+	err := h.reg.Forward(call.ForwardParams{
+		CallID: req.CallID, FromTag: req.FromTag, Label: req.Label, Address: req.Raw.Str("address"),
+		All: req.Flags["all"] || req.Raw.Str("all") == "all", Metadata: req.Metadata,
+	}, on)
+	if errors.Is(err, call.ErrUnknownCall) {
+		err = errUnknownCallID // spelt as for the block commands
+	}
+	if err != nil {
+		return ngproto.ErrorReply(reason(err))
+	}
+	return ngproto.OK()
+}
 
 // record carries out start recording or stop recording. As in rtpengine,
 // a call without a configured spool directory is answered ok (the daemon
