@@ -382,3 +382,47 @@ func forEachRecord(t *testing.T, file string, t0 time.Time, fn func(src, dst net
 		fn(src, dst, pkt)
 	}
 }
+
+// TestCallRecordingForwarding follows rtpengine 10.5's pcap method
+// through start forwarding and stop forwarding, which stream a call to
+// rtpengine's recording daemon under its proc method: forwarding the call
+// or one party records the call, stop recording leaves a recording that
+// forwarding still asks for, and stopping the last forwarding ends it.
+func TestCallRecordingForwarding(t *testing.T) {
+	dirs := map[string]string{"mediad": t.TempDir(), "rtpengine": t.TempDir()}
+	extra := func(name string) []string { return []string{"--recording-dir=" + dirs[name]} }
+	onBothDaemonsWith(t, extra, func(t *testing.T, name, ng string) {
+		dir := dirs[name]
+		callID := "fwd-" + name
+		newBlockCall(t, ng, callID, nil)
+		count := func(sub string) int {
+			t.Helper()
+			m, _ := filepath.Glob(filepath.Join(dir, sub, "*"))
+			return len(m)
+		}
+		for _, st := range []struct {
+			cmd                 string
+			extra               kv
+			pcaps, done, active int // files in pcaps/, metadata/ and tmp/ after it
+		}{
+			{"start forwarding", nil, 1, 0, 1},
+			{"stop forwarding", nil, 1, 1, 0},
+			{"start forwarding", kv{"from-tag": "ta"}, 2, 1, 1},
+			{"start recording", nil, 2, 1, 1},
+			{"stop recording", nil, 2, 1, 1}, // ta's forwarding keeps it
+			{"stop forwarding", kv{"from-tag": "ta"}, 2, 2, 0},
+			{"start forwarding", kv{"from-tag": "tb"}, 3, 2, 1},
+			{"stop forwarding", kv{"flags": []string{"all"}}, 3, 3, 0},
+		} {
+			r := ngDo(t, ng, dict(st.cmd, merge(kv{"call-id": callID}, st.extra)))
+			if r.Result() != "ok" {
+				t.Fatalf("%s %v: %v", st.cmd, st.extra, r)
+			}
+			if p, d, a := count("pcaps"), count("metadata"), count("tmp"); p != st.pcaps || d != st.done || a != st.active {
+				t.Fatalf("after %s %v: %d pcaps, %d finished and %d open metadata files; want %d, %d, %d",
+					st.cmd, st.extra, p, d, a, st.pcaps, st.done, st.active)
+			}
+		}
+		ngDo(t, ng, del(callID, kv{"delete-delay": 0}))
+	})
+}

@@ -199,7 +199,7 @@ func controlScenarios() []scenario {
 		},
 		{
 			name: "recording-commands",
-			desc: "recording keys and commands on a daemon without a spool directory: answered ok, no recordings listed; their errors (TestCallRecording records)",
+			desc: "recording and forwarding keys and commands on a daemon without a spool directory: answered ok, no recordings listed; their errors, and commands 10.5 does not know (TestCallRecording records)",
 			steps: []step{
 				st("offer-record", offer("c-rec", "ta", sdpA, kv{"record call": "yes", "metadata": "k=v"})),
 				st("answer", answer("c-rec", "ta", "tb", sdpB, kv{"flags": []string{"record-call"}})),
@@ -208,6 +208,14 @@ func controlScenarios() []scenario {
 				st("offer-off", offer("c-rec", "ta", sdpA, kv{"record call": "off"})),
 				st("start-unknown", dict("start recording", kv{"call-id": "c-nosuch"})),
 				st("stop-no-call-id", dict("stop recording", nil)),
+				st("start-forwarding", dict("start forwarding", kv{"call-id": "c-rec"})),
+				st("start-forwarding-tag", dict("start forwarding", kv{"call-id": "c-rec", "from-tag": "tb", "metadata": "k=x"})),
+				st("start-forwarding-label", dict("start forwarding", kv{"call-id": "c-rec", "label": "nobody"})),
+				st("start-forwarding-unknown-tag", dict("start forwarding", kv{"call-id": "c-rec", "from-tag": "tx"})),
+				st("stop-forwarding-all", dict("stop forwarding", kv{"call-id": "c-rec", "flags": []string{"all"}})),
+				st("forwarding-unknown-call", dict("stop forwarding", kv{"call-id": "c-nosuch"})),
+				st("pause-recording", dict("pause recording", kv{"call-id": "c-rec"})),
+				st("later-command", dict("inject start", kv{"call-id": "c-rec"})),
 			},
 		},
 		{
