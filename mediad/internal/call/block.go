@@ -18,16 +18,22 @@ const (
 	BlockDTMF                       // block DTMF / unblock DTMF
 )
 
-// BlockParams is a block, unblock, silence or unsilence command. The
-// party is chosen by Label, else Address (an address a party's SDP
-// advertised), else FromTag; with none of them, or with All, the command
-// is for the whole call.
-type BlockParams struct {
+// Party names the call, and the party in it, that a block or forwarding
+// command is for, as rtpengine's media_block_match does: Label, else
+// Address (an address a party's SDP advertised), else FromTag; with none
+// of them, or with All, the whole call.
+type Party struct {
 	CallID, FromTag, Label, Address string
-	Action                          BlockAction
-	On                              bool
-	// All: the whole call, and on unblocking every party's own block too.
+	// All: the whole call, and on turning off, every party's own
+	// setting too.
 	All bool
+}
+
+// BlockParams is a block, unblock, silence or unsilence command.
+type BlockParams struct {
+	Party
+	Action BlockAction
+	On     bool
 }
 
 // blocking is the state block commands leave on a call or a party.
@@ -75,18 +81,11 @@ func (r *Registry) Block(p BlockParams) error {
 	if p.Action > BlockDTMF {
 		return errUnknownAction
 	}
-	c := r.lookup(p.CallID)
-	if c == nil {
-		return ErrUnknownCall
+	c, m, err := r.lockParty(p.Party)
+	if err != nil {
+		return err
 	}
 	defer c.mu.Unlock()
-	var m *Monologue
-	if !p.All {
-		var err error
-		if m, err = c.blockTarget(p); err != nil {
-			return err
-		}
-	}
 	if m != nil {
 		m.block.set(p.Action, p.On)
 	} else {
@@ -113,8 +112,26 @@ func (r *Registry) Block(p BlockParams) error {
 	return nil
 }
 
-// blockTarget is the party a block command names, nil for the whole call.
-func (c *Call) blockTarget(p BlockParams) (*Monologue, error) {
+// lockParty returns p's call, locked, and the party p names (nil: the
+// whole call).
+func (r *Registry) lockParty(p Party) (*Call, *Monologue, error) {
+	c := r.lookup(p.CallID)
+	if c == nil {
+		return nil, nil, ErrUnknownCall
+	}
+	if p.All {
+		return c, nil, nil
+	}
+	m, err := c.party(p)
+	if err != nil {
+		c.mu.Unlock()
+		return nil, nil, err
+	}
+	return c, m, nil
+}
+
+// party is the party p names in c, nil for the whole call.
+func (c *Call) party(p Party) (*Monologue, error) {
 	switch {
 	case p.Label != "":
 		for _, m := range c.monologues {

@@ -43,7 +43,7 @@ func TestBlockCommands(t *testing.T) {
 	}
 	both(rtpPkt, rtpPkt)
 
-	block(BlockParams{FromTag: "a", Action: BlockMedia, On: true})
+	block(BlockParams{Party: Party{FromTag: "a"}, Action: BlockMedia, On: true})
 	both(nil, rtpPkt)
 	// A re-offer from A keeps A blocked.
 	if _, err := r.Offer(&Params{CallID: "blk", FromTag: "a", ToTag: "b", SDP: a.sdp("")}); err != nil {
@@ -60,19 +60,19 @@ func TestBlockCommands(t *testing.T) {
 	both(nil, rtpPkt)
 	block(BlockParams{Action: BlockMedia})
 	both(nil, rtpPkt) // the party's own block stays
-	block(BlockParams{Action: BlockMedia, All: true})
+	block(BlockParams{Party: Party{All: true}, Action: BlockMedia})
 	both(rtpPkt, rtpPkt)
 
 	for _, e := range []struct {
 		p    BlockParams
 		want error
 	}{
-		{BlockParams{CallID: "nosuch"}, ErrUnknownCall},
-		{BlockParams{CallID: "blk", FromTag: "x"}, ErrUnknownTag},
-		{BlockParams{CallID: "blk", Label: "x"}, ErrUnknownLabel},
-		{BlockParams{CallID: "blk", Address: "x"}, ErrBadAddress},
-		{BlockParams{CallID: "blk", Address: "127.0.0.2"}, ErrAddressNoTag},
-		{BlockParams{CallID: "blk", Action: 9}, errUnknownAction},
+		{BlockParams{Party: Party{CallID: "nosuch"}}, ErrUnknownCall},
+		{BlockParams{Party: Party{CallID: "blk", FromTag: "x"}}, ErrUnknownTag},
+		{BlockParams{Party: Party{CallID: "blk", Label: "x"}}, ErrUnknownLabel},
+		{BlockParams{Party: Party{CallID: "blk", Address: "x"}}, ErrBadAddress},
+		{BlockParams{Party: Party{CallID: "blk", Address: "127.0.0.2"}}, ErrAddressNoTag},
+		{BlockParams{Party: Party{CallID: "blk"}, Action: 9}, errUnknownAction},
 	} {
 		if err := r.Block(e.p); !errors.Is(err, e.want) {
 			t.Errorf("%+v: %v, want %v", e.p, err, e.want)

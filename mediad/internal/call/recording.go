@@ -125,13 +125,9 @@ func (c *Call) recordingWanted() bool {
 	return false
 }
 
-// ForwardParams is a start forwarding or stop forwarding command: the
-// party is chosen as for a block command (Label, else Address, else
-// FromTag; none of them, or All: the whole call).
+// ForwardParams is a start forwarding or stop forwarding command.
 type ForwardParams struct {
-	CallID, FromTag, Label, Address string
-	// All: the whole call, and on stopping every party's forwarding too.
-	All bool
+	Party
 	// Metadata, if not empty, replaces the call's metadata.
 	Metadata string
 }
@@ -140,18 +136,11 @@ type ForwardParams struct {
 // rtpengine 10.5 does with its pcap method: it starts the recording, or
 // ends it once nothing asks for it any more.
 func (r *Registry) Forward(p ForwardParams, on bool) error {
-	c := r.lookup(p.CallID)
-	if c == nil {
-		return ErrUnknownCall
+	c, m, err := r.lockParty(p.Party)
+	if err != nil {
+		return err
 	}
 	defer c.mu.Unlock()
-	var m *Monologue
-	if !p.All {
-		var err error
-		if m, err = c.blockTarget(BlockParams{FromTag: p.FromTag, Label: p.Label, Address: p.Address}); err != nil {
-			return err
-		}
-	}
 	switch {
 	case m != nil:
 		m.recForwarding = on

@@ -21,17 +21,21 @@ var blockCommands = map[string]struct {
 	"unblock DTMF":    {call.BlockDTMF, false},
 }
 
+// party is the call and party a block or forwarding command names.
+func party(req *ngproto.Request) call.Party {
+	return call.Party{
+		CallID: req.CallID, FromTag: req.FromTag, Label: req.Label, Address: req.Raw.Str("address"),
+		All: req.Flags["all"] || req.Raw.Str("all") == "all",
+	}
+}
+
 // block handles the block, unblock, silence and unsilence commands.
 func (h *Handler) block(req *ngproto.Request) ngproto.Dict {
 	bc := blockCommands[req.Command]
 	if req.CallID == "" {
 		return ngproto.ErrorReply(reason(errNoCallID))
 	}
-	err := h.reg.Block(call.BlockParams{
-		CallID: req.CallID, FromTag: req.FromTag, Label: req.Label, Address: req.Raw.Str("address"),
-		Action: bc.action, On: bc.on,
-		All: req.Flags["all"] || req.Raw.Str("all") == "all",
-	})
+	err := h.reg.Block(call.BlockParams{Party: party(req), Action: bc.action, On: bc.on})
 	if errors.Is(err, call.ErrUnknownCall) {
 		// These commands spell it differently from answer and query.
 		err = errUnknownCallID

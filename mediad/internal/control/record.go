@@ -21,10 +21,7 @@ func (h *Handler) forward(req *ngproto.Request, on bool) ngproto.Dict {
 	if req.CallID == "" {
 		return ngproto.ErrorReply(reason(errNoCallID))
 	}
-	err := h.reg.Forward(call.ForwardParams{
-		CallID: req.CallID, FromTag: req.FromTag, Label: req.Label, Address: req.Raw.Str("address"),
-		All: req.Flags["all"] || req.Raw.Str("all") == "all", Metadata: req.Metadata,
-	}, on)
+	err := h.reg.Forward(call.ForwardParams{Party: party(req), Metadata: req.Metadata}, on)
 	if errors.Is(err, call.ErrUnknownCall) {
 		err = errUnknownCallID // spelt as for the block commands
 	}
