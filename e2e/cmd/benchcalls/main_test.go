@@ -62,3 +62,17 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("no ratio for each of the 2 rounds")
 	}
 }
+
+func TestRateKept(t *testing.T) {
+	for _, c := range []struct {
+		elapsed time.Duration
+		want    bool
+	}{
+		{5100 * time.Millisecond, true}, {6000 * time.Millisecond, true}, {6600 * time.Millisecond, true},
+		{6700 * time.Millisecond, false}, {8500 * time.Millisecond, false},
+	} {
+		if got := rateKept(c.elapsed, 5*time.Second, 100*time.Millisecond); got != c.want {
+			t.Errorf("rateKept(%v) = %v, want %v", c.elapsed, got, c.want)
+		}
+	}
+}
