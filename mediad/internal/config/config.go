@@ -45,6 +45,7 @@ type Config struct {
 	// address, "[::1]:2223"); empty = listener disabled.
 	ListenNG, ListenCLI, ListenHTTP string
 	ListenTCPNG                     string   // --listen-tcp-ng: NG over TCP
+	ListenUDP                       string   // --listen-udp: rtpproxy's text protocol
 	ListenHTTPAll                   []string // every --listen-http value (ListenHTTP is the first)
 	// ListenHTTPS are the --listen-https addresses, served with the
 	// certificate HTTPSCert and the key HTTPSKey ("": in HTTPSCert).
@@ -268,8 +269,8 @@ func (c *Config) finish(given map[string]bool) error {
 	if len(c.interfaceSpecs) == 0 {
 		return errors.New("missing option --interface")
 	}
-	if c.ListenNG == "" && c.ListenTCPNG == "" && len(c.ListenHTTPAll) == 0 && len(c.ListenHTTPS) == 0 &&
-		!given["listen-tcp"] && !given["listen-udp"] {
+	if c.ListenNG == "" && c.ListenTCPNG == "" && c.ListenUDP == "" && len(c.ListenHTTPAll) == 0 && len(c.ListenHTTPS) == 0 &&
+		!given["listen-tcp"] {
 		return errors.New("missing option --listen-tcp, --listen-udp, --listen-ng, --listen-tcp-ng, --listen-http, or --listen-https")
 	}
 	for _, spec := range c.interfaceSpecs {
@@ -287,6 +288,9 @@ func (c *Config) finish(given map[string]bool) error {
 		return err
 	}
 	if c.ListenTCPNG, err = normalizeListen(c.ListenTCPNG, "--listen-tcp-ng"); err != nil {
+		return err
+	}
+	if c.ListenUDP, err = normalizeListen(c.ListenUDP, "--listen-udp"); err != nil {
 		return err
 	}
 	for i, l := range c.ListenHTTPAll {

@@ -36,8 +36,8 @@ func TestParseCommandLines(t *testing.T) {
 				if c.Table != -1 || c.ListenNG != ":2223" || c.ListenCLI != ":12345" || !c.Foreground || c.LogLevel != 7 || !c.LogStderr {
 					t.Errorf("config = %+v", c)
 				}
-				if !reflect.DeepEqual(c.Unimplemented, []string{"--listen-udp"}) {
-					t.Errorf("unimplemented = %v", c.Unimplemented)
+				if c.ListenUDP != ":2222" || len(c.Unimplemented) != 0 {
+					t.Errorf("listen-udp %q, unimplemented = %v", c.ListenUDP, c.Unimplemented)
 				}
 				if c.ConfigFile != "" {
 					t.Errorf("config file loaded: %q", c.ConfigFile)
@@ -92,10 +92,10 @@ func TestParseCommandLines(t *testing.T) {
 		{
 			name: "accepted-only options reported once each, sorted",
 			args: append(base[:len(base):len(base)], "--silence-detect=5.5", "--jitter-buffer", "10", "--dtx-delay=50",
-				"--log-level-internals=7", "-u", "2222", "--listen-udp=2224", "-T", "184", "-k", "1", "-k", "2", "--max-load=3.5", "-F",
+				"--log-level-internals=7", "-l", "2222", "--listen-tcp=2224", "-T", "184", "-k", "1", "-k", "2", "--max-load=3.5", "-F",
 				"--media-num-threads=3", "--dtmf-log-dest=127.0.0.1:9", "--max-cpu=90.5", "--max-bandwidth=1000000", "--control-tos=32"),
 			check: func(t *testing.T, c *Config) {
-				want := []string{"--dtx-delay", "--jitter-buffer", "--listen-udp", "--log-level-internals",
+				want := []string{"--dtx-delay", "--jitter-buffer", "--listen-tcp", "--log-level-internals",
 					"--silence-detect", "--subscribe-keyspace"}
 				if !reflect.DeepEqual(c.Unimplemented, want) {
 					t.Errorf("unimplemented = %v, want %v", c.Unimplemented, want)

@@ -112,7 +112,7 @@ var optionTable = []option{
 	{long: "save-interface-ports", short: 'S', kind: kindNone},
 	{long: "subscribe-keyspace", short: 'k', kind: kindStrings},
 	{long: "listen-tcp", short: 'l', kind: kindString},
-	{long: "listen-udp", short: 'u', kind: kindString},
+	{long: "listen-udp", short: 'u', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenUDP }), help: "Legacy UDP control protocol (rtpproxy's U/L/D/Q/V commands)", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "listen-ng", short: 'n', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenNG }), help: "NG control protocol (UDP)", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "listen-tcp-ng", short: 'N', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenTCPNG }), help: "NG over TCP: a stream of \"COOKIE BENCODE\" messages", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "listen-cli", short: 'c', kind: kindString, set: stringVar(func(c *Config) *string { return &c.ListenCLI }), help: "CLI port (TCP), as used by rtpengine-ctl and mediad ctl", arg: "[IP46|HOSTNAME:]PORT"},

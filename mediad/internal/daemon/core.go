@@ -15,6 +15,7 @@ import (
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/recording"
 	"sipmedia/mediad/internal/relay"
+	"sipmedia/mediad/internal/rtpproxy"
 	"sipmedia/mediad/internal/sysload"
 	"sipmedia/ngproto"
 )
@@ -25,8 +26,10 @@ import (
 type core struct {
 	calls   cli.Calls
 	handler func(*cli.Runner) ngproto.Handler
-	run     func(context.Context) // registry timers; nil if none
-	close   func()                // releases every call
+	// udpControl serves the legacy UDP control protocol (--listen-udp).
+	udpControl func(log *slog.Logger) *rtpproxy.Server
+	run        func(context.Context) // registry timers; nil if none
+	close      func()                // releases every call
 }
 
 func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, log *slog.Logger) (*core, error) {
@@ -85,6 +88,9 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 		handler: func(r *cli.Runner) ngproto.Handler {
 			h.SetCLI(r)
 			return h
+		},
+		udpControl: func(log *slog.Logger) *rtpproxy.Server {
+			return &rtpproxy.Server{Reg: reg, Log: log, SilentTimeout: cfg.SilentTimeout}
 		},
 		run: func(ctx context.Context) {
 			go run(ctx)

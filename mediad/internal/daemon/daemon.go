@@ -50,7 +50,9 @@ type Options struct {
 // Addrs are the bound listener addresses ("" when disabled).
 type Addrs struct {
 	NG, TCPNG, CLI string
-	HTTP, HTTPS    []string
+	// UDP is the legacy UDP control protocol's (--listen-udp).
+	UDP         string
+	HTTP, HTTPS []string
 }
 
 // Run starts mediad with cfg and blocks until ctx is done or a listener
@@ -155,6 +157,23 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			}
 		}()
 		log.Info("NG control listening", "addr", addrs.TCPNG, "transport", "tcp")
+	}
+	if cfg.ListenUDP != "" {
+		conn, err := listenUDP(cfg.ListenUDP)
+		if err != nil {
+			return fmt.Errorf("legacy UDP control listener (--listen-udp): %w", err)
+		}
+		addrs.UDP = conn.LocalAddr().String()
+		srv := core.udpControl(log.With("component", "udp-control"))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer srv.Close()
+			if err := srv.Serve(ctx, conn); err != nil && ctx.Err() == nil {
+				fail(err)
+			}
+		}()
+		log.Info("legacy UDP control listening", "addr", addrs.UDP)
 	}
 	if cfg.ListenCLI != "" {
 		ln, err := net.Listen("tcp", cfg.ListenCLI)
