@@ -93,7 +93,7 @@ func TestBinaryLifecycle(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-i", "::1",
 		"-n", fmt.Sprintf("127.0.0.1:%d", ng), "-c", fmt.Sprintf("127.0.0.1:%d", cliPort), "-f", "-L", "7", "-E",
-		"-u", "2222", "--silence-detect=0.05", "-p", pidfile, "-m", "41000", "-M", "41999")
+		"-l", "2222", "--silence-detect=0.05", "-p", pidfile, "-m", "41000", "-M", "41999")
 	var stderr logbuf.Buffer
 	cmd.Stderr = &stderr
 	// Debian's unit runs rtpengine with Type=notify: mediad must say READY=1.
@@ -200,7 +200,7 @@ func TestBinaryLifecycle(t *testing.T) {
 		t.Errorf("pidfile still there after exit: %v", err)
 	}
 	log := stderr.String()
-	for _, want := range []string{"--listen-udp --silence-detect", "Startup complete", "Shutting down"} {
+	for _, want := range []string{"--listen-tcp --silence-detect", "Startup complete", "Shutting down"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
