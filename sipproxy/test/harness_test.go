@@ -231,6 +231,10 @@ func startSippOnce(t *testing.T, scenario, transport string, target string, keys
 			args = append(args, "-cid_str", v)
 			continue
 		}
+		if k == "au" || k == "ap" {
+			args = append(args, "-"+k, v) // digest username and password
+			continue
+		}
 		args = append(args, "-key", k, v)
 	}
 	args = append(args, target)

@@ -15,6 +15,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"sipmedia/sipproxy/internal/auth"
 	"sipmedia/sipproxy/internal/certs"
 	"sipmedia/sipproxy/internal/config"
 	"sipmedia/sipproxy/internal/mgmt"
@@ -71,6 +72,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 			return nil, err
 		}
 	}
+	var authn *auth.Authenticator
+	if cfg.AuthUsers != "" {
+		var err error
+		if authn, err = auth.Load(cfg.AuthUsers); err != nil {
+			return nil, err
+		}
+		log.Info("digest authentication on", "users", authn.Len())
+	}
 	p := &Proxy{}
 	stats := &transport.Stats{}
 	sipLog := slog.New(transport.SipgoLog{Handler: log.Handler(), Stats: stats})
@@ -114,7 +123,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 	p.Registrar = &registrar.Registrar{Store: store, Limits: registrar.Limits{
 		Default: cfg.DefaultExpires, Min: cfg.MinExpires, Max: cfg.MaxExpires}}
 	rt = router.New(log, router.Config{Domains: cfg.Domains, FrTimeout: cfg.FrTimeout, FrInvTimeout: cfg.FrInvTimeout,
-		Overload: p.Overload},
+		Overload: p.Overload, Auth: authn},
 		ua.TransactionLayer(), mgr, p.Registrar, media)
 	p.Router = rt
 	srv.OnNoRoute(rt.Handle)
@@ -171,6 +180,8 @@ func (p *Proxy) Counters(parse *transport.Stats) map[string]int64 {
 		"inbox_full":            m.InboxFull.Load(),
 		"retransmissions_kept":  m.Retransmissions.Load(),
 		"panics":                m.Panics.Load(),
+		"auth_challenges":       m.AuthChallenges.Load(),
+		"auth_failures":         m.AuthFailures.Load(),
 		"registrations":         int64(len(all)),
 		"drop_oversized":        t.Oversized.Load(),
 		"drop_malformed":        t.Malformed.Load(),

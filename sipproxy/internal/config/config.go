@@ -80,6 +80,11 @@ type Config struct {
 	MinExpires     int // registrar min_expires (0: none)
 	MaxExpires     int // registrar max_expires (0: unlimited)
 
+	// AuthUsers is the subscriber file of digest authentication
+	// ("user:password" or htdigest lines); empty: no authentication, as
+	// the seed script.
+	AuthUsers string
+
 	WSOrigins     []string      // allowed Origin values for WS/WSS; empty: any
 	WSIdleTimeout time.Duration // a WS connection silent this long is closed
 
@@ -158,6 +163,7 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&cfg.TLSCertificate, "tls-certificate", "", "PEM certificate for tls/wss (none: self-signed)")
 	fs.StringVar(&cfg.TLSPrivateKey, "tls-private-key", "", "PEM private key for tls/wss")
 	fs.BoolVar(&cfg.TLSVerifyPeers, "tls-verify-peers", false, "verify certificates of TLS peers we dial")
+	fs.StringVar(&cfg.AuthUsers, "auth-users", "", "digest authentication of REGISTERs and of requests from local users, against this file of user:password or user:realm:HA1 lines (none: no authentication)")
 	fs.DurationVar(&cfg.FrTimeout, "fr-timeout", cfg.FrTimeout, "tm fr_timeout")
 	fs.DurationVar(&cfg.FrInvTimeout, "fr-inv-timeout", cfg.FrInvTimeout, "tm fr_inv_timeout (Timer C)")
 	fs.IntVar(&cfg.DefaultExpires, "default-expires", cfg.DefaultExpires, "registrar default expires (s)")

@@ -18,6 +18,9 @@ type Metrics struct {
 	InboxFull    atomic.Int64 // responses dropped: their branch had inboxSize waiting
 	// Retransmissions handled for transactions ended early (finished.go).
 	Retransmissions atomic.Int64
+	// AuthChallenges: 401/407 sent; AuthFailures: wrong credentials or
+	// another user's (step_auth.go).
+	AuthChallenges, AuthFailures atomic.Int64
 }
 
 func (m *Metrics) reply(code int) {

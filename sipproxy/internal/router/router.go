@@ -19,6 +19,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"sipmedia/sipproxy/internal/auth"
 	"sipmedia/sipproxy/internal/overload"
 	"sipmedia/sipproxy/internal/registrar"
 	"sipmedia/sipproxy/internal/transport"
@@ -56,6 +57,9 @@ type Config struct {
 	// Overload, when it says so, has new INVITEs over UDP refused with
 	// 503 before any routing or media work (nil: never).
 	Overload *overload.Detector
+	// Auth, if set, authenticates REGISTERs and initial requests from
+	// local users (the residential script's auth option).
+	Auth *auth.Authenticator
 }
 
 // Router runs the chain for every request sipgo hands it.
@@ -106,24 +110,40 @@ func New(log *slog.Logger, cfg Config, txl *sip.TransactionLayer, socks Sockets,
 	return r
 }
 
-// chain lists the steps in the seed script's order.
+// chain lists the steps in the seed script's order; the auth steps are
+// there only when authentication is on (the script's auth option).
 func (r *Router) chain() []Step {
-	return []Step{
-		maxFwd{r},         // mf_process_maxfwd_header("10")
-		inDialog{r},       // has_totag(): loose_route() / t_check_trans() / 404
-		cancelStep{r},     // is_method("CANCEL"): t_check_trans() && t_relay()
-		relayPolicy{r},    // from_uri!=myself && uri!=myself -> 403
-		preloadedRoute{r}, // loose_route() on an initial request -> 403
-		recordRoute{r},    // record_route() unless REGISTER|MESSAGE
-		outbound{r},       // uri!=myself -> P-hint: outbound, route(relay)
-		publish503{r},     // PUBLISH|SUBSCRIBE -> 503
-		srcWS{r},          // proto==WS|WSS -> setflag(SRC_WS)
-		fixContact{r},     // fix_nated_contact()
-		register{r},       // setbflag(DST_WS), fix_nated_register(), save("location")
-		emptyUser{r},      // $rU==NULL -> 484
-		lookup{r},         // lookup("location","m") else 404
-		relayStep{r},      // route(relay)
+	withAuth := func(s Step) Step {
+		if r.cfg.Auth == nil {
+			return nil
+		}
+		return s
 	}
+	all := []Step{
+		maxFwd{r},              // mf_process_maxfwd_header("10")
+		inDialog{r},            // has_totag(): loose_route() / t_check_trans() / 404
+		cancelStep{r},          // is_method("CANCEL"): t_check_trans() && t_relay()
+		relayPolicy{r},         // from_uri!=myself && uri!=myself -> 403
+		withAuth(proxyAuth{r}), // from_uri==myself: proxy_authorize() else proxy_challenge(); $au==$fU; consume_credentials()
+		preloadedRoute{r},      // loose_route() on an initial request -> 403
+		recordRoute{r},         // record_route() unless REGISTER|MESSAGE
+		outbound{r},            // uri!=myself -> P-hint: outbound, route(relay)
+		publish503{r},          // PUBLISH|SUBSCRIBE -> 503
+		srcWS{r},               // proto==WS|WSS -> setflag(SRC_WS)
+		fixContact{r},          // fix_nated_contact()
+		withAuth(wwwAuth{r}),   // REGISTER: www_authorize() else www_challenge(); $au==$tU
+		register{r},            // setbflag(DST_WS), fix_nated_register(), save("location")
+		emptyUser{r},           // $rU==NULL -> 484
+		lookup{r},              // lookup("location","m") else 404
+		relayStep{r},           // route(relay)
+	}
+	steps := all[:0]
+	for _, s := range all {
+		if s != nil {
+			steps = append(steps, s)
+		}
+	}
+	return steps
 }
 
 // StepNames lists the chain, for documentation and tests.
