@@ -46,6 +46,9 @@ type Config struct {
 	// RepeatSDP: with Reliable, the 200 repeats the 183's SDP, as RFC
 	// 6337 (3.1.1) lets a UAS do once offer and answer are complete.
 	RepeatSDP bool
+	// Password: a 401 or 407 to a REGISTER or INVITE is answered once
+	// with digest credentials of User (auth.go).
+	Password string
 }
 
 // Phone is a user agent with one RTP endpoint per call.
@@ -453,6 +456,14 @@ func (p *Phone) Register(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if p.mayAuth(res) {
+		if err := p.authorize(req, res); err != nil {
+			return err
+		}
+		if res, err = p.transact(ctx, req, p.cfg.Proxy, nil); err != nil {
+			return err
+		}
+	}
 	if res.Code != 200 {
 		return fmt.Errorf("phone %s: REGISTER: %d %s", p.cfg.User, res.Code, res.Reason)
 	}
@@ -496,7 +507,7 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 	p.mu.Unlock()
 	var prackErr error
 	rseq, answered := 0, false
-	res, err := p.transact(ctx, req, p.cfg.Proxy, func(m *Msg) {
+	prov := func(m *Msg) {
 		// RFC 3262 4: PRACK each new reliable provisional (retransmissions
 		// carry an RSeq already seen); its SDP answers an offer in it.
 		n, _ := strconv.Atoi(m.Get("RSeq"))
@@ -516,7 +527,8 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 		}
 		c.cseq++
 		pr := c.inDialog("PRACK", c.cseq)
-		pr.Hdrs = append(pr.Hdrs, Hdr{"RAck", strconv.Itoa(n) + " 1 INVITE"})
+		invSeq, _ := req.CSeq() // 2 after a challenge
+		pr.Hdrs = append(pr.Hdrs, Hdr{"RAck", strconv.Itoa(n) + " " + strconv.Itoa(invSeq) + " INVITE"})
 		if body != nil {
 			pr.Hdrs = append(pr.Hdrs, Hdr{"Content-Type", "application/sdp"})
 			pr.Body = body
@@ -529,7 +541,17 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 			}
 		}
 		prackErr = err
-	})
+	}
+	res, err := p.transact(ctx, req, p.cfg.Proxy, prov)
+	if err == nil && prackErr == nil && p.mayAuth(res) {
+		// ACK the challenge in its own transaction, then ask again.
+		if err = p.ackFailure(req, res); err == nil {
+			if err = p.authorize(req, res); err == nil {
+				c.cseq++
+				res, err = p.transact(ctx, req, p.cfg.Proxy, prov)
+			}
+		}
+	}
 	if err == nil {
 		err = prackErr
 	}
@@ -538,6 +560,7 @@ func (p *Phone) Call(ctx context.Context, target string) (*Call, error) {
 		return nil, err
 	}
 	if res.Code >= 300 {
+		_ = p.ackFailure(req, res)
 		c.drop()
 		return nil, &StatusError{"INVITE", res.Code, res.Reason}
 	}
