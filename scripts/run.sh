@@ -2,7 +2,9 @@
 # make run: starts mediad and sipproxy on loopback with defaults, sipproxy
 # driving mediad over NG, plus the demo softphone page over HTTPS.
 # MEDIA=rtpengine uses Debian's rtpengine instead of mediad; BIN=dir takes
-# the binaries from dir instead of bin/ (the run files go to dir/run).
+# the binaries from dir instead of bin/ (the run files go to dir/run);
+# AUTH=FILE turns on digest authentication with that users file
+# (user:password lines, sipproxy --auth-users).
 # Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,7 +65,13 @@ pids+=($!)
 # Its CLI port accepting means it has started, NG socket bound, so
 # sipproxy's first health ping gets an answer.
 ready "$media" "$!" 9900
-"$bin/sipproxy" --listen=udp:127.0.0.1:5060 --listen=tcp:127.0.0.1:5060 --listen=tls:127.0.0.1:5061 \
+auth=()
+password="no password"
+if [ -n "${AUTH:-}" ]; then
+	auth=("--auth-users=$AUTH")
+	password="the password in $AUTH"
+fi
+"$bin/sipproxy" "${auth[@]}" --listen=udp:127.0.0.1:5060 --listen=tcp:127.0.0.1:5060 --listen=tls:127.0.0.1:5061 \
 	--listen=ws:127.0.0.1:8080 --listen=wss:127.0.0.1:8443 --rtpengine-sock=udp:127.0.0.1:22222 \
 	--tls-certificate="$run/cert.pem" --tls-private-key="$run/key.pem" "${demo[@]}" &
 pids+=($!)
@@ -77,10 +85,10 @@ sipproxy: udp+tcp 127.0.0.1:5060, tls 5061, ws 8080, wss 8443 (self-signed, $run
           media through $media; registrations: $bin/sipproxy ctl list
 
 Browser:  open https://127.0.0.1:8444/ (demo softphone, JsSIP), accept the certificate,
-          keep wss://127.0.0.1:8443, register as alice (no password), call bob.
+          keep wss://127.0.0.1:8443, register as alice ($password), call bob.
           (Your own JsSIP/SIP.js page: WebSocket wss://127.0.0.1:8443, URI sip:alice@127.0.0.1.)
 Phone:    any SIP phone on UDP: account bob@127.0.0.1, proxy/registrar 127.0.0.1:5060,
-          no password, plain RTP (PCMU/PCMA); or a second browser tab registered as bob.
+          $password, plain RTP (PCMU/PCMA); or a second browser tab registered as bob.
 Ctrl-C stops everything.
 TXT
 wait -n "${pids[@]}"
