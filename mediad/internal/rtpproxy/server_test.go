@@ -14,7 +14,7 @@ import (
 
 func newServer(t testing.TB) *Server {
 	t.Helper()
-	alloc, err := ports.New(44300, 44399, nil)
+	alloc, err := ports.New(44500, 44599, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
