@@ -107,6 +107,23 @@ type Totals struct {
 	// Per proxy NG request counts, by rtpengine's short command names
 	// ("Ping", "Offer", "Answer", "Delete", "Query", "List", ...).
 	Proxies []ProxyStats
+
+	// Interval is the last report to Graphite.
+	Interval Interval
+}
+
+// Interval is what the last report to Graphite held ("Graphite interval
+// statistics"); all zero while mediad reports to no Graphite server.
+type Interval struct {
+	Reported bool
+	// CallsDuration is the time calls were up in the interval, in seconds.
+	CallsDuration            float64
+	MinSessions, MaxSessions uint64
+	// Delay and Rate are by NG command ("offer", "start recording"):
+	// min, max and average processing time in seconds, and requests per
+	// second.
+	Delay map[string][3]float64
+	Rate  map[string][3]uint64
 }
 
 // Counters are packet, byte and error counts (or rates).

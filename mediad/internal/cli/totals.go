@@ -68,18 +68,21 @@ func (r *Runner) listTotals(_ string, b *strings.Builder) {
 	metric(b, "Total calls duration standard deviation", fmt.Sprintf("%.6f seconds", stddev))
 	b.WriteString("\n\n")
 
-	// mediad reports to no graphite server: the interval values stay zero.
+	// The last report to Graphite (zero without --graphite).
+	iv := t.Interval
 	b.WriteString("Graphite interval statistics (last reported values to graphite):\n")
-	metric(b, "Total calls duration", "0.000000 seconds")
+	metric(b, "Total calls duration", fmt.Sprintf("%.6f seconds", iv.CallsDuration))
 	b.WriteString("\n")
-	metric(b, "Min managed sessions", "0")
-	metric(b, "Max managed sessions", "0")
+	metric(b, "Min managed sessions", u(iv.MinSessions))
+	metric(b, "Max managed sessions", u(iv.MaxSessions))
 	for _, cmd := range ngCommands {
-		metric(b, "Min/Max/Avg "+cmd[0]+" processing delay", "0.000000/0.000000/0.000000 sec")
+		d := iv.Delay[cmd[0]]
+		metric(b, "Min/Max/Avg "+cmd[0]+" processing delay", fmt.Sprintf("%.6f/%.6f/%.6f sec", d[0], d[1], d[2]))
 	}
 	for _, cmd := range ngCommands {
 		// rtpengine pads to 48 but long names overflow; %-48s reproduces that.
-		metric(b, "Min/Max/Avg "+cmd[0]+" requests per second", "0/0/0 per sec")
+		r := iv.Rate[cmd[0]]
+		metric(b, "Min/Max/Avg "+cmd[0]+" requests per second", fmt.Sprintf("%d/%d/%d per sec", r[0], r[1], r[2]))
 	}
 	b.WriteString("\n\n")
 
@@ -213,18 +216,19 @@ func (r *Runner) listJSONStats(_ string, b *strings.Builder) {
 	tot.f("totalcallsduration_stddev", stddev)
 	tot.close()
 
+	last := t.Interval
 	iv := top.sub("intervalstatistics")
-	iv.f("totalcallsduration", 0)
-	iv.u("minmanagedsessions", 0)
-	iv.u("maxmanagedsessions", 0)
+	iv.f("totalcallsduration", last.CallsDuration)
+	iv.u("minmanagedsessions", last.MinSessions)
+	iv.u("maxmanagedsessions", last.MaxSessions)
 	for _, cmd := range ngCommands {
-		for _, p := range []string{"min", "max", "avg"} {
-			iv.f(p+cmd[0]+"delay", 0)
+		for j, p := range []string{"min", "max", "avg"} {
+			iv.f(p+cmd[0]+"delay", last.Delay[cmd[0]][j])
 		}
 	}
 	for _, cmd := range ngCommands {
-		for _, p := range []string{"min", "max", "avg"} {
-			iv.u(p+cmd[0]+"requestrate", 0)
+		for j, p := range []string{"min", "max", "avg"} {
+			iv.u(p+cmd[0]+"requestrate", last.Rate[cmd[0]][j])
 		}
 	}
 	iv.close()

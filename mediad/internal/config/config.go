@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -81,6 +82,12 @@ type Config struct {
 	// MediaNumThreads is the number of the relay's read loops (rtpengine
 	// --media-num-threads; 0 or less: one per CPU).
 	MediaNumThreads int
+	// Graphite is the Graphite server (host:port) statistics go to every
+	// GraphiteInterval seconds, names prefixed with GraphitePrefix;
+	// GraphiteTimeout (seconds) bounds connecting and writing.
+	Graphite                          string
+	GraphiteInterval, GraphiteTimeout int
+	GraphitePrefix                    string
 	// DTMFLogDest is where DTMF events go as JSON over UDP
 	// (rtpengine --dtmf-log-dest; "": not logged).
 	DTMFLogDest string
@@ -292,6 +299,11 @@ func (c *Config) finish(given map[string]bool) error {
 	}
 	if c.ListenUDP, err = normalizeListen(c.ListenUDP, "--listen-udp"); err != nil {
 		return err
+	}
+	if c.Graphite != "" {
+		if h, _, err := net.SplitHostPort(c.Graphite); err != nil || h == "" {
+			return fmt.Errorf("invalid IP or port %q (--graphite)", c.Graphite)
+		}
 	}
 	for i, l := range c.ListenHTTPAll {
 		if c.ListenHTTPAll[i], err = normalizeListen(l, "--listen-http"); err != nil {

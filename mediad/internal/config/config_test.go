@@ -384,3 +384,19 @@ func TestDebianConfigFile(t *testing.T) {
 		}
 	}
 }
+
+func TestGraphiteOptions(t *testing.T) {
+	c, err := Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1", "-g", "127.0.0.1:2003", "-G", "5",
+		"--graphite-prefix=sbc1.", "--graphite-timeout=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Graphite != "127.0.0.1:2003" || c.GraphiteInterval != 5 || c.GraphitePrefix != "sbc1." || c.GraphiteTimeout != 3 || len(c.Unimplemented) != 0 {
+		t.Errorf("graphite %q %d %q %d, unimplemented %v", c.Graphite, c.GraphiteInterval, c.GraphitePrefix, c.GraphiteTimeout, c.Unimplemented)
+	}
+	for _, bad := range []string{"2003", ":2003", "host"} {
+		if _, err := Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1", "--graphite=" + bad}); err == nil || !strings.Contains(err.Error(), "--graphite") {
+			t.Errorf("--graphite=%s: %v", bad, err)
+		}
+	}
+}

@@ -102,6 +102,7 @@ func (c *CLICalls) Totals() cli.Totals {
 	t.RateKernel, t.KernelStreams = cli.Counters{Packets: kr.Packets, Bytes: kr.Bytes}, c.reg.KernelStreams()
 	if c.h != nil {
 		t.Proxies = c.h.stats.cliProxies()
+		t.Interval = c.h.stats.interval.lastInterval()
 	}
 	return t
 }

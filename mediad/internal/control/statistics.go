@@ -38,15 +38,20 @@ type proxyStat struct {
 	errors int64
 }
 
-// ctlStats counts requests per proxy and command ("controlstatistics").
+// ctlStats counts requests per proxy and command ("controlstatistics"),
+// and for the interval between Graphite reports.
 type ctlStats struct {
-	mu      sync.Mutex
-	proxies map[string]*proxyStat
+	mu       sync.Mutex
+	proxies  map[string]*proxyStat
+	interval *intervalStats
 }
 
-func newCtlStats() *ctlStats { return &ctlStats{proxies: map[string]*proxyStat{}} }
+func newCtlStats() *ctlStats {
+	return &ctlStats{proxies: map[string]*proxyStat{}, interval: &intervalStats{}}
+}
 
 func (s *ctlStats) record(from netip.AddrPort, cmd string, d time.Duration, isErr bool) {
+	s.interval.command(cmd, d)
 	key := from.Addr().String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,19 +117,20 @@ func (h *Handler) statistics() ngproto.Dict {
 		"totalcallsduration2":        decimal6(t.TotalCallDurationSquared),
 		"totalcallsduration_stddev":  decimal6(stddev),
 	}
+	iv := t.Interval
 	interval := ngproto.Dict{
-		"totalcallsduration": "0.000000",
-		"minmanagedsessions": int64(0),
-		"maxmanagedsessions": int64(0),
+		"totalcallsduration": decimal6(iv.CallsDuration),
+		"minmanagedsessions": int64(iv.MinSessions),
+		"maxmanagedsessions": int64(iv.MaxSessions),
 	}
 	for _, sc := range statCommands {
-		for _, k := range []string{"min", "max", "avg"} {
-			interval[k+sc.cmd+"delay"] = "0.000000"
+		for j, k := range []string{"min", "max", "avg"} {
+			interval[k+sc.cmd+"delay"] = decimal6(iv.Delay[sc.cmd][j])
 		}
 	}
 	for _, sc := range statCommands {
-		for _, k := range []string{"min", "max", "avg"} {
-			interval[k+sc.cmd+"requestrate"] = "0"
+		for j, k := range []string{"min", "max", "avg"} {
+			interval[k+sc.cmd+"requestrate"] = fmt.Sprint(iv.Rate[sc.cmd][j])
 		}
 	}
 	mos := ngproto.Dict{

@@ -11,6 +11,7 @@ import (
 	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
 	"sipmedia/mediad/internal/control"
+	"sipmedia/mediad/internal/graphite"
 	"sipmedia/mediad/internal/offload"
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/recording"
@@ -28,8 +29,10 @@ type core struct {
 	handler func(*cli.Runner) ngproto.Handler
 	// udpControl serves the legacy UDP control protocol (--listen-udp).
 	udpControl func(log *slog.Logger) *rtpproxy.Server
-	run        func(context.Context) // registry timers; nil if none
-	close      func()                // releases every call
+	// graphite is the source of the reports to Graphite (--graphite).
+	graphite func() graphite.Source
+	run      func(context.Context) // registry timers; nil if none
+	close    func()                // releases every call
 }
 
 func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, log *slog.Logger) (*core, error) {
@@ -89,6 +92,7 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 			h.SetCLI(r)
 			return h
 		},
+		graphite: func() graphite.Source { return h.Graphite() },
 		udpControl: func(log *slog.Logger) *rtpproxy.Server {
 			return &rtpproxy.Server{Reg: reg, Log: log, SilentTimeout: cfg.SilentTimeout}
 		},

@@ -27,6 +27,7 @@ import (
 
 	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
+	"sipmedia/mediad/internal/graphite"
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/rawsys"
 	"sipmedia/ngproto"
@@ -174,6 +175,20 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			}
 		}()
 		log.Info("legacy UDP control listening", "addr", addrs.UDP)
+	}
+	if cfg.Graphite != "" {
+		interval := cfg.GraphiteInterval
+		if interval <= 0 {
+			log.Warn("Graphite send interval was not set. Setting it to 1 second.")
+			interval = 1
+		}
+		gs := &graphite.Sender{Addr: cfg.Graphite, Interval: time.Duration(interval) * time.Second, Prefix: cfg.GraphitePrefix,
+			Timeout: time.Duration(cfg.GraphiteTimeout) * time.Second, Source: core.graphite(), Log: log.With("component", "graphite")}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gs.Run(ctx)
+		}()
 	}
 	if cfg.ListenCLI != "" {
 		ln, err := net.Listen("tcp", cfg.ListenCLI)
