@@ -22,8 +22,10 @@ var _ cli.Calls = (*CLICalls)(nil)
 func NewCLICalls(reg *call.Registry, h *Handler) *CLICalls { return &CLICalls{reg: reg, h: h} }
 
 // Counts implements cli.Calls.
-func (c *CLICalls) Counts() cli.Counts {
-	all := c.reg.All()
+func (c *CLICalls) Counts() cli.Counts { return countCalls(c.reg.All()) }
+
+// countCalls counts calls by the address families of their sockets.
+func countCalls(all []*call.CallStats) cli.Counts {
 	n := cli.Counts{Own: len(all)}
 	for _, st := range all {
 		v4, v6 := false, false

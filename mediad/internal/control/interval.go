@@ -109,8 +109,8 @@ func (g *Graphite) Tick(time.Time) { g.h.stats.interval.tick(g.h.reg.Len()) }
 // their blanks included.
 func (g *Graphite) Report(now time.Time) []graphite.Line {
 	h := g.h
-	calls := NewCLICalls(h.reg, h)
-	t, counts := calls.Totals(), calls.Counts()
+	all := h.reg.All()
+	t, counts := NewCLICalls(h.reg, h).Totals(), countCalls(all)
 	s := h.stats.interval
 	s.mu.Lock()
 	prev, start := s.prev, s.start
@@ -138,7 +138,7 @@ func (g *Graphite) Report(now time.Time) []graphite.Line {
 	// Calls in progress, for the part of the interval they lasted.
 	span := now.Sub(start)
 	var inCalls time.Duration
-	for _, c := range h.reg.All() {
+	for _, c := range all {
 		if c.Created.Before(start) {
 			inCalls += span
 		} else {
