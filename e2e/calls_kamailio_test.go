@@ -45,15 +45,21 @@ func startKamailioSock(t *testing.T, sock string, children int) *proxy {
 	if strings.HasPrefix(sock, "ws") {
 		cfg = strings.Replace(cfg, "#!KAMAILIO\n", "#!KAMAILIO\n#!define NG_WEBSOCKET\n", 1)
 	}
+	return &proxy{UDP: mustAddrPort(hostPort(port)), TCP: hostPort(port), WS: hostPort(ws), Proc: runKamailio(t, cfg, port)}
+}
+
+// runKamailio starts Kamailio with the configuration text cfg, ready once
+// it listens on TCP port.
+func runKamailio(t *testing.T, cfg string, port int) *daemon.Process {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "kamailio.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := daemon.StartTB(t, daemon.Spec{Name: "kamailio", Path: kamailioPath,
+	return daemon.StartTB(t, daemon.Spec{Name: "kamailio", Path: kamailioPath,
 		Args:  []string{"-f", path, "-DD", "-E", "-m", "64", "-M", "16", "-Y", dir},
 		Ready: daemon.TCPReady(hostPort(port))})
-	return &proxy{UDP: mustAddrPort(hostPort(port)), TCP: hostPort(port), WS: hostPort(ws), Proc: p}
 }
 
 // TestCallsKamailio: Kamailio 5.6 from Debian, its rtpengine module

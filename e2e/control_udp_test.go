@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"sipmedia/e2e/internal/daemon"
 	"sipmedia/e2e/internal/phone"
 	"sipmedia/ngproto/testport"
 )
@@ -256,13 +255,5 @@ func startKamailioRtpproxy(t *testing.T, sock string) *proxy {
 	}
 	port := testport.Get(t)
 	cfg := strings.NewReplacer("PORT", strconv.Itoa(port), "CTLSOCK", sock, "CHILDREN", "2").Replace(string(b))
-	dir := t.TempDir()
-	path := filepath.Join(dir, "kamailio.cfg")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p := daemon.StartTB(t, daemon.Spec{Name: "kamailio", Path: kamailioPath,
-		Args:  []string{"-f", path, "-DD", "-E", "-m", "64", "-M", "16", "-Y", dir},
-		Ready: daemon.TCPReady(hostPort(port))})
-	return &proxy{UDP: mustAddrPort(hostPort(port)), TCP: hostPort(port), Proc: p}
+	return &proxy{UDP: mustAddrPort(hostPort(port)), TCP: hostPort(port), Proc: runKamailio(t, cfg, port)}
 }
