@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -67,4 +68,43 @@ func TestSippAuth(t *testing.T) {
 	if c["auth_challenges"] != 10 || c["auth_failures"] != 4 {
 		t.Errorf("auth counters: challenges %d (want 10), failures %d (want 4)", c["auth_challenges"], c["auth_failures"])
 	}
+}
+
+// TestSippAuthReload: SIGHUP makes sipproxy read --auth-users again: a
+// user added to the file registers without a restart, and a broken file
+// leaves the users as they were.
+func TestSippAuthReload(t *testing.T) {
+	needSipp(t)
+	users := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(users, []byte("alice:alicepw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, "--auth-users="+users)
+	dave := map[string]string{"user": "dave", "au": "dave", "ap": "davepw"}
+	runSipp(t, "register_auth_refused.xml", "udp", p.addr(), dave)
+	hangup := func(want string) {
+		t.Helper()
+		n := strings.Count(p.log.String(), want)
+		if err := p.proc.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for strings.Count(p.log.String(), want) == n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q after SIGHUP:\n%s", want, p.log.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if err := os.WriteFile(users, []byte("alice:alicepw\ndave:davepw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hangup("auth users reloaded")
+	runSipp(t, "register_auth.xml", "udp", p.addr(), dave)
+	p.waitRegistered(t, "dave", 1)
+	if err := os.WriteFile(users, []byte("dave\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hangup("auth users not reloaded")
+	runSipp(t, "register_auth.xml", "udp", p.addr(), dave)
 }

@@ -45,6 +45,7 @@ func TestMain(m *testing.M) {
 type proxy struct {
 	SIP, TLS, WS, WSS, Mgmt int
 	log                     *logbuf.Buffer
+	proc                    *os.Process
 }
 
 func (p *proxy) addr() string { return "127.0.0.1:" + strconv.Itoa(p.SIP) }
@@ -95,6 +96,7 @@ func startProxyOnce(t *testing.T, extra func(*proxy) []string) (p *proxy, exited
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	p.proc = cmd.Process
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {

@@ -90,6 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("sipproxy running", "listen", strings.Join(socks, ","), "domains", cfg.Domains,
 		"rtpengine-sock", cfg.RTPEngineSocks, "mgmt", cfg.Mgmt)
+	go reloadOnHangup(ctx, p, log)
 	<-ctx.Done()
 	log.Info("sipproxy stopping")
 	if path := os.Getenv("SIPPROXY_MEMPROFILE"); path != "" {
@@ -156,4 +157,29 @@ func level(s string) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// reloadOnHangup reads the --auth-users file again on each SIGHUP, so
+// that subscribers change without a restart (and without losing calls).
+func reloadOnHangup(ctx context.Context, p *app.Proxy, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if p.Auth == nil {
+				log.Info("SIGHUP: nothing to reload (no --auth-users)")
+				continue
+			}
+			n, err := p.Auth.Reload()
+			if err != nil {
+				log.Error("auth users not reloaded, the previous ones stay", "error", err)
+				continue
+			}
+			log.Info("auth users reloaded", "users", n)
+		}
+	}
 }

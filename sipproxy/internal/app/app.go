@@ -31,7 +31,8 @@ type Proxy struct {
 	Router    *router.Router
 	Registrar *registrar.Registrar
 	Mgmt      *mgmt.Server
-	Overload  *overload.Detector // new INVITEs refused while the proxy falls behind
+	Overload  *overload.Detector  // new INVITEs refused while the proxy falls behind
+	Auth      *auth.Authenticator // nil without --auth-users
 
 	ua     *sipgo.UserAgent
 	cancel context.CancelFunc
@@ -80,7 +81,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 		}
 		log.Info("digest authentication on", "users", authn.Len())
 	}
-	p := &Proxy{}
+	p := &Proxy{Auth: authn}
 	stats := &transport.Stats{}
 	sipLog := slog.New(transport.SipgoLog{Handler: log.Handler(), Stats: stats})
 	var mgr *transport.Manager

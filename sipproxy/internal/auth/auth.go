@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/icholy/digest"
@@ -36,9 +37,10 @@ type subscriber struct {
 }
 
 // Authenticator checks digest credentials against a subscriber table.
-// It is safe for concurrent use.
+// It is safe for concurrent use; Reload swaps the table in whole.
 type Authenticator struct {
-	users  map[string]subscriber
+	users  atomic.Pointer[map[string]subscriber]
+	path   string // the users file, for Reload
 	secret [32]byte
 	now    func() time.Time
 }
@@ -48,23 +50,45 @@ type Authenticator struct {
 // "user:realm:password", so the password is not stored); blank lines and
 // lines starting with '#' are skipped.
 func Load(path string) (*Authenticator, error) {
+	users, err := readUsers(path)
+	if err != nil {
+		return nil, err
+	}
+	a := &Authenticator{path: path, now: time.Now}
+	if _, err := rand.Read(a.secret[:]); err != nil {
+		return nil, err
+	}
+	a.users.Store(&users)
+	return a, nil
+}
+
+// Reload reads the users file again and, if it is valid, serves from its
+// table (nonces already given stay good); on error the old table stays.
+// It returns the number of users.
+func (a *Authenticator) Reload() (int, error) {
+	users, err := readUsers(a.path)
+	if err != nil {
+		return 0, err
+	}
+	a.users.Store(&users)
+	return len(users), nil
+}
+
+func readUsers(path string) (map[string]subscriber, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("auth users file: %w", err)
 	}
 	defer f.Close()
-	a, err := parse(bufio.NewScanner(f))
+	users, err := parse(bufio.NewScanner(f))
 	if err != nil {
 		return nil, fmt.Errorf("auth users file %s: %w", path, err)
 	}
-	return a, nil
+	return users, nil
 }
 
-func parse(sc *bufio.Scanner) (*Authenticator, error) {
-	a := &Authenticator{users: map[string]subscriber{}, now: time.Now}
-	if _, err := rand.Read(a.secret[:]); err != nil {
-		return nil, err
-	}
+func parse(sc *bufio.Scanner) (map[string]subscriber, error) {
+	users := map[string]subscriber{}
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || line[0] == '#' {
@@ -80,18 +104,18 @@ func parse(sc *bufio.Scanner) (*Authenticator, error) {
 		default:
 			return nil, fmt.Errorf("line %d: want user:password or user:realm:HA1 (32 hex digits)", n)
 		}
-		if _, dup := a.users[f[0]]; dup {
+		if _, dup := users[f[0]]; dup {
 			return nil, fmt.Errorf("line %d: user %q given twice", n, f[0])
 		}
-		a.users[f[0]] = s
+		users[f[0]] = s
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	if len(a.users) == 0 {
+	if len(users) == 0 {
 		return nil, errors.New("no users")
 	}
-	return a, nil
+	return users, nil
 }
 
 func isHex(s string) bool {
@@ -100,7 +124,7 @@ func isHex(s string) bool {
 }
 
 // Len is the number of subscribers.
-func (a *Authenticator) Len() int { return len(a.users) }
+func (a *Authenticator) Len() int { return len(*a.users.Load()) }
 
 // Challenge is the WWW-Authenticate or Proxy-Authenticate value for realm;
 // stale says the client's answer was right but its nonce too old.
@@ -190,7 +214,7 @@ func (a *Authenticator) verify(cred *digest.Credentials, method string) Result {
 		r.Reason = "qop " + cred.QOP + " not offered"
 		return r
 	}
-	s, known := a.users[cred.Username]
+	s, known := (*a.users.Load())[cred.Username]
 	if !known {
 		r.Reason = "unknown user"
 		return r

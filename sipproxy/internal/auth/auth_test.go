@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bufio"
 	"crypto/md5"
 	"encoding/hex"
 	"os"
@@ -15,7 +14,11 @@ import (
 
 func newAuth(t testing.TB, lines string) *Authenticator {
 	t.Helper()
-	a, err := parse(bufio.NewScanner(strings.NewReader(lines)))
+	p := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(p, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,4 +143,39 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("%q passed: %+v", v, r)
 		}
 	})
+}
+
+// TestReload: a reload adds and removes users, keeps the nonces given out,
+// and a broken file leaves the old table.
+func TestReload(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(p, []byte("alice:one\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chal := a.Challenge("example.com", false)
+	check := func(user, pw string) Outcome {
+		return a.Check([]string{answer(t, chal, "REGISTER", "sip:example.com", user, pw)}, "REGISTER", "example.com").Outcome
+	}
+	if err := os.WriteFile(p, []byte("dave:two\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.Reload(); n != 1 || err != nil {
+		t.Fatalf("reload: %d %v", n, err)
+	}
+	if check("dave", "two") != Passed || check("alice", "one") != Failed {
+		t.Errorf("after the reload: dave %d, alice %d", check("dave", "two"), check("alice", "one"))
+	}
+	if err := os.WriteFile(p, []byte("dave\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Reload(); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("broken file: %v", err)
+	}
+	if check("dave", "two") != Passed {
+		t.Error("a broken file replaced the table")
+	}
 }
