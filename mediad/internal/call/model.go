@@ -2,6 +2,7 @@ package call
 
 import (
 	"net/netip"
+	"sipmedia/mediad/internal/homer"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,9 @@ type Call struct {
 	tos int
 	// rec is the call's recording (recording.go).
 	rec recState
+	// homer reports this call's RTCP (Registry.rtcpReporter); nil until
+	// first needed.
+	homer *homer.Reporter
 
 	monologues []*Monologue // creation order
 	loopID     string       // a=rtpengine:<id> of loop-protect, one per call

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sipmedia/mediad/internal/homer"
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/recording"
 	"sipmedia/mediad/internal/webrtc/dtlssrtp"
@@ -78,6 +79,9 @@ type Config struct {
 	// Recording is where calls are recorded (rtpengine's --recording-dir;
 	// nil: recording requests are refused with a logged error).
 	Recording *recording.Spool
+	// Homer, if set, is sent every RTCP packet of every call (rtpengine's
+	// --homer); RTCP then stays off the kernel fast path.
+	Homer *homer.Sender
 	// TOS is the IP TOS (IPv6 traffic class) of media sent, unless an
 	// offer's TOS key says otherwise (rtpengine -T; 0: the system's).
 	TOS int

@@ -3,6 +3,7 @@ package call
 import (
 	"fmt"
 	"net/netip"
+	"sipmedia/mediad/internal/homer"
 
 	"sipmedia/mediad/internal/relay"
 )
@@ -95,6 +96,7 @@ func (r *Registry) relayMedia(c *Call, party *Monologue, a, b *Media) {
 			NATWait:       a.NATWait,
 			LoopProtect:   true,
 			Record:        c.recorder(),
+			RTCPReport:    r.rtcpReporter(c),
 		}
 		if ep := a.secState.eps[k]; ep != nil {
 			f.Transform = ep // ICE/DTLS/SRTP toward a's party (endpoints.go)
@@ -263,4 +265,15 @@ func (s *Stream) confirmed() bool {
 	}
 	_, ok := s.rs.Learned()
 	return ok
+}
+
+// rtcpReporter is c's RTCP hook for Homer, or nil without --homer.
+func (r *Registry) rtcpReporter(c *Call) relay.RTCPReporter {
+	if r.cfg.Homer == nil {
+		return nil
+	}
+	if c.homer == nil {
+		c.homer = &homer.Reporter{S: r.cfg.Homer, CallID: c.ID}
+	}
+	return c.homer
 }

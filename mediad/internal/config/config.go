@@ -88,6 +88,10 @@ type Config struct {
 	Graphite                          string
 	GraphiteInterval, GraphiteTimeout int
 	GraphitePrefix                    string
+	// Homer is the Homer server (host:port) RTCP reports go to over
+	// HomerProtocol ("udp" or "tcp") with HEP capture ID HomerID.
+	Homer, HomerProtocol string
+	HomerID              int
 	// DTMFLogDest is where DTMF events go as JSON over UDP
 	// (rtpengine --dtmf-log-dest; "": not logged).
 	DTMFLogDest string
@@ -134,6 +138,8 @@ func Default() Config {
 		EndpointLearning: "delayed",
 		RecordingMethod:  "pcap",
 		RecordingFormat:  "raw",
+		HomerProtocol:    "udp",
+		HomerID:          2001,
 	}
 }
 
@@ -299,6 +305,16 @@ func (c *Config) finish(given map[string]bool) error {
 	}
 	if c.ListenUDP, err = normalizeListen(c.ListenUDP, "--listen-udp"); err != nil {
 		return err
+	}
+	if c.Homer != "" {
+		if h, _, err := net.SplitHostPort(c.Homer); err != nil || h == "" {
+			return fmt.Errorf("invalid IP or port %q (--homer)", c.Homer)
+		}
+	}
+	switch c.HomerProtocol {
+	case "", "udp", "tcp":
+	default:
+		return fmt.Errorf("invalid protocol %q (--homer-protocol)", c.HomerProtocol)
 	}
 	if c.Graphite != "" {
 		if h, _, err := net.SplitHostPort(c.Graphite); err != nil || h == "" {

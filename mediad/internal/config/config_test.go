@@ -400,3 +400,22 @@ func TestGraphiteOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestHomerOptions(t *testing.T) {
+	c, err := Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Homer != "" || c.HomerProtocol != "udp" || c.HomerID != 2001 {
+		t.Errorf("defaults %q %q %d", c.Homer, c.HomerProtocol, c.HomerID)
+	}
+	c, err = Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1", "--homer=127.0.0.1:9060", "--homer-protocol=tcp", "--homer-id=7"})
+	if err != nil || c.Homer != "127.0.0.1:9060" || c.HomerProtocol != "tcp" || c.HomerID != 7 || len(c.Unimplemented) != 0 {
+		t.Errorf("%v %+v", err, c)
+	}
+	for _, bad := range [][]string{{"--homer=9060"}, {"--homer=127.0.0.1:9060", "--homer-protocol=sctp"}} {
+		if _, err := Parse(append([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1"}, bad...)); err == nil || !strings.Contains(err.Error(), "--homer") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}

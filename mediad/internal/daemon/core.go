@@ -12,6 +12,7 @@ import (
 	"sipmedia/mediad/internal/config"
 	"sipmedia/mediad/internal/control"
 	"sipmedia/mediad/internal/graphite"
+	"sipmedia/mediad/internal/homer"
 	"sipmedia/mediad/internal/offload"
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/recording"
@@ -70,6 +71,11 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 		}
 		cc.DTMFLog = dtmfLog
 	}
+	var hs *homer.Sender
+	if cfg.Homer != "" {
+		hs = homer.NewSender(cfg.Homer, cfg.HomerProtocol, cfg.HomerID, log.With("component", "homer"))
+		cc.Homer = hs
+	}
 	reg := call.NewRegistry(cc, alloc, log.With("component", "call"))
 	// Userspace media forwarding (package relay); stopped after the calls.
 	eng, err := relay.New(relay.Config{Loops: cfg.MediaNumThreads, Log: log.With("component", "relay")})
@@ -98,6 +104,9 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 		},
 		run: func(ctx context.Context) {
 			go run(ctx)
+			if hs != nil {
+				go hs.Run(ctx)
+			}
 			reg.Run(ctx)
 		},
 		close: func() {

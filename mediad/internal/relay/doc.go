@@ -16,7 +16,8 @@
 //  4. RTP/RTCP classification (RTCP component, or RTCP on an RTP socket by
 //     payload type 192-223, RFC 5761);
 //  5. endpoint learning and strict-source / media-handover checks;
-//  6. ingress counters;
+//  6. ingress counters; DTMF events to their log, RTCP to its reporter
+//     (Homer);
 //  7. hold: RTP from a side that may not send is counted but not forwarded;
 //     blocked RTP (Forwarding.Block) likewise, and silenced RTP has its
 //     payload overwritten;

@@ -104,6 +104,9 @@ type Forwarding struct {
 	// Record, if set, is given every packet this stream receives,
 	// decrypted, before the address checks (rtpengine's call recording).
 	Record Recorder
+	// RTCPReport, if set, is given every RTCP packet this stream
+	// receives and accepts, decrypted (rtpengine's --homer).
+	RTCPReport RTCPReporter
 	// DemuxRTCP: on an RTP socket, recognise RTCP by payload type and route it
 	// to RTCPSink. rtpengine does this for every RTP profile.
 	DemuxRTCP bool
@@ -144,6 +147,14 @@ type Recorder interface {
 	// Packet records pkt as received from src on the local address dst
 	// at now (unix nanoseconds).
 	Packet(src, dst netip.AddrPort, pkt []byte, now int64)
+}
+
+// RTCPReporter takes RTCP packets for monitoring (package homer's
+// Reporter). Implementations never block and do not keep pkt.
+type RTCPReporter interface {
+	// RTCP reports pkt, received from src on the local address dst at
+	// now (unix nanoseconds).
+	RTCP(src, dst netip.AddrPort, pkt []byte, now int64)
 }
 
 // MaxOverhead is the room a Transform's Outbound may add to a packet.

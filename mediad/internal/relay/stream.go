@@ -308,6 +308,9 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 	if f.DTMF != nil && !rtcp {
 		s.noteDTMF(f.DTMF, pkt, src)
 	}
+	if rtcp && f.RTCPReport != nil {
+		f.RTCPReport.RTCP(src, s.local, pkt, now)
+	}
 	sink := f.Sink
 	if rtcp {
 		sink = f.RTCPSink
