@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"net"
 	"net/netip"
 	"testing"
@@ -102,4 +103,66 @@ func FuzzRTCPJSON(f *testing.F) {
 			t.Fatalf("%x: invalid JSON %s", pkt, js)
 		}
 	})
+}
+
+// TestSenderTCP: over TCP the HEP packets follow each other on one
+// connection, and a dropped connection is made again.
+func TestSenderTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s := NewSender(ln.Addr().String(), "tcp", 5, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	rr := []byte{0x80, 201, 0, 1, 0, 0, 0, 42}
+	src, dst := netip.MustParseAddrPort("127.0.0.1:1000"), netip.MustParseAddrPort("127.0.0.1:2000")
+	readHEP := func(c net.Conn) string {
+		t.Helper()
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		head := make([]byte, 6)
+		if _, err := io.ReadFull(c, head); err != nil {
+			t.Fatalf("no HEP packet: %v", err)
+		}
+		rest := make([]byte, int(binary.BigEndian.Uint16(head[4:]))-6)
+		if _, err := io.ReadFull(c, rest); err != nil {
+			t.Fatal(err)
+		}
+		return string(head[:4])
+	}
+	s.RTCP("c1", src, dst, rr, time.Now().UnixNano())
+	s.RTCP("c1", src, dst, rr, time.Now().UnixNano())
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readHEP(c) != "HEP3" || readHEP(c) != "HEP3" {
+		t.Fatal("not HEP3")
+	}
+	c.Close()
+	// The write after the close fails sooner or later; then the next
+	// report connects again.
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	deadline := time.After(5 * time.Second)
+	for {
+		s.RTCP("c1", src, dst, rr, time.Now().UnixNano())
+		select {
+		case c2 := <-accepted:
+			defer c2.Close()
+			if readHEP(c2) != "HEP3" {
+				t.Fatal("not HEP3 after reconnecting")
+			}
+			return
+		case <-deadline:
+			t.Fatal("no new connection")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
