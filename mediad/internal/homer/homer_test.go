@@ -138,8 +138,10 @@ func TestSenderTCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if readHEP(c) != "HEP3" || readHEP(c) != "HEP3" {
-		t.Fatal("not HEP3")
+	for i := range 2 {
+		if readHEP(c) != "HEP3" {
+			t.Fatalf("packet %d is not HEP3", i)
+		}
 	}
 	c.Close()
 	// The write after the close fails sooner or later; then the next
