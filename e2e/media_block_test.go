@@ -197,6 +197,22 @@ func onBothDaemons(t *testing.T, extra []string, fn func(t *testing.T, name, ng 
 	onBothDaemonsWith(t, func(string) []string { return extra }, fn)
 }
 
+// udpSinks opens a UDP socket on 127.0.0.1 per daemon of onBothDaemons,
+// for what a daemon sends to an address of its options (DTMF log, Homer).
+func udpSinks(t *testing.T) map[string]*net.UDPConn {
+	t.Helper()
+	out := map[string]*net.UDPConn{}
+	for _, name := range []string{"mediad", "rtpengine"} {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		out[name] = c
+	}
+	return out
+}
+
 // onBothDaemonsWith is onBothDaemons with options that differ by daemon.
 func onBothDaemonsWith(t *testing.T, extra func(name string) []string, fn func(t *testing.T, name, ng string)) {
 	for i, name := range []string{"mediad", "rtpengine"} {

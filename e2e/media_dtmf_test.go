@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/binary"
 	"encoding/json"
-	"net"
 	"reflect"
 	"slices"
 	"testing"
@@ -55,15 +54,7 @@ func (p *blockParty) sendEvent(t *testing.T, pt byte, event, volume byte, ts uin
 // event, its duration in milliseconds and its volume; a blocked event is
 // still logged.
 func TestDTMFLog(t *testing.T) {
-	logs := map[string]*net.UDPConn{}
-	for _, name := range []string{"mediad", "rtpengine"} {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		logs[name] = c
-	}
+	logs := udpSinks(t)
 	extra := func(name string) []string { return []string{"--dtmf-log-dest=" + logs[name].LocalAddr().String()} }
 	onBothDaemonsWith(t, extra, func(t *testing.T, name, ng string) {
 		lg := logs[name]

@@ -80,15 +80,7 @@ var homerRTCP = []struct {
 // same JSON, byte for byte, the call-ID, the capture ID, the party's
 // address and the daemon's port it sent to.
 func TestHomer(t *testing.T) {
-	lns := map[string]*net.UDPConn{}
-	for _, name := range []string{"mediad", "rtpengine"} {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		lns[name] = c
-	}
+	lns := udpSinks(t)
 	extra := func(name string) []string {
 		return []string{"--homer=" + lns[name].LocalAddr().String(), "--homer-id=77"}
 	}

@@ -18,11 +18,7 @@ import (
 // registered without the password.
 func TestSippAuth(t *testing.T) {
 	needSipp(t)
-	users := filepath.Join(t.TempDir(), "users")
-	if err := os.WriteFile(users, []byte("caller:callerpw\ncallee-udp:udppw\ncallee-tcp:tcppw\nbob:bobpw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, "--auth-users="+users)
+	p, _ := startAuthProxy(t, "caller:callerpw\ncallee-udp:udppw\ncallee-tcp:tcppw\nbob:bobpw\n")
 	for _, tp := range transports {
 		t.Run(tp, func(t *testing.T) {
 			callee := "callee-" + tp
@@ -75,11 +71,7 @@ func TestSippAuth(t *testing.T) {
 // leaves the users as they were.
 func TestSippAuthReload(t *testing.T) {
 	needSipp(t)
-	users := filepath.Join(t.TempDir(), "users")
-	if err := os.WriteFile(users, []byte("alice:alicepw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, "--auth-users="+users)
+	p, users := startAuthProxy(t, "alice:alicepw\n")
 	dave := map[string]string{"user": "dave", "au": "dave", "ap": "davepw"}
 	runSipp(t, "register_auth_refused.xml", "udp", p.addr(), dave)
 	hangup := func(want string) {
@@ -107,4 +99,15 @@ func TestSippAuthReload(t *testing.T) {
 	}
 	hangup("auth users not reloaded")
 	runSipp(t, "register_auth.xml", "udp", p.addr(), dave)
+}
+
+// startAuthProxy starts sipproxy with --auth-users, a file holding users;
+// it returns the file's path too.
+func startAuthProxy(t *testing.T, users string) (*proxy, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(path, []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startProxy(t, "--auth-users="+path), path
 }
