@@ -32,7 +32,7 @@ type core struct {
 	udpControl func(log *slog.Logger) *rtpproxy.Server
 	// graphite is the source of the reports to Graphite (--graphite).
 	graphite func() graphite.Source
-	run      func(context.Context) // registry timers; nil if none
+	run      func(context.Context) // registry timers, load sampling, the Homer sender
 	close    func()                // releases every call
 }
 

@@ -44,11 +44,7 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+				return nil // conn closed by the context
 			}
 			return fmt.Errorf("legacy UDP control: %w", err)
 		}
