@@ -188,19 +188,3 @@ func upper(b byte) byte {
 	}
 	return b
 }
-
-// String renders the command for logs.
-func (c *Command) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%c%s %s", c.Op, c.Flags, c.CallID)
-	if c.Addr.IsValid() {
-		fmt.Fprintf(&b, " %s %d", c.Addr, c.Port)
-	}
-	if c.FromTag != "" {
-		fmt.Fprintf(&b, " %s", c.FromTag)
-	}
-	if c.ToTag != "" {
-		fmt.Fprintf(&b, " %s", c.ToTag)
-	}
-	return b.String()
-}
