@@ -19,6 +19,7 @@ import (
 	"sipmedia/sipproxy/internal/certs"
 	"sipmedia/sipproxy/internal/config"
 	"sipmedia/sipproxy/internal/mgmt"
+	"sipmedia/sipproxy/internal/natping"
 	"sipmedia/sipproxy/internal/overload"
 	"sipmedia/sipproxy/internal/registrar"
 	"sipmedia/sipproxy/internal/router"
@@ -33,6 +34,7 @@ type Proxy struct {
 	Mgmt      *mgmt.Server
 	Overload  *overload.Detector  // new INVITEs refused while the proxy falls behind
 	Auth      *auth.Authenticator // nil without --auth-users
+	NATPing   *natping.Pinger     // nil without --natping-interval
 
 	ua     *sipgo.UserAgent
 	cancel context.CancelFunc
@@ -128,8 +130,21 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 		ua.TransactionLayer(), mgr, p.Registrar, media)
 	p.Router = rt
 	srv.OnNoRoute(rt.Handle)
+	onResponse := rt.HandleResponse
+	if cfg.NATPing.Interval > 0 {
+		host := cfg.Listen[0].IP
+		if len(cfg.Domains) > 0 {
+			host = cfg.Domains[0]
+		}
+		if p.NATPing, err = natping.New(cfg.NATPing, "sip:pinger@"+host, store, mgr, log.With("component", "natping")); err != nil {
+			ua.Close()
+			return nil, err
+		}
+		// Replies to the pings come back on the listeners like any other.
+		onResponse = func(res *sip.Response) bool { return p.NATPing.Response(res) || rt.HandleResponse(res) }
+	}
 	mgr.SetStateless(transport.StatelessHandler{Methods: rt.StatelessMethods(), Serve: rt.HandleStateless,
-		Response: rt.HandleResponse})
+		Response: onResponse})
 
 	ctx, cancel := context.WithCancel(ctx)
 	p.cancel = cancel
@@ -140,6 +155,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 	}
 	p.wg.Add(1)
 	go func() { defer p.wg.Done(); registrar.RunExpiry(ctx, store, time.Second) }()
+	if p.NATPing != nil {
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); p.NATPing.Run(ctx) }()
+	}
 	if cfg.Mgmt != "" {
 		p.Mgmt = &mgmt.Server{Registrar: p.Registrar, Counters: func() map[string]int64 { return p.Counters(stats) }}
 		if err := p.Mgmt.Listen(cfg.Mgmt); err != nil {
@@ -162,6 +181,10 @@ func (p *Proxy) Counters(parse *transport.Stats) map[string]int64 {
 	m := &p.Router.Metrics
 	t := &p.Transport.Stats
 	all, _ := p.Registrar.Store.All(context.Background(), time.Now())
+	np := &natping.Metrics{} // zeros without pings
+	if p.NATPing != nil {
+		np = &p.NATPing.Metrics
+	}
 	return map[string]int64{
 		"requests":              m.Requests.Load(),
 		"requests_bad":          m.BadRequests.Load(),
@@ -184,6 +207,10 @@ func (p *Proxy) Counters(parse *transport.Stats) map[string]int64 {
 		"auth_challenges":       m.AuthChallenges.Load(),
 		"auth_failures":         m.AuthFailures.Load(),
 		"registrations":         int64(len(all)),
+		"natping_sent":          np.Sent.Load(),
+		"natping_answered":      np.Answered.Load(),
+		"natping_removed":       np.Removed.Load(),
+		"natping_send_failures": np.SendFailures.Load(),
 		"drop_oversized":        t.Oversized.Load(),
 		"drop_malformed":        t.Malformed.Load(),
 		"replied_400_malformed": t.Rejected400.Load(),

@@ -17,6 +17,7 @@ import (
 
 	"sipmedia/sipproxy/internal/demo"
 	"sipmedia/sipproxy/internal/media/mediacfg"
+	"sipmedia/sipproxy/internal/natping"
 )
 
 // Listen is one `listen=` line: proto:ip:port.
@@ -84,6 +85,10 @@ type Config struct {
 	// ("user:password" or htdigest lines); empty: no authentication, as
 	// the seed script.
 	AuthUsers string
+
+	// NATPing: keepalives or OPTIONS to UDP contacts (natping-*,
+	// sipping*); off by default, as in the seed.
+	NATPing natping.Settings
 
 	WSOrigins     []string      // allowed Origin values for WS/WSS; empty: any
 	WSIdleTimeout time.Duration // a WS connection silent this long is closed
@@ -158,6 +163,7 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	fs.Var(&domains, "domain", "domain or alias that is ours (repeatable)")
 	mediacfg.AddFlags(fs, &cfg.Media)
 	demo.AddFlags(fs, &cfg.Demo)
+	natping.AddFlags(fs, &cfg.NATPing)
 	fs.Var(&origins, "ws-origin", "allowed WebSocket Origin (repeatable; none: any)")
 	configFile := fs.String("config", "", "config file with key=value lines using the flag names")
 	fs.StringVar(&cfg.TLSCertificate, "tls-certificate", "", "PEM certificate for tls/wss (none: self-signed)")
@@ -274,6 +280,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UDPMTU < 1500 || c.UDPMTU > 65507 {
 		return errors.New("udp-mtu must be within 1500..65507")
+	}
+	if err := c.NATPing.Validate(); err != nil {
+		return err
 	}
 	return c.Media.Validate()
 }

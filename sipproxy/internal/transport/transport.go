@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,7 @@ type Manager struct {
 	mu      sync.Mutex               // guards closers and writes of sockets
 	sockets atomic.Pointer[[]Socket] // immutable snapshot, read per message
 	closers []func() error
+	udp     map[string]net.PacketConn // UDP listeners by "udp:IP:PORT", for WriteUDP
 	wg      sync.WaitGroup
 
 	stateless         StatelessHandler // set before Start (stateless.go)
@@ -125,7 +127,14 @@ func (m *Manager) start(ctx context.Context, l config.Listen) error {
 		}
 		a := pc.LocalAddr().(*net.UDPAddr)
 		s := Socket{"udp", a.IP.String(), a.Port}
-		m.add(s, pc.Close, func() error { return m.srv.ServeUDP(m.wrapUDP(pc, s)) })
+		wrapped := m.wrapUDP(pc, s)
+		m.mu.Lock()
+		if m.udp == nil {
+			m.udp = map[string]net.PacketConn{}
+		}
+		m.udp[s.Proto+":"+s.Addr()] = wrapped
+		m.mu.Unlock()
+		m.add(s, pc.Close, func() error { return m.srv.ServeUDP(wrapped) })
 	case "tcp", "tls":
 		ln, err := lc.Listen(ctx, "tcp", l.Addr())
 		if err != nil {
@@ -198,6 +207,22 @@ func (m *Manager) Close() error {
 	}
 	m.wg.Wait()
 	return err
+}
+
+// WriteUDP sends b from the UDP listener socket ("udp:IP:PORT", as a
+// registration records its socket) to to: what keeps a NAT binding open
+// must come from the address the client registered with.
+func (m *Manager) WriteUDP(socket string, to netip.AddrPort, b []byte) error {
+	m.mu.Lock()
+	pc := m.udp[socket]
+	m.mu.Unlock()
+	if pc == nil {
+		return fmt.Errorf("no UDP listener %s", socket)
+	}
+	if _, err := pc.WriteTo(b, net.UDPAddrFromAddrPort(to)); err != nil {
+		return fmt.Errorf("udp write to %s: %w", to, err)
+	}
+	return nil
 }
 
 // FlowOpen reports whether a connection-oriented flow to addr (ip:port) over
