@@ -233,6 +233,10 @@ func startSippOnce(t *testing.T, scenario, transport string, target string, keys
 			args = append(args, "-cid_str", v)
 			continue
 		}
+		if k == "aa" {
+			args = append(args, "-aa") // answer OPTIONS, INFO, NOTIFY, UPDATE outside calls
+			continue
+		}
 		if k == "au" || k == "ap" {
 			args = append(args, "-"+k, v) // digest username and password
 			continue
