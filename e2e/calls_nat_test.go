@@ -46,7 +46,7 @@ func TestCallsBehindNAT(t *testing.T) {
 	if _, err := exec.LookPath("sipp"); err != nil {
 		t.Skip("skipping: sipp not installed")
 	}
-	home := natTopology(t)
+	_, home := natTopology(t)
 	for _, name := range []string{"rtpengine", "mediad"} {
 		t.Run(name, func(t *testing.T) {
 			// Media on the public address only, as a daemon on a public
@@ -82,13 +82,14 @@ func TestCallsBehindNAT(t *testing.T) {
 // natPublic on its link to the router and no route to the home network;
 // the router forwards and masquerades what leaves toward the public side
 // (nftables, random ports); home's default route is the router. It
-// returns the home namespace's name; the namespaces go when the test ends.
-func natTopology(t *testing.T) string {
+// returns the router's and the home namespace's names; the namespaces go
+// when the test ends.
+func natTopology(t *testing.T) (router, home string) {
 	t.Helper()
 	var rnd [3]byte
 	_, _ = rand.Read(rnd[:])
 	pfx := "nat" + hex.EncodeToString(rnd[:])
-	router, home := pfx+"-r", pfx+"-h"
+	router, home = pfx+"-r", pfx+"-h"
 	run := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
@@ -135,5 +136,5 @@ func natTopology(t *testing.T) string {
 	if out, err := exec.Command("ip", "route", "get", natHomeIP).CombinedOutput(); err == nil {
 		t.Fatalf("the public side has a route to the home network: %s", out)
 	}
-	return home
+	return router, home
 }

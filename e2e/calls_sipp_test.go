@@ -91,6 +91,7 @@ func TestCallsSippToPhone(t *testing.T) {
 type sippCaller struct {
 	transport, ip, proxy string
 	wrap                 []string
+	idle                 time.Duration // phoneCallsSipp: wait this long between sipp's REGISTER and the call
 }
 
 // command is sipp, as sc says, on SIP port sipPort for one call with args
@@ -104,6 +105,25 @@ func (sc sippCaller) command(ctx context.Context, dir string, sipPort int, args 
 	cmd := exec.CommandContext(ctx, a[0], append(a[1:], args...)...)
 	cmd.Dir = dir
 	return cmd
+}
+
+// sippRegistersAndAnswers registers sipp as user (as sc says) and starts
+// it as a UAS on the registering port, which answers one call, streams
+// RTP from a WAV file and echoes what it receives.
+func sippRegistersAndAnswers(t *testing.T, ctx context.Context, sc sippCaller, user string) (*bytes.Buffer, <-chan error) {
+	t.Helper()
+	dir := t.TempDir()
+	wav := filepath.Join(dir, "silence.wav")
+	writeMulawWAV(t, wav, 2)
+	sipPort, mediaPort := testport.Get(t), testport.Get(t)
+	// The UAS takes over the registering socket's port, so calls come
+	// the way the REGISTER went (through a NAT: its mapping).
+	reg := sc.command(ctx, dir, sipPort, "-sf", sippScenario(t, "register.xml", nil), "-s", user, sc.proxy)
+	if out, err := reg.CombinedOutput(); err != nil {
+		t.Fatalf("sipp REGISTER: %v\n%s", err, out)
+	}
+	return startSipp(t, sc.command(ctx, dir, sipPort, "-sf", sippScenario(t, "uas_rtp.xml", map[string]string{"WAV": wav}),
+		"-mp", strconv.Itoa(mediaPort), "-rtp_echo"))
 }
 
 // sippCallsPhone runs one sipp call as sc says to bob, a registered phone,
@@ -197,20 +217,12 @@ func checkNoCallsLeft(t *testing.T, ng string) {
 // echoed, the daemon at ng count the call's RTP and hold no call after
 // bob's BYE.
 func phoneCallsSipp(t *testing.T, sc sippCaller, bob *phone.Phone, user, ng string) {
-	dir := t.TempDir()
-	wav := filepath.Join(dir, "silence.wav")
-	writeMulawWAV(t, wav, 2)
-	sipPort, mediaPort := testport.Get(t), testport.Get(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	// The UAS takes over the registering socket's port, so calls come
-	// the way the REGISTER went (through a NAT: its mapping).
-	reg := sc.command(ctx, dir, sipPort, "-sf", sippScenario(t, "register.xml", nil), "-s", user, sc.proxy)
-	if out, err := reg.CombinedOutput(); err != nil {
-		t.Fatalf("sipp REGISTER: %v\n%s", err, out)
+	out, done := sippRegistersAndAnswers(t, ctx, sc, user)
+	if sc.idle > 0 {
+		time.Sleep(sc.idle)
 	}
-	out, done := startSipp(t, sc.command(ctx, dir, sipPort, "-sf", sippScenario(t, "uas_rtp.xml", map[string]string{"WAV": wav}),
-		"-mp", strconv.Itoa(mediaPort), "-rtp_echo"))
 	c, err := bob.Call(ctx, user)
 	if err != nil {
 		t.Fatalf("bob calls sipp: %v\nsipp: %s", err, out.String())
