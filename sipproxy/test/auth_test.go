@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -74,30 +73,16 @@ func TestSippAuthReload(t *testing.T) {
 	p, users := startAuthProxy(t, "alice:alicepw\n")
 	dave := map[string]string{"user": "dave", "au": "dave", "ap": "davepw"}
 	runSipp(t, "register_auth_refused.xml", "udp", p.addr(), dave)
-	hangup := func(want string) {
-		t.Helper()
-		n := strings.Count(p.log.String(), want)
-		if err := p.proc.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(5 * time.Second)
-		for strings.Count(p.log.String(), want) == n {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q after SIGHUP:\n%s", want, p.log.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 	if err := os.WriteFile(users, []byte("alice:alicepw\ndave:davepw\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hangup("auth users reloaded")
+	p.hangup(t, "auth users reloaded")
 	runSipp(t, "register_auth.xml", "udp", p.addr(), dave)
 	p.waitRegistered(t, "dave", 1)
 	if err := os.WriteFile(users, []byte("dave\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hangup("auth users not reloaded")
+	p.hangup(t, "auth users not reloaded")
 	runSipp(t, "register_auth.xml", "udp", p.addr(), dave)
 }
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,6 +128,23 @@ func startProxyOnce(t *testing.T, extra func(*proxy) []string) (p *proxy, exited
 	}
 	t.Fatalf("sipproxy did not come up:\n%s", p.log.String())
 	return nil, false
+}
+
+// hangup sends sipproxy SIGHUP and waits until its log says want once
+// more.
+func (p *proxy) hangup(t *testing.T, want string) {
+	t.Helper()
+	n := strings.Count(p.log.String(), want)
+	if err := p.proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(p.log.String(), want) == n {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q after SIGHUP:\n%s", want, p.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (p *proxy) get(path string, v any) error {

@@ -10,12 +10,13 @@ import (
 )
 
 // startDemo serves the demo softphone when --http-demo is set (nil, nil
-// otherwise). It uses the TLS certificate files of the WSS listener, so a
-// browser that accepts one accepts both; without files each listener
-// generates its own self-signed certificate.
-func startDemo(cfg config.Config, log *slog.Logger) (io.Closer, error) {
+// otherwise). It presents the certificate of the WSS listener (src, nil
+// without tls or wss listeners), so a browser that accepts one accepts
+// both, and a reloaded certificate on both.
+// It returns the certificate source it uses.
+func startDemo(cfg config.Config, src *certs.Source, log *slog.Logger) (io.Closer, *certs.Source, error) {
 	if cfg.Demo.Addr == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	hosts := append([]string(nil), cfg.Domains...)
 	page := demo.Page{}
@@ -26,14 +27,16 @@ func startDemo(cfg config.Config, log *slog.Logger) (io.Closer, error) {
 		}
 	}
 	page.Domain = hosts[0]
-	tlsConf, err := certs.Load(cfg.TLSCertificate, cfg.TLSPrivateKey, hosts)
-	if err != nil {
-		return nil, err
+	if src == nil {
+		var err error
+		if src, err = certs.Load(cfg.TLSCertificate, cfg.TLSPrivateKey, hosts); err != nil {
+			return nil, nil, err
+		}
 	}
-	s, err := demo.Start(cfg.Demo, tlsConf, page, log)
+	s, err := demo.Start(cfg.Demo, src.Config(), page, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("demo softphone", "url", "https://"+s.Addr()+"/", "ws", page.WS, "domain", page.Domain)
-	return s, nil
+	return s, src, nil
 }

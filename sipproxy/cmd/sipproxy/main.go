@@ -24,6 +24,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"sipmedia/sipproxy/internal/app"
+	"sipmedia/sipproxy/internal/auth"
+	"sipmedia/sipproxy/internal/certs"
 	"sipmedia/sipproxy/internal/config"
 	"sipmedia/sipproxy/internal/media"
 	"sipmedia/sipproxy/internal/mgmt"
@@ -78,11 +80,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sipproxy:", err)
 		return 1
 	}
-	if d, err := startDemo(cfg, log); err != nil {
+	certSrcs := []*certs.Source{p.Certs}
+	if d, src, err := startDemo(cfg, p.Certs, log); err != nil {
 		fmt.Fprintln(stderr, "sipproxy:", err)
 		return 1
 	} else if d != nil {
 		defer d.Close()
+		if src != p.Certs {
+			certSrcs = append(certSrcs, src)
+		}
 	}
 	var socks []string
 	for _, s := range p.Transport.Sockets() {
@@ -90,7 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("sipproxy running", "listen", strings.Join(socks, ","), "domains", cfg.Domains,
 		"rtpengine-sock", cfg.RTPEngineSocks, "mgmt", cfg.Mgmt)
-	go reloadOnHangup(ctx, p, log)
+	go reloadOnHangup(ctx, p.Auth, certSrcs, log)
 	<-ctx.Done()
 	log.Info("sipproxy stopping")
 	if path := os.Getenv("SIPPROXY_MEMPROFILE"); path != "" {
@@ -159,9 +165,12 @@ func level(s string) slog.Level {
 	return slog.LevelInfo
 }
 
-// reloadOnHangup reads the --auth-users file again on each SIGHUP, so
-// that subscribers change without a restart (and without losing calls).
-func reloadOnHangup(ctx context.Context, p *app.Proxy, log *slog.Logger) {
+// reloadOnHangup reads again, on each SIGHUP, the --auth-users file (so
+// that subscribers change without a restart, and without losing calls)
+// and the TLS certificate files (a renewed certificate is served to new
+// connections; open ones keep theirs). What fails to load leaves the
+// previous users or certificate in place.
+func reloadOnHangup(ctx context.Context, users *auth.Authenticator, certSrcs []*certs.Source, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -170,16 +179,32 @@ func reloadOnHangup(ctx context.Context, p *app.Proxy, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if p.Auth == nil {
-				log.Info("SIGHUP: nothing to reload (no --auth-users)")
-				continue
-			}
-			n, err := p.Auth.Reload()
-			if err != nil {
+		}
+		did := false
+		if users != nil {
+			did = true
+			if n, err := users.Reload(); err != nil {
 				log.Error("auth users not reloaded, the previous ones stay", "error", err)
+			} else {
+				log.Info("auth users reloaded", "users", n)
+			}
+		}
+		for _, src := range certSrcs {
+			if src == nil {
 				continue
 			}
-			log.Info("auth users reloaded", "users", n)
+			expires, err := src.Reload()
+			switch {
+			case err != nil:
+				did = true
+				log.Error("TLS certificate not reloaded, the previous one stays", "error", err)
+			case !expires.IsZero():
+				did = true
+				log.Info("TLS certificate reloaded", "expires", expires.UTC().Format(time.RFC3339))
+			}
+		}
+		if !did {
+			log.Info("SIGHUP: nothing to reload (no --auth-users, no --tls-certificate)")
 		}
 	}
 }

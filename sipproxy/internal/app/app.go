@@ -35,6 +35,7 @@ type Proxy struct {
 	Overload  *overload.Detector  // new INVITEs refused while the proxy falls behind
 	Auth      *auth.Authenticator // nil without --auth-users
 	NATPing   *natping.Pinger     // nil without --natping-interval
+	Certs     *certs.Source       // nil without tls or wss listeners
 
 	ua     *sipgo.UserAgent
 	cancel context.CancelFunc
@@ -68,12 +69,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 	for _, l := range cfg.Listen {
 		needTLS = needTLS || l.Proto == "tls" || l.Proto == "wss"
 	}
+	var certSrc *certs.Source
 	if needTLS {
 		var err error
-		tlsConf, err = certs.Load(cfg.TLSCertificate, cfg.TLSPrivateKey, hosts)
-		if err != nil {
+		if certSrc, err = certs.Load(cfg.TLSCertificate, cfg.TLSPrivateKey, hosts); err != nil {
 			return nil, err
 		}
+		tlsConf = certSrc.Config()
 	}
 	var authn *auth.Authenticator
 	if cfg.AuthUsers != "" {
@@ -83,7 +85,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 		}
 		log.Info("digest authentication on", "users", authn.Len())
 	}
-	p := &Proxy{Auth: authn}
+	p := &Proxy{Auth: authn, Certs: certSrc}
 	stats := &transport.Stats{}
 	sipLog := slog.New(transport.SipgoLog{Handler: log.Handler(), Stats: stats})
 	var mgr *transport.Manager

@@ -12,26 +12,60 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
-// Load returns a server TLS config from PEM files, or from a fresh
-// self-signed certificate for hosts when both paths are empty.
-func Load(certFile, keyFile string, hosts []string) (*tls.Config, error) {
-	var cert tls.Certificate
-	var err error
+// Source is the certificate of the tls and wss listeners (and of the
+// demo page): read from PEM files, and read again by Reload so that a
+// renewed certificate is served without a restart, or generated
+// self-signed when no files are configured.
+type Source struct {
+	certFile, keyFile string
+	cur               atomic.Pointer[tls.Certificate]
+}
+
+// Load reads the PEM files, or makes a self-signed certificate for hosts
+// when both paths are empty.
+func Load(certFile, keyFile string, hosts []string) (*Source, error) {
+	s := &Source{certFile: certFile, keyFile: keyFile}
 	if certFile != "" {
-		cert, err = tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("load certificate: %w", err)
-		}
-	} else {
-		cert, err = SelfSigned(hosts)
-		if err != nil {
+		if _, err := s.Reload(); err != nil {
 			return nil, err
 		}
+		return s, nil
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	cert, err := SelfSigned(hosts)
+	if err != nil {
+		return nil, err
+	}
+	s.cur.Store(&cert)
+	return s, nil
+}
+
+// Config returns a server TLS config that presents the current
+// certificate at each handshake.
+func (s *Source) Config() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cur.Load(), nil }}
+}
+
+// Reload reads the files again; on error the current certificate stays.
+// It reports the new certificate's expiry, or zero for a self-signed one
+// (nothing to read).
+func (s *Source) Reload() (time.Time, error) {
+	if s.certFile == "" {
+		return time.Time{}, nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.certFile, s.keyFile)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("load certificate: %w", err)
+	}
+	s.cur.Store(&cert)
+	if cert.Leaf == nil {
+		return time.Time{}, nil
+	}
+	return cert.Leaf.NotAfter, nil
 }
 
 // SelfSigned creates an ECDSA P-256 certificate valid for hosts (IPs or names)

@@ -19,11 +19,11 @@ func TestServe(t *testing.T) {
 	if err := os.WriteFile(js, []byte("var JsSIP={};"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	conf, err := certs.Load("", "", []string{"127.0.0.1"})
+	src, err := certs.Load("", "", []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Start(Settings{Addr: "127.0.0.1:0", JsSIP: js}, conf, Page{WS: "wss://127.0.0.1:8443", Domain: "example.test"}, slog.New(slog.DiscardHandler))
+	s, err := Start(Settings{Addr: "127.0.0.1:0", JsSIP: js}, src.Config(), Page{WS: "wss://127.0.0.1:8443", Domain: "example.test"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
