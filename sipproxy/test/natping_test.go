@@ -60,9 +60,18 @@ func TestNATPingKeepalive(t *testing.T) {
 			t.Fatalf("ping %d: got %q, want four zero bytes", i+1, got)
 		}
 	}
-	c, err := p.counters()
-	if err != nil || c["natping_sent"] < 2 {
-		t.Fatalf("counters %v (%v): want natping_sent >= 2", c, err)
+	// The proxy counts a ping once its write returned: the datagram
+	// may be here first.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c, err := p.counters()
+		if err == nil && c["natping_sent"] >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counters %v (%v): want natping_sent >= 2", c, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -102,9 +111,7 @@ func TestNATPingOptions(t *testing.T) {
 	if pings < 3 {
 		t.Fatalf("%d pings in 5 s at a 1 s interval", pings)
 	}
-	if rs := p.registrations(t, "silent"); len(rs) != 0 {
-		t.Fatalf("the silent contact is still registered: %+v", rs)
-	}
+	p.waitRegistered(t, "silent", 0) // removed about 4 s after its REGISTER
 	if rs := p.registrations(t, "answers"); len(rs) != 1 {
 		t.Fatalf("the answering contact is gone: %+v", rs)
 	}
