@@ -37,9 +37,10 @@ type Proxy struct {
 	NATPing   *natping.Pinger     // nil without --natping-interval
 	Certs     *certs.Source       // nil without tls or wss listeners
 
-	ua     *sipgo.UserAgent
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ua       *sipgo.UserAgent
+	location *registrar.Syncer // nil without --location-file
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // configureSIPGo sets sipgo's package-level limits once per process.
@@ -125,6 +126,21 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 	})
 	p.Transport = mgr
 	store := registrar.NewMemStore()
+	if cfg.LocationFile != "" {
+		n, err := registrar.LoadFile(cfg.LocationFile, store, time.Now())
+		if err != nil {
+			ua.Close()
+			return nil, fmt.Errorf("%w (fix or remove it)", err)
+		}
+		log.Info("location table read", "file", cfg.LocationFile, "bindings", n)
+		p.location = &registrar.Syncer{Path: cfg.LocationFile, Store: store, Log: log.With("component", "location")}
+		// Written once now, so that a file that cannot be written is
+		// found at start rather than at the first sync.
+		if err := p.location.Sync(time.Now()); err != nil {
+			ua.Close()
+			return nil, err
+		}
+	}
 	p.Registrar = &registrar.Registrar{Store: store, Limits: registrar.Limits{
 		Default: cfg.DefaultExpires, Min: cfg.MinExpires, Max: cfg.MaxExpires}}
 	rt = router.New(log, router.Config{Domains: cfg.Domains, FrTimeout: cfg.FrTimeout, FrInvTimeout: cfg.FrInvTimeout,
@@ -157,6 +173,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 	}
 	p.wg.Add(1)
 	go func() { defer p.wg.Done(); registrar.RunExpiry(ctx, store, time.Second) }()
+	if p.location != nil {
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); p.location.Run(ctx, cfg.LocationSync) }()
+	}
 	if p.NATPing != nil {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); p.NATPing.Run(ctx) }()
@@ -245,5 +265,9 @@ func (p *Proxy) Close() error {
 		p.Router.Close()
 	}
 	p.wg.Wait()
+	if p.location != nil {
+		// Last, when nothing registers any more.
+		_ = p.location.Sync(time.Now()) // logged
+	}
 	return err
 }

@@ -81,6 +81,13 @@ type Config struct {
 	MinExpires     int // registrar min_expires (0: none)
 	MaxExpires     int // registrar max_expires (0: unlimited)
 
+	// LocationFile keeps the location table across restarts (usrloc
+	// db_mode 2 with a file): written every LocationSync when it
+	// changed and at shutdown, read at start. Empty: memory only, as
+	// the seed (db_mode 0).
+	LocationFile string
+	LocationSync time.Duration
+
 	// AuthUsers is the subscriber file of digest authentication
 	// ("user:password" or htdigest lines); empty: no authentication, as
 	// the seed script.
@@ -134,6 +141,7 @@ func Default() Config {
 		FrInvTimeout:   30 * time.Second,
 		DefaultExpires: 3600,
 		MinExpires:     60,
+		LocationSync:   10 * time.Second,
 		WSIdleTimeout:  120 * time.Second,
 		MaxMessageSize: 32 * 1024,
 		GCPercent:      400,
@@ -175,6 +183,8 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	fs.IntVar(&cfg.DefaultExpires, "default-expires", cfg.DefaultExpires, "registrar default expires (s)")
 	fs.IntVar(&cfg.MinExpires, "min-expires", cfg.MinExpires, "registrar min expires (s), 0 none")
 	fs.IntVar(&cfg.MaxExpires, "max-expires", cfg.MaxExpires, "registrar max expires (s), 0 unlimited")
+	fs.StringVar(&cfg.LocationFile, "location-file", cfg.LocationFile, "keep the registrations in this file across restarts (written when changed, every --location-sync and at shutdown; empty: memory only)")
+	fs.DurationVar(&cfg.LocationSync, "location-sync", cfg.LocationSync, "how often a changed location table is written to --location-file")
 	fs.DurationVar(&cfg.WSIdleTimeout, "ws-idle-timeout", cfg.WSIdleTimeout, "close WS connections idle this long")
 	fs.IntVar(&cfg.MaxMessageSize, "max-message-size", cfg.MaxMessageSize, "largest SIP message accepted (bytes)")
 	fs.IntVar(&cfg.UDPMTU, "udp-mtu", cfg.UDPMTU, "largest UDP datagram sent (bytes)")
@@ -265,6 +275,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageSize < 1024 || c.MaxMessageSize > 65535 {
 		return errors.New("max-message-size must be within 1024..65535")
+	}
+	if c.LocationFile != "" && c.LocationSync <= 0 {
+		return errors.New("location-sync must be positive")
 	}
 	if c.OverloadWait < 0 {
 		return errors.New("overload-wait must not be negative")

@@ -45,8 +45,16 @@ type Store interface {
 
 // MemStore is the in-memory Store.
 type MemStore struct {
-	mu sync.Mutex // guards m
-	m  map[string][]Binding
+	mu      sync.Mutex // guards m and version
+	m       map[string][]Binding
+	version uint64 // counts changes, for the location file
+}
+
+// Version changes whenever the stored bindings do.
+func (s *MemStore) Version() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
 }
 
 // NewMemStore returns an empty store.
@@ -78,6 +86,7 @@ func (s *MemStore) Update(_ context.Context, aor string, now time.Time, fn func(
 	if err != nil {
 		return cur, err
 	}
+	s.version++
 	if len(next) == 0 {
 		delete(s.m, aor)
 	} else {
@@ -108,6 +117,7 @@ func (s *MemStore) Delete(_ context.Context, aor, contact string) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	bs := s.m[aor]
+	s.version++
 	if contact == "" {
 		delete(s.m, aor)
 		return len(bs), nil
@@ -132,6 +142,11 @@ func (s *MemStore) Expire(now time.Time) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
+	defer func() {
+		if n > 0 {
+			s.version++
+		}
+	}()
 	for aor, bs := range s.m {
 		l := live(bs, now)
 		n += len(bs) - len(l)
