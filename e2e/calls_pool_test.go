@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -63,11 +64,13 @@ func TestCallsTwoMediads(t *testing.T) {
 // reaches the other phone along the Record-Route set and deletes the call
 // on the daemon that holds it (the pool picks a call's daemon by
 // rendezvous hashing of its call-id, and asks the others when that one
-// does not know the call), so neither daemon keeps a call.
+// does not know the call), so neither daemon keeps a call. The
+// registrations survive the restart (--location-file): alice calls bob
+// again, neither having registered since.
 func TestCallsProxyRestart(t *testing.T) {
 	_, optA := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
 	_, optB := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadB, PortMax: callsMediadB + 999})
-	px := startProxy(t, []string{optA.NG, optB.NG})
+	px := startProxy(t, []string{optA.NG, optB.NG}, "--location-file="+filepath.Join(t.TempDir(), "location.json"))
 	alice := newPhone(t, px, "alice", false)
 	bob := newPhone(t, px, "bob", false)
 	type call struct{ a, b *phone.Call }
@@ -90,6 +93,13 @@ func TestCallsProxyRestart(t *testing.T) {
 			t.Errorf("%s still holds %v after the BYEs through the restarted proxy", ng, ngCalls(t, ng))
 		}
 	}
+	a, b := placeCall(t, alice, bob, "bob")
+	ng := optA.NG
+	if !hasCall(t, ng, a.ID) {
+		ng = optB.NG
+	}
+	checkMediaThrough(t, ng, a, b)
+	hangupAndCheckBoth(t, a, b, optA.NG, optB.NG)
 }
 
 func hangupAndCheckBoth(t *testing.T, a, b *phone.Call, ngs ...string) {
