@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -74,7 +75,7 @@ func TestNATPingBehindNAT(t *testing.T) {
 }
 
 // TestNATPingKamailio: Kamailio 5.6's nathelper (sipping each second,
-// keepalive_timeout 3 s, testdata/kamailio/kamailio-natping.cfg) and
+// keepalive_timeout 3 s, testdata/kamailio/kamailio-registrar.cfg) and
 // sipproxy with the same settings, each with two UDP contacts: both
 // send OPTIONS to the contacts from sipping_from, keep pinging the one
 // that answers and stop pinging the silent one, removed after the
@@ -87,15 +88,7 @@ func TestNATPingKamailio(t *testing.T) {
 		name  string
 		start func(t *testing.T) string
 	}{
-		{"kamailio", func(t *testing.T) string {
-			b, err := os.ReadFile(filepath.Join("testdata", "kamailio", "kamailio-natping.cfg"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			port := testport.Get(t)
-			runKamailio(t, strings.ReplaceAll(string(b), "PORT", strconv.Itoa(port)), port)
-			return hostPort(port)
-		}},
+		{"kamailio", startKamailioRegistrar},
 		{"sipproxy", func(t *testing.T) string {
 			return startProxy(t, nil, "--natping-interval=1s", "--sipping", "--sipping-from=sip:pinger@e2e.test",
 				"--natping-timeout=3s").UDP.String()
@@ -147,27 +140,117 @@ type pingedUA struct {
 	proxy *net.UDPAddr
 }
 
-func newPingedUA(t *testing.T, proxy, user string) *pingedUA {
+// startKamailioRegistrar runs Kamailio with
+// testdata/kamailio/kamailio-registrar.cfg and returns its UDP address.
+func startKamailioRegistrar(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "kamailio", "kamailio-registrar.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := testport.Get(t)
+	runKamailio(t, strings.ReplaceAll(string(b), "PORT", strconv.Itoa(port)), port)
+	return hostPort(port)
+}
+
+// TestRegistrarKamailio: Kamailio 5.6's registrar with max_contacts 2
+// (testdata/kamailio/kamailio-registrar.cfg) and sipproxy with
+// --max-contacts=2 answer the same REGISTERs alike: two contacts, then a
+// third refused with 503 and P-Registrar-Error (nothing saved), then one
+// removed and the third added in one REGISTER.
+func TestRegistrarKamailio(t *testing.T) {
+	if _, err := exec.LookPath(kamailioPath); err != nil {
+		t.Skipf("skipping: %s not installed", kamailioPath)
+	}
+	// Contacts differ in their user part: sipproxy fixes every Contact
+	// of a REGISTER to its source, as the seed does.
+	steps := []struct {
+		contacts []string
+		want     string // status, P-Registrar-Error, Contact headers
+	}{
+		{[]string{"<sip:mc1@192.0.2.1:5060>"}, "200  1"},
+		{[]string{"<sip:mc2@192.0.2.1:5060>"}, "200  2"},
+		{[]string{"<sip:mc3@192.0.2.1:5060>"}, "503 Too many registered contacts"},
+		{[]string{"<sip:mc1@192.0.2.1:5060>;expires=0", "<sip:mc3@192.0.2.1:5060>"}, "200  2"},
+	}
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) string
+	}{
+		{"kamailio", startKamailioRegistrar},
+		{"sipproxy", func(t *testing.T) string { return startProxy(t, nil, "--max-contacts=2").UDP.String() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := newRawUA(t, tc.start(t))
+			for i, st := range steps {
+				res := u.register("mc", i+1, st.contacts...)
+				status := strings.Fields(res)[1]
+				got := status + " " + strings.Join(sipHeaders(res, "P-Registrar-Error"), ",")
+				if status == "200" {
+					// Kamailio lists the bindings in one header, sipproxy in one each.
+					got += " " + strconv.Itoa(strings.Count(strings.Join(sipHeaders(res, "Contact"), ","), "<sip:"))
+				}
+				if got != st.want {
+					t.Errorf("REGISTER %d: got %q, want %q\n%s", i+1, got, st.want, res)
+				}
+			}
+		})
+	}
+}
+
+// sipHeaders returns the values of the headers named name in msg.
+func sipHeaders(msg, name string) []string {
+	var out []string
+	for _, l := range strings.Split(msg, "\r\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
+			out = append(out, strings.TrimSpace(v))
+		}
+	}
+	return out
+}
+
+// newRawUA opens a UDP socket on loopback that talks to proxy.
+func newRawUA(t *testing.T, proxy string) *pingedUA {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	u := &pingedUA{t: t, c: c, proxy: net.UDPAddrFromAddrPort(mustAddrPort(proxy))}
-	reg := "REGISTER sip:e2e.test SIP/2.0\r\nVia: SIP/2.0/UDP " + c.LocalAddr().String() + ";branch=z9hG4bK-reg" + user + ";rport\r\n" +
-		"From: <sip:" + user + "@e2e.test>;tag=r1\r\nTo: <sip:" + user + "@e2e.test>\r\nCall-ID: reg-" + user + "\r\n" +
-		"CSeq: 1 REGISTER\r\nContact: <sip:" + user + "@" + c.LocalAddr().String() + ">\r\nExpires: 60\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-	if _, err := c.WriteToUDP([]byte(reg), u.proxy); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := c.Read(buf)
-	if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
-		t.Fatalf("%s's REGISTER: %q %v", user, buf[:n], err)
+	return &pingedUA{t: t, c: c, proxy: net.UDPAddrFromAddrPort(mustAddrPort(proxy))}
+}
+
+func newPingedUA(t *testing.T, proxy, user string) *pingedUA {
+	t.Helper()
+	u := newRawUA(t, proxy)
+	if res := u.register(user, 1, "<sip:"+user+"@"+u.c.LocalAddr().String()+">"); !strings.HasPrefix(res, "SIP/2.0 200") {
+		t.Fatalf("%s's REGISTER: %q", user, res)
 	}
 	return u
+}
+
+// register sends a REGISTER for user with these Contact values and
+// returns the reply.
+func (u *pingedUA) register(user string, cseq int, contacts ...string) string {
+	u.t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "REGISTER sip:e2e.test SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-reg%s%d;rport\r\n"+
+		"From: <sip:%s@e2e.test>;tag=r1\r\nTo: <sip:%s@e2e.test>\r\nCall-ID: reg-%s\r\nCSeq: %d REGISTER\r\n",
+		u.c.LocalAddr(), user, cseq, user, user, user, cseq)
+	for _, ct := range contacts {
+		b.WriteString("Contact: " + ct + "\r\n")
+	}
+	b.WriteString("Expires: 60\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+	if _, err := u.c.WriteToUDP([]byte(b.String()), u.proxy); err != nil {
+		u.t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	_ = u.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := u.c.Read(buf)
+	if err != nil {
+		u.t.Fatalf("%s's REGISTER %d: %v", user, cseq, err)
+	}
+	return string(buf[:n])
 }
 
 // options yields every OPTIONS received for d.

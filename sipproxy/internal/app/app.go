@@ -142,7 +142,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 		}
 	}
 	p.Registrar = &registrar.Registrar{Store: store, Limits: registrar.Limits{
-		Default: cfg.DefaultExpires, Min: cfg.MinExpires, Max: cfg.MaxExpires}}
+		Default: cfg.DefaultExpires, Min: cfg.MinExpires, Max: cfg.MaxExpires, MaxContacts: cfg.MaxContacts}}
 	rt = router.New(log, router.Config{Domains: cfg.Domains, FrTimeout: cfg.FrTimeout, FrInvTimeout: cfg.FrInvTimeout,
 		Overload: p.Overload, Auth: authn},
 		ua.TransactionLayer(), mgr, p.Registrar, media)

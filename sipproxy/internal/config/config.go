@@ -80,6 +80,7 @@ type Config struct {
 	DefaultExpires int // registrar default_expires
 	MinExpires     int // registrar min_expires (0: none)
 	MaxExpires     int // registrar max_expires (0: unlimited)
+	MaxContacts    int // registrar max_contacts per AOR (0: unlimited)
 
 	// LocationFile keeps the location table across restarts (usrloc
 	// db_mode 2 with a file): written every LocationSync when it
@@ -183,6 +184,7 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	fs.IntVar(&cfg.DefaultExpires, "default-expires", cfg.DefaultExpires, "registrar default expires (s)")
 	fs.IntVar(&cfg.MinExpires, "min-expires", cfg.MinExpires, "registrar min expires (s), 0 none")
 	fs.IntVar(&cfg.MaxExpires, "max-expires", cfg.MaxExpires, "registrar max expires (s), 0 unlimited")
+	fs.IntVar(&cfg.MaxContacts, "max-contacts", cfg.MaxContacts, "most bindings per AOR; a REGISTER that would leave more gets 503 (0: unlimited)")
 	fs.StringVar(&cfg.LocationFile, "location-file", cfg.LocationFile, "keep the registrations in this file across restarts (written when changed, every --location-sync and at shutdown; empty: memory only)")
 	fs.DurationVar(&cfg.LocationSync, "location-sync", cfg.LocationSync, "how often a changed location table is written to --location-file")
 	fs.DurationVar(&cfg.WSIdleTimeout, "ws-idle-timeout", cfg.WSIdleTimeout, "close WS connections idle this long")
@@ -269,6 +271,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FrTimeout <= 0 || c.FrInvTimeout <= 0 {
 		return errors.New("fr-timeout and fr-inv-timeout must be positive")
+	}
+	if c.MaxContacts < 0 {
+		return errors.New("max-contacts must not be negative")
 	}
 	if c.MaxExpires > 0 && c.MinExpires > c.MaxExpires {
 		return errors.New("min-expires above max-expires")

@@ -14,26 +14,32 @@ import (
 type Error struct {
 	Code   int
 	Reason string
+	Info   string // P-Registrar-Error text, as Kamailio's registrar adds it; "" none
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Reason) }
 
 // Sentinel failures (OpenSIPS/SER registrar rerrno), each with its reply.
 var (
-	ErrInvalidCSeq = &Error{400, "Invalid CSeq number"}
-	ErrStarExpires = &Error{400, "* used in contact and expires is not zero"}
-	ErrStarMore    = &Error{400, "* used in contact and more than 1 contact"}
-	ErrInvalidQ    = &Error{400, "Invalid q parameter"}
-	ErrInvalidExp  = &Error{400, "Invalid expires param in contact"}
-	ErrNoAOR       = &Error{400, "No username in To URI"}
-	ErrStore       = &Error{500, "Server Internal Error"}
+	ErrInvalidCSeq = &Error{400, "Invalid CSeq number", ""}
+	ErrStarExpires = &Error{400, "* used in contact and expires is not zero", ""}
+	ErrStarMore    = &Error{400, "* used in contact and more than 1 contact", ""}
+	ErrInvalidQ    = &Error{400, "Invalid q parameter", ""}
+	ErrInvalidExp  = &Error{400, "Invalid expires param in contact", ""}
+	ErrNoAOR       = &Error{400, "No username in To URI", ""}
+	ErrStore       = &Error{500, "Server Internal Error", ""}
+	ErrTooMany     = &Error{503, "Service Unavailable", "Too many registered contacts"}
 )
 
-// Limits are the registrar's expires policy (seconds).
+// Limits are the registrar's expires policy (seconds) and its contacts
+// limit.
 type Limits struct {
 	Default int // used when neither the contact nor the request says
 	Min     int // lower values are raised to Min (0: none)
 	Max     int // higher values are lowered to Max (0: unlimited)
+	// MaxContacts refuses a REGISTER that would leave an AOR with more
+	// bindings (Kamailio's and OpenSIPS' max_contacts; 0: no limit).
+	MaxContacts int
 }
 
 // ContactIn is one Contact of a REGISTER as the router parsed it.
@@ -178,6 +184,11 @@ func (r *Registrar) Save(ctx context.Context, sr SaveRequest) ([]Binding, error)
 			} else {
 				cur = append(cur, b)
 			}
+		}
+		// As Kamailio's test_max_contacts: the count the REGISTER would
+		// leave, so even a refresh fails while over the limit.
+		if m := r.Limits.MaxContacts; m > 0 && len(cur) > m {
+			return nil, ErrTooMany
 		}
 		return cur, nil
 	})

@@ -96,3 +96,33 @@ func TestMethodFilter(t *testing.T) {
 		t.Fatalf("INVITE: %v", err)
 	}
 }
+
+// TestMaxContacts: a REGISTER that would leave more bindings than
+// MaxContacts is refused whole; one that removes as many as it adds, or
+// only refreshes, passes.
+func TestMaxContacts(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := newReg(&now)
+	r.Limits.MaxContacts = 2
+	ctx := context.Background()
+	save := func(cseq uint32, contacts ...ContactIn) error {
+		_, err := r.Save(ctx, SaveRequest{AOR: "bob", Expires: -1, CallID: "c1", CSeq: cseq, Contacts: contacts})
+		return err
+	}
+	if err := save(1, ContactIn{URI: "sip:bob@10.0.0.1"}, ContactIn{URI: "sip:bob@10.0.0.2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := save(2, ContactIn{URI: "sip:bob@10.0.0.3"}); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("a third contact: %v, want ErrTooMany", err)
+	}
+	if err := save(3, ContactIn{URI: "sip:bob@10.0.0.1"}); err != nil {
+		t.Fatalf("a refresh: %v", err)
+	}
+	if err := save(4, ContactIn{URI: "sip:bob@10.0.0.1", Expires: "0"}, ContactIn{URI: "sip:bob@10.0.0.3"}); err != nil {
+		t.Fatalf("one out, one in: %v", err)
+	}
+	bs, _ := r.Store.Get(ctx, "bob", now)
+	if len(bs) != 2 || bs[0].Contact != "sip:bob@10.0.0.2" || bs[1].Contact != "sip:bob@10.0.0.3" {
+		t.Fatalf("bindings %+v", bs)
+	}
+}

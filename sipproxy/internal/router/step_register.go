@@ -37,7 +37,11 @@ func (s register) Serve(ctx context.Context, c *Ctx) Result {
 	if err != nil {
 		var re *registrar.Error
 		if errors.As(err, &re) {
-			c.Reply(re.Code, re.Reason)
+			res := sip.NewResponseFromRequest(c.Orig, re.Code, re.Reason, nil)
+			if re.Info != "" {
+				res.AppendHeader(sip.NewHeader("P-Registrar-Error", re.Info))
+			}
+			c.ReplyWith(res)
 		} else {
 			c.Reply(500, "Server Internal Error")
 		}
