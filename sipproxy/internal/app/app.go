@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"sipmedia/sipproxy/internal/mgmt"
 	"sipmedia/sipproxy/internal/natping"
 	"sipmedia/sipproxy/internal/overload"
+	"sipmedia/sipproxy/internal/pike"
 	"sipmedia/sipproxy/internal/registrar"
 	"sipmedia/sipproxy/internal/router"
 	"sipmedia/sipproxy/internal/transport"
@@ -35,6 +37,7 @@ type Proxy struct {
 	Overload  *overload.Detector  // new INVITEs refused while the proxy falls behind
 	Auth      *auth.Authenticator // nil without --auth-users
 	NATPing   *natping.Pinger     // nil without --natping-interval
+	Pike      *pike.Guard         // nil without --pike-density
 	Certs     *certs.Source       // nil without tls or wss listeners
 
 	ua       *sipgo.UserAgent
@@ -143,8 +146,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 	}
 	p.Registrar = &registrar.Registrar{Store: store, Limits: registrar.Limits{
 		Default: cfg.DefaultExpires, Min: cfg.MinExpires, Max: cfg.MaxExpires, MaxContacts: cfg.MaxContacts}}
+	if cfg.Pike.Density > 0 {
+		var mine []netip.Addr
+		for _, l := range cfg.Listen {
+			if a, err := netip.ParseAddr(l.IP); err == nil {
+				mine = append(mine, a)
+			}
+		}
+		p.Pike = pike.New(cfg.Pike, mine, log.With("component", "pike"))
+	}
 	rt = router.New(log, router.Config{Domains: cfg.Domains, FrTimeout: cfg.FrTimeout, FrInvTimeout: cfg.FrInvTimeout,
-		Overload: p.Overload, Auth: authn},
+		Overload: p.Overload, Auth: authn, Pike: p.Pike},
 		ua.TransactionLayer(), mgr, p.Registrar, media)
 	p.Router = rt
 	srv.OnNoRoute(rt.Handle)
@@ -177,6 +189,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); p.location.Run(ctx, cfg.LocationSync) }()
 	}
+	if p.Pike != nil {
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); p.Pike.Run(ctx) }()
+	}
 	if p.NATPing != nil {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); p.NATPing.Run(ctx) }()
@@ -204,6 +220,10 @@ func (p *Proxy) Counters(parse *transport.Stats) map[string]int64 {
 	t := &p.Transport.Stats
 	all, _ := p.Registrar.Store.All(context.Background(), time.Now())
 	np := &natping.Metrics{} // zeros without pings
+	var pikeBanned, pikeDropped int64
+	if p.Pike != nil {
+		pikeBanned, pikeDropped = p.Pike.Banned.Load(), p.Pike.Dropped.Load()
+	}
 	if p.NATPing != nil {
 		np = &p.NATPing.Metrics
 	}
@@ -233,6 +253,8 @@ func (p *Proxy) Counters(parse *transport.Stats) map[string]int64 {
 		"natping_answered":      np.Answered.Load(),
 		"natping_removed":       np.Removed.Load(),
 		"natping_send_failures": np.SendFailures.Load(),
+		"pike_banned":           pikeBanned,
+		"pike_dropped":          pikeDropped,
 		"drop_oversized":        t.Oversized.Load(),
 		"drop_malformed":        t.Malformed.Load(),
 		"replied_400_malformed": t.Rejected400.Load(),

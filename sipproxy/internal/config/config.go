@@ -18,6 +18,7 @@ import (
 	"sipmedia/sipproxy/internal/demo"
 	"sipmedia/sipproxy/internal/media/mediacfg"
 	"sipmedia/sipproxy/internal/natping"
+	"sipmedia/sipproxy/internal/pike"
 )
 
 // Listen is one `listen=` line: proto:ip:port.
@@ -98,6 +99,10 @@ type Config struct {
 	// sipping*); off by default, as in the seed.
 	NATPing natping.Settings
 
+	// Pike: flood protection by source address (pike-*); off by
+	// default, as in the seed.
+	Pike pike.Settings
+
 	WSOrigins     []string      // allowed Origin values for WS/WSS; empty: any
 	WSIdleTimeout time.Duration // a WS connection silent this long is closed
 
@@ -153,6 +158,7 @@ func Default() Config {
 		LogLevel:       "info",
 		Media:          mediacfg.DefaultSettings(),
 		Demo:           demo.DefaultSettings(),
+		Pike:           pike.DefaultSettings(),
 	}
 }
 
@@ -173,6 +179,7 @@ func Parse(args []string, out io.Writer) (Config, error) {
 	mediacfg.AddFlags(fs, &cfg.Media)
 	demo.AddFlags(fs, &cfg.Demo)
 	natping.AddFlags(fs, &cfg.NATPing)
+	pike.AddFlags(fs, &cfg.Pike)
 	fs.Var(&origins, "ws-origin", "allowed WebSocket Origin (repeatable; none: any)")
 	configFile := fs.String("config", "", "config file with key=value lines using the flag names")
 	fs.StringVar(&cfg.TLSCertificate, "tls-certificate", "", "PEM certificate for tls/wss (none: self-signed)")
@@ -298,6 +305,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UDPMTU < 1500 || c.UDPMTU > 65507 {
 		return errors.New("udp-mtu must be within 1500..65507")
+	}
+	if err := c.Pike.Validate(); err != nil {
+		return err
 	}
 	if err := c.NATPing.Validate(); err != nil {
 		return err

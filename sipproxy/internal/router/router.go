@@ -21,6 +21,7 @@ import (
 
 	"sipmedia/sipproxy/internal/auth"
 	"sipmedia/sipproxy/internal/overload"
+	"sipmedia/sipproxy/internal/pike"
 	"sipmedia/sipproxy/internal/registrar"
 	"sipmedia/sipproxy/internal/transport"
 )
@@ -60,6 +61,9 @@ type Config struct {
 	// Auth, if set, authenticates REGISTERs and initial requests from
 	// local users (the residential script's auth option).
 	Auth *auth.Authenticator
+	// Pike, if set, drops the requests of flooding sources before
+	// anything else (Kamailio's REQINIT with pike; nil: off).
+	Pike *pike.Guard
 }
 
 // Router runs the chain for every request sipgo hands it.
@@ -165,6 +169,9 @@ func (r *Router) Myself() *Myself { return r.me }
 // Handle is the sipgo request handler. It blocks until routing of this
 // request has finished (sipgo terminates the transaction on return).
 func (r *Router) Handle(req *sip.Request, tx sip.ServerTransaction) {
+	if r.cfg.Pike != nil && !r.cfg.Pike.Allow(req.Source()) {
+		return // unanswered: the transaction ends with this call
+	}
 	r.serve(newCtx(r, req, tx))
 }
 
@@ -188,6 +195,9 @@ func (r *Router) StatelessMethods() []string {
 // goroutine (udpserver.go). It returns false, having done nothing, for a
 // request without an RFC 3261 branch: sipgo takes those.
 func (r *Router) HandleStateless(req *sip.Request, in transport.Socket, send transport.Replier) bool {
+	if r.cfg.Pike != nil && !r.cfg.Pike.Allow(req.Source()) {
+		return true // dropped before any transaction is made for it
+	}
 	if req.Method == sip.REGISTER {
 		if to := req.To(); to != nil && !to.Params.Has("tag") && r.me.URI(&req.Recipient) {
 			r.serve(r.statelessCtx(req, in, send))
