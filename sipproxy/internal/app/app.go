@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,9 +148,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 	p.Registrar = &registrar.Registrar{Store: store, Limits: registrar.Limits{
 		Default: cfg.DefaultExpires, Min: cfg.MinExpires, Max: cfg.MaxExpires, MaxContacts: cfg.MaxContacts}}
 	if cfg.Pike.Density > 0 {
-		var mine []netip.Addr
-		for _, l := range cfg.Listen {
-			if a, err := netip.ParseAddr(l.IP); err == nil {
+		var mine []netip.Addr // src_ip==myself: listeners and addresses among the domains
+		for _, h := range hosts {
+			if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
 				mine = append(mine, a)
 			}
 		}
@@ -163,6 +164,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, media route
 	onResponse := rt.HandleResponse
 	if cfg.NATPing.Interval > 0 {
 		host := cfg.Listen[0].IP
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
 		if len(cfg.Domains) > 0 {
 			host = cfg.Domains[0]
 		}
