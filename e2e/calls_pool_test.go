@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +116,68 @@ func hangupAndCheckBoth(t *testing.T, a, b *phone.Call, ngs ...string) {
 		if ids := ngCalls(t, ng); len(ids) != 0 {
 			t.Fatalf("%s still holds %v after BYE", ng, ids)
 		}
+	}
+}
+
+// TestCallsDrainDaemon: an operator drains a media daemon for maintenance
+// with rtpengine-ctl ("set maxsessions 0") while sipproxy spreads calls
+// over it and a mediad: its call keeps media and hangs up cleanly, new
+// calls go to the other daemon (the proxy moves a refused offer on), and
+// "set maxsessions -1" takes new calls again. The drained daemon is
+// rtpengine (the reference) and mediad.
+func TestCallsDrainDaemon(t *testing.T) {
+	ctl, err := exec.LookPath("rtpengine-ctl")
+	if err != nil {
+		t.Skip("skipping: rtpengine-ctl not installed")
+	}
+	for _, name := range []string{"rtpengine", "mediad"} {
+		t.Run(name, func(t *testing.T) {
+			_, optA := daemon.MediadTB(t, daemon.Options{PortMin: callsMediadA, PortMax: callsMediadA + 999})
+			_, optB := daemon.ByNameTB(t, name, daemon.Options{PortMin: callsMediadB, PortMax: callsMediadB + 999})
+			px := startProxy(t, []string{optA.NG, optB.NG})
+			alice := newPhone(t, px, "alice", false)
+			bob := newPhone(t, px, "bob", false)
+			set := func(v string) {
+				t.Helper()
+				_, port, _ := strings.Cut(optB.CLI, ":")
+				out, err := exec.Command(ctl, "-ip", "127.0.0.1", "-port", port, "set", "maxsessions", v).CombinedOutput()
+				if want := "Success setting maxsessions to " + v; err != nil || !strings.HasPrefix(string(out), want) {
+					t.Fatalf("rtpengine-ctl set maxsessions %s: %v %q, want %q", v, err, out, want)
+				}
+			}
+			// A call on B, the others hung up at once.
+			var onB [2]*phone.Call
+			for i := 0; i < 20 && onB[0] == nil; i++ {
+				a, b := placeCall(t, alice, bob, "bob")
+				if hasCall(t, optB.NG, a.ID) {
+					onB = [2]*phone.Call{a, b}
+				} else {
+					hangupAndCheckBoth(t, a, b)
+				}
+			}
+			if onB[0] == nil {
+				t.Fatal("no call of 20 went to B")
+			}
+			set("0")
+			for i := 0; i < 6; i++ {
+				a, b := placeCall(t, alice, bob, "bob")
+				if !hasCall(t, optA.NG, a.ID) || hasCall(t, optB.NG, a.ID) {
+					t.Fatalf("call %d while B is drained is not on A alone", i)
+				}
+				hangupAndCheckBoth(t, a, b, optA.NG)
+			}
+			checkMediaThrough(t, optB.NG, onB[0], onB[1])
+			hangupAndCheckBoth(t, onB[0], onB[1], optB.NG)
+			set("-1")
+			back := false
+			for i := 0; i < 20 && !back; i++ {
+				a, b := placeCall(t, alice, bob, "bob")
+				back = hasCall(t, optB.NG, a.ID)
+				hangupAndCheckBoth(t, a, b)
+			}
+			if !back {
+				t.Fatal("no call of 20 went to B after set maxsessions -1")
+			}
+		})
 	}
 }

@@ -158,8 +158,8 @@ func (r *Registry) kernelPollEvery() time.Duration {
 	n := len(r.kernel.flows)
 	r.kernel.mu.Unlock()
 	d := time.Duration(n/2000) * time.Second
-	if r.cfg.Timeout > 0 {
-		d = min(d, r.cfg.Timeout/4)
+	if t := r.Limits().Timeout; t > 0 {
+		d = min(d, t/4)
 	}
 	return min(d, 10*time.Second)
 }

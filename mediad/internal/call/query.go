@@ -126,7 +126,7 @@ func (r *Registry) Delete(p DeleteParams) (*CallStats, error) {
 	for _, m := range c.monologues {
 		m.terminated = now
 	}
-	delay := r.cfg.DeleteDelay
+	delay := r.Limits().DeleteDelay
 	if p.HasDelay {
 		delay = p.Delay
 	}

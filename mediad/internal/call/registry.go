@@ -120,6 +120,8 @@ type Registry struct {
 	// and no DTLS is offered).
 	cert *dtlssrtp.Certificate
 
+	limits limitsBox // changeable at run time (limits.go)
+
 	mu    sync.Mutex
 	calls map[string]*Call
 
@@ -166,7 +168,9 @@ func newRegistry(cfg Config, alloc Allocator, log *slog.Logger) *Registry {
 	for _, i := range cfg.Interfaces {
 		ifs[i.Name] = append(ifs[i.Name], i)
 	}
-	return &Registry{cfg: cfg, alloc: alloc, log: log, start: time.Now(), calls: make(map[string]*Call), cert: cert, ifs: ifs}
+	r := &Registry{cfg: cfg, alloc: alloc, log: log, start: time.Now(), calls: make(map[string]*Call), cert: cert, ifs: ifs}
+	r.limits.l = limitsOf(cfg)
+	return r
 }
 
 // Config returns the registry's configuration.
@@ -203,12 +207,13 @@ func (r *Registry) lookupOrCreate(id string, now time.Time) (*Call, bool, error)
 		c := r.calls[id]
 		created := false
 		if c == nil {
-			if r.cfg.RefuseNew || (r.cfg.MaxSessions > 0 && len(r.calls) >= r.cfg.MaxSessions) {
+			lim := r.Limits()
+			if lim.MaxSessions >= 0 && len(r.calls) >= lim.MaxSessions {
 				r.mu.Unlock()
 				r.counters.Rejected.Add(1)
 				return nil, false, ErrSessionLimit
 			}
-			if err := r.overloaded(); err != nil {
+			if err := r.overloaded(lim); err != nil {
 				r.mu.Unlock()
 				return nil, false, err
 			}
@@ -414,19 +419,20 @@ func (r *Registry) Run(ctx context.Context) {
 // sweep applies delete-delay, offer timeout and media timeout at now.
 func (r *Registry) sweep(now time.Time) {
 	r.kernelTick(now) // kernel counters first: the media timeout reads them
+	lim := r.Limits()
 	for _, c := range r.snapshot() {
 		c.mu.Lock()
-		r.sweepCall(c, now)
+		r.sweepCall(c, now, lim)
 		c.mu.Unlock()
 	}
 	r.alloc.Sweep(now)
 }
 
-func (r *Registry) sweepCall(c *Call, now time.Time) {
+func (r *Registry) sweepCall(c *Call, now time.Time, lim Limits) {
 	if c.gone {
 		return
 	}
-	if r.cfg.FinalTimeout > 0 && now.Sub(c.created) >= r.cfg.FinalTimeout {
+	if lim.FinalTimeout > 0 && now.Sub(c.created) >= lim.FinalTimeout {
 		r.counters.FinalTimeout.Add(1)
 		r.destroyLocked(c, "final timeout", now)
 		return
@@ -445,14 +451,14 @@ func (r *Registry) sweepCall(c *Call, now time.Time) {
 			}
 		}
 	}
-	if !c.answered && r.cfg.OfferTimeout > 0 && now.Sub(c.lastSignal) >= r.cfg.OfferTimeout {
+	if !c.answered && lim.OfferTimeout > 0 && now.Sub(c.lastSignal) >= lim.OfferTimeout {
 		r.counters.OfferTimeout.Add(1)
 		r.destroyLocked(c, "offer timeout", now)
 		return
 	}
 	r.pierceNATLocked(c)
 	if c.answered {
-		if reason, n := r.mediaTimeoutLocked(c, now); n != nil {
+		if reason, n := r.mediaTimeoutLocked(c, now, lim); n != nil {
 			n.Add(1)
 			r.destroyLocked(c, reason, now)
 		}
@@ -537,20 +543,20 @@ func (r *Registry) infoOn() bool { return r.log.Enabled(context.Background(), sl
 // overloaded checks the load limits in rtpengine's order (after
 // max-sessions): load average, CPU usage, bandwidth. Like rtpengine it
 // logs a warning and does not count the call as rejected.
-func (r *Registry) overloaded() error {
+func (r *Registry) overloaded(lim Limits) error {
 	if l := r.cfg.Load; l != nil {
-		if v := l.LoadAvg(); r.cfg.MaxLoad > 0 && v >= r.cfg.MaxLoad {
-			r.log.Warn("load limit exceeded", "load", v, "max-load", r.cfg.MaxLoad)
+		if v := l.LoadAvg(); lim.MaxLoad > 0 && v >= lim.MaxLoad {
+			r.log.Warn("load limit exceeded", "load", v, "max-load", lim.MaxLoad)
 			return ErrLoadLimit
 		}
-		if v := l.CPUUsage(); r.cfg.MaxCPU > 0 && v >= r.cfg.MaxCPU {
-			r.log.Warn("CPU usage limit exceeded", "cpu-percent", v, "max-cpu", r.cfg.MaxCPU)
+		if v := l.CPUUsage(); lim.MaxCPU > 0 && v >= lim.MaxCPU {
+			r.log.Warn("CPU usage limit exceeded", "cpu-percent", v, "max-cpu", lim.MaxCPU)
 			return ErrCPULimit
 		}
 	}
-	if r.cfg.MaxBandwidth > 0 {
-		if bw := r.RelayRates().Bytes + r.KernelRates().Bytes; bw >= uint64(r.cfg.MaxBandwidth) {
-			r.log.Warn("bandwidth limit exceeded", "bytes-per-second", bw, "max-bandwidth", r.cfg.MaxBandwidth)
+	if lim.MaxBandwidth > 0 {
+		if bw := r.RelayRates().Bytes + r.KernelRates().Bytes; bw >= uint64(lim.MaxBandwidth) {
+			r.log.Warn("bandwidth limit exceeded", "bytes-per-second", bw, "max-bandwidth", lim.MaxBandwidth)
 			return ErrBandwidthLimit
 		}
 	}

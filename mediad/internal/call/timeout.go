@@ -14,7 +14,7 @@ import (
 // reason and the counter to charge, or nil if the call lives. As in
 // rtpengine, the reason is that of the last stream looked at. A zero
 // duration disables its check.
-func (r *Registry) mediaTimeoutLocked(c *Call, now time.Time) (string, *atomic.Uint64) {
+func (r *Registry) mediaTimeoutLocked(c *Call, now time.Time, lim Limits) (string, *atomic.Uint64) {
 	recvGood, silentGood, recvChecked := false, false, false
 	reason, counter := "timeout", &r.counters.Timeout
 	for _, m := range c.monologues {
@@ -29,14 +29,14 @@ func (r *Registry) mediaTimeoutLocked(c *Call, now time.Time) (string, *atomic.U
 						last = t
 					}
 				}
-				check, good := r.cfg.Timeout, &recvGood
+				check, good := lim.Timeout, &recvGood
 				reason, counter = "timeout", &r.counters.Timeout
 				switch {
 				case !md.FlagRecv || s.Pair == nil:
-					check, good = r.cfg.SilentTimeout, &silentGood
+					check, good = lim.SilentTimeout, &silentGood
 					reason, counter = "silent timeout", &r.counters.SilentTimeout
 				case !s.Endpoint.IsValid():
-					check = r.cfg.OfferTimeout
+					check = lim.OfferTimeout
 					reason, counter = "offer timeout", &r.counters.OfferTimeout
 				default:
 					recvChecked = true

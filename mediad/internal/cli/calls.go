@@ -9,6 +9,8 @@ package cli
 import (
 	"net/netip"
 	"time"
+
+	"sipmedia/mediad/internal/call"
 )
 
 // Calls is the CLI's view of the call registry. Implementations must be
@@ -28,6 +30,10 @@ type Calls interface {
 	TerminateAll() int
 	// Totals returns the statistics printed by "list totals".
 	Totals() Totals
+	// Limits returns the limits and timeouts "list" shows and "set"
+	// changes; SetLimits changes them.
+	Limits() call.Limits
+	SetLimits(change func(*call.Limits))
 }
 
 // Counts are the gauges printed by "list numsessions".

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"sipmedia/mediad/internal/call"
 	"sipmedia/mediad/internal/config"
 )
 
@@ -23,6 +24,24 @@ type memCalls struct {
 	mu       sync.Mutex
 	sessions []Session
 	totals   Totals
+	limits   call.Limits
+}
+
+// rtpengineLimits are rtpengine 10.5's defaults, as the daemon's
+// registry starts with them.
+var rtpengineLimits = call.Limits{MaxSessions: -1, Timeout: 60 * time.Second, SilentTimeout: 3600 * time.Second,
+	OfferTimeout: 3600 * time.Second, DeleteDelay: 30 * time.Second}
+
+func (m *memCalls) Limits() call.Limits {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.limits
+}
+
+func (m *memCalls) SetLimits(change func(*call.Limits)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	change(&m.limits)
 }
 
 func (m *memCalls) Counts() Counts {
@@ -110,7 +129,9 @@ func sampleCall() Session {
 // TestRunnerFormats checks outputs against text captured from rtpengine
 // 10.5 (same state, same command).
 func TestRunnerFormats(t *testing.T) {
-	calls := &memCalls{sessions: []Session{sampleCall()}}
+	lim := rtpengineLimits
+	lim.MaxSessions, lim.DeleteDelay = 50, 12*time.Second
+	calls := &memCalls{sessions: []Session{sampleCall()}, limits: lim}
 	r := NewRunner(testConfig(t, "--max-sessions=50", "-d", "12"), calls, nil, nil)
 	var levels []int
 	r.OnLogLevel(func(l int) { levels = append(levels, l) })
@@ -145,7 +166,9 @@ func TestRunnerFormats(t *testing.T) {
 		{"list", "More parameters required.\n"},
 		{"list foo", "Unknown or incomplete command::foo\n"},
 		{"foo", "Unknown or incomplete command::foo\n"},
-		{"set maxsessions 5", "Unsupported command: set maxsessions 5 is not implemented by mediad\n"},
+		{"set maxsessions 5", "Success setting maxsessions to 5\n"},
+		{"list maxsessions", "Maximum sessions configured on rtpengine: 5\n"},
+		{"set controltos 5", "Unsupported command: set controltos is not implemented by mediad\n"},
 		{"set loglevel 7", "Success setting loglevel to 7\n"},
 		{"list loglevel core", "7\n"},
 		{"set loglevel core 3", "Success setting loglevel to 3\n"},
@@ -217,7 +240,7 @@ func TestCompareWithRtpengine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRunner(*cfg, &memCalls{}, nil, nil)
+	r := NewRunner(*cfg, &memCalls{limits: rtpengineLimits}, nil, nil)
 	r.OnLogLevel(func(int) {})
 	for _, c := range []string{
 		"list numsessions", "list totals", "list counters", "list maxsessions", "list timeout", "list silenttimeout",
@@ -227,6 +250,14 @@ func TestCompareWithRtpengine(t *testing.T) {
 		"list controltos", "help", "list help", "list loglevels", "list transcoders", "list redisallowederrors",
 		"list redisdisabletime", "list redisconnecttimeout", "list rediscmdtimeout", "list loglevel core",
 		"list timeoutXYZ", "list jsonstats", "set loglevel 6", "set loglevel core 6", "set",
+		// Changed at run time, then listed (last: they change the state).
+		"set maxsessions 5", "list maxsessions", "set maxsessions 0", "list maxsessions", "set maxsessions -1",
+		"list maxsessions", "set maxsessions -5", "set maxsessions abc", "set maxsessions", "set maxsessions 7x",
+		"list maxsessions", "set maxcpu 50.5", "list maxcpu", "set maxcpu x", "set maxload 2.5", "list maxload",
+		"set maxload 3", "list maxload", "set maxbw 1000", "set maxbw", "set timeout 120", "list timeout",
+		"set silenttimeout 7200", "list silenttimeout", "set offertimeout 100", "list offertimeout",
+		"set finaltimeout 10000", "list finaltimeout", "set timeout -5", "set timeout x", "list timeout",
+		"set deletedelay 5", "list deletedelay", "set deletedelay x", "list deletedelay", "set help", "set foo",
 	} {
 		got := uptimeRE.ReplaceAllString(r.Run(ctx, c), "${1}N")
 		// rtpengine 10.5 on a loaded machine now and then ends a CLI
@@ -261,7 +292,7 @@ func TestServerWithRtpengineCtl(t *testing.T) {
 		t.Skip("rtpengine-ctl not installed (make deps installs rtpengine-utils): ", err)
 	}
 	before := runtime.NumGoroutine()
-	calls := &memCalls{sessions: []Session{sampleCall()}}
+	calls := &memCalls{sessions: []Session{sampleCall()}, limits: rtpengineLimits}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -360,7 +391,7 @@ func FuzzRunner(f *testing.F) {
 	for _, s := range []string{"list sessions all", "terminate all", "call x info", "list loglevel", "get", "list sessions \x00", "help"} {
 		f.Add(s)
 	}
-	calls := &memCalls{sessions: []Session{sampleCall()}}
+	calls := &memCalls{sessions: []Session{sampleCall()}, limits: rtpengineLimits}
 	cfg, _ := config.Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1"})
 	r := NewRunner(*cfg, calls, nil, nil)
 	f.Fuzz(func(t *testing.T, s string) {

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"sipmedia/mediad/internal/call"
 	"sipmedia/mediad/internal/config"
 )
 
@@ -73,21 +74,21 @@ var (
 		{"counters", (*Runner).listCounters},
 		{"maxopenfiles", (*Runner).listMaxOpenFiles},
 		{"maxsessions", func(r *Runner, _ string, b *strings.Builder) {
-			fmt.Fprintf(b, "Maximum sessions configured on rtpengine: %d\n", r.cfg.MaxSessions)
+			fmt.Fprintf(b, "Maximum sessions configured on rtpengine: %d\n", r.calls.Limits().MaxSessions)
 		}},
-		{"maxcpu", func(_ *Runner, _ string, b *strings.Builder) {
-			b.WriteString("Maximum CPU usage configured on rtpengine: 0.0\n")
+		{"maxcpu", func(r *Runner, _ string, b *strings.Builder) {
+			fmt.Fprintf(b, "Maximum CPU usage configured on rtpengine: %.1f\n", r.calls.Limits().MaxCPU)
 		}},
-		{"maxload", func(_ *Runner, _ string, b *strings.Builder) {
-			b.WriteString("Maximum load average configured on rtpengine: 0.00\n")
+		{"maxload", func(r *Runner, _ string, b *strings.Builder) {
+			fmt.Fprintf(b, "Maximum load average configured on rtpengine: %.2f\n", r.calls.Limits().MaxLoad)
 		}},
-		{"maxbw", func(_ *Runner, _ string, b *strings.Builder) {
-			b.WriteString("Maximum bandwidth configured on rtpengine: 0\n")
+		{"maxbw", func(r *Runner, _ string, b *strings.Builder) {
+			fmt.Fprintf(b, "Maximum bandwidth configured on rtpengine: %d\n", r.calls.Limits().MaxBandwidth)
 		}},
-		{"timeout", seconds("TIMEOUT=", func(c *config.Config) time.Duration { return c.Timeout })},
-		{"silenttimeout", seconds("SILENT_TIMEOUT=", func(c *config.Config) time.Duration { return c.SilentTimeout })},
-		{"offertimeout", seconds("OFFER_TIMEOUT=", func(c *config.Config) time.Duration { return c.OfferTimeout })},
-		{"finaltimeout", seconds("FINAL_TIMEOUT=", func(c *config.Config) time.Duration { return c.FinalTimeout })},
+		{"timeout", seconds("TIMEOUT=", func(l call.Limits) time.Duration { return l.Timeout })},
+		{"silenttimeout", seconds("SILENT_TIMEOUT=", func(l call.Limits) time.Duration { return l.SilentTimeout })},
+		{"offertimeout", seconds("OFFER_TIMEOUT=", func(l call.Limits) time.Duration { return l.OfferTimeout })},
+		{"finaltimeout", seconds("FINAL_TIMEOUT=", func(l call.Limits) time.Duration { return l.FinalTimeout })},
 		{"loglevels", (*Runner).listLogLevels},
 		{"loglevel", (*Runner).listLogLevel},
 		{"redisallowederrors", constant("-1\n")},
@@ -95,7 +96,7 @@ var (
 		{"redisconnecttimeout", constant("1000\n")},
 		{"rediscmdtimeout", constant("0\n")},
 		{"controltos", constant("0\n")},
-		{"deletedelay", seconds("", func(c *config.Config) time.Duration { return c.DeleteDelay })},
+		{"deletedelay", seconds("", func(l call.Limits) time.Duration { return l.DeleteDelay })},
 		{"interfaces", (*Runner).listInterfaces},
 		{"jsonstats", (*Runner).listJSONStats},
 		{"transcoders", constant("No stats entries\n")},
@@ -112,9 +113,9 @@ func constant(s string) func(*Runner, string, *strings.Builder) {
 	return func(_ *Runner, _ string, b *strings.Builder) { b.WriteString(s) }
 }
 
-func seconds(prefix string, get func(*config.Config) time.Duration) func(*Runner, string, *strings.Builder) {
+func seconds(prefix string, get func(call.Limits) time.Duration) func(*Runner, string, *strings.Builder) {
 	return func(r *Runner, _ string, b *strings.Builder) {
-		fmt.Fprintf(b, "%s%d\n", prefix, int64(get(&r.cfg)/time.Second))
+		fmt.Fprintf(b, "%s%d\n", prefix, int64(get(r.calls.Limits())/time.Second))
 	}
 }
 
@@ -360,24 +361,14 @@ func (r *Runner) listInterfaces(_ string, b *strings.Builder) {
 	}
 }
 
-// set handles "set loglevel"; the other settings of rtpengine's "set" are
-// not changeable at run time in mediad.
-func (r *Runner) set(rest string, b *strings.Builder) {
-	rest, ok := shift(rest)
-	if !ok {
-		b.WriteString(moreParams)
+// setLogLevel handles "set loglevel [SUBSYSTEM] N"; mediad has one level
+// for every subsystem.
+func (r *Runner) setLogLevel(rest string, b *strings.Builder) {
+	if r.onLogLevel == nil {
+		b.WriteString("Unsupported command: set loglevel is not implemented by mediad\n")
 		return
 	}
-	if rest == "help" {
-		b.WriteString("Available sub-commands at this level:\n\tloglevel\n")
-		return
-	}
-	arg, ok := strings.CutPrefix(rest, "loglevel")
-	if !ok || r.onLogLevel == nil {
-		fmt.Fprintf(b, "Unsupported command: set %s is not implemented by mediad\n", rest)
-		return
-	}
-	arg, ok = shift(arg)
+	arg, ok := shift(rest)
 	if !ok || arg == "" {
 		b.WriteString(moreParams)
 		return

@@ -76,6 +76,12 @@ func (c *CLICalls) Session(callID string) (cli.Session, bool) {
 // Terminate implements cli.Calls.
 func (c *CLICalls) Terminate(callID string) bool { return c.reg.Terminate(callID) }
 
+// Limits implements cli.Calls.
+func (c *CLICalls) Limits() call.Limits { return c.reg.Limits() }
+
+// SetLimits implements cli.Calls.
+func (c *CLICalls) SetLimits(change func(*call.Limits)) { c.reg.SetLimits(change) }
+
 // TerminateAll implements cli.Calls.
 func (c *CLICalls) TerminateAll() int { return c.reg.TerminateAll() }
 

@@ -39,13 +39,15 @@ type core struct {
 func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, log *slog.Logger) (*core, error) {
 	cc := callConfig(cfg)
 	run := func(context.Context) {}
-	if cfg.MaxLoad > 0 || cfg.MaxCPU > 0 {
-		// --max-load and --max-cpu need the machine sampled (rtpengine's
-		// load thread).
-		s := sysload.New("")
-		if err := s.Sample(); err != nil {
+	// The machine is sampled (rtpengine's load thread) for --max-load and
+	// --max-cpu, and for "set maxload" and "set maxcpu" at run time.
+	s := sysload.New("")
+	if err := s.Sample(); err != nil {
+		if cfg.MaxLoad > 0 || cfg.MaxCPU > 0 {
 			return nil, fmt.Errorf("--max-load/--max-cpu: %w", err)
 		}
+		log.Warn("no load sampling: max-load and max-cpu cannot be set", "err", err)
+	} else {
 		cc.Load = s
 		loadLog := log.With("component", "load")
 		run = func(ctx context.Context) { s.Run(ctx, func(err error) { loadLog.Warn("sampling", "err", err) }) }
