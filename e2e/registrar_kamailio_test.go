@@ -26,6 +26,55 @@ import (
 // that answers and stop pinging the silent one, removed after the
 // timeout.
 func TestNATPingKamailio(t *testing.T) {
+	besideKamailio(t, true, []string{"--natping-interval=1s", "--sipping", "--sipping-from=sip:pinger@e2e.test",
+		"--natping-timeout=3s"}, func(t *testing.T, proxy string) {
+		start := time.Now()
+		var wg sync.WaitGroup
+		pings := map[string][]time.Duration{}
+		var mu sync.Mutex
+		for _, user := range []string{"answers", "silent"} {
+			ua := newPingedUA(t, proxy, user)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for req := range ua.options(7 * time.Second) {
+					mu.Lock()
+					pings[user] = append(pings[user], time.Since(start).Round(100*time.Millisecond))
+					mu.Unlock()
+					if !strings.HasPrefix(req, "OPTIONS sip:"+user+"@") || !strings.Contains(req, "\r\nFrom: sip:pinger@e2e.test;tag=") &&
+						!strings.Contains(req, "\r\nFrom: <sip:pinger@e2e.test>;tag=") {
+						t.Errorf("%s's ping:\n%s", user, req)
+					}
+					if user == "answers" {
+						ua.answer(req)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		t.Logf("pings at %v", pings)
+		a, s := pings["answers"], pings["silent"]
+		if len(a) < 5 || a[len(a)-1] < 5*time.Second {
+			t.Errorf("the answering contact got pings at %v: want one a second to the end", a)
+		}
+		if len(s) == 0 || s[len(s)-1] > 5*time.Second {
+			t.Errorf("the silent contact got pings at %v: want some, none after its removal (3 s silent)", s)
+		}
+	})
+}
+
+// pingedUA is a UDP contact registered at a proxy, for the pings.
+type pingedUA struct {
+	t     *testing.T
+	c     *net.UDPConn
+	proxy *net.UDPAddr
+}
+
+// besideKamailio runs check as a subtest against Kamailio with
+// testdata/kamailio/kamailio-registrar.cfg and against sipproxy with
+// flags (the two in parallel if asked), given each one's UDP address.
+func besideKamailio(t *testing.T, parallel bool, flags []string, check func(t *testing.T, proxy string)) {
+	t.Helper()
 	if _, err := exec.LookPath(kamailioPath); err != nil {
 		t.Skipf("skipping: %s not installed", kamailioPath)
 	}
@@ -34,55 +83,15 @@ func TestNATPingKamailio(t *testing.T) {
 		start func(t *testing.T) string
 	}{
 		{"kamailio", startKamailioRegistrar},
-		{"sipproxy", func(t *testing.T) string {
-			return startProxy(t, nil, "--natping-interval=1s", "--sipping", "--sipping-from=sip:pinger@e2e.test",
-				"--natping-timeout=3s").UDP.String()
-		}},
+		{"sipproxy", func(t *testing.T) string { return startProxy(t, nil, flags...).UDP.String() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			proxy := tc.start(t)
-			start := time.Now()
-			var wg sync.WaitGroup
-			pings := map[string][]time.Duration{}
-			var mu sync.Mutex
-			for _, user := range []string{"answers", "silent"} {
-				ua := newPingedUA(t, proxy, user)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for req := range ua.options(7 * time.Second) {
-						mu.Lock()
-						pings[user] = append(pings[user], time.Since(start).Round(100*time.Millisecond))
-						mu.Unlock()
-						if !strings.HasPrefix(req, "OPTIONS sip:"+user+"@") || !strings.Contains(req, "\r\nFrom: sip:pinger@e2e.test;tag=") &&
-							!strings.Contains(req, "\r\nFrom: <sip:pinger@e2e.test>;tag=") {
-							t.Errorf("%s's ping:\n%s", user, req)
-						}
-						if user == "answers" {
-							ua.answer(req)
-						}
-					}
-				}()
+			if parallel {
+				t.Parallel()
 			}
-			wg.Wait()
-			t.Logf("pings at %v", pings)
-			a, s := pings["answers"], pings["silent"]
-			if len(a) < 5 || a[len(a)-1] < 5*time.Second {
-				t.Errorf("the answering contact got pings at %v: want one a second to the end", a)
-			}
-			if len(s) == 0 || s[len(s)-1] > 5*time.Second {
-				t.Errorf("the silent contact got pings at %v: want some, none after its removal (3 s silent)", s)
-			}
+			check(t, tc.start(t))
 		})
 	}
-}
-
-// pingedUA is a UDP contact registered at a proxy, for the pings.
-type pingedUA struct {
-	t     *testing.T
-	c     *net.UDPConn
-	proxy *net.UDPAddr
 }
 
 // startKamailioRegistrar runs Kamailio with
@@ -104,9 +113,6 @@ func startKamailioRegistrar(t *testing.T) string {
 // third refused with 503 and P-Registrar-Error (nothing saved), then one
 // removed and the third added in one REGISTER.
 func TestRegistrarKamailio(t *testing.T) {
-	if _, err := exec.LookPath(kamailioPath); err != nil {
-		t.Skipf("skipping: %s not installed", kamailioPath)
-	}
 	// Contacts differ in their user part: sipproxy fixes every Contact
 	// of a REGISTER to its source, as the seed does.
 	steps := []struct {
@@ -118,29 +124,21 @@ func TestRegistrarKamailio(t *testing.T) {
 		{[]string{"<sip:mc3@192.0.2.1:5060>"}, "503 Too many registered contacts"},
 		{[]string{"<sip:mc1@192.0.2.1:5060>;expires=0", "<sip:mc3@192.0.2.1:5060>"}, "200  2"},
 	}
-	for _, tc := range []struct {
-		name  string
-		start func(t *testing.T) string
-	}{
-		{"kamailio", startKamailioRegistrar},
-		{"sipproxy", func(t *testing.T) string { return startProxy(t, nil, "--max-contacts=2").UDP.String() }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			u := newRawUA(t, tc.start(t))
-			for i, st := range steps {
-				res := u.register("mc", i+1, st.contacts...)
-				status := strings.Fields(res)[1]
-				got := status + " " + strings.Join(sipHeaders(res, "P-Registrar-Error"), ",")
-				if status == "200" {
-					// Kamailio lists the bindings in one header, sipproxy in one each.
-					got += " " + strconv.Itoa(strings.Count(strings.Join(sipHeaders(res, "Contact"), ","), "<sip:"))
-				}
-				if got != st.want {
-					t.Errorf("REGISTER %d: got %q, want %q\n%s", i+1, got, st.want, res)
-				}
+	besideKamailio(t, false, []string{"--max-contacts=2"}, func(t *testing.T, proxy string) {
+		u := newRawUA(t, proxy)
+		for i, st := range steps {
+			res := u.register("mc", i+1, st.contacts...)
+			status := strings.Fields(res)[1]
+			got := status + " " + strings.Join(sipHeaders(res, "P-Registrar-Error"), ",")
+			if status == "200" {
+				// Kamailio lists the bindings in one header, sipproxy in one each.
+				got += " " + strconv.Itoa(strings.Count(strings.Join(sipHeaders(res, "Contact"), ","), "<sip:"))
 			}
-		})
-	}
+			if got != st.want {
+				t.Errorf("REGISTER %d: got %q, want %q\n%s", i+1, got, st.want, res)
+			}
+		}
+	})
 }
 
 // sipHeaders returns the values of the headers named name in msg.
@@ -244,40 +242,25 @@ func (u *pingedUA) answer(req string) {
 // 16th (Kamailio's pike bans between one and three times its density,
 // sipproxy at once) and answer nothing after; another source is answered.
 func TestPikeKamailio(t *testing.T) {
-	if _, err := exec.LookPath(kamailioPath); err != nil {
-		t.Skipf("skipping: %s not installed", kamailioPath)
-	}
-	for _, tc := range []struct {
-		name  string
-		start func(t *testing.T) string
-	}{
-		{"kamailio", startKamailioRegistrar},
-		{"sipproxy", func(t *testing.T) string {
-			return startProxy(t, nil, "--pike-density=5", "--pike-interval=2s").UDP.String()
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			proxy := tc.start(t)
-			got := burst(t, proxy, "127.0.0.2", 20)
-			n := 0
-			for i, ok := range got {
-				switch {
-				case ok:
-					n++
-				case i < 5:
-					t.Errorf("request %d not answered: %v", i+1, got)
-				}
+	besideKamailio(t, true, []string{"--pike-density=5", "--pike-interval=2s"}, func(t *testing.T, proxy string) {
+		got := burst(t, proxy, "127.0.0.2", 20)
+		n := 0
+		for i, ok := range got {
+			switch {
+			case ok:
+				n++
+			case i < 5:
+				t.Errorf("request %d not answered: %v", i+1, got)
 			}
-			if n < 5 || n > 15 || got[15] || got[19] {
-				t.Errorf("answered %d of 20 (%v): want the first 5 and none from the 16th", n, got)
-			}
-			if other := burst(t, proxy, "127.0.0.3", 3); !other[0] || !other[1] || !other[2] {
-				t.Errorf("another source: %v", other)
-			}
-			t.Logf("answered %d of 20 from the flooding source", n)
-		})
-	}
+		}
+		if n < 5 || n > 15 || got[15] || got[19] {
+			t.Errorf("answered %d of 20 (%v): want the first 5 and none from the 16th", n, got)
+		}
+		if other := burst(t, proxy, "127.0.0.3", 3); !other[0] || !other[1] || !other[2] {
+			t.Errorf("another source: %v", other)
+		}
+		t.Logf("answered %d of 20 from the flooding source", n)
+	})
 }
 
 // burst sends n OPTIONS from ip to proxy at once and reports which were

@@ -15,10 +15,10 @@ import (
 // answered "Unsupported command".
 var setHandlers = []handler{
 	{"maxopenfiles", unsupported("set maxopenfiles")},
-	{"maxsessions", (*Runner).setMaxSessions},
+	{"maxsessions", withArg((*Runner).setMaxSessions)},
 	{"maxcpu", setFloat("maxcpu", "%.1f", func(l *call.Limits, v float64) { l.MaxCPU = v })},
 	{"maxload", setFloat("maxload", "%.2f", func(l *call.Limits, v float64) { l.MaxLoad = v })},
-	{"maxbw", (*Runner).setMaxBandwidth},
+	{"maxbw", withArg((*Runner).setMaxBandwidth)},
 	{"timeout", setTimeout(func(l *call.Limits) *time.Duration { return &l.Timeout })},
 	{"silenttimeout", setTimeout(func(l *call.Limits) *time.Duration { return &l.SilentTimeout })},
 	{"offertimeout", setTimeout(func(l *call.Limits) *time.Duration { return &l.OfferTimeout })},
@@ -29,16 +29,24 @@ var setHandlers = []handler{
 	{"redisconnecttimeout", unsupported("set redisconnecttimeout")},
 	{"rediscmdtimeout", unsupported("set rediscmdtimeout")},
 	{"controltos", unsupported("set controltos")},
-	{"deletedelay", (*Runner).setDeleteDelay},
+	{"deletedelay", withArg((*Runner).setDeleteDelay)},
 }
 
 func (r *Runner) set(rest string, b *strings.Builder) {
-	rest, ok := shift(rest)
-	if !ok {
-		b.WriteString(moreParams)
-		return
+	withArg(func(r *Runner, arg string, b *strings.Builder) { r.dispatch(setHandlers, arg, b) })(r, rest, b)
+}
+
+// withArg makes a handler of fn, which needs a value after the keyword:
+// without one the reply is rtpengine's "More parameters required."
+func withArg(fn func(r *Runner, arg string, b *strings.Builder)) func(*Runner, string, *strings.Builder) {
+	return func(r *Runner, rest string, b *strings.Builder) {
+		arg, ok := shift(rest)
+		if !ok {
+			b.WriteString(moreParams)
+			return
+		}
+		fn(r, arg, b)
 	}
-	r.dispatch(setHandlers, rest, b)
 }
 
 // strtol parses s as C's strtol in base 10: leading blanks, a sign,
@@ -79,12 +87,7 @@ func strtod(s string) (float64, bool) {
 	return best, ok
 }
 
-func (r *Runner) setMaxSessions(rest string, b *strings.Builder) {
-	arg, ok := shift(rest)
-	if !ok {
-		b.WriteString(moreParams)
-		return
-	}
+func (r *Runner) setMaxSessions(arg string, b *strings.Builder) {
 	n, ok := strtol(arg)
 	switch {
 	case !ok:
@@ -103,12 +106,7 @@ func (r *Runner) setMaxSessions(rest string, b *strings.Builder) {
 }
 
 func setFloat(name, format string, apply func(*call.Limits, float64)) func(*Runner, string, *strings.Builder) {
-	return func(r *Runner, rest string, b *strings.Builder) {
-		arg, ok := shift(rest)
-		if !ok {
-			b.WriteString(moreParams)
-			return
-		}
+	return withArg(func(r *Runner, arg string, b *strings.Builder) {
 		v, ok := strtod(arg)
 		if !ok {
 			fmt.Fprintf(b, "Fail setting %s to %s; no digists found\n", name, arg)
@@ -116,17 +114,12 @@ func setFloat(name, format string, apply func(*call.Limits, float64)) func(*Runn
 		}
 		r.calls.SetLimits(func(l *call.Limits) { apply(l, v) })
 		fmt.Fprintf(b, "Success setting %s to "+format+"\n", name, v)
-	}
+	})
 }
 
 // setMaxBandwidth stores the value given; rtpengine 10.5 stores a
 // hundred times it (and lists that), which mediad does not copy.
-func (r *Runner) setMaxBandwidth(rest string, b *strings.Builder) {
-	arg, ok := shift(rest)
-	if !ok {
-		b.WriteString(moreParams)
-		return
-	}
+func (r *Runner) setMaxBandwidth(arg string, b *strings.Builder) {
 	n, ok := strtol(arg)
 	if !ok || n < 0 {
 		fmt.Fprintf(b, "Fail setting maxbw to %s; no digists found\n", arg)
@@ -139,12 +132,7 @@ func (r *Runner) setMaxBandwidth(rest string, b *strings.Builder) {
 // setTimeout is rtpengine's cli_incoming_set_gentimeout, whose replies
 // say "timeout" for all four timeouts.
 func setTimeout(field func(*call.Limits) *time.Duration) func(*Runner, string, *strings.Builder) {
-	return func(r *Runner, rest string, b *strings.Builder) {
-		arg, ok := shift(rest)
-		if !ok {
-			b.WriteString(moreParams)
-			return
-		}
+	return withArg(func(r *Runner, arg string, b *strings.Builder) {
 		n, ok := strtol(arg)
 		switch {
 		case !ok:
@@ -155,15 +143,10 @@ func setTimeout(field func(*call.Limits) *time.Duration) func(*Runner, string, *
 			r.calls.SetLimits(func(l *call.Limits) { *field(l) = time.Duration(n) * time.Second })
 			fmt.Fprintf(b, "Success setting timeout to %d\n", n)
 		}
-	}
+	})
 }
 
-func (r *Runner) setDeleteDelay(rest string, b *strings.Builder) {
-	arg, ok := shift(rest)
-	if !ok {
-		b.WriteString(moreParams)
-		return
-	}
+func (r *Runner) setDeleteDelay(arg string, b *strings.Builder) {
 	n, err := strconv.Atoi(arg) // str_to_i: the whole value
 	if err != nil || n == -1 {
 		b.WriteString("Invalid delete-delay value\n")
