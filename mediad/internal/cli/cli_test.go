@@ -388,7 +388,8 @@ func TestReadLine(t *testing.T) {
 }
 
 func FuzzRunner(f *testing.F) {
-	for _, s := range []string{"list sessions all", "terminate all", "call x info", "list loglevel", "get", "list sessions \x00", "help"} {
+	for _, s := range []string{"list sessions all", "terminate all", "call x info", "list loglevel", "get", "list sessions \x00", "help",
+		"set maxsessions 5", "set maxcpu 1e400", "set timeout 99999999999999999999", "set deletedelay -1", "set maxload .5e-3x"} {
 		f.Add(s)
 	}
 	calls := &memCalls{sessions: []Session{sampleCall()}, limits: rtpengineLimits}

@@ -75,16 +75,20 @@ func strtol(s string) (n int64, ok bool) {
 }
 
 // strtod parses the longest leading decimal number of s, as C's strtod
-// does for plain decimals; ok is false without one.
+// does for plain decimals (looking at 64 characters at most); ok is false
+// without one.
 func strtod(s string) (float64, bool) {
 	s = strings.TrimLeft(s, " \t\n\v\f\r")
-	best, ok := 0.0, false
-	for end := 1; end <= len(s); end++ {
+	end := 0
+	for end < len(s) && end < 64 && strings.IndexByte("0123456789+-.eE", s[end]) >= 0 {
+		end++
+	}
+	for ; end > 0; end-- {
 		if v, err := strconv.ParseFloat(s[:end], 64); err == nil {
-			best, ok = v, true
+			return v, true
 		}
 	}
-	return best, ok
+	return 0, false
 }
 
 func (r *Runner) setMaxSessions(arg string, b *strings.Builder) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -68,8 +69,9 @@ func LoadFile(path string, s *MemStore, now time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, fb := range f.Bindings {
-		if !fb.Expires.After(now) || fb.AOR == "" || fb.Contact == "" {
-			continue
+		if !fb.Expires.After(now) || fb.AOR == "" || fb.Contact == "" ||
+			slices.ContainsFunc(s.m[fb.AOR], func(b Binding) bool { return b.Contact == fb.Contact }) {
+			continue // expired, incomplete, or a contact given twice (the first stays)
 		}
 		s.m[fb.AOR] = append(s.m[fb.AOR], Binding(fb))
 		n++

@@ -66,3 +66,43 @@ func TestLocationFile(t *testing.T) {
 		t.Error("an unwritable path gave no error")
 	}
 }
+
+// FuzzLoadFile: any file content is read or refused with an error, never
+// a panic; what is read is live and complete, and written back reads the
+// same.
+func FuzzLoadFile(f *testing.F) {
+	f.Add([]byte(`{"format":1,"bindings":[{"aor":"a","contact":"sip:a@192.0.2.1","q":-1,"expires":"2030-01-01T00:00:00Z","socket":"udp:127.0.0.1:5060"}]}`))
+	f.Add([]byte(`{"format":1,"bindings":[{"aor":"","contact":"x","expires":"2030-01-01T00:00:00Z"}]}`))
+	f.Add([]byte(`{"format":2}`))
+	f.Add([]byte(`[`))
+	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "location.json")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := NewMemStore()
+		n, err := LoadFile(path, s, now)
+		if err != nil {
+			return
+		}
+		all, _ := s.All(context.Background(), now)
+		if len(all) != n {
+			t.Fatalf("read %d, store holds %d", n, len(all))
+		}
+		seen := map[[2]string]bool{}
+		for _, b := range all {
+			if b.AOR == "" || b.Contact == "" || !b.Expires.After(now) || seen[[2]string{b.AOR, b.Contact}] {
+				t.Fatalf("kept %+v", b)
+			}
+			seen[[2]string{b.AOR, b.Contact}] = true
+		}
+		if _, err := SaveFile(path, s, now); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := LoadFile(path, NewMemStore(), now); err != nil || m != n {
+			t.Fatalf("written back: read %d, %v; want %d", m, err, n)
+		}
+	})
+}
