@@ -145,14 +145,5 @@ func (y *Syncer) Sync(now time.Time) error {
 // Run syncs every interval until ctx ends (the last write is the
 // caller's, once nothing registers any more).
 func (y *Syncer) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			_ = y.Sync(now) // logged; tried again next time
-		}
-	}
+	every(ctx, interval, func(now time.Time) { _ = y.Sync(now) }) // logged; tried again next time
 }

@@ -173,6 +173,11 @@ func (s *MemStore) Count() int {
 
 // RunExpiry calls Expire every interval until ctx ends.
 func RunExpiry(ctx context.Context, s Store, interval time.Duration) {
+	every(ctx, interval, func(now time.Time) { s.Expire(now) })
+}
+
+// every calls fn with the time every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func(now time.Time)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -180,7 +185,7 @@ func RunExpiry(ctx context.Context, s Store, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			s.Expire(now)
+			fn(now)
 		}
 	}
 }
