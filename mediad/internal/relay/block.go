@@ -21,13 +21,21 @@ type Block struct {
 type Payloads struct {
 	events  [2]uint64   // bit per telephone-event payload type
 	silence [128]uint8  // silence byte per payload type; 0 for none
-	clock   [128]uint16 // clock rate in kHz of event payload types
+	clock   [128]uint32 // clock rate in Hz; 0: unknown
+	g711    [128]uint8  // 'u' for PCMU, 'a' for PCMA, 0 for any other
 }
 
 // SetEvent marks pt as carrying DTMF events with a clock rate in Hz.
 func (p *Payloads) SetEvent(pt uint8, clock uint32) {
 	p.events[pt>>6&1] |= 1 << (pt & 63)
-	p.clock[pt&127] = uint16(clock / 1000)
+	p.clock[pt&127] = clock
+}
+
+// SetCodec records the clock rate (Hz) of codec pt and, for G.711, its
+// law ('u' or 'a'; 0 for other codecs), which DTMF injection needs.
+func (p *Payloads) SetCodec(pt uint8, clock uint32, law byte) {
+	p.clock[pt&127] = clock
+	p.g711[pt&127] = law
 }
 
 // HasEvents reports whether any payload type carries DTMF events.
@@ -36,8 +44,8 @@ func (p *Payloads) HasEvents() bool { return p.events[0]|p.events[1] != 0 }
 // SetSilence records pt's one-byte silence pattern.
 func (p *Payloads) SetSilence(pt uint8, b byte) { p.silence[pt&127] = b }
 
-// Merge adds o's events, and o's silence patterns for payload types p
-// has none for.
+// Merge adds o's events, and o's silence patterns and codecs for payload
+// types p has none for.
 func (p *Payloads) Merge(o *Payloads) {
 	p.events[0] |= o.events[0]
 	p.events[1] |= o.events[1]
@@ -47,6 +55,7 @@ func (p *Payloads) Merge(o *Payloads) {
 		}
 		if p.clock[i] == 0 {
 			p.clock[i] = o.clock[i]
+			p.g711[i] = o.g711[i]
 		}
 	}
 }

@@ -39,7 +39,7 @@ func (s *Stream) noteDTMF(d *DTMFLog, pkt []byte, src netip.AddrPort) {
 		return // a repeated end packet
 	}
 	pt := pkt[1] & 0x7f
-	clock := uint32(d.Payloads.clock[pt]) * 1000
+	clock := d.Payloads.clock[pt]
 	if clock == 0 {
 		clock = 8000
 	}

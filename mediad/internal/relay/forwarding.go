@@ -101,6 +101,10 @@ type Forwarding struct {
 	// Block, if set, drops or silences RTP by payload type (rtpengine's
 	// block media, silence media and block DTMF); RTCP passes.
 	Block *Block
+	// Inject, if set, plays DTMF digits into this stream's RTP in place
+	// of its audio (rtpengine's play DTMF). It holds the digits' state,
+	// so every snapshot of the stream carries the same one.
+	Inject *Injector
 	// Record, if set, is given every packet this stream receives,
 	// decrypted, before the address checks (rtpengine's call recording).
 	Record Recorder

@@ -318,6 +318,8 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 		return // hold: counted, not forwarded
 	} else if f.Block != nil && f.Block.drop(pkt) {
 		return // blocked: counted, not forwarded
+	} else if f.Inject != nil && f.Inject.busy.Load() {
+		pkt = f.Inject.apply(pkt)
 	}
 	if sink == nil {
 		return
