@@ -163,7 +163,8 @@ func (c *Call) party(p Party) (*Monologue, error) {
 }
 
 // classifyPayloads reads which of a media section's payload types carry
-// DTMF events and which codecs have a silence pattern (rtpengine's
+// DTMF events, their clock rates, which are G.711, and which codecs have
+// a silence pattern (rtpengine's
 // codec_defs: PCMA 0xd5, PCMU 0xff, G722 0xfa). It runs for every SDP,
 // so it reads the lines in place, without allocating.
 func classifyPayloads(m *sdp.Media) relay.Payloads {
@@ -191,16 +192,21 @@ func classifyPayloads(m *sdp.Media) relay.Payloads {
 // classify notes payload type pt of encoding enc ("name/clock[/...]").
 func classify(p *relay.Payloads, pt uint8, enc string) {
 	name, rest, _ := strings.Cut(enc, "/")
+	clock, _, _ := strings.Cut(rest, "/")
+	hz, _ := strconv.ParseUint(clock, 10, 32)
 	switch {
 	case strings.EqualFold(name, "telephone-event"):
-		clock, _, _ := strings.Cut(rest, "/")
-		hz, _ := strconv.ParseUint(clock, 10, 32)
 		p.SetEvent(pt, uint32(hz))
 	case strings.EqualFold(name, "PCMU"):
 		p.SetSilence(pt, 0xff)
+		p.SetCodec(pt, uint32(hz), 'u')
 	case strings.EqualFold(name, "PCMA"):
 		p.SetSilence(pt, 0xd5)
+		p.SetCodec(pt, uint32(hz), 'a')
 	case strings.EqualFold(name, "G722"):
 		p.SetSilence(pt, 0xfa)
+		p.SetCodec(pt, uint32(hz), 0)
+	default:
+		p.SetCodec(pt, uint32(hz), 0)
 	}
 }

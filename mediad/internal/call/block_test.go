@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,8 +102,13 @@ func TestClassifyPayloads(t *testing.T) {
 	// 8 is mapped to PCMU here: its rtpmap wins over the static PCMA.
 	want := relay.Payloads{}
 	want.SetSilence(0, 0xff)
+	want.SetCodec(0, 8000, 'u')
 	want.SetSilence(8, 0xff)
+	want.SetCodec(8, 8000, 'u')
 	want.SetSilence(9, 0xfa)
+	want.SetCodec(9, 8000, 0)
+	want.SetCodec(13, 8000, 0) // CN
+	want.SetCodec(96, 48000, 0)
 	want.SetEvent(101, 8000)
 	want.SetEvent(110, 48000)
 	if p != want {
@@ -110,5 +116,53 @@ func TestClassifyPayloads(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { classifyPayloads(in.Media[0]) }); n != 0 {
 		t.Errorf("%v allocations per SDP media", n)
+	}
+}
+
+// TestPlayDTMFParties: the offer's inject DTMF lets digits into what
+// the offerer sends, not the answerer (whose answer did not ask); the
+// digit replaces the offerer's audio with a PCMU tone; the party must be
+// named (or all); errors name the call and the tag.
+func TestPlayDTMFParties(t *testing.T) {
+	r, _ := newRelayReg(t, Config{})
+	a, b := newPhone(t), newPhone(t)
+	c := setupRelayCall(t, r, "dtmf", a, b, map[string]bool{"inject-dtmf": true})
+	digit := relay.Digit{Code: 1, Volume: 8, Duration: 100 * time.Millisecond, Pause: 100 * time.Millisecond}
+	play := func(p Party) ([]string, error) {
+		p.CallID = "dtmf"
+		return r.PlayDTMF(DTMFParams{Party: p, Digit: digit})
+	}
+	if not, err := play(Party{FromTag: "a"}); err != nil || len(not) != 0 {
+		t.Fatalf("play DTMF from a: %v %v", not, err)
+	}
+	send(t, a.rtp, c.toA, rtpPkt)
+	buf := make([]byte, 2048)
+	_ = b.rtp.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, err := b.rtp.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(rtpPkt) || bytes.Equal(buf[12:n], rtpPkt[12:]) {
+		t.Errorf("b got a's packet unchanged (or %d bytes): no tone", n)
+	}
+	if not, err := play(Party{FromTag: "b"}); err != nil || !slices.Equal(not, []string{"b"}) {
+		t.Errorf("play DTMF from b, whose answer did not ask: %v %v, want [b] not injectable", not, err)
+	}
+	if not, err := play(Party{All: true}); err != nil || !slices.Equal(not, []string{"b"}) {
+		t.Errorf("play DTMF to all: %v %v", not, err)
+	}
+	for _, e := range []struct {
+		p    Party
+		want error
+	}{
+		{Party{}, ErrNoParty},
+		{Party{FromTag: "x"}, ErrUnknownTag},
+	} {
+		if _, err := play(e.p); !errors.Is(err, e.want) {
+			t.Errorf("%+v: %v, want %v", e.p, err, e.want)
+		}
+	}
+	if _, err := r.PlayDTMF(DTMFParams{Party: Party{CallID: "nosuch", FromTag: "a"}}); !errors.Is(err, ErrUnknownCall) {
+		t.Errorf("unknown call: %v", err)
 	}
 }

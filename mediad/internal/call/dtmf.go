@@ -70,3 +70,81 @@ func appendJSONString(b []byte, s string) []byte {
 	q, _ := json.Marshal(s) // a string always marshals
 	return append(b, q...)
 }
+
+// injector is the DTMF injector of what party sends on a toward b: nil
+// unless party's signalling asked for inject DTMF, and in passthrough
+// (the media is encrypted end to end). It is made once and kept, so
+// that digits queued survive a re-negotiation; its payload types follow
+// the SDPs.
+func injector(party *Monologue, a, b *Media) *relay.Injector {
+	if !party.injectDTMF || a.Passthru {
+		return nil
+	}
+	if a.inject == nil {
+		a.inject = &relay.Injector{}
+	}
+	a.inject.SetPayloads(&a.payloads, &b.payloads)
+	return a.inject
+}
+
+// DTMFParams is a play DTMF command: the party (or, with All, every
+// party) whose audio the digit goes into, heard by its peer.
+type DTMFParams struct {
+	Party
+	Digit relay.Digit
+}
+
+// PlayDTMF queues p's digit into the audio the party sends, to replace
+// its audio as it arrives (relay.Injector), as rtpengine 10.5's play
+// DTMF does. It returns the parties it queued nothing for because their
+// signalling did not ask for inject DTMF: rtpengine then answers ok and
+// plays nothing.
+func (r *Registry) PlayDTMF(p DTMFParams) (notInjectable []string, err error) {
+	c, m, err := r.lockParty(p.Party)
+	if err != nil {
+		return nil, err
+	}
+	defer c.mu.Unlock()
+	parties := []*Monologue{m}
+	if m == nil {
+		if !p.All {
+			return nil, ErrNoParty
+		}
+		parties = c.monologues
+	}
+	for _, ml := range parties {
+		if m == nil && (ml.zombie || ml.peer == nil) {
+			continue // all: the parties in a dialogue
+		}
+		md := firstAudio(ml)
+		if md == nil {
+			return nil, ErrNoDTMFMedia
+		}
+		if ml.peer == nil || firstAudio(ml.peer) == nil {
+			return nil, ErrNoDTMFSink
+		}
+		if !ml.injectDTMF || md.Passthru {
+			notInjectable = append(notInjectable, ml.Tag)
+			continue
+		}
+		injector(ml, md, firstAudio(ml.peer)) // before the relay made it
+		if !md.inject.CanPlay() {
+			return nil, ErrNoDTMFCodec
+		}
+		if err := md.inject.Queue(p.Digit); err != nil {
+			return nil, err
+		}
+	}
+	return notInjectable, nil
+}
+
+// firstAudio is m's first audio media, as rtpengine picks the media to
+// inject into; nil if it has none.
+func firstAudio(m *Monologue) *Media {
+	for _, md := range m.Medias {
+		if md.Type == "audio" {
+			return md
+		}
+	}
+	return nil
+}

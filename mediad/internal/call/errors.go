@@ -34,4 +34,13 @@ var (
 	ErrBadAddress    = errors.New("failed to parse network address")
 	ErrAddressNoTag  = errors.New("failed to match address to any tag")
 	errUnknownAction = errors.New("unknown block action")
+	// ErrNoParty: a play DTMF named neither a party nor all.
+	ErrNoParty = errors.New("no participant party specified")
+	// ErrNoDTMFMedia, ErrNoDTMFSink: the party, or its peer, has no audio
+	// to play a digit into (rtpengine's call_play_dtmf_ng).
+	ErrNoDTMFMedia = errors.New("monologue has no media capable of DTMF injection")
+	ErrNoDTMFSink  = errors.New("sink monologue has no media capable of DTMF playback")
+	// ErrNoDTMFCodec: the receiver takes no telephone-event and the audio
+	// is no G.711, into which mediad could put a tone.
+	ErrNoDTMFCodec = errors.New("no telephone-event or G.711 toward the receiver for DTMF injection")
 )

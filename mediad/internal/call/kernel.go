@@ -303,7 +303,7 @@ func (r *Registry) wantFlow(ma, mb *Media, k int) (f kmod.Flow, ok, confirmed bo
 		return f, false, false // RTCP must reach the relay to be reported
 	}
 	fa, fb := sa.rs.Forwarding(), sb.rs.Forwarding()
-	if fa == nil || fb == nil || fa.Transform != nil || fb.Transform != nil || fa.NoSend || fb.NoSend || fa.Block != nil || fb.Block != nil || fa.Record != nil || fb.Record != nil ||
+	if fa == nil || fb == nil || fa.Transform != nil || fb.Transform != nil || fa.NoSend || fb.NoSend || fa.Block != nil || fb.Block != nil || fa.Record != nil || fb.Record != nil || fa.Inject != nil || fb.Inject != nil ||
 		fa.Asymmetric || fb.Asymmetric || !relay.Sendable(fa.Remote) || !relay.Sendable(fb.Remote) {
 		return f, false, false
 	}

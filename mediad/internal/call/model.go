@@ -81,6 +81,10 @@ type Monologue struct {
 	recForwarding bool
 	// block is what block/silence commands set for this party's media.
 	block blocking
+	// injectDTMF: this party's offer or answer carried rtpengine's
+	// "inject DTMF", so play DTMF may put digits into what it sends
+	// (dtmf.go). Once given it stays, as in rtpengine.
+	injectDTMF bool
 
 	Medias []*Media
 
@@ -148,8 +152,11 @@ type Media struct {
 	// for the rest of the call.
 	mediaID string
 	// payloads classifies this party's payload types (DTMF events,
-	// silence patterns) for media blocking.
+	// silence patterns, clock rates) for blocking and DTMF injection.
 	payloads relay.Payloads
+	// inject plays DTMF into what this party sends (its monologue's
+	// injectDTMF); nil until needed.
+	inject *relay.Injector
 	// SentFormats are the payload types last offered to this party.
 	SentFormats []string
 	// Asymmetric, StrictSource, MediaHandover: latching flags from

@@ -114,6 +114,7 @@ func (r *Registry) relayMedia(c *Call, party *Monologue, a, b *Media) {
 			f.NoSend = !a.FlagRecv
 			f.Block = c.blockingOf(party).relay(a, b)
 			f.DTMF = r.dtmfLog(c, party, a, b)
+			f.Inject = injector(party, a, b)
 		}
 		rs.SetForwarding(f)
 		r.pierceNAT(a, rs)

@@ -599,6 +599,9 @@ func applyRemote(src *Monologue, in *sdp.Session, p *Params, sipSource bool, set
 		}
 	}
 	useSource := p.ReceivedFrom.IsValid() && (p.flag("sip-source-address") || (sipSource && !p.flag("trust-address")))
+	if p.flag("inject-dtmf") {
+		src.injectDTMF = true
+	}
 	for i, m := range in.Media {
 		md := src.Medias[i]
 		md.Protocol, _ = webrtc.RTPProto(m.Proto) // rtpengine writes "rtp/avp" as RTP/AVP

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"sipmedia/mediad/internal/call"
+	"sipmedia/mediad/internal/relay"
 	"sipmedia/ngproto"
 )
 
@@ -36,6 +37,12 @@ var reasons = []struct {
 	{call.ErrBandwidthLimit, ngproto.ReasonBandwidthLimit},
 	{call.ErrNotFound, ngproto.WarningCallNotFound},
 	{errUnrecognized, "Unrecognized command"},
+	{errDTMFCode, "Out of range 'code' specified"},
+	{call.ErrNoParty, "No participant party specified"},
+	{call.ErrNoDTMFMedia, "Monologue has no media capable of DTMF injection"},
+	{call.ErrNoDTMFSink, "Sink monologue has no media capable of DTMF playback"},
+	{call.ErrNoDTMFCodec, "No telephone-event or G.711 codec toward the receiver for DTMF injection"},
+	{relay.ErrDigitQueueFull, "Too many DTMF digits queued"},
 }
 
 // Request validation errors of this package.

@@ -45,6 +45,7 @@ func FuzzSignalling(f *testing.F) {
 		{"trust-address"}, {"loop-protect", "original-sendrecv"}, {"no-rtcp-attribute"},
 		{"full-rtcp-attribute", "generate-mid"}, {"SIP-source-address", "asymmetric", "strict-source"},
 		{"WebRTC"}, {"to-tag"}, {"fast"}, {"strip-extmap", "single-codec", "pierce-NAT", "NAT-wait"},
+		{"inject DTMF"}, {"inject-DTMF", "all"},
 	}
 	f.Fuzz(func(t *testing.T, offerSDP, answerSDP string, sel uint16) {
 		off := ngproto.Dict{"command": "offer", "call-id": "fz", "from-tag": "a", "sdp": offerSDP,
@@ -89,6 +90,10 @@ func FuzzSignalling(f *testing.F) {
 			{"command": blockCmds[int(sel)%6], "call-id": "fz", "from-tag": "b"},
 			{"command": blockCmds[int(sel>>3)%6], "call-id": "fz", "address": offerSDP[:min(len(offerSDP), 16)]},
 			{"command": blockCmds[int(sel>>6)%6], "call-id": "fz", "flags": []any{"all"}},
+			// Digits, whatever the codecs, queued into the relay.
+			{"command": "play DTMF", "call-id": "fz", "from-tag": []string{"a", "b"}[int(sel>>5)%2],
+				"digit": offerSDP[:min(len(offerSDP), int(sel>>12))], "duration": int64(sel), "volume": int64(sel>>7) - 64},
+			{"command": "play DTMF", "call-id": "fz", "flags": []any{"all"}, "code": int64(sel % 17)},
 			// Recording (or forwarding, which records too) on and off
 			// mid-call; a re-offer may turn it on again.
 			{"command": []string{"start recording", "stop recording", "start forwarding", "stop forwarding"}[int(sel>>2)%4],

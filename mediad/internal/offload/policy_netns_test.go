@@ -1,6 +1,7 @@
 package offload_test
 
 import (
+	"bytes"
 	"context"
 	"net/netip"
 	"os"
@@ -181,6 +182,41 @@ func TestKernelPolicyNetns(t *testing.T) {
 	}
 	if in1, _ := nettopo.UDPInDatagrams(topo.R); in1 != in0 {
 		t.Errorf("after the move R's sockets received %d datagrams: not bypassed", in1-in0)
+	}
+
+	// Set up for DTMF injection: back to userspace, for good (the flag
+	// stays), where play DTMF puts the digit's tone into A's audio
+	// toward B in place of A's packets.
+	r, err = ng.Do(ctx, ngproto.Dict{"command": "offer", "call-id": "call-p", "from-tag": "ft", "to-tag": "tt",
+		"sdp": sdpDir(netip.AddrPortFrom(nettopo.AddrA, 5002), "sendrecv", 7), "direction": []any{"a", "b"}, "flags": []any{"inject DTMF"}})
+	if err != nil || r.Str("result") != "ok" {
+		t.Fatalf("re-offer with inject DTMF: %v %v", r, err)
+	}
+	if q := query(ctx, t, ng, "call-p"); hasFlag(q, "kernelized") {
+		t.Errorf("still kernelized with inject DTMF: %v", q)
+	}
+	if r, err := ng.Do(ctx, ngproto.Dict{"command": "play DTMF", "call-id": "call-p", "from-tag": "ft", "digit": "1", "duration": 200}); err != nil || r.Str("result") != "ok" || r.Str("warning") != "" {
+		t.Fatalf("play DTMF: %v %v", r, err)
+	}
+	tone, quiet := 0, 0
+	for i := range 30 {
+		a2.WriteToUDPAddrPort(rtp(uint16(i)), ra)
+		b.SetReadDeadline(time.Now().Add(time.Second))
+		buf := make([]byte, 2048)
+		n, _, err := b.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("packet %d of A's after play DTMF: %v", i, err)
+		}
+		switch pl := buf[12:n]; {
+		case n != len(rtp(0)) || bytes.Equal(pl, rtp(0)[12:]):
+		case bytes.Count(pl, []byte{0xff}) == len(pl):
+			quiet++
+		default:
+			tone++
+		}
+	}
+	if tone != 10 || quiet != 5 { // 200 ms and the 100 ms pause, in 20 ms packets
+		t.Errorf("B received %d packets of tone and %d of silence, want 10 and 5", tone, quiet)
 	}
 
 	// No media: the call times out (kernel counters flat).
