@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"sipmedia/e2e/internal/daemon"
 	"sipmedia/e2e/internal/phone"
@@ -29,8 +32,9 @@ func startKamailio(t *testing.T, ng string, children int) *proxy {
 }
 
 // startKamailioSock is startKamailio with the rtpengine_sock value sock:
-// udp:HOST:PORT, or a ws:// URL, for which the lwsc module is loaded.
-func startKamailioSock(t *testing.T, sock string, children int) *proxy {
+// udp:HOST:PORT, or a ws:// URL, for which the lwsc module is loaded;
+// defines are set in the configuration (#!define).
+func startKamailioSock(t *testing.T, sock string, children int, defines ...string) *proxy {
 	t.Helper()
 	if _, err := os.Stat(kamailioPath); err != nil {
 		t.Skipf("skipping: %s not installed", kamailioPath)
@@ -43,7 +47,10 @@ func startKamailioSock(t *testing.T, sock string, children int) *proxy {
 	cfg := strings.NewReplacer("PORT", strconv.Itoa(port), "HTTPLISTEN", strconv.Itoa(ws), "NGSOCK", sock,
 		"CHILDREN", strconv.Itoa(children)).Replace(string(b))
 	if strings.HasPrefix(sock, "ws") {
-		cfg = strings.Replace(cfg, "#!KAMAILIO\n", "#!KAMAILIO\n#!define NG_WEBSOCKET\n", 1)
+		defines = append(defines, "NG_WEBSOCKET")
+	}
+	for _, d := range defines {
+		cfg = strings.Replace(cfg, "#!KAMAILIO\n", "#!KAMAILIO\n#!define "+d+"\n", 1)
 	}
 	return &proxy{UDP: mustAddrPort(hostPort(port)), TCP: hostPort(port), WS: hostPort(ws), Proc: runKamailio(t, cfg, port)}
 }
@@ -89,6 +96,51 @@ func TestCallsKamailio(t *testing.T) {
 				for _, r := range allReoffers {
 					renegotiateBothWays(t, opts.NG, a, b, r)
 				}
+			}
+			hangupAndCheck(t, opts.NG, a, b)
+		})
+	}
+}
+
+// TestCallsKamailioPlayDTMF: Kamailio 5.6 turns SIP INFO DTMF
+// (application/dtmf-relay) from alice into its rtpengine module's
+// play_dtmf, on calls set up with inject-DTMF: bob hears alice's digits
+// as RFC 4733 events in her audio, through rtpengine 10.5 and through
+// mediad alike.
+func TestCallsKamailioPlayDTMF(t *testing.T) {
+	if _, err := exec.LookPath(kamailioPath); err != nil {
+		t.Skipf("skipping: %s not installed", kamailioPath)
+	}
+	for i, name := range []string{"rtpengine", "mediad"} {
+		t.Run(name, func(t *testing.T) {
+			base := callsMediadB + 500*i
+			_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: base, PortMax: base + 499})
+			px := startKamailioSock(t, "udp:"+opts.NG, 2, "INJECT_DTMF")
+			alice := newPhone(t, px, "alice", false)
+			bob := newPhone(t, px, "bob", false)
+			a, b := placeCall(t, alice, bob, "bob")
+			// rtpengine transcodes a call set up for injection, under an
+			// SSRC of its own: count PCMU, whoever's.
+			if !eventually(10*time.Second, func() bool { return a.RTP.ReceivedPT(0) >= 25 && b.RTP.ReceivedPT(0) >= 25 }) {
+				t.Fatalf("PCMU through the media daemon: alice got %d, bob %d", a.RTP.ReceivedPT(0), b.RTP.ReceivedPT(0))
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			for _, sig := range []string{"7", "#"} {
+				if err := a.Info(ctx, "application/dtmf-relay", []byte("Signal="+sig+"\r\nDuration=160\r\n")); err != nil {
+					t.Fatalf("INFO %s: %v", sig, err)
+				}
+				time.Sleep(700 * time.Millisecond) // the digit, its end and the pause
+			}
+			ev, ok := phone.EventPT(b.Received)
+			if !ok {
+				t.Fatalf("no telephone-event in the SDP bob got:\n%s", b.Received)
+			}
+			if got := b.RTP.Events(ev); !slices.Equal(got, []uint8{7, 11}) {
+				t.Errorf("bob got events %v in %d telephone-event packets, want 7 and 11 (#)", got, b.RTP.ReceivedPT(ev))
+			}
+			if got := a.RTP.ReceivedPT(ev); got != 0 {
+				t.Errorf("alice got %d telephone-event packets, want none (the digits were hers)", got)
 			}
 			hangupAndCheck(t, opts.NG, a, b)
 		})

@@ -10,6 +10,7 @@ require (
 	github.com/pion/rtp v1.10.6
 	github.com/pion/srtp/v3 v3.1.3
 	github.com/pion/webrtc/v4 v4.2.26
+	github.com/zaf/g711 v1.4.0
 	golang.org/x/sys v0.49.0
 	sipmedia/ngproto v0.0.0
 )

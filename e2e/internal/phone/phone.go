@@ -769,6 +769,17 @@ func (c *Call) Refer(ctx context.Context, target string) error {
 	return err
 }
 
+// Info sends an in-dialog INFO with a body of type contentType (SIP INFO
+// DTMF: application/dtmf-relay) and wants a 2xx for it.
+func (c *Call) Info(ctx context.Context, contentType string, body []byte) error {
+	c.cseq++
+	req := c.inDialog("INFO", c.cseq)
+	req.Hdrs = append(req.Hdrs, Hdr{"Content-Type", contentType})
+	req.Body = body
+	_, err := c.transact2xx(ctx, req)
+	return err
+}
+
 // transact2xx sends the in-dialog request req and wants a 2xx for it,
 // which it returns.
 func (c *Call) transact2xx(ctx context.Context, req *Msg) (*Msg, error) {
