@@ -38,6 +38,9 @@ func (p *Payloads) SetCodec(pt uint8, clock uint32, law byte) {
 	p.g711[pt&127] = law
 }
 
+// G711 is pt's G.711 law: 'u' for PCMU, 'a' for PCMA, 0 for neither.
+func (p *Payloads) G711(pt uint8) byte { return p.g711[pt&127] }
+
 // HasEvents reports whether any payload type carries DTMF events.
 func (p *Payloads) HasEvents() bool { return p.events[0]|p.events[1] != 0 }
 

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync/atomic"
@@ -331,47 +332,92 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 	if sst.fwd.NATWait && sink.in.packets.Load() == 0 {
 		return // the sink's peer has not been heard from yet
 	}
-	dst := sst.endpoint
-	if t := sst.fwd.Transform; t != nil {
-		if a, ok := t.Peer(); ok {
-			dst = a
-		}
-		out, err := t.Outbound(p.out[:0], pkt)
-		if err != nil {
-			sink.out.errors.Add(1)
-			sh.errors.Add(1)
+	pkt, dst, err := sink.toPeer(sst, pkt, p.out[:0])
+	if err == nil && dst.IsValid() {
+		err = p.send(sink, pkt, dst, sst.fwd.Transform == nil)
+		if err == errQueued {
 			return
 		}
-		pkt = out
 	}
-	if t := sst.fwd.Transform; t != nil {
-		if pw, ok := t.(peerWriter); ok {
-			// The transform sends itself, from the local socket its peer
-			// uses (ICE with several addresses) or not at all (no consent).
-			if handled, err := pw.WritePeer(pkt); handled {
-				if err != nil {
-					sink.out.errors.Add(1)
-					sh.errors.Add(1)
-					return
-				}
-				sink.out.packets.Add(1)
-				sink.out.bytes.Add(uint64(len(pkt)))
-				return
-			}
+	sink.countOut(pkt, err, sh)
+}
+
+// errNoPeer: the stream's peer has no address to send to (yet), or is
+// on hold with c=0.0.0.0.
+var errNoPeer = errors.New("relay: no peer address")
+
+// toPeer readies plain packet pkt for s's peer, as sst (s's state) says:
+// through its Transform into scratch (SRTP), to the address the
+// transform selected or the learned or signalled one. A zero dst means
+// sent already (the transform writes itself) or nothing to send to
+// (err errNoPeer).
+func (s *Stream) toPeer(sst *learnState, pkt, scratch []byte) (out []byte, dst netip.AddrPort, err error) {
+	dst = sst.endpoint
+	t := sst.fwd.Transform
+	if t == nil {
+		if !Sendable(sst.fwd.Remote) && !sst.fwd.SendLearned || !dst.IsValid() {
+			return pkt, netip.AddrPort{}, errNoPeer
+		}
+		return pkt, dst, nil
+	}
+	if a, ok := t.Peer(); ok {
+		dst = a
+	}
+	if pkt, err = t.Outbound(scratch, pkt); err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	if pw, ok := t.(peerWriter); ok {
+		// The transform sends itself, from the local socket its peer
+		// uses (ICE with several addresses) or not at all (no consent).
+		if handled, err := pw.WritePeer(pkt); handled {
+			return pkt, netip.AddrPort{}, err
 		}
 	}
-	if !(Sendable(sst.fwd.Remote) || sst.fwd.SendLearned) || !dst.IsValid() {
-		return // the other side has no address (yet) or is on hold with c=0.0.0.0
+	if !Sendable(sst.fwd.Remote) && !sst.fwd.SendLearned || !dst.IsValid() {
+		return pkt, netip.AddrPort{}, errNoPeer
 	}
-	if err := p.send(sink, pkt, dst, sst.fwd.Transform == nil); err != nil {
-		if err != errQueued {
-			sink.out.errors.Add(1)
+	return pkt, dst, nil
+}
+
+// countOut counts a packet sent toward s's peer, or the error sending it
+// (nothing for errNoPeer, which is no failure); sh is the read loop's
+// shard, nil outside one.
+func (s *Stream) countOut(pkt []byte, err error, sh *totalsShard) {
+	switch {
+	case err == nil:
+		s.out.packets.Add(1)
+		s.out.bytes.Add(uint64(len(pkt)))
+	case err != errNoPeer:
+		s.out.errors.Add(1)
+		if sh != nil {
 			sh.errors.Add(1)
 		}
-		return
 	}
-	sink.out.packets.Add(1)
-	sink.out.bytes.Add(uint64(len(pkt)))
+}
+
+// SendOwn sends an RTP packet of the daemon's own (a media player's) to
+// the stream's peer, as forwarded packets go there: through its
+// Transform and to the address that selects, else to the learned or
+// signalled address. scratch is for the transform, of MaxOverhead more
+// capacity than pkt. Nothing goes out while the peer has no address.
+func (s *Stream) SendOwn(pkt, scratch []byte) error {
+	if !s.acquire() {
+		return ErrClosed
+	}
+	defer s.release()
+	st := s.st.Load()
+	if st == nil || st.fwd == nil {
+		return errNoPeer
+	}
+	out, dst, err := s.toPeer(st, pkt, scratch)
+	if err == nil && dst.IsValid() {
+		err = sendto(s.fd, s.v6, out, dst)
+	}
+	s.countOut(out, err, nil)
+	if err == errNoPeer {
+		return nil
+	}
+	return err
 }
 
 // WriteToUDPAddrPort sends b from the stream's socket (for ICE and DTLS
