@@ -100,40 +100,31 @@ type DTMFParams struct {
 // signalling did not ask for inject DTMF: rtpengine then answers ok and
 // plays nothing.
 func (r *Registry) PlayDTMF(p DTMFParams) (notInjectable []string, err error) {
-	c, m, err := r.lockParty(p.Party)
+	err = r.withParties(p.Party, func(_ *Call, parties []*Monologue) error {
+		for _, ml := range parties {
+			md := firstAudio(ml)
+			if md == nil {
+				return ErrNoDTMFMedia
+			}
+			if ml.peer == nil || firstAudio(ml.peer) == nil {
+				return ErrNoDTMFSink
+			}
+			if !ml.injectDTMF || md.Passthru {
+				notInjectable = append(notInjectable, ml.Tag)
+				continue
+			}
+			injector(ml, md, firstAudio(ml.peer)) // before the relay made it
+			if !md.inject.CanPlay() {
+				return ErrNoDTMFCodec
+			}
+			if err := md.inject.Queue(p.Digit); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer c.mu.Unlock()
-	parties := []*Monologue{m}
-	if m == nil {
-		if !p.All {
-			return nil, ErrNoParty
-		}
-		parties = c.monologues
-	}
-	for _, ml := range parties {
-		if m == nil && (ml.zombie || ml.peer == nil) {
-			continue // all: the parties in a dialogue
-		}
-		md := firstAudio(ml)
-		if md == nil {
-			return nil, ErrNoDTMFMedia
-		}
-		if ml.peer == nil || firstAudio(ml.peer) == nil {
-			return nil, ErrNoDTMFSink
-		}
-		if !ml.injectDTMF || md.Passthru {
-			notInjectable = append(notInjectable, ml.Tag)
-			continue
-		}
-		injector(ml, md, firstAudio(ml.peer)) // before the relay made it
-		if !md.inject.CanPlay() {
-			return nil, ErrNoDTMFCodec
-		}
-		if err := md.inject.Queue(p.Digit); err != nil {
-			return nil, err
-		}
 	}
 	return notInjectable, nil
 }

@@ -40,6 +40,20 @@ var (
 	// to play a digit into (rtpengine's call_play_dtmf_ng).
 	ErrNoDTMFMedia = errors.New("monologue has no media capable of DTMF injection")
 	ErrNoDTMFSink  = errors.New("sink monologue has no media capable of DTMF playback")
+	// ErrPlayFile, ErrPlayBlob, ErrPlayDB: play media could not read or
+	// decode its audio (rtpengine's reasons; the cause is logged).
+	ErrPlayFile = errors.New("failed to start media playback from file")
+	ErrPlayBlob = errors.New("failed to start media playback from blob")
+	ErrPlayDB   = errors.New("failed to start media playback from database")
+	// ErrNoMediaFile: play media without file, blob or db-id.
+	ErrNoMediaFile = errors.New("no media file specified")
+	// ErrNotPlaying: stop media for a party never played to.
+	ErrNotPlaying = errors.New("not currently playing media")
+	// ErrNoPlayCodec: the party takes neither PCMU nor PCMA, the codecs
+	// mediad plays into.
+	ErrNoPlayCodec = errors.New("no PCMU or PCMA codec toward the party for media playback")
+	// ErrNoPlayStream: the party has no media socket yet.
+	ErrNoPlayStream = errors.New("no media stream toward the party for media playback")
 	// ErrNoDTMFCodec: the receiver takes no telephone-event and the audio
 	// is no G.711, into which mediad could put a tone.
 	ErrNoDTMFCodec = errors.New("no telephone-event or G.711 toward the receiver for DTMF injection")

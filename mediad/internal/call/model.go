@@ -2,11 +2,12 @@ package call
 
 import (
 	"net/netip"
-	"sipmedia/mediad/internal/homer"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"sipmedia/mediad/internal/homer"
+	"sipmedia/mediad/internal/player"
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/relay"
 	"sipmedia/mediad/internal/webrtc"
@@ -85,6 +86,9 @@ type Monologue struct {
 	// "inject DTMF", so play DTMF may put digits into what it sends
 	// (dtmf.go). Once given it stays, as in rtpengine.
 	injectDTMF bool
+	// playedMedia: play media named this party once (stop media then
+	// answers ok, playing or not, as rtpengine does).
+	playedMedia bool
 
 	Medias []*Media
 
@@ -157,6 +161,8 @@ type Media struct {
 	// inject plays DTMF into what this party sends (its monologue's
 	// injectDTMF); nil until needed.
 	inject *relay.Injector
+	// player sends play media's audio to this party; nil when none.
+	player *player.Player
 	// SentFormats are the payload types last offered to this party.
 	SentFormats []string
 	// Asymmetric, StrictSource, MediaHandover: latching flags from

@@ -173,6 +173,7 @@ func stopRelay(md *Media) { endRelay(md, false) }
 // (relayStream). It reports whether every stream was parked; one that
 // could not be is closed.
 func endRelay(md *Media, park bool) bool {
+	stopPlayer(md) // it sends from md's socket
 	md.secState.closeEndpoints()
 	unkernelize(md)
 	parked := park

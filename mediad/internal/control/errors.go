@@ -43,6 +43,13 @@ var reasons = []struct {
 	{call.ErrNoDTMFSink, "Sink monologue has no media capable of DTMF playback"},
 	{call.ErrNoDTMFCodec, "No telephone-event or G.711 codec toward the receiver for DTMF injection"},
 	{relay.ErrDigitQueueFull, "Too many DTMF digits queued"},
+	{call.ErrPlayFile, "Failed to start media playback from file"},
+	{call.ErrPlayBlob, "Failed to start media playback from blob"},
+	{call.ErrPlayDB, "Failed to start media playback from database"},
+	{call.ErrNoMediaFile, "No media file specified"},
+	{call.ErrNotPlaying, "Not currently playing media"},
+	{call.ErrNoPlayCodec, "No PCMU or PCMA codec toward the party for media playback"},
+	{call.ErrNoPlayStream, "No media stream toward the party for media playback"},
 }
 
 // Request validation errors of this package.

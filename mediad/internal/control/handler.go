@@ -48,7 +48,6 @@ func (h *Handler) SetCLI(cli CLIRunner) { h.cli = cli }
 // implement (daemon/control_ng.c); commands of later rtpengines are
 // "Unrecognized command", as in 10.5.
 var notSupported = map[string]bool{
-	"play media": true, "stop media": true,
 	"publish": true, "subscribe request": true, "subscribe answer": true, "unsubscribe": true,
 }
 
@@ -94,6 +93,10 @@ func (h *Handler) dispatch(ctx context.Context, req *ngproto.Request, from netip
 		return h.runCLI(ctx, req)
 	case "play DTMF":
 		return h.playDTMF(req)
+	case "play media":
+		return h.playMedia(req)
+	case "stop media":
+		return h.stopMedia(req)
 	}
 	if on, ok := recordCommands[req.Command]; ok {
 		return h.record(req, on)
