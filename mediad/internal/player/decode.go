@@ -14,11 +14,11 @@ import (
 	"github.com/zaf/g711"
 )
 
-// Rate is the sample rate of decoded audio: G.711's.
+// Rate is the sample rate audio is played at: G.711's.
 const Rate = 8000
 
-// MaxDuration bounds how much of a file is decoded: an announcement or
-// hold music, not an album; the rest is cut off.
+// MaxDuration bounds how much of a file plays: an announcement or hold
+// music, not an album; the rest is cut off.
 const MaxDuration = 10 * time.Minute
 
 // MaxFileSize bounds the files and blobs read.
@@ -30,18 +30,21 @@ var (
 	ErrEmpty  = errors.New("no audio in the file")
 )
 
-// Audio is decoded mono audio at Rate.
+// Audio is a WAV or MP3 file checked for playing. Its samples are
+// decoded as they play (open), so that a long file neither delays the
+// control reply nor sits in memory decoded.
 type Audio struct {
-	Samples []int16
+	data     []byte
+	mp3      bool
+	duration time.Duration
 }
 
-// Duration is how long the audio plays.
-func (a *Audio) Duration() time.Duration {
-	return time.Duration(len(a.Samples)) * time.Second / Rate
-}
+// Duration is how long the audio plays (at most MaxDuration).
+func (a *Audio) Duration() time.Duration { return a.duration }
 
-// Decode reads a WAV file (PCM of 8 to 32 bits, µ-law or A-law; any
-// rate; channels mixed down) or an MP3 file, resampled to Rate.
+// Decode checks that b is a WAV file (PCM of 8 to 32 bits, µ-law or
+// A-law; any rate; channels mixed down) or an MP3 file, that its first
+// samples decode, and measures it; the samples come from open.
 func Decode(b []byte) (a *Audio, err error) {
 	if len(b) > MaxFileSize {
 		return nil, fmt.Errorf("%d bytes, more than %d", len(b), MaxFileSize)
@@ -53,43 +56,94 @@ func Decode(b []byte) (a *Audio, err error) {
 			a, err = nil, fmt.Errorf("%w: decoder failed: %v", ErrFormat, r)
 		}
 	}()
-	var m *mono
+	a = &Audio{data: b}
 	switch {
 	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WAVE":
-		m, err = decodeWAV(b)
 	case len(b) >= 3 && (string(b[:3]) == "ID3" || b[0] == 0xff && b[1]&0xe0 == 0xe0):
-		m, err = decodeMP3(b)
+		a.mp3 = true
 	default:
 		return nil, ErrFormat
+	}
+	r, err := a.open()
+	if err != nil {
+		return nil, err
+	}
+	var first [160]int16
+	if r.read(first[:]) == 0 {
+		if r.err != nil {
+			return nil, r.err
+		}
+		return nil, ErrEmpty
+	}
+	a.duration = min(r.duration, MaxDuration)
+	return a, nil
+}
+
+// reader reads an Audio's samples at Rate.
+type reader struct {
+	src      source
+	rs       resampler
+	buf      []int16 // the source's samples, before resampling
+	left     int     // samples at Rate left before MaxDuration
+	eof      bool
+	err      error // why the source ended early
+	duration time.Duration
+}
+
+// source reads mono samples at the file's rate into p.
+type source interface {
+	next(p []int16) (int, error)
+}
+
+// open starts reading a from its beginning.
+func (a *Audio) open() (*reader, error) {
+	var (
+		src  source
+		rate int
+		d    time.Duration
+		err  error
+	)
+	if a.mp3 {
+		src, rate, d, err = openMP3(a.data)
+	} else {
+		src, rate, d, err = openWAV(a.data)
 	}
 	if err != nil {
 		return nil, err
 	}
-	a = &Audio{Samples: resample(m.samples, m.rate, Rate)}
-	if len(a.Samples) == 0 {
-		return nil, ErrEmpty
-	}
-	return a, nil
+	return &reader{src: src, rs: resampler{from: rate, to: Rate}, buf: make([]int16, 4096),
+		left: int(MaxDuration / time.Second * Rate), duration: d}, nil
 }
 
-// mono is decoded audio at its own rate.
-type mono struct {
-	samples []int16
-	rate    int
+// read fills p with the next samples; fewer than len(p) only at the end.
+func (r *reader) read(p []int16) int {
+	n := 0
+	for n < len(p) && r.left > 0 {
+		m := r.rs.produce(p[n:n+min(len(p)-n, r.left)], r.eof)
+		n += m
+		r.left -= m
+		if n == len(p) || r.eof {
+			break
+		}
+		k, err := r.src.next(r.buf)
+		r.rs.push(r.buf[:k])
+		if err != nil {
+			r.eof = true
+			if err != io.EOF {
+				r.err = err
+			}
+		}
+	}
+	return n
 }
 
-// add appends one frame of channels interleaved samples, mixed down;
-// false once MaxDuration is reached.
-func (m *mono) add(frame []int) bool {
-	if len(m.samples) >= int(MaxDuration/time.Second)*m.rate {
-		return false
-	}
+// mix mixes one frame of channels down to a sample.
+func mix(frame []int) int16 {
 	sum := 0
 	for _, v := range frame {
 		sum += v
 	}
-	m.samples = append(m.samples, int16(min(max(sum/len(frame), -32768), 32767)))
-	return true
+	return int16(min(max(sum/len(frame), -32768), 32767))
 }
 
 // WAV format codes (the fmt chunk's, or an extensible one's subformat).
@@ -100,30 +154,40 @@ const (
 	wavExt  = 0xfffe
 )
 
-// checkChunks walks a WAV file's chunks up to its data: each must fit
-// in the file, and fmt must have its 16 bytes. go-audio allocates what a
-// chunk header claims (up to 4 GiB) before reading it.
-func checkChunks(b []byte) error {
+// checkChunks walks a WAV file's chunks up to its data and returns the
+// bytes of data the file holds: each chunk before must fit in the file,
+// and fmt must have its 16 bytes. (go-audio allocates what a chunk
+// header claims, up to 4 GiB, before reading it.)
+func checkChunks(b []byte) (int64, error) {
 	for pos := 12; pos+8 <= len(b); {
 		id, size := string(b[pos:pos+4]), int64(binary.LittleEndian.Uint32(b[pos+4:]))
 		if id == "data" {
-			return nil // may run past the end: it is read as a stream
+			return min(size, int64(len(b)-pos-8)), nil // may be cut off: read as a stream
 		}
 		if size > int64(len(b)-pos-8) || id == "fmt " && size < 16 {
-			return fmt.Errorf("WAV: chunk %q of %d bytes at %d in %d", id, size, pos, len(b))
+			return 0, fmt.Errorf("WAV: chunk %q of %d bytes at %d in %d", id, size, pos, len(b))
 		}
 		pos += 8 + int(size) + int(size&1)
 	}
-	return errors.New("WAV: no data chunk")
+	return 0, errors.New("WAV: no data chunk")
 }
 
-func decodeWAV(b []byte) (*mono, error) {
-	if err := checkChunks(b); err != nil {
-		return nil, err
+type wavSource struct {
+	d     *wav.Decoder
+	ch    int
+	conv  func(int) int
+	buf   *audio.IntBuffer
+	frame []int
+}
+
+func openWAV(b []byte) (source, int, time.Duration, error) {
+	size, err := checkChunks(b)
+	if err != nil {
+		return nil, 0, 0, err
 	}
 	d := wav.NewDecoder(bytes.NewReader(b))
 	if !d.IsValidFile() {
-		return nil, fmt.Errorf("WAV: no valid header: %v", d.Err())
+		return nil, 0, 0, fmt.Errorf("WAV: no valid header: %v", d.Err())
 	}
 	ch, rate, bits := int(d.NumChans), int(d.SampleRate), int(d.BitDepth)
 	format := int(d.WavAudioFormat)
@@ -131,7 +195,7 @@ func decodeWAV(b []byte) (*mono, error) {
 		format = wavPCM // what this decoder reads of extensible files
 	}
 	if ch < 1 || ch > 8 || rate < 1000 || rate > 192000 {
-		return nil, fmt.Errorf("WAV: %d channels at %d Hz", ch, rate)
+		return nil, 0, 0, fmt.Errorf("WAV: %d channels at %d Hz", ch, rate)
 	}
 	var conv func(int) int
 	switch {
@@ -148,88 +212,128 @@ func decodeWAV(b []byte) (*mono, error) {
 	case format == wavALaw && bits == 8:
 		conv = func(v int) int { return int(g711.DecodeAlawFrame(uint8(v))) }
 	default:
-		return nil, fmt.Errorf("WAV: format %d with %d bits per sample", d.WavAudioFormat, bits)
+		return nil, 0, 0, fmt.Errorf("WAV: format %d with %d bits per sample", d.WavAudioFormat, bits)
 	}
-	m := &mono{rate: rate}
-	buf := &audio.IntBuffer{Data: make([]int, 4096*ch)}
-	frame := make([]int, ch)
-	for {
-		n, err := d.PCMBuffer(buf)
-		if err != nil {
-			return nil, fmt.Errorf("WAV: %w", err)
-		}
-		if n == 0 {
-			return m, nil
-		}
-		for i := 0; i+ch <= n; i += ch {
-			for c := range ch {
-				frame[c] = conv(buf.Data[i+c])
-			}
-			if !m.add(frame) {
-				return m, nil
-			}
-		}
-	}
+	frames := size / int64(ch*bits/8)
+	s := &wavSource{d: d, ch: ch, conv: conv, buf: &audio.IntBuffer{Data: make([]int, 1024*ch)}, frame: make([]int, ch)}
+	return s, rate, time.Duration(frames) * time.Second / time.Duration(rate), nil
 }
 
-func decodeMP3(b []byte) (*mono, error) {
+func (s *wavSource) next(p []int16) (int, error) {
+	want := min(len(p), 1024) * s.ch
+	n, err := s.d.PCMBuffer(&audio.IntBuffer{Data: s.buf.Data[:want]})
+	if err != nil {
+		return 0, fmt.Errorf("WAV: %w", err)
+	}
+	k := 0
+	for i := 0; i+s.ch <= n; i += s.ch {
+		for c := range s.ch {
+			s.frame[c] = s.conv(s.buf.Data[i+c])
+		}
+		p[k] = mix(s.frame)
+		k++
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return k, nil
+}
+
+type mp3Source struct {
+	d     *mp3.Decoder
+	buf   []byte // 16-bit little-endian stereo
+	frame []int
+}
+
+func openMP3(b []byte) (source, int, time.Duration, error) {
 	d, err := mp3.NewDecoder(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("MP3: %w", err)
+		return nil, 0, 0, fmt.Errorf("MP3: %w", err)
 	}
-	m := &mono{rate: d.SampleRate()}
-	if m.rate < 1000 || m.rate > 192000 {
-		return nil, fmt.Errorf("MP3: %d Hz", m.rate)
+	rate := d.SampleRate()
+	if rate < 1000 || rate > 192000 {
+		return nil, 0, 0, fmt.Errorf("MP3: %d Hz", rate)
 	}
-	buf := make([]byte, 4096) // 16-bit little-endian stereo
-	frame := make([]int, 2)
-	for {
-		n, err := io.ReadFull(d, buf)
-		for i := 0; i+4 <= n; i += 4 {
-			frame[0] = int(int16(uint16(buf[i]) | uint16(buf[i+1])<<8))
-			frame[1] = int(int16(uint16(buf[i+2]) | uint16(buf[i+3])<<8))
-			if !m.add(frame) {
-				return m, nil
-			}
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return m, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("MP3: %w", err)
-		}
-	}
+	// Length counts the frames from their headers, without decoding.
+	dur := time.Duration(max(d.Length(), 0)/4) * time.Second / time.Duration(rate)
+	return &mp3Source{d: d, buf: make([]byte, 4096), frame: make([]int, 2)}, rate, dur, nil
 }
 
-// resample converts in from rate from to rate to: each output sample is
-// the mean of the input samples around its time when reducing the rate
-// (a box filter against aliasing), else interpolated linearly between
-// the two nearest. (ffmpeg, which rtpengine uses, filters better.)
-func resample(in []int16, from, to int) []int16 {
-	if from == to {
-		return in
+func (s *mp3Source) next(p []int16) (int, error) {
+	n, err := io.ReadFull(s.d, s.buf[:4*min(len(p), len(s.buf)/4)])
+	k := 0
+	for i := 0; i+4 <= n; i += 4 {
+		s.frame[0] = int(int16(binary.LittleEndian.Uint16(s.buf[i:])))
+		s.frame[1] = int(int16(binary.LittleEndian.Uint16(s.buf[i+2:])))
+		p[k] = mix(s.frame)
+		k++
 	}
-	n := int(int64(len(in)) * int64(to) / int64(from))
-	out := make([]int16, n)
-	ratio := float64(from) / float64(to)
-	for i := range out {
-		x := float64(i) * ratio
-		if ratio > 1 {
-			lo, hi := int(x), min(int(x+ratio), len(in))
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return k, io.EOF
+	case err != nil:
+		return k, fmt.Errorf("MP3: %w", err)
+	}
+	return k, nil
+}
+
+// resampler converts a stream of samples from rate from to rate to:
+// each output sample is the mean of the input samples around its time
+// when reducing the rate (a box filter against aliasing), else
+// interpolated linearly between the two nearest. (ffmpeg, which
+// rtpengine uses, filters better.) Output sample i sits at input
+// i*from/to, computed exactly, so that nothing drifts over a long file.
+type resampler struct {
+	from, to int
+	in       []int16 // input not consumed yet; in[0] is input sample base
+	base     int64
+	out      int64 // output samples produced
+}
+
+func (r *resampler) push(p []int16) { r.in = append(r.in, p...) }
+
+// produce writes the output samples the buffered input allows into out;
+// with final, the input is complete and its end is used up: every output
+// sample whose time falls within the input comes out.
+func (r *resampler) produce(out []int16, final bool) int {
+	n := 0
+	for n < len(out) {
+		num := r.out * int64(r.from) // position r.out*from/to, as num/to
+		j := num/int64(r.to) - r.base
+		if r.from > r.to {
+			hi := (num+int64(r.from))/int64(r.to) - r.base
+			if hi > int64(len(r.in)) {
+				if !final {
+					break
+				}
+				hi = int64(len(r.in))
+			}
+			if j >= hi {
+				break
+			}
 			sum := 0
-			for _, v := range in[lo:hi] {
+			for _, v := range r.in[j:hi] {
 				sum += int(v)
 			}
-			out[i] = int16(sum / max(hi-lo, 1))
-			continue
+			out[n] = int16(sum / int(hi-j))
+		} else {
+			if j+1 >= int64(len(r.in)) {
+				if !final || j >= int64(len(r.in)) {
+					break
+				}
+				out[n] = r.in[j]
+			} else {
+				f := float64(num%int64(r.to)) / float64(r.to)
+				out[n] = int16(float64(r.in[j])*(1-f) + float64(r.in[j+1])*f)
+			}
 		}
-		j := int(x)
-		if j+1 >= len(in) {
-			out[i] = in[len(in)-1]
-			continue
-		}
-		f := x - float64(j)
-		out[i] = int16(float64(in[j])*(1-f) + float64(in[j+1])*f)
+		n++
+		r.out++
 	}
-	return out
+	// Drop the input no later output needs.
+	if drop := min(r.out*int64(r.from)/int64(r.to)-r.base, int64(len(r.in))); drop > 0 {
+		r.in = r.in[:copy(r.in, r.in[drop:])]
+		r.base += drop
+	}
+	return n
 }

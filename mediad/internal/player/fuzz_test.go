@@ -3,6 +3,7 @@ package player
 import (
 	"os"
 	"testing"
+	"time"
 )
 
 // FuzzDecode: any bytes decode to audio within MaxDuration or to an
@@ -21,8 +22,20 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(a.Samples) == 0 || a.Duration() > MaxDuration {
-			t.Fatalf("%d samples", len(a.Samples))
+		if a.Duration() > MaxDuration {
+			t.Fatalf("duration %v", a.Duration())
+		}
+		r, err := a.open()
+		if err != nil {
+			t.Fatalf("decoded, but opens with %v", err)
+		}
+		buf := make([]int16, 4000)
+		n := 0
+		for k := r.read(buf); k > 0; k = r.read(buf) {
+			n += k
+		}
+		if n == 0 || time.Duration(n)*time.Second/Rate > MaxDuration {
+			t.Fatalf("%d samples", n)
 		}
 	})
 }

@@ -56,15 +56,21 @@ func (p *Player) run(a *Audio, c Codec, repeat int, out Sender, log *slog.Logger
 	tick := time.NewTicker(Ptime)
 	defer tick.Stop()
 	failures := 0
+	frame := make([]int16, frameSamples)
 	for range repeat {
-		for off := 0; off < len(a.Samples); off += frameSamples {
-			pl := pkt[12:]
-			for i := range pl {
-				v := int16(0) // the last packet is filled up with silence
-				if off+i < len(a.Samples) {
-					v = a.Samples[off+i]
-				}
-				pl[i] = enc(v)
+		r, err := a.open()
+		if err != nil {
+			log.Warn("media playback: opening", "err", err)
+			return
+		}
+		for {
+			n := r.read(frame)
+			if n == 0 {
+				break
+			}
+			clear(frame[n:]) // the last packet is filled up with silence
+			for i, v := range frame {
+				pkt[12+i] = enc(v)
 			}
 			binary.BigEndian.PutUint16(pkt[2:], seq)
 			binary.BigEndian.PutUint32(pkt[4:], ts)
@@ -81,6 +87,9 @@ func (p *Player) run(a *Audio, c Codec, repeat int, out Sender, log *slog.Logger
 				return
 			case <-tick.C:
 			}
+		}
+		if r.err != nil {
+			log.Warn("media playback: the file ended early", "err", r.err)
 		}
 	}
 }

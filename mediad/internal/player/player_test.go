@@ -10,11 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zaf/g711"
+
+	"sipmedia/ngproto/testport"
 )
 
 // wavFile is a WAV file of format (1 PCM, 6 A-law, 7 µ-law) with bits
@@ -78,6 +81,28 @@ func rms(x []int16) float64 {
 	return math.Sqrt(sum / float64(len(x)))
 }
 
+// samples reads all of a's samples, as a playback does, in reads of
+// odd sizes.
+func samples(t *testing.T, a *Audio) []int16 {
+	t.Helper()
+	r, err := a.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int16
+	buf := make([]int16, 333)
+	for {
+		n := r.read(buf)
+		out = append(out, buf[:n]...)
+		if n < len(buf) {
+			if r.err != nil {
+				t.Errorf("reading: %v", r.err)
+			}
+			return out
+		}
+	}
+}
+
 // TestDecodeWAV: every WAV layout rtpengine's announcements come in
 // decodes to the same tone at 8 kHz, with its duration and level.
 func TestDecodeWAV(t *testing.T) {
@@ -99,10 +124,11 @@ func TestDecodeWAV(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		if d := a.Duration(); d < 1490*time.Millisecond || d > 1510*time.Millisecond {
-			t.Errorf("%s: %v, want 1.5 s", c.name, d)
+		x := samples(t, a)
+		if d := a.Duration(); d != 1500*time.Millisecond || len(x) < 11990 || len(x) > 12000 {
+			t.Errorf("%s: %v, %d samples, want 1.5 s", c.name, d, len(x))
 		}
-		mid := a.Samples[4000:8000]
+		mid := x[4000:8000]
 		if p := power(mid, 440); p < 0.9 {
 			t.Errorf("%s: 440 Hz is %.2f of the power", c.name, p)
 		}
@@ -132,10 +158,11 @@ func TestDecodeMP3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := a.Duration(); d < 74*time.Second || d > 76*time.Second {
-		t.Errorf("duration %v, want 75 s", d)
+	x := samples(t, a)
+	if d, n := a.Duration(), time.Duration(len(x))*time.Second/Rate; d < 74*time.Second || d > 76*time.Second || n < d-50*time.Millisecond || n > d+50*time.Millisecond {
+		t.Errorf("duration %v, %v of samples, want 75 s", d, n)
 	}
-	if r := rms(a.Samples[:10*Rate]); r < 300 {
+	if r := rms(x[:10*Rate]); r < 300 {
 		t.Errorf("the first 10 s at RMS %.0f: no speech", r)
 	}
 }
@@ -161,8 +188,8 @@ func TestDecodeRefuses(t *testing.T) {
 		}
 	}
 	a, err := Decode(cut)
-	if err != nil || len(a.Samples) != 400 {
-		t.Errorf("cut-off file: %v, %d samples, want 400", err, len(a.Samples))
+	if err != nil || len(samples(t, a)) != 400 || a.Duration() != 50*time.Millisecond {
+		t.Errorf("cut-off file: %v, want 400 samples in 50 ms", err)
 	}
 	if _, err := Decode([]byte("OggS....")); !errors.Is(err, ErrFormat) {
 		t.Errorf("Ogg: %v, want ErrFormat", err)
@@ -185,16 +212,8 @@ func (u udpSender) SendOwn(pkt, _ []byte) error {
 // from random values, the marker on the first; played twice; the last
 // packet filled with silence; Stop ends it early.
 func TestPlayer(t *testing.T) {
-	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Close()
-	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Close()
+	rx := testport.UDP(t)
+	tx := testport.UDP(t)
 	a, err := Decode(wavFile(1, 16, 1, 8000, 1000, 0.3, 0.11)) // 880 samples: 5.5 packets
 	if err != nil {
 		t.Fatal(err)
@@ -247,5 +266,41 @@ func TestPlayer(t *testing.T) {
 	case <-p.Done():
 	default:
 		t.Error("Stop returned before the playback ended")
+	}
+}
+
+// TestResamplerChunks: the resampler gives the same samples, one for
+// each output time within the input, however its input arrives, at
+// every rate.
+func TestResamplerChunks(t *testing.T) {
+	in := make([]int16, 10007)
+	for i := range in {
+		in[i] = int16(i*37%2000 - 1000)
+	}
+	for _, from := range []int{6000, 8000, 11025, 16000, 22050, 44100, 48000} {
+		whole := resampler{from: from, to: Rate}
+		whole.push(in)
+		want := make([]int16, len(in)*2)
+		want = want[:whole.produce(want, true)]
+		if n := (len(in)*Rate + from - 1) / from; len(want) != n {
+			t.Errorf("%d Hz: %d samples, want %d", from, len(want), n)
+		}
+		for _, chunk := range []int{1, 7, 160, 4096} {
+			r := resampler{from: from, to: Rate}
+			var got []int16
+			out := make([]int16, 50)
+			for off := 0; off < len(in); off += chunk {
+				r.push(in[off:min(off+chunk, len(in))])
+				for n := r.produce(out, false); n > 0; n = r.produce(out, false) {
+					got = append(got, out[:n]...)
+				}
+			}
+			for n := r.produce(out, true); n > 0; n = r.produce(out, true) {
+				got = append(got, out[:n]...)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%d Hz in chunks of %d: %d samples differ from the whole's %d", from, chunk, len(got), len(want))
+			}
+		}
 	}
 }
