@@ -68,11 +68,7 @@ type rtpEnd struct {
 
 func newRTPEnd(t *testing.T) *rtpEnd {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := testport.UDP(t)
 	return &rtpEnd{conn: c, port: c.LocalAddr().(*net.UDPAddr).Port}
 }
 

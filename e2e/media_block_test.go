@@ -14,6 +14,7 @@ import (
 
 	"sipmedia/e2e/internal/daemon"
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 )
 
 // The media the blocking test sends: PCMU voice, RFC 4733 events and RTCP
@@ -203,11 +204,7 @@ func udpSinks(t *testing.T) map[string]*net.UDPConn {
 	t.Helper()
 	out := map[string]*net.UDPConn{}
 	for _, name := range []string{"mediad", "rtpengine"} {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := testport.UDP(t)
 		out[name] = c
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 )
 
 // recvTOS turns on IP_RECVTOS on c, so that readTOS sees each
@@ -99,11 +100,7 @@ func TestMediaTOS(t *testing.T) {
 		ngDo(t, ng, del(callID, nil))
 
 		// --control-tos marks the NG replies.
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := testport.UDP(t)
 		recvTOS(t, c)
 		ngAddr, err := net.ResolveUDPAddr("udp", ng)
 		if err != nil {

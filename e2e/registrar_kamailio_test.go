@@ -155,11 +155,7 @@ func sipHeaders(msg, name string) []string {
 // newRawUA opens a UDP socket on loopback that talks to proxy.
 func newRawUA(t *testing.T, proxy string) *pingedUA {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := testport.UDP(t)
 	return &pingedUA{t: t, c: c, proxy: net.UDPAddrFromAddrPort(mustAddrPort(proxy))}
 }
 

@@ -15,6 +15,7 @@ import (
 	"sipmedia/e2e/browsertest"
 	"sipmedia/e2e/internal/daemon"
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/testport"
 )
 
 // browserDaemons are the media daemons the browser test drives.
@@ -65,11 +66,7 @@ func browserCall(t *testing.T, web, ngAddr string, phoneOffers, lite bool) {
 		t.Fatal(err)
 	}
 	defer ng.Close()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testport.UDP(t)
 	phoneAddr := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	// The phone starts talking once it knows the daemon's port.
 	mediaPort := make(chan netip.AddrPort, 1)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"sipmedia/ngproto/testport"
 )
 
 // TestPhone: the phone sends PCMU to the address it is given and counts
@@ -15,15 +17,7 @@ import (
 func TestPhone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	listen := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
-	conn, peer := listen(), listen()
+	conn, peer := testport.UDP(t), testport.UDP(t)
 	to := make(chan netip.AddrPort, 1)
 	to <- peer.LocalAddr().(*net.UDPAddr).AddrPort()
 	p := StartPhone(ctx, conn, to)

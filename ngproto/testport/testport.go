@@ -105,3 +105,16 @@ func Get(tb testing.TB) int {
 	}
 	return p
 }
+
+// UDP opens a UDP socket on 127.0.0.1, on a port the kernel picks, closed
+// when the test ends: a phone's RTP socket, a sink for what a daemon
+// sends, a raw SIP user agent.
+func UDP(t testing.TB) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sipmedia/ngproto/testport"
 )
 
 // udpUA is a raw UDP endpoint for tests that need exact bytes.
@@ -17,11 +19,7 @@ type udpUA struct {
 
 func newUDPUA(t *testing.T) *udpUA {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := testport.UDP(t)
 	return &udpUA{t: t, c: c}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"sipmedia/mediad/internal/relay"
+	"sipmedia/ngproto/testport"
 )
 
 // Calls set up through the registry with a real relay, phones on real UDP
@@ -39,15 +40,7 @@ type phone struct{ rtp, rtcp *net.UDPConn }
 
 func newPhone(t *testing.T) *phone {
 	t.Helper()
-	l := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	return &phone{rtp: l(), rtcp: l()}
+	return &phone{rtp: testport.UDP(t), rtcp: testport.UDP(t)}
 }
 
 func port(c *net.UDPConn) int { return c.LocalAddr().(*net.UDPAddr).Port }

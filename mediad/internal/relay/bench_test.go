@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sipmedia/ngproto/testport"
 )
 
 // The forwarding benchmarks push b.N 172-byte packets from one client socket,
@@ -72,7 +74,7 @@ func pump(b *testing.B, tx, rx *net.UDPConn, dsts []netip.AddrPort) {
 }
 
 func BenchmarkDirect(b *testing.B) {
-	tx, rx := listen(b), listen(b)
+	tx, rx := testport.UDP(b), testport.UDP(b)
 	pump(b, tx, rx, []netip.AddrPort{addr(rx)})
 }
 
@@ -86,7 +88,7 @@ func benchForward(b *testing.B, cfg Config) {
 		b.Fatal(err)
 	}
 	defer e.Close()
-	tx, rx := listen(b), listen(b)
+	tx, rx := testport.UDP(b), testport.UDP(b)
 	var dsts []netip.AddrPort
 	for range benchFlows {
 		sa, sb := newStream(b, e, ComponentRTP), newStream(b, e, ComponentRTP)
@@ -101,12 +103,12 @@ func benchForward(b *testing.B, cfg Config) {
 // per socket blocking in ReadFromUDPAddrPort and writing with
 // WriteToUDPAddrPort (both allocation-free in the standard library).
 func BenchmarkForwardGoroutine(b *testing.B) {
-	tx, rx := listen(b), listen(b)
+	tx, rx := testport.UDP(b), testport.UDP(b)
 	var dsts []netip.AddrPort
 	var wg sync.WaitGroup
 	var conns []*net.UDPConn
 	for range benchFlows {
-		a, s := listen(b), listen(b)
+		a, s := testport.UDP(b), testport.UDP(b)
 		conns = append(conns, a, s)
 		dst := addr(rx)
 		wg.Add(1)

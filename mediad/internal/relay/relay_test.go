@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"sipmedia/ngproto/testport"
 )
 
 // leakCheck fails the test if goroutines started during it outlive it.
@@ -38,16 +40,6 @@ func newEngine(t testing.TB) *Engine {
 	}
 	t.Cleanup(func() { e.Close() })
 	return e
-}
-
-func listen(t testing.TB) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 func newStream(t testing.TB, e *Engine, comp Component) *Stream {
@@ -139,7 +131,7 @@ type call struct {
 }
 
 func newCall(t testing.TB, e *Engine, learn Learning) *call {
-	c := &call{phoneA: listen(t), phoneB: listen(t), sa: newStream(t, e, ComponentRTP), sb: newStream(t, e, ComponentRTP)}
+	c := &call{phoneA: testport.UDP(t), phoneB: testport.UDP(t), sa: newStream(t, e, ComponentRTP), sb: newStream(t, e, ComponentRTP)}
 	c.sa.SetForwarding(&Forwarding{Remote: addr(c.phoneA), Sink: c.sb, Learning: learn, LoopProtect: true, DemuxRTCP: true})
 	c.sb.SetForwarding(&Forwarding{Remote: addr(c.phoneB), Sink: c.sa, Learning: learn, LoopProtect: true, DemuxRTCP: true})
 	return c
@@ -188,7 +180,7 @@ func TestWithoutURing(t *testing.T) {
 		sendTo(t, c.phoneB, c.sb.Local(), rtpPacket(uint16(i)))
 		expect(t, c.phoneA, rtpPacket(uint16(i)), c.sa.Local())
 	}
-	sendTo(t, listen(t), c.sa.Local(), rtpPacket(9))
+	sendTo(t, testport.UDP(t), c.sa.Local(), rtpPacket(9))
 	waitFor(t, "strict drop", func() bool { return c.sa.Stats().In.Errors == 1 })
 	waitFor(t, "out counters", func() bool { return c.sb.Stats().Out.Packets == 5 })
 }
@@ -205,7 +197,7 @@ func TestURingInUse(t *testing.T) {
 func TestRTCPBothWays(t *testing.T) {
 	e := newEngine(t)
 	c := newCall(t, e, LearnDelayed)
-	rtcpA, rtcpB := listen(t), listen(t)
+	rtcpA, rtcpB := testport.UDP(t), testport.UDP(t)
 	ra, rb := newStream(t, e, ComponentRTCP), newStream(t, e, ComponentRTCP)
 	ra.SetForwarding(&Forwarding{Remote: addr(rtcpA), RTCPSink: rb, LoopProtect: true})
 	rb.SetForwarding(&Forwarding{Remote: addr(rtcpB), RTCPSink: ra, LoopProtect: true})
@@ -224,7 +216,7 @@ func TestLatchToNATSource(t *testing.T) {
 	c := newCall(t, e, LearnDelayed)
 	// Phone A advertised one port (sdpA, nobody reads it) but sends from
 	// another (natA), as a phone behind NAT does.
-	sdpA, natA := listen(t), listen(t)
+	sdpA, natA := testport.UDP(t), testport.UDP(t)
 	c.sa.SetForwarding(&Forwarding{Remote: addr(sdpA), Sink: c.sb, Signalled: time.Now()})
 
 	sendTo(t, c.phoneB, c.sb.Local(), rtpPacket(1))
@@ -246,7 +238,7 @@ func TestLatchToNATSource(t *testing.T) {
 func TestDelayedLearningConfirmsAfterWindow(t *testing.T) {
 	e := newEngine(t)
 	c := newCall(t, e, LearnDelayed)
-	first, second := listen(t), listen(t)
+	first, second := testport.UDP(t), testport.UDP(t)
 	// Signalled long ago: the first packet confirms, later sources are ignored.
 	c.sa.SetForwarding(&Forwarding{Remote: addr(c.phoneA), Sink: c.sb, Signalled: time.Now().Add(-time.Minute)})
 	sendTo(t, first, c.sa.Local(), rtpPacket(1))
@@ -265,7 +257,7 @@ func TestStrictSourceDropsIntruder(t *testing.T) {
 	sendTo(t, c.phoneA, c.sa.Local(), rtpPacket(1))
 	expect(t, c.phoneB, rtpPacket(1), c.sb.Local())
 
-	intruder := listen(t)
+	intruder := testport.UDP(t)
 	for i := range 3 {
 		sendTo(t, intruder, c.sa.Local(), rtpPacket(uint16(10+i)))
 	}
@@ -288,7 +280,7 @@ func TestWithoutStrictSourceIntruderIsForwarded(t *testing.T) {
 	c := newCall(t, e, LearnImmediate)
 	sendTo(t, c.phoneA, c.sa.Local(), rtpPacket(1))
 	expect(t, c.phoneB, rtpPacket(1), c.sb.Local())
-	other := listen(t)
+	other := testport.UDP(t)
 	sendTo(t, other, c.sa.Local(), rtpPacket(2))
 	expect(t, c.phoneB, rtpPacket(2), c.sb.Local())
 	if c.sa.Peer() != addr(c.phoneA) {
@@ -302,7 +294,7 @@ func TestMediaHandover(t *testing.T) {
 	c.sa.SetForwarding(&Forwarding{Remote: addr(c.phoneA), Sink: c.sb, Learning: LearnImmediate, MediaHandover: true})
 	sendTo(t, c.phoneA, c.sa.Local(), rtpPacket(1))
 	expect(t, c.phoneB, rtpPacket(1), c.sb.Local())
-	moved := listen(t)
+	moved := testport.UDP(t)
 	sendTo(t, moved, c.sa.Local(), rtpPacket(2))
 	expect(t, c.phoneB, rtpPacket(2), c.sb.Local())
 	waitFor(t, "handover", func() bool { return c.sa.Peer() == addr(moved) })
@@ -314,7 +306,7 @@ func TestAsymmetric(t *testing.T) {
 	e := newEngine(t)
 	c := newCall(t, e, LearnImmediate)
 	// Phone A receives on its SDP address but sends from elsewhere.
-	sender := listen(t)
+	sender := testport.UDP(t)
 	c.sa.SetForwarding(&Forwarding{Remote: addr(c.phoneA), Sink: c.sb, Learning: LearnImmediate, Asymmetric: true, StrictSource: true})
 	sendTo(t, sender, c.sa.Local(), rtpPacket(1))
 	expect(t, c.phoneB, rtpPacket(1), c.sb.Local())
@@ -325,7 +317,7 @@ func TestAsymmetric(t *testing.T) {
 		t.Errorf("learned %s %v, want %s", l, ok, addr(sender))
 	}
 	// strict-source compares against the learned sender.
-	intruder := listen(t)
+	intruder := testport.UDP(t)
 	sendTo(t, intruder, c.sa.Local(), rtpPacket(3))
 	waitFor(t, "strict drop", func() bool { return c.sa.Stats().In.Errors == 1 })
 	expectNothing(t, c.phoneB)
@@ -365,7 +357,7 @@ func TestHold(t *testing.T) {
 // packets go to where it sent from, STUN and DTLS as they came.
 func TestSendLearned(t *testing.T) {
 	e := newEngine(t)
-	c := &call{phoneA: listen(t), phoneB: listen(t), sa: newStream(t, e, ComponentRTP), sb: newStream(t, e, ComponentRTP)}
+	c := &call{phoneA: testport.UDP(t), phoneB: testport.UDP(t), sa: newStream(t, e, ComponentRTP), sb: newStream(t, e, ComponentRTP)}
 	c.sa.SetForwarding(&Forwarding{Sink: c.sb, Learning: LearnDelayed, DemuxRTCP: true, SendLearned: true})
 	c.sb.SetForwarding(&Forwarding{Sink: c.sa, Learning: LearnDelayed, DemuxRTCP: true, SendLearned: true})
 	stun := append([]byte{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42}, make([]byte, 12)...)
@@ -395,7 +387,7 @@ func TestReInviteToNewPort(t *testing.T) {
 		t.Fatal("not confirmed")
 	}
 	// re-INVITE: phone A moves to a new port.
-	newA := listen(t)
+	newA := testport.UDP(t)
 	c.sa.SetForwarding(&Forwarding{Remote: addr(newA), Sink: c.sb, Learning: LearnImmediate, Signalled: time.Now()})
 	sendTo(t, c.phoneB, c.sb.Local(), rtpPacket(2))
 	expect(t, newA, rtpPacket(2), c.sa.Local())
@@ -411,7 +403,7 @@ func TestReInviteToNewPort(t *testing.T) {
 func TestReInviteSameAddressKeepsNATLatch(t *testing.T) {
 	e := newEngine(t)
 	c := newCall(t, e, LearnDelayed)
-	sdpA, natA := listen(t), listen(t)
+	sdpA, natA := testport.UDP(t), testport.UDP(t)
 	f := &Forwarding{Remote: addr(sdpA), Sink: c.sb, Signalled: time.Now()}
 	c.sa.SetForwarding(f)
 	sendTo(t, natA, c.sa.Local(), rtpPacket(1))
@@ -426,7 +418,7 @@ func TestReInviteSameAddressKeepsNATLatch(t *testing.T) {
 func TestRTCPMuxDemuxBridging(t *testing.T) {
 	e := newEngine(t)
 	// Side A uses rtcp-mux (one socket); side B has separate RTP and RTCP.
-	phoneA, phoneB, phoneBRTCP := listen(t), listen(t), listen(t)
+	phoneA, phoneB, phoneBRTCP := testport.UDP(t), testport.UDP(t), testport.UDP(t)
 	sa := newStream(t, e, ComponentRTP)
 	sb, sbr := newStream(t, e, ComponentRTP), newStream(t, e, ComponentRTCP)
 	sa.SetForwarding(&Forwarding{Remote: addr(phoneA), Sink: sb, RTCPSink: sbr, DemuxRTCP: true})
@@ -448,7 +440,7 @@ func TestLoopProtection(t *testing.T) {
 	c := newCall(t, e, LearnOff)
 	// A misconfigured peer: sc forwards to sd, whose peer is our own sa. A
 	// packet sent by sd arrives at sa from one of our sockets and is dropped.
-	phone := listen(t)
+	phone := testport.UDP(t)
 	sc, sd := newStream(t, e, ComponentRTP), newStream(t, e, ComponentRTP)
 	sc.SetForwarding(&Forwarding{Remote: addr(phone), Sink: sd, Learning: LearnOff})
 	sd.SetForwarding(&Forwarding{Remote: c.sa.Local(), Sink: sc, Learning: LearnOff})
@@ -466,7 +458,7 @@ func TestLoopProtection(t *testing.T) {
 func TestHeuristicPrefersSDPAddress(t *testing.T) {
 	e := newEngine(t)
 	c := newCall(t, e, LearnHeuristic)
-	other := listen(t)
+	other := testport.UDP(t)
 	c.sa.SetForwarding(&Forwarding{Remote: addr(c.phoneA), Sink: c.sb, Learning: LearnHeuristic, Signalled: time.Now()})
 	sendTo(t, other, c.sa.Local(), rtpPacket(1)) // a worse match first
 	expect(t, c.phoneB, rtpPacket(1), c.sb.Local())
@@ -598,7 +590,7 @@ func (x *tagTransform) Peer() (netip.AddrPort, bool) { return x.peer, x.peer.IsV
 func TestTransformHook(t *testing.T) {
 	e := newEngine(t)
 	c := newCall(t, e, LearnDelayed)
-	pinned := listen(t)
+	pinned := testport.UDP(t)
 	ta := &tagTransform{peer: addr(pinned)}
 	c.sa.SetForwarding(&Forwarding{Remote: addr(c.phoneA), Sink: c.sb, Transform: ta})
 
@@ -635,7 +627,7 @@ func TestManyStreamsOneLoop(t *testing.T) {
 	for range 5 {
 		streams = append(streams, newStream(t, e, ComponentRTP))
 	}
-	phoneA, phoneB := listen(t), listen(t)
+	phoneA, phoneB := testport.UDP(t), testport.UDP(t)
 	for _, pair := range [][2]*Stream{{streams[6], streams[chunkSize+3]}, {streams[len(streams)-1], streams[len(streams)-2]}} {
 		sa, sb := pair[0], pair[1]
 		sa.SetForwarding(&Forwarding{Remote: addr(phoneA), Sink: sb})
@@ -700,7 +692,7 @@ func TestSlotAndDescriptorReuse(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer e.Close()
-			phone := listen(t)
+			phone := testport.UDP(t)
 			for round := range 3 {
 				var old []*Stream
 				for range 4 {

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/rtp"
 
 	"sipmedia/mediad/internal/webrtc"
+	"sipmedia/ngproto/testport"
 )
 
 // bridge is a minimal stand-in for the relay: socket sec faces the secure
@@ -36,11 +37,7 @@ func newBridge(t *testing.T) *bridge {
 
 func listenUDP(t *testing.T) *net.UDPConn {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testport.UDP(t)
 }
 
 func addrOf(c *net.UDPConn) netip.AddrPort {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"sipmedia/ngproto/testport"
 	"sipmedia/sipproxy/internal/registrar"
 )
 
@@ -27,16 +28,6 @@ func (s *udpSender) WriteUDP(socket string, to netip.AddrPort, b []byte) error {
 	s.sockets = append(s.sockets, socket)
 	_, err := s.c.WriteToUDPAddrPort(b, to)
 	return err
-}
-
-func listen(t *testing.T) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // read returns the next datagram on c, or nil after wait.
@@ -60,7 +51,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, s Settings) *fixture {
 	t.Helper()
-	f := &fixture{store: registrar.NewMemStore(), send: &udpSender{c: listen(t)}, now: time.Unix(1_700_000_000, 0)}
+	f := &fixture{store: registrar.NewMemStore(), send: &udpSender{c: testport.UDP(t)}, now: time.Unix(1_700_000_000, 0)}
 	p, err := New(s, "sip:pinger@example.com", f.store, f.send, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +95,7 @@ func (f *fixture) round(slot, slots int) { f.p.round(context.Background(), slot,
 // and one whose address is a name get nothing.
 func TestKeepalive(t *testing.T) {
 	f := newFixture(t, Settings{Interval: time.Second})
-	phone, tcpPhone := listen(t), listen(t)
+	phone, tcpPhone := testport.UDP(t), testport.UDP(t)
 	f.register(t, "alice", "udp", phone)
 	f.register(t, "bob", "tcp", tcpPhone)
 	f.put(t, registrar.Binding{AOR: "carol", Contact: "sip:carol@phone.example.com", Expires: f.now.Add(time.Hour),
@@ -126,7 +117,7 @@ func TestKeepalive(t *testing.T) {
 // our listener in the Via); its reply, of any status, is taken once.
 func TestOptions(t *testing.T) {
 	f := newFixture(t, Settings{Interval: time.Second, SIPPing: true})
-	phone := listen(t)
+	phone := testport.UDP(t)
 	f.register(t, "alice", "udp", phone)
 	f.round(0, 1)
 	raw := read(t, phone, 2*time.Second)
@@ -175,7 +166,7 @@ func TestOptions(t *testing.T) {
 // one that answered, or registered again, within it stays.
 func TestTimeout(t *testing.T) {
 	f := newFixture(t, Settings{Interval: time.Second, SIPPing: true, Timeout: 3 * time.Second})
-	phones := map[string]*net.UDPConn{"silent": listen(t), "answers": listen(t), "registers": listen(t)}
+	phones := map[string]*net.UDPConn{"silent": testport.UDP(t), "answers": testport.UDP(t), "registers": testport.UDP(t)}
 	for aor, c := range phones {
 		f.register(t, aor, "udp", c)
 	}
@@ -212,7 +203,7 @@ func TestTimeout(t *testing.T) {
 // TestSlots: over one interval's rounds every contact is pinged once.
 func TestSlots(t *testing.T) {
 	f := newFixture(t, Settings{Interval: 10 * time.Second})
-	phone := listen(t)
+	phone := testport.UDP(t)
 	for i := 0; i < 40; i++ {
 		f.register(t, fmt.Sprintf("u%02d", i), "udp", phone)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pion/stun/v3"
+
+	"sipmedia/ngproto/testport"
 )
 
 type side struct {
@@ -29,10 +31,7 @@ func (s *side) cand() Candidate {
 // stops both.
 func newSide(t *testing.T, controlling bool, mod func(*Config)) *side {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testport.UDP(t)
 	creds, err := NewCredentials()
 	if err != nil {
 		t.Fatal(err)
@@ -139,11 +138,7 @@ func TestRoleConflictResolves(t *testing.T) {
 // us there (RFC 8445 §7.2.5.1), not toggle us back to controlling.
 func TestRoleConflictCrossing(t *testing.T) {
 	a := newSide(t, true, nil)
-	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	peer := testport.UDP(t)
 	peerCreds, err := NewCredentials()
 	if err != nil {
 		t.Fatal(err)
@@ -192,11 +187,7 @@ func TestRoleConflictCrossing(t *testing.T) {
 
 func TestWrongCredentialsDropped(t *testing.T) {
 	a := newSide(t, false, nil)
-	attacker, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer attacker.Close()
+	attacker := testport.UDP(t)
 	for _, m := range []*stun.Message{
 		stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.NewUsername(a.creds.Ufrag+":x"),
 			stun.NewShortTermIntegrity("wrong-password-wrong-pwd"), stun.Fingerprint),
