@@ -26,8 +26,8 @@ type MediaParams struct {
 // duration.
 func (r *Registry) PlayMedia(p MediaParams) (time.Duration, error) {
 	// The party is checked first, as rtpengine does, then the file is
-	// read and decoded without the call's lock (a long MP3 takes a
-	// while), then the party is looked up again.
+	// read and checked without the call's lock (a file of megabytes on a
+	// slow disk), then the party is looked up again.
 	if err := r.withParties(p.Party, func(*Call, []*Monologue) error { return nil }); err != nil {
 		return 0, err
 	}

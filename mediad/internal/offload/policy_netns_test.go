@@ -3,12 +3,17 @@ package offload_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-audio/audio"
+	"github.com/go-audio/wav"
 
 	"sipmedia/kmod/nettopo"
 	"sipmedia/ngproto"
@@ -93,6 +98,38 @@ func TestKernelPolicyNetns(t *testing.T) {
 	// Resume: kernelized again.
 	reoffer(peerA, "sendrecv", "sendrecv", 3)
 	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
+
+	// Media played to B on the kernelized call: the player sends from
+	// the daemon's socket beside the kernel's forwarding, which stays.
+	toneFile := writeTone(t, 0.2)
+	if r, err := ng.Do(ctx, ngproto.Dict{"command": "play media", "call-id": "call-p", "from-tag": "tt", "file": toneFile}); err != nil || r.Str("result") != "ok" {
+		t.Fatalf("play media: %v %v", r, err)
+	}
+	played, relayed := 0, 0
+	for i := range 20 {
+		a.WriteToUDPAddrPort(rtp(uint16(i)), ra)
+		time.Sleep(20 * time.Millisecond)
+	}
+	pbuf := make([]byte, 2048)
+	for {
+		b.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, _, err := b.ReadFromUDPAddrPort(pbuf)
+		if err != nil {
+			break
+		}
+		if n >= 12 && binary.BigEndian.Uint32(pbuf[8:]) == 0x1234 {
+			relayed++
+		} else {
+			played++
+		}
+	}
+	b.SetReadDeadline(time.Time{})
+	if played != 10 || relayed != 20 {
+		t.Errorf("B received %d packets of the 200 ms played and %d of A's 20, want 10 and 20", played, relayed)
+	}
+	if q := query(ctx, t, ng, "call-p"); !hasFlag(q, "kernelized") {
+		t.Errorf("not kernelized any more after play media: %v", q)
+	}
 
 	// Blocking A's media: back to userspace, which drops A's RTP and
 	// still relays B's; unblocking kernelizes the call again.
@@ -283,4 +320,28 @@ func TestKernelIPv6Netns(t *testing.T) {
 		t.Errorf("R's sockets received %d IPv6 datagrams: not bypassed", in1-in0)
 	}
 	d.stop(t, syscall.SIGTERM)
+}
+
+// writeTone writes a WAV file of a 1 kHz tone lasting secs (8 kHz,
+// 16-bit mono) for play media.
+func writeTone(t *testing.T, secs float64) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "tone.wav")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	e := wav.NewEncoder(f, 8000, 16, 1, 1)
+	buf := &audio.IntBuffer{Format: &audio.Format{NumChannels: 1, SampleRate: 8000}, SourceBitDepth: 16}
+	for i := range int(8000 * secs) {
+		buf.Data = append(buf.Data, int(8000*math.Sin(2*math.Pi*1000*float64(i)/8000)))
+	}
+	if err := e.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }
