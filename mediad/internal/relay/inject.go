@@ -181,7 +181,11 @@ func (in *Injector) apply(pkt []byte) []byte {
 	first := !c.seen
 	c.last, c.seen = offset, true
 	if c.tone != 0 {
-		in.tone(pkt[off:end], offset)
+		pl := pkt[off:end]
+		if in.from.g711[pt] != c.tone {
+			pl = nil // not into another codec mid-digit; the digit goes on
+		}
+		in.tone(pl, offset, frame)
 		return pkt
 	}
 	if cap(pkt) < off+4 {
@@ -246,7 +250,9 @@ func (in *Injector) start(d Digit, pt uint8, ts, clock uint32) bool {
 
 // tone writes the G.711 payload pl, offset samples into the digit: the
 // tone, then silence for the pause; past both, the sender's audio stays.
-func (in *Injector) tone(pl []byte, offset uint32) {
+// A packet of frame samples ends the digit when it reaches the pause's
+// end.
+func (in *Injector) tone(pl []byte, offset, frame uint32) {
 	c := &in.cur
 	enc := g711.EncodeUlawFrame
 	if c.tone == 'a' {
@@ -254,17 +260,17 @@ func (in *Injector) tone(pl []byte, offset uint32) {
 	}
 	for i := range pl {
 		t := offset + uint32(i)
-		switch {
-		case t < c.dur:
+		if t >= c.dur+c.pause {
+			break // the rest is the sender's audio
+		}
+		if t < c.dur {
 			x := float64(t)
 			pl[i] = enc(int16(c.amp * (math.Sin(c.prim*x) + math.Sin(c.sec*x))))
-		case t < c.dur+c.pause:
+		} else {
 			pl[i] = enc(0)
-		default:
-			return
 		}
 	}
-	if offset+uint32(len(pl)) >= c.dur+c.pause {
+	if offset+max(uint32(len(pl)), frame) >= c.dur+c.pause {
 		in.next, in.haveNext, in.pauseLeft = c.start+c.dur+c.pause, true, 0
 		in.finish()
 	}

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -261,6 +262,50 @@ func TestInjectStuckTimestamps(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("packets:\n%q\nwant\n%q", got, want)
+	}
+	if in.busy.Load() {
+		t.Error("busy after both digits")
+	}
+}
+
+// TestInjectToneUnaligned: a tone and pause that end inside a packet
+// (250 ms + 100 ms of 20 ms packets) end there, the rest of that packet
+// the sender's, and the next digit plays after; a packet of another
+// codec mid-digit passes, and the digit still ends in time.
+func TestInjectToneUnaligned(t *testing.T) {
+	var in Injector
+	s, _ := pcmuEvents()
+	s.SetCodec(96, 8000, 0)
+	in.SetPayloads(&s, &s)
+	for range 2 {
+		_ = in.Queue(Digit{Code: 5, Volume: 6, Duration: 250 * time.Millisecond, Pause: 100 * time.Millisecond})
+	}
+	kinds := ""
+	for seq := range uint16(40) {
+		pt := uint8(0)
+		if seq == 3 {
+			pt = 96
+		}
+		pl := in.apply(audioPkt(pt, seq))[12:]
+		switch {
+		case pl[0] == 0x55 && pl[159] == 0x55:
+			kinds += "a" // the sender's audio
+		case bytes.Count(pl, []byte{0xff}) == 160:
+			kinds += "s" // silence
+		case pl[159] == 0x55:
+			kinds += "m" // silence, then audio
+		case pl[0] != 0x55 && pl[159] == 0xff:
+			kinds += "h" // half tone, half silence
+		default:
+			kinds += "t"
+		}
+	}
+	// 12 tone packets (one of them the other codec's, untouched), the
+	// 13th half tone, silence to 350 ms (the 18th half silence, half
+	// audio); then the second digit at once.
+	want := "ttta" + "tttttttt" + "h" + "ssss" + "m" + "tttttttttttt" + "h" + "ssss" + "m" + "aaaa"
+	if kinds != want {
+		t.Errorf("packets %s\nwant    %s", kinds, want)
 	}
 	if in.busy.Load() {
 		t.Error("busy after both digits")
