@@ -1,8 +1,6 @@
 package control
 
 import (
-	"errors"
-
 	"sipmedia/mediad/internal/call"
 	"sipmedia/ngproto"
 )
@@ -35,13 +33,8 @@ func (h *Handler) block(req *ngproto.Request) ngproto.Dict {
 	if req.CallID == "" {
 		return ngproto.ErrorReply(reason(errNoCallID))
 	}
-	err := h.reg.Block(call.BlockParams{Party: party(req), Action: bc.action, On: bc.on})
-	if errors.Is(err, call.ErrUnknownCall) {
-		// These commands spell it differently from answer and query.
-		err = errUnknownCallID
-	}
-	if err != nil {
-		return ngproto.ErrorReply(reason(err))
+	if err := h.reg.Block(call.BlockParams{Party: party(req), Action: bc.action, On: bc.on}); err != nil {
+		return ngproto.ErrorReply(partyReason(err))
 	}
 	return ngproto.OK()
 }

@@ -42,11 +42,8 @@ func (h *Handler) playDTMF(req *ngproto.Request) ngproto.Dict {
 		d.Volume = uint8(min(max(v, -v), 63)) // positive means negative
 	}
 	not, err := h.reg.PlayDTMF(call.DTMFParams{Party: party(req), Digit: d})
-	if errors.Is(err, call.ErrUnknownCall) {
-		err = errUnknownCallID
-	}
 	if err != nil {
-		return ngproto.ErrorReply(reason(err))
+		return ngproto.ErrorReply(partyReason(err))
 	}
 	if len(not) > 0 {
 		h.log.Info("play DTMF: not set up for injection", "call-id", req.CallID, "tags", strings.Join(not, ","))

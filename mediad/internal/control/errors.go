@@ -64,6 +64,16 @@ var (
 	errUnknownCallID = errors.New("unknown call-ID")
 )
 
+// partyReason is reason for the commands that name a party (block,
+// forwarding, play): they spell an unknown call differently from answer
+// and query.
+func partyReason(err error) string {
+	if errors.Is(err, call.ErrUnknownCall) {
+		err = errUnknownCallID
+	}
+	return reason(err)
+}
+
 // reason returns the NG error-reason for err.
 func reason(err error) string {
 	for _, r := range reasons {

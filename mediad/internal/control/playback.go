@@ -1,8 +1,6 @@
 package control
 
 import (
-	"errors"
-
 	"sipmedia/mediad/internal/call"
 	"sipmedia/ngproto"
 )
@@ -21,7 +19,7 @@ func (h *Handler) playMedia(req *ngproto.Request) ngproto.Dict {
 	}
 	d, err := h.reg.PlayMedia(p)
 	if err != nil {
-		return ngproto.ErrorReply(reason(playError(err)))
+		return ngproto.ErrorReply(partyReason(err))
 	}
 	r := ngproto.OK()
 	if d > 0 {
@@ -36,15 +34,7 @@ func (h *Handler) stopMedia(req *ngproto.Request) ngproto.Dict {
 		return ngproto.ErrorReply(reason(errNoCallID))
 	}
 	if err := h.reg.StopMedia(party(req)); err != nil {
-		return ngproto.ErrorReply(reason(playError(err)))
+		return ngproto.ErrorReply(partyReason(err))
 	}
 	return ngproto.OK()
-}
-
-// playError is err as the play commands spell it.
-func playError(err error) error {
-	if errors.Is(err, call.ErrUnknownCall) {
-		return errUnknownCallID
-	}
-	return err
 }

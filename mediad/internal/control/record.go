@@ -1,8 +1,6 @@
 package control
 
 import (
-	"errors"
-
 	"sipmedia/mediad/internal/call"
 	"sipmedia/ngproto"
 )
@@ -21,12 +19,8 @@ func (h *Handler) forward(req *ngproto.Request, on bool) ngproto.Dict {
 	if req.CallID == "" {
 		return ngproto.ErrorReply(reason(errNoCallID))
 	}
-	err := h.reg.Forward(call.ForwardParams{Party: party(req), Metadata: req.Metadata}, on)
-	if errors.Is(err, call.ErrUnknownCall) {
-		err = errUnknownCallID // spelt as for the block commands
-	}
-	if err != nil {
-		return ngproto.ErrorReply(reason(err))
+	if err := h.reg.Forward(call.ForwardParams{Party: party(req), Metadata: req.Metadata}, on); err != nil {
+		return ngproto.ErrorReply(partyReason(err))
 	}
 	return ngproto.OK()
 }
