@@ -236,7 +236,7 @@ func (e *env) bench(ctx context.Context, setup string, out io.Writer) (result, e
 			return res, err
 		}
 		st.machineCPU = daemon.MachineCPU() - all0
-		st.leftover = waitEmpty(ctx, ng)
+		st.leftover = waitEmpty(ctx, ng, filepath.Join(e.work, fmt.Sprintf("left-%s-%d.txt", mk, rate)))
 		st.proxyCPU, st.mediaCPU = daemon.GroupCPU(px.Pid())-pc0, daemon.GroupCPU(media.Pid())-mc0
 		res.steps = append(res.steps, st)
 		fmt.Fprintf(out, "%-22s offered %5d/s: %6d calls, %6d ok, %5d failed, %.1fs, %d left in the daemon; CPU per call: %s %.2f ms, %s %.2f ms, machine %.2f ms\n",
@@ -343,26 +343,33 @@ func readStat(path string) ([2]int, error) {
 }
 
 // waitEmpty waits briefly for the daemon to hold no call and returns how
-// many it still holds.
-func waitEmpty(ctx context.Context, ng string) int {
+// many it still holds. Calls still held are written to left (their query
+// replies), to find out which message of theirs was lost.
+func waitEmpty(ctx context.Context, ng, left string) int {
 	c, err := ngproto.Dial(ng, ngproto.ClientConfig{Retries: 2, Interval: time.Second})
 	if err != nil {
 		return -1
 	}
 	defer c.Close()
-	n := -1
+	var calls []string
 	for i := 0; i < 20; i++ {
 		r, err := c.Do(ctx, ngproto.Dict{"command": "list", "limit": int64(100000)})
 		if err != nil {
 			return -1
 		}
-		n = len(r.List("calls"))
-		if n == 0 {
+		calls = r.List("calls")
+		if len(calls) == 0 {
 			return 0
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	return n
+	var b strings.Builder
+	for _, s := range calls {
+		r, err := c.Do(ctx, ngproto.Dict{"command": "query", "call-id": s})
+		fmt.Fprintf(&b, "%s\t%v\t%v\n", s, r, err)
+	}
+	_ = os.WriteFile(left, []byte(b.String()), 0o644)
+	return len(calls)
 }
 
 func perCall(d time.Duration, calls int) float64 {
