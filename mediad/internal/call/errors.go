@@ -57,4 +57,11 @@ var (
 	// ErrNoDTMFCodec: the receiver takes no telephone-event and the audio
 	// is no G.711, into which mediad could put a tone.
 	ErrNoDTMFCodec = errors.New("no telephone-event or G.711 toward the receiver for DTMF injection")
+	// ErrNoMonologues: a subscribe request named no party to copy.
+	ErrNoMonologues = errors.New("no monologues matched")
+	// ErrToTagNotFound: a subscribe answer for no subscription.
+	ErrToTagNotFound = errors.New("to-tag not found")
+	// ErrSubscriptionAnswer: the subscriber's answer does not take the
+	// media offered to it.
+	ErrSubscriptionAnswer = errors.New("failed to process subscription answer")
 )

@@ -304,6 +304,7 @@ func (r *Registry) wantFlow(ma, mb *Media, k int) (f kmod.Flow, ok, confirmed bo
 	}
 	fa, fb := sa.rs.Forwarding(), sb.rs.Forwarding()
 	if fa == nil || fb == nil || fa.Transform != nil || fb.Transform != nil || fa.NoSend || fb.NoSend || fa.Block != nil || fb.Block != nil || fa.Record != nil || fb.Record != nil || fa.Inject != nil || fb.Inject != nil ||
+		len(fa.Forks)+len(fb.Forks)+len(fa.RTCPForks)+len(fb.RTCPForks) > 0 ||
 		fa.Asymmetric || fb.Asymmetric || !relay.Sendable(fa.Remote) || !relay.Sendable(fb.Remote) {
 		return f, false, false
 	}

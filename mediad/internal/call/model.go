@@ -10,6 +10,7 @@ import (
 	"sipmedia/mediad/internal/player"
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/relay"
+	"sipmedia/mediad/internal/sdp"
 	"sipmedia/mediad/internal/webrtc"
 )
 
@@ -89,6 +90,12 @@ type Monologue struct {
 	// playedMedia: play media named this party once (stop media then
 	// answers ok, playing or not, as rtpengine does).
 	playedMedia bool
+	// pubsub: this party is a subscription (subscribe request), which
+	// receives copies of its subscriptions' media (subscribe.go).
+	pubsub bool
+	// lastSDP is the SDP this party sent last, as parsed; a subscription
+	// to it mirrors its media sections.
+	lastSDP *sdp.Session
 
 	Medias []*Media
 
@@ -193,6 +200,10 @@ type Media struct {
 
 	pair    *ports.Pair
 	Streams [2]*Stream // RTP, RTCP
+
+	// source is, for a subscription's media, the party's media it
+	// copies.
+	source *Media
 }
 
 // Stream is one component (RTP or RTCP) of a media: a local socket that
@@ -328,14 +339,21 @@ func linkOffer(a, b *Monologue) {
 }
 
 // linkAnswer records that b answered a's offer: a's media now goes to b
-// alone, and any other branch stops receiving from a.
+// alone, and any other branch stops receiving from a. Subscriptions to a
+// (subscribe request) stay.
 func linkAnswer(c *Call, a, b *Monologue) {
 	a.peer, b.peer = b, a
-	a.subscribers = []*Monologue{b}
+	subs := []*Monologue{b}
+	for _, x := range a.subscribers {
+		if x.pubsub {
+			subs = append(subs, x)
+		}
+	}
+	a.subscribers = subs
 	a.subscriptions = front(a.subscriptions, b)
 	b.subscriptions, b.subscribers = front(b.subscriptions, a), front(b.subscribers, a)
 	for _, x := range c.monologues {
-		if x != b {
+		if x != b && !x.pubsub {
 			x.subscriptions = without(x.subscriptions, a)
 		}
 	}

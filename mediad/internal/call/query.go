@@ -16,6 +16,9 @@ type CallStats struct {
 	Deleting   bool       // a delete is pending (delete-delay)
 	Tags       []TagStats // in creation order
 	RTP, RTCP  Counts     // totals
+	// PubSub are the tags of the call's subscriptions (subscribe
+	// request): a link to one is "pub/sub", any other "offer/answer".
+	PubSub []string
 }
 
 // TagStats describes one monologue.
@@ -189,6 +192,9 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 	// them one append at a time was most of a delete's allocations.
 	st.Tags = make([]TagStats, 0, len(c.monologues))
 	for _, m := range c.monologues {
+		if m.pubsub {
+			st.PubSub = append(st.PubSub, m.Tag)
+		}
 		if only != nil && !contains(only, m) {
 			continue
 		}

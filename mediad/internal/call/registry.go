@@ -338,6 +338,9 @@ func (r *Registry) removeMonologueLocked(c *Call, m *Monologue, now time.Time) {
 
 // zombieLocked releases m's sockets and keeps it for statistics only.
 func (r *Registry) zombieLocked(c *Call, m *Monologue) {
+	if m.pubsub {
+		r.endSubscription(c, m) // its sources stop sending it copies first
+	}
 	r.releaseMonologue(m)
 	m.zombie = true
 	m.deleteAt = time.Time{}
@@ -355,7 +358,7 @@ func associated(x, m *Monologue) bool {
 }
 
 // hasLiveAssociate reports whether x has a party to talk to other than
-// the one going.
+// the one going (a subscription to x counts, as in rtpengine).
 func hasLiveAssociate(x, going *Monologue) bool {
 	for _, l := range [2][]*Monologue{x.subscriptions, x.subscribers} {
 		for _, y := range l {

@@ -107,6 +107,11 @@ func (r *Registry) relayMedia(c *Call, party *Monologue, a, b *Media) {
 			f.Remote, f.SendLearned = netip.AddrPort{}, true
 		}
 		if k == 0 {
+			f.Forks = r.forks(party, a, 0)
+		}
+		// RTCP on the RTP socket (rtcp-mux) or on its own.
+		f.RTCPForks = r.forks(party, a, 1)
+		if k == 0 {
 			f.Sink = r.relayStream(b.Streams[0])
 			f.DemuxRTCP = true
 			// rtpengine's blackhole: RTP from a party we must not

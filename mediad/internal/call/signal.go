@@ -324,6 +324,7 @@ func (r *Registry) signalLocked(c *Call, p *Params, in *sdp.Session, src, dst *M
 		}
 	}
 	src.sdpSeen = true
+	src.lastSDP = in
 	for _, i := range applyRemote(src, in, p, r.cfg.SIPSource, r.setLocal) {
 		if answer || i >= len(dst.Medias) {
 			continue

@@ -50,6 +50,9 @@ var reasons = []struct {
 	{call.ErrNotPlaying, "Not currently playing media"},
 	{call.ErrNoPlayCodec, "No PCMU or PCMA codec toward the party for media playback"},
 	{call.ErrNoPlayStream, "No media stream toward the party for media playback"},
+	{call.ErrNoMonologues, "No monologues matched"},
+	{call.ErrToTagNotFound, "To-tag not found"},
+	{call.ErrSubscriptionAnswer, "Failed to process subscription answer"},
 }
 
 // Request validation errors of this package.

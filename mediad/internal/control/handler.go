@@ -48,7 +48,7 @@ func (h *Handler) SetCLI(cli CLIRunner) { h.cli = cli }
 // implement (daemon/control_ng.c); commands of later rtpengines are
 // "Unrecognized command", as in 10.5.
 var notSupported = map[string]bool{
-	"publish": true, "subscribe request": true, "subscribe answer": true, "unsubscribe": true,
+	"publish": true,
 }
 
 // ServeNG handles one decoded request.
@@ -97,6 +97,12 @@ func (h *Handler) dispatch(ctx context.Context, req *ngproto.Request, from netip
 		return h.playMedia(req)
 	case "stop media":
 		return h.stopMedia(req)
+	case "subscribe request":
+		return h.subscribeRequest(req)
+	case "subscribe answer":
+		return h.subscribeAnswer(req)
+	case "unsubscribe":
+		return h.unsubscribe(req)
 	}
 	if on, ok := recordCommands[req.Command]; ok {
 		return h.record(req, on)

@@ -67,9 +67,9 @@ func appendTags(b []byte, st *call.CallStats) []byte {
 		}
 		b = append(b, 'e')
 		b = key(b, "subscribers")
-		b = appendSubs(b, t.Subscribers)
+		b = appendSubs(b, t.Subscribers, st.PubSub, t.Tag)
 		b = key(b, "subscriptions")
-		b = appendSubs(b, t.Subscriptions)
+		b = appendSubs(b, t.Subscriptions, st.PubSub, t.Tag)
 		b = key(b, "tag")
 		b = ngproto.AppendBencodeString(b, t.Tag)
 		if t.ViaBranch != "" {
@@ -131,14 +131,21 @@ func appendStream(b []byte, s *call.StreamStats) []byte {
 	return append(b, 'e')
 }
 
-func appendSubs(b []byte, tags []string) []byte {
+// appendSubs writes the links of party self to tags; a link to or from
+// one of the subscriptions pubsub is "pub/sub".
+func appendSubs(b []byte, tags, pubsub []string, self string) []byte {
 	b = append(b, 'l')
+	selfSub := slices.Contains(pubsub, self)
 	for _, t := range tags {
 		b = append(b, 'd')
 		b = key(b, "tag")
 		b = ngproto.AppendBencodeString(b, t)
 		b = key(b, "type")
-		b = ngproto.AppendBencodeString(b, "offer/answer")
+		if selfSub || slices.Contains(pubsub, t) {
+			b = ngproto.AppendBencodeString(b, "pub/sub")
+		} else {
+			b = ngproto.AppendBencodeString(b, "offer/answer")
+		}
 		b = append(b, 'e')
 	}
 	return append(b, 'e')

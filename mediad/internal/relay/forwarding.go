@@ -71,6 +71,10 @@ type Forwarding struct {
 	// RTCP demultiplexed by payload type (rtcp-mux); for an RTCP socket it is
 	// where all packets go. Nil: RTCP is counted and dropped.
 	RTCPSink *Stream
+	// Forks and RTCPForks also send a copy of this stream's RTP and RTCP,
+	// each from its socket to its peer (rtpengine's subscriptions: media
+	// forked to a recorder or monitor), whatever the Sink does with it.
+	Forks, RTCPForks []*Stream
 
 	// Learning is the endpoint-learning mode.
 	Learning Learning

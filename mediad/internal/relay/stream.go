@@ -312,6 +312,14 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 	if rtcp && f.RTCPReport != nil {
 		f.RTCPReport.RTCP(src, s.local, pkt, now)
 	}
+	if forks := f.Forks; len(forks) > 0 || len(f.RTCPForks) > 0 {
+		if rtcp {
+			forks = f.RTCPForks
+		}
+		// Before the sink: its send may queue pkt on the ring, and its
+		// transform may encrypt into p.out.
+		s.sendForks(p, forks, pkt)
+	}
 	sink := f.Sink
 	if rtcp {
 		sink = f.RTCPSink
@@ -340,6 +348,22 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 		}
 	}
 	sink.countOut(pkt, err, sh)
+}
+
+// sendForks sends a copy of plain packet pkt to each fork's peer, at
+// once (not queued: the sink's send may reuse the buffer).
+func (s *Stream) sendForks(p *poller, forks []*Stream, pkt []byte) {
+	for _, fk := range forks {
+		fst := fk.st.Load()
+		if fst == nil || fst.fwd == nil {
+			continue
+		}
+		out, dst, err := fk.toPeer(fst, pkt, p.out[:0])
+		if err == nil && dst.IsValid() {
+			err = p.send(fk, out, dst, false)
+		}
+		fk.countOut(out, err, p.shard)
+	}
 }
 
 // errNoPeer: the stream's peer has no address to send to (yet), or is

@@ -1,0 +1,407 @@
+package call
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"sipmedia/mediad/internal/relay"
+	"sipmedia/mediad/internal/sdp"
+)
+
+// Subscriptions (rtpengine's subscribe request, subscribe answer and
+// unsubscribe): a party of its own, the subscriber, receives a copy of
+// what one or more parties of the call send, for a recorder (SIPREC) or a
+// monitor. The subscriber gets a sendonly offer that mirrors the
+// parties' SDPs with sockets of its own; its answer says where the copies
+// go. The copies leave the subscriber's sockets unchanged (no
+// transcoding), while the parties' dialogue goes on as before.
+
+// SubscribeParams is a subscribe request.
+type SubscribeParams struct {
+	CallID string
+	// FromTag names one party, FromTags several; All takes every party
+	// set up by offer and answer.
+	FromTag  string
+	FromTags []string
+	All      bool
+	// ToTag is the subscription's tag ("": generated). An existing
+	// subscription of that tag is replaced.
+	ToTag string
+	// Label is set-label: the subscription's label.
+	Label string
+}
+
+// SubscribeResult is what the reply to a subscribe request carries.
+type SubscribeResult struct {
+	SDP      string
+	ToTag    string
+	FromTags []string
+}
+
+// SubscribeAnswerParams is a subscribe answer: the subscriber's SDP.
+type SubscribeAnswerParams struct {
+	CallID, ToTag, SDP string
+	// AllowTranscoding accepts an answer that takes only some of the
+	// codecs offered (mediad forwards without transcoding: the
+	// subscriber gets what the parties send).
+	AllowTranscoding bool
+}
+
+// SubscribeRequest creates (or replaces) a subscription to the parties p
+// names and returns the offer for the subscriber.
+func (r *Registry) SubscribeRequest(p SubscribeParams) (SubscribeResult, error) {
+	c := r.lookup(p.CallID)
+	if c == nil {
+		return SubscribeResult{}, ErrUnknownCall
+	}
+	defer c.mu.Unlock()
+	sources, err := c.subscribeSources(p)
+	if err != nil {
+		return SubscribeResult{}, err
+	}
+	now := time.Now()
+	var sub *Monologue
+	if p.ToTag != "" {
+		sub = c.byTag(p.ToTag)
+	}
+	switch {
+	case sub != nil && !sub.pubsub:
+		return SubscribeResult{}, ErrDialogue
+	case sub != nil:
+		r.endSubscription(c, sub)
+	default:
+		tag := p.ToTag
+		if tag == "" {
+			tag = newSubscriptionTag()
+		}
+		sub = c.newMonologue(tag, now)
+		sub.pubsub = true
+	}
+	if p.Label != "" {
+		sub.Label = p.Label
+	}
+	if err := r.subscribeMedias(sub, sources); err != nil {
+		r.endSubscription(c, sub)
+		c.monologues = without(c.monologues, sub)
+		return SubscribeResult{}, err
+	}
+	for _, src := range sources {
+		src.subscribers = append(without(src.subscribers, sub), sub)
+		sub.subscriptions = append(sub.subscriptions, src)
+	}
+	c.lastSignal = now
+	res := SubscribeResult{SDP: subscriptionSDP(sub, sources), ToTag: sub.Tag}
+	for _, src := range sources {
+		res.FromTags = append(res.FromTags, src.Tag)
+	}
+	if r.infoOn() {
+		r.log.Info("subscribe request", "call-id", c.ID, "to-tag", sub.Tag, "from-tags", res.FromTags)
+	}
+	return res, nil
+}
+
+// subscribeSources are the parties a subscribe request names, with
+// rtpengine 10.5's errors.
+func (c *Call) subscribeSources(p SubscribeParams) ([]*Monologue, error) {
+	var out []*Monologue
+	switch {
+	case p.All:
+		for _, m := range c.monologues {
+			if !m.zombie && !m.pubsub && m.peer != nil && m.sdpSeen {
+				out = append(out, m)
+			}
+		}
+	case len(p.FromTags) > 0:
+		for _, t := range p.FromTags {
+			if m := c.byTag(t); m != nil && !m.zombie && !m.pubsub && !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	case p.FromTag != "":
+		m := c.byTag(p.FromTag)
+		if m == nil || m.zombie || m.pubsub {
+			return nil, ErrUnknownTag
+		}
+		out = append(out, m)
+	}
+	if len(out) == 0 {
+		return nil, ErrNoMonologues
+	}
+	return out, nil
+}
+
+// subscribeMedias gives sub a media with sockets of its own for every
+// media of the sources that carries media, in order.
+func (r *Registry) subscribeMedias(sub *Monologue, sources []*Monologue) error {
+	ifName, ifs := r.interfaceAddrs("")
+	if len(ifs) == 0 {
+		return ErrNoPorts
+	}
+	for _, src := range sources {
+		for _, md := range src.Medias {
+			if md.Port == 0 || md.pair == nil {
+				continue
+			}
+			fam := md.Family
+			if fam == "" {
+				fam = "IP4"
+			}
+			pair, err := r.allocate(bindAddrs(ifs, fam, false), false)
+			if err != nil {
+				return err
+			}
+			sm := &Media{
+				Index: len(sub.Medias) + 1, Type: md.Type, Protocol: subscriptionProto(md.Protocol),
+				Formats: md.Formats, Ptime: md.Ptime, payloads: md.payloads,
+				FlagSend: true, Send: false, Recv: true, Family: fam, Interface: ifName,
+				source: md, pair: pair,
+			}
+			initStreams(sm, ifsOf(r, ifName))
+			r.setLocal(sm, fam)
+			sub.Medias = append(sub.Medias, sm)
+		}
+	}
+	if len(sub.Medias) == 0 {
+		return ErrNoMonologues
+	}
+	return nil
+}
+
+// subscriptionProto is the profile offered to a subscriber: the party's
+// own when it is plain RTP, else RTP/AVP (mediad does not offer SRTP to
+// a subscriber; the copies are decrypted).
+func subscriptionProto(p string) string {
+	if p == "RTP/AVP" || p == "RTP/AVPF" {
+		return p
+	}
+	return "RTP/AVP"
+}
+
+// newSubscriptionTag is a generated tag, as long as rtpengine's.
+func newSubscriptionTag() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// subscriptionSDP is the sendonly offer to sub: the sources' media
+// sections as they offered them, at sub's sockets. For one source it
+// keeps that party's origin and session name, as rtpengine does.
+func subscriptionSDP(sub *Monologue, sources []*Monologue) string {
+	var b strings.Builder
+	line := func(s string) { b.WriteString(s); b.WriteString("\r\n") }
+	line("v=0")
+	src0 := sources[0].lastSDP
+	if len(sources) == 1 && src0 != nil && src0.HasOrigin {
+		line("o=" + src0.Origin.String())
+		line("s=" + src0.Name)
+	} else {
+		id := strconv.FormatUint(randomUint63(), 10)
+		addr := "127.0.0.1"
+		if len(sub.Medias) > 0 && sub.Medias[0].Streams[0] != nil {
+			addr = sub.Medias[0].Streams[0].LocalAddr.String()
+		}
+		line("o=- " + id + " " + id + " IN " + famLabel(addr) + " " + addr)
+		line("s=mediad")
+	}
+	line("t=0 0")
+	for _, sm := range sub.Medias {
+		rtp, rtcp := sm.Streams[0], sm.Streams[1]
+		line("m=" + sm.Type + " " + strconv.Itoa(rtp.LocalPort) + " " + sm.Protocol + " " + strings.Join(sm.Formats, " "))
+		line("c=IN " + famLabel(rtp.LocalAddr.String()) + " " + rtp.LocalAddr.String())
+		for _, a := range sourceAttrs(sm.source, sources) {
+			line("a=" + a)
+		}
+		line("a=sendonly")
+		if rtcp != nil {
+			line("a=rtcp:" + strconv.Itoa(rtcp.LocalPort))
+		}
+	}
+	return b.String()
+}
+
+// sourceAttrs are the codec attributes of the source media md as its
+// party's last SDP gave them (rtpmap, fmtp, ptime and the like), without
+// what describes transport, direction or ICE.
+func sourceAttrs(md *Media, sources []*Monologue) []string {
+	for _, src := range sources {
+		i := slices.Index(src.Medias, md)
+		if i < 0 || src.lastSDP == nil || i >= len(src.lastSDP.Media) {
+			continue
+		}
+		var out []string
+		for _, a := range sdp.Attrs(src.lastSDP.Media[i].Lines) {
+			if consumedMedia(a.Name) || isDirection(a.Name) || a.Name == "mid" {
+				continue
+			}
+			out = append(out, a.String())
+		}
+		return out
+	}
+	return nil
+}
+
+func famLabel(addr string) string {
+	if strings.Contains(addr, ":") {
+		return "IP6"
+	}
+	return "IP4"
+}
+
+func randomUint63() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	var v uint64
+	for _, x := range b {
+		v = v<<8 | uint64(x)
+	}
+	return v >> 1
+}
+
+// SubscribeAnswer takes the subscriber's answer and starts the copies.
+func (r *Registry) SubscribeAnswer(p SubscribeAnswerParams) error {
+	in, err := parseInput(p.SDP)
+	if err != nil {
+		return err
+	}
+	c := r.lookup(p.CallID)
+	if c == nil {
+		return ErrUnknownCall
+	}
+	defer c.mu.Unlock()
+	sub := c.byTag(p.ToTag)
+	if sub == nil || !sub.pubsub {
+		return ErrToTagNotFound
+	}
+	if len(in.Media) != len(sub.Medias) {
+		return ErrSubscriptionAnswer
+	}
+	for i, m := range in.Media {
+		if !accepts(m.Formats, sub.Medias[i].Formats, p.AllowTranscoding) {
+			return ErrSubscriptionAnswer
+		}
+	}
+	applyRemote(sub, in, &Params{}, false, r.setLocal)
+	for _, sm := range sub.Medias {
+		// The subscriber only receives, whatever its answer says.
+		sm.FlagSend, sm.FlagRecv = true, false
+	}
+	c.lastSignal = time.Now()
+	r.relaySubscription(c, sub)
+	if r.infoOn() {
+		r.log.Info("subscribe answer", "call-id", c.ID, "to-tag", sub.Tag)
+	}
+	return nil
+}
+
+// accepts: the answer's formats take every offered one, or with
+// transcoding allowed at least one.
+func accepts(answer, offered []string, some bool) bool {
+	n := 0
+	for _, f := range offered {
+		if slices.Contains(answer, f) {
+			n++
+		}
+	}
+	if some {
+		return n > 0
+	}
+	return n == len(offered)
+}
+
+// Unsubscribe ends the subscription tagged toTag; a tag that names none
+// is no error, as in rtpengine.
+func (r *Registry) Unsubscribe(callID, toTag string) error {
+	c := r.lookup(callID)
+	if c == nil {
+		return ErrUnknownCall
+	}
+	defer c.mu.Unlock()
+	sub := c.byTag(toTag)
+	if sub == nil || !sub.pubsub || sub.zombie {
+		return nil
+	}
+	r.endSubscription(c, sub)
+	sub.zombie = true
+	c.lastSignal = time.Now()
+	if r.infoOn() {
+		r.log.Info("unsubscribe", "call-id", c.ID, "to-tag", sub.Tag)
+	}
+	return nil
+}
+
+// relaySubscription points sub's streams at the subscriber and has its
+// sources' streams send it copies.
+func (r *Registry) relaySubscription(c *Call, sub *Monologue) {
+	if r.relay == nil {
+		return
+	}
+	sub.sdpSeen = true
+	for _, sm := range sub.Medias {
+		r.syncEndpoints(sub, sm)
+		for _, s := range sm.Streams {
+			rs := r.relayStream(s)
+			if rs == nil {
+				continue
+			}
+			// What the subscriber sends (its RTCP) is counted and
+			// dropped.
+			rs.SetForwarding(&relay.Forwarding{
+				Remote: s.Endpoint, Learning: r.relay.learning, Signalled: c.lastSignal, LoopProtect: true,
+			})
+		}
+	}
+	r.refreshSources(c, sub.subscriptions)
+}
+
+// endSubscription stops the copies to sub and gives up its sockets.
+func (r *Registry) endSubscription(c *Call, sub *Monologue) {
+	sources := sub.subscriptions
+	for _, src := range sources {
+		src.subscribers = without(src.subscribers, sub)
+	}
+	sub.subscriptions = nil
+	r.refreshSources(c, sources)
+	for _, sm := range sub.Medias {
+		r.releaseMedia(sm)
+	}
+	sub.Medias = nil
+}
+
+// refreshSources rebuilds the forwarding of each source party and its
+// peer, so that the sources' forks follow their subscribers.
+func (r *Registry) refreshSources(c *Call, sources []*Monologue) {
+	for _, src := range sources {
+		if src.peer != nil && !src.zombie {
+			r.updateRelay(c, src, src.peer)
+		}
+	}
+}
+
+// forks are the subscribers' streams that get a copy of what party sends
+// on its media md: RTP (k 0) or RTCP (k 1).
+func (r *Registry) forks(party *Monologue, md *Media, k int) []*relay.Stream {
+	var out []*relay.Stream
+	for _, sub := range party.subscribers {
+		if !sub.pubsub || !sub.sdpSeen {
+			continue
+		}
+		for _, sm := range sub.Medias {
+			if sm.source != md {
+				continue
+			}
+			s := sm.Streams[k]
+			if k == 1 && sm.Mux {
+				s = sm.Streams[0]
+			}
+			if rs := r.relayStream(s); rs != nil {
+				out = append(out, rs)
+			}
+		}
+	}
+	return out
+}
