@@ -11,8 +11,8 @@ import (
 	"sipmedia/ngproto"
 )
 
-// FuzzSignalling drives offer, answer, the block and recording commands,
-// query and delete with arbitrary SDP bodies and flag combinations: every reply
+// FuzzSignalling drives offer, answer, the block, recording, DTMF and
+// subscription commands, query and delete with arbitrary SDP bodies and flag combinations: every reply
 // must be a well-formed result, nothing may panic, and no port may stay
 // bound once the call is gone.
 func FuzzSignalling(f *testing.F) {
@@ -94,6 +94,14 @@ func FuzzSignalling(f *testing.F) {
 			{"command": "play DTMF", "call-id": "fz", "from-tag": []string{"a", "b"}[int(sel>>5)%2],
 				"digit": offerSDP[:min(len(offerSDP), int(sel>>12))], "duration": int64(sel), "volume": int64(sel>>7) - 64},
 			{"command": "play DTMF", "call-id": "fz", "flags": []any{"all"}, "code": int64(sel % 17)},
+			// A subscription to one party or to all, answered with
+			// either body; it stays through the re-offers below, or
+			// ends before them.
+			{"command": "subscribe request", "call-id": "fz", "from-tag": []string{"a", "b", ""}[int(sel>>1)%3],
+				"flags": [][]any{nil, {"all"}}[int(sel>>8)%2], "to-tag": "s"},
+			{"command": "subscribe answer", "call-id": "fz", "to-tag": "s", "sdp": []string{offerSDP, answerSDP}[int(sel>>3)%2],
+				"flags": [][]any{nil, {"allow transcoding"}}[int(sel>>10)%2]},
+			{"command": []string{"unsubscribe", "query"}[int(sel>>11)%2], "call-id": "fz", "to-tag": "s"},
 			// Recording (or forwarding, which records too) on and off
 			// mid-call; a re-offer may turn it on again.
 			{"command": []string{"start recording", "stop recording", "start forwarding", "stop forwarding"}[int(sel>>2)%4],

@@ -153,6 +153,46 @@ func TestKernelPolicyNetns(t *testing.T) {
 	command("unblock media")
 	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
 
+	// A subscription to A (a recorder on B's side): back to userspace,
+	// which sends the subscriber a copy of each of A's packets; once
+	// unsubscribed the call is kernelized again.
+	sub, err := nettopo.ListenUDP(topo.B, netip.AddrPortFrom(nettopo.AddrB, 6100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	r, err := ng.Do(ctx, ngproto.Dict{"command": "subscribe request", "call-id": "call-p", "from-tag": "ft", "to-tag": "rec"})
+	if err != nil || r.Str("result") != "ok" {
+		t.Fatalf("subscribe request: %v %v", r, err)
+	}
+	r, err = ng.Do(ctx, ngproto.Dict{"command": "subscribe answer", "call-id": "call-p", "to-tag": "rec",
+		"sdp": sdpDir(netip.AddrPortFrom(nettopo.AddrB, 6100), "recvonly", 1)})
+	if err != nil || r.Str("result") != "ok" {
+		t.Fatalf("subscribe answer: %v %v", r, err)
+	}
+	if q := query(ctx, t, ng, "call-p"); hasFlag(q, "kernelized") {
+		t.Errorf("still kernelized with a subscriber: %v", q)
+	}
+	if got := exchange(t, a, ra, b, rb, 50); got != 50 {
+		t.Errorf("with a subscriber B received %d of A's 50 packets", got)
+	}
+	copies := 0
+	for {
+		sub.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, _, err := sub.ReadFromUDPAddrPort(pbuf); err != nil {
+			break
+		}
+		copies++
+	}
+	if copies != 50 {
+		t.Errorf("the subscriber received %d copies of A's 50 packets", copies)
+	}
+	r, err = ng.Do(ctx, ngproto.Dict{"command": "unsubscribe", "call-id": "call-p", "to-tag": "rec"})
+	if err != nil || r.Str("result") != "ok" {
+		t.Fatalf("unsubscribe: %v %v", r, err)
+	}
+	waitKernelized(ctx, t, ng, "call-p", a, b, ra, rb)
+
 	// Recording the call: back to userspace, which writes every packet
 	// to the pcap file; stopping the recording kernelizes the call again.
 	command("start recording")
@@ -180,7 +220,7 @@ func TestKernelPolicyNetns(t *testing.T) {
 	// An offer's TOS key other than the daemon's (none here) keeps the
 	// call in userspace, which sets it on the sockets; dropping the key
 	// brings the daemon's TOS back, and the kernel with it.
-	r, err := ng.Do(ctx, ngproto.Dict{"command": "offer", "call-id": "call-p", "from-tag": "ft", "to-tag": "tt",
+	r, err = ng.Do(ctx, ngproto.Dict{"command": "offer", "call-id": "call-p", "from-tag": "ft", "to-tag": "tt",
 		"sdp": sdpDir(peerA, "sendrecv", 4), "direction": []any{"a", "b"}, "TOS": int64(32)})
 	if err != nil || r.Str("result") != "ok" {
 		t.Fatalf("re-offer with TOS: %v %v", r, err)
