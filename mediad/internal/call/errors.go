@@ -57,8 +57,13 @@ var (
 	// ErrNoDTMFCodec: the receiver takes no telephone-event and the audio
 	// is no G.711, into which mediad could put a tone.
 	ErrNoDTMFCodec = errors.New("no telephone-event or G.711 toward the receiver for DTMF injection")
-	// ErrNoMonologues: a subscribe request named no party to copy.
-	ErrNoMonologues = errors.New("no monologues matched")
+	// ErrNoMonologues: a subscribe request named no party to copy;
+	// ErrNoCallParticipant: its all found no party of offer/answer.
+	ErrNoMonologues      = errors.New("no monologues matched")
+	ErrNoCallParticipant = errors.New("no call participant specified")
+	// ErrPublishProto: a publish of SRTP media (mediad answers a
+	// publisher with plain RTP only).
+	ErrPublishProto = errors.New("publish of a media not plain RTP")
 	// ErrToTagNotFound: a subscribe answer for no subscription.
 	ErrToTagNotFound = errors.New("to-tag not found")
 	// ErrSubscriptionAnswer: the subscriber's answer does not take the

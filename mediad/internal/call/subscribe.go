@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"sipmedia/mediad/internal/relay"
-	"sipmedia/mediad/internal/sdp"
 )
 
 // Subscriptions (rtpengine's subscribe request, subscribe answer and
@@ -128,7 +127,10 @@ func (c *Call) subscribeSources(p SubscribeParams) ([]*Monologue, error) {
 		}
 		out = append(out, m)
 	}
-	if len(out) == 0 {
+	switch {
+	case len(out) == 0 && p.All:
+		return nil, ErrNoCallParticipant
+	case len(out) == 0:
 		return nil, ErrNoMonologues
 	}
 	return out, nil
@@ -225,8 +227,9 @@ func subscriptionSDP(sub *Monologue, sources []*Monologue) string {
 }
 
 // sourceAttrs are the codec attributes of the source media md as its
-// party's last SDP gave them (rtpmap, fmtp, ptime and the like), without
-// what describes transport, direction or ICE.
+// party's last SDP gave them (rtpmap, fmtp, ptime and the like) for the
+// payload types it uses, without what describes transport, direction or
+// ICE.
 func sourceAttrs(md *Media, sources []*Monologue) []string {
 	for _, src := range sources {
 		i := slices.Index(src.Medias, md)
@@ -234,7 +237,7 @@ func sourceAttrs(md *Media, sources []*Monologue) []string {
 			continue
 		}
 		var out []string
-		for _, a := range sdp.Attrs(src.lastSDP.Media[i].Lines) {
+		for _, a := range codecAttrs(src.lastSDP.Media[i], md.Formats) {
 			if consumedMedia(a.Name) || isDirection(a.Name) || a.Name == "mid" {
 				continue
 			}
@@ -376,8 +379,12 @@ func (r *Registry) endSubscription(c *Call, sub *Monologue) {
 // peer, so that the sources' forks follow their subscribers.
 func (r *Registry) refreshSources(c *Call, sources []*Monologue) {
 	for _, src := range sources {
-		if src.peer != nil && !src.zombie {
+		switch {
+		case src.zombie:
+		case src.peer != nil:
 			r.updateRelay(c, src, src.peer)
+		default:
+			r.relayPublisher(c, src)
 		}
 	}
 }

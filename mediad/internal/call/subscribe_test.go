@@ -160,3 +160,58 @@ func TestSubscriptionErrors(t *testing.T) {
 		t.Error("accepts: every codec without transcoding, one with it")
 	}
 }
+
+// TestPublishLifecycle: a publisher's media reaches its subscriber
+// alone; a re-publish with fewer media sections gives up the others'
+// ports; an SRTP publish and a media without codecs are refused.
+func TestPublishLifecycle(t *testing.T) {
+	r, _ := newRelayReg(t, Config{})
+	p, s := newPhone(t), newPhone(t)
+	two := p.sdp("sendonly") + "m=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+	out, err := r.Publish(&Params{CallID: "pub", FromTag: "p", SDP: two}, []string{"H264", "PCMU"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "m=audio ") || !strings.Contains(out, "a=recvonly") || !strings.Contains(out, "RTP/AVP 96\r\n") {
+		t.Fatalf("publish answer:\n%s", out)
+	}
+	if n := r.alloc.InUse(); n != 4 {
+		t.Errorf("%d ports for two published media, want 4", n)
+	}
+	out, err = r.Publish(&Params{CallID: "pub", FromTag: "p", SDP: p.sdp("sendonly")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.alloc.InUse(); n != 2 || strings.Contains(out, "m=video") {
+		t.Errorf("after a re-publish of audio alone: %d ports, answer\n%s", n, out)
+	}
+	toP, _ := target(t, out)
+	res, err := r.SubscribeRequest(SubscribeParams{CallID: "pub", FromTag: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromS, _ := target(t, res.SDP)
+	if err := r.SubscribeAnswer(SubscribeAnswerParams{CallID: "pub", ToTag: res.ToTag, SDP: s.sdp("")}); err != nil {
+		t.Fatal(err)
+	}
+	send(t, p.rtp, toP, rtpPkt)
+	recv(t, s.rtp, rtpPkt, fromS)
+	silent(t, p.rtp) // nothing goes back to the publisher
+	if _, err := r.SubscribeRequest(SubscribeParams{CallID: "pub", All: true}); !errors.Is(err, ErrNoCallParticipant) {
+		t.Errorf("subscribe to all of a call of publishers: %v", err)
+	}
+	for _, bad := range []string{
+		strings.Replace(p.sdp("sendonly"), "RTP/AVP", "RTP/SAVP", 1),
+		strings.Replace(p.sdp("sendonly"), "RTP/AVP 0", "RTP/AVP", 1),
+	} {
+		if _, err := r.Publish(&Params{CallID: "pub", FromTag: "q", SDP: bad}, nil); err == nil {
+			t.Errorf("publish accepted:\n%s", bad)
+		}
+	}
+	if _, err := r.Delete(DeleteParams{CallID: "pub", Fast: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r.Len() != 0 || r.alloc.InUse() != 0 {
+		t.Errorf("after delete: %d calls, %d ports", r.Len(), r.alloc.InUse())
+	}
+}

@@ -51,6 +51,8 @@ var reasons = []struct {
 	{call.ErrNoPlayCodec, "No PCMU or PCMA codec toward the party for media playback"},
 	{call.ErrNoPlayStream, "No media stream toward the party for media playback"},
 	{call.ErrNoMonologues, "No monologues matched"},
+	{call.ErrNoCallParticipant, "No call participant specified"},
+	{call.ErrPublishProto, "Publish supports plain RTP media only"},
 	{call.ErrToTagNotFound, "To-tag not found"},
 	{call.ErrSubscriptionAnswer, "Failed to process subscription answer"},
 }

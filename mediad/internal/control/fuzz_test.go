@@ -97,7 +97,9 @@ func FuzzSignalling(f *testing.F) {
 			// A subscription to one party or to all, answered with
 			// either body; it stays through the re-offers below, or
 			// ends before them.
-			{"command": "subscribe request", "call-id": "fz", "from-tag": []string{"a", "b", ""}[int(sel>>1)%3],
+			{"command": "publish", "call-id": "fz", "from-tag": "p", "sdp": answerSDP,
+				"codec": ngproto.Dict{"accept": []any{"PCMA", "any"}[:int(sel>>13)%3]}},
+			{"command": "subscribe request", "call-id": "fz", "from-tag": []string{"a", "b", "", "p"}[int(sel>>1)%4],
 				"flags": [][]any{nil, {"all"}}[int(sel>>8)%2], "to-tag": "s"},
 			{"command": "subscribe answer", "call-id": "fz", "to-tag": "s", "sdp": []string{offerSDP, answerSDP}[int(sel>>3)%2],
 				"flags": [][]any{nil, {"allow transcoding"}}[int(sel>>10)%2]},

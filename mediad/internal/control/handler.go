@@ -47,9 +47,7 @@ func (h *Handler) SetCLI(cli CLIRunner) { h.cli = cli }
 // notSupported are the commands rtpengine 10.5 knows that mediad does not
 // implement (daemon/control_ng.c); commands of later rtpengines are
 // "Unrecognized command", as in 10.5.
-var notSupported = map[string]bool{
-	"publish": true,
-}
+var notSupported = map[string]bool{}
 
 // ServeNG handles one decoded request.
 func (h *Handler) ServeNG(ctx context.Context, d ngproto.Dict, from netip.AddrPort) ngproto.Dict {
@@ -97,6 +95,8 @@ func (h *Handler) dispatch(ctx context.Context, req *ngproto.Request, from netip
 		return h.playMedia(req)
 	case "stop media":
 		return h.stopMedia(req)
+	case "publish":
+		return h.publish(req, from)
 	case "subscribe request":
 		return h.subscribeRequest(req)
 	case "subscribe answer":

@@ -1,6 +1,8 @@
 package control
 
 import (
+	"net/netip"
+
 	"sipmedia/mediad/internal/call"
 	"sipmedia/ngproto"
 )
@@ -65,4 +67,30 @@ func (h *Handler) unsubscribe(req *ngproto.Request) ngproto.Dict {
 		return ngproto.ErrorReply(partyReason(err))
 	}
 	return ngproto.OK()
+}
+
+// publish handles publish (call_publish_ng): a party's media offered to
+// the daemon for subscribers, answered recvonly.
+func (h *Handler) publish(req *ngproto.Request, from netip.AddrPort) ngproto.Dict {
+	switch {
+	case req.SDP == "":
+		return ngproto.ErrorReply(reason(errNoSDP))
+	case req.CallID == "":
+		return ngproto.ErrorReply(reason(errNoCallID))
+	case req.FromTag == "":
+		return ngproto.ErrorReply(reason(errNoFromTag))
+	}
+	p := params(req)
+	p.Proxy = from.String()
+	var accept []string
+	if req.Codec != nil {
+		accept = req.Codec.List("accept")
+	}
+	out, err := h.reg.Publish(p, accept)
+	if err != nil {
+		return ngproto.ErrorReply(reason(err))
+	}
+	r := ngproto.OK()
+	r["sdp"] = out
+	return r
 }
