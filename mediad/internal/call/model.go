@@ -93,6 +93,9 @@ type Monologue struct {
 	// pubsub: this party is a subscription (subscribe request), which
 	// receives copies of its subscriptions' media (subscribe.go).
 	pubsub bool
+	// rtcpMirror: this subscription sends its RTCP back to the parties
+	// it receives from (flag RTCP mirror).
+	rtcpMirror bool
 	// lastSDP is the SDP this party sent last, as parsed; a subscription
 	// to it mirrors its media sections.
 	lastSDP *sdp.Session

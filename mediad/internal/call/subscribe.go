@@ -32,6 +32,9 @@ type SubscribeParams struct {
 	ToTag string
 	// Label is set-label: the subscription's label.
 	Label string
+	// RTCPMirror (flag RTCP mirror): the subscriber's RTCP goes back to
+	// the parties, so that a source hears from all its receivers.
+	RTCPMirror bool
 }
 
 // SubscribeResult is what the reply to a subscribe request carries.
@@ -88,9 +91,14 @@ func (r *Registry) SubscribeRequest(p SubscribeParams) (SubscribeResult, error) 
 		c.monologues = without(c.monologues, sub)
 		return SubscribeResult{}, err
 	}
+	sub.rtcpMirror = p.RTCPMirror
 	for _, src := range sources {
 		src.subscribers = append(without(src.subscribers, sub), sub)
 		sub.subscriptions = append(sub.subscriptions, src)
+		if p.RTCPMirror {
+			src.subscriptions = append(without(src.subscriptions, sub), sub)
+			sub.subscribers = append(sub.subscribers, src)
+		}
 	}
 	c.lastSignal = now
 	res := SubscribeResult{SDP: subscriptionSDP(sub, sources), ToTag: sub.Tag}
@@ -346,15 +354,23 @@ func (r *Registry) relaySubscription(c *Call, sub *Monologue) {
 	sub.sdpSeen = true
 	for _, sm := range sub.Medias {
 		r.syncEndpoints(sub, sm)
-		for _, s := range sm.Streams {
+		var back *relay.Stream
+		if sub.rtcpMirror && sm.source != nil {
+			back = r.relayStream(sm.source.Streams[1])
+			if sm.source.Mux || back == nil {
+				back = r.relayStream(sm.source.Streams[0])
+			}
+		}
+		for k, s := range sm.Streams {
 			rs := r.relayStream(s)
 			if rs == nil {
 				continue
 			}
-			// What the subscriber sends (its RTCP) is counted and
-			// dropped.
+			// What the subscriber sends is counted and dropped, but
+			// for its RTCP with RTCP mirror: that goes to the party.
 			rs.SetForwarding(&relay.Forwarding{
 				Remote: s.Endpoint, Learning: r.relay.learning, Signalled: c.lastSignal, LoopProtect: true,
+				RTCPSink: back, DemuxRTCP: k == 0,
 			})
 		}
 	}
@@ -366,8 +382,9 @@ func (r *Registry) endSubscription(c *Call, sub *Monologue) {
 	sources := sub.subscriptions
 	for _, src := range sources {
 		src.subscribers = without(src.subscribers, sub)
+		src.subscriptions = without(src.subscriptions, sub)
 	}
-	sub.subscriptions = nil
+	sub.subscriptions, sub.subscribers = nil, nil
 	r.refreshSources(c, sources)
 	for _, sm := range sub.Medias {
 		r.releaseMedia(sm)

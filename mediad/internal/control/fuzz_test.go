@@ -100,7 +100,7 @@ func FuzzSignalling(f *testing.F) {
 			{"command": "publish", "call-id": "fz", "from-tag": "p", "sdp": answerSDP,
 				"codec": ngproto.Dict{"accept": []any{"PCMA", "any"}[:int(sel>>13)%3]}},
 			{"command": "subscribe request", "call-id": "fz", "from-tag": []string{"a", "b", "", "p"}[int(sel>>1)%4],
-				"flags": [][]any{nil, {"all"}}[int(sel>>8)%2], "to-tag": "s"},
+				"flags": [][]any{nil, {"all"}, {"RTCP mirror"}}[int(sel>>8)%3], "to-tag": "s"},
 			{"command": "subscribe answer", "call-id": "fz", "to-tag": "s", "sdp": []string{offerSDP, answerSDP}[int(sel>>3)%2],
 				"flags": [][]any{nil, {"allow transcoding"}}[int(sel>>10)%2]},
 			{"command": []string{"unsubscribe", "query"}[int(sel>>11)%2], "call-id": "fz", "to-tag": "s"},

@@ -15,7 +15,7 @@ func (h *Handler) subscribeRequest(req *ngproto.Request) ngproto.Dict {
 		return ngproto.ErrorReply(reason(errNoCallID))
 	}
 	p := call.SubscribeParams{CallID: req.CallID, FromTag: req.FromTag, FromTags: req.FromTags, ToTag: req.ToTag,
-		All: req.Flags["all"] || req.Raw.Str("all") == "all", Label: req.SetLabel}
+		All: req.Flags["all"] || req.Raw.Str("all") == "all", Label: req.SetLabel, RTCPMirror: req.Flags["mirror-rtcp"]}
 	if p.Label == "" {
 		p.Label = req.ToLabel
 	}
