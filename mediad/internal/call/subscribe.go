@@ -75,6 +75,7 @@ func (r *Registry) SubscribeRequest(p SubscribeParams) (SubscribeResult, error) 
 		return SubscribeResult{}, ErrDialogue
 	case sub != nil:
 		r.endSubscription(c, sub)
+		sub.zombie = false // an unsubscribed tag subscribes again
 	default:
 		tag := p.ToTag
 		if tag == "" {

@@ -92,6 +92,22 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	recv(t, b.rtp, rtpPkt, c.toB)
 	recv(t, s.rtp, rtpPkt, fromS)
 
+	// Unsubscribed, then subscribed again under the same tag.
+	if err := r.Unsubscribe("sub", "s"); err != nil {
+		t.Fatal(err)
+	}
+	check(false)
+	if res, err = r.SubscribeRequest(SubscribeParams{CallID: "sub", FromTag: "a", ToTag: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	fromS, _ = target(t, res.SDP)
+	if err := r.SubscribeAnswer(SubscribeAnswerParams{CallID: "sub", ToTag: "s", SDP: s.sdp("")}); err != nil {
+		t.Fatal(err)
+	}
+	send(t, a.rtp, c.toA, rtpPkt)
+	recv(t, b.rtp, rtpPkt, c.toB)
+	recv(t, s.rtp, rtpPkt, fromS)
+
 	// A delete naming the subscription ends it alone.
 	if _, err := r.Delete(DeleteParams{CallID: "sub", FromTag: "s", Fast: true}); err != nil {
 		t.Fatal(err)
