@@ -210,6 +210,29 @@ func udpSinks(t *testing.T) map[string]*net.UDPConn {
 	return out
 }
 
+// compareOnBoth runs fn on mediad and on rtpengine as onBothDaemons does,
+// in a subtest so that both runs have ended when it returns, and returns
+// what each gave, for the caller to compare.
+func compareOnBoth[T any](t *testing.T, extra []string, fn func(t *testing.T, name, ng string) T) (mediad, rtpengine T) {
+	t.Helper()
+	var mu sync.Mutex
+	out := map[string]T{}
+	t.Run("daemons", func(t *testing.T) {
+		onBothDaemons(t, extra, func(t *testing.T, name, ng string) {
+			o := fn(t, name, ng)
+			mu.Lock()
+			out[name] = o
+			mu.Unlock()
+		})
+	})
+	m, okm := out["mediad"]
+	r, okr := out["rtpengine"]
+	if !okm || !okr {
+		t.Fatal("a daemon's run did not finish")
+	}
+	return m, r
+}
+
 // onBothDaemonsWith is onBothDaemons with options that differ by daemon.
 func onBothDaemonsWith(t *testing.T, extra func(name string) []string, fn func(t *testing.T, name, ng string)) {
 	for i, name := range []string{"mediad", "rtpengine"} {

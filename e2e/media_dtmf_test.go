@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -219,75 +218,67 @@ func TestPlayDTMF(t *testing.T) {
 	type result struct {
 		events, tone, errors []string
 	}
-	var mu sync.Mutex
-	results := map[string]result{}
-	t.Run("daemons", func(t *testing.T) {
-		onBothDaemons(t, nil, func(t *testing.T, name, ng string) {
-			var res result
+	m, r := compareOnBoth(t, nil, func(t *testing.T, name, ng string) (res result) {
 
-			// Events: PCMU with telephone-event on both sides.
-			a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
-			r := ngDo(t, ng, offer("play-ev", a.tag, a.sdp(1), inject))
-			b.learn(t, r.Str("sdp"))
-			r = ngDo(t, ng, answer("play-ev", a.tag, b.tag, b.sdp(2), inject))
-			a.learn(t, r.Str("sdp"))
-			replies, got := streamAndPlay(t, ng, "play-ev", a, b,
-				kv{"digit": "5", "volume": 10, "duration": 200}, kv{"code": 11, "volume": -20, "duration": 100})
-			for _, rep := range replies {
-				if rep.Str("result") != "ok" {
-					t.Fatalf("play DTMF: %v", rep)
-				}
+		// Events: PCMU with telephone-event on both sides.
+		a, b := newBlockParty(t, "ta", 0x1111), newBlockParty(t, "tb", 0x2222)
+		r := ngDo(t, ng, offer("play-ev", a.tag, a.sdp(1), inject))
+		b.learn(t, r.Str("sdp"))
+		r = ngDo(t, ng, answer("play-ev", a.tag, b.tag, b.sdp(2), inject))
+		a.learn(t, r.Str("sdp"))
+		replies, got := streamAndPlay(t, ng, "play-ev", a, b,
+			kv{"digit": "5", "volume": 10, "duration": 200}, kv{"code": 11, "volume": -20, "duration": 100})
+		for _, rep := range replies {
+			if rep.Str("result") != "ok" {
+				t.Fatalf("play DTMF: %v", rep)
 			}
-			// rtpengine sends the events of a queued digit out of order: in
-			// sequence, as a receiver's jitter buffer puts them.
-			slices.SortFunc(got, func(x, y playedPacket) int { return int(x.seq) - int(y.seq) })
-			res.events = eventSummary(got)
-			if len(got) < 40 || got[len(got)-1].pt != 0 {
-				t.Errorf("audio did not come back after the events: %d packets, the last %+v", len(got), got[len(got)-1])
-			}
+		}
+		// rtpengine sends the events of a queued digit out of order: in
+		// sequence, as a receiver's jitter buffer puts them.
+		slices.SortFunc(got, func(x, y playedPacket) int { return int(x.seq) - int(y.seq) })
+		res.events = eventSummary(got)
+		if len(got) < 40 || got[len(got)-1].pt != 0 {
+			t.Errorf("audio did not come back after the events: %d packets, the last %+v", len(got), got[len(got)-1])
+		}
 
-			// A tone: PCMU alone.
-			a, b = newBlockParty(t, "ta", 0x3333), newBlockParty(t, "tb", 0x4444)
-			r = ngDo(t, ng, offer("play-tone", a.tag, pcmuOnly(a.sdp(1)), inject))
-			b.learn(t, r.Str("sdp"))
-			r = ngDo(t, ng, answer("play-tone", a.tag, b.tag, pcmuOnly(b.sdp(2)), inject))
-			a.learn(t, r.Str("sdp"))
-			replies, got = streamAndPlay(t, ng, "play-tone", a, b, kv{"digit": "1", "volume": 10, "duration": 100, "pause": 100})
-			if replies[0].Str("result") != "ok" {
-				t.Fatalf("play DTMF: %v", replies[0])
-			}
-			res.tone = toneSummary(t, got)
+		// A tone: PCMU alone.
+		a, b = newBlockParty(t, "ta", 0x3333), newBlockParty(t, "tb", 0x4444)
+		r = ngDo(t, ng, offer("play-tone", a.tag, pcmuOnly(a.sdp(1)), inject))
+		b.learn(t, r.Str("sdp"))
+		r = ngDo(t, ng, answer("play-tone", a.tag, b.tag, pcmuOnly(b.sdp(2)), inject))
+		a.learn(t, r.Str("sdp"))
+		replies, got = streamAndPlay(t, ng, "play-tone", a, b, kv{"digit": "1", "volume": 10, "duration": 100, "pause": 100})
+		if replies[0].Str("result") != "ok" {
+			t.Fatalf("play DTMF: %v", replies[0])
+		}
+		res.tone = toneSummary(t, got)
 
-			// Without inject DTMF: ok, and the audio untouched.
-			a, b = newBlockCall(t, ng, "play-none", nil)
-			replies, got = streamAndPlay(t, ng, "play-none", a, b, kv{"digit": "5"})
-			if replies[0].Str("result") != "ok" {
-				t.Errorf("play DTMF without inject DTMF: %v", replies[0])
+		// Without inject DTMF: ok, and the audio untouched.
+		a, b = newBlockCall(t, ng, "play-none", nil)
+		replies, got = streamAndPlay(t, ng, "play-none", a, b, kv{"digit": "5"})
+		if replies[0].Str("result") != "ok" {
+			t.Errorf("play DTMF without inject DTMF: %v", replies[0])
+		}
+		for _, p := range got {
+			if p.pt != 0 || p.payload[0] != 0x55 {
+				t.Fatalf("a packet changed without inject DTMF: %+v", p)
 			}
-			for _, p := range got {
-				if p.pt != 0 || p.payload[0] != 0x55 {
-					t.Fatalf("a packet changed without inject DTMF: %+v", p)
-				}
-			}
+		}
 
-			for _, req := range []kv{
-				{"call-id": "play-ev", "from-tag": "ta", "digit": "X"},
-				{"call-id": "play-ev", "from-tag": "ta", "code": 16},
-				{"call-id": "play-ev", "from-tag": "ta"},
-				{"call-id": "play-ev", "digit": "1"},
-				{"call-id": "play-ev", "from-tag": "nobody", "digit": "1"},
-				{"call-id": "no-such-call", "from-tag": "ta", "digit": "1"},
-				{"from-tag": "ta", "digit": "1"},
-			} {
-				r := ngDo(t, ng, dict("play DTMF", req))
-				res.errors = append(res.errors, r.Str("result")+": "+r.Str("error-reason"))
-			}
-			mu.Lock()
-			results[name] = res
-			mu.Unlock()
-		})
+		for _, req := range []kv{
+			{"call-id": "play-ev", "from-tag": "ta", "digit": "X"},
+			{"call-id": "play-ev", "from-tag": "ta", "code": 16},
+			{"call-id": "play-ev", "from-tag": "ta"},
+			{"call-id": "play-ev", "digit": "1"},
+			{"call-id": "play-ev", "from-tag": "nobody", "digit": "1"},
+			{"call-id": "no-such-call", "from-tag": "ta", "digit": "1"},
+			{"from-tag": "ta", "digit": "1"},
+		} {
+			r := ngDo(t, ng, dict("play DTMF", req))
+			res.errors = append(res.errors, r.Str("result")+": "+r.Str("error-reason"))
+		}
+		return res
 	})
-	m, r := results["mediad"], results["rtpengine"]
 	t.Logf("rtpengine: %q", r)
 	if len(m.events) != 2 || !reflect.DeepEqual(m.events, r.events) {
 		t.Errorf("events differ:\nmediad    %q\nrtpengine %q", m.events, r.events)

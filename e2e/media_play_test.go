@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -183,65 +182,57 @@ func TestPlayMedia(t *testing.T) {
 		counts                     []int
 		raw                        [][]byte
 	}
-	var mu sync.Mutex
-	results := map[string]result{}
-	t.Run("daemons", func(t *testing.T) {
-		onBothDaemons(t, nil, func(t *testing.T, name, ng string) {
-			var res result
-			a, b := newBlockCall(t, ng, "play", nil)
-			for _, c := range []struct {
-				req  kv
-				stop time.Duration
-			}{
-				{kv{"file": wav8k}, 0},
-				{kv{"file": wav16k, "repeat-times": 2}, 0},
-				{kv{"blob": mustRead(t, wav8k)}, 200 * time.Millisecond},
-				{kv{"file": mp3}, 600 * time.Millisecond},
-			} {
-				r, pb := playTo(t, ng, "play", a, b, c.req, c.stop)
-				dur, _ := r.Int("duration")
-				if strings.HasSuffix(fmt.Sprint(c.req["file"]), ".mp3") {
-					// ffmpeg and go-mp3 count an MP3's frames alike within
-					// a few milliseconds; the packets played stop by time.
-					res.replies = append(res.replies, fmt.Sprintf("%s duration %.1f s", r.Str("result"), math.Round(float64(dur)/100)/10))
-					res.counts = append(res.counts, len(pb.pkts))
-					continue
-				}
-				res.replies = append(res.replies, fmt.Sprintf("%s duration %d", r.Str("result"), dur))
-				res.summaries = append(res.summaries, pb.summary(t))
+	m, r := compareOnBoth(t, nil, func(t *testing.T, name, ng string) (res result) {
+		a, b := newBlockCall(t, ng, "play", nil)
+		for _, c := range []struct {
+			req  kv
+			stop time.Duration
+		}{
+			{kv{"file": wav8k}, 0},
+			{kv{"file": wav16k, "repeat-times": 2}, 0},
+			{kv{"blob": mustRead(t, wav8k)}, 200 * time.Millisecond},
+			{kv{"file": mp3}, 600 * time.Millisecond},
+		} {
+			r, pb := playTo(t, ng, "play", a, b, c.req, c.stop)
+			dur, _ := r.Int("duration")
+			if strings.HasSuffix(fmt.Sprint(c.req["file"]), ".mp3") {
+				// ffmpeg and go-mp3 count an MP3's frames alike within
+				// a few milliseconds; the packets played stop by time.
+				res.replies = append(res.replies, fmt.Sprintf("%s duration %.1f s", r.Str("result"), math.Round(float64(dur)/100)/10))
 				res.counts = append(res.counts, len(pb.pkts))
-				if len(res.raw) == 0 {
-					for _, p := range pb.pkts {
-						res.raw = append(res.raw, p[12:])
-					}
+				continue
+			}
+			res.replies = append(res.replies, fmt.Sprintf("%s duration %d", r.Str("result"), dur))
+			res.summaries = append(res.summaries, pb.summary(t))
+			res.counts = append(res.counts, len(pb.pkts))
+			if len(res.raw) == 0 {
+				for _, p := range pb.pkts {
+					res.raw = append(res.raw, p[12:])
 				}
 			}
-			for _, req := range []kv{
-				{"call-id": "play", "from-tag": "tb", "file": "/nonexistent.wav"},
-				{"call-id": "play", "file": wav8k},
-				{"call-id": "play", "from-tag": "tb"},
-				{"call-id": "play", "from-tag": "tb", "blob": "garbage"},
-				{"call-id": "play", "from-tag": "nobody", "file": wav8k},
-				{"call-id": "no-such-call", "from-tag": "tb", "file": wav8k},
-				{"from-tag": "tb", "file": wav8k},
-			} {
-				r := ngDo(t, ng, dict("play media", req))
-				res.errors = append(res.errors, "play media: "+r.Str("result")+": "+r.Str("error-reason"))
-			}
-			for _, req := range []kv{
-				{"call-id": "play", "from-tag": "ta"},
-				{"call-id": "play", "from-tag": "tb"},
-				{"call-id": "play"},
-			} {
-				r := ngDo(t, ng, dict("stop media", req))
-				res.errors = append(res.errors, "stop media: "+r.Str("result")+": "+r.Str("error-reason"))
-			}
-			mu.Lock()
-			results[name] = res
-			mu.Unlock()
-		})
+		}
+		for _, req := range []kv{
+			{"call-id": "play", "from-tag": "tb", "file": "/nonexistent.wav"},
+			{"call-id": "play", "file": wav8k},
+			{"call-id": "play", "from-tag": "tb"},
+			{"call-id": "play", "from-tag": "tb", "blob": "garbage"},
+			{"call-id": "play", "from-tag": "nobody", "file": wav8k},
+			{"call-id": "no-such-call", "from-tag": "tb", "file": wav8k},
+			{"from-tag": "tb", "file": wav8k},
+		} {
+			r := ngDo(t, ng, dict("play media", req))
+			res.errors = append(res.errors, "play media: "+r.Str("result")+": "+r.Str("error-reason"))
+		}
+		for _, req := range []kv{
+			{"call-id": "play", "from-tag": "ta"},
+			{"call-id": "play", "from-tag": "tb"},
+			{"call-id": "play"},
+		} {
+			r := ngDo(t, ng, dict("stop media", req))
+			res.errors = append(res.errors, "stop media: "+r.Str("result")+": "+r.Str("error-reason"))
+		}
+		return res
 	})
-	m, r := results["mediad"], results["rtpengine"]
 	t.Logf("rtpengine: %q %q, packets %v; mediad's packets %v", r.replies, r.summaries, r.counts, m.counts)
 	// Packets played: the 8 kHz file alike; one less from rtpengine
 	// where its resampler holds samples back; where stop media cut the

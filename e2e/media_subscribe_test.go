@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"sipmedia/ngproto"
@@ -26,101 +25,89 @@ func TestSubscribe(t *testing.T) {
 		mirror          []map[string]int
 		mirrorLinks     string
 	}
-	var (
-		mu  sync.Mutex
-		out = map[string]*outcome{}
-	)
-	t.Run("daemons", func(t *testing.T) {
-		onBothDaemons(t, nil, func(t *testing.T, name, ng string) {
-			o := &outcome{}
-			callID := "sub-" + name
-			a, b := newBlockCall(t, ng, callID, nil)
-			for range 3 {
-				a.send(t)
-				b.send(t)
-			}
-			receivedBy(t, a, b)
+	m, re := compareOnBoth(t, nil, func(t *testing.T, name, ng string) *outcome {
+		o := &outcome{}
+		callID := "sub-" + name
+		a, b := newBlockCall(t, ng, callID, nil)
+		for range 3 {
+			a.send(t)
+			b.send(t)
+		}
+		receivedBy(t, a, b)
 
-			s := newBlockParty(t, "ts", 0x3333)
-			r := ngDo(t, ng, ngproto.Dict{"command": "subscribe request", "call-id": callID, "from-tag": a.tag, "set-label": "rec"})
-			if r.Str("from-tag") != a.tag || fmt.Sprint(r.List("from-tags")) != "[ta]" {
-				t.Errorf("subscribe request reply %v: want from-tag ta and from-tags [ta]", r)
-			}
-			toTag := r.Str("to-tag")
-			if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(toTag) {
-				t.Errorf("generated to-tag %q: want 64 hex digits as rtpengine's", toTag)
-			}
-			o.offer = normalizePorts(r.Str("sdp"))
-			s.learn(t, r.Str("sdp"))
-			if r := ngDo(t, ng, ngproto.Dict{"command": "subscribe answer", "call-id": callID, "to-tag": toTag, "sdp": s.sdp(5)}); r.Str("result") != "ok" {
-				t.Fatalf("subscribe answer: %v", r)
-			}
-			for range 3 {
-				a.send(t)
-				b.send(t)
-			}
-			o.got = receivedBy(t, a, b, s)
+		s := newBlockParty(t, "ts", 0x3333)
+		r := ngDo(t, ng, ngproto.Dict{"command": "subscribe request", "call-id": callID, "from-tag": a.tag, "set-label": "rec"})
+		if r.Str("from-tag") != a.tag || fmt.Sprint(r.List("from-tags")) != "[ta]" {
+			t.Errorf("subscribe request reply %v: want from-tag ta and from-tags [ta]", r)
+		}
+		toTag := r.Str("to-tag")
+		if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(toTag) {
+			t.Errorf("generated to-tag %q: want 64 hex digits as rtpengine's", toTag)
+		}
+		o.offer = normalizePorts(r.Str("sdp"))
+		s.learn(t, r.Str("sdp"))
+		if r := ngDo(t, ng, ngproto.Dict{"command": "subscribe answer", "call-id": callID, "to-tag": toTag, "sdp": s.sdp(5)}); r.Str("result") != "ok" {
+			t.Fatalf("subscribe answer: %v", r)
+		}
+		for range 3 {
+			a.send(t)
+			b.send(t)
+		}
+		o.got = receivedBy(t, a, b, s)
 
-			q := ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": callID})
-			o.links = links(q, toTag)
+		q := ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": callID})
+		o.links = links(q, toTag)
 
-			for _, req := range []ngproto.Dict{
-				{"command": "subscribe request", "from-tag": a.tag},
-				{"command": "subscribe request", "call-id": "nope", "from-tag": a.tag},
-				{"command": "subscribe request", "call-id": callID, "from-tag": "nope"},
-				{"command": "subscribe request", "call-id": callID},
-				{"command": "subscribe answer", "call-id": callID, "to-tag": "nope", "sdp": s.sdp(5)},
-				{"command": "subscribe answer", "call-id": "nope", "to-tag": toTag, "sdp": s.sdp(5)},
-				{"command": "subscribe answer", "call-id": callID, "sdp": s.sdp(5)},
-				{"command": "subscribe answer", "call-id": callID, "to-tag": toTag},
-				{"command": "subscribe answer", "call-id": callID, "to-tag": toTag, "sdp": "garbage"},
-				{"command": "unsubscribe", "call-id": "nope", "to-tag": toTag},
-				{"command": "unsubscribe", "call-id": callID},
-				{"command": "unsubscribe", "call-id": callID, "to-tag": "nope"},
-			} {
-				r := ngTry(t, ng, req)
-				o.errors = append(o.errors, r.Str("result")+" "+r.Str("error-reason"))
-			}
+		for _, req := range []ngproto.Dict{
+			{"command": "subscribe request", "from-tag": a.tag},
+			{"command": "subscribe request", "call-id": "nope", "from-tag": a.tag},
+			{"command": "subscribe request", "call-id": callID, "from-tag": "nope"},
+			{"command": "subscribe request", "call-id": callID},
+			{"command": "subscribe answer", "call-id": callID, "to-tag": "nope", "sdp": s.sdp(5)},
+			{"command": "subscribe answer", "call-id": "nope", "to-tag": toTag, "sdp": s.sdp(5)},
+			{"command": "subscribe answer", "call-id": callID, "sdp": s.sdp(5)},
+			{"command": "subscribe answer", "call-id": callID, "to-tag": toTag},
+			{"command": "subscribe answer", "call-id": callID, "to-tag": toTag, "sdp": "garbage"},
+			{"command": "unsubscribe", "call-id": "nope", "to-tag": toTag},
+			{"command": "unsubscribe", "call-id": callID},
+			{"command": "unsubscribe", "call-id": callID, "to-tag": "nope"},
+		} {
+			r := ngTry(t, ng, req)
+			o.errors = append(o.errors, r.Str("result")+" "+r.Str("error-reason"))
+		}
 
-			if r := ngDo(t, ng, ngproto.Dict{"command": "unsubscribe", "call-id": callID, "to-tag": toTag}); r.Str("result") != "ok" {
-				t.Fatalf("unsubscribe: %v", r)
-			}
-			for range 3 {
-				a.send(t)
-				b.send(t)
-			}
-			o.after = receivedBy(t, a, b, s)
+		if r := ngDo(t, ng, ngproto.Dict{"command": "unsubscribe", "call-id": callID, "to-tag": toTag}); r.Str("result") != "ok" {
+			t.Fatalf("unsubscribe: %v", r)
+		}
+		for range 3 {
+			a.send(t)
+			b.send(t)
+		}
+		o.after = receivedBy(t, a, b, s)
 
-			r = ngDo(t, ng, ngproto.Dict{"command": "subscribe request", "call-id": callID, "flags": []any{"all"}, "to-tag": "everyone"})
-			if fmt.Sprint(r.List("from-tags")) != "[ta tb]" || r.Str("to-tag") != "everyone" {
-				t.Errorf("subscribe request to all: %v", r)
-			}
-			o.offerAll = normalizeOrigin(normalizePorts(r.Str("sdp")))
+		r = ngDo(t, ng, ngproto.Dict{"command": "subscribe request", "call-id": callID, "flags": []any{"all"}, "to-tag": "everyone"})
+		if fmt.Sprint(r.List("from-tags")) != "[ta tb]" || r.Str("to-tag") != "everyone" {
+			t.Errorf("subscribe request to all: %v", r)
+		}
+		o.offerAll = normalizeOrigin(normalizePorts(r.Str("sdp")))
 
-			// RTCP mirror: what the subscriber sends, its RTCP goes back
-			// to the party it subscribed to.
-			r = ngDo(t, ng, ngproto.Dict{"command": "subscribe request", "call-id": callID, "from-tag": a.tag,
-				"to-tag": "mirror", "flags": []any{"RTCP mirror"}})
-			s.learn(t, r.Str("sdp"))
-			ngDo(t, ng, ngproto.Dict{"command": "subscribe answer", "call-id": callID, "to-tag": "mirror", "sdp": s.sdp(6)})
-			for range 2 {
-				s.send(t)
-			}
-			o.mirror = receivedBy(t, a, b, s)
-			o.mirrorLinks = links(ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": callID}), "mirror")
+		// RTCP mirror: what the subscriber sends, its RTCP goes back
+		// to the party it subscribed to.
+		r = ngDo(t, ng, ngproto.Dict{"command": "subscribe request", "call-id": callID, "from-tag": a.tag,
+			"to-tag": "mirror", "flags": []any{"RTCP mirror"}})
+		s.learn(t, r.Str("sdp"))
+		ngDo(t, ng, ngproto.Dict{"command": "subscribe answer", "call-id": callID, "to-tag": "mirror", "sdp": s.sdp(6)})
+		for range 2 {
+			s.send(t)
+		}
+		o.mirror = receivedBy(t, a, b, s)
+		o.mirrorLinks = links(ngDo(t, ng, ngproto.Dict{"command": "query", "call-id": callID}), "mirror")
 
-			ngDo(t, ng, ngproto.Dict{"command": "delete", "call-id": callID, "from-tag": b.tag})
-			q = ngTry(t, ng, ngproto.Dict{"command": "query", "call-id": callID})
-			o.deleted = q.Str("result") + " " + q.Str("error-reason")
-			mu.Lock()
-			out[name] = o
-			mu.Unlock()
-		})
+		ngDo(t, ng, ngproto.Dict{"command": "delete", "call-id": callID, "from-tag": b.tag})
+		q = ngTry(t, ng, ngproto.Dict{"command": "query", "call-id": callID})
+		o.deleted = q.Str("result") + " " + q.Str("error-reason")
+		return o
 	})
-	m, re := out["mediad"], out["rtpengine"]
-	if m == nil || re == nil {
-		t.Fatal("a daemon's run did not finish")
-	}
 	if m.offer != re.offer {
 		t.Errorf("subscriber's offer differs:\nmediad:\n%s\nrtpengine:\n%s", m.offer, re.offer)
 	}
@@ -131,7 +118,7 @@ func TestSubscribe(t *testing.T) {
 		t.Errorf("offer of a subscription to all differs or has not two media:\nmediad:\n%s\nrtpengine:\n%s", m.offerAll, re.offerAll)
 	}
 	want := map[string]int{blkVoice: 3, blkDTMF: 3, blkRTCP: 3}
-	for name, o := range out {
+	for name, o := range map[string]*outcome{"mediad": m, "rtpengine": re} {
 		for i, who := range []string{"caller", "callee", "subscriber"} {
 			if fmt.Sprint(o.got[i]) != fmt.Sprint(want) {
 				t.Errorf("%s: the %s received %v while subscribed, want %v", name, who, o.got[i], want)

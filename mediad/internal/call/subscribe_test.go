@@ -76,37 +76,33 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		}
 	}
 
-	// The same to-tag again: replaced, not added.
-	res, err = r.SubscribeRequest(SubscribeParams{CallID: "sub", FromTag: "a", ToTag: "s"})
-	if err != nil {
-		t.Fatal(err)
+	// subscribeAgain subscribes s to a under the same tag and checks
+	// that a's packet reaches b and, as a copy, s.
+	subscribeAgain := func() {
+		t.Helper()
+		res, err := r.SubscribeRequest(SubscribeParams{CallID: "sub", FromTag: "a", ToTag: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.SubscribeAnswer(SubscribeAnswerParams{CallID: "sub", ToTag: "s", SDP: s.sdp("")}); err != nil {
+			t.Fatal(err)
+		}
+		from, _ := target(t, res.SDP)
+		send(t, a.rtp, c.toA, rtpPkt)
+		recv(t, b.rtp, rtpPkt, c.toB)
+		recv(t, s.rtp, rtpPkt, from)
 	}
+	// The same to-tag again: replaced, not added.
+	subscribeAgain()
 	if n := r.alloc.InUse() - ports0; n != 2 {
 		t.Errorf("a replaced subscription holds %d ports more than the call, want 2", n)
 	}
-	fromS, _ = target(t, res.SDP)
-	if err := r.SubscribeAnswer(SubscribeAnswerParams{CallID: "sub", ToTag: "s", SDP: s.sdp("")}); err != nil {
-		t.Fatal(err)
-	}
-	send(t, a.rtp, c.toA, rtpPkt)
-	recv(t, b.rtp, rtpPkt, c.toB)
-	recv(t, s.rtp, rtpPkt, fromS)
-
 	// Unsubscribed, then subscribed again under the same tag.
 	if err := r.Unsubscribe("sub", "s"); err != nil {
 		t.Fatal(err)
 	}
 	check(false)
-	if res, err = r.SubscribeRequest(SubscribeParams{CallID: "sub", FromTag: "a", ToTag: "s"}); err != nil {
-		t.Fatal(err)
-	}
-	fromS, _ = target(t, res.SDP)
-	if err := r.SubscribeAnswer(SubscribeAnswerParams{CallID: "sub", ToTag: "s", SDP: s.sdp("")}); err != nil {
-		t.Fatal(err)
-	}
-	send(t, a.rtp, c.toA, rtpPkt)
-	recv(t, b.rtp, rtpPkt, c.toB)
-	recv(t, s.rtp, rtpPkt, fromS)
+	subscribeAgain()
 
 	// A delete naming the subscription ends it alone.
 	if _, err := r.Delete(DeleteParams{CallID: "sub", FromTag: "s", Fast: true}); err != nil {
