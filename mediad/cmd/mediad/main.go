@@ -58,7 +58,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	level := new(slog.LevelVar)
-	log := daemon.NewLogger(cfg, stderr, level)
+	log, err := daemon.NewLogger(cfg, stderr, level)
+	if err != nil {
+		fmt.Fprintf(stderr, "mediad: %v\n", err)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	// A second SIGINT/SIGTERM during shutdown kills at once; SIGHUP is

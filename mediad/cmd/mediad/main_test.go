@@ -31,6 +31,8 @@ func TestRunExitCodes(t *testing.T) {
 		{[]string{"--version"}, 0, "", "Version: mediad"},
 		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1", "--no-such-option"}, 1, "", "unknown option --no-such-option"},
 		{[]string{"--config-file=none", "-n", "1"}, 1, "", "missing option --interface"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1", "--log-facility=bogus"}, 1, "",
+			"invalid log facility 'bogus' (--log-facility); available facilities: auth authpriv cron daemon"},
 		{[]string{"ctl"}, 1, "mediad ctl", ""},
 		{[]string{"ctl", "-bogus", "list"}, 1, "", "Unknown option: bogus"},
 	}

@@ -55,8 +55,9 @@ type Config struct {
 
 	PortMin, PortMax int // media port range, inclusive (default 30000-40000)
 
-	LogLevel        int  // syslog level 0..7 (default 6 = info)
-	LogStderr       bool // -E (mediad logs to stderr in any case)
+	LogLevel        int    // syslog level 0..7 (default 6 = info)
+	LogStderr       bool   // -E: stderr, not syslog
+	LogFacility     string // --log-facility (syslog; "" = daemon)
 	NoLogTimestamps bool
 	Foreground      bool   // -f (mediad never forks; kept for compatibility)
 	PidFile         string // written at start, removed at exit

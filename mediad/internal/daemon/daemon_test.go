@@ -148,7 +148,11 @@ func TestSlogLevel(t *testing.T) {
 	cfg := config.Default()
 	cfg.LogLevel = 4
 	cfg.NoLogTimestamps = true
-	log := NewLogger(&cfg, &buf, nil)
+	cfg.LogStderr = true
+	log, err := NewLogger(&cfg, &buf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	log.Info("hidden")
 	log.Warn("shown")
 	if out := buf.String(); strings.Contains(out, "hidden") || !strings.Contains(out, "shown") || strings.Contains(out, "time=") {

@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"log/syslog"
 
 	"sipmedia/mediad/internal/config"
 )
@@ -29,11 +31,13 @@ func SlogLevel(l int) slog.Level {
 	}
 }
 
-// NewLogger builds the daemon's logger: text lines on w (stderr; mediad
-// has no syslog output), level from -L held in level (which the CLI's
-// "set loglevel" changes; nil = fixed), timestamps unless
-// --no-log-timestamps.
-func NewLogger(cfg *config.Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
+// NewLogger builds the daemon's logger: with -E text lines on w
+// (stderr), timestamped unless --no-log-timestamps; without it, as
+// rtpengine, syslog with the --log-facility (on w if no syslog daemon
+// listens, saying so). The level comes from -L, held in level (which the
+// CLI's "set loglevel" changes; nil = fixed). An unknown facility is an
+// error.
+func NewLogger(cfg *config.Config, w io.Writer, level *slog.LevelVar) (*slog.Logger, error) {
 	if level == nil {
 		level = new(slog.LevelVar)
 	}
@@ -47,5 +51,16 @@ func NewLogger(cfg *config.Config, w io.Writer, level *slog.LevelVar) *slog.Logg
 			return a
 		}
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	if !cfg.LogStderr {
+		fac, err := ParseFacility(cfg.LogFacility)
+		if err != nil {
+			return nil, err
+		}
+		sw, err := syslog.New(fac|syslog.LOG_INFO, "mediad")
+		if err == nil {
+			return slog.New(newSyslogHandler(sw, opts)), nil
+		}
+		fmt.Fprintf(w, "mediad: no syslog (%v): logging to stderr (-E)\n", err)
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
 }

@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"log/syslog"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Syslog output, as rtpengine logs without -E: openlog("rtpengine",
+// LOG_PID) with the --log-facility (default daemon), each line at the
+// syslog severity of its level. mediad tags its lines "mediad".
+
+// facilities are rtpengine's --log-facility names (glibc's
+// facilitynames, less the deprecated "security" and "mark").
+var facilities = []struct {
+	name string
+	f    syslog.Priority
+}{
+	{"auth", syslog.LOG_AUTH}, {"authpriv", syslog.LOG_AUTHPRIV}, {"cron", syslog.LOG_CRON},
+	{"daemon", syslog.LOG_DAEMON}, {"ftp", syslog.LOG_FTP}, {"kern", syslog.LOG_KERN},
+	{"lpr", syslog.LOG_LPR}, {"mail", syslog.LOG_MAIL}, {"news", syslog.LOG_NEWS},
+	{"syslog", syslog.LOG_SYSLOG}, {"user", syslog.LOG_USER}, {"uucp", syslog.LOG_UUCP},
+	{"local0", syslog.LOG_LOCAL0}, {"local1", syslog.LOG_LOCAL1}, {"local2", syslog.LOG_LOCAL2},
+	{"local3", syslog.LOG_LOCAL3}, {"local4", syslog.LOG_LOCAL4}, {"local5", syslog.LOG_LOCAL5},
+	{"local6", syslog.LOG_LOCAL6}, {"local7", syslog.LOG_LOCAL7},
+}
+
+// ParseFacility maps a --log-facility name ("" is daemon). The error
+// names the facilities there are, as rtpengine lists them.
+func ParseFacility(name string) (syslog.Priority, error) {
+	if name == "" {
+		return syslog.LOG_DAEMON, nil
+	}
+	i := slices.IndexFunc(facilities, func(f struct {
+		name string
+		f    syslog.Priority
+	}) bool {
+		return f.name == name
+	})
+	if i < 0 {
+		names := make([]string, len(facilities))
+		for k, f := range facilities {
+			names[k] = f.name
+		}
+		return 0, fmt.Errorf("invalid log facility '%s' (--log-facility); available facilities: %s", name, strings.Join(names, " "))
+	}
+	return facilities[i].f, nil
+}
+
+// syslogHandler formats records as the text handler does, without the
+// time (syslog stamps its lines), and writes each at its severity.
+type syslogHandler struct {
+	w     *syslog.Writer
+	mu    *sync.Mutex
+	buf   *bytes.Buffer
+	inner slog.Handler // writes into buf
+}
+
+func newSyslogHandler(w *syslog.Writer, opts *slog.HandlerOptions) *syslogHandler {
+	o := *opts
+	prev := o.ReplaceAttr
+	o.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		if prev != nil {
+			return prev(groups, a)
+		}
+		return a
+	}
+	h := &syslogHandler{w: w, mu: new(sync.Mutex), buf: new(bytes.Buffer)}
+	h.inner = slog.NewTextHandler(h.buf, &o)
+	return h
+}
+
+func (h *syslogHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.inner.Enabled(ctx, l)
+}
+
+func (h *syslogHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.buf.Reset()
+	if err := h.inner.Handle(ctx, r); err != nil {
+		return err
+	}
+	msg := strings.TrimSuffix(h.buf.String(), "\n")
+	switch {
+	case r.Level < slog.LevelInfo:
+		return h.w.Debug(msg)
+	case r.Level < LevelNotice:
+		return h.w.Info(msg)
+	case r.Level < slog.LevelWarn:
+		return h.w.Notice(msg)
+	case r.Level < slog.LevelError:
+		return h.w.Warning(msg)
+	case r.Level < slog.LevelError+4:
+		return h.w.Err(msg)
+	}
+	return h.w.Crit(msg)
+}
+
+func (h *syslogHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &syslogHandler{w: h.w, mu: h.mu, buf: h.buf, inner: h.inner.WithAttrs(as)}
+}
+
+func (h *syslogHandler) WithGroup(name string) slog.Handler {
+	return &syslogHandler{w: h.w, mu: h.mu, buf: h.buf, inner: h.inner.WithGroup(name)}
+}
