@@ -115,36 +115,51 @@ func TestCallsKamailioPlayDTMF(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			base := callsMediadB + 500*i
 			_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: base, PortMax: base + 499})
-			px := startKamailioSock(t, "udp:"+opts.NG, 2, "INJECT_DTMF")
-			alice := newPhone(t, px, "alice", false)
-			bob := newPhone(t, px, "bob", false)
-			a, b := placeCall(t, alice, bob, "bob")
-			// rtpengine transcodes a call set up for injection, under an
-			// SSRC of its own: count PCMU, whoever's.
-			if !eventually(10*time.Second, func() bool { return a.RTP.ReceivedPT(0) >= 25 && b.RTP.ReceivedPT(0) >= 25 }) {
-				t.Fatalf("PCMU through the media daemon: alice got %d, bob %d", a.RTP.ReceivedPT(0), b.RTP.ReceivedPT(0))
-			}
-			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-			defer cancel()
-			for _, sig := range []string{"7", "#"} {
-				if err := a.Info(ctx, "application/dtmf-relay", []byte("Signal="+sig+"\r\nDuration=160\r\n")); err != nil {
-					t.Fatalf("INFO %s: %v", sig, err)
-				}
-				time.Sleep(700 * time.Millisecond) // the digit, its end and the pause
-			}
-			ev, ok := phone.EventPT(b.Received)
-			if !ok {
-				t.Fatalf("no telephone-event in the SDP bob got:\n%s", b.Received)
-			}
-			if got := b.RTP.Events(ev); !slices.Equal(got, []uint8{7, 11}) {
-				t.Errorf("bob got events %v in %d telephone-event packets, want 7 and 11 (#)", got, b.RTP.ReceivedPT(ev))
-			}
-			if got := a.RTP.ReceivedPT(ev); got != 0 {
-				t.Errorf("alice got %d telephone-event packets, want none (the digits were hers)", got)
-			}
-			hangupAndCheck(t, opts.NG, a, b)
+			checkInfoDTMF(t, opts.NG, startKamailioSock(t, "udp:"+opts.NG, 2, "INJECT_DTMF"), false)
 		})
 	}
+}
+
+// checkInfoDTMF: alice calls bob through px, which plays SIP INFO DTMF
+// into the media; alice sends 7 and # as INFO (application/dtmf-relay;
+// with bare, # as application/dtmf, which the Kamailio script does not
+// take), and bob must receive them as RFC 4733 events, alice none.
+func checkInfoDTMF(t *testing.T, ng string, px *proxy, bare bool) {
+	t.Helper()
+	alice := newPhone(t, px, "alice", false)
+	bob := newPhone(t, px, "bob", false)
+	a, b := placeCall(t, alice, bob, "bob")
+	// rtpengine transcodes a call set up for injection, under an SSRC of
+	// its own: count PCMU, whoever's.
+	if !eventually(10*time.Second, func() bool { return a.RTP.ReceivedPT(0) >= 25 && b.RTP.ReceivedPT(0) >= 25 }) {
+		t.Fatalf("PCMU through the media daemon: alice got %d, bob %d", a.RTP.ReceivedPT(0), b.RTP.ReceivedPT(0))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	infos := []struct{ ct, body string }{
+		{"application/dtmf-relay", "Signal=7\r\nDuration=160\r\n"},
+		{"application/dtmf-relay", "Signal=#\r\nDuration=160\r\n"},
+	}
+	if bare {
+		infos[1] = struct{ ct, body string }{"application/dtmf", "#"}
+	}
+	for _, info := range infos {
+		if err := a.Info(ctx, info.ct, []byte(info.body)); err != nil {
+			t.Fatalf("INFO %q: %v", info.body, err)
+		}
+		time.Sleep(700 * time.Millisecond) // the digit, its end and the pause
+	}
+	ev, ok := phone.EventPT(b.Received)
+	if !ok {
+		t.Fatalf("no telephone-event in the SDP bob got:\n%s", b.Received)
+	}
+	if got := b.RTP.Events(ev); !slices.Equal(got, []uint8{7, 11}) {
+		t.Errorf("bob got events %v in %d telephone-event packets, want 7 and 11 (#)", got, b.RTP.ReceivedPT(ev))
+	}
+	if got := a.RTP.ReceivedPT(ev); got != 0 {
+		t.Errorf("alice got %d telephone-event packets, want none (the digits were hers)", got)
+	}
+	hangupAndCheck(t, ng, a, b)
 }
 
 // TestCallsKamailioBrowserToPhone: a browser (JsSIP over WS) registered at

@@ -39,6 +39,9 @@ type Config struct {
 	// DialogIdle forgets a call's orientation after this long without
 	// signalling (its BYE may have been lost); default 12h.
 	DialogIdle time.Duration
+	// InfoDTMF: SIP INFO DTMF becomes play DTMF (InfoDTMF); the matrix
+	// should carry inject-DTMF.
+	InfoDTMF bool
 }
 
 // Counters are the driver's request counts (read with Load).
@@ -52,6 +55,7 @@ type Driver struct {
 	flags   *mediacfg.Compiled
 	log     *slog.Logger
 	idle    time.Duration
+	dtmf    bool // INFO DTMF is played into the media (Config.InfoDTMF)
 	closer  io.Closer
 	Counter Counters
 
@@ -87,7 +91,7 @@ func New(ng NG, cfg Config) (*Driver, error) {
 	if cfg.DialogIdle <= 0 {
 		cfg.DialogIdle = 12 * time.Hour
 	}
-	return &Driver{ng: ng, flags: fl, log: cfg.Logger, idle: cfg.DialogIdle, dialogs: make(map[string]*dialog)}, nil
+	return &Driver{ng: ng, flags: fl, log: cfg.Logger, idle: cfg.DialogIdle, dtmf: cfg.InfoDTMF, dialogs: make(map[string]*dialog)}, nil
 }
 
 // Close closes the pool the driver was opened with (Open).
@@ -530,7 +534,11 @@ func Open(st mediacfg.Settings, log *slog.Logger) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	d, err := New(pool, Config{Matrix: st.Matrix, Logger: log})
+	m := st.Matrix
+	if st.InfoDTMF == mediacfg.InfoDTMFInject {
+		m = m.With("inject-DTMF")
+	}
+	d, err := New(pool, Config{Matrix: m, Logger: log, InfoDTMF: st.InfoDTMF == mediacfg.InfoDTMFInject})
 	if err != nil {
 		_ = pool.Close()
 		return nil, err

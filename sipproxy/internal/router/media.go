@@ -41,6 +41,13 @@ type Media interface {
 	DeleteBranch(ctx context.Context, inv *sip.Request) error
 }
 
+// InfoDTMFMedia is what a Media may also do: play the DTMF digit of an
+// in-dialog INFO into the media (package media, --info-dtmf=inject);
+// handled means the INFO ends here with 200.
+type InfoDTMFMedia interface {
+	InfoDTMF(ctx context.Context, req *sip.Request) (handled bool, err error)
+}
+
 // mediaStatus is the local reply for a failed offer: the error's
 // SIPStatus() when it has one, else 500.
 func mediaStatus(err error) *branchError {

@@ -3,6 +3,8 @@ package router
 import (
 	"context"
 
+	"github.com/emiago/sipgo/sip"
+
 	"sipmedia/sipproxy/internal/nat"
 )
 
@@ -19,6 +21,27 @@ type inDialog struct{ r *Router }
 
 func (inDialog) Name() string { return "has_totag" }
 
+// infoDTMF hands a DTMF INFO to the media step when it plays such digits
+// into the media (--info-dtmf=inject) and answers it; otherwise, or if
+// the media daemon fails, the INFO is relayed.
+func (s inDialog) infoDTMF(ctx context.Context, c *Ctx) bool {
+	if c.Req.Method != sip.INFO {
+		return false
+	}
+	m, ok := s.r.media.(InfoDTMFMedia)
+	if !ok {
+		return false
+	}
+	handled, err := m.InfoDTMF(ctx, c.Req)
+	if err != nil {
+		s.r.log.Warn("INFO DTMF into the media, relaying the INFO instead", "error", err, "call-id", c.callID())
+	}
+	if handled {
+		c.Reply(200, "OK")
+	}
+	return handled
+}
+
 func (s inDialog) Serve(ctx context.Context, c *Ctx) Result {
 	if !hasTag(c.Req) {
 		return Next
@@ -31,6 +54,9 @@ func (s inDialog) Serve(ctx context.Context, c *Ctx) Result {
 			if _, err := nat.FixContact(c.Req, c.Source); err != nil {
 				s.r.log.Debug("fix_nated_contact", "error", err, "call-id", c.callID())
 			}
+		}
+		if s.infoDTMF(ctx, c) {
+			return Stop
 		}
 		s.r.relay(ctx, c)
 		return Stop

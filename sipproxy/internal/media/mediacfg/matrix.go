@@ -6,6 +6,7 @@ package mediacfg
 
 import (
 	"fmt"
+	"strings"
 
 	"sipmedia/ngproto"
 )
@@ -85,4 +86,15 @@ func parseFlags(s string) (ngproto.Dict, error) {
 func cellName(src, dst int) string {
 	n := [2]string{"udp", "ws"}
 	return n[src] + "-" + n[dst]
+}
+
+// With is m with flag added to every offer and answer string.
+func (m Matrix) With(flag string) Matrix {
+	for s := range 2 {
+		for d := range 2 {
+			m.Offer[s][d] = strings.TrimSpace(m.Offer[s][d] + " " + flag)
+			m.Answer[s][d] = strings.TrimSpace(m.Answer[s][d] + " " + flag)
+		}
+	}
+	return m
 }

@@ -28,11 +28,23 @@ type Settings struct {
 	// system's roots).
 	CAFile string
 	Matrix Matrix
+	// InfoDTMF is what becomes of SIP INFO DTMF (application/dtmf-relay,
+	// application/dtmf) within a call: "relay" forwards it; "inject" has
+	// the media daemon play the digit into the sender's audio (play
+	// DTMF, calls set up with inject-DTMF), heard by the other party as
+	// RFC 4733 events or tones, and answers the INFO itself ("": relay).
+	InfoDTMF string
 }
+
+// InfoDTMF values.
+const (
+	InfoDTMFRelay  = "relay"
+	InfoDTMFInject = "inject"
+)
 
 // DefaultSettings are the rtpengine modules' defaults and the default matrix.
 func DefaultSettings() Settings {
-	return Settings{Timeout: time.Second, Retries: 5, PingInterval: 10 * time.Second, Matrix: DefaultMatrix()}
+	return Settings{Timeout: time.Second, Retries: 5, PingInterval: 10 * time.Second, Matrix: DefaultMatrix(), InfoDTMF: InfoDTMFRelay}
 }
 
 type socks []string
@@ -57,6 +69,7 @@ func AddFlags(fs *flag.FlagSet, st *Settings) {
 	fs.IntVar(&st.Retries, "rtpengine-retries", st.Retries, "NG tries per request (rtpengine_retr)")
 	fs.DurationVar(&st.PingInterval, "rtpengine-ping-interval", st.PingInterval, "health ping interval per media daemon")
 	fs.StringVar(&st.CAFile, "rtpengine-ca", st.CAFile, "PEM certificates trusted for wss:// media daemons (default: the system's)")
+	fs.StringVar(&st.InfoDTMF, "info-dtmf", st.InfoDTMF, "SIP INFO DTMF in a call: relay (forward it) or inject (the media daemon plays the digit into the sender's audio; calls are set up with inject-DTMF)")
 	for s := 0; s < 2; s++ {
 		for d := 0; d < 2; d++ {
 			n := cellName(s, d)
@@ -162,6 +175,9 @@ func (st Settings) Validate() error {
 	}
 	if st.Timeout <= 0 || st.Retries <= 0 {
 		return fmt.Errorf("rtpengine-timeout and rtpengine-retries must be positive")
+	}
+	if st.InfoDTMF != "" && st.InfoDTMF != InfoDTMFRelay && st.InfoDTMF != InfoDTMFInject {
+		return fmt.Errorf("info-dtmf %q: want relay or inject", st.InfoDTMF)
 	}
 	_, err := st.Matrix.Compile()
 	return err
