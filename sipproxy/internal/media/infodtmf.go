@@ -3,6 +3,7 @@ package media
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -40,6 +41,11 @@ func (d *Driver) InfoDTMF(ctx context.Context, req *sip.Request) (handled bool, 
 	}
 	if reply.Result() != "ok" {
 		return false, mapFailure(nil, reply)
+	}
+	if w := reply.Str("warning"); w != "" {
+		// mediad says why it plays nothing (a call set up without
+		// inject-DTMF, before this proxy started): the INFO goes on.
+		return false, fmt.Errorf("media daemon: %s", w)
 	}
 	return true, nil
 }

@@ -1,13 +1,22 @@
 package media
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
 
+	"sipmedia/ngproto"
 	"sipmedia/sipproxy/internal/media/mediacfg"
 )
+
+// replyNG answers every request with one reply.
+type replyNG struct{ r ngproto.Dict }
+
+func (n replyNG) Do(context.Context, ngproto.Dict) (ngproto.Dict, error) { return n.r, nil }
+func (replyNG) BackendFor(string) (string, bool)                         { return "", true }
+func (replyNG) AnyAlive() bool                                           { return true }
 
 func infoReq(t *testing.T, ct, body string) *sip.Request {
 	t.Helper()
@@ -47,9 +56,11 @@ func TestInfoDigit(t *testing.T) {
 	}
 }
 
-// TestInfoDTMFOff: without --info-dtmf=inject, and for an INFO without a
-// digit, nothing reaches the media daemon and the INFO is relayed.
-func TestInfoDTMFOff(t *testing.T) {
+// TestInfoDTMFRelayed: without --info-dtmf=inject, and for an INFO
+// without a digit, nothing reaches the media daemon and the INFO is
+// relayed; so it is when the daemon plays nothing; a played digit ends
+// the INFO.
+func TestInfoDTMFRelayed(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		ng := &countingNG{NG: nopNG{}}
 		d, err := New(ng, Config{InfoDTMF: on})
@@ -64,6 +75,23 @@ func TestInfoDTMFOff(t *testing.T) {
 		if handled || err != nil || ng.n != 0 {
 			t.Errorf("info-dtmf %v: handled %v, err %v, %d NG requests", on, handled, err, ng.n)
 		}
+	}
+	// A daemon that plays nothing (mediad's warning: a call set up
+	// without inject-DTMF), or refuses: the INFO is relayed.
+	for _, r := range []ngproto.Dict{
+		{"result": "ok", "warning": "Call not set up for DTMF injection"},
+		{"result": "error", "error-reason": "Unknown call-ID"},
+	} {
+		d, err := New(replyNG{r}, Config{InfoDTMF: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if handled, err := d.InfoDTMF(t.Context(), infoReq(t, "application/dtmf-relay", "Signal=5\r\n")); handled || err == nil {
+			t.Errorf("reply %v: handled %v, err %v; want relayed with an error", r, handled, err)
+		}
+	}
+	if handled, err := (&Driver{ng: replyNG{ngproto.OK()}, dtmf: true}).InfoDTMF(t.Context(), infoReq(t, "application/dtmf", "5")); !handled || err != nil {
+		t.Errorf("played digit: handled %v, err %v", handled, err)
 	}
 	m := mediacfg.DefaultMatrix().With("inject-DTMF")
 	for s := range 2 {
