@@ -283,7 +283,11 @@ func TestPlayDTMF(t *testing.T) {
 	if len(m.events) != 2 || !reflect.DeepEqual(m.events, r.events) {
 		t.Errorf("events differ:\nmediad    %q\nrtpengine %q", m.events, r.events)
 	}
-	if len(m.tone) == 0 || !reflect.DeepEqual(m.tone, r.tone) {
+	// Where the tone starts depends on whether the sender's packet sent
+	// just before the command was relayed before it (on a loaded
+	// machine, one packet either way): the audio around it is compared
+	// in total.
+	if len(m.tone) == 0 || !reflect.DeepEqual(toneCore(m.tone), toneCore(r.tone)) {
 		t.Errorf("tones differ:\nmediad    %q\nrtpengine %q", m.tone, r.tone)
 	}
 	if !reflect.DeepEqual(m.errors, r.errors) {
@@ -326,6 +330,22 @@ func toneSummary(t *testing.T, pkts []playedPacket) []string {
 		out = append(out, fmt.Sprintf("%d x %s", n, last))
 	}
 	return out
+}
+
+// toneCore is a toneSummary with the sender's audio before and after
+// the digit counted together.
+func toneCore(s []string) []string {
+	audio := 0
+	var out []string
+	for i, x := range s {
+		if n, ok := strings.CutSuffix(x, " x audio"); ok && (i == 0 || i == len(s)-1) {
+			k, _ := strconv.Atoi(n)
+			audio += k
+			continue
+		}
+		out = append(out, x)
+	}
+	return append(out, strconv.Itoa(audio)+" x audio around")
 }
 
 // dtmfTone names the DTMF frequencies present in a PCMU payload and its

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"sipmedia/ngproto"
+	"sipmedia/ngproto/logbuf"
 	"sipmedia/ngproto/testport"
 )
 
@@ -48,7 +48,7 @@ func TestSyslog(t *testing.T) {
 	script := fmt.Sprintf(`mount -t tmpfs none /dev && ln -s %s /dev/log && exec %s --config-file=none -i 127.0.0.1 `+
 		`-n 127.0.0.1:%d -f -L 7 --log-facility=local3 -m 42000 -M 42099`, sock, bin, ng)
 	cmd := exec.CommandContext(ctx, "unshare", "--mount", "--propagation", "private", "sh", "-c", script)
-	var stderr bytes.Buffer
+	var stderr logbuf.Buffer // written by exec's copying goroutine
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestSyslog(t *testing.T) {
 			t.Errorf("%s logged with priority %q, want %s (local3, its severity); all: %v\nstderr: %s", k, seen[k], v, seen, stderr.String())
 		}
 	}
-	if stderr.Len() != 0 {
+	if stderr.String() != "" {
 		t.Errorf("stderr while syslog listens: %q", stderr.String())
 	}
 }
