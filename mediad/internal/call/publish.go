@@ -2,7 +2,6 @@ package call
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -75,12 +74,9 @@ func (r *Registry) publishLocked(c *Call, pub *Monologue, in *sdp.Session, p *Pa
 		if fam != "IP6" {
 			fam = "IP4"
 		}
-		pair, err := r.allocate(bindAddrs(ifs, fam, false), false)
-		if err != nil {
+		if err := r.bindMedia(md, ifName, ifs, fam); err != nil {
 			return "", err
 		}
-		md.pair, md.Interface = pair, ifName
-		initStreams(md, ifsOf(r, ifName))
 	}
 	for i, m := range in.Media {
 		if m.Port == 0 {
@@ -145,38 +141,23 @@ func publishCodec(m *sdp.Media, accept []string) string {
 // publishAnswer is the recvonly answer to a publisher: its chosen codec
 // per media at the daemon's sockets.
 func publishAnswer(pub *Monologue) string {
-	var b strings.Builder
-	line := func(s string) { b.WriteString(s); b.WriteString("\r\n") }
-	line("v=0")
-	addr := "127.0.0.1"
-	for _, md := range pub.Medias {
-		if md.pair != nil {
-			addr = md.Streams[0].LocalAddr.String()
-			break
-		}
-	}
-	id := strconv.FormatUint(randomUint63(), 10)
-	line("o=- " + id + " " + id + " IN " + famLabel(addr) + " " + addr)
-	line("s=mediad")
-	line("t=0 0")
+	var b ownSDP
+	b.session(firstLocal(pub), "", "")
 	for i, md := range pub.Medias {
+		b.media(md)
 		if md.pair == nil {
-			line("m=" + md.Type + " 0 " + md.Protocol + " " + strings.Join(md.Formats, " "))
 			continue
 		}
-		rtp, rtcp := md.Streams[0], md.Streams[1]
-		line("m=" + md.Type + " " + strconv.Itoa(rtp.LocalPort) + " " + md.Protocol + " " + strings.Join(md.Formats, " "))
-		line("c=IN " + famLabel(rtp.LocalAddr.String()) + " " + rtp.LocalAddr.String())
 		for _, a := range codecAttrs(pub.lastSDP.Media[i], md.Formats) {
 			if a.Name == "rtpmap" || a.Name == "fmtp" {
-				line("a=" + a.String())
+				b.line("a=", a.String())
 			}
 		}
 		if !hasRtpmap(pub.lastSDP.Media[i], md.Formats[0]) && md.Type != "application" {
-			line("a=rtpmap:" + md.Formats[0] + " " + monoDefault(staticCodec(md.Formats[0])))
+			b.line("a=rtpmap:", md.Formats[0], " ", monoDefault(staticCodec(md.Formats[0])))
 		}
-		line("a=recvonly")
-		line("a=rtcp:" + strconv.Itoa(rtcp.LocalPort))
+		b.line("a=recvonly")
+		b.rtcp(md)
 	}
 	return b.String()
 }

@@ -1,11 +1,7 @@
 package call
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"sipmedia/mediad/internal/relay"
@@ -79,7 +75,7 @@ func (r *Registry) SubscribeRequest(p SubscribeParams) (SubscribeResult, error) 
 	default:
 		tag := p.ToTag
 		if tag == "" {
-			tag = newSubscriptionTag()
+			tag = randomString(64, hexDigits) // as long as rtpengine's
 		}
 		sub = c.newMonologue(tag, now)
 		sub.pubsub = true
@@ -161,18 +157,14 @@ func (r *Registry) subscribeMedias(sub *Monologue, sources []*Monologue) error {
 			if fam == "" {
 				fam = "IP4"
 			}
-			pair, err := r.allocate(bindAddrs(ifs, fam, false), false)
-			if err != nil {
-				return err
-			}
 			sm := &Media{
 				Index: len(sub.Medias) + 1, Type: md.Type, Protocol: subscriptionProto(md.Protocol),
 				Formats: md.Formats, Ptime: md.Ptime, payloads: md.payloads,
-				FlagSend: true, Send: false, Recv: true, Family: fam, Interface: ifName,
-				source: md, pair: pair,
+				FlagSend: true, Send: false, Recv: true, Family: fam, source: md,
 			}
-			initStreams(sm, ifsOf(r, ifName))
-			r.setLocal(sm, fam)
+			if err := r.bindMedia(sm, ifName, ifs, fam); err != nil {
+				return err
+			}
 			sub.Medias = append(sub.Medias, sm)
 		}
 	}
@@ -192,45 +184,23 @@ func subscriptionProto(p string) string {
 	return "RTP/AVP"
 }
 
-// newSubscriptionTag is a generated tag, as long as rtpengine's.
-func newSubscriptionTag() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // subscriptionSDP is the sendonly offer to sub: the sources' media
 // sections as they offered them, at sub's sockets. For one source it
 // keeps that party's origin and session name, as rtpengine does.
 func subscriptionSDP(sub *Monologue, sources []*Monologue) string {
-	var b strings.Builder
-	line := func(s string) { b.WriteString(s); b.WriteString("\r\n") }
-	line("v=0")
-	src0 := sources[0].lastSDP
-	if len(sources) == 1 && src0 != nil && src0.HasOrigin {
-		line("o=" + src0.Origin.String())
-		line("s=" + src0.Name)
-	} else {
-		id := strconv.FormatUint(randomUint63(), 10)
-		addr := "127.0.0.1"
-		if len(sub.Medias) > 0 && sub.Medias[0].Streams[0] != nil {
-			addr = sub.Medias[0].Streams[0].LocalAddr.String()
-		}
-		line("o=- " + id + " " + id + " IN " + famLabel(addr) + " " + addr)
-		line("s=mediad")
+	var b ownSDP
+	origin, name := "", ""
+	if src := sources[0].lastSDP; len(sources) == 1 && src != nil && src.HasOrigin {
+		origin, name = src.Origin.String(), src.Name
 	}
-	line("t=0 0")
+	b.session(firstLocal(sub), origin, name)
 	for _, sm := range sub.Medias {
-		rtp, rtcp := sm.Streams[0], sm.Streams[1]
-		line("m=" + sm.Type + " " + strconv.Itoa(rtp.LocalPort) + " " + sm.Protocol + " " + strings.Join(sm.Formats, " "))
-		line("c=IN " + famLabel(rtp.LocalAddr.String()) + " " + rtp.LocalAddr.String())
+		b.media(sm)
 		for _, a := range sourceAttrs(sm.source, sources) {
-			line("a=" + a)
+			b.line("a=", a)
 		}
-		line("a=sendonly")
-		if rtcp != nil {
-			line("a=rtcp:" + strconv.Itoa(rtcp.LocalPort))
-		}
+		b.line("a=sendonly")
+		b.rtcp(sm)
 	}
 	return b.String()
 }
@@ -255,23 +225,6 @@ func sourceAttrs(md *Media, sources []*Monologue) []string {
 		return out
 	}
 	return nil
-}
-
-func famLabel(addr string) string {
-	if strings.Contains(addr, ":") {
-		return "IP6"
-	}
-	return "IP4"
-}
-
-func randomUint63() uint64 {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	var v uint64
-	for _, x := range b {
-		v = v<<8 | uint64(x)
-	}
-	return v >> 1
 }
 
 // SubscribeAnswer takes the subscriber's answer and starts the copies.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"log/syslog"
-	"slices"
 	"strings"
 	"sync"
 )
@@ -36,20 +35,14 @@ func ParseFacility(name string) (syslog.Priority, error) {
 	if name == "" {
 		return syslog.LOG_DAEMON, nil
 	}
-	i := slices.IndexFunc(facilities, func(f struct {
-		name string
-		f    syslog.Priority
-	}) bool {
-		return f.name == name
-	})
-	if i < 0 {
-		names := make([]string, len(facilities))
-		for k, f := range facilities {
-			names[k] = f.name
+	names := make([]string, len(facilities))
+	for k, f := range facilities {
+		if f.name == name {
+			return f.f, nil
 		}
-		return 0, fmt.Errorf("invalid log facility '%s' (--log-facility); available facilities: %s", name, strings.Join(names, " "))
+		names[k] = f.name
 	}
-	return facilities[i].f, nil
+	return 0, fmt.Errorf("invalid log facility '%s' (--log-facility); available facilities: %s", name, strings.Join(names, " "))
 }
 
 // syslogHandler formats records as the text handler does, without the
