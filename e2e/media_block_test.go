@@ -235,12 +235,21 @@ func compareOnBoth[T any](t *testing.T, extra []string, fn func(t *testing.T, na
 
 // onBothDaemonsWith is onBothDaemons with options that differ by daemon.
 func onBothDaemonsWith(t *testing.T, extra func(name string) []string, fn func(t *testing.T, name, ng string)) {
+	setup := func(t *testing.T, name string, o *daemon.Options) { o.Extra = extra(name) }
+	onBothDaemonsOpts(t, setup, func(t *testing.T, name string, o daemon.Options) { fn(t, name, o.NG) })
+}
+
+// onBothDaemonsOpts is onBothDaemons where setup completes each daemon's
+// options (within its subtest) and fn gets them as the daemon runs.
+func onBothDaemonsOpts(t *testing.T, setup func(t *testing.T, name string, o *daemon.Options), fn func(t *testing.T, name string, o daemon.Options)) {
 	for i, name := range []string{"mediad", "rtpengine"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			base := callsMediadA + 100*i
-			_, opts := daemon.ByNameTB(t, name, daemon.Options{PortMin: base, PortMax: base + 99, Extra: extra(name)})
-			fn(t, name, opts.NG)
+			o := daemon.Options{PortMin: base, PortMax: base + 99}
+			setup(t, name, &o)
+			_, o = daemon.ByNameTB(t, name, o)
+			fn(t, name, o)
 		})
 	}
 }

@@ -50,6 +50,10 @@ type Options struct {
 	// Interfaces are the media addresses (-i); default 127.0.0.1 and ::1.
 	Interfaces []string
 	Extra      []string
+	// DevLog, when set, is a unixgram socket that the daemon sees as
+	// /dev/log (its syslog): it then runs in a mount namespace of its own
+	// with a /dev holding only that and the usual character devices.
+	DevLog string
 }
 
 // Args renders the options in rtpengine's syntax (mediad accepts the same).
@@ -73,6 +77,28 @@ func (o Options) Args() []string {
 		"-m", strconv.Itoa(o.PortMin), "-M", strconv.Itoa(o.PortMax),
 	)
 	return append(a, o.Extra...)
+}
+
+// wrap runs spec through unshare when o.DevLog asks for a /dev/log of
+// its own. The daemon stays the process Start sees (unshare and sh exec
+// it), so Stop's signals reach it.
+func (o Options) wrap(spec Spec, tmp string) Spec {
+	if o.DevLog == "" {
+		return spec
+	}
+	// The host's /dev is bound aside first: a tmpfs hides it, and the
+	// daemons need null, zero and the random devices.
+	const script = `set -e; old=$1; sock=$2; shift 2
+mount --rbind /dev "$old"
+mount -t tmpfs none /dev
+for n in null zero random urandom; do touch /dev/$n; mount --bind "$old/$n" /dev/$n; done
+ln -s "$sock" /dev/log
+exec "$@"`
+	old := filepath.Join(tmp, "hostdev")
+	args := []string{"--mount", "--propagation", "private", "sh", "-c", script, "sh", old, o.DevLog, spec.Path}
+	spec.Args = append(args, spec.Args...)
+	spec.Path = "unshare"
+	return spec
 }
 
 // Process is a running daemon.

@@ -35,7 +35,7 @@ func RtpengineTB(tb testing.TB, opts Options) (*Process, Options) {
 		tb.Skipf("skipping: %s is not installed (apt-get install rtpengine-daemon)", RtpenginePath)
 	}
 	opts = withAddrs(tb, opts)
-	return StartTB(tb, Spec{Name: "rtpengine", Path: RtpenginePath, Args: opts.Args(), NGAddr: opts.NG}), opts
+	return StartTB(tb, opts.wrapTB(tb, Spec{Name: "rtpengine", Path: RtpenginePath, Args: opts.Args(), NGAddr: opts.NG})), opts
 }
 
 // MediadTB starts mediad with opts. The binary is $MEDIAD_BIN if set,
@@ -45,7 +45,7 @@ func MediadTB(tb testing.TB, opts Options) (*Process, Options) {
 	tb.Helper()
 	bin := MediadBinaryTB(tb)
 	opts = withAddrs(tb, opts)
-	return StartTB(tb, Spec{Name: "mediad", Path: bin, Args: opts.Args(), NGAddr: opts.NG}), opts
+	return StartTB(tb, opts.wrapTB(tb, Spec{Name: "mediad", Path: bin, Args: opts.Args(), NGAddr: opts.NG})), opts
 }
 
 // ByNameTB starts the daemon name says ("rtpengine" or "mediad") with
@@ -74,6 +74,23 @@ func MediadBinaryTB(tb testing.TB) string {
 		tb.Fatalf("%v", err)
 	}
 	return out
+}
+
+// wrapTB is Options.wrap for a test: the host's /dev is bound under the
+// test's temporary directory.
+func (o Options) wrapTB(tb testing.TB, spec Spec) Spec {
+	tb.Helper()
+	if o.DevLog == "" {
+		return spec
+	}
+	if os.Geteuid() != 0 {
+		tb.Skip("a /dev/log of the test's own needs root (mount namespace)")
+	}
+	dir := tb.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "hostdev"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return o.wrap(spec, dir)
 }
 
 func withAddrs(tb testing.TB, o Options) Options {
