@@ -33,6 +33,10 @@ func TestRunExitCodes(t *testing.T) {
 		{[]string{"--config-file=none", "-n", "1"}, 1, "", "missing option --interface"},
 		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1", "--log-facility=bogus"}, 1, "",
 			"invalid log facility 'bogus' (--log-facility); available facilities: auth authpriv cron daemon"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1", "--log-facility-cdr=local9"}, 1, "",
+			"invalid log facility 'local9' (--log-facility-cdr); available facilities: auth"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "1", "--log-facility-dtmf=x"}, 1, "",
+			"invalid log facility 'x' (--log-facility-dtmf)"},
 		{[]string{"ctl"}, 1, "mediad ctl", ""},
 		{[]string{"ctl", "-bogus", "list"}, 1, "", "Unknown option: bogus"},
 	}

@@ -77,8 +77,10 @@ type Monologue struct {
 	// deleteAt schedules deletion of just this monologue (branch delete).
 	deleteAt time.Time
 	// terminated is when a delete command named the call (rtpengine's
-	// ml->terminated, for the recording's metadata).
+	// ml->terminated, for the recording's metadata and the CDR), and
+	// termReason why (cdr.go).
 	terminated time.Time
+	termReason string
 	// recForwarding: start forwarding named this party (recording.go).
 	recForwarding bool
 	// block is what block/silence commands set for this party's media.

@@ -127,7 +127,7 @@ func (r *Registry) Delete(p DeleteParams) (*CallStats, error) {
 		st = c.statsLocked(append([]*Monologue{stTarget}, stTarget.subscriptions...))
 	}
 	for _, m := range c.monologues {
-		m.terminated = now
+		m.terminated, m.termReason = now, termRegular
 	}
 	delay := r.Limits().DeleteDelay
 	if p.HasDelay {

@@ -68,6 +68,9 @@ type Config struct {
 	// DTMFLog, if set, receives one JSON datagram per DTMF event a party
 	// sends (rtpengine's --dtmf-log-dest); its writes must not block long.
 	DTMFLog io.Writer
+	// CDRLog, if set, receives each call's CDR line as it ends (one
+	// Write each; rtpengine's --log-facility-cdr, see cdr.go).
+	CDRLog io.Writer
 	// SIPSource: use received-from instead of the SDP address unless the
 	// request says trust-address (rtpengine --sip-source).
 	SIPSource bool
@@ -243,9 +246,8 @@ func (r *Registry) destroyLocked(c *Call, reason string, now time.Time) {
 		delete(r.calls, c.ID)
 	}
 	r.mu.Unlock()
-	if len(c.monologues) > 0 && c.monologues[0].terminated.IsZero() {
-		c.monologues[0].terminated = now // a timeout, or the CLI's terminate
-	}
+	c.terminateLocked(reason, now)
+	r.cdrLocked(c)
 	r.finishRecordingLocked(c, now)
 	// Every party goes at once, so their sockets can go back warm (see
 	// endRelay): first no stream forwards into another any more.

@@ -55,12 +55,15 @@ type Config struct {
 
 	PortMin, PortMax int // media port range, inclusive (default 30000-40000)
 
-	LogLevel        int    // syslog level 0..7 (default 6 = info)
-	LogStderr       bool   // -E: stderr, not syslog
-	LogFacility     string // --log-facility (syslog; "" = daemon)
-	NoLogTimestamps bool
-	Foreground      bool   // -f (mediad never forks; kept for compatibility)
-	PidFile         string // written at start, removed at exit
+	LogLevel    int    // syslog level 0..7 (default 6 = info)
+	LogStderr   bool   // -E: stderr, not syslog
+	LogFacility string // --log-facility (syslog; "" = daemon)
+	// LogFacilityCDR and LogFacilityDTMF: syslog facilities for a CDR
+	// line per call and a JSON line per DTMF event ("" = none).
+	LogFacilityCDR, LogFacilityDTMF string
+	NoLogTimestamps                 bool
+	Foreground                      bool   // -f (mediad never forks; kept for compatibility)
+	PidFile                         string // written at start, removed at exit
 
 	Table      int  // kernel table (default 0; negative = userspace only)
 	NoFallback bool // -F: fail unless kernel forwarding is available

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 
@@ -65,13 +66,43 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 			cc.Recording = sp
 		}
 	}
+	// The log destinations of calls and DTMF events, closed with the core.
+	var logs []io.Closer
+	closeLogs := func() {
+		for _, c := range logs {
+			c.Close()
+		}
+	}
+	cdrLog, err := newFacilityWriter(cfg.LogFacilityCDR, "log-facility-cdr")
+	if err != nil {
+		return nil, err
+	}
+	if cdrLog != nil {
+		cc.CDRLog = cdrLog
+		logs = append(logs, cdrLog)
+	}
+	dtmfSyslog, err := newFacilityWriter(cfg.LogFacilityDTMF, "log-facility-dtmf")
+	if err != nil {
+		closeLogs()
+		return nil, err
+	}
 	var dtmfLog net.Conn
 	if cfg.DTMFLogDest != "" {
-		var err error
 		if dtmfLog, err = net.Dial("udp", cfg.DTMFLogDest); err != nil {
+			closeLogs()
 			return nil, fmt.Errorf("--dtmf-log-dest: %w", err)
 		}
 		cc.DTMFLog = dtmfLog
+		logs = append(logs, dtmfLog)
+	}
+	if dtmfSyslog != nil {
+		// syslog after the datagram: its writer never fails, so
+		// MultiWriter always reaches both.
+		logs = append(logs, dtmfSyslog)
+		cc.DTMFLog = dtmfSyslog
+		if dtmfLog != nil {
+			cc.DTMFLog = io.MultiWriter(dtmfLog, dtmfSyslog)
+		}
 	}
 	var hs *homer.Sender
 	if cfg.Homer != "" {
@@ -87,9 +118,7 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 		}
 	}
 	if err != nil {
-		if dtmfLog != nil {
-			dtmfLog.Close()
-		}
+		closeLogs()
 		return nil, fmt.Errorf("media relay: %w", err)
 	}
 	reg.UseKernel(kern)
@@ -116,9 +145,7 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 			reg.Close()
 			kern.Close()
 			eng.Close()
-			if dtmfLog != nil {
-				dtmfLog.Close()
-			}
+			closeLogs()
 		},
 	}, nil
 }

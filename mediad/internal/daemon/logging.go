@@ -35,8 +35,8 @@ func SlogLevel(l int) slog.Level {
 // (stderr), timestamped unless --no-log-timestamps; without it, as
 // rtpengine, syslog with the --log-facility (on w if no syslog daemon
 // listens, saying so). The level comes from -L, held in level (which the
-// CLI's "set loglevel" changes; nil = fixed). An unknown facility is an
-// error.
+// CLI's "set loglevel" changes; nil = fixed). An unknown facility in any
+// of the --log-facility options is an error.
 func NewLogger(cfg *config.Config, w io.Writer, level *slog.LevelVar) (*slog.Logger, error) {
 	if level == nil {
 		level = new(slog.LevelVar)
@@ -51,8 +51,15 @@ func NewLogger(cfg *config.Config, w io.Writer, level *slog.LevelVar) (*slog.Log
 			return a
 		}
 	}
+	// The CDR and DTMF facilities are checked here too, so that a bad
+	// name stops mediad before it binds anything.
+	for opt, name := range map[string]string{"log-facility-cdr": cfg.LogFacilityCDR, "log-facility-dtmf": cfg.LogFacilityDTMF} {
+		if _, err := newFacilityWriter(name, opt); err != nil {
+			return nil, err
+		}
+	}
 	if !cfg.LogStderr {
-		fac, err := ParseFacility(cfg.LogFacility)
+		fac, err := ParseFacility(cfg.LogFacility, "log-facility")
 		if err != nil {
 			return nil, err
 		}

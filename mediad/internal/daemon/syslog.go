@@ -29,9 +29,10 @@ var facilities = []struct {
 	{"local6", syslog.LOG_LOCAL6}, {"local7", syslog.LOG_LOCAL7},
 }
 
-// ParseFacility maps a --log-facility name ("" is daemon). The error
-// names the facilities there are, as rtpengine lists them.
-func ParseFacility(name string) (syslog.Priority, error) {
+// ParseFacility maps the facility name of the option named opt
+// (log-facility and the like; "" is daemon). The error names the
+// facilities there are, as rtpengine lists them.
+func ParseFacility(name, opt string) (syslog.Priority, error) {
 	if name == "" {
 		return syslog.LOG_DAEMON, nil
 	}
@@ -42,7 +43,63 @@ func ParseFacility(name string) (syslog.Priority, error) {
 		}
 		names[k] = f.name
 	}
-	return 0, fmt.Errorf("invalid log facility '%s' (--log-facility); available facilities: %s", name, strings.Join(names, " "))
+	return 0, fmt.Errorf("invalid log facility '%s' (--%s); available facilities: %s", name, opt, strings.Join(names, " "))
+}
+
+// facilityWriter writes each Write as one syslog line at info in its
+// facility, whatever -E says, as rtpengine's CDR and DTMF logs do
+// (syslog(LOG_INFO | facility)). It connects on first use and again
+// after a failure, so that a syslog started after mediad gets the lines;
+// while none listens they are dropped, as syslog(3) drops them, and Write
+// never fails (a DTMF line goes to --dtmf-log-dest all the same).
+type facilityWriter struct {
+	prio syslog.Priority
+	mu   sync.Mutex
+	w    *syslog.Writer
+}
+
+// newFacilityWriter parses the facility of option opt; an empty name
+// means the option is not set (nil writer).
+func newFacilityWriter(name, opt string) (*facilityWriter, error) {
+	if name == "" {
+		return nil, nil
+	}
+	fac, err := ParseFacility(name, opt)
+	if err != nil {
+		return nil, err
+	}
+	return &facilityWriter{prio: fac | syslog.LOG_INFO}, nil
+}
+
+func (f *facilityWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.w == nil {
+		w, err := syslog.New(f.prio, "mediad")
+		if err != nil {
+			return len(p), nil
+		}
+		f.w = w
+	}
+	if _, err := f.w.Write(p); err != nil {
+		// syslog.Writer redials once itself; a second failure drops the
+		// connection for the next line to try again.
+		f.w.Close()
+		f.w = nil
+	}
+	return len(p), nil
+}
+
+// Close closes the connection, if any.
+func (f *facilityWriter) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.w == nil {
+		return nil
+	}
+	err := f.w.Close()
+	f.w = nil
+	return err
 }
 
 // syslogHandler formats records as the text handler does, without the

@@ -28,6 +28,19 @@ func (c *counters) load() Counts {
 	return Counts{Packets: c.packets.Load(), Bytes: c.bytes.Load(), Errors: c.errors.Load()}
 }
 
+// TopPayloadType returns the payload type of the most RTP packets
+// received among those known says are the party's (the lowest on a
+// tie); ok is false when none of them arrived.
+func (s *Stream) TopPayloadType(known func(pt int) bool) (pt int, ok bool) {
+	var most uint32
+	for i := range s.byPT {
+		if n := s.byPT[i].Load(); n > most && known(i) {
+			pt, most = i, n
+		}
+	}
+	return pt, most > 0
+}
+
 // StreamStats is a snapshot of a stream's counters.
 type StreamStats struct {
 	// In counts packets received on this stream's socket; Errors counts the

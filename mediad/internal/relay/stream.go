@@ -55,6 +55,9 @@ type Stream struct {
 	// dtmfTS is 1 + the RTP timestamp of the last DTMF event reported
 	// (noteDTMF); 0: none.
 	dtmfTS atomic.Uint64
+	// byPT counts the RTP packets received per payload type (the CDR's
+	// payload_type is the one with the most, as rtpengine's rtp_stats).
+	byPT [128]atomic.Uint32
 }
 
 // learnState is the immutable per-stream snapshot the packet path works from.
@@ -223,6 +226,9 @@ func (s *Stream) Reuse() {
 	s.out.reset()
 	s.lastPacket.Store(0)
 	s.dtmfTS.Store(0)
+	for i := range s.byPT {
+		s.byPT[i].Store(0)
+	}
 	s.parked.Store(false)
 }
 
@@ -306,8 +312,11 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 	sh.packets.Add(1)
 	sh.bytes.Add(n)
 
-	if f.DTMF != nil && !rtcp {
-		s.noteDTMF(f.DTMF, pkt, src)
+	if !rtcp && len(pkt) >= 12 {
+		s.byPT[pkt[1]&0x7f].Add(1)
+		if f.DTMF != nil {
+			s.noteDTMF(f.DTMF, pkt, src)
+		}
 	}
 	if rtcp && f.RTCPReport != nil {
 		f.RTCPReport.RTCP(src, s.local, pkt, now)
