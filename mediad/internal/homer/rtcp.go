@@ -1,152 +1,89 @@
 package homer
 
 import (
-	"encoding/binary"
 	"strconv"
-)
 
-// RTCP packet types rtpengine parses (daemon/rtcp.c).
-const (
-	ptSR   = 200
-	ptRR   = 201
-	ptSDES = 202
-	ptBYE  = 203
-	ptAPP  = 204
-	ptRTPF = 205
-	ptPSFB = 206
-	ptXR   = 207
+	"sipmedia/mediad/internal/rtcp"
 )
-
-// minSize is rtpengine's min_packet_sizes: shorter packets of these
-// types end the parse.
-var minSize = map[byte]int{ptSR: 28, ptRR: 8, ptSDES: 4, ptBYE: 4, ptAPP: 12, ptRTPF: 12, ptPSFB: 12, ptXR: 8}
 
 // RTCPJSON renders a compound RTCP packet as the JSON rtpengine 10.5
 // sends to Homer (rtcp.c's homer_* handlers, byte for byte: its spacing,
 // its order, and what it sends of a packet it stops parsing). ok=false:
 // nothing worth sending (rtpengine sends nothing either).
 func RTCPJSON(pkt []byte) (js []byte, ok bool) {
-	b := make([]byte, 0, 256)
-	b = append(b, "{ "...)
-	var ssrc uint32 // the last packet's sender SSRC (scratch_common)
-	s := pkt
-	for len(s) >= 4 {
-		n := (int(binary.BigEndian.Uint16(s[2:4])) + 1) * 4
-		if n > len(s) {
-			break
-		}
-		el := s[:n]
-		if el[0]>>6 != 2 {
-			break // unknown version: rtpengine's error path, what is built so far goes out
-		}
-		pt, count := el[1], int(el[0]&0x1f)
-		if m, known := minSize[pt]; known && n < m {
-			break
-		}
-		switch pt {
-		case ptSR, ptRR:
-			if n < count*24 {
-				return finish(b) // rtcp_Xr's check: an error
-			}
-			ssrc = binary.BigEndian.Uint32(el[4:8])
-			// rtpengine reads the blocks the count names from its struct,
-			// past the element's end if the count says so (within the
-			// datagram here).
-			blocks := s[8:]
-			if pt == ptSR {
-				sr := el[8:28]
-				b = append(b, `"sender_information":{"ntp_timestamp_sec":`...)
-				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(sr[0:4])), 10)
-				b = append(b, `,"ntp_timestamp_usec":`...)
-				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(sr[4:8])), 10)
-				b = append(b, `,"octets":`...)
-				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(sr[16:20])), 10)
-				b = append(b, `,"rtp_timestamp":`...)
-				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(sr[8:12])), 10)
-				b = append(b, `, "packets":`...)
-				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(sr[12:16])), 10)
-				b = append(b, `},`...)
-				blocks = s[28:]
-			}
-			b = append(b, `"ssrc":`...)
-			b = strconv.AppendUint(b, uint64(ssrc), 10)
-			b = append(b, `,"type":`...)
-			b = strconv.AppendUint(b, uint64(pt), 10)
-			b = append(b, `,"report_count":`...)
-			b = strconv.AppendUint(b, uint64(count), 10)
-			b = append(b, `,"report_blocks":[`...)
-			for i := 0; i < count; i++ {
-				if len(blocks) < 24*(i+1) {
-					break
-				}
-				rb := blocks[24*i : 24*(i+1)]
-				b = append(b, `{"source_ssrc":`...)
-				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(rb[0:4])), 10)
-				b = append(b, `,"highest_seq_no":`...)
-				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(rb[8:12])), 10)
-				b = append(b, `,"fraction_lost":`...)
-				b = strconv.AppendUint(b, uint64(rb[4]), 10)
-				b = append(b, `,"ia_jitter":`...)
-				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(rb[12:16])), 10)
-				b = append(b, `,"packets_lost":`...)
-				b = strconv.AppendUint(b, uint64(rb[5])<<16|uint64(rb[6])<<8|uint64(rb[7]), 10)
-				b = append(b, `,"lsr":`...)
-				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(rb[16:20])), 10)
-				b = append(b, `,"dlsr":`...)
-				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(rb[20:24])), 10)
-				b = append(b, `},`...)
-			}
-			b = append(sanitize(b), `],`...)
-		case ptSDES:
-			b = appendSDES(b, el, count)
-		}
-		s = s[n:]
-	}
-	return finish(b)
+	j := &jsonVisitor{b: make([]byte, 0, 256)}
+	j.b = append(j.b, "{ "...)
+	rtcp.Walk(pkt, j)
+	return finish(j.b)
 }
 
-// appendSDES renders an SDES packet's chunks and items as rtcp_sdes walks
-// them.
-func appendSDES(b, el []byte, count int) []byte {
-	b = append(b, `"sdes_report_count":`...)
-	b = strconv.AppendUint(b, uint64(count), 10)
-	b = append(b, `,"sdes_information": [ `...)
-	c := el[4:]
-	for i := 0; ; {
-		if len(c) < 4 {
-			break
-		}
-		chunkSSRC := binary.BigEndian.Uint32(c[:4])
-		c = c[4:]
-		for len(c) > 0 {
-			typ := c[0]
-			c = c[1:]
-			if typ == 0 || len(c) < 1 {
-				break
-			}
-			n := int(c[0])
-			c = c[1:]
-			if len(c) < n {
-				break
-			}
-			b = append(b, `{"sdes_chunk_ssrc":`...)
-			b = strconv.AppendUint(b, uint64(chunkSSRC), 10)
-			b = append(b, `,"type":`...)
-			b = strconv.AppendUint(b, uint64(typ), 10)
-			b = append(b, `,"text":"`...)
-			b = appendText(b, c[:n])
-			b = append(b, `"},`...)
-			c = c[n:]
-		}
-		for len(c)%4 != 0 {
-			c = c[1:]
-		}
-		if i++; i >= count {
-			break
-		}
-	}
-	return append(sanitize(b), `],`...)
+// jsonVisitor renders the walk as rtpengine's homer handlers.
+type jsonVisitor struct {
+	rtcp.Nop
+	b []byte
 }
+
+func (j *jsonVisitor) SR(s rtcp.SenderInfo) {
+	j.b = append(j.b, `"sender_information":{"ntp_timestamp_sec":`...)
+	j.b = strconv.AppendUint(j.b, uint64(s.NTPSec), 10)
+	j.b = append(j.b, `,"ntp_timestamp_usec":`...)
+	j.b = strconv.AppendUint(j.b, uint64(s.NTPFrac), 10)
+	j.b = append(j.b, `,"octets":`...)
+	j.b = strconv.AppendUint(j.b, uint64(s.Octets), 10)
+	j.b = append(j.b, `,"rtp_timestamp":`...)
+	j.b = strconv.AppendUint(j.b, uint64(s.RTPTimestamp), 10)
+	j.b = append(j.b, `, "packets":`...)
+	j.b = strconv.AppendUint(j.b, uint64(s.Packets), 10)
+	j.b = append(j.b, `},`...)
+}
+
+func (j *jsonVisitor) RRListStart(h rtcp.Header) {
+	j.b = append(j.b, `"ssrc":`...)
+	j.b = strconv.AppendUint(j.b, uint64(h.SSRC), 10)
+	j.b = append(j.b, `,"type":`...)
+	j.b = strconv.AppendUint(j.b, uint64(h.Type), 10)
+	j.b = append(j.b, `,"report_count":`...)
+	j.b = strconv.AppendUint(j.b, uint64(h.Count), 10)
+	j.b = append(j.b, `,"report_blocks":[`...)
+}
+
+func (j *jsonVisitor) RR(rb rtcp.ReportBlock) {
+	j.b = append(j.b, `{"source_ssrc":`...)
+	j.b = strconv.AppendUint(j.b, uint64(rb.SSRC), 10)
+	j.b = append(j.b, `,"highest_seq_no":`...)
+	j.b = strconv.AppendUint(j.b, uint64(rb.HighestSeq), 10)
+	j.b = append(j.b, `,"fraction_lost":`...)
+	j.b = strconv.AppendUint(j.b, uint64(rb.FractionLost), 10)
+	j.b = append(j.b, `,"ia_jitter":`...)
+	j.b = strconv.AppendUint(j.b, uint64(rb.Jitter), 10)
+	j.b = append(j.b, `,"packets_lost":`...)
+	j.b = strconv.AppendUint(j.b, uint64(rb.PacketsLost), 10)
+	j.b = append(j.b, `,"lsr":`...)
+	j.b = strconv.AppendUint(j.b, uint64(rb.LSR), 10)
+	j.b = append(j.b, `,"dlsr":`...)
+	j.b = strconv.AppendUint(j.b, uint64(rb.DLSR), 10)
+	j.b = append(j.b, `},`...)
+}
+
+func (j *jsonVisitor) RRListEnd() { j.b = append(sanitize(j.b), `],`...) }
+
+func (j *jsonVisitor) SDESListStart(h rtcp.Header) {
+	j.b = append(j.b, `"sdes_report_count":`...)
+	j.b = strconv.AppendUint(j.b, uint64(h.Count), 10)
+	j.b = append(j.b, `,"sdes_information": [ `...)
+}
+
+func (j *jsonVisitor) SDESItem(chunkSSRC uint32, typ byte, text []byte) {
+	j.b = append(j.b, `{"sdes_chunk_ssrc":`...)
+	j.b = strconv.AppendUint(j.b, uint64(chunkSSRC), 10)
+	j.b = append(j.b, `,"type":`...)
+	j.b = strconv.AppendUint(j.b, uint64(typ), 10)
+	j.b = append(j.b, `,"text":"`...)
+	j.b = appendText(j.b, text)
+	j.b = append(j.b, `"},`...)
+}
+
+func (j *jsonVisitor) SDESListEnd() { j.b = append(sanitize(j.b), `],`...) }
 
 // appendText escapes SDES text as rtpengine does: JSON escapes for quote,
 // backslash and the usual controls, '_' for other bytes outside ' '..'~'.
