@@ -299,8 +299,8 @@ func (r *Registry) wantFlow(ma, mb *Media, k int) (f kmod.Flow, ok, confirmed bo
 	if k == 0 && r.cfg.DTMFLog != nil && (ma.payloads.HasEvents() || mb.payloads.HasEvents()) {
 		return f, false, false // the events must reach the relay to be logged
 	}
-	if k == 1 && r.cfg.Homer != nil {
-		return f, false, false // RTCP must reach the relay to be reported
+	if k == 1 && (r.cfg.Homer != nil || r.cfg.RTCPLog != nil) {
+		return f, false, false // RTCP must reach the relay to be reported or logged
 	}
 	fa, fb := sa.rs.Forwarding(), sb.rs.Forwarding()
 	if fa == nil || fb == nil || fa.Transform != nil || fb.Transform != nil || fa.NoSend || fb.NoSend || fa.Block != nil || fb.Block != nil || fa.Record != nil || fb.Record != nil || fa.Inject != nil || fb.Inject != nil ||

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"sipmedia/mediad/internal/homer"
 	"sipmedia/mediad/internal/player"
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/relay"
@@ -40,9 +39,9 @@ type Call struct {
 	tos int
 	// rec is the call's recording (recording.go).
 	rec recState
-	// homer reports this call's RTCP (Registry.rtcpReporter); nil until
-	// first needed.
-	homer *homer.Reporter
+	// rtcpHooks reports this call's RTCP to Homer and the RTCP log
+	// (Registry.rtcpReporter); nil until first needed.
+	rtcpHooks *rtcpHooks
 
 	monologues []*Monologue // creation order
 	loopID     string       // a=rtpengine:<id> of loop-protect, one per call

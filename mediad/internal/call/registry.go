@@ -71,6 +71,10 @@ type Config struct {
 	// CDRLog, if set, receives each call's CDR line as it ends (one
 	// Write each; rtpengine's --log-facility-cdr, see cdr.go).
 	CDRLog io.Writer
+	// RTCPLog, if set, receives a line per RTCP packet a party sends
+	// (rtpengine's --log-facility-rtcp, package rtcp's LogLine); RTCP
+	// then stays off the kernel fast path.
+	RTCPLog io.Writer
 	// SIPSource: use received-from instead of the SDP address unless the
 	// request says trust-address (rtpengine --sip-source).
 	SIPSource bool

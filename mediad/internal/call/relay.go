@@ -2,10 +2,12 @@ package call
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
-	"sipmedia/mediad/internal/homer"
 
+	"sipmedia/mediad/internal/homer"
 	"sipmedia/mediad/internal/relay"
+	"sipmedia/mediad/internal/rtcp"
 )
 
 // This file is the seam between the call model and the packet relay
@@ -274,13 +276,37 @@ func (s *Stream) confirmed() bool {
 	return ok
 }
 
-// rtcpReporter is c's RTCP hook for Homer, or nil without --homer.
+// rtcpReporter is c's RTCP hook for Homer and the RTCP log, or nil
+// without --homer and --log-facility-rtcp.
 func (r *Registry) rtcpReporter(c *Call) relay.RTCPReporter {
-	if r.cfg.Homer == nil {
+	if r.cfg.Homer == nil && r.cfg.RTCPLog == nil {
 		return nil
 	}
-	if c.homer == nil {
-		c.homer = &homer.Reporter{S: r.cfg.Homer, CallID: c.ID}
+	if c.rtcpHooks == nil {
+		c.rtcpHooks = &rtcpHooks{callID: c.ID, log: r.cfg.RTCPLog}
+		if r.cfg.Homer != nil {
+			c.rtcpHooks.homer = &homer.Reporter{S: r.cfg.Homer, CallID: c.ID}
+		}
 	}
-	return c.homer
+	return c.rtcpHooks
+}
+
+// rtcpHooks takes a call's RTCP packets (decrypted) to Homer and to the
+// RTCP log.
+type rtcpHooks struct {
+	callID string
+	homer  *homer.Reporter // nil without --homer
+	log    io.Writer       // nil without --log-facility-rtcp
+}
+
+// RTCP implements relay.RTCPReporter.
+func (h *rtcpHooks) RTCP(src, dst netip.AddrPort, pkt []byte, now int64) {
+	if h.homer != nil {
+		h.homer.RTCP(src, dst, pkt, now)
+	}
+	if h.log != nil {
+		if line, ok := rtcp.LogLine(h.callID, pkt); ok {
+			_, _ = h.log.Write(line)
+		}
+	}
 }

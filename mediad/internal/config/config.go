@@ -58,12 +58,13 @@ type Config struct {
 	LogLevel    int    // syslog level 0..7 (default 6 = info)
 	LogStderr   bool   // -E: stderr, not syslog
 	LogFacility string // --log-facility (syslog; "" = daemon)
-	// LogFacilityCDR and LogFacilityDTMF: syslog facilities for a CDR
-	// line per call and a JSON line per DTMF event ("" = none).
-	LogFacilityCDR, LogFacilityDTMF string
-	NoLogTimestamps                 bool
-	Foreground                      bool   // -f (mediad never forks; kept for compatibility)
-	PidFile                         string // written at start, removed at exit
+	// LogFacilityCDR, LogFacilityRTCP and LogFacilityDTMF: syslog
+	// facilities for a CDR line per call, a line per RTCP packet and a
+	// JSON line per DTMF event ("" = none).
+	LogFacilityCDR, LogFacilityRTCP, LogFacilityDTMF string
+	NoLogTimestamps                                  bool
+	Foreground                                       bool   // -f (mediad never forks; kept for compatibility)
+	PidFile                                          string // written at start, removed at exit
 
 	Table      int  // kernel table (default 0; negative = userspace only)
 	NoFallback bool // -F: fail unless kernel forwarding is available

@@ -142,7 +142,7 @@ var optionTable = []option{
 	{long: "active-switchover", kind: kindNone},
 	{long: "b2b-url", short: 'b', kind: kindString},
 	{long: "log-facility-cdr", kind: kindString, set: stringVar(func(c *Config) *string { return &c.LogFacilityCDR }), help: "Syslog facility for a CDR line per call", arg: "daemon|local0|...|local7"},
-	{long: "log-facility-rtcp", kind: kindString},
+	{long: "log-facility-rtcp", kind: kindString, set: stringVar(func(c *Config) *string { return &c.LogFacilityRTCP }), help: "Syslog facility for a line per RTCP packet", arg: "daemon|local0|...|local7"},
 	{long: "log-facility-dtmf", kind: kindString, set: stringVar(func(c *Config) *string { return &c.LogFacilityDTMF }), help: "Syslog facility for a JSON line per DTMF event", arg: "daemon|local0|...|local7"},
 	{long: "dtmf-log-dest", kind: kindString, set: stringVar(func(c *Config) *string { return &c.DTMFLogDest }), help: "Send a JSON line per DTMF event to this IP:PORT over UDP", arg: "IP46:PORT"},
 	{long: "dtmf-log-ng-tcp", kind: kindNone},

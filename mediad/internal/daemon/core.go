@@ -81,6 +81,15 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 		cc.CDRLog = cdrLog
 		logs = append(logs, cdrLog)
 	}
+	rtcpLog, err := newFacilityWriter(cfg.LogFacilityRTCP, "log-facility-rtcp")
+	if err != nil {
+		closeLogs()
+		return nil, err
+	}
+	if rtcpLog != nil {
+		cc.RTCPLog = rtcpLog
+		logs = append(logs, rtcpLog)
+	}
 	dtmfSyslog, err := newFacilityWriter(cfg.LogFacilityDTMF, "log-facility-dtmf")
 	if err != nil {
 		closeLogs()

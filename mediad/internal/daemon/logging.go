@@ -51,10 +51,11 @@ func NewLogger(cfg *config.Config, w io.Writer, level *slog.LevelVar) (*slog.Log
 			return a
 		}
 	}
-	// The CDR and DTMF facilities are checked here too, so that a bad
-	// name stops mediad before it binds anything.
-	for opt, name := range map[string]string{"log-facility-cdr": cfg.LogFacilityCDR, "log-facility-dtmf": cfg.LogFacilityDTMF} {
-		if _, err := newFacilityWriter(name, opt); err != nil {
+	// The facilities of the CDR, RTCP and DTMF logs are checked here too,
+	// so that a bad name stops mediad before it binds anything.
+	for opt, name := range map[string]string{"log-facility-cdr": cfg.LogFacilityCDR,
+		"log-facility-rtcp": cfg.LogFacilityRTCP, "log-facility-dtmf": cfg.LogFacilityDTMF} {
+		if _, err := ParseFacility(name, opt); err != nil {
 			return nil, err
 		}
 	}

@@ -47,19 +47,26 @@ func ParseFacility(name, opt string) (syslog.Priority, error) {
 }
 
 // facilityWriter writes each Write as one syslog line at info in its
-// facility, whatever -E says, as rtpengine's CDR and DTMF logs do
-// (syslog(LOG_INFO | facility)). It connects on first use and again
-// after a failure, so that a syslog started after mediad gets the lines;
-// while none listens they are dropped, as syslog(3) drops them, and Write
-// never fails (a DTMF line goes to --dtmf-log-dest all the same).
+// facility, whatever -E says, as rtpengine's CDR, RTCP and DTMF logs do
+// (syslog(LOG_INFO | facility)). The lines are queued and written by a
+// goroutine of their own: a syslog daemon that stalls must not stall the
+// packet path (RTCP and DTMF lines come from the relay's read loops); a
+// full queue drops lines. It connects on first use and again after a
+// failure, so that a syslog started after mediad gets the lines; while
+// none listens they are dropped, as syslog(3) drops them. Write never
+// fails (a DTMF line goes to --dtmf-log-dest all the same).
 type facilityWriter struct {
-	prio syslog.Priority
-	mu   sync.Mutex
-	w    *syslog.Writer
+	prio  syslog.Priority
+	lines chan []byte
+	done  chan struct{}
+	once  sync.Once
 }
 
-// newFacilityWriter parses the facility of option opt; an empty name
-// means the option is not set (nil writer).
+// facilityQueue is how many lines wait for syslog at most.
+const facilityQueue = 4096
+
+// newFacilityWriter parses the facility of option opt and starts its
+// writer; an empty name means the option is not set (nil writer).
 func newFacilityWriter(name, opt string) (*facilityWriter, error) {
 	if name == "" {
 		return nil, nil
@@ -68,38 +75,46 @@ func newFacilityWriter(name, opt string) (*facilityWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &facilityWriter{prio: fac | syslog.LOG_INFO}, nil
+	f := &facilityWriter{prio: fac | syslog.LOG_INFO, lines: make(chan []byte, facilityQueue), done: make(chan struct{})}
+	go f.run()
+	return f, nil
 }
 
 func (f *facilityWriter) Write(p []byte) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.w == nil {
-		w, err := syslog.New(f.prio, "mediad")
-		if err != nil {
-			return len(p), nil
-		}
-		f.w = w
-	}
-	if _, err := f.w.Write(p); err != nil {
-		// syslog.Writer redials once itself; a second failure drops the
-		// connection for the next line to try again.
-		f.w.Close()
-		f.w = nil
+	select {
+	case f.lines <- bytes.Clone(p):
+	default:
 	}
 	return len(p), nil
 }
 
-// Close closes the connection, if any.
-func (f *facilityWriter) Close() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.w == nil {
-		return nil
+func (f *facilityWriter) run() {
+	defer close(f.done)
+	var w *syslog.Writer
+	for line := range f.lines {
+		if w == nil {
+			var err error
+			if w, err = syslog.New(f.prio, "mediad"); err != nil {
+				continue
+			}
+		}
+		if _, err := w.Write(line); err != nil {
+			// syslog.Writer redials once itself; after a second
+			// failure the next line dials again.
+			w.Close()
+			w = nil
+		}
 	}
-	err := f.w.Close()
-	f.w = nil
-	return err
+	if w != nil {
+		w.Close()
+	}
+}
+
+// Close writes the lines queued and stops the writer.
+func (f *facilityWriter) Close() error {
+	f.once.Do(func() { close(f.lines) })
+	<-f.done
+	return nil
 }
 
 // syslogHandler formats records as the text handler does, without the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"sipmedia/mediad/internal/rawsys"
+	rtcpkt "sipmedia/mediad/internal/rtcp"
 )
 
 // Component says which RTP component a stream's socket carries.
@@ -318,8 +319,17 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 			s.noteDTMF(f.DTMF, pkt, src)
 		}
 	}
-	if rtcp && f.RTCPReport != nil {
-		f.RTCPReport.RTCP(src, s.local, pkt, now)
+	if rtcp {
+		if f.RTCPReport != nil {
+			f.RTCPReport.RTCP(src, s.local, pkt, now)
+		}
+		if !rtcpkt.Valid(pkt) {
+			// rtpengine's userspace drops what its RTCP parser fails
+			// on, as an error of the stream (media_socket.c).
+			s.in.errors.Add(1)
+			sh.errors.Add(1)
+			return
+		}
 	}
 	if forks := f.Forks; len(forks) > 0 || len(f.RTCPForks) > 0 {
 		if rtcp {
