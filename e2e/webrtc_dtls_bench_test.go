@@ -63,6 +63,14 @@ func oneHandshake(ctx context.Context, ng *ngproto.Client, callID string, cert t
 		return err
 	}
 	defer conn.Close()
+	_, err = handshakeOn(ctx, ng, callID, cert, fp, conn)
+	return err
+}
+
+// handshakeOn bridges a WebRTC-style party on conn (setup:active, no
+// ICE) to a plain phone, handshakes with the daemon's port as DTLS
+// client and deletes the call; it returns the handshake's state.
+func handshakeOn(ctx context.Context, ng *ngproto.Client, callID string, cert tls.Certificate, fp string, conn net.PacketConn) (dtls.State, error) {
 	port := conn.LocalAddr().(*net.UDPAddr).Port
 	browser := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"+
 		"m=audio %d UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 127.0.0.1\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"+
@@ -70,24 +78,24 @@ func oneHandshake(ctx context.Context, ng *ngproto.Client, callID string, cert t
 	r, err := ng.Do(ctx, ngproto.Dict{"command": "offer", "call-id": callID, "from-tag": "b", "sdp": browser,
 		"transport-protocol": "RTP/AVP", "ICE": "remove", "rtcp-mux": []any{"demux"}})
 	if err != nil {
-		return err
+		return dtls.State{}, err
 	}
 	if _, err := replySDP(r); err != nil {
-		return err
+		return dtls.State{}, err
 	}
 	phone := "v=0\r\no=p 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
 	r, err = ng.Do(ctx, ngproto.Dict{"command": "answer", "call-id": callID, "from-tag": "b", "to-tag": "p", "sdp": phone,
 		"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "remove", "rtcp-mux": []any{"require"}})
 	if err != nil {
-		return err
+		return dtls.State{}, err
 	}
 	toBrowser, err := replySDP(r)
 	if err != nil {
-		return err
+		return dtls.State{}, err
 	}
 	media, err := mediaAddr(toBrowser)
 	if err != nil {
-		return err
+		return dtls.State{}, err
 	}
 	dc, err := dtls.ClientWithOptions(conn, net.UDPAddrFromAddrPort(media),
 		dtls.WithCertificates(cert),
@@ -95,15 +103,16 @@ func oneHandshake(ctx context.Context, ng *ngproto.Client, callID string, cert t
 		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80),
 		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret))
 	if err != nil {
-		return err
+		return dtls.State{}, err
 	}
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = dc.HandshakeContext(hctx)
 	cancel()
+	st, _ := dc.ConnectionState()
 	_ = dc.Close()
 	if err != nil {
-		return fmt.Errorf("handshake with %v: %w", media, err)
+		return dtls.State{}, fmt.Errorf("handshake with %v: %w", media, err)
 	}
 	_, err = ng.Do(ctx, ngproto.Dict{"command": "delete", "call-id": callID})
-	return err
+	return st, err
 }

@@ -78,6 +78,9 @@ type Config struct {
 	// SIPSource: use received-from instead of the SDP address unless the
 	// request says trust-address (rtpengine --sip-source).
 	SIPSource bool
+	// DTLSCert is the DTLS certificate's key, signature and MTU
+	// (rtpengine's --dtls-* options).
+	DTLSCert dtlssrtp.CertOptions
 	// DTLSPassive and EndpointLearning are carried for the relay/WebRTC.
 	DTLSPassive      bool
 	EndpointLearning string
@@ -167,7 +170,7 @@ func newRegistry(cfg Config, alloc Allocator, log *slog.Logger) *Registry {
 	if cfg.Tick <= 0 {
 		cfg.Tick = time.Second
 	}
-	cert, err := dtlssrtp.NewCertificate()
+	cert, err := dtlssrtp.NewCertificateWith(cfg.DTLSCert)
 	if err != nil {
 		log.Error("no DTLS certificate, DTLS-SRTP disabled", "err", err)
 	}

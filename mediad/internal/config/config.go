@@ -112,7 +112,16 @@ type Config struct {
 	// handled at once (0: one per CPU, at least two).
 	NumThreads int
 
-	DTLSPassive      bool
+	DTLSPassive bool
+	// DTLS certificate and association: --dtls-cert-cipher (RSA: an RSA
+	// key of DTLSRSAKeySize bits, else ECDSA prime256v1),
+	// --dtls-signature (SHA1: the certificate is signed with SHA-1,
+	// else SHA-256), --dtls-mtu (bytes of a datagram with its IP and UDP
+	// headers, as OpenSSL's link MTU).
+	DTLSCertRSA      bool
+	DTLSRSAKeySize   int
+	DTLSSHA1         bool
+	DTLSMTU          int
 	EndpointLearning string // delayed (default), immediate, off, heuristic
 	SIPSource        bool
 
@@ -145,6 +154,8 @@ func Default() Config {
 		RecordingFormat:  "raw",
 		HomerProtocol:    "udp",
 		HomerID:          2001,
+		DTLSRSAKeySize:   2048,
+		DTLSMTU:          1200, // Chrome's, as rtpengine says
 	}
 }
 
@@ -354,6 +365,16 @@ func (c *Config) finish(given map[string]bool) error {
 	}
 	if c.RecordingFormat != "raw" && c.RecordingFormat != "eth" {
 		return fmt.Errorf("invalid value for recording format %q (raw or eth)", c.RecordingFormat)
+	}
+	if c.DTLSRSAKeySize < 0 || c.DTLSCertRSA && c.DTLSRSAKeySize < 1024 {
+		// Go generates no RSA key under 1024 bits (rtpengine's OpenSSL
+		// takes 512).
+		return fmt.Errorf("invalid --dtls-rsa-key-size (%d)", c.DTLSRSAKeySize)
+	}
+	if c.DTLSMTU < 576 {
+		// rtpengine: "Invalid --dtls-mtu (%i)"; 576 is the least an
+		// IPv4 host must take.
+		return fmt.Errorf("invalid --dtls-mtu (%d)", c.DTLSMTU)
 	}
 	if c.PortMin < 1 || c.PortMax > 65535 || c.PortMin > c.PortMax {
 		return fmt.Errorf("invalid port range %d-%d (--port-min/--port-max)", c.PortMin, c.PortMax)

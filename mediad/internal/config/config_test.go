@@ -152,6 +152,24 @@ func TestParseCommandLines(t *testing.T) {
 	}
 }
 
+func TestParseDTLS(t *testing.T) {
+	c, err := Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DTLSCertRSA || c.DTLSSHA1 || c.DTLSRSAKeySize != 2048 || c.DTLSMTU != 1200 {
+		t.Errorf("defaults: RSA %v SHA-1 %v bits %d MTU %d", c.DTLSCertRSA, c.DTLSSHA1, c.DTLSRSAKeySize, c.DTLSMTU)
+	}
+	c, err = Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-cert-cipher=rsa",
+		"--dtls-rsa-key-size=3072", "--dtls-signature=SHA-1", "--dtls-mtu=1400"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.DTLSCertRSA || !c.DTLSSHA1 || c.DTLSRSAKeySize != 3072 || c.DTLSMTU != 1400 || slices.Contains(c.Unimplemented, "--dtls-mtu") {
+		t.Errorf("set: RSA %v SHA-1 %v bits %d MTU %d, unimplemented %v", c.DTLSCertRSA, c.DTLSSHA1, c.DTLSRSAKeySize, c.DTLSMTU, c.Unimplemented)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -174,6 +192,11 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--endpoint-learning=sometimes"}, "endpoint-learning"},
 		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "-m", "500", "-M", "400"}, "invalid port range"},
 		{[]string{"--config-file=/nonexistent/rtpengine.conf", "-i", "127.0.0.1", "-n", "2223"}, "config file"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-cert-cipher=dsa"}, "invalid --dtls-cert-cipher option ('dsa')"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-signature=md5"}, "invalid --dtls-signature option ('md5')"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-mtu=500"}, "invalid --dtls-mtu (500)"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-rsa-key-size=-1"}, "invalid --dtls-rsa-key-size (-1)"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-cert-cipher=RSA", "--dtls-rsa-key-size=512"}, "invalid --dtls-rsa-key-size (512)"},
 	}
 	for _, tc := range tests {
 		_, err := Parse(tc.args)

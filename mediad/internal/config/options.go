@@ -39,6 +39,32 @@ type option struct {
 	arg  string // value name in --help; default from the kind
 }
 
+// setDTLSCertCipher takes rtpengine's names, in any case.
+func setDTLSCertCipher(c *Config, v value) error {
+	switch strings.ToLower(v.s) {
+	case "rsa":
+		c.DTLSCertRSA = true
+	case "prime256v1", "ec_prime256v1", "ec-prime256v1":
+		c.DTLSCertRSA = false
+	default:
+		return fmt.Errorf("invalid --dtls-cert-cipher option ('%s')", v.s)
+	}
+	return nil
+}
+
+// setDTLSSignature takes rtpengine's names, in any case.
+func setDTLSSignature(c *Config, v value) error {
+	switch strings.ToLower(v.s) {
+	case "sha-1", "sha1":
+		c.DTLSSHA1 = true
+	case "sha-256", "sha256":
+		c.DTLSSHA1 = false
+	default:
+		return fmt.Errorf("invalid --dtls-signature option ('%s')", v.s)
+	}
+	return nil
+}
+
 // meta options handled by the parser itself rather than stored.
 const (
 	optConfigFile    = "config-file"
@@ -182,11 +208,11 @@ var optionTable = []option{
 	{long: "jb-clock-drift", kind: kindNone},
 	{long: "debug-srtp", kind: kindNone},
 	{long: "reject-invalid-sdp", kind: kindNone},
-	{long: "dtls-rsa-key-size", kind: kindInt},
-	{long: "dtls-cert-cipher", kind: kindString},
-	{long: "dtls-mtu", kind: kindInt},
+	{long: "dtls-rsa-key-size", kind: kindInt, set: intVar(func(c *Config) *int { return &c.DTLSRSAKeySize }), help: "Size of the RSA key of the DTLS certificate (default 2048)"},
+	{long: "dtls-cert-cipher", kind: kindString, set: setDTLSCertCipher, help: "Key of the DTLS certificate", arg: "prime256v1|RSA"},
+	{long: "dtls-mtu", kind: kindInt, set: intVar(func(c *Config) *int { return &c.DTLSMTU }), help: "DTLS MTU (default 1200)"},
 	{long: "dtls-ciphers", kind: kindString},
-	{long: "dtls-signature", kind: kindString},
+	{long: "dtls-signature", kind: kindString, set: setDTLSSignature, help: "Signature hash of the DTLS certificate", arg: "SHA-256|SHA-1"},
 	{long: "listen-http", kind: kindStrings, set: func(c *Config, v value) error { c.ListenHTTPAll = v.list; return nil }, help: "HTTP: GET /ping, GET /cli/COMMAND, POST /ng; WebSocket ng.rtpengine.com, cli.rtpengine.com", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "listen-https", kind: kindStrings, set: func(c *Config, v value) error { c.ListenHTTPS = v.list; return nil }, help: "HTTPS and WSS: as --listen-http, with TLS (needs --https-cert)", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "https-cert", kind: kindString, set: stringVar(func(c *Config) *string { return &c.HTTPSCert }), help: "Certificate (PEM) of the HTTPS listeners", arg: "FILE"},

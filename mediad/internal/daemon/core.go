@@ -20,6 +20,7 @@ import (
 	"sipmedia/mediad/internal/relay"
 	"sipmedia/mediad/internal/rtpproxy"
 	"sipmedia/mediad/internal/sysload"
+	"sipmedia/mediad/internal/webrtc/dtlssrtp"
 	"sipmedia/ngproto"
 )
 
@@ -169,6 +170,7 @@ func callConfig(cfg *config.Config) call.Config {
 		DeleteDelay:      cfg.DeleteDelay,
 		SIPSource:        cfg.SIPSource,
 		DTLSPassive:      cfg.DTLSPassive,
+		DTLSCert:         dtlssrtp.CertOptions{SHA1: cfg.DTLSSHA1, LinkMTU: cfg.DTLSMTU},
 		EndpointLearning: cfg.EndpointLearning,
 		PortMin:          cfg.PortMin,
 		PortMax:          cfg.PortMax,
@@ -185,6 +187,9 @@ func callConfig(cfg *config.Config) call.Config {
 	}
 	for _, i := range cfg.Interfaces {
 		cc.Interfaces = append(cc.Interfaces, call.Interface{Name: i.Name, Address: i.Address, Advertised: i.Advertised})
+	}
+	if cfg.DTLSCertRSA {
+		cc.DTLSCert.RSABits = cfg.DTLSRSAKeySize
 	}
 	return cc
 }

@@ -104,6 +104,9 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 			return nil
 		}),
 	}
+	if mtu := cfg.Cert.mtu(cfg.Local); mtu > 0 {
+		shared = append(shared, dtls.WithMTU(mtu))
+	}
 	s := &Session{cfg: cfg, conn: newVConn(cfg.Local, cfg.Send, cfg.QueueDepth), done: make(chan struct{})}
 	var (
 		c   *dtls.Conn

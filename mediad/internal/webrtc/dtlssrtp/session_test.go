@@ -2,6 +2,9 @@ package dtlssrtp
 
 import (
 	"context"
+	"crypto/x509"
+	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -90,5 +93,62 @@ func TestFingerprintMismatchFails(t *testing.T) {
 	}
 	if _, err := server.Result(); err == nil {
 		t.Fatal("server accepted a certificate that does not match a=fingerprint")
+	}
+}
+
+// TestCertOptionsHandshake: an RSA certificate signed with SHA-1 and a
+// link MTU of 600 still handshake, and no datagram either side sends
+// exceeds the MTU less the IPv4 and UDP headers (the certificate
+// flight is fragmented).
+func TestCertOptionsHandshake(t *testing.T) {
+	opts := CertOptions{RSABits: 2048, SHA1: true, LinkMTU: 600}
+	certA, err := NewCertificateWith(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certB, err := NewCertificateWith(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(certA.TLS.Certificate[0])
+	if err != nil || leaf.SignatureAlgorithm != x509.SHA1WithRSA || leaf.PublicKeyAlgorithm != x509.RSA {
+		t.Fatalf("certificate %v %v: %v", leaf.SignatureAlgorithm, leaf.PublicKeyAlgorithm, err)
+	}
+	fpA, _ := certA.Fingerprint("sha-256")
+	fpB, _ := certB.Fingerprint("sha-256")
+	var largest atomic.Int64
+	note := func(p []byte) {
+		if n := int64(len(p)); n > largest.Load() {
+			largest.Store(n)
+		}
+	}
+	local := netip.MustParseAddrPort("127.0.0.1:30000")
+	ready := make(chan struct{})
+	var client, server *Session
+	server, err = Start(context.Background(), Config{Cert: certA, Role: RoleServer, Remote: fpB, Local: local,
+		Send: func(p []byte) error { <-ready; note(p); client.Feed(p); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	client, err = Start(context.Background(), Config{Cert: certB, Role: RoleClient, Remote: fpA, Local: local,
+		Send: func(p []byte) error { <-ready; note(p); server.Feed(p); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	close(ready)
+	for _, s := range []*Session{client, server} {
+		select {
+		case <-s.Done():
+			if _, err := s.Result(); err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("handshake timed out")
+		}
+	}
+	if n := largest.Load(); n > 600-28 || n < 400 {
+		t.Errorf("largest datagram %d bytes, want at most 572 (and a fragmented flight near it)", n)
 	}
 }
