@@ -113,3 +113,41 @@ func TestDTLSCertOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestSoftwareID: with --software-id, the publish answer's s= line (an
+// SDP of the daemon's own making) and the DTLS certificate's CN carry
+// the name, its characters outside letters, digits and '-' replaced, on
+// rtpengine and mediad alike.
+func TestSoftwareID(t *testing.T) {
+	cert, err := selfsign.GenerateSelfSigned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(cert.Certificate[0])
+	fp := "sha-256 " + strings.ToUpper(strings.Join(strings.Split(fmt.Sprintf("% x", sum[:]), " "), ":"))
+	onBothDaemons(t, []string{"--software-id=edge 7/b"}, func(t *testing.T, name, ngAddr string) {
+		p := newBlockParty(t, "tp", 0x4444)
+		r := ngDo(t, ngAddr, ngproto.Dict{"command": "publish", "call-id": "swid-" + name, "from-tag": "tp", "sdp": p.sdp(1)})
+		if s := r.Str("sdp"); !strings.Contains(s, "\r\ns=edge-7-b\r\n") {
+			t.Errorf("publish answer without s=edge-7-b:\n%s", s)
+		}
+		ng, err := ngproto.Dial(ngAddr, ngproto.ClientConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ng.Close()
+		udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer udp.Close()
+		st, err := handshakeOn(context.Background(), ng, "swid-dtls-"+name, cert, fp, udp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(st.PeerCertificates[0])
+		if err != nil || c.Subject.CommonName != "edge-7-b" {
+			t.Errorf("certificate subject %q (%v), want CN edge-7-b", c.Subject, err)
+		}
+	})
+}

@@ -94,7 +94,7 @@ func (r *Registry) syncEndpoints(party *Monologue, md *Media) {
 		}
 		ep := st.eps[k]
 		if ep == nil {
-			cfg := webrtc.Config{Writer: rs, Local: rs.Local(), Component: k + 1,
+			cfg := webrtc.Config{Writer: rs, Local: rs.Local(), Component: k + 1, Software: r.software(),
 				Log: r.log.With("component", "webrtc"), Plain: !webrtc.IsSRTP(st.sentProto) || passthrough}
 			if st.sentICE && party.iceUfrag != "" {
 				cfg.ICE = &webrtc.ICEConfig{

@@ -20,12 +20,12 @@ func (b *ownSDP) line(parts ...string) {
 
 // session writes v= and, unless the caller writes its own, a generated
 // origin (a 63-bit decimal id as its version, as rtpengine's) at local
-// address a and s=mediad; then t=.
-func (b *ownSDP) session(a netip.Addr, origin, name string) {
+// address a and s=software; then t=.
+func (b *ownSDP) session(a netip.Addr, origin, name, software string) {
 	b.line("v=0")
 	if origin == "" {
 		id := strconv.FormatUint(rand.Uint64()>>1, 10)
-		origin, name = "- "+id+" "+id+" IN "+famOf(a)+" "+a.String(), "mediad"
+		origin, name = "- "+id+" "+id+" IN "+famOf(a)+" "+a.String(), software
 	}
 	b.line("o=", origin)
 	b.line("s=", name)

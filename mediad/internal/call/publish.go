@@ -104,7 +104,7 @@ func (r *Registry) publishLocked(c *Call, pub *Monologue, in *sdp.Session, p *Pa
 		}
 	}
 	r.relayPublisher(c, pub)
-	return publishAnswer(pub), nil
+	return publishAnswer(pub, r.software()), nil
 }
 
 // publishCodec is the payload type a publish answer accepts of m.
@@ -140,9 +140,9 @@ func publishCodec(m *sdp.Media, accept []string) string {
 
 // publishAnswer is the recvonly answer to a publisher: its chosen codec
 // per media at the daemon's sockets.
-func publishAnswer(pub *Monologue) string {
+func publishAnswer(pub *Monologue, software string) string {
 	var b ownSDP
-	b.session(firstLocal(pub), "", "")
+	b.session(firstLocal(pub), "", "", software)
 	for i, md := range pub.Medias {
 		b.media(md)
 		if md.pair == nil {

@@ -81,6 +81,10 @@ type Config struct {
 	// DTLSCert is the DTLS certificate's key, signature and MTU
 	// (rtpengine's --dtls-* options).
 	DTLSCert dtlssrtp.CertOptions
+	// SoftwareID names the daemon to its peers (rtpengine's
+	// --software-id): the s= of SDPs of its own making, the STUN
+	// SOFTWARE attribute, the DTLS certificate's CN. "" is "mediad".
+	SoftwareID string
 	// DTLSPassive and EndpointLearning are carried for the relay/WebRTC.
 	DTLSPassive      bool
 	EndpointLearning string
@@ -170,7 +174,11 @@ func newRegistry(cfg Config, alloc Allocator, log *slog.Logger) *Registry {
 	if cfg.Tick <= 0 {
 		cfg.Tick = time.Second
 	}
-	cert, err := dtlssrtp.NewCertificateWith(cfg.DTLSCert)
+	certOpts := cfg.DTLSCert
+	if certOpts.CommonName == "" {
+		certOpts.CommonName = cfg.SoftwareID
+	}
+	cert, err := dtlssrtp.NewCertificateWith(certOpts)
 	if err != nil {
 		log.Error("no DTLS certificate, DTLS-SRTP disabled", "err", err)
 	}
@@ -181,6 +189,14 @@ func newRegistry(cfg Config, alloc Allocator, log *slog.Logger) *Registry {
 	r := &Registry{cfg: cfg, alloc: alloc, log: log, start: time.Now(), calls: make(map[string]*Call), cert: cert, ifs: ifs}
 	r.limits.l = limitsOf(cfg)
 	return r
+}
+
+// software is the daemon's name toward peers (Config.SoftwareID).
+func (r *Registry) software() string {
+	if r.cfg.SoftwareID == "" {
+		return "mediad"
+	}
+	return r.cfg.SoftwareID
 }
 
 // Config returns the registry's configuration.

@@ -98,7 +98,7 @@ func (r *Registry) SubscribeRequest(p SubscribeParams) (SubscribeResult, error) 
 		}
 	}
 	c.lastSignal = now
-	res := SubscribeResult{SDP: subscriptionSDP(sub, sources), ToTag: sub.Tag}
+	res := SubscribeResult{SDP: subscriptionSDP(sub, sources, r.software()), ToTag: sub.Tag}
 	for _, src := range sources {
 		res.FromTags = append(res.FromTags, src.Tag)
 	}
@@ -187,13 +187,13 @@ func subscriptionProto(p string) string {
 // subscriptionSDP is the sendonly offer to sub: the sources' media
 // sections as they offered them, at sub's sockets. For one source it
 // keeps that party's origin and session name, as rtpengine does.
-func subscriptionSDP(sub *Monologue, sources []*Monologue) string {
+func subscriptionSDP(sub *Monologue, sources []*Monologue, software string) string {
 	var b ownSDP
 	origin, name := "", ""
 	if src := sources[0].lastSDP; len(sources) == 1 && src != nil && src.HasOrigin {
 		origin, name = src.Origin.String(), src.Name
 	}
-	b.session(firstLocal(sub), origin, name)
+	b.session(firstLocal(sub), origin, name, software)
 	for _, sm := range sub.Medias {
 		b.media(sm)
 		for _, a := range sourceAttrs(sm.source, sources) {

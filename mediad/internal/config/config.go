@@ -118,10 +118,12 @@ type Config struct {
 	// --dtls-signature (SHA1: the certificate is signed with SHA-1,
 	// else SHA-256), --dtls-mtu (bytes of a datagram with its IP and UDP
 	// headers, as OpenSSL's link MTU).
-	DTLSCertRSA      bool
-	DTLSRSAKeySize   int
-	DTLSSHA1         bool
-	DTLSMTU          int
+	DTLSCertRSA    bool
+	DTLSRSAKeySize int
+	DTLSSHA1       bool
+	DTLSMTU        int
+	// SoftwareID is --software-id: letters, digits and '-' ("" = mediad).
+	SoftwareID       string
 	EndpointLearning string // delayed (default), immediate, off, heuristic
 	SIPSource        bool
 

@@ -152,6 +152,7 @@ func TestParseCommandLines(t *testing.T) {
 	}
 }
 
+// TestParseDTLS: the DTLS options and --software-id.
 func TestParseDTLS(t *testing.T) {
 	c, err := Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223"})
 	if err != nil {
@@ -161,11 +162,12 @@ func TestParseDTLS(t *testing.T) {
 		t.Errorf("defaults: RSA %v SHA-1 %v bits %d MTU %d", c.DTLSCertRSA, c.DTLSSHA1, c.DTLSRSAKeySize, c.DTLSMTU)
 	}
 	c, err = Parse([]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-cert-cipher=rsa",
-		"--dtls-rsa-key-size=3072", "--dtls-signature=SHA-1", "--dtls-mtu=1400"})
+		"--dtls-rsa-key-size=3072", "--dtls-signature=SHA-1", "--dtls-mtu=1400", "--software-id=edge 7/b.x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.DTLSCertRSA || !c.DTLSSHA1 || c.DTLSRSAKeySize != 3072 || c.DTLSMTU != 1400 || slices.Contains(c.Unimplemented, "--dtls-mtu") {
+	if !c.DTLSCertRSA || !c.DTLSSHA1 || c.DTLSRSAKeySize != 3072 || c.DTLSMTU != 1400 || c.SoftwareID != "edge-7-b-x" ||
+		slices.Contains(c.Unimplemented, "--dtls-mtu") {
 		t.Errorf("set: RSA %v SHA-1 %v bits %d MTU %d, unimplemented %v", c.DTLSCertRSA, c.DTLSSHA1, c.DTLSRSAKeySize, c.DTLSMTU, c.Unimplemented)
 	}
 }

@@ -65,6 +65,18 @@ func setDTLSSignature(c *Config, v value) error {
 	return nil
 }
 
+// setSoftwareID keeps letters, digits and '-', replacing anything else
+// with '-', as rtpengine does (g_strcanon).
+func setSoftwareID(c *Config, v value) error {
+	c.SoftwareID = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, v.s)
+	return nil
+}
+
 // meta options handled by the parser itself rather than stored.
 const (
 	optConfigFile    = "config-file"
@@ -218,7 +230,7 @@ var optionTable = []option{
 	{long: "https-cert", kind: kindString, set: stringVar(func(c *Config) *string { return &c.HTTPSCert }), help: "Certificate (PEM) of the HTTPS listeners", arg: "FILE"},
 	{long: "https-key", kind: kindString, set: stringVar(func(c *Config) *string { return &c.HTTPSKey }), help: "Private key (PEM) of the HTTPS listeners (default: in the certificate file)", arg: "FILE"},
 	{long: "http-threads", kind: kindInt},
-	{long: "software-id", kind: kindString},
+	{long: "software-id", kind: kindString, set: setSoftwareID, help: "Name presented to peers: s= of SDPs of mediad's own making, STUN SOFTWARE, DTLS certificate CN (default mediad)"},
 	{long: "poller-per-thread", kind: kindNone},
 	{long: "dtx-delay", kind: kindInt},
 	{long: "max-dtx", kind: kindInt},

@@ -171,6 +171,7 @@ func callConfig(cfg *config.Config) call.Config {
 		SIPSource:        cfg.SIPSource,
 		DTLSPassive:      cfg.DTLSPassive,
 		DTLSCert:         dtlssrtp.CertOptions{SHA1: cfg.DTLSSHA1, LinkMTU: cfg.DTLSMTU},
+		SoftwareID:       cfg.SoftwareID,
 		EndpointLearning: cfg.EndpointLearning,
 		PortMin:          cfg.PortMin,
 		PortMax:          cfg.PortMax,

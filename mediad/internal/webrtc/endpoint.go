@@ -31,6 +31,8 @@ type Config struct {
 	Log       *slog.Logger
 	// ICE enables the ICE agent with these local credentials and role.
 	ICE *ICEConfig
+	// Software is the STUN messages' SOFTWARE attribute ("" = none).
+	Software string
 	// Plain lets unencrypted RTP through until (unless) keys are set:
 	// for ICE toward a plain RTP/AVP peer.
 	Plain bool
@@ -118,7 +120,7 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	if cfg.ICE != nil {
 		a, err := ice.NewAgent(ice.Config{
 			Local: cfg.ICE.Local, Controlling: cfg.ICE.Controlling, Lite: cfg.ICE.Lite, Component: cfg.Component,
-			Writer: e.router, Log: cfg.Log, OnSelected: e.onSelected,
+			Software: cfg.Software, Writer: e.router, Log: cfg.Log, OnSelected: e.onSelected,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("webrtc endpoint: %w", err)

@@ -36,6 +36,9 @@ type CertOptions struct {
 	// LinkMTU is --dtls-mtu: as OpenSSL's link MTU, the IP and UDP
 	// headers count (0: pion's default).
 	LinkMTU int
+	// CommonName is the certificate's subject CN ("" = "mediad";
+	// rtpengine's --software-id).
+	CommonName string
 }
 
 // NewCertificate generates a fresh self-signed ECDSA certificate valid for
@@ -68,9 +71,13 @@ func NewCertificateWith(o CertOptions) (*Certificate, error) {
 		return nil, fmt.Errorf("generate DTLS serial: %w", err)
 	}
 	now := time.Now()
+	cn := o.CommonName
+	if cn == "" {
+		cn = "mediad"
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:       serial,
-		Subject:            pkix.Name{CommonName: "mediad"},
+		Subject:            pkix.Name{CommonName: cn},
 		NotBefore:          now.Add(-24 * time.Hour),
 		NotAfter:           now.Add(30 * 24 * time.Hour),
 		KeyUsage:           x509.KeyUsageDigitalSignature,

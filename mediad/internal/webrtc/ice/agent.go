@@ -44,8 +44,11 @@ type Config struct {
 	// controlled. Consent is then kept by the peer's checks.
 	Lite      bool
 	Component int // 1 for RTP (or muxed RTP+RTCP), 2 for RTCP
-	Writer    PacketWriter
-	Log       *slog.Logger
+	// Software, if set, goes in every STUN message as its SOFTWARE
+	// attribute (rtpengine's --software-id).
+	Software string
+	Writer   PacketWriter
+	Log      *slog.Logger
 	// OnSelected is called (without agent locks held) when a pair is
 	// nominated, with the remote address media must go to.
 	OnSelected func(remote netip.AddrPort)
@@ -458,7 +461,7 @@ func (a *Agent) sendRequestLocked(p *pair, kind txKind, via PacketWriter) bool {
 	} else {
 		setters = append(setters, rawAttr{stun.AttrICEControlled, be64(a.tiebreaker)})
 	}
-	setters = append(setters, stun.NewShortTermIntegrity(a.remote.Pwd), stun.Fingerprint)
+	setters = append(a.software(setters), stun.NewShortTermIntegrity(a.remote.Pwd), stun.Fingerprint)
 	m, err := stun.Build(setters...)
 	if err != nil {
 		return false
@@ -620,6 +623,14 @@ func (a *Agent) publishLocked() {
 	}
 }
 
+// software adds the SOFTWARE attribute, if any, to setters.
+func (a *Agent) software(setters []stun.Setter) []stun.Setter {
+	if a.cfg.Software == "" {
+		return setters
+	}
+	return append(setters, stun.NewSoftware(a.cfg.Software))
+}
+
 // respond answers req from on, the socket it arrived on (nil: Config.Writer).
 func (a *Agent) respond(req *stun.Message, to netip.AddrPort, on PacketWriter, pwd string, code stun.ErrorCode) error {
 	setters := []stun.Setter{req, stun.BindingSuccess}
@@ -628,7 +639,7 @@ func (a *Agent) respond(req *stun.Message, to netip.AddrPort, on PacketWriter, p
 	} else {
 		setters = append(setters, &stun.XORMappedAddress{IP: net.IP(to.Addr().AsSlice()), Port: int(to.Port())})
 	}
-	setters = append(setters, stun.NewShortTermIntegrity(pwd), stun.Fingerprint)
+	setters = append(a.software(setters), stun.NewShortTermIntegrity(pwd), stun.Fingerprint)
 	resp := &stun.Message{}
 	if err := resp.Build(setters...); err != nil {
 		return fmt.Errorf("build STUN response: %w", err)

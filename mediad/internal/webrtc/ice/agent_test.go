@@ -269,3 +269,55 @@ func FuzzHandleSTUN(f *testing.F) {
 type discard struct{}
 
 func (discard) WriteToUDPAddrPort(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
+
+// TestSoftwareAttribute: with Config.Software the agent's checks and its
+// answers carry it as SOFTWARE (rtpengine's --software-id).
+func TestSoftwareAttribute(t *testing.T) {
+	a := newSide(t, true, func(c *Config) { c.Software = "edge-7" })
+	peer := testport.UDP(t)
+	peerCreds, err := NewCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	paddr := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	a.agent.SetRemote(peerCreds, []Candidate{{Foundation: "f", Component: 1, Transport: "UDP",
+		Priority: HostPriority(0, 1), Addr: paddr, Type: TypeHost}})
+	software := func(what string, b []byte) {
+		t.Helper()
+		m := &stun.Message{Raw: append([]byte(nil), b...)}
+		if err := m.Decode(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		var sw stun.Software
+		if err := sw.GetFrom(m); err != nil || sw.String() != "edge-7" {
+			t.Errorf("%s: SOFTWARE %q (%v)", what, sw.String(), err)
+		}
+	}
+	buf := make([]byte, 1500)
+	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := peer.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	software("check", buf[:n])
+	req, err := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(a.creds.Ufrag+":"+peerCreds.Ufrag),
+		rawAttr{stun.AttrPriority, be32(PrflxPriority(1))}, rawAttr{stun.AttrICEControlled, be64(1)},
+		stun.NewShortTermIntegrity(a.creds.Pwd), stun.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.WriteToUDPAddrPort(req.Raw, a.addr()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := peer.Read(buf)
+		if err != nil {
+			t.Fatal("no answer to the peer's check")
+		}
+		m := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+		if m.Decode() == nil && m.Type == stun.BindingSuccess && m.TransactionID == req.TransactionID {
+			software("answer", buf[:n])
+			return
+		}
+	}
+}
