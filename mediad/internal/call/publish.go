@@ -16,7 +16,7 @@ import (
 // party offers, else its first codec that is not DTMF or comfort noise.
 // Plain RTP only: mediad does not answer a publisher with SRTP.
 func (r *Registry) Publish(p *Params, accept []string) (string, error) {
-	in, err := parseInput(p.SDP)
+	in, err := r.parseInput(p.SDP)
 	if err != nil {
 		return "", err
 	}

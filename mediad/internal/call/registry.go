@@ -81,6 +81,9 @@ type Config struct {
 	// DTLSCert is the DTLS certificate's key, signature and MTU
 	// (rtpengine's --dtls-* options).
 	DTLSCert dtlssrtp.CertOptions
+	// RejectInvalidSDP is rtpengine's --reject-invalid-sdp: an empty
+	// line in an SDP is an error, not its end (sdp.Options.Strict).
+	RejectInvalidSDP bool
 	// SoftwareID names the daemon to its peers (rtpengine's
 	// --software-id): the s= of SDPs of its own making, the STUN
 	// SOFTWARE attribute, the DTLS certificate's CN. "" is "mediad".

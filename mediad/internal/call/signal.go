@@ -83,7 +83,7 @@ func (r *Registry) Answer(p *Params) (string, error) {
 // allocates ports for both sides of every media, and returns the SDP to
 // send to the other party.
 func (r *Registry) offer(p *Params) (Result, error) {
-	in, err := parseInput(p.SDP)
+	in, err := r.parseInput(p.SDP)
 	if err != nil {
 		return Result{}, err
 	}
@@ -110,7 +110,7 @@ func (r *Registry) offer(p *Params) (Result, error) {
 // answer handles an answer from the to-tag party and returns the SDP for
 // the offerer (the from-tag party).
 func (r *Registry) answer(p *Params) (Result, error) {
-	in, err := parseInput(p.SDP)
+	in, err := r.parseInput(p.SDP)
 	if err != nil {
 		return Result{}, err
 	}
@@ -166,8 +166,10 @@ func (r *Registry) answer(p *Params) (Result, error) {
 	return Result{SDP: out, Recordings: c.recordings()}, nil
 }
 
-func parseInput(text string) (*sdp.Session, error) {
-	in, err := sdp.Parse(text)
+// parseInput parses an SDP a party sent (rtpengine's sdp_parse and its
+// checks).
+func (r *Registry) parseInput(text string) (*sdp.Session, error) {
+	in, err := sdp.ParseOpts(text, sdp.Options{Strict: r.cfg.RejectInvalidSDP})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrParseSDP, err)
 	}

@@ -229,7 +229,7 @@ func sourceAttrs(md *Media, sources []*Monologue) []string {
 
 // SubscribeAnswer takes the subscriber's answer and starts the copies.
 func (r *Registry) SubscribeAnswer(p SubscribeAnswerParams) error {
-	in, err := parseInput(p.SDP)
+	in, err := r.parseInput(p.SDP)
 	if err != nil {
 		return err
 	}

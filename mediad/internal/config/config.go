@@ -123,7 +123,9 @@ type Config struct {
 	DTLSSHA1       bool
 	DTLSMTU        int
 	// SoftwareID is --software-id: letters, digits and '-' ("" = mediad).
-	SoftwareID       string
+	SoftwareID string
+	// RejectInvalidSDP is --reject-invalid-sdp.
+	RejectInvalidSDP bool
 	EndpointLearning string // delayed (default), immediate, off, heuristic
 	SIPSource        bool
 

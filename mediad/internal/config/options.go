@@ -219,7 +219,7 @@ var optionTable = []option{
 	{long: "jitter-buffer", kind: kindInt},
 	{long: "jb-clock-drift", kind: kindNone},
 	{long: "debug-srtp", kind: kindNone},
-	{long: "reject-invalid-sdp", kind: kindNone},
+	{long: "reject-invalid-sdp", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.RejectInvalidSDP }), help: "Refuse an SDP with an empty line (without: the SDP ends there)"},
 	{long: "dtls-rsa-key-size", kind: kindInt, set: intVar(func(c *Config) *int { return &c.DTLSRSAKeySize }), help: "Size of the RSA key of the DTLS certificate (default 2048)"},
 	{long: "dtls-cert-cipher", kind: kindString, set: setDTLSCertCipher, help: "Key of the DTLS certificate", arg: "prime256v1|RSA"},
 	{long: "dtls-mtu", kind: kindInt, set: intVar(func(c *Config) *int { return &c.DTLSMTU }), help: "DTLS MTU (default 1200)"},

@@ -172,6 +172,7 @@ func callConfig(cfg *config.Config) call.Config {
 		DTLSPassive:      cfg.DTLSPassive,
 		DTLSCert:         dtlssrtp.CertOptions{SHA1: cfg.DTLSSHA1, LinkMTU: cfg.DTLSMTU},
 		SoftwareID:       cfg.SoftwareID,
+		RejectInvalidSDP: cfg.RejectInvalidSDP,
 		EndpointLearning: cfg.EndpointLearning,
 		PortMin:          cfg.PortMin,
 		PortMax:          cfg.PortMax,

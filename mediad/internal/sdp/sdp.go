@@ -177,29 +177,49 @@ func attrValues(lines []Line, name string) []string {
 // hundred lines at most.
 const maxLines = 10000
 
-// Parse parses an SDP body. It accepts CRLF, LF or lone CR line endings,
-// ignores empty lines and trailing whitespace, and keeps unknown lines.
-// It rejects text that is not SDP (no leading v=, lines without "x=",
-// unparsable o=, m= or c= lines) and, as rtpengine 10.5 does, a second o=
-// or a second c= at the same level (RFC 8866 allows several c= lines only
-// for layered multicast, which rtpengine refuses as well).
-func Parse(text string) (*Session, error) {
+// Parse parses an SDP body as rtpengine 10.5 does without
+// --reject-invalid-sdp (ParseOpts).
+func Parse(text string) (*Session, error) { return ParseOpts(text, Options{}) }
+
+// Options change how Parse reads a body.
+type Options struct {
+	// Strict is rtpengine's --reject-invalid-sdp: an empty line is an
+	// error rather than the end of the body.
+	Strict bool
+}
+
+// ParseOpts parses an SDP body. It accepts CRLF or LF line endings (lone
+// CR ones in a body without LF), ignores trailing whitespace and keeps
+// unknown lines. As rtpengine 10.5's parser, it ends the body at the
+// first empty line (unless o.Strict, where that is an error) and ignores
+// a last line of a single character. It rejects text that is not SDP
+// (no leading v=, lines without "x=", whitespace-only lines, unparsable
+// o=, m= or c= lines) and, as rtpengine does, a second o= or a second c=
+// at the same level (RFC 8866 allows several c= lines only for layered
+// multicast, which rtpengine refuses as well).
+func ParseOpts(text string, o Options) (*Session, error) {
 	s := &Session{}
 	var cur *Media
 	n := 0
 	sawV := false
-	for len(text) > 0 {
+	sep := "\n"
+	if !strings.Contains(text, "\n") {
+		sep = "\r"
+	}
+	for len(text) > 1 {
 		var raw string
-		// CRLF leaves an empty line behind the CR, which is skipped below.
-		if i := strings.IndexAny(text, "\r\n"); i >= 0 {
-			raw, text = text[:i], text[i+1:]
+		if i := strings.Index(text, sep); i >= 0 {
+			raw, text = strings.TrimSuffix(text[:i], "\r"), text[i+1:]
 		} else {
 			raw, text = text, ""
 		}
-		raw = strings.TrimRight(raw, " \t")
 		if raw == "" {
-			continue
+			if o.Strict {
+				return nil, fmt.Errorf("%w: line %d is empty", ErrParse, n+1)
+			}
+			break
 		}
+		raw = strings.TrimRight(raw, " \t")
 		n++
 		if n > maxLines {
 			return nil, fmt.Errorf("%w: more than %d lines", ErrParse, maxLines)

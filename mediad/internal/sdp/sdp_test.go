@@ -92,7 +92,7 @@ func TestParseLenient(t *testing.T) {
 	for name, in := range map[string]string{
 		"no origin":        "v=0\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 1 RTP/AVP 0\r\n",
 		"no name":          "v=0\no=- 1 1 IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 0\n",
-		"trailing blanks":  "v=0 \no=- 1 1 IN IP4 1.2.3.4\t\n\n\nm=audio 1 RTP/AVP 0\n\n",
+		"trailing blanks":  "v=0 \no=- 1 1 IN IP4 1.2.3.4\t\nm=audio 1 RTP/AVP 0\n\n\n",
 		"bare CR":          "v=0\ro=- 1 1 IN IP4 1.2.3.4\rm=audio 1 RTP/AVP 0\r",
 		"no final newline": "v=0\no=- 1 1 IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 0",
 		"c with ttl":       "v=0\no=- 1 1 IN IP4 1.2.3.4\nc=IN IP4 224.2.1.1/127\nm=audio 1 RTP/AVP 0\n",
@@ -100,6 +100,39 @@ func TestParseLenient(t *testing.T) {
 	} {
 		if _, err := Parse(in); err != nil {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestParseEmptyLine: as rtpengine 10.5's parser, the body ends at an
+// empty line (the rest ignored, even if it is no SDP) and a last line of
+// one character is ignored; with Strict an empty line is an error; a
+// line of blanks is one either way.
+func TestParseEmptyLine(t *testing.T) {
+	head := "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 1 RTP/AVP 0\r\n"
+	for _, tc := range []struct {
+		name         string
+		in           string
+		media        int  // media parsed without Strict (-1: error)
+		strictFailed bool // Strict refuses it
+	}{
+		{"empty line between media", head + "\r\nm=video 2 RTP/AVP 96\r\n", 1, true},
+		{"LF empty line", strings.ReplaceAll(head, "\r\n", "\n") + "\nm=video 2 RTP/AVP 96\n", 1, true},
+		{"no SDP after an empty line", head + "\r\nhello world\r\n", 1, true},
+		{"trailing empty line", head + "\r\n", 1, true},
+		{"last line of one character", head + "x", 1, false},
+		{"line of blanks", head + " \r\nm=video 2 RTP/AVP 96\r\n", -1, true},
+		{"plain", head + "m=video 2 RTP/AVP 96\r\n", 2, false},
+	} {
+		s, err := Parse(tc.in)
+		switch {
+		case tc.media < 0 && err == nil:
+			t.Errorf("%s: parsed", tc.name)
+		case tc.media >= 0 && (err != nil || len(s.Media) != tc.media):
+			t.Errorf("%s: %v, want %d media", tc.name, err, tc.media)
+		}
+		if _, err := ParseOpts(tc.in, Options{Strict: true}); (err != nil) != tc.strictFailed || err != nil && !errors.Is(err, ErrParse) {
+			t.Errorf("%s: strict: %v", tc.name, err)
 		}
 	}
 }
