@@ -204,6 +204,7 @@ func (r *Registry) relayPublisher(c *Call, pub *Monologue) {
 			f := &relay.Forwarding{
 				Remote: s.Endpoint, Learning: r.relay.learning, Signalled: c.lastSignal, LoopProtect: true,
 				NoSend: true, DemuxRTCP: k == 0, RTCPForks: r.forks(pub, md, 1), Record: c.recorder(),
+				KnownPT: knownPTs(md),
 			}
 			if k == 0 {
 				f.Forks = r.forks(pub, md, 0)

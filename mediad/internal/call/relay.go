@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 
 	"sipmedia/mediad/internal/homer"
 	"sipmedia/mediad/internal/relay"
@@ -99,6 +100,7 @@ func (r *Registry) relayMedia(c *Call, party *Monologue, a, b *Media) {
 			LoopProtect:   true,
 			Record:        c.recorder(),
 			RTCPReport:    r.rtcpReporter(c),
+			KnownPT:       knownPTs(a),
 		}
 		if ep := a.secState.eps[k]; ep != nil {
 			f.Transform = ep // ICE/DTLS/SRTP toward a's party (endpoints.go)
@@ -274,6 +276,22 @@ func (s *Stream) confirmed() bool {
 	}
 	_, ok := s.rs.Learned()
 	return ok
+}
+
+// knownPTs are the payload types party media md declared in its m=
+// line, for the relay's unknown payload type count (empty for media that
+// are not RTP).
+func knownPTs(md *Media) relay.PTSet {
+	var set relay.PTSet
+	if !isRTP(md.Protocol) {
+		return set
+	}
+	for _, f := range md.Formats {
+		if pt, err := strconv.ParseUint(f, 10, 7); err == nil {
+			set.Add(uint8(pt))
+		}
+	}
+	return set
 }
 
 // rtcpReporter is c's RTCP hook for Homer and the RTCP log, or nil

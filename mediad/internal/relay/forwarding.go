@@ -115,6 +115,10 @@ type Forwarding struct {
 	// RTCPReport, if set, is given every RTCP packet this stream
 	// receives and accepts, decrypted (rtpengine's --homer).
 	RTCPReport RTCPReporter
+	// KnownPT are the payload types the party declared; an RTP packet
+	// with another is forwarded but counted as an error of the stream,
+	// as rtpengine counts it. Empty: no check (not RTP).
+	KnownPT PTSet
 	// DemuxRTCP: on an RTP socket, recognise RTCP by payload type and route it
 	// to RTCPSink. rtpengine does this for every RTP profile.
 	DemuxRTCP bool
@@ -173,3 +177,15 @@ const MaxOverhead = 64
 func Sendable(ap netip.AddrPort) bool {
 	return ap.Port() != 0 && ap.Addr().IsValid() && !ap.Addr().IsUnspecified()
 }
+
+// PTSet is a set of RTP payload types (0-127).
+type PTSet [2]uint64
+
+// Add puts pt in the set.
+func (p *PTSet) Add(pt uint8) { p[pt>>6&1] |= 1 << (pt & 63) }
+
+// Has reports whether pt is in the set.
+func (p *PTSet) Has(pt uint8) bool { return p[pt>>6&1]&(1<<(pt&63)) != 0 }
+
+// Empty reports whether the set has no payload type.
+func (p *PTSet) Empty() bool { return p[0]|p[1] == 0 }

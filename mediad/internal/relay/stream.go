@@ -314,7 +314,13 @@ func (s *Stream) handle(p *poller, pkt []byte, src netip.AddrPort, now int64) {
 	sh.bytes.Add(n)
 
 	if !rtcp && len(pkt) >= 12 {
-		s.byPT[pkt[1]&0x7f].Add(1)
+		pt := pkt[1] & 0x7f
+		s.byPT[pt].Add(1)
+		if !f.KnownPT.Empty() && !f.KnownPT.Has(pt) {
+			// rtpengine: "RTP packet with unknown payload type"
+			s.in.errors.Add(1)
+			sh.errors.Add(1)
+		}
 		if f.DTMF != nil {
 			s.noteDTMF(f.DTMF, pkt, src)
 		}
