@@ -104,7 +104,7 @@ func TestRTCPLog(t *testing.T) {
 			for {
 				select {
 				case l := <-lines:
-					quiet.Reset(time.Second)
+					quiet.Reset(2 * time.Second)
 					if l.pri != 20*8+6 {
 						t.Errorf("RTCP line at priority %d: %q", l.pri, l.text)
 					}
