@@ -40,8 +40,11 @@ type Call struct {
 	// rec is the call's recording (recording.go).
 	rec recState
 	// rtcpHooks reports this call's RTCP to Homer and the RTCP log
-	// (Registry.rtcpReporter); nil until first needed.
+	// (Registry.rtcpHooksOf); nil until first needed.
 	rtcpHooks *rtcpHooks
+	// ssrcMu guards the parties' SSRC tables (mos.go), which the relay's
+	// goroutines fill from RTCP without the call's mu.
+	ssrcMu sync.Mutex
 
 	monologues []*Monologue // creation order
 	loopID     string       // a=rtpengine:<id> of loop-protect, one per call
@@ -100,6 +103,9 @@ type Monologue struct {
 	// lastSDP is the SDP this party sent last, as parsed; a subscription
 	// to it mirrors its media sections.
 	lastSDP *sdp.Session
+	// ssrc is the party's SSRC table for the quality figures (mos.go),
+	// guarded by the call's ssrcMu.
+	ssrc map[uint32]*ssrcStats
 
 	Medias []*Media
 
@@ -191,8 +197,11 @@ type Media struct {
 	// Remote is what this party's last SDP said about ICE, DTLS and SDES;
 	// sec is the SRTP negotiation toward this party (nil until SRTP is
 	// written toward it).
-	Remote   webrtc.Remote
-	sec      *webrtc.Security
+	Remote webrtc.Remote
+	sec    *webrtc.Security
+	// rtcpHook is the relay's RTCP hook of this media (mos.go), made
+	// once.
+	rtcpHook *mediaRTCP
 	secState mediaSecurityState
 	// neg is rtpengine's view of the negotiation, for query (negflags.go).
 	neg negFlags

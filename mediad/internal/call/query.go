@@ -19,6 +19,28 @@ type CallStats struct {
 	// PubSub are the tags of the call's subscriptions (subscribe
 	// request): a link to one is "pub/sub", any other "offer/answer".
 	PubSub []string
+	// SSRC is the quality each SSRC of the parties reported (mos.go):
+	// only those with a MOS, as rtpengine lists them.
+	SSRC map[uint32]SSRCStats
+}
+
+// SSRCStats is the quality one SSRC reported in its receiver reports
+// (rtpengine's "SSRC" entries).
+type SSRCStats struct {
+	CumulativeLoss  uint32
+	Average         MOSFigures // ReportedAt unset
+	Samples         int
+	Lowest, Highest MOSFigures
+	// Progression is about ten of the reports, Interval seconds apart.
+	Interval    int64
+	Progression []MOSFigures
+}
+
+// MOSFigures is one report's figures: MOS times 10, round trips (both
+// legs, this leg) in microseconds, jitter in milliseconds, loss in
+// percent, and when (unix seconds).
+type MOSFigures struct {
+	MOS, RTT, RTTLeg, Jitter, Loss, ReportedAt int64
 }
 
 // TagStats describes one monologue.
@@ -198,6 +220,7 @@ func (c *Call) statsLocked(only []*Monologue) *CallStats {
 		if only != nil && !contains(only, m) {
 			continue
 		}
+		c.ssrcStatsLocked(m, st)
 		ts := TagStats{Key: m.key(), Tag: m.Tag, Answerer: m.answerer, Label: m.Label, ViaBranch: m.ViaBranch, Created: m.Created}
 		for _, x := range m.subscriptions {
 			ts.Subscriptions = append(ts.Subscriptions, x.Tag)

@@ -81,6 +81,8 @@ type Config struct {
 	// DTLSCert is the DTLS certificate's key, signature and MTU
 	// (rtpengine's --dtls-* options).
 	DTLSCert dtlssrtp.CertOptions
+	// MOS is rtpengine's --mos: MOSCQ ("" too) or MOSLQ.
+	MOS string
 	// RejectInvalidSDP is rtpengine's --reject-invalid-sdp: an empty
 	// line in an SDP is an error, not its end (sdp.Options.Strict).
 	RejectInvalidSDP bool
@@ -150,15 +152,18 @@ type Registry struct {
 
 // Counters are registry-wide totals for the statistics command and CLI.
 type Counters struct {
-	Managed         atomic.Uint64 // calls ever created
-	Rejected        atomic.Uint64 // refused for the session limit
-	Timeout         atomic.Uint64 // deleted by the media timeout
-	OfferTimeout    atomic.Uint64 // deleted by the offer timeout
-	SilentTimeout   atomic.Uint64 // deleted by the silent timeout
-	FinalTimeout    atomic.Uint64 // deleted by the final timeout
-	Regular         atomic.Uint64 // deleted by a delete command
-	Forced          atomic.Uint64 // terminated by CLI or shutdown
-	TotalDurationNs atomic.Int64  // summed durations of ended calls
+	Managed       atomic.Uint64 // calls ever created
+	Rejected      atomic.Uint64 // refused for the session limit
+	Timeout       atomic.Uint64 // deleted by the media timeout
+	OfferTimeout  atomic.Uint64 // deleted by the offer timeout
+	SilentTimeout atomic.Uint64 // deleted by the silent timeout
+	FinalTimeout  atomic.Uint64 // deleted by the final timeout
+	Regular       atomic.Uint64 // deleted by a delete command
+	Forced        atomic.Uint64 // terminated by CLI or shutdown
+	// MOSSum, MOSSquares and MOSSamples add up the MOS values (times
+	// 10) of every receiver report that gave one (mos.go).
+	MOSSum, MOSSquares, MOSSamples atomic.Uint64
+	TotalDurationNs                atomic.Int64 // summed durations of ended calls
 	// TotalDurationSqMs2 sums the squared durations of ended calls in ms²
 	// (for the standard deviation; a month-long call still fits).
 	TotalDurationSqMs2 atomic.Uint64

@@ -99,7 +99,7 @@ func (r *Registry) relayMedia(c *Call, party *Monologue, a, b *Media) {
 			NATWait:       a.NATWait,
 			LoopProtect:   true,
 			Record:        c.recorder(),
-			RTCPReport:    r.rtcpReporter(c),
+			RTCPReport:    r.rtcpHook(c, party, a),
 			KnownPT:       knownPTs(a),
 		}
 		if ep := a.secState.eps[k]; ep != nil {
@@ -294,9 +294,9 @@ func knownPTs(md *Media) relay.PTSet {
 	return set
 }
 
-// rtcpReporter is c's RTCP hook for Homer and the RTCP log, or nil
+// rtcpHooksOf is c's RTCP hook for Homer and the RTCP log, or nil
 // without --homer and --log-facility-rtcp.
-func (r *Registry) rtcpReporter(c *Call) relay.RTCPReporter {
+func (r *Registry) rtcpHooksOf(c *Call) *rtcpHooks {
 	if r.cfg.Homer == nil && r.cfg.RTCPLog == nil {
 		return nil
 	}

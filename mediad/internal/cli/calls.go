@@ -109,6 +109,9 @@ type Totals struct {
 	ZeroWayStreams, OneWayStreams                      uint64
 	TotalCallDuration                                  time.Duration
 	TotalCallDurationSquared                           float64 // sum of squared durations in seconds^2
+	// MOSSum and MOSSquares add up the MOS values (times 10) of
+	// MOSSamples receiver reports, and their squares.
+	MOSSum, MOSSquares, MOSSamples uint64
 
 	// Per proxy NG request counts, by rtpengine's short command names
 	// ("Ping", "Offer", "Answer", "Delete", "Query", "List", ...).

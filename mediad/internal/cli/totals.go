@@ -87,11 +87,12 @@ func (r *Runner) listTotals(_ string, b *strings.Builder) {
 	b.WriteString("\n\n")
 
 	b.WriteString("MOS statistics:\n\n")
-	metric(b, "Sum of all MOS values sampled", "0.000000")
-	metric(b, "Sum of all MOS square values sampled", "0.000000")
-	metric(b, "Total number of MOS samples", "0")
-	metric(b, "Average MOS", "0.000000")
-	metric(b, "MOS standard deviation", "0.000000")
+	mosTotal, mos2, mosN, mosAvg, mosDev := t.MOSStats()
+	metric(b, "Sum of all MOS values sampled", fmt.Sprintf("%.6f", mosTotal))
+	metric(b, "Sum of all MOS square values sampled", fmt.Sprintf("%.6f", mos2))
+	metric(b, "Total number of MOS samples", fmt.Sprint(mosN))
+	metric(b, "Average MOS", fmt.Sprintf("%.6f", mosAvg))
+	metric(b, "MOS standard deviation", fmt.Sprintf("%.6f", mosDev))
 	b.WriteString("\n\n")
 
 	b.WriteString("Control statistics:\n\n")
@@ -119,6 +120,18 @@ func (t Totals) DurationStats() (avg, total, stddev float64) {
 		stddev = math.Sqrt(math.Abs(t.TotalCallDurationSquared/float64(t.Ended) - avg*avg))
 	}
 	return avg, total, stddev
+}
+
+// MOSStats are rtpengine's MOS statistics: the sums of the values and
+// their squares, the number of samples, their mean and deviation (MOS
+// units, not tenths).
+func (t Totals) MOSStats() (total, total2 float64, samples uint64, avg, stddev float64) {
+	if t.MOSSamples > 0 {
+		mean := float64(t.MOSSum) / float64(t.MOSSamples)
+		avg = mean / 10
+		stddev = math.Sqrt(math.Abs(float64(t.MOSSquares)/float64(t.MOSSamples)-mean*mean)) / 10
+	}
+	return float64(t.MOSSum) / 10, float64(t.MOSSquares) / 100, t.MOSSamples, avg, stddev
 }
 
 func writeRates(b *strings.Builder, t Totals) {
@@ -234,11 +247,12 @@ func (r *Runner) listJSONStats(_ string, b *strings.Builder) {
 	iv.close()
 
 	mos := top.sub("mos")
-	mos.f("mos_total", 0)
-	mos.f("mos2_total", 0)
-	mos.u("mos_samples_total", 0)
-	mos.f("mos_average", 0)
-	mos.f("mos_stddev", 0)
+	mosTotal, mos2, mosN, mosAvg, mosDev := t.MOSStats()
+	mos.f("mos_total", mosTotal)
+	mos.f("mos2_total", mos2)
+	mos.u("mos_samples_total", mosN)
+	mos.f("mos_average", mosAvg)
+	mos.f("mos_stddev", mosDev)
 	mos.close()
 
 	ctl := top.sub("controlstatistics")

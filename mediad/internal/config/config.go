@@ -126,6 +126,8 @@ type Config struct {
 	SoftwareID string
 	// RejectInvalidSDP is --reject-invalid-sdp.
 	RejectInvalidSDP bool
+	// MOS is --mos: "CQ" (default) or "LQ".
+	MOS              string
 	EndpointLearning string // delayed (default), immediate, off, heuristic
 	SIPSource        bool
 
@@ -159,6 +161,7 @@ func Default() Config {
 		HomerProtocol:    "udp",
 		HomerID:          2001,
 		DTLSRSAKeySize:   2048,
+		MOS:              "CQ",
 		DTLSMTU:          1200, // Chrome's, as rtpengine says
 	}
 }

@@ -197,6 +197,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-cert-cipher=dsa"}, "invalid --dtls-cert-cipher option ('dsa')"},
 		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-signature=md5"}, "invalid --dtls-signature option ('md5')"},
 		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-mtu=500"}, "invalid --dtls-mtu (500)"},
+		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--mos=XQ"}, "invalid --mos option ('XQ')"},
 		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-rsa-key-size=-1"}, "invalid --dtls-rsa-key-size (-1)"},
 		{[]string{"--config-file=none", "-i", "127.0.0.1", "-n", "2223", "--dtls-cert-cipher=RSA", "--dtls-rsa-key-size=512"}, "invalid --dtls-rsa-key-size (512)"},
 	}

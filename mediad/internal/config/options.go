@@ -65,6 +65,19 @@ func setDTLSSignature(c *Config, v value) error {
 	return nil
 }
 
+// setMOS takes rtpengine's names, in any case.
+func setMOS(c *Config, v value) error {
+	switch strings.ToLower(v.s) {
+	case "cq":
+		c.MOS = "CQ"
+	case "lq":
+		c.MOS = "LQ"
+	default:
+		return fmt.Errorf("invalid --mos option ('%s')", v.s)
+	}
+	return nil
+}
+
 // setSoftwareID keeps letters, digits and '-', replacing anything else
 // with '-', as rtpengine does (g_strcanon).
 func setSoftwareID(c *Config, v value) error {
@@ -255,7 +268,7 @@ var optionTable = []option{
 	{long: "mqtt-publish-topic", kind: kindString},
 	{long: "mqtt-publish-interval", kind: kindInt},
 	{long: "mqtt-publish-scope", kind: kindString},
-	{long: "mos", kind: kindString},
+	{long: "mos", kind: kindString, set: setMOS, help: "MOS of the quality figures: conversational (needs both legs' round trip) or listening", arg: "CQ|LQ"},
 	{long: "socket-cpu-affinity", kind: kindInt},
 	{long: "janus-secret", kind: kindString},
 }

@@ -101,6 +101,9 @@ func (c *CLICalls) Totals() cli.Totals {
 		TotalCallDuration: time.Duration(k.TotalDurationNs.Load()),
 		// ms² to s²
 		TotalCallDurationSquared: float64(k.TotalDurationSqMs2.Load()) / 1e6,
+		MOSSum:                   k.MOSSum.Load(),
+		MOSSquares:               k.MOSSquares.Load(),
+		MOSSamples:               k.MOSSamples.Load(),
 	}
 	rt, rr := c.reg.RelayTotals(), c.reg.RelayRates()
 	t.Relayed = cli.Counters{Packets: rt.Packets, Bytes: rt.Bytes, Errors: rt.Errors}

@@ -3,6 +3,7 @@ package control
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"sipmedia/mediad/internal/call"
@@ -23,10 +24,39 @@ func renderStats(st *call.CallStats) ngproto.Dict {
 		"created":     st.Created.Unix(),
 		"created_us":  int64(st.Created.Nanosecond() / 1000),
 		"last signal": st.LastSignal.Unix(),
-		"SSRC":        ngproto.Dict{},
+		"SSRC":        renderSSRC(st.SSRC),
 		"tags":        ngproto.Bencoded(tags),
 		"totals":      ngproto.Bencoded(b),
 	}
+}
+
+// renderSSRC renders the quality figures as rtpengine's ng_stats_ssrc.
+func renderSSRC(in map[uint32]call.SSRCStats) ngproto.Dict {
+	out := ngproto.Dict{}
+	for ssrc, s := range in {
+		fig := func(f call.MOSFigures, at bool) ngproto.Dict {
+			d := ngproto.Dict{"MOS": f.MOS, "round-trip time": f.RTT, "round-trip time leg": f.RTTLeg,
+				"jitter": f.Jitter, "packet loss": f.Loss}
+			if at {
+				d["reported at"] = f.ReportedAt
+			}
+			return d
+		}
+		avg := fig(s.Average, false)
+		avg["samples"] = int64(s.Samples)
+		entries := make([]any, 0, len(s.Progression))
+		for _, f := range s.Progression {
+			entries = append(entries, fig(f, true))
+		}
+		out[strconv.FormatUint(uint64(ssrc), 10)] = ngproto.Dict{
+			"cumulative loss": int64(s.CumulativeLoss),
+			"average MOS":     avg,
+			"lowest MOS":      fig(s.Lowest, true),
+			"highest MOS":     fig(s.Highest, true),
+			"MOS progression": ngproto.Dict{"interval": s.Interval, "entries": entries},
+		}
+	}
+	return out
 }
 
 func appendTotals(b []byte, st *call.CallStats) []byte {

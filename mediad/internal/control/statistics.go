@@ -133,9 +133,10 @@ func (h *Handler) statistics() ngproto.Dict {
 			interval[k+sc.cmd+"requestrate"] = fmt.Sprint(iv.Rate[sc.cmd][j])
 		}
 	}
+	mosTotal, mos2, mosN, mosAvg, mosDev := t.MOSStats()
 	mos := ngproto.Dict{
-		"mos_total": "0.000000", "mos2_total": "0.000000", "mos_samples_total": int64(0),
-		"mos_average": "0.000000", "mos_stddev": "0.000000",
+		"mos_total": decimal6(mosTotal), "mos2_total": decimal6(mos2), "mos_samples_total": int64(mosN),
+		"mos_average": decimal6(mosAvg), "mos_stddev": decimal6(mosDev),
 	}
 	return ngproto.Dict{
 		"result": "ok",

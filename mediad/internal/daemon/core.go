@@ -173,6 +173,7 @@ func callConfig(cfg *config.Config) call.Config {
 		DTLSCert:         dtlssrtp.CertOptions{SHA1: cfg.DTLSSHA1, LinkMTU: cfg.DTLSMTU},
 		SoftwareID:       cfg.SoftwareID,
 		RejectInvalidSDP: cfg.RejectInvalidSDP,
+		MOS:              cfg.MOS,
 		EndpointLearning: cfg.EndpointLearning,
 		PortMin:          cfg.PortMin,
 		PortMax:          cfg.PortMax,

@@ -38,6 +38,9 @@ func (p *Payloads) SetCodec(pt uint8, clock uint32, law byte) {
 	p.g711[pt&127] = law
 }
 
+// Clock is pt's clock rate in Hz (0: unknown).
+func (p *Payloads) Clock(pt uint8) uint32 { return p.clock[pt&127] }
+
 // G711 is pt's G.711 law: 'u' for PCMU, 'a' for PCMA, 0 for neither.
 func (p *Payloads) G711(pt uint8) byte { return p.g711[pt&127] }
 
