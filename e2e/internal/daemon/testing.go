@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"sipmedia/ngproto/testport"
@@ -58,22 +60,47 @@ func ByNameTB(tb testing.TB, name string, opts Options) (*Process, Options) {
 	return MediadTB(tb, opts)
 }
 
+// built is the mediad binary MediadBinaryTB built for this test process.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
 // MediadBinaryTB returns a mediad binary built from the current workspace
-// (or $MEDIAD_BIN).
+// (or $MEDIAD_BIN), once per test process, so the tests always run the
+// current source: linking it for every test (race-instrumented in make
+// test's second pass) took CPU that the parallel tests' timing needed.
+// A package's TestMain calls RemoveBuilt at the end.
 func MediadBinaryTB(tb testing.TB) string {
 	tb.Helper()
 	if b := os.Getenv("MEDIAD_BIN"); b != "" {
 		return b
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		tb.Fatalf("getwd: %v", err)
+	built.once.Do(func() {
+		wd, err := os.Getwd()
+		if err != nil {
+			built.err = fmt.Errorf("getwd: %w", err)
+			return
+		}
+		if built.dir, err = os.MkdirTemp("", "e2e-mediad-"); err != nil {
+			built.err = err
+			return
+		}
+		built.bin = filepath.Join(built.dir, "mediad")
+		built.err = BuildMediad(context.Background(), wd, built.bin)
+	})
+	if built.err != nil {
+		tb.Fatalf("%v", built.err)
 	}
-	out := filepath.Join(tb.TempDir(), "mediad")
-	if err := BuildMediad(context.Background(), wd, out); err != nil {
-		tb.Fatalf("%v", err)
+	return built.bin
+}
+
+// RemoveBuilt removes the binary MediadBinaryTB built, if any.
+func RemoveBuilt() {
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
 	}
-	return out
 }
 
 // wrapTB is Options.wrap for a test: the host's /dev is bound under the
