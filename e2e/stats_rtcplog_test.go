@@ -86,7 +86,6 @@ func TestRTCPLog(t *testing.T) {
 			callID := "rtcplog-" + name
 			a, b := newBlockCall(t, o.NG, callID, nil)
 			var got []string
-			// One socket takes them in order: the lines come in order.
 			for _, p := range packets {
 				if _, err := a.rtcp.WriteToUDPAddrPort(p.pkt, a.toRTCP); err != nil {
 					t.Fatal(err)
@@ -119,7 +118,9 @@ func TestRTCPLog(t *testing.T) {
 			<-mu
 		})
 	})
-	m, r := out["mediad"], out["rtpengine"]
+	// rtpengine's threads may log a socket's packets out of order: the
+	// lines are compared as sets.
+	m, r := slices.Sorted(slices.Values(out["mediad"])), slices.Sorted(slices.Values(out["rtpengine"]))
 	if len(r) == 0 || !slices.Equal(m, r) {
 		t.Errorf("RTCP log lines differ:\nmediad:\n  %s\nrtpengine:\n  %s", strings.Join(m, "\n  "), strings.Join(r, "\n  "))
 	}
@@ -129,7 +130,7 @@ func TestRTCPLog(t *testing.T) {
 		"ntp_fractions=84281096, rtp_ts=151653132, sender_packets=219025168, sender_bytes=286397204, " +
 		"ssrc=555885348, fraction_lost=37, packet_loss=2500392, last_seq=690629420, jitter=758001456, " +
 		"last_sr=825373492, delay_since_last_sr=892745528"
-	if len(m) == 0 || m[0] != want {
-		t.Errorf("SR line %q, want %q", m, want)
+	if !slices.Contains(m, want) {
+		t.Errorf("no SR line %q in %q", want, m)
 	}
 }
