@@ -39,12 +39,6 @@ func (c *largestRead) ReadFrom(b []byte) (int, net.Addr, error) {
 // mediad's may be larger than the MTU less the IPv4 and UDP headers
 // (OpenSSL's link MTU).
 func TestDTLSCertOptions(t *testing.T) {
-	cert, err := selfsign.GenerateSelfSigned()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(cert.Certificate[0])
-	fp := "sha-256 " + strings.ToUpper(strings.Join(strings.Split(fmt.Sprintf("% x", sum[:]), " "), ":"))
 	for _, tc := range []struct {
 		name  string
 		extra []string
@@ -72,28 +66,11 @@ func TestDTLSCertOptions(t *testing.T) {
 				if tc.mediadOnly && name == "rtpengine" {
 					t.Skip("rtpengine 10.5 does not finish this handshake")
 				}
-				ng, err := ngproto.Dial(ngAddr, ngproto.ClientConfig{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ng.Close()
-				udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer udp.Close()
-				conn := &largestRead{PacketConn: udp}
-				st, err := handshakeOn(context.Background(), ng, "dtls-opts-"+name, cert, fp, conn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(st.PeerCertificates) == 0 {
-					t.Fatal("no certificate from the daemon")
-				}
-				c, err := x509.ParseCertificate(st.PeerCertificates[0])
-				if err != nil {
-					t.Fatal(err)
-				}
+				var conn *largestRead
+				c := handshakeCert(t, ngAddr, "dtls-opts-"+name, func(pc net.PacketConn) net.PacketConn {
+					conn = &largestRead{PacketConn: pc}
+					return conn
+				})
 				key := c.PublicKeyAlgorithm.String()
 				switch k := c.PublicKey.(type) {
 				case *rsa.PublicKey:
@@ -119,35 +96,54 @@ func TestDTLSCertOptions(t *testing.T) {
 // the name, its characters outside letters, digits and '-' replaced, on
 // rtpengine and mediad alike.
 func TestSoftwareID(t *testing.T) {
-	cert, err := selfsign.GenerateSelfSigned()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(cert.Certificate[0])
-	fp := "sha-256 " + strings.ToUpper(strings.Join(strings.Split(fmt.Sprintf("% x", sum[:]), " "), ":"))
 	onBothDaemons(t, []string{"--software-id=edge 7/b"}, func(t *testing.T, name, ngAddr string) {
 		p := newBlockParty(t, "tp", 0x4444)
 		r := ngDo(t, ngAddr, ngproto.Dict{"command": "publish", "call-id": "swid-" + name, "from-tag": "tp", "sdp": p.sdp(1)})
 		if s := r.Str("sdp"); !strings.Contains(s, "\r\ns=edge-7-b\r\n") {
 			t.Errorf("publish answer without s=edge-7-b:\n%s", s)
 		}
-		ng, err := ngproto.Dial(ngAddr, ngproto.ClientConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ng.Close()
-		udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer udp.Close()
-		st, err := handshakeOn(context.Background(), ng, "swid-dtls-"+name, cert, fp, udp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(st.PeerCertificates[0])
-		if err != nil || c.Subject.CommonName != "edge-7-b" {
-			t.Errorf("certificate subject %q (%v), want CN edge-7-b", c.Subject, err)
+		c := handshakeCert(t, ngAddr, "swid-dtls-"+name, nil)
+		if c.Subject.CommonName != "edge-7-b" {
+			t.Errorf("certificate subject %q, want CN edge-7-b", c.Subject)
 		}
 	})
+}
+
+// handshakeCert handshakes with the daemon at ngAddr as a browser's DTLS
+// client (handshakeOn) over a fresh loopback socket, wrapped by wrap if
+// set, and returns the daemon's certificate.
+func handshakeCert(t *testing.T, ngAddr, callID string, wrap func(net.PacketConn) net.PacketConn) *x509.Certificate {
+	t.Helper()
+	cert, err := selfsign.GenerateSelfSigned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(cert.Certificate[0])
+	fp := "sha-256 " + strings.ToUpper(strings.Join(strings.Split(fmt.Sprintf("% x", sum[:]), " "), ":"))
+	ng, err := ngproto.Dial(ngAddr, ngproto.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ng.Close()
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	var conn net.PacketConn = udp
+	if wrap != nil {
+		conn = wrap(udp)
+	}
+	st, err := handshakeOn(context.Background(), ng, callID, cert, fp, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.PeerCertificates) == 0 {
+		t.Fatal("no certificate from the daemon")
+	}
+	c, err := x509.ParseCertificate(st.PeerCertificates[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -39,43 +39,17 @@ type option struct {
 	arg  string // value name in --help; default from the kind
 }
 
-// setDTLSCertCipher takes rtpengine's names, in any case.
-func setDTLSCertCipher(c *Config, v value) error {
-	switch strings.ToLower(v.s) {
-	case "rsa":
-		c.DTLSCertRSA = true
-	case "prime256v1", "ec_prime256v1", "ec-prime256v1":
-		c.DTLSCertRSA = false
-	default:
-		return fmt.Errorf("invalid --dtls-cert-cipher option ('%s')", v.s)
+// choiceVar sets a field from the names rtpengine takes for its values,
+// in any case; another name is rtpengine's "Invalid --OPT option" error.
+func choiceVar[T any](opt string, names map[string]T, f func(*Config) *T) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		x, ok := names[strings.ToLower(v.s)]
+		if !ok {
+			return fmt.Errorf("invalid --%s option ('%s')", opt, v.s)
+		}
+		*f(c) = x
+		return nil
 	}
-	return nil
-}
-
-// setDTLSSignature takes rtpengine's names, in any case.
-func setDTLSSignature(c *Config, v value) error {
-	switch strings.ToLower(v.s) {
-	case "sha-1", "sha1":
-		c.DTLSSHA1 = true
-	case "sha-256", "sha256":
-		c.DTLSSHA1 = false
-	default:
-		return fmt.Errorf("invalid --dtls-signature option ('%s')", v.s)
-	}
-	return nil
-}
-
-// setMOS takes rtpengine's names, in any case.
-func setMOS(c *Config, v value) error {
-	switch strings.ToLower(v.s) {
-	case "cq":
-		c.MOS = "CQ"
-	case "lq":
-		c.MOS = "LQ"
-	default:
-		return fmt.Errorf("invalid --mos option ('%s')", v.s)
-	}
-	return nil
 }
 
 // setSoftwareID keeps letters, digits and '-', replacing anything else
@@ -234,10 +208,12 @@ var optionTable = []option{
 	{long: "debug-srtp", kind: kindNone},
 	{long: "reject-invalid-sdp", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.RejectInvalidSDP }), help: "Refuse an SDP with an empty line (without: the SDP ends there)"},
 	{long: "dtls-rsa-key-size", kind: kindInt, set: intVar(func(c *Config) *int { return &c.DTLSRSAKeySize }), help: "Size of the RSA key of the DTLS certificate (default 2048)"},
-	{long: "dtls-cert-cipher", kind: kindString, set: setDTLSCertCipher, help: "Key of the DTLS certificate", arg: "prime256v1|RSA"},
+	{long: "dtls-cert-cipher", kind: kindString, set: choiceVar("dtls-cert-cipher", map[string]bool{"rsa": true, "prime256v1": false, "ec_prime256v1": false, "ec-prime256v1": false},
+		func(c *Config) *bool { return &c.DTLSCertRSA }), help: "Key of the DTLS certificate", arg: "prime256v1|RSA"},
 	{long: "dtls-mtu", kind: kindInt, set: intVar(func(c *Config) *int { return &c.DTLSMTU }), help: "DTLS MTU (default 1200)"},
 	{long: "dtls-ciphers", kind: kindString},
-	{long: "dtls-signature", kind: kindString, set: setDTLSSignature, help: "Signature hash of the DTLS certificate", arg: "SHA-256|SHA-1"},
+	{long: "dtls-signature", kind: kindString, set: choiceVar("dtls-signature", map[string]bool{"sha-1": true, "sha1": true, "sha-256": false, "sha256": false},
+		func(c *Config) *bool { return &c.DTLSSHA1 }), help: "Signature hash of the DTLS certificate", arg: "SHA-256|SHA-1"},
 	{long: "listen-http", kind: kindStrings, set: func(c *Config, v value) error { c.ListenHTTPAll = v.list; return nil }, help: "HTTP: GET /ping, GET /cli/COMMAND, POST /ng; WebSocket ng.rtpengine.com, cli.rtpengine.com", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "listen-https", kind: kindStrings, set: func(c *Config, v value) error { c.ListenHTTPS = v.list; return nil }, help: "HTTPS and WSS: as --listen-http, with TLS (needs --https-cert)", arg: "[IP46|HOSTNAME:]PORT"},
 	{long: "https-cert", kind: kindString, set: stringVar(func(c *Config) *string { return &c.HTTPSCert }), help: "Certificate (PEM) of the HTTPS listeners", arg: "FILE"},
@@ -268,7 +244,7 @@ var optionTable = []option{
 	{long: "mqtt-publish-topic", kind: kindString},
 	{long: "mqtt-publish-interval", kind: kindInt},
 	{long: "mqtt-publish-scope", kind: kindString},
-	{long: "mos", kind: kindString, set: setMOS, help: "MOS of the quality figures: conversational (needs both legs' round trip) or listening", arg: "CQ|LQ"},
+	{long: "mos", kind: kindString, set: choiceVar("mos", map[string]string{"cq": "CQ", "lq": "LQ"}, func(c *Config) *string { return &c.MOS }), help: "MOS of the quality figures: conversational (needs both legs' round trip) or listening", arg: "CQ|LQ"},
 	{long: "socket-cpu-affinity", kind: kindInt},
 	{long: "janus-secret", kind: kindString},
 }

@@ -67,51 +67,13 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 			cc.Recording = sp
 		}
 	}
-	// The log destinations of calls and DTMF events, closed with the core.
-	var logs []io.Closer
+	logs, err := openLogs(cfg, &cc)
+	if err != nil {
+		return nil, err
+	}
 	closeLogs := func() {
 		for _, c := range logs {
 			c.Close()
-		}
-	}
-	cdrLog, err := newFacilityWriter(cfg.LogFacilityCDR, "log-facility-cdr")
-	if err != nil {
-		return nil, err
-	}
-	if cdrLog != nil {
-		cc.CDRLog = cdrLog
-		logs = append(logs, cdrLog)
-	}
-	rtcpLog, err := newFacilityWriter(cfg.LogFacilityRTCP, "log-facility-rtcp")
-	if err != nil {
-		closeLogs()
-		return nil, err
-	}
-	if rtcpLog != nil {
-		cc.RTCPLog = rtcpLog
-		logs = append(logs, rtcpLog)
-	}
-	dtmfSyslog, err := newFacilityWriter(cfg.LogFacilityDTMF, "log-facility-dtmf")
-	if err != nil {
-		closeLogs()
-		return nil, err
-	}
-	var dtmfLog net.Conn
-	if cfg.DTMFLogDest != "" {
-		if dtmfLog, err = net.Dial("udp", cfg.DTMFLogDest); err != nil {
-			closeLogs()
-			return nil, fmt.Errorf("--dtmf-log-dest: %w", err)
-		}
-		cc.DTMFLog = dtmfLog
-		logs = append(logs, dtmfLog)
-	}
-	if dtmfSyslog != nil {
-		// syslog after the datagram: its writer never fails, so
-		// MultiWriter always reaches both.
-		logs = append(logs, dtmfSyslog)
-		cc.DTMFLog = dtmfSyslog
-		if dtmfLog != nil {
-			cc.DTMFLog = io.MultiWriter(dtmfLog, dtmfSyslog)
 		}
 	}
 	var hs *homer.Sender
@@ -158,6 +120,54 @@ func newCore(cfg *config.Config, alloc *ports.Allocator, kern *offload.Kernel, l
 			closeLogs()
 		},
 	}, nil
+}
+
+// openLogs opens the logs of calls, RTCP and DTMF events the options
+// name (syslog facilities, --dtmf-log-dest) into cc; the closers close
+// them.
+func openLogs(cfg *config.Config, cc *call.Config) (logs []io.Closer, err error) {
+	defer func() {
+		if err != nil {
+			for _, c := range logs {
+				c.Close()
+			}
+		}
+	}()
+	var dtmfSyslog io.Writer
+	for _, l := range []struct {
+		name, opt string
+		dst       *io.Writer
+	}{
+		{cfg.LogFacilityCDR, "log-facility-cdr", &cc.CDRLog},
+		{cfg.LogFacilityRTCP, "log-facility-rtcp", &cc.RTCPLog},
+		{cfg.LogFacilityDTMF, "log-facility-dtmf", &dtmfSyslog},
+	} {
+		w, err := newFacilityWriter(l.name, l.opt)
+		if err != nil {
+			return logs, err
+		}
+		if w != nil { // not a nil *facilityWriter in the interface
+			*l.dst = w
+			logs = append(logs, w)
+		}
+	}
+	if cfg.DTMFLogDest != "" {
+		conn, err := net.Dial("udp", cfg.DTMFLogDest)
+		if err != nil {
+			return logs, fmt.Errorf("--dtmf-log-dest: %w", err)
+		}
+		logs = append(logs, conn)
+		cc.DTMFLog = conn
+	}
+	switch {
+	case dtmfSyslog != nil && cc.DTMFLog != nil:
+		// syslog after the datagram: its writer never fails, so
+		// MultiWriter always reaches both.
+		cc.DTMFLog = io.MultiWriter(cc.DTMFLog, dtmfSyslog)
+	case dtmfSyslog != nil:
+		cc.DTMFLog = dtmfSyslog
+	}
+	return logs, nil
 }
 
 // callConfig derives the registry's configuration from the daemon's.

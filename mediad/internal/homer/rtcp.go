@@ -23,61 +23,47 @@ type jsonVisitor struct {
 	b []byte
 }
 
+// nums appends each key (with its JSON punctuation) followed by its
+// value.
+func (j *jsonVisitor) nums(keys []string, vals ...uint32) {
+	for i, k := range keys {
+		j.b = append(j.b, k...)
+		j.b = strconv.AppendUint(j.b, uint64(vals[i]), 10)
+	}
+}
+
+// The keys as rtpengine's homer handlers write them, spacing included.
+var (
+	srKeys   = []string{`"sender_information":{"ntp_timestamp_sec":`, `,"ntp_timestamp_usec":`, `,"octets":`, `,"rtp_timestamp":`, `, "packets":`}
+	listKeys = []string{`"ssrc":`, `,"type":`, `,"report_count":`}
+	rrKeys   = []string{`{"source_ssrc":`, `,"highest_seq_no":`, `,"fraction_lost":`, `,"ia_jitter":`, `,"packets_lost":`, `,"lsr":`, `,"dlsr":`}
+	sdesKeys = []string{`{"sdes_chunk_ssrc":`, `,"type":`}
+)
+
 func (j *jsonVisitor) SR(s rtcp.SenderInfo) {
-	j.b = append(j.b, `"sender_information":{"ntp_timestamp_sec":`...)
-	j.b = strconv.AppendUint(j.b, uint64(s.NTPSec), 10)
-	j.b = append(j.b, `,"ntp_timestamp_usec":`...)
-	j.b = strconv.AppendUint(j.b, uint64(s.NTPFrac), 10)
-	j.b = append(j.b, `,"octets":`...)
-	j.b = strconv.AppendUint(j.b, uint64(s.Octets), 10)
-	j.b = append(j.b, `,"rtp_timestamp":`...)
-	j.b = strconv.AppendUint(j.b, uint64(s.RTPTimestamp), 10)
-	j.b = append(j.b, `, "packets":`...)
-	j.b = strconv.AppendUint(j.b, uint64(s.Packets), 10)
+	j.nums(srKeys, s.NTPSec, s.NTPFrac, s.Octets, s.RTPTimestamp, s.Packets)
 	j.b = append(j.b, `},`...)
 }
 
 func (j *jsonVisitor) RRListStart(h rtcp.Header) {
-	j.b = append(j.b, `"ssrc":`...)
-	j.b = strconv.AppendUint(j.b, uint64(h.SSRC), 10)
-	j.b = append(j.b, `,"type":`...)
-	j.b = strconv.AppendUint(j.b, uint64(h.Type), 10)
-	j.b = append(j.b, `,"report_count":`...)
-	j.b = strconv.AppendUint(j.b, uint64(h.Count), 10)
+	j.nums(listKeys, h.SSRC, uint32(h.Type), uint32(h.Count))
 	j.b = append(j.b, `,"report_blocks":[`...)
 }
 
 func (j *jsonVisitor) RR(rb rtcp.ReportBlock) {
-	j.b = append(j.b, `{"source_ssrc":`...)
-	j.b = strconv.AppendUint(j.b, uint64(rb.SSRC), 10)
-	j.b = append(j.b, `,"highest_seq_no":`...)
-	j.b = strconv.AppendUint(j.b, uint64(rb.HighestSeq), 10)
-	j.b = append(j.b, `,"fraction_lost":`...)
-	j.b = strconv.AppendUint(j.b, uint64(rb.FractionLost), 10)
-	j.b = append(j.b, `,"ia_jitter":`...)
-	j.b = strconv.AppendUint(j.b, uint64(rb.Jitter), 10)
-	j.b = append(j.b, `,"packets_lost":`...)
-	j.b = strconv.AppendUint(j.b, uint64(rb.PacketsLost), 10)
-	j.b = append(j.b, `,"lsr":`...)
-	j.b = strconv.AppendUint(j.b, uint64(rb.LSR), 10)
-	j.b = append(j.b, `,"dlsr":`...)
-	j.b = strconv.AppendUint(j.b, uint64(rb.DLSR), 10)
+	j.nums(rrKeys, rb.SSRC, rb.HighestSeq, uint32(rb.FractionLost), rb.Jitter, rb.PacketsLost, rb.LSR, rb.DLSR)
 	j.b = append(j.b, `},`...)
 }
 
 func (j *jsonVisitor) RRListEnd() { j.b = append(sanitize(j.b), `],`...) }
 
 func (j *jsonVisitor) SDESListStart(h rtcp.Header) {
-	j.b = append(j.b, `"sdes_report_count":`...)
-	j.b = strconv.AppendUint(j.b, uint64(h.Count), 10)
+	j.nums([]string{`"sdes_report_count":`}, uint32(h.Count))
 	j.b = append(j.b, `,"sdes_information": [ `...)
 }
 
 func (j *jsonVisitor) SDESItem(chunkSSRC uint32, typ byte, text []byte) {
-	j.b = append(j.b, `{"sdes_chunk_ssrc":`...)
-	j.b = strconv.AppendUint(j.b, uint64(chunkSSRC), 10)
-	j.b = append(j.b, `,"type":`...)
-	j.b = strconv.AppendUint(j.b, uint64(typ), 10)
+	j.nums(sdesKeys, chunkSSRC, uint32(typ))
 	j.b = append(j.b, `,"text":"`...)
 	j.b = appendText(j.b, text)
 	j.b = append(j.b, `"},`...)
