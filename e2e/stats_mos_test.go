@@ -13,29 +13,21 @@ import (
 
 // srPacket is a sender report from ssrc with an NTP time.
 func srPacket(ssrc, ntpSec, ntpFrac uint32) []byte {
-	p := make([]byte, 28)
-	p[0], p[1] = 0x80, 200
-	binary.BigEndian.PutUint16(p[2:], 6)
-	binary.BigEndian.PutUint32(p[4:], ssrc)
-	binary.BigEndian.PutUint32(p[8:], ntpSec)
-	binary.BigEndian.PutUint32(p[12:], ntpFrac)
-	return p
+	body := binary.BigEndian.AppendUint32(nil, ssrc)
+	body = binary.BigEndian.AppendUint32(body, ntpSec)
+	body = binary.BigEndian.AppendUint32(body, ntpFrac)
+	return rtcpPkt(0, 200, append(body, make([]byte, 12)...))
 }
 
 // rrPacket is a receiver report from one SSRC about another.
 func rrPacket(from, about uint32, fractionLost byte, lost, jitter, lsr, dlsr uint32) []byte {
-	p := make([]byte, 32)
-	p[0], p[1] = 0x81, 201
-	binary.BigEndian.PutUint16(p[2:], 7)
-	binary.BigEndian.PutUint32(p[4:], from)
-	binary.BigEndian.PutUint32(p[8:], about)
-	p[12] = fractionLost
-	p[13], p[14], p[15] = byte(lost>>16), byte(lost>>8), byte(lost)
-	binary.BigEndian.PutUint32(p[16:], 1000)
-	binary.BigEndian.PutUint32(p[20:], jitter)
-	binary.BigEndian.PutUint32(p[24:], lsr)
-	binary.BigEndian.PutUint32(p[28:], dlsr)
-	return p
+	body := binary.BigEndian.AppendUint32(nil, from)
+	body = binary.BigEndian.AppendUint32(body, about)
+	body = append(body, fractionLost, byte(lost>>16), byte(lost>>8), byte(lost))
+	for _, v := range []uint32{1000, jitter, lsr, dlsr} { // highest sequence number 1000
+		body = binary.BigEndian.AppendUint32(body, v)
+	}
+	return rtcpPkt(1, 201, body)
 }
 
 // TestMOS runs three rounds of sender and receiver reports between two

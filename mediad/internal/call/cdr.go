@@ -1,7 +1,6 @@
 package call
 
 import (
-	"slices"
 	"strconv"
 	"time"
 )
@@ -33,15 +32,31 @@ var destroyTerm = map[string]string{
 // party a delete did not reach ends now for an unknown reason.
 func (c *Call) terminateLocked(reason string, now time.Time) {
 	term, all := destroyTerm[reason]
+	if !all {
+		term = termUnknown
+	}
 	for _, m := range c.monologues {
 		if all || m.terminated.IsZero() {
-			m.terminated = now
-			m.termReason = term
-			if !all {
-				m.termReason = termUnknown
-			}
+			m.terminated, m.termReason = now, term
 		}
 	}
+}
+
+// cdrLine is a CDR being written: "key=value, " fields, as rtpengine
+// writes every field, the last one too.
+type cdrLine []byte
+
+func (l cdrLine) str(key, v string) cdrLine {
+	return append(append(append(append(l, key...), '='), v...), ", "...)
+}
+
+func (l cdrLine) num(key string, v int64) cdrLine {
+	return append(strconv.AppendInt(append(append(l, key...), '='), v, 10), ", "...)
+}
+
+// time writes microseconds as rtpengine's "%ld.%06ld" seconds.
+func (l cdrLine) time(key string, us int64) cdrLine {
+	return append(cdrTime(append(append(l, key...), '='), us), ", "...)
 }
 
 // cdrLocked writes the call's CDR line to Config.CDRLog, in the format
@@ -54,58 +69,39 @@ func (r *Registry) cdrLocked(c *Call) {
 		return
 	}
 	r.kernelRefreshLocked(c)
-	b := make([]byte, 0, 1024)
-	b = append(b, "ci="...)
-	b = append(b, c.ID...)
-	b = append(b, ", created_from="...)
-	b = append(b, c.proxy...)
-	b = append(b, ", last_signal="...)
-	b = strconv.AppendInt(b, c.lastSignal.Unix(), 10)
-	b = append(b, ", tos="...)
-	b = strconv.AppendInt(b, int64(c.tos), 10)
-	b = append(b, ", "...)
+	l := make(cdrLine, 0, 1024).str("ci", c.ID).str("created_from", c.proxy).
+		num("last_signal", c.lastSignal.Unix()).num("tos", int64(c.tos))
 	for i, m := range c.monologues {
 		ml := "ml" + strconv.Itoa(i) + "_"
-		b = cdrTime(append(b, ml+"start_time="...), m.Created.UnixMicro())
-		b = cdrTime(append(b, ", "+ml+"end_time="...), m.terminated.UnixMicro())
-		b = cdrTime(append(b, ", "+ml+"duration="...), m.terminated.Sub(m.Created).Microseconds())
-		b = append(b, ", "+ml+"termination="...)
-		b = append(b, m.termReason...)
-		b = append(b, ", "+ml+"local_tag="...)
-		b = append(b, m.Tag...)
-		b = append(b, ", "+ml+"local_tag_type="...)
+		tagType := "FROM_TAG"
 		if m.answerer {
-			b = append(b, "TO_TAG, "...)
-		} else {
-			b = append(b, "FROM_TAG, "...)
+			tagType = "TO_TAG"
 		}
+		l = l.time(ml+"start_time", m.Created.UnixMicro()).time(ml+"end_time", m.terminated.UnixMicro()).
+			time(ml+"duration", m.terminated.Sub(m.Created).Microseconds()).
+			str(ml+"termination", m.termReason).str(ml+"local_tag", m.Tag).str(ml+"local_tag_type", tagType)
 		for _, x := range m.subscriptions {
-			b = append(b, ml+"remote_tag="...)
-			b = append(b, x.Tag...)
-			b = append(b, ", "...)
+			l = l.str(ml+"remote_tag", x.Tag)
 		}
 		for _, md := range m.Medias {
-			b = cdrMedia(b, ml, md, c.lastSignal)
+			l = cdrMedia(l, ml, md, c.lastSignal)
 		}
 	}
-	_, _ = r.cfg.CDRLog.Write(b)
+	_, _ = r.cfg.CDRLog.Write(l)
 }
 
 // cdrMedia appends a media's payload type and its streams' fields.
-func cdrMedia(b []byte, ml string, md *Media, lastSignal time.Time) []byte {
-	b = append(b, "payload_type="...)
+func cdrMedia(l cdrLine, ml string, md *Media, lastSignal time.Time) cdrLine {
 	pt, ok := -1, false
-	if len(md.Streams) > 0 && md.Streams[0] != nil && md.Streams[0].rs != nil {
-		pt, ok = md.Streams[0].rs.TopPayloadType(func(pt int) bool {
-			return slices.Contains(md.Formats, strconv.Itoa(pt))
-		})
+	// rtpengine counts payload types for RTP media only (rtp_stats).
+	if known := knownPTs(md); !known.Empty() && len(md.Streams) > 0 && md.Streams[0] != nil && md.Streams[0].rs != nil {
+		pt, ok = md.Streams[0].rs.TopPayloadType(known)
 	}
 	if ok {
-		b = strconv.AppendInt(b, int64(pt), 10)
+		l = l.num("payload_type", int64(pt))
 	} else {
-		b = append(b, "unknown"...)
+		l = l.str("payload_type", "unknown")
 	}
-	b = append(b, ", "...)
 	for _, s := range md.Streams {
 		if s == nil || s.RTCP && md.neg.mux {
 			continue // rtpengine's fallback RTCP stream is left out
@@ -127,19 +123,15 @@ func cdrMedia(b []byte, ml string, md *Media, lastSignal time.Time) []byte {
 			last = ns / int64(time.Second)
 		}
 		n := s.counts()
-		b = append(append(append(b, p...), "endpoint_ip="...), ep...)
-		b = strconv.AppendInt(append(append(b, ", "...), p+"endpoint_port="...), int64(s.Endpoint.Port()), 10)
-		b = append(append(append(b, ", "...), p+"local_relay_ip="...), local...)
-		b = strconv.AppendInt(append(append(b, ", "...), p+"local_relay_port="...), int64(port), 10)
-		b = strconv.AppendUint(append(append(b, ", "...), p+"relayed_packets="...), n.Packets, 10)
-		b = strconv.AppendUint(append(append(b, ", "...), p+"relayed_bytes="...), n.Bytes, 10)
-		b = strconv.AppendUint(append(append(b, ", "...), p+"relayed_errors="...), n.Errors, 10)
-		b = strconv.AppendInt(append(append(b, ", "...), p+"last_packet="...), last, 10)
-		// The TOS of received packets: rtpengine learns it from its
-		// kernel module only, so userspace relaying reports 0.
-		b = append(append(append(b, ", "...), p+"in_tos_tclass=0"...), ", "...)
+		l = l.str(p+"endpoint_ip", ep).num(p+"endpoint_port", int64(s.Endpoint.Port())).
+			str(p+"local_relay_ip", local).num(p+"local_relay_port", int64(port)).
+			num(p+"relayed_packets", int64(n.Packets)).num(p+"relayed_bytes", int64(n.Bytes)).
+			num(p+"relayed_errors", int64(n.Errors)).num(p+"last_packet", last).
+			// The TOS of received packets: rtpengine learns it from
+			// its kernel module only, so userspace relaying reports 0.
+			num(p+"in_tos_tclass", 0)
 	}
-	return b
+	return l
 }
 
 // cdrTime appends microseconds as rtpengine's "%ld.%06ld" seconds.

@@ -235,7 +235,7 @@ func (r *Registry) receiverReport(q *rtcpQuality, b rtcp.ReportBlock) {
 // it on this media.
 func (v *mosView) peerPayloadType() (int, bool) {
 	for _, rs := range v.peerRTP {
-		if pt, ok := rs.TopPayloadType(func(int) bool { return true }); ok {
+		if pt, ok := rs.TopPayloadType(relay.PTSet{}); ok {
 			return pt, true
 		}
 	}

@@ -80,6 +80,8 @@ func (r *Registry) relayMedia(c *Call, party *Monologue, a, b *Media) {
 	if b.Mux || bRTCP == nil {
 		bRTCP = r.relayStream(b.Streams[0])
 	}
+	// Both of a's streams share these.
+	rtcpHook, known := r.rtcpHook(c, party, a), knownPTs(a)
 	for k, s := range a.Streams {
 		rs := r.relayStream(s)
 		if rs == nil {
@@ -99,8 +101,8 @@ func (r *Registry) relayMedia(c *Call, party *Monologue, a, b *Media) {
 			NATWait:       a.NATWait,
 			LoopProtect:   true,
 			Record:        c.recorder(),
-			RTCPReport:    r.rtcpHook(c, party, a),
-			KnownPT:       knownPTs(a),
+			RTCPReport:    rtcpHook,
+			KnownPT:       known,
 		}
 		if ep := a.secState.eps[k]; ep != nil {
 			f.Transform = ep // ICE/DTLS/SRTP toward a's party (endpoints.go)

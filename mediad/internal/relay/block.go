@@ -19,7 +19,7 @@ type Block struct {
 
 // Payloads classifies a media's RTP payload types, from its SDP.
 type Payloads struct {
-	events  [2]uint64   // bit per telephone-event payload type
+	events  PTSet       // telephone-event payload types
 	silence [128]uint8  // silence byte per payload type; 0 for none
 	clock   [128]uint32 // clock rate in Hz; 0: unknown
 	g711    [128]uint8  // 'u' for PCMU, 'a' for PCMA, 0 for any other
@@ -27,7 +27,7 @@ type Payloads struct {
 
 // SetEvent marks pt as carrying DTMF events with a clock rate in Hz.
 func (p *Payloads) SetEvent(pt uint8, clock uint32) {
-	p.events[pt>>6&1] |= 1 << (pt & 63)
+	p.events.Add(pt)
 	p.clock[pt&127] = clock
 }
 
@@ -45,7 +45,7 @@ func (p *Payloads) Clock(pt uint8) uint32 { return p.clock[pt&127] }
 func (p *Payloads) G711(pt uint8) byte { return p.g711[pt&127] }
 
 // HasEvents reports whether any payload type carries DTMF events.
-func (p *Payloads) HasEvents() bool { return p.events[0]|p.events[1] != 0 }
+func (p *Payloads) HasEvents() bool { return !p.events.Empty() }
 
 // SetSilence records pt's one-byte silence pattern.
 func (p *Payloads) SetSilence(pt uint8, b byte) { p.silence[pt&127] = b }
@@ -53,7 +53,7 @@ func (p *Payloads) SetSilence(pt uint8, b byte) { p.silence[pt&127] = b }
 // Merge adds o's events, and o's silence patterns and codecs for payload
 // types p has none for.
 func (p *Payloads) Merge(o *Payloads) {
-	p.events[0] |= o.events[0]
+	p.events[0] |= o.events[0] // the union of the two sets
 	p.events[1] |= o.events[1]
 	for i, b := range o.silence {
 		if p.silence[i] == 0 {
@@ -66,7 +66,7 @@ func (p *Payloads) Merge(o *Payloads) {
 	}
 }
 
-func (p *Payloads) event(pt uint8) bool { return p.events[pt>>6&1]&(1<<(pt&63)) != 0 }
+func (p *Payloads) event(pt uint8) bool { return p.events.Has(pt) }
 
 // drop reports whether the RTP packet is blocked; a silenced packet's
 // payload is overwritten in place.

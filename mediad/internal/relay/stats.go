@@ -29,12 +29,12 @@ func (c *counters) load() Counts {
 }
 
 // TopPayloadType returns the payload type of the most RTP packets
-// received among those known says are the party's (the lowest on a
+// received among those in known (any when it is empty; the lowest on a
 // tie); ok is false when none of them arrived.
-func (s *Stream) TopPayloadType(known func(pt int) bool) (pt int, ok bool) {
+func (s *Stream) TopPayloadType(known PTSet) (pt int, ok bool) {
 	var most uint32
 	for i := range s.byPT {
-		if n := s.byPT[i].Load(); n > most && known(i) {
+		if n := s.byPT[i].Load(); n > most && (known.Empty() || known.Has(uint8(i))) {
 			pt, most = i, n
 		}
 	}
