@@ -28,12 +28,15 @@ func runRtpengineWS(t *testing.T, http int) (stop func()) {
 func TestWSClientRealRtpengine(t *testing.T) {
 	port := testport.Get(t)
 	url := fmt.Sprintf("ws://127.0.0.1:%d/", port)
-	c, err := DialWS(url, ClientConfig{Retries: 20, Interval: 250 * time.Millisecond}, nil)
+	// CI's two cores, busy with the other packages' tests, once kept
+	// rtpengine from listening for over 5 s: the tries cover 30 s.
+	c, err := DialWS(url, ClientConfig{Retries: 120, Interval: 250 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctx := testCtx(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
 	stop := runRtpengineWS(t, port)
 	if err := c.Ping(ctx); err != nil {
 		t.Fatalf("ping while rtpengine starts: %v", err)
