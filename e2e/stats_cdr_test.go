@@ -26,7 +26,9 @@ type syslogLine struct {
 	text string
 }
 
-var syslogRE = regexp.MustCompile(`^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (?:rtpengine|mediad\[\d+\]): (.*)$`)
+// rtpengine's own log names its pid, its CDR, RTCP and DTMF logs do not;
+// a line may hold CR LF (rtpengine logs SDP as it is).
+var syslogRE = regexp.MustCompile(`(?s)^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (?:rtpengine|mediad)(?:\[\d+\])?: (.*)$`)
 
 // devLog opens a unixgram socket for onBothDaemonsOpts' DevLog and
 // returns a channel of the lines it receives (closed with the test).

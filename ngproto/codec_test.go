@@ -168,3 +168,16 @@ func TestDecodeClampsIntegersLikeStrtoll(t *testing.T) {
 		t.Fatalf("%#v", m.Body)
 	}
 }
+
+// TestDictPretty checks the dump format of rtpengine 10.5's pretty_print
+// (e2e's TestLogOptions compares a real one).
+func TestDictPretty(t *testing.T) {
+	d, _, err := DecodeBody([]byte("d7:call-id3:abc7:command5:offer5:flagsl5:trust12:loop-protecte8:from-tag2:ft3:numi-5e1:xd1:ali1eeee"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{ "call-id": "abc", "command": "offer", "flags": [ "trust", "loop-protect" ], "from-tag": "ft", "num": -5, "x": { "a": [ 1 ] } }`
+	if got := d.Pretty(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

@@ -1,6 +1,9 @@
 package ngproto
 
 import (
+	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -242,4 +245,46 @@ func (d Dict) ReplyError() string {
 		return ReasonLoadLimit
 	}
 	return ""
+}
+
+// Pretty renders d as rtpengine's debug dumps do ("Dump for 'offer'
+// ..."): { "key": "value", "n": 1, "list": [ "a", "b" ] }, keys sorted
+// (the order bencode gives them).
+func (d Dict) Pretty() string {
+	var b strings.Builder
+	prettyValue(&b, d)
+	return b.String()
+}
+
+func prettyValue(b *strings.Builder, v any) {
+	switch x := v.(type) {
+	case string:
+		b.WriteByte('"')
+		b.WriteString(x)
+		b.WriteByte('"')
+	case int64:
+		b.WriteString(strconv.FormatInt(x, 10))
+	case []any:
+		b.WriteString("[ ")
+		for i, e := range x {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			prettyValue(b, e)
+		}
+		b.WriteString(" ]")
+	case Dict:
+		b.WriteString("{ ")
+		for i, k := range slices.Sorted(maps.Keys(x)) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			prettyValue(b, k)
+			b.WriteString(": ")
+			prettyValue(b, x[k])
+		}
+		b.WriteString(" }")
+	default: // not produced by the decoders
+		fmt.Fprintf(b, "%v", x)
+	}
 }

@@ -54,6 +54,9 @@ type Options struct {
 	// /dev/log (its syslog): it then runs in a mount namespace of its own
 	// with a /dev holding only that and the usual character devices.
 	DevLog string
+	// Syslog leaves -E out: the daemon logs to syslog (DevLog's socket),
+	// warnings and worse to stderr too.
+	Syslog bool
 }
 
 // Args renders the options in rtpengine's syntax (mediad accepts the same).
@@ -70,9 +73,11 @@ func (o Options) Args() []string {
 	for _, i := range ifs {
 		a = append(a, "-i", i)
 	}
-	a = append(a,
-		"-n", o.NG, "-c", o.CLI,
-		"-f", "-E", "-L", strconv.Itoa(ll),
+	a = append(a, "-n", o.NG, "-c", o.CLI, "-f")
+	if !o.Syslog {
+		a = append(a, "-E")
+	}
+	a = append(a, "-L", strconv.Itoa(ll),
 		"--delete-delay=0",
 		"-m", strconv.Itoa(o.PortMin), "-M", strconv.Itoa(o.PortMax),
 	)

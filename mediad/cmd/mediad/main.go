@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -57,8 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	level := new(slog.LevelVar)
-	log, err := daemon.NewLogger(cfg, stderr, level)
+	levels := daemon.NewLevels(cfg)
+	log, err := daemon.NewLogger(cfg, stderr, levels)
 	if err != nil {
 		fmt.Fprintf(stderr, "mediad: %v\n", err)
 		return 1
@@ -69,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// ignored, as rtpengine blocks it.
 	go func() { <-ctx.Done(); stop() }()
 	signal.Ignore(syscall.SIGHUP)
-	if err := daemon.Run(ctx, cfg, log, daemon.Options{LogLevel: level, LogSignals: true}); err != nil {
+	if err := daemon.Run(ctx, cfg, log, daemon.Options{LogLevels: levels, LogSignals: true}); err != nil {
 		log.Error("mediad stopped", "err", err)
 		return 1
 	}

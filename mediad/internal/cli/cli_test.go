@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 
 	"sipmedia/mediad/internal/call"
 	"sipmedia/mediad/internal/config"
+	"sipmedia/mediad/internal/loglevel"
 )
 
 // memCalls is an in-memory Calls for tests; the call registry implements
@@ -132,9 +134,9 @@ func TestRunnerFormats(t *testing.T) {
 	lim := rtpengineLimits
 	lim.MaxSessions, lim.DeleteDelay = 50, 12*time.Second
 	calls := &memCalls{sessions: []Session{sampleCall()}, limits: lim}
-	r := NewRunner(testConfig(t, "--max-sessions=50", "-d", "12"), calls, nil, nil)
-	var levels []int
-	r.OnLogLevel(func(l int) { levels = append(levels, l) })
+	r := NewRunner(testConfig(t, "--max-sessions=50", "-d", "12", "--log-level-ice=7"), calls, nil, nil)
+	levels := loglevel.New(6, map[string]int{"ice": 7}, daemonLevel)
+	r.UseLevels(levels)
 	ctx := context.Background()
 	tests := []struct{ cmd, want string }{
 		{"list sessions all", "callid:                                                     call-abc | deletionmark:  no | created:  1796028763 | proxy:127.0.0.1:43378 | redis_keyspace:0 | foreign:no\n"},
@@ -163,6 +165,8 @@ func TestRunnerFormats(t *testing.T) {
 		{"list finaltimeout", "FINAL_TIMEOUT=0\n"},
 		{"list numsessions", "Current sessions own: 1\nCurrent sessions foreign: 0\nCurrent sessions total: 1\nCurrent transcoded media: 0\nCurrent sessions ipv4 only media: 1\nCurrent sessions ipv6 only media: 0\nCurrent sessions ip mixed  media: 0\n"},
 		{"list loglevel core", "6\n"},
+		{"list loglevel ice", "7\n"},
+		{"list loglevel nope", ""},
 		{"list", "More parameters required.\n"},
 		{"list foo", "Unknown or incomplete command::foo\n"},
 		{"foo", "Unknown or incomplete command::foo\n"},
@@ -172,6 +176,9 @@ func TestRunnerFormats(t *testing.T) {
 		{"set loglevel 7", "Success setting loglevel to 7\n"},
 		{"list loglevel core", "7\n"},
 		{"set loglevel core 3", "Success setting loglevel to 3\n"},
+		{"list loglevel core", "3\n"},
+		{"list loglevel ice", "7\n"},
+		{"set loglevel nope 2", "Success setting loglevel to 2\n"},
 		{"set loglevel", "More parameters required.\n"},
 		{"call nope info", "No such call 'nope'\n"},
 		{"terminate nope", "\nCall Id not found (nope).\n\n"},
@@ -185,8 +192,11 @@ func TestRunnerFormats(t *testing.T) {
 			t.Errorf("%q:\n got %q\nwant %q", tc.cmd, got, tc.want)
 		}
 	}
-	if len(levels) != 2 || levels[0] != 7 || levels[1] != 3 {
-		t.Errorf("log level hook calls: %v", levels)
+	if levels.Get(loglevel.Core) != 3 || levels.Get(loglevel.Control) != 7 {
+		t.Errorf("levels the logger filters by: core %d control %d, want 3 7", levels.Get(loglevel.Core), levels.Get(loglevel.Control))
+	}
+	if out := r.Run(ctx, "list loglevel"); !strings.HasPrefix(out, "core = 3\nspandsp = 7\n") || !strings.HasSuffix(out, "dtx = 7\n") {
+		t.Errorf("list loglevel:\n%s", out)
 	}
 	out := r.Run(ctx, "list maxopenfiles")
 	if !regexp.MustCompile(`^Maximum open-files configured on rtpengine: (\d+|infinite); cat /proc/\d+/limits\n$`).MatchString(out) {
@@ -241,7 +251,6 @@ func TestCompareWithRtpengine(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := NewRunner(*cfg, &memCalls{limits: rtpengineLimits}, nil, nil)
-	r.OnLogLevel(func(int) {})
 	for _, c := range []string{
 		"list numsessions", "list totals", "list counters", "list maxsessions", "list timeout", "list silenttimeout",
 		"list offertimeout", "list finaltimeout", "list sessions all", "list sessions own", "list sessions foreign",
@@ -447,3 +456,6 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// daemonLevel stands in for the daemon's syslog-to-slog mapping.
+func daemonLevel(n int) slog.Level { return slog.Level(-n) }

@@ -55,16 +55,25 @@ type Config struct {
 
 	PortMin, PortMax int // media port range, inclusive (default 30000-40000)
 
-	LogLevel    int    // syslog level 0..7 (default 6 = info)
-	LogStderr   bool   // -E: stderr, not syslog
-	LogFacility string // --log-facility (syslog; "" = daemon)
+	LogLevel int // syslog level 0..7 (default 6 = info)
+	// SubsystemLogLevels are --log-level-NAME's levels by subsystem name
+	// (0 or absent: LogLevel's).
+	SubsystemLogLevels map[string]int
+	LogStderr          bool   // -E: stderr, not syslog
+	LogFacility        string // --log-facility (syslog; "" = daemon)
 	// LogFacilityCDR, LogFacilityRTCP and LogFacilityDTMF: syslog
 	// facilities for a CDR line per call, a line per RTCP packet and a
 	// JSON line per DTMF event ("" = none).
 	LogFacilityCDR, LogFacilityRTCP, LogFacilityDTMF string
 	NoLogTimestamps                                  bool
-	Foreground                                       bool   // -f (mediad never forks; kept for compatibility)
-	PidFile                                          string // written at start, removed at exit
+	// MaxLogLineLength breaks longer log lines into pieces (0: 500 on
+	// syslog, none on stderr, as rtpengine; negative: never).
+	MaxLogLineLength int
+	// LogMarkPrefix and LogMarkSuffix enclose sensitive values in log
+	// lines, for tools that strip or hash them.
+	LogMarkPrefix, LogMarkSuffix string
+	Foreground                   bool   // -f (mediad never forks; kept for compatibility)
+	PidFile                      string // written at start, removed at exit
 
 	Table      int  // kernel table (default 0; negative = userspace only)
 	NoFallback bool // -F: fail unless kernel forwarding is available

@@ -92,11 +92,11 @@ func TestParseCommandLines(t *testing.T) {
 		{
 			name: "accepted-only options reported once each, sorted",
 			args: append(base[:len(base):len(base)], "--silence-detect=5.5", "--jitter-buffer", "10", "--dtx-delay=50",
-				"--log-level-internals=7", "-l", "2222", "--listen-tcp=2224", "-T", "184", "-k", "1", "-k", "2", "--max-load=3.5", "-F",
+				"--thread-stack=1024", "--log-level-ice=7", "-l", "2222", "--listen-tcp=2224", "-T", "184", "-k", "1", "-k", "2", "--max-load=3.5", "-F",
 				"--media-num-threads=3", "--dtmf-log-dest=127.0.0.1:9", "--max-cpu=90.5", "--max-bandwidth=1000000", "--control-tos=32"),
 			check: func(t *testing.T, c *Config) {
-				want := []string{"--dtx-delay", "--jitter-buffer", "--listen-tcp", "--log-level-internals",
-					"--silence-detect", "--subscribe-keyspace"}
+				want := []string{"--dtx-delay", "--jitter-buffer", "--listen-tcp",
+					"--silence-detect", "--subscribe-keyspace", "--thread-stack"}
 				if !reflect.DeepEqual(c.Unimplemented, want) {
 					t.Errorf("unimplemented = %v, want %v", c.Unimplemented, want)
 				}
@@ -107,6 +107,9 @@ func TestParseCommandLines(t *testing.T) {
 				}
 				if !c.NoFallback {
 					t.Error("-F did not set no-fallback")
+				}
+				if c.SubsystemLogLevels["ice"] != 7 || len(c.SubsystemLogLevels) != 1 {
+					t.Errorf("subsystem log levels %v, want ice 7", c.SubsystemLogLevels)
 				}
 			},
 		},

@@ -79,6 +79,17 @@ func intVar(f func(*Config) *int) func(*Config, value) error {
 	return func(c *Config, v value) error { *f(c) = int(v.i); return nil }
 }
 
+// subsystemLevel sets one log subsystem's level (--log-level-NAME).
+func subsystemLevel(name string) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		if c.SubsystemLogLevels == nil {
+			c.SubsystemLogLevels = map[string]int{}
+		}
+		c.SubsystemLogLevels[name] = int(v.i)
+		return nil
+	}
+}
+
 func int64Var(f func(*Config) *int64) func(*Config, value) error {
 	return func(c *Config, v value) error { *f(c) = v.i; return nil }
 }
@@ -107,25 +118,25 @@ var optionTable = []option{
 	{long: optConfigSection, kind: kindString, set: nop, help: "Config file section to use (default rtpengine)"},
 	{long: "log-facility", kind: kindString, set: stringVar(func(c *Config) *string { return &c.LogFacility }), help: "Syslog facility to use for logging (without -E)", arg: "daemon|local0|...|local7"},
 	{long: "log-level", short: 'L', kind: kindInt, set: intVar(func(c *Config) *int { return &c.LogLevel }), help: "Log level 0..7 (syslog levels; default 6)"},
-	{long: "log-level-core", kind: kindInt},
-	{long: "log-level-spandsp", kind: kindInt},
-	{long: "log-level-ffmpeg", kind: kindInt},
-	{long: "log-level-transcoding", kind: kindInt},
-	{long: "log-level-codec", kind: kindInt},
-	{long: "log-level-rtcp", kind: kindInt},
-	{long: "log-level-ice", kind: kindInt},
-	{long: "log-level-crypto", kind: kindInt},
-	{long: "log-level-srtp", kind: kindInt},
-	{long: "log-level-internals", kind: kindInt},
-	{long: "log-level-http", kind: kindInt},
-	{long: "log-level-control", kind: kindInt},
-	{long: "log-level-dtx", kind: kindInt},
+	{long: "log-level-core", kind: kindInt, set: subsystemLevel("core"), help: "Log level for the core subsystem (0: -L's)"},
+	{long: "log-level-spandsp", kind: kindInt, set: subsystemLevel("spandsp"), help: "Log level for the spandsp subsystem (0: -L's)"},
+	{long: "log-level-ffmpeg", kind: kindInt, set: subsystemLevel("ffmpeg"), help: "Log level for the ffmpeg subsystem (0: -L's)"},
+	{long: "log-level-transcoding", kind: kindInt, set: subsystemLevel("transcoding"), help: "Log level for the transcoding subsystem (0: -L's)"},
+	{long: "log-level-codec", kind: kindInt, set: subsystemLevel("codec"), help: "Log level for the codec subsystem (0: -L's)"},
+	{long: "log-level-rtcp", kind: kindInt, set: subsystemLevel("rtcp"), help: "Log level for the rtcp subsystem (0: -L's)"},
+	{long: "log-level-ice", kind: kindInt, set: subsystemLevel("ice"), help: "Log level for the ice subsystem (0: -L's)"},
+	{long: "log-level-crypto", kind: kindInt, set: subsystemLevel("crypto"), help: "Log level for the crypto subsystem (0: -L's)"},
+	{long: "log-level-srtp", kind: kindInt, set: subsystemLevel("srtp"), help: "Log level for the srtp subsystem (0: -L's)"},
+	{long: "log-level-internals", kind: kindInt, set: subsystemLevel("internals"), help: "Log level for the internals subsystem (0: -L's)"},
+	{long: "log-level-http", kind: kindInt, set: subsystemLevel("http"), help: "Log level for the http subsystem (0: -L's)"},
+	{long: "log-level-control", kind: kindInt, set: subsystemLevel("control"), help: "Log level for the control subsystem (0: -L's)"},
+	{long: "log-level-dtx", kind: kindInt, set: subsystemLevel("dtx"), help: "Log level for the dtx subsystem (0: -L's)"},
 	{long: "log-stderr", short: 'E', kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.LogStderr }), help: "Log on stderr instead of syslog"},
-	{long: "split-logs", kind: kindNone},
-	{long: "max-log-line-length", kind: kindInt},
+	{long: "split-logs", kind: kindNone, set: nop, help: "Split multi-line log messages (mediad's lines never hold a newline: values are quoted)"},
+	{long: "max-log-line-length", kind: kindInt, set: intVar(func(c *Config) *int { return &c.MaxLogLineLength }), help: "Break log lines at this length (default 500 on syslog, none on stderr; negative: never)"},
 	{long: "no-log-timestamps", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.NoLogTimestamps }), help: "Drop timestamps from log lines"},
-	{long: "log-mark-prefix", kind: kindString},
-	{long: "log-mark-suffix", kind: kindString},
+	{long: "log-mark-prefix", kind: kindString, set: stringVar(func(c *Config) *string { return &c.LogMarkPrefix }), help: "Prefix for sensitive log info (call IDs, tags, media addresses, SSRCs)"},
+	{long: "log-mark-suffix", kind: kindString, set: stringVar(func(c *Config) *string { return &c.LogMarkSuffix }), help: "Suffix for sensitive log info"},
 	{long: "pidfile", short: 'p', kind: kindString, set: stringVar(func(c *Config) *string { return &c.PidFile }), help: "Write PID to this file (removed on exit)", arg: "FILE"},
 	{long: "foreground", short: 'f', kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.Foreground }), help: "Stay in the foreground (mediad never forks)"},
 	{long: "thread-stack", kind: kindInt},

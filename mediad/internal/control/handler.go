@@ -58,15 +58,30 @@ func (h *Handler) ServeNG(ctx context.Context, d ngproto.Dict, from netip.AddrPo
 		h.stats.record(from, "", time.Since(start), true)
 		return ngproto.ErrorReply(ngproto.Reason(err))
 	}
+	// As rtpengine: each command and its reply at info, a failure at
+	// warning (guarded: boxing the arguments costs an allocation per
+	// request even when the level is off).
+	info := h.log.Enabled(ctx, slog.LevelInfo)
+	debug := h.log.Enabled(ctx, slog.LevelDebug)
+	if info {
+		h.log.Info("Received command", "command", req.Command, "from", from, "call-id", req.CallID)
+	}
+	if debug {
+		h.log.Debug("Dump for '"+req.Command+"'", "from", from, "call-id", req.CallID, "dump", d.Pretty())
+	}
 	reply := h.dispatch(ctx, req, from)
 	isErr := reply.Str("result") == "error"
-	h.stats.record(from, req.Command, time.Since(start), isErr)
-	if isErr {
-		h.log.Info("NG error", "command", req.Command, "call-id", req.CallID, "from", from, "reason", reply.Str("error-reason"))
-	} else if h.log.Enabled(ctx, slog.LevelDebug) {
-		// Guarded: boxing the arguments costs an allocation per request
-		// even when debug logging is off.
-		h.log.Debug("NG reply", "command", req.Command, "call-id", req.CallID, "from", from)
+	elapsed := time.Since(start)
+	h.stats.record(from, req.Command, elapsed, isErr)
+	if isErr { // rtpengine logs no reply to an error
+		h.log.Warn("Protocol error", "command", req.Command, "from", from, "call-id", req.CallID, "reason", reply.Str("error-reason"))
+		return reply
+	}
+	if info {
+		h.log.Info("Replying", "command", req.Command, "from", from, "call-id", req.CallID, "elapsed", elapsed)
+	}
+	if debug {
+		h.log.Debug("Response dump for '"+req.Command+"'", "to", from, "call-id", req.CallID, "dump", reply.Pretty())
 	}
 	return reply
 }

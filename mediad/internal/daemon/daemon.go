@@ -28,6 +28,7 @@ import (
 	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
 	"sipmedia/mediad/internal/graphite"
+	"sipmedia/mediad/internal/loglevel"
 	"sipmedia/mediad/internal/ports"
 	"sipmedia/mediad/internal/rawsys"
 	"sipmedia/ngproto"
@@ -40,11 +41,11 @@ const Version = "mediad-0.1 (rtpengine 10.5 compatible)"
 // every listener is open.
 type Options struct {
 	Ready func(Addrs)
-	// LogLevel, if set, is the level of log's handler (see NewLogger);
-	// the CLI's "set loglevel" changes it.
-	LogLevel *slog.LevelVar
-	// LogSignals makes SIGUSR1 lower and SIGUSR2 raise the log level by
-	// one, as rtpengine does (needs LogLevel).
+	// LogLevels, if set, are the levels log's handler filters by (see
+	// NewLogger); the CLI's "set loglevel" changes them.
+	LogLevels *loglevel.Levels
+	// LogSignals makes SIGUSR1 lower and SIGUSR2 raise every subsystem's
+	// log level by one, as rtpengine does (needs LogLevels).
 	LogSignals bool
 }
 
@@ -97,8 +98,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	defer core.close()
 
 	runner := cli.NewRunner(*cfg, core.calls, alloc, log.With("component", "cli"))
-	if lv := opts.LogLevel; lv != nil {
-		runner.OnLogLevel(func(l int) { lv.Set(SlogLevel(l)) })
+	if opts.LogLevels != nil {
+		runner.UseLevels(opts.LogLevels)
 	}
 	ngSrv := &ngproto.Server{Handler: core.handler(runner), Logger: log.With("component", "ng"), MaxConcurrent: ngConcurrency(cfg.NumThreads)}
 
@@ -253,7 +254,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		}()
 		log.Info("HTTP listening", "addr", ln.Addr().String(), "tls", secure)
 	}
-	if opts.LogSignals && opts.LogLevel != nil {
+	if lv := opts.LogLevels; opts.LogSignals && lv != nil {
 		sigs := make(chan os.Signal, 4)
 		signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2)
 		wg.Add(1)
@@ -265,13 +266,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 				case <-ctx.Done():
 					return
 				case sig := <-sigs:
-					n := runner.LogLevel() + 1
-					verb := "Increased"
+					delta, verb := 1, "Increased"
 					if sig == syscall.SIGUSR1 {
-						n, verb = n-2, "Decreased"
+						delta, verb = -1, "Decreased"
 					}
-					runner.SetLogLevel(n)
-					log.Log(ctx, SlogLevel(n), verb+" log level", "level", n)
+					lv.Add(delta)
+					n := lv.Get(loglevel.Core)
+					log.Log(ctx, SlogLevel(n), verb+" every subsystem's log level", "core", n)
 				}
 			}
 		}()

@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"sipmedia/mediad/internal/cli"
 	"sipmedia/mediad/internal/config"
+	"sipmedia/mediad/internal/loglevel"
 	"sipmedia/ngproto"
 	"sipmedia/ngproto/logbuf"
 )
@@ -27,8 +29,9 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	lv := new(slog.LevelVar)
-	r := startRun(t, log, Options{LogLevel: lv}, "--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-i", "ext/203.0.113.1", "-n", "127.0.0.1:0",
+	cfgLevels := config.Default()
+	lv := NewLevels(&cfgLevels)
+	r := startRun(t, log, Options{LogLevels: lv}, "--config-file=none", "-t", "-1", "-i", "127.0.0.1", "-i", "ext/203.0.113.1", "-n", "127.0.0.1:0",
 		"-c", "127.0.0.1:0", "--listen-http=127.0.0.1:0", "-p", pidfile, "-m", "43000", "-M", "43099", "--jitter-buffer=5")
 	addrs := r.Addrs
 	if _, err := os.Stat(pidfile); err != nil {
@@ -64,8 +67,9 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	if out, err := cli.Query(ctx, addrs.CLI, "list maxsessions"); err != nil || out != "Maximum sessions configured on rtpengine: -1\n" {
 		t.Errorf("cli: %q %v", out, err)
 	}
-	if out, err := cli.Query(ctx, addrs.CLI, "set loglevel 7"); err != nil || out != "Success setting loglevel to 7\n" || lv.Level() != slog.LevelDebug {
-		t.Errorf("set loglevel: %q %v, level %v", out, err, lv.Level())
+	if out, err := cli.Query(ctx, addrs.CLI, "set loglevel http 7"); err != nil || out != "Success setting loglevel to 7\n" ||
+		lv.Get(loglevel.HTTP) != 7 || lv.Get(loglevel.Core) != 6 {
+		t.Errorf("set loglevel: %q %v, levels http %d core %d", out, err, lv.Get(loglevel.HTTP), lv.Get(loglevel.Core))
 	}
 	// HTTP: /ping, /cli/..., POST /ng, unknown path.
 	base := "http://" + addrs.HTTP[0]
@@ -157,5 +161,74 @@ func TestSlogLevel(t *testing.T) {
 	log.Warn("shown")
 	if out := buf.String(); strings.Contains(out, "hidden") || !strings.Contains(out, "shown") || strings.Contains(out, "time=") {
 		t.Errorf("log output %q", out)
+	}
+
+	// Per subsystem: the control protocol at debug, the rest at warning,
+	// changed at run time as the CLI does.
+	buf.Reset()
+	cfg.SubsystemLogLevels = map[string]int{"control": 7, "ice": 0}
+	levels := NewLevels(&cfg)
+	log, err = NewLogger(&cfg, &buf, levels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ng, ice, relay := log.With("component", "ng"), log.With("component", "webrtc").With("component", "ice"), log.With("component", "relay")
+	ng.Debug("ng-debug")
+	ice.Info("ice-info")
+	ice.Warn("ice-warn")
+	relay.Info("relay-info")
+	levels.Set(loglevel.ICE, 6)
+	levels.Set(loglevel.Control, 3)
+	ice.Info("ice-info-later")
+	ng.Warn("ng-warn-later")
+	out := buf.String()
+	for _, want := range []string{"ng-debug", "ice-warn", "ice-info-later"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s not logged:\n%s", want, out)
+		}
+	}
+	for _, not := range []string{"ice-info ", "relay-info", "ng-warn-later"} {
+		if strings.Contains(out+" ", not) {
+			t.Errorf("%s logged:\n%s", not, out)
+		}
+	}
+}
+
+func TestBreakLine(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		max  int
+		want []string
+	}{
+		{"short", 10, []string{"short"}},
+		{"exactly10!", 10, []string{"exactly10!"}},
+		{"0123456789abcdefghijXY", 10, []string{"0123456789 ...", "... abcdefghij ...", "... XY"}},
+		{"no limit at all", 0, []string{"no limit at all"}},
+		{"negative", -1, []string{"negative"}},
+	} {
+		if got := breakLine(tc.line, tc.max); !slices.Equal(got, tc.want) {
+			t.Errorf("breakLine(%q, %d) = %q, want %q", tc.line, tc.max, got, tc.want)
+		}
+	}
+}
+
+func TestLoggerMarksAndBreaks(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := config.Default()
+	cfg.LogStderr, cfg.NoLogTimestamps = true, true
+	cfg.LogMarkPrefix, cfg.LogMarkSuffix = "<<", ">>"
+	cfg.MaxLogLineLength = 50
+	log, err := NewLogger(&cfg, &buf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("call", "call-id", "abc", "from", "1.2.3.4:5")
+	log.With("tag", "t1").Info("a rather long message that goes past fifty bytes", "n", 1)
+	want := `level=INFO msg=call call-id=<<abc>> from=1.2.3.4:5
+level=INFO msg="a rather long message that goes pa ...
+... st fifty bytes" tag=<<t1>> n=1
+`
+	if got := buf.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }

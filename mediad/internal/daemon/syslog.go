@@ -121,12 +121,13 @@ func (f *facilityWriter) Close() error {
 // time (syslog stamps its lines), and writes each at its severity.
 type syslogHandler struct {
 	w     *syslog.Writer
+	max   int // --max-log-line-length
 	mu    *sync.Mutex
 	buf   *bytes.Buffer
 	inner slog.Handler // writes into buf
 }
 
-func newSyslogHandler(w *syslog.Writer, opts *slog.HandlerOptions) *syslogHandler {
+func newSyslogHandler(w *syslog.Writer, opts *slog.HandlerOptions, max int) *syslogHandler {
 	o := *opts
 	prev := o.ReplaceAttr
 	o.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
@@ -138,7 +139,7 @@ func newSyslogHandler(w *syslog.Writer, opts *slog.HandlerOptions) *syslogHandle
 		}
 		return a
 	}
-	h := &syslogHandler{w: w, mu: new(sync.Mutex), buf: new(bytes.Buffer)}
+	h := &syslogHandler{w: w, max: max, mu: new(sync.Mutex), buf: new(bytes.Buffer)}
 	h.inner = slog.NewTextHandler(h.buf, &o)
 	return h
 }
@@ -154,26 +155,31 @@ func (h *syslogHandler) Handle(ctx context.Context, r slog.Record) error {
 	if err := h.inner.Handle(ctx, r); err != nil {
 		return err
 	}
-	msg := strings.TrimSuffix(h.buf.String(), "\n")
+	write := h.w.Crit
 	switch {
 	case r.Level < slog.LevelInfo:
-		return h.w.Debug(msg)
+		write = h.w.Debug
 	case r.Level < LevelNotice:
-		return h.w.Info(msg)
+		write = h.w.Info
 	case r.Level < slog.LevelWarn:
-		return h.w.Notice(msg)
+		write = h.w.Notice
 	case r.Level < slog.LevelError:
-		return h.w.Warning(msg)
+		write = h.w.Warning
 	case r.Level < slog.LevelError+4:
-		return h.w.Err(msg)
+		write = h.w.Err
 	}
-	return h.w.Crit(msg)
+	for _, piece := range breakLine(strings.TrimSuffix(h.buf.String(), "\n"), h.max) {
+		if err := write(piece); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (h *syslogHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &syslogHandler{w: h.w, mu: h.mu, buf: h.buf, inner: h.inner.WithAttrs(as)}
+	return &syslogHandler{w: h.w, max: h.max, mu: h.mu, buf: h.buf, inner: h.inner.WithAttrs(as)}
 }
 
 func (h *syslogHandler) WithGroup(name string) slog.Handler {
-	return &syslogHandler{w: h.w, mu: h.mu, buf: h.buf, inner: h.inner.WithGroup(name)}
+	return &syslogHandler{w: h.w, max: h.max, mu: h.mu, buf: h.buf, inner: h.inner.WithGroup(name)}
 }

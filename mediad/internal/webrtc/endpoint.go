@@ -118,9 +118,13 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 		e.on = cfg.Sockets[0].Writer
 	}
 	if cfg.ICE != nil {
+		iceLog := cfg.Log
+		if iceLog != nil { // rtpengine's "ice" log subsystem
+			iceLog = iceLog.With("component", "ice")
+		}
 		a, err := ice.NewAgent(ice.Config{
 			Local: cfg.ICE.Local, Controlling: cfg.ICE.Controlling, Lite: cfg.ICE.Lite, Component: cfg.Component,
-			Software: cfg.Software, Writer: e.router, Log: cfg.Log, OnSelected: e.onSelected,
+			Software: cfg.Software, Writer: e.router, Log: iceLog, OnSelected: e.onSelected,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("webrtc endpoint: %w", err)
