@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -172,7 +173,7 @@ func TestRunnerFormats(t *testing.T) {
 		{"foo", "Unknown or incomplete command::foo\n"},
 		{"set maxsessions 5", "Success setting maxsessions to 5\n"},
 		{"list maxsessions", "Maximum sessions configured on rtpengine: 5\n"},
-		{"set controltos 5", "Unsupported command: set controltos is not implemented by mediad\n"},
+		{"set controltos 5", "Success setting redis-connect-timeout to 5\n"}, // rtpengine 10.5's reply
 		{"set loglevel 7", "Success setting loglevel to 7\n"},
 		{"list loglevel core", "7\n"},
 		{"set loglevel core 3", "Success setting loglevel to 3\n"},
@@ -259,11 +260,15 @@ func TestCompareWithRtpengine(t *testing.T) {
 		"list controltos", "help", "list help", "list loglevels", "list transcoders", "list redisallowederrors",
 		"list redisdisabletime", "list redisconnecttimeout", "list rediscmdtimeout", "list loglevel core",
 		"list timeoutXYZ", "list jsonstats", "set loglevel 6", "set loglevel core 6", "set",
+		"params start", "params current", "params diff", "params", "params foo", "params help",
 		// Changed at run time, then listed (last: they change the state).
 		"set maxsessions 5", "list maxsessions", "set maxsessions 0", "list maxsessions", "set maxsessions -1",
 		"list maxsessions", "set maxsessions -5", "set maxsessions abc", "set maxsessions", "set maxsessions 7x",
 		"list maxsessions", "set maxcpu 50.5", "list maxcpu", "set maxcpu x", "set maxload 2.5", "list maxload",
-		"set maxload 3", "list maxload", "set maxbw 1000", "set maxbw", "set timeout 120", "list timeout",
+		"set maxload 3", "list maxload", "set loglevel ice 7", "set silenttimeout 99", "set offertimeout 98",
+		// Before "set maxbw": rtpengine 10.5 stores a hundred times it.
+		"params diff", "params current", "params revert", "params diff", "list maxsessions", "list offertimeout",
+		"set maxbw 1000", "set maxbw", "set timeout 120", "list timeout",
 		"set silenttimeout 7200", "list silenttimeout", "set offertimeout 100", "list offertimeout",
 		"set finaltimeout 10000", "list finaltimeout", "set timeout -5", "set timeout x", "list timeout",
 		"set deletedelay 5", "list deletedelay", "set deletedelay x", "list deletedelay", "set help", "set foo",
@@ -459,3 +464,67 @@ func waitFor(t *testing.T, cond func() bool) {
 
 // daemonLevel stands in for the daemon's syslog-to-slog mapping.
 func daemonLevel(n int) slog.Level { return slog.Level(-n) }
+
+// TestParams checks "params" against rtpengine 10.5's output for the same
+// options (captured with rtpengine-ctl; e2e's TestCLIParams compares live).
+func TestParams(t *testing.T) {
+	cfg := testConfig(t, "-t", "-1", "-i", "ext/::1", "-c", "127.0.0.1:2224", "-u", "2225", "-m", "45600", "-M", "45699",
+		"--max-cpu=90.5", "--max-load=2.5", "--control-tos=32", "--homer-id=7", "--num-threads=3", "-L", "3", "--log-level-ice=5")
+	calls := &memCalls{limits: call.Limits{MaxSessions: -1, MaxCPU: 90.5, MaxLoad: 2.5, Timeout: 60 * time.Second,
+		SilentTimeout: time.Hour, OfferTimeout: time.Hour, DeleteDelay: 30 * time.Second}}
+	r := NewRunner(cfg, calls, nil, nil)
+	var applied []int
+	r.OnControlTOS(func(tos int) { applied = append(applied, tos) })
+	ctx := context.Background()
+	start := r.Run(ctx, "params start")
+	want := "log-level-core = 3\nlog-level-spandsp = 3\nlog-level-ffmpeg = 3\nlog-level-transcoding = 3\nlog-level-codec = 3\n" +
+		"log-level-rtcp = 3\nlog-level-ice = 5\nlog-level-crypto = 3\nlog-level-srtp = 3\nlog-level-internals = -1\n" +
+		"log-level-http = 3\nlog-level-control = 3\nlog-level-dtx = 3\n" +
+		"table = -1\nmax-sessions = -1\ntimeout = 60\nsilent-timeout = 3600\nfinal-timeout = 0\noffer-timeout = 3600\n" +
+		"delete-delay = 30\nredis-expires = 86400\ntos = 0\ncontrol-tos = 32\ngraphite-interval = 0\nredis-num-threads = 4\n" +
+		"homer-protocol = 2\nhomer-id = 7\nno-fallback = 0\nport-min = 45600\nport-max = 45699\nredis = :0/-1\n" +
+		"redis-write = :0/-1\nno-redis-required = 0\nnum-threads = 3\nxmlrpc-format = 0\nlog_format = 0\n" +
+		"redis_allowed_errors = -1\nredis_disable_time = 10\nredis_cmd_timeout = 0\nredis_connect_timeout = 1000\n" +
+		"max-cpu = 90.5\nmax-load = 2.50\nmax-bandwidth = 0\ninterface[0] = default\\127.0.0.1 \ninterface[1] = ext\\::1 \n" +
+		"b2b_url = (null)\nredis-auth = (null)\nredis-write-auth = (null)\nrecording-dir = (null)\nrecording-method = pcap\n" +
+		"recording-format = raw\niptables-chain = (null)\nlisten-tcp = \nlisten-tcp = \nlisten-udp = 0.0.0.0:2225\n" +
+		"listen-udp = [::]:2225\nlisten-ng = 127.0.0.1:2223\nlisten-ng = \nlisten-cli = 127.0.0.1:2224\nlisten-cli = \n"
+	if runtime.NumCPU() > 4 {
+		want = strings.Replace(want, "redis-num-threads = 4", fmt.Sprintf("redis-num-threads = %d", runtime.NumCPU()), 1)
+	}
+	if start != want {
+		t.Errorf("params start:\n%s\nwant:\n%s", start, want)
+	}
+	for _, c := range []struct{ cmd, want string }{
+		{"params diff", ""},
+		{"set loglevel ice 7", "Success setting loglevel to 7\n"},
+		{"set maxsessions 5", "Success setting maxsessions to 5\n"},
+		{"set maxcpu 50.5", "Success setting maxcpu to 50.5\n"},
+		{"set maxload 1.25", "Success setting maxload to 1.25\n"},
+		{"set timeout 30", "Success setting timeout to 30\n"},
+		{"set offertimeout 99", "Success setting timeout to 99\n"},
+		{"set controltos 300", "Invalid control-tos value 300, must be between 0 and 255\n"},
+		{"set controltos 40", "Success setting redis-connect-timeout to 40\n"},
+		{"list controltos", "40\n"},
+		{"params diff", "log-level-ice: 5 => 7\nmax-sessions: -1 => 5\nmax-cpu: 9050 => 5050\nmax-load: 250 => 125\ntimeout: 60 => 30\ncontrol-tos: 32 => 40\n"},
+		{"params revert", ""},
+		{"params diff", ""},
+		{"list maxsessions", "Maximum sessions configured on rtpengine: -1\n"},
+		{"list loglevel ice", "5\n"},
+		{"list offertimeout", "OFFER_TIMEOUT=99\n"}, // not in rtpengine's revert list
+		{"list controltos", "32\n"},
+		{"params", "More parameters required.\n"},
+		{"params foo", "Unknown or incomplete command::foo\n"},
+	} {
+		if got := r.Run(ctx, c.cmd); got != c.want {
+			t.Errorf("%q: %q, want %q", c.cmd, got, c.want)
+		}
+	}
+	if !slices.Equal(applied, []int{40, 32}) {
+		t.Errorf("control TOS applied: %v, want [40 32]", applied)
+	}
+	if cur := r.Run(ctx, "params current"); !strings.Contains(cur, "\nredis-db = -1\nredis-write-db = -1\n") ||
+		!strings.Contains(cur, "\noffer-timeout = 99\n") || !strings.Contains(cur, "\nmax-bw = 0\n") {
+		t.Errorf("params current:\n%s", cur)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +26,10 @@ type Runner struct {
 	log     *slog.Logger
 
 	levels *loglevel.Levels // "list loglevel", "set loglevel"
+
+	start        params       // for "params start|diff|revert"
+	controlTOS   atomic.Int32 // the NG sockets' TOS ("list/set controltos")
+	onControlTOS func(int)    // applies it; nil: recorded only
 }
 
 // NewRunner creates a Runner. ports may be nil ("list interfaces" then
@@ -35,8 +40,14 @@ func NewRunner(cfg config.Config, calls Calls, ports PortStats, log *slog.Logger
 	}
 	r := &Runner{calls: calls, cfg: cfg, ports: ports, started: time.Now(), log: log}
 	r.levels = loglevel.New(cfg.LogLevel, cfg.SubsystemLogLevels, func(int) slog.Level { return 0 })
+	r.controlTOS.Store(int32(cfg.ControlTOS))
+	r.start = r.snapshot()
 	return r
 }
+
+// OnControlTOS makes "set controltos" and "params revert" apply the NG
+// sockets' TOS through f. Call before serving.
+func (r *Runner) OnControlTOS(f func(tos int)) { r.onControlTOS = f }
 
 // UseLevels makes "list loglevel" and "set loglevel" read and change
 // levels, those the daemon's logger filters by (instead of the Runner's
@@ -57,7 +68,7 @@ var (
 		{"terminate", (*Runner).terminate},
 		{"set", (*Runner).set},
 		{"get", (*Runner).list},
-		{"params", unsupported("params")},
+		{"params", (*Runner).params},
 		{"ksadd", unsupported("ksadd")},
 		{"ksrm", unsupported("ksrm")},
 		{"kslist", unsupported("kslist")},
@@ -94,7 +105,7 @@ var (
 		{"redisdisabletime", constant("10\n")},
 		{"redisconnecttimeout", constant("1000\n")},
 		{"rediscmdtimeout", constant("0\n")},
-		{"controltos", constant("0\n")},
+		{"controltos", func(r *Runner, _ string, b *strings.Builder) { fmt.Fprintf(b, "%d\n", r.controlTOS.Load()) }},
 		{"deletedelay", seconds("", func(l call.Limits) time.Duration { return l.DeleteDelay })},
 		{"interfaces", (*Runner).listInterfaces},
 		{"jsonstats", (*Runner).listJSONStats},

@@ -11,8 +11,8 @@ import (
 
 // "set" changes limits at run time, as rtpengine 10.5's cli.c does, with
 // its replies (typos included: operators' scripts match them). What
-// mediad does not have (open files, Redis, the control socket's TOS) is
-// answered "Unsupported command".
+// mediad does not have (open files, Redis) is answered "Unsupported
+// command".
 var setHandlers = []handler{
 	{"maxopenfiles", unsupported("set maxopenfiles")},
 	{"maxsessions", withArg((*Runner).setMaxSessions)},
@@ -28,7 +28,7 @@ var setHandlers = []handler{
 	{"redisdisabletime", unsupported("set redisdisabletime")},
 	{"redisconnecttimeout", unsupported("set redisconnecttimeout")},
 	{"rediscmdtimeout", unsupported("set rediscmdtimeout")},
-	{"controltos", unsupported("set controltos")},
+	{"controltos", withArg((*Runner).setControlTOS)},
 	{"deletedelay", withArg((*Runner).setDeleteDelay)},
 }
 

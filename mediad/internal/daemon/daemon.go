@@ -135,6 +135,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			}
 		}
 		addrs.NG = conn.LocalAddr().String()
+		// The CLI's "set controltos" (served only after this).
+		runner.OnControlTOS(func(tos int) {
+			if err := setTOS(conn, tos); err != nil {
+				log.Warn("cannot set the NG socket's TOS", "tos", tos, "err", err)
+			}
+		})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
