@@ -95,7 +95,7 @@ func (r *Registry) syncEndpoints(party *Monologue, md *Media) {
 		ep := st.eps[k]
 		if ep == nil {
 			cfg := webrtc.Config{Writer: rs, Local: rs.Local(), Component: k + 1, Software: r.software(),
-				Log: r.log.With("component", "webrtc"), Plain: !webrtc.IsSRTP(st.sentProto) || passthrough}
+				Log: r.log.With("component", "webrtc"), LogKeys: r.cfg.LogSRTPKeys, Plain: !webrtc.IsSRTP(st.sentProto) || passthrough}
 			if st.sentICE && party.iceUfrag != "" {
 				cfg.ICE = &webrtc.ICEConfig{
 					Local:       ice.Credentials{Ufrag: party.iceUfrag, Pwd: party.icePwd},

@@ -90,6 +90,8 @@ type Config struct {
 	// --software-id): the s= of SDPs of its own making, the STUN
 	// SOFTWARE attribute, the DTLS certificate's CN. "" is "mediad".
 	SoftwareID string
+	// LogSRTPKeys logs DTLS-SRTP keys at error (--log-srtp-keys).
+	LogSRTPKeys bool
 	// DTLSPassive and EndpointLearning are carried for the relay/WebRTC.
 	DTLSPassive      bool
 	EndpointLearning string

@@ -133,6 +133,9 @@ type Config struct {
 	DTLSMTU        int
 	// SoftwareID is --software-id: letters, digits and '-' ("" = mediad).
 	SoftwareID string
+	// LogSRTPKeys is --log-srtp-keys: the keys a DTLS handshake yields
+	// are logged at error instead of debug.
+	LogSRTPKeys bool
 	// RejectInvalidSDP is --reject-invalid-sdp.
 	RejectInvalidSDP bool
 	// MOS is --mos: "CQ" (default) or "LQ".

@@ -207,7 +207,7 @@ var optionTable = []option{
 	{long: "priority", kind: kindInt},
 	{long: "idle-scheduling", kind: kindString},
 	{long: "idle-priority", kind: kindInt},
-	{long: "log-srtp-keys", kind: kindNone},
+	{long: "log-srtp-keys", kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.LogSRTPKeys }), help: "Log the SRTP keys of DTLS-SRTP at error, not debug"},
 	{long: "mysql-host", kind: kindString},
 	{long: "mysql-port", kind: kindInt},
 	{long: "mysql-user", kind: kindString},

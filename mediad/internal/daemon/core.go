@@ -182,6 +182,7 @@ func callConfig(cfg *config.Config) call.Config {
 		DTLSPassive:      cfg.DTLSPassive,
 		DTLSCert:         dtlssrtp.CertOptions{SHA1: cfg.DTLSSHA1, LinkMTU: cfg.DTLSMTU},
 		SoftwareID:       cfg.SoftwareID,
+		LogSRTPKeys:      cfg.LogSRTPKeys,
 		RejectInvalidSDP: cfg.RejectInvalidSDP,
 		MOS:              cfg.MOS,
 		EndpointLearning: cfg.EndpointLearning,

@@ -88,7 +88,8 @@ func NewLogger(cfg *config.Config, w io.Writer, levels *loglevel.Levels) (*slog.
 // what rtpengine marks (call IDs, tags, media endpoints, SSRCs, SDP, NG
 // message dumps).
 var sensitiveKeys = map[string]bool{"call-id": true, "tag": true, "tags": true, "from-tag": true, "to-tag": true,
-	"from-tags": true, "remote": true, "flow": true, "ssrc": true, "sdp": true, "dump": true}
+	"from-tags": true, "remote": true, "flow": true, "ssrc": true, "sdp": true, "dump": true,
+	"in-key": true, "in-salt": true, "out-key": true, "out-salt": true}
 
 // replaceAttr drops the time (--no-log-timestamps) and marks sensitive
 // values; nil when neither is asked for.

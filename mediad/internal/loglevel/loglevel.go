@@ -70,6 +70,7 @@ var components = map[string]Subsystem{
 	"http":        HTTP,
 	"webrtc":      Crypto, // DTLS and SRTP set-up
 	"ice":         ICE,
+	"srtp":        SRTP,
 	"rtcp":        RTCP,
 }
 

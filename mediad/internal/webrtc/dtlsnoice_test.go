@@ -2,6 +2,10 @@ package webrtc_test
 
 import (
 	"context"
+	"encoding/base64"
+	"log/slog"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,11 +13,14 @@ import (
 
 	"sipmedia/mediad/internal/webrtc"
 	"sipmedia/mediad/internal/webrtc/dtlssrtp"
+	"sipmedia/mediad/internal/webrtc/sdes"
+	"sipmedia/ngproto/logbuf"
 )
 
 // TestDTLSClientWithoutICE: a DTLS-SRTP peer without ICE (setup:passive);
 // mediad is the client and sends its ClientHello to the signalled address
-// (SetDTLSHint); SRTP keyed by the handshake reaches the plain side.
+// (SetDTLSHint); SRTP keyed by the handshake reaches the plain side. The
+// keys are logged at error, as with rtpengine's --log-srtp-keys.
 func TestDTLSClientWithoutICE(t *testing.T) {
 	checkGoroutines(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -25,7 +32,9 @@ func TestDTLSClientWithoutICE(t *testing.T) {
 
 	b := newBridge(t)
 	var err error
-	b.ep, err = webrtc.NewEndpoint(webrtc.Config{Writer: b.sec, Local: addrOf(b.sec)})
+	var logs logbuf.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	b.ep, err = webrtc.NewEndpoint(webrtc.Config{Writer: b.sec, Local: addrOf(b.sec), Log: log, LogKeys: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +75,17 @@ func TestDTLSClientWithoutICE(t *testing.T) {
 	}
 	for !b.ep.Secure() && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
+	}
+	suite, _ := sdes.SuiteOfProfile(keys.Profile)
+	b64 := base64.StdEncoding.EncodeToString
+	// The peer's outgoing keys are our incoming ones.
+	for _, kv := range [][2]string{{"level", "ERROR"}, {"msg", "SRTP keys"}, {"component", "srtp"}, {"suite", suite.Name},
+		{"in-key", b64(keys.LocalMasterKey)}, {"in-salt", b64(keys.LocalMasterSalt)},
+		{"out-key", b64(keys.RemoteMasterKey)}, {"out-salt", b64(keys.RemoteMasterSalt)}} {
+		if out := logs.String(); kv[1] == "" || !strings.Contains(out, kv[0]+"="+kv[1]+" ") && !strings.Contains(out, kv[0]+"="+kv[1]+"\n") &&
+			!strings.Contains(out, kv[0]+"="+strconv.Quote(kv[1])) {
+			t.Errorf("keys log:\n%s\nwant %s=%s", out, kv[0], kv[1])
+		}
 	}
 	enc, err := srtp.CreateContext(keys.LocalMasterKey, keys.LocalMasterSalt, keys.Profile)
 	if err != nil {

@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +34,9 @@ type Config struct {
 	ICE *ICEConfig
 	// Software is the STUN messages' SOFTWARE attribute ("" = none).
 	Software string
+	// LogKeys logs the SRTP keys a DTLS handshake yields at error
+	// instead of debug (rtpengine's --log-srtp-keys).
+	LogKeys bool
 	// Plain lets unencrypted RTP through until (unless) keys are set:
 	// for ICE toward a plain RTP/AVP peer.
 	Plain bool
@@ -322,11 +326,34 @@ func (e *Endpoint) startDTLSLocked(p DTLSParams) error {
 		if err != nil || e.dtls.Load() != s {
 			return
 		}
+		e.logKeys(keys)
 		if err := e.SetKeys(keys.Profile, keys.SessionKeys, CryptoOptions{}); err != nil {
 			e.log.Info("SRTP setup failed", "err", err)
 		}
 	}()
 	return nil
+}
+
+// logKeys logs a DTLS handshake's SRTP keys, as rtpengine's
+// crypto_dump_keys: incoming (what the peer encrypts with), outgoing,
+// base64, at debug or (LogKeys) error, in the srtp log subsystem.
+func (e *Endpoint) logKeys(k dtlssrtp.Keys) {
+	if e.log == nil {
+		return
+	}
+	level := slog.LevelDebug
+	if e.cfg.LogKeys {
+		level = slog.LevelError
+	}
+	log := e.log.With("component", "srtp")
+	if !log.Enabled(e.ctx, level) {
+		return
+	}
+	suite, _ := sdes.SuiteOfProfile(k.Profile)
+	b64 := base64.StdEncoding.EncodeToString
+	log.Log(e.ctx, level, "SRTP keys", "suite", suite.Name,
+		"in-key", b64(k.RemoteMasterKey), "in-salt", b64(k.RemoteMasterSalt),
+		"out-key", b64(k.LocalMasterKey), "out-salt", b64(k.LocalMasterSalt))
 }
 
 // DTLSVerified reports whether a DTLS handshake completed, which checks

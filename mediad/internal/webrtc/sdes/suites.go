@@ -35,6 +35,16 @@ var suites = []Suite{
 	{"NULL_HMAC_SHA1_32", srtp.ProtectionProfileNullHmacSha1_32, 16, 14},
 }
 
+// SuiteOfProfile finds the suite pion's profile p runs.
+func SuiteOfProfile(p srtp.ProtectionProfile) (Suite, bool) {
+	for _, s := range suites {
+		if s.Profile == p && p != 0 {
+			return s, true
+		}
+	}
+	return Suite{}, false
+}
+
 // LookupSuite finds a suite by name (case-insensitive).
 func LookupSuite(name string) (Suite, bool) {
 	for _, s := range suites {
