@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -136,7 +135,7 @@ func TestRunnerFormats(t *testing.T) {
 	lim.MaxSessions, lim.DeleteDelay = 50, 12*time.Second
 	calls := &memCalls{sessions: []Session{sampleCall()}, limits: lim}
 	r := NewRunner(testConfig(t, "--max-sessions=50", "-d", "12", "--log-level-ice=7"), calls, nil, nil)
-	levels := loglevel.New(6, map[string]int{"ice": 7}, daemonLevel)
+	levels := loglevel.New(6, map[string]int{"ice": 7})
 	r.UseLevels(levels)
 	ctx := context.Background()
 	tests := []struct{ cmd, want string }{
@@ -461,9 +460,6 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-// daemonLevel stands in for the daemon's syslog-to-slog mapping.
-func daemonLevel(n int) slog.Level { return slog.Level(-n) }
 
 // TestParams checks "params" against rtpengine 10.5's output for the same
 // options (captured with rtpengine-ctl; e2e's TestCLIParams compares live).

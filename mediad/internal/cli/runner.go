@@ -39,7 +39,7 @@ func NewRunner(cfg config.Config, calls Calls, ports PortStats, log *slog.Logger
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Runner{calls: calls, cfg: cfg, ports: ports, started: time.Now(), log: log}
-	r.levels = loglevel.New(cfg.LogLevel, cfg.SubsystemLogLevels, func(int) slog.Level { return 0 })
+	r.levels = loglevel.New(cfg.LogLevel, cfg.SubsystemLogLevels)
 	r.controlTOS.Store(int32(cfg.ControlTOS))
 	r.start = r.snapshot()
 	return r

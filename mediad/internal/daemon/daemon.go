@@ -278,7 +278,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 					}
 					lv.Add(delta)
 					n := lv.Get(loglevel.Core)
-					log.Log(ctx, SlogLevel(n), verb+" every subsystem's log level", "core", n)
+					log.Log(ctx, loglevel.ToSlog(n), verb+" every subsystem's log level", "core", n)
 				}
 			}
 		}()

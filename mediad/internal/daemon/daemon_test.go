@@ -142,12 +142,7 @@ func TestRunFailsOnBusyListener(t *testing.T) {
 	}
 }
 
-func TestSlogLevel(t *testing.T) {
-	for l, want := range map[int]slog.Level{7: slog.LevelDebug, 6: slog.LevelInfo, 5: LevelNotice, 4: slog.LevelWarn, 3: slog.LevelError, 0: slog.LevelError + 4} {
-		if got := SlogLevel(l); got != want {
-			t.Errorf("SlogLevel(%d) = %v, want %v", l, got, want)
-		}
-	}
+func TestLoggerLevel(t *testing.T) {
 	var buf bytes.Buffer
 	cfg := config.Default()
 	cfg.LogLevel = 4

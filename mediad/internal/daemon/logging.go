@@ -12,32 +12,10 @@ import (
 	"sipmedia/mediad/internal/loglevel"
 )
 
-// LevelNotice is syslog's notice (5), between info and warning.
-const LevelNotice = slog.LevelInfo + 2
-
-// SlogLevel maps rtpengine's -L syslog level (0 emerg .. 7 debug) to the
-// lowest slog level that is logged.
-func SlogLevel(l int) slog.Level {
-	switch {
-	case l >= 7:
-		return slog.LevelDebug
-	case l == 6:
-		return slog.LevelInfo
-	case l == 5:
-		return LevelNotice
-	case l == 4:
-		return slog.LevelWarn
-	case l == 3:
-		return slog.LevelError
-	default: // crit, alert, emerg: only what is worse than an error
-		return slog.LevelError + 4
-	}
-}
-
 // NewLevels returns the log levels of cfg: -L for every subsystem but
 // those given a --log-level-NAME.
 func NewLevels(cfg *config.Config) *loglevel.Levels {
-	return loglevel.New(cfg.LogLevel, cfg.SubsystemLogLevels, SlogLevel)
+	return loglevel.New(cfg.LogLevel, cfg.SubsystemLogLevels)
 }
 
 // NewLogger builds the daemon's logger: with -E text lines on w

@@ -8,6 +8,8 @@ import (
 	"log/syslog"
 	"strings"
 	"sync"
+
+	"sipmedia/mediad/internal/loglevel"
 )
 
 // Syslog output, as rtpengine logs without -E: openlog("rtpengine",
@@ -159,7 +161,7 @@ func (h *syslogHandler) Handle(ctx context.Context, r slog.Record) error {
 	switch {
 	case r.Level < slog.LevelInfo:
 		write = h.w.Debug
-	case r.Level < LevelNotice:
+	case r.Level < loglevel.Notice:
 		write = h.w.Info
 	case r.Level < slog.LevelWarn:
 		write = h.w.Notice

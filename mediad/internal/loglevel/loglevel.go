@@ -82,20 +82,40 @@ func ForComponent(c string) Subsystem {
 	return Core
 }
 
+// Notice is syslog's notice (5), between info and warning.
+const Notice = slog.LevelInfo + 2
+
+// ToSlog maps rtpengine's syslog levels (0 emerg .. 7 debug) to the
+// lowest slog level that is logged at it.
+func ToSlog(l int) slog.Level {
+	switch {
+	case l >= 7:
+		return slog.LevelDebug
+	case l == 6:
+		return slog.LevelInfo
+	case l == 5:
+		return Notice
+	case l == 4:
+		return slog.LevelWarn
+	case l == 3:
+		return slog.LevelError
+	default: // crit, alert, emerg: only what is worse than an error
+		return slog.LevelError + 4
+	}
+}
+
 // Levels are the syslog levels (0 emerg .. 7 debug) of the subsystems,
 // each with the slog level it lets through. Safe for concurrent use.
 type Levels struct {
 	syslog [numSubsystems]atomic.Int32
 	slog   [numSubsystems]slog.LevelVar
-	toSlog func(int) slog.Level
 }
 
 // New returns levels at def, except the subsystems given in per (by
 // name; a level of 0 there means unset, as in rtpengine) and internals,
-// which is off (-1) unless given. toSlog maps a syslog level to the
-// lowest slog level logged at it.
-func New(def int, per map[string]int, toSlog func(int) slog.Level) *Levels {
-	l := &Levels{toSlog: toSlog}
+// which is off (-1) unless given.
+func New(def int, per map[string]int) *Levels {
+	l := &Levels{}
 	for i := range numSubsystems {
 		n := def
 		if i == Internals {
@@ -115,7 +135,7 @@ func (l *Levels) Get(s Subsystem) int { return int(l.syslog[s].Load()) }
 // Set sets s's level.
 func (l *Levels) Set(s Subsystem, n int) {
 	l.syslog[s].Store(int32(n))
-	l.slog[s].Set(l.toSlog(n))
+	l.slog[s].Set(ToSlog(n))
 }
 
 // SetAll sets every subsystem's level.

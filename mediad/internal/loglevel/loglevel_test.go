@@ -7,32 +7,24 @@ import (
 	"testing"
 )
 
-// toSlog is the daemon's mapping of syslog levels.
-func toSlog(n int) slog.Level {
-	switch {
-	case n >= 7:
-		return slog.LevelDebug
-	case n == 6:
-		return slog.LevelInfo
-	case n == 5:
-		return slog.LevelInfo + 2
-	case n == 4:
-		return slog.LevelWarn
-	case n == 3:
-		return slog.LevelError
+func TestToSlog(t *testing.T) {
+	for l, want := range map[int]slog.Level{8: slog.LevelDebug, 7: slog.LevelDebug, 6: slog.LevelInfo, 5: Notice, 4: slog.LevelWarn,
+		3: slog.LevelError, 0: slog.LevelError + 4, -1: slog.LevelError + 4} {
+		if got := ToSlog(l); got != want {
+			t.Errorf("ToSlog(%d) = %v, want %v", l, got, want)
+		}
 	}
-	return slog.LevelError + 4
 }
 
 func TestLevels(t *testing.T) {
-	l := New(5, map[string]int{"control": 7, "ice": 0}, toSlog)
+	l := New(5, map[string]int{"control": 7, "ice": 0})
 	want := map[Subsystem]int{Core: 5, ICE: 5, Control: 7, Internals: -1, DTX: 5}
 	for s, n := range want {
 		if got := l.Get(s); got != n {
 			t.Errorf("%s = %d, want %d", Subsystems[s].Name, got, n)
 		}
 	}
-	if l := New(5, map[string]int{"internals": 7}, toSlog); l.Get(Internals) != 7 {
+	if l := New(5, map[string]int{"internals": 7}); l.Get(Internals) != 7 {
 		t.Errorf("--log-level-internals=7 gave %d", l.Get(Internals))
 	}
 	l.Add(1)
@@ -55,7 +47,7 @@ func TestLevels(t *testing.T) {
 
 func TestHandlerFiltersBySubsystem(t *testing.T) {
 	var buf bytes.Buffer
-	l := New(4, map[string]int{"control": 7}, toSlog)
+	l := New(4, map[string]int{"control": 7})
 	log := slog.New(l.Handler(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.Level(-100)})))
 	log.Info("core-info")
 	log.Warn("core-warn")
