@@ -46,6 +46,11 @@ start_proxy() { # NAME PORT
 }
 stop_proxy() { for p in $pids; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=""; }
 
+# sipp's socket buffers: its default, 64 KiB, is below the kernel's, and a
+# sipp sharing two cores with the proxy dropped replies on it (see
+# e2e/README.md, "Calls benchmark"); the kernel caps this at rmem_max.
+SIPP_BUFFER=4194304
+
 # clients COUNT RATE ARGS...: PAIRS sipp clients in parallel (@i@ in ARGS is
 # the client index); sets ok, bad (sums of sipp's counters) and secs.
 clients() {
@@ -54,7 +59,7 @@ clients() {
 	while [ $i -lt "$PAIRS" ]; do
 		args=$(echo "$@" | sed "s/@i@/$i/g")
 		# shellcheck disable=SC2086
-		sipp $args -i 127.0.0.1 -p "$(port)" -mp "$(port)" -m "$count" -r "$rate" -l 3000 -nostdin -timeout 100s -recv_timeout 20s \
+		sipp $args -i 127.0.0.1 -p "$(port)" -mp "$(port)" -m "$count" -r "$rate" -l 3000 -nostdin -timeout 100s -recv_timeout 20s -buff_size "$SIPP_BUFFER" \
 			-trace_stat -fd 1 -stf "$work/stat.$i.csv" -trace_err -error_file "$work/err.$i.log" >/dev/null 2>&1 &
 		cp="$cp $!"; echo $! >>"$work/pids"; i=$((i+1))
 	done
@@ -90,7 +95,7 @@ bench_calls() { # PORT: sets call_rate, call_fail
 	while [ $i -lt "$PAIRS" ]; do
 		up=$(port)
 		sipp -sf "$here/register_one.xml" -s "b$i" -i 127.0.0.1 -p "$up" -m 1 -nostdin "127.0.0.1:$p" >/dev/null 2>&1 || true
-		sipp -sf "$here/uas.xml" -key user "b$i" -i 127.0.0.1 -p "$up" -mp "$(port)" -nostdin >/dev/null 2>&1 &
+		sipp -sf "$here/uas.xml" -key user "b$i" -i 127.0.0.1 -p "$up" -mp "$(port)" -nostdin -buff_size "$SIPP_BUFFER" >/dev/null 2>&1 &
 		uas="$uas $!"; echo $! >>"$work/pids"; i=$((i+1))
 	done
 	clients "$CALLS" "$CRATE" -sf "$here/../test/scenarios/uac_call_ringing.xml" -key user b@i@ "127.0.0.1:$p"
