@@ -238,17 +238,17 @@ func (e *env) bench(ctx context.Context, setup string, out io.Writer) (result, e
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		pc0, mc0, all0 := daemon.GroupCPU(px.Pid()), daemon.GroupCPU(media.Pid()), daemon.MachineCPU()
+		pc0, mc0, all0, drops0 := daemon.GroupCPU(px.Pid()), daemon.GroupCPU(media.Pid()), daemon.MachineCPU(), daemon.UDPDrops()
 		st, err := e.step(ctx, addr, rate)
 		if err != nil {
 			return res, err
 		}
-		st.machineCPU = daemon.MachineCPU() - all0
+		st.machineCPU, st.drops = daemon.MachineCPU()-all0, daemon.UDPDrops()-drops0
 		st.leftover = waitEmpty(ctx, ng, filepath.Join(e.work, fmt.Sprintf("left-%s-%d.txt", mk, rate)))
 		st.proxyCPU, st.mediaCPU = daemon.GroupCPU(px.Pid())-pc0, daemon.GroupCPU(media.Pid())-mc0
 		res.steps = append(res.steps, st)
-		fmt.Fprintf(out, "%-22s offered %5d/s: %6d calls, %6d ok, %5d failed, %.1fs, %d left in the daemon; CPU per call: %s %.2f ms, %s %.2f ms, machine %.2f ms\n",
-			setup, rate, st.calls, st.ok, st.failed, st.elapsed.Seconds(), st.leftover,
+		fmt.Fprintf(out, "%-22s offered %5d/s: %6d calls, %6d ok, %5d failed, %.1fs, %d left in the daemon, %d UDP drops; CPU per call: %s %.2f ms, %s %.2f ms, machine %.2f ms\n",
+			setup, rate, st.calls, st.ok, st.failed, st.elapsed.Seconds(), st.leftover, st.drops,
 			pk, perCall(st.proxyCPU, st.ok), mk, perCall(st.mediaCPU, st.ok), perCall(st.machineCPU, st.ok))
 		slow := !rateKept(st.elapsed, e.cfg.duration, e.cfg.hold)
 		if st.failed == 0 && st.leftover == 0 && !slow {

@@ -119,6 +119,7 @@ type step struct {
 	leftover                int // calls the media daemon still held after the step
 	proxyCPU, mediaCPU      time.Duration
 	machineCPU              time.Duration // every process, sipp and kernel included, during the calls
+	drops                   int64         // datagrams lost to full socket buffers (any process)
 }
 
 func run(ctx context.Context, cfg config, out io.Writer) error {

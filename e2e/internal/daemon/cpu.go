@@ -86,3 +86,33 @@ func MachineCPU() time.Duration {
 	}
 	return time.Duration(busy) * clockTick
 }
+
+// UDPDrops is the machine's count of UDP datagrams dropped because a
+// socket's receive buffer was full (/proc/net/snmp, Udp RcvbufErrors;
+// this network namespace only): a benchmark step that drops any lost
+// them in a proxy, a media daemon or the load generator itself.
+func UDPDrops() int64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "Udp: ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "RcvbufErrors" && i < len(f) {
+				v, _ := strconv.ParseInt(f[i], 10, 64)
+				return v
+			}
+		}
+	}
+	return 0
+}
