@@ -59,7 +59,7 @@ func TestLogOptions(t *testing.T) {
 								continue
 							}
 							whole = append(whole, l)
-						case <-time.After(500 * time.Millisecond):
+						case <-time.After(time.Second): // quiet for a second: all logged
 							if pending != nil {
 								t.Errorf("last piece %q never continued", pending.text)
 							}
