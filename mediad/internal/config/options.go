@@ -2,8 +2,11 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"sipmedia/mediad/internal/loglevel"
 )
 
 // argKind is the type of value an option takes, as in GLib's GOptionArg.
@@ -79,6 +82,17 @@ func intVar(f func(*Config) *int) func(*Config, value) error {
 	return func(c *Config, v value) error { *f(c) = int(v.i); return nil }
 }
 
+// logLevelOptions are --log-level-NAME for each of rtpengine's log
+// subsystems, in its order.
+func logLevelOptions() []option {
+	var out []option
+	for _, s := range loglevel.Subsystems {
+		out = append(out, option{long: "log-level-" + s.Name, kind: kindInt, set: subsystemLevel(s.Name),
+			help: "Log level for: " + s.Description + " (0: -L's)"})
+	}
+	return out
+}
+
 // subsystemLevel sets one log subsystem's level (--log-level-NAME).
 func subsystemLevel(name string) func(*Config, value) error {
 	return func(c *Config, v value) error {
@@ -111,26 +125,14 @@ func nop(*Config, value) error { return nil }
 // optionTable lists every option rtpengine 10.5 accepts (`rtpengine --help`,
 // daemon/main.c and lib/auxlib.c of mr10.5.3.5), in its order. Rows with a
 // setter are implemented by mediad; the others are accepted and reported.
-var optionTable = []option{
+var optionTable = slices.Concat([]option{
 	// shared options (lib/auxlib.c)
 	{long: optVersion, short: 'v', kind: kindNone, set: nop, help: "Print the version and exit"},
 	{long: optConfigFile, kind: kindString, set: nop, help: "Load config from this file (\"none\" skips it)", arg: "FILE"},
 	{long: optConfigSection, kind: kindString, set: nop, help: "Config file section to use (default rtpengine)"},
 	{long: "log-facility", kind: kindString, set: stringVar(func(c *Config) *string { return &c.LogFacility }), help: "Syslog facility to use for logging (without -E)", arg: "daemon|local0|...|local7"},
 	{long: "log-level", short: 'L', kind: kindInt, set: intVar(func(c *Config) *int { return &c.LogLevel }), help: "Log level 0..7 (syslog levels; default 6)"},
-	{long: "log-level-core", kind: kindInt, set: subsystemLevel("core"), help: "Log level for the core subsystem (0: -L's)"},
-	{long: "log-level-spandsp", kind: kindInt, set: subsystemLevel("spandsp"), help: "Log level for the spandsp subsystem (0: -L's)"},
-	{long: "log-level-ffmpeg", kind: kindInt, set: subsystemLevel("ffmpeg"), help: "Log level for the ffmpeg subsystem (0: -L's)"},
-	{long: "log-level-transcoding", kind: kindInt, set: subsystemLevel("transcoding"), help: "Log level for the transcoding subsystem (0: -L's)"},
-	{long: "log-level-codec", kind: kindInt, set: subsystemLevel("codec"), help: "Log level for the codec subsystem (0: -L's)"},
-	{long: "log-level-rtcp", kind: kindInt, set: subsystemLevel("rtcp"), help: "Log level for the rtcp subsystem (0: -L's)"},
-	{long: "log-level-ice", kind: kindInt, set: subsystemLevel("ice"), help: "Log level for the ice subsystem (0: -L's)"},
-	{long: "log-level-crypto", kind: kindInt, set: subsystemLevel("crypto"), help: "Log level for the crypto subsystem (0: -L's)"},
-	{long: "log-level-srtp", kind: kindInt, set: subsystemLevel("srtp"), help: "Log level for the srtp subsystem (0: -L's)"},
-	{long: "log-level-internals", kind: kindInt, set: subsystemLevel("internals"), help: "Log level for the internals subsystem (0: -L's)"},
-	{long: "log-level-http", kind: kindInt, set: subsystemLevel("http"), help: "Log level for the http subsystem (0: -L's)"},
-	{long: "log-level-control", kind: kindInt, set: subsystemLevel("control"), help: "Log level for the control subsystem (0: -L's)"},
-	{long: "log-level-dtx", kind: kindInt, set: subsystemLevel("dtx"), help: "Log level for the dtx subsystem (0: -L's)"},
+}, logLevelOptions(), []option{
 	{long: "log-stderr", short: 'E', kind: kindNone, set: boolVar(func(c *Config) *bool { return &c.LogStderr }), help: "Log on stderr instead of syslog"},
 	{long: "split-logs", kind: kindNone, set: nop, help: "Split multi-line log messages (mediad's lines never hold a newline: values are quoted)"},
 	{long: "max-log-line-length", kind: kindInt, set: intVar(func(c *Config) *int { return &c.MaxLogLineLength }), help: "Break log lines at this length (default 500 on syslog, none on stderr; negative: never)"},
@@ -258,7 +260,7 @@ var optionTable = []option{
 	{long: "mos", kind: kindString, set: choiceVar("mos", map[string]string{"cq": "CQ", "lq": "LQ"}, func(c *Config) *string { return &c.MOS }), help: "MOS of the quality figures: conversational (needs both legs' round trip) or listening", arg: "CQ|LQ"},
 	{long: "socket-cpu-affinity", kind: kindInt},
 	{long: "janus-secret", kind: kindString},
-}
+})
 
 func setEndpointLearning(c *Config, v value) error {
 	s := strings.ToLower(strings.TrimSpace(v.s))

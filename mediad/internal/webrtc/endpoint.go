@@ -338,9 +338,6 @@ func (e *Endpoint) startDTLSLocked(p DTLSParams) error {
 // crypto_dump_keys: incoming (what the peer encrypts with), outgoing,
 // base64, at debug or (LogKeys) error, in the srtp log subsystem.
 func (e *Endpoint) logKeys(k dtlssrtp.Keys) {
-	if e.log == nil {
-		return
-	}
 	level := slog.LevelDebug
 	if e.cfg.LogKeys {
 		level = slog.LevelError
